@@ -1,0 +1,168 @@
+/**
+ * @file vm.h
+ * @brief Virtual machines and their guest-physical memory map.
+ *
+ * A VM owns a second-level address translation (Intel EPT or AMD NPT) that
+ * maps guest-physical addresses (gpa) to host-physical addresses (hpa) the
+ * embedder owns. libhv never allocates guest RAM: the embedder allocates it
+ * and maps it with hv_vm_map(). Every mapping call flushes stale
+ * translations once (not per page) before it returns.
+ */
+#ifndef HV_VM_H
+#define HV_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <hv/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hv_ctx;
+/** A virtual machine (opaque). */
+struct hv_vm;
+
+/** @name Guest memory permissions (hv_vm_map() @p flags, low bits)
+ * @{ */
+#define HV_MEM_READ  0x1u /**< Guest may read. */
+#define HV_MEM_WRITE 0x2u /**< Guest may write (requires ::HV_MEM_READ). */
+#define HV_MEM_EXEC  0x4u /**< Guest may execute. */
+/** Read, write and execute. */
+#define HV_MEM_RWX (HV_MEM_READ | HV_MEM_WRITE | HV_MEM_EXEC)
+/** @} */
+
+/** @name Guest memory types (hv_vm_map() @p flags, bits 8..11)
+ * @{ */
+#define HV_MEMTYPE_SHIFT 8u                        /**< Position of the type in the flags. */
+#define HV_MEMTYPE_MASK  (0xfu << HV_MEMTYPE_SHIFT) /**< Mask of the type in the flags. */
+#define HV_MEMTYPE_WB    (0u << HV_MEMTYPE_SHIFT)   /**< Write-back (default: RAM). */
+#define HV_MEMTYPE_UC    (1u << HV_MEMTYPE_SHIFT)   /**< Uncacheable (device memory). */
+#define HV_MEMTYPE_WC    (2u << HV_MEMTYPE_SHIFT)   /**< Write-combining (frame buffers). */
+#define HV_MEMTYPE_WT    (3u << HV_MEMTYPE_SHIFT)   /**< Write-through. */
+#define HV_MEMTYPE_WP    (4u << HV_MEMTYPE_SHIFT)   /**< Write-protected. */
+/** @} */
+
+/** @name Page sizes (bitmask, used in capabilities and hv_mapping)
+ * @{ */
+#define HV_PAGE_4K 0x1u /**< 4 KiB pages. */
+#define HV_PAGE_2M 0x2u /**< 2 MiB pages. */
+#define HV_PAGE_1G 0x4u /**< 1 GiB pages. */
+/** @} */
+
+/** Options for hv_vm_create(); a zeroed struct gives the defaults. */
+struct hv_vm_config {
+    /** sizeof(struct hv_vm_config); 0 is accepted as "current size". */
+    uint32_t size;
+    /**
+     * Guest-physical address width in bits (0 = the largest the CPU and
+     * SLAT format support). Must be between 32 and that maximum.
+     */
+    uint32_t gpa_bits;
+    /** Allowed SLAT page sizes (HV_PAGE_* mask; 0 = all the CPU supports). */
+    uint32_t page_sizes;
+    /** Maximum number of vCPUs (0 = 1). */
+    uint32_t max_vcpus;
+};
+
+/** What hv_vm_query() reports about one guest-physical address. */
+struct hv_mapping {
+    uint64_t gpa;       /**< The queried address rounded down to @c page_size. */
+    uint64_t hpa;       /**< Host-physical address of that page. */
+    uint64_t page_size; /**< Size of the SLAT page that maps it (4 KiB, 2 MiB or 1 GiB). */
+    uint32_t flags;     /**< HV_MEM_* permissions and HV_MEMTYPE_* type. */
+};
+
+/** Memory statistics of a VM (hv_vm_stats()). */
+struct hv_vm_stats {
+    uint64_t slat_table_pages;  /**< 4 KiB pages holding SLAT tables. */
+    uint64_t mapped_bytes;      /**< Bytes of guest-physical space mapped. */
+    uint64_t host_bytes;        /**< Host memory used by the VM's own objects (not guest RAM, not SLAT tables). */
+    uint64_t arch_pages;        /**< Pages of architectural structures (VMCS/VMCB, permission maps). */
+};
+
+/**
+ * @brief Create a VM.
+ * @param ctx The context.
+ * @param config Options, or NULL for defaults.
+ * @param[out] out The new VM.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG for NULL @p ctx / @p out or a bad
+ *         config; ::HV_ERR_RANGE for an unsupported @c gpa_bits;
+ *         ::HV_ERR_NO_MEMORY; ::HV_ERR_LIMIT when no address-space
+ *         identifier (ASID/VPID) is left.
+ */
+hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, struct hv_vm **out);
+
+/**
+ * @brief Destroy a VM and free its SLAT tables and objects.
+ *
+ * Guest RAM is the embedder's and is not touched.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG for NULL; ::HV_ERR_BUSY while the
+ *         VM still has vCPUs.
+ */
+hv_status_t hv_vm_destroy(struct hv_vm *vm);
+
+/**
+ * @brief Map [gpa, gpa+len) to [hpa, hpa+len) with @p flags.
+ *
+ * The range must not overlap an existing mapping. The largest SLAT pages
+ * that alignment allows are used.
+ * @param vm The VM.
+ * @param gpa Guest-physical start, 4 KiB aligned.
+ * @param hpa Host-physical start, 4 KiB aligned.
+ * @param len Length, a non-zero multiple of 4 KiB.
+ * @param flags HV_MEM_* permissions (at least one) | one HV_MEMTYPE_*.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_ALIGNMENT;
+ *         ::HV_ERR_RANGE (zero length, overflow, beyond the VM's gpa width
+ *         or the CPU's hpa width); ::HV_ERR_EXISTS (overlap, nothing
+ *         changed); ::HV_ERR_NO_MEMORY (nothing changed).
+ */
+hv_status_t hv_vm_map(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t len, uint32_t flags);
+
+/**
+ * @brief Unmap [gpa, gpa+len). Unmapped holes inside the range are allowed.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_ALIGNMENT; ::HV_ERR_RANGE;
+ *         ::HV_ERR_NO_MEMORY when a large page had to be split and no table
+ *         page was available (nothing changed).
+ */
+hv_status_t hv_vm_unmap(struct hv_vm *vm, uint64_t gpa, uint64_t len);
+
+/**
+ * @brief Change permissions and memory type of [gpa, gpa+len).
+ *
+ * Every page of the range must be mapped.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_ALIGNMENT; ::HV_ERR_RANGE;
+ *         ::HV_ERR_NOT_FOUND (a hole; nothing changed); ::HV_ERR_NO_MEMORY
+ *         (nothing changed).
+ */
+hv_status_t hv_vm_protect(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint32_t flags);
+
+/**
+ * @brief Look up the mapping of one guest-physical address.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_RANGE; ::HV_ERR_NOT_FOUND.
+ */
+hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out);
+
+/**
+ * @brief Harvest and clear the dirty state of [gpa, gpa+len).
+ *
+ * Bit i of @p bitmap (uint64_t words, bit 0 of word 0 first) is set when
+ * the 4 KiB page gpa + i*4096 was written since the previous harvest. Needs
+ * SLAT dirty bits (see hv_caps::slat_dirty); large pages report every 4 KiB
+ * page they contain.
+ * @return ::HV_OK; ::HV_ERR_UNSUPPORTED without SLAT dirty bits;
+ *         ::HV_ERR_INVALID_ARG; ::HV_ERR_ALIGNMENT; ::HV_ERR_RANGE.
+ */
+hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint64_t *bitmap);
+
+/**
+ * @brief Memory statistics of a VM.
+ * @return ::HV_OK or ::HV_ERR_INVALID_ARG.
+ */
+hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HV_VM_H */

@@ -1,0 +1,79 @@
+/*
+ * The core objects: context, VM, vCPU. Shared by the core, the PV layer and
+ * (through backend.h) the backends. Fields are tagged with who sets them.
+ */
+#ifndef HV_CORE_OBJECTS_H
+#define HV_CORE_OBJECTS_H
+
+#include <hv/ctx.h>
+#include <hv/vcpu.h>
+#include <hv/vm.h>
+#include "core/host.h"
+#include "slat/slat.h"
+
+struct hv_backend_ops;
+struct hv_xen_vm;
+struct hv_xen_vcpu;
+
+/* CPUID overrides a VM may hold (hv_vm_set_cpuid). */
+#define HV_CPUID_OVERRIDES 32
+
+struct hv_cpuid_override {
+    uint32_t leaf, subleaf; /* subleaf UINT32_MAX: any */
+    uint32_t regs[4];
+};
+
+struct hv_ctx {
+    struct hv_host host;                /* copied host services (create) */
+    const struct hv_backend_ops *be;    /* selected backend (create) */
+    struct hv_caps caps;                /* probe results (create) */
+    void *arch;                         /* backend per-context data (backend) */
+    struct hv_lock lock;                /* protects vm_count */
+    uint32_t vm_count;
+};
+
+struct hv_vm {
+    struct hv_ctx *ctx;
+    struct hv_slat slat;                /* guest-physical map (slat/) */
+    struct hv_lock lock;                /* protects the SLAT, vcpus[], cpuid[] */
+    uint32_t gpa_bits;
+    uint32_t max_vcpus;
+    uint32_t vcpu_count;
+    struct hv_vcpu **vcpus;             /* max_vcpus slots */
+    uint32_t cpuid_count;
+    struct hv_cpuid_override cpuid[HV_CPUID_OVERRIDES];
+    void *arch;                         /* backend per-VM data (backend) */
+    struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
+    void *assist;                       /* MMIO regions / emulation state (core/assist) */
+};
+
+/* What the next hv_vcpu_run() must complete before entering the guest. */
+enum hv_completion {
+    HV_COMPLETE_NONE = 0,
+    HV_COMPLETE_IO_IN,     /* write exit->io.data to AL/AX/EAX, advance RIP */
+    HV_COMPLETE_MMIO_READ, /* finish the emulated instruction with exit->mmio.data */
+    HV_COMPLETE_ADVANCE,   /* just advance RIP (OUT, MMIO write) */
+};
+
+struct hv_vcpu {
+    /* Guest GPRs in hv_gpr order. First member: the world-switch assembly
+       addresses it at offset 0. Valid between exits (backend run()). */
+    uint64_t gpr[HV_GPR_COUNT];
+    struct hv_vm *vm;
+    uint32_t id;
+    uint32_t host_cpu;                 /* CPU it last ran on (run) */
+    volatile uint32_t kick_pending;    /* set by hv_vcpu_kick, cleared by run */
+    volatile uint32_t running;         /* inside hv_vcpu_run */
+    uint32_t shutdown;                 /* triple-faulted: state must be set again */
+    uint32_t completion;               /* enum hv_completion */
+    uint64_t completion_rip;           /* RIP to resume at after completion */
+    uint8_t completion_size;           /* IN size */
+    /* Queued events (hv_vcpu_inject) waiting for their window. */
+    struct hv_event queued_exc;        /* exception (or soft int), type NONE if none */
+    struct hv_event queued_irq;        /* external interrupt */
+    bool queued_nmi;
+    void *arch;                        /* backend per-vCPU data (backend) */
+    struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
+};
+
+#endif /* HV_CORE_OBJECTS_H */

@@ -1,0 +1,202 @@
+/* Freestanding memory, string and formatting primitives (see util.h). */
+#include "core/util.h"
+
+/*
+ * Byte loops on purpose: these run on small buffers (guest-visible structs,
+ * log lines), and the compiler is told not to turn them back into calls to
+ * memset/memcpy (-fno-tree-loop-distribute-patterns, -fno-builtin).
+ */
+void hv_memset(void *dst, int c, size_t n)
+{
+    unsigned char *d = dst;
+    while (n--)
+        *d++ = (unsigned char)c;
+}
+
+void hv_memcpy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (((uintptr_t)d | (uintptr_t)s | n) % 8 == 0) {
+        uint64_t *d8 = dst;
+        const uint64_t *s8 = src;
+        for (size_t i = 0; i < n / 8; i++)
+            d8[i] = s8[i];
+        return;
+    }
+    while (n--)
+        *d++ = *s++;
+}
+
+void hv_memmove(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (d == s || n == 0)
+        return;
+    if (d < s || d >= s + n) {
+        while (n--)
+            *d++ = *s++;
+    } else {
+        d += n;
+        s += n;
+        while (n--)
+            *--d = *--s;
+    }
+}
+
+int hv_memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+}
+
+size_t hv_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+size_t hv_strnlen(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n])
+        n++;
+    return n;
+}
+
+int hv_strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+size_t hv_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t len = hv_strlen(src);
+    if (size) {
+        size_t n = len < size - 1 ? len : size - 1;
+        hv_memcpy(dst, src, n);
+        dst[n] = 0;
+    }
+    return len;
+}
+
+/* Output cursor for hv_vsnprintf: counts every character, stores what fits. */
+struct fmt_out {
+    char *buf;
+    size_t size;
+    size_t len;
+};
+
+static void put(struct fmt_out *o, char c)
+{
+    if (o->len + 1 < o->size)
+        o->buf[o->len] = c;
+    o->len++;
+}
+
+static void put_num(struct fmt_out *o, uint64_t v, unsigned base, bool upper, bool neg,
+                    int width, char pad)
+{
+    char tmp[24];
+    const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    int n = 0;
+    do {
+        tmp[n++] = digits[v % base];
+        v /= base;
+    } while (v);
+    if (neg)
+        tmp[n++] = '-';
+    for (int i = n; i < width; i++)
+        put(o, pad);
+    while (n)
+        put(o, tmp[--n]);
+}
+
+int hv_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    struct fmt_out o = {buf, size, 0};
+    for (; *fmt; fmt++) {
+        if (*fmt != '%') {
+            put(&o, *fmt);
+            continue;
+        }
+        fmt++;
+        char pad = ' ';
+        int width = 0, longs = 0;
+        if (*fmt == '0') {
+            pad = '0';
+            fmt++;
+        }
+        while (*fmt >= '0' && *fmt <= '9')
+            width = width * 10 + (*fmt++ - '0');
+        while (*fmt == 'l' || *fmt == 'z') {
+            longs += *fmt == 'z' ? 2 : 1;
+            fmt++;
+        }
+        switch (*fmt) {
+        case 'd':
+        case 'i': {
+            int64_t v = longs ? va_arg(ap, long long) : va_arg(ap, int);
+            bool neg = v < 0;
+            put_num(&o, neg ? 0 - (uint64_t)v : (uint64_t)v, 10, false, neg, width, pad);
+            break;
+        }
+        case 'u':
+        case 'x':
+        case 'X': {
+            uint64_t v = longs ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
+            put_num(&o, v, *fmt == 'u' ? 10 : 16, *fmt == 'X', false, width, pad);
+            break;
+        }
+        case 'p':
+            put(&o, '0');
+            put(&o, 'x');
+            put_num(&o, (uint64_t)(uintptr_t)va_arg(ap, void *), 16, false, false, width, pad);
+            break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (!s)
+                s = "(null)";
+            while (*s)
+                put(&o, *s++);
+            break;
+        }
+        case 'c':
+            put(&o, (char)va_arg(ap, int));
+            break;
+        case '%':
+            put(&o, '%');
+            break;
+        case 0:
+            fmt--;
+            break;
+        default:
+            put(&o, '%');
+            put(&o, *fmt);
+            break;
+        }
+    }
+    if (size)
+        buf[o.len < size ? o.len : size - 1] = 0;
+    return (int)o.len;
+}
+
+int hv_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = hv_vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
