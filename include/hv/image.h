@@ -50,11 +50,12 @@ extern "C" {
 
 /** @name Xen ELF note types (values of Xen's public elfnote.h) */
 /**@{*/
-#define HV_XEN_ELFNOTE_INFO               0u  /**< NAME=VALUE pair (string). */
-#define HV_XEN_ELFNOTE_ENTRY              1u  /**< Virtual entry point (numeric). */
-#define HV_XEN_ELFNOTE_HYPERCALL_PAGE     2u  /**< Virtual address of the hypercall page (numeric). */
-#define HV_XEN_ELFNOTE_VIRT_BASE          3u  /**< Virtual base of the kernel (numeric). */
-#define HV_XEN_ELFNOTE_PADDR_OFFSET       4u  /**< Offset of p_paddr from the real physical address (numeric). */
+#define HV_XEN_ELFNOTE_INFO           0u /**< NAME=VALUE pair (string). */
+#define HV_XEN_ELFNOTE_ENTRY          1u /**< Virtual entry point (numeric). */
+#define HV_XEN_ELFNOTE_HYPERCALL_PAGE 2u /**< Virtual address of the hypercall page (numeric). */
+#define HV_XEN_ELFNOTE_VIRT_BASE      3u /**< Virtual base of the kernel (numeric). */
+#define HV_XEN_ELFNOTE_PADDR_OFFSET                                                                \
+    4u /**< Offset of p_paddr from the real physical address (numeric). */
 #define HV_XEN_ELFNOTE_XEN_VERSION        5u  /**< Xen version the guest works with (string). */
 #define HV_XEN_ELFNOTE_GUEST_OS           6u  /**< Guest OS name (string). */
 #define HV_XEN_ELFNOTE_GUEST_VERSION      7u  /**< Guest OS version (string). */
@@ -69,7 +70,8 @@ extern "C" {
 #define HV_XEN_ELFNOTE_MOD_START_PFN      16u /**< Accepts an unmapped initrd (numeric). */
 #define HV_XEN_ELFNOTE_SUPPORTED_FEATURES 17u /**< Supported feature bitmap (numeric). */
 #define HV_XEN_ELFNOTE_PHYS32_ENTRY       18u /**< 32-bit physical PVH entry point (numeric). */
-#define HV_XEN_ELFNOTE_PHYS32_RELOC       19u /**< Up to three 32-bit relocation constraints (raw bytes). */
+#define HV_XEN_ELFNOTE_PHYS32_RELOC                                                                \
+    19u /**< Up to three 32-bit relocation constraints (raw bytes). */
 /**@}*/
 
 /** @name ELF machine numbers the loader accepts */
@@ -181,7 +183,7 @@ struct hv_xen_note {
 
 /** @brief Where the notes were read from. */
 typedef enum hv_image_note_source {
-    HV_IMAGE_NOTES_NONE = 0,    /**< The image has no note area. */
+    HV_IMAGE_NOTES_NONE = 0,     /**< The image has no note area. */
     HV_IMAGE_NOTES_SEGMENTS = 1, /**< PT_NOTE program headers. */
     HV_IMAGE_NOTES_SECTIONS = 2  /**< SHT_NOTE sections (only when there is no PT_NOTE). */
 } hv_image_note_source_t;
@@ -199,31 +201,32 @@ struct hv_image {
     size_t size;                        /**< Their length. */
     size_t stored_size;                 /**< Length of the bytes as passed to hv_image_open(). */
     hv_image_compression_t compression; /**< How they were stored. */
-    const struct hv_inflate_ops *inflate; /**< Hook that owns @c data for gzip (released on close). */
-    void *inflated;                     /**< Buffer from the hook, or NULL. */
-    size_t inflated_size;               /**< Its length as the hook reported it. */
-    uint64_t max_gpa;                   /**< Effective guest-physical limit. */
+    const struct hv_inflate_ops
+        *inflate;         /**< Hook that owns @c data for gzip (released on close). */
+    void *inflated;       /**< Buffer from the hook, or NULL. */
+    size_t inflated_size; /**< Its length as the hook reported it. */
+    uint64_t max_gpa;     /**< Effective guest-physical limit. */
     /**@}*/
 
     /** @name ELF header */
     /**@{*/
-    uint8_t elf_class;  /**< 32 or 64 (0 before the identification was read). */
-    uint16_t type;      /**< e_type (2 = ET_EXEC, 3 = ET_DYN). */
-    uint16_t machine;   /**< e_machine (::HV_ELF_EM_386 or ::HV_ELF_EM_X86_64). */
-    uint64_t entry;     /**< e_entry. */
-    uint64_t phoff;     /**< Program header table offset. */
-    uint32_t phnum;     /**< Program header count (PN_XNUM resolved). */
-    uint64_t shoff;     /**< Section header table offset (0: none). */
-    uint32_t shnum;     /**< Section header count (extended numbering resolved). */
+    uint8_t elf_class; /**< 32 or 64 (0 before the identification was read). */
+    uint16_t type;     /**< e_type (2 = ET_EXEC, 3 = ET_DYN). */
+    uint16_t machine;  /**< e_machine (::HV_ELF_EM_386 or ::HV_ELF_EM_X86_64). */
+    uint64_t entry;    /**< e_entry. */
+    uint64_t phoff;    /**< Program header table offset. */
+    uint32_t phnum;    /**< Program header count (PN_XNUM resolved). */
+    uint64_t shoff;    /**< Section header table offset (0: none). */
+    uint32_t shnum;    /**< Section header count (extended numbering resolved). */
     /**@}*/
 
     /** @name Segments */
     /**@{*/
-    uint32_t nsegs;         /**< Non-empty PT_LOAD segments in @c segs, in header order. */
-    uint32_t skipped_segs;  /**< PT_LOAD headers with p_memsz == 0 (skipped). */
+    uint32_t nsegs;        /**< Non-empty PT_LOAD segments in @c segs, in header order. */
+    uint32_t skipped_segs; /**< PT_LOAD headers with p_memsz == 0 (skipped). */
     struct hv_image_segment segs[HV_IMAGE_MAX_SEGMENTS]; /**< The segments. */
-    uint64_t paddr_lo;      /**< Lowest segment address (valid when nsegs > 0). */
-    uint64_t paddr_hi;      /**< Exclusive end of the highest segment. */
+    uint64_t paddr_lo; /**< Lowest segment address (valid when nsegs > 0). */
+    uint64_t paddr_hi; /**< Exclusive end of the highest segment. */
     /**@}*/
 
     /** @name Notes */
@@ -231,10 +234,10 @@ struct hv_image {
     hv_image_note_source_t note_source; /**< Where notes were read from. */
     uint32_t notes;                     /**< Notes of any owner found. */
     uint32_t xen_notes;                 /**< Notes owned by "Xen" (any type). */
-    uint32_t xen_unknown;               /**< Xen notes with a type >= ::HV_XEN_ELFNOTE_COUNT (ignored). */
+    uint32_t xen_unknown; /**< Xen notes with a type >= ::HV_XEN_ELFNOTE_COUNT (ignored). */
     struct hv_xen_note xen[HV_XEN_ELFNOTE_COUNT]; /**< Xen notes by type. */
-    bool has_phys32_entry;              /**< XEN_ELFNOTE_PHYS32_ENTRY present and valid. */
-    uint32_t phys32_entry;              /**< Its value: the PVH 32-bit entry point. */
+    bool has_phys32_entry; /**< XEN_ELFNOTE_PHYS32_ENTRY present and valid. */
+    uint32_t phys32_entry; /**< Its value: the PVH 32-bit entry point. */
     /**@}*/
 
     /** @name Errors */
@@ -362,10 +365,10 @@ struct hv_pvh_module {
 struct hv_pvh_params {
     /** Guest memory map; its RAM entries are where things may be placed. */
     const struct hv_pvh_memmap *memmap;
-    uint32_t memmap_count;              /**< Entries in @c memmap (1 .. ::HV_PVH_MAX_MEMMAP). */
-    const char *cmdline;                /**< Kernel command line, or NULL. */
+    uint32_t memmap_count;               /**< Entries in @c memmap (1 .. ::HV_PVH_MAX_MEMMAP). */
+    const char *cmdline;                 /**< Kernel command line, or NULL. */
     const struct hv_pvh_module *modules; /**< Modules, or NULL. */
-    uint32_t module_count;              /**< Entries in @c modules (0 .. ::HV_PVH_MAX_MODULES). */
+    uint32_t module_count;               /**< Entries in @c modules (0 .. ::HV_PVH_MAX_MODULES). */
     /** Physical address of the ACPI RSDP for start_info (0: none). */
     uint64_t rsdp_paddr;
 };
@@ -379,8 +382,8 @@ struct hv_pvh_layout {
     uint64_t memmap_gpa;      /**< hvm_memmap_table_entry array. */
     uint64_t cmdline_gpa;     /**< Kernel command line (0 if none). */
     uint64_t module_gpa[HV_PVH_MAX_MODULES]; /**< Address of each module. */
-    uint32_t module_count;    /**< Modules in @c module_gpa. */
-    const char *reason;       /**< Why planning failed (static), or NULL. */
+    uint32_t module_count;                   /**< Modules in @c module_gpa. */
+    const char *reason;                      /**< Why planning failed (static), or NULL. */
 };
 
 /**
@@ -418,7 +421,8 @@ hv_status_t hv_pvh_build(struct hv_image *img, const struct hv_pvh_params *param
 /** @brief Allocator the builtin decompressor uses for its output buffer. */
 struct hv_inflate_alloc {
     void *opaque; /**< Passed back to both callbacks. */
-    /** Allocate @p size bytes (any alignment), or return NULL. Same contract as hv_host_ops::obj_alloc. */
+    /** Allocate @p size bytes (any alignment), or return NULL. Same contract as
+     * hv_host_ops::obj_alloc. */
     void *(*alloc)(void *opaque, size_t size);
     /** Free a block from @c alloc. Same contract as hv_host_ops::obj_free. */
     void (*free)(void *opaque, void *ptr, size_t size);
@@ -438,8 +442,7 @@ struct hv_inflate_alloc {
  * @param[out] out_len Bytes produced.
  * @return ::HV_OK, ::HV_ERR_BAD_IMAGE (corrupt or trailing data), ::HV_ERR_LIMIT.
  */
-hv_status_t hv_gunzip(const void *src, size_t src_len, void *dst, size_t dst_cap,
-                      size_t *out_len);
+hv_status_t hv_gunzip(const void *src, size_t src_len, void *dst, size_t dst_cap, size_t *out_len);
 
 /**
  * @brief Build struct hv_inflate_ops backed by hv_gunzip() and @p alloc.
@@ -452,7 +455,8 @@ hv_status_t hv_gunzip(const void *src, size_t src_len, void *dst, size_t dst_cap
  */
 void hv_inflate_builtin_ops(struct hv_inflate_ops *ops, const struct hv_inflate_alloc *alloc);
 
-/** @brief CRC-32 (ISO-HDLC, as gzip uses) of @p len bytes, continuing from @p crc (start with 0). */
+/** @brief CRC-32 (ISO-HDLC, as gzip uses) of @p len bytes, continuing from @p crc (start with 0).
+ */
 uint32_t hv_crc32(uint32_t crc, const void *buf, size_t len);
 
 #ifdef __cplusplus
