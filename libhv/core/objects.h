@@ -12,6 +12,7 @@
 #include "slat/slat.h"
 
 struct hv_backend_ops;
+struct hv_pv_ops;
 struct hv_xen_vm;
 struct hv_xen_vcpu;
 
@@ -43,6 +44,7 @@ struct hv_vm {
     uint32_t cpuid_count;
     struct hv_cpuid_override cpuid[HV_CPUID_OVERRIDES];
     void *arch;                         /* backend per-VM data (backend) */
+    const struct hv_pv_ops *pv;         /* PV interface hooks, NULL if off (core/pv.h) */
     struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
     void *assist;                       /* MMIO regions / emulation state (core/assist) */
 };
@@ -72,6 +74,7 @@ struct hv_vcpu {
     struct hv_event queued_exc;        /* exception (or soft int), type NONE if none */
     struct hv_event queued_irq;        /* external interrupt */
     bool queued_nmi;
+    uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */
     void *arch;                        /* backend per-vCPU data (backend) */
     struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
 };

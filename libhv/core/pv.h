@@ -1,0 +1,43 @@
+/*
+ * Hooks through which a paravirtual interface (the Xen layer in libhv/xen)
+ * extends the generic exit dispatcher without the core depending on it.
+ * A VM with PV enabled has vm->pv set; every hook is optional.
+ */
+#ifndef HV_CORE_PV_H
+#define HV_CORE_PV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <hv/status.h>
+#include <hv/vcpu.h>
+
+struct hv_vcpu;
+struct hv_vm;
+
+/* What a hypercall hook did. */
+enum hv_pv_result {
+    HV_PV_DONE,      /* handled: registers updated; the core advances RIP and resumes */
+    HV_PV_EXIT,      /* handled, but the embedder must see `exit` (filled by the hook);
+                        RIP is advanced first */
+    HV_PV_UNHANDLED, /* not a call of this interface: reported as HV_EXIT_HYPERCALL */
+    HV_PV_FAULT,     /* inject the exception the hook queued; RIP not advanced */
+};
+
+struct hv_pv_ops {
+    /* CPUID leaves 0x40000000..0x4fffffff. Return true if the leaf is the
+       interface's (out filled). */
+    bool (*cpuid)(struct hv_vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+    /* MSRs: HV_OK if handled, HV_ERR_NOT_FOUND if not the interface's,
+       HV_ERR_GUEST_FAULT to give the guest #GP(0). */
+    hv_status_t (*msr_read)(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value);
+    hv_status_t (*msr_write)(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value);
+    /* VMCALL / VMMCALL. Registers are in vcpu->gpr. */
+    enum hv_pv_result (*hypercall)(struct hv_vcpu *vcpu, struct hv_exit *exit);
+    /* Before each entry: raise pending upcalls (hv_vcpu_inject-style). */
+    void (*pre_entry)(struct hv_vcpu *vcpu);
+    /* The guest executed HLT: return true if an event is already pending
+       (the vCPU resumes instead of returning HV_EXIT_HLT). */
+    bool (*halt_wakeup)(struct hv_vcpu *vcpu);
+};
+
+#endif /* HV_CORE_PV_H */

@@ -1,0 +1,310 @@
+/*
+ * The run loop and the generic exit dispatcher, written once for both
+ * backends. The backend enters the guest and normalizes the exit; this
+ * file finishes what the library can finish (CPUID, MSRs, PV hypercalls,
+ * host interrupts, event windows) and returns to the embedder otherwise.
+ */
+#include "backend.h"
+#include "core/objects.h"
+#include "core/policy.h"
+#include "core/pv.h"
+#include "core/util.h"
+
+/* Exception vectors the dispatcher raises (SDM Vol. 3A table 6-1). */
+#define VEC_GP 13
+
+/*
+ * Length of an instruction the backend could not measure (SVM without NRIP
+ * save, which is always the case under QEMU). These exits come from fixed
+ * encodings: CPUID 0F A2, RDMSR 0F 32, WRMSR 0F 30, HLT F4, VMCALL 0F 01 C1,
+ * VMMCALL 0F 01 D9.
+ */
+static uint32_t known_length(uint32_t kind)
+{
+    switch (kind) {
+    case HV_VX_CPUID:
+    case HV_VX_RDMSR:
+    case HV_VX_WRMSR:
+        return 2;
+    case HV_VX_HLT:
+        return 1;
+    case HV_VX_HYPERCALL:
+        return 3;
+    default:
+        return 0;
+    }
+}
+
+static uint64_t next_rip(const struct hv_vexit *vx)
+{
+    if (vx->next_rip)
+        return vx->next_rip;
+    uint32_t len = vx->insn_len ? vx->insn_len : known_length(vx->kind);
+    return vx->rip + len;
+}
+
+/* Finish the instruction now: the guest resumes after it. */
+static void advance(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+{
+    vcpu->vm->ctx->be->set_rip(vcpu, next_rip(vx));
+}
+
+/* Finish the instruction at the next hv_vcpu_run (after the embedder). */
+static void defer(struct hv_vcpu *vcpu, const struct hv_vexit *vx, uint32_t kind)
+{
+    vcpu->completion = kind;
+    vcpu->completion_rip = next_rip(vx);
+}
+
+static void queue_gp(struct hv_vcpu *vcpu)
+{
+    struct hv_event ev = {.type = HV_EVENT_EXCEPTION, .vector = VEC_GP, .has_error_code = 1};
+    if (vcpu->queued_exc.type == HV_EVENT_NONE)
+        hv_memcpy(&vcpu->queued_exc, &ev, sizeof(ev));
+}
+
+/* Complete the instruction the embedder handled (IN value, RIP advance). */
+static void complete_pending(struct hv_vcpu *vcpu, const struct hv_exit *exit)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    uint32_t kind = vcpu->completion;
+    vcpu->completion = HV_COMPLETE_NONE;
+    if (kind == HV_COMPLETE_NONE)
+        return;
+    if (kind == HV_COMPLETE_IO_IN) {
+        /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
+        uint64_t v = exit->io.data;
+        uint64_t *rax = &vcpu->gpr[HV_GPR_RAX];
+        switch (vcpu->completion_size) {
+        case 1:
+            *rax = (*rax & ~0xffull) | (v & 0xff);
+            break;
+        case 2:
+            *rax = (*rax & ~0xffffull) | (v & 0xffff);
+            break;
+        default:
+            *rax = v & 0xffffffffull;
+            break;
+        }
+    }
+    be->set_rip(vcpu, vcpu->completion_rip);
+}
+
+/* Put queued events into the injection field, or ask for a window. */
+static void deliver_events(struct hv_vcpu *vcpu)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (vcpu->vm->pv && vcpu->vm->pv->pre_entry)
+        vcpu->vm->pv->pre_entry(vcpu);
+    if (vcpu->queued_exc.type != HV_EVENT_NONE) {
+        if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
+            be->inject(vcpu, &vcpu->queued_exc);
+            vcpu->queued_exc.type = HV_EVENT_NONE;
+        }
+        return; /* one event per entry */
+    }
+    if (vcpu->queued_nmi) {
+        if (be->can_inject(vcpu, HV_EVENT_NMI)) {
+            struct hv_event nmi = {.type = HV_EVENT_NMI, .vector = 2};
+            be->inject(vcpu, &nmi);
+            vcpu->queued_nmi = false;
+            be->set_window(vcpu, HV_EVENT_NMI, false);
+        } else {
+            be->set_window(vcpu, HV_EVENT_NMI, true);
+        }
+        return;
+    }
+    if (vcpu->queued_irq.type != HV_EVENT_NONE) {
+        if (be->can_inject(vcpu, HV_EVENT_EXTINT)) {
+            be->inject(vcpu, &vcpu->queued_irq);
+            vcpu->queued_irq.type = HV_EVENT_NONE;
+            be->set_window(vcpu, HV_EVENT_EXTINT, false);
+        } else {
+            be->set_window(vcpu, HV_EVENT_EXTINT, true);
+        }
+    }
+}
+
+static void fill_raw(struct hv_exit *exit, const struct hv_vexit *vx, uint32_t reason)
+{
+    exit->reason = reason;
+    exit->raw_code = vx->raw_code;
+    exit->raw_info1 = vx->raw_info1;
+    exit->raw_info2 = vx->raw_info2;
+    exit->rip = vx->rip;
+}
+
+static bool handle_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
+{
+    if (vx->io.string) {
+        /* INS/OUTS need the instruction emulator: reported raw. */
+        fill_raw(exit, vx, HV_EXIT_UNHANDLED);
+        return true;
+    }
+    fill_raw(exit, vx, HV_EXIT_IO);
+    exit->io.port = vx->io.port;
+    exit->io.size = vx->io.size;
+    exit->io.write = vx->io.write;
+    if (vx->io.write) {
+        uint64_t mask = vx->io.size == 4 ? 0xffffffffull : (1ull << (vx->io.size * 8)) - 1;
+        exit->io.data = vcpu->gpr[HV_GPR_RAX] & mask;
+        defer(vcpu, vx, HV_COMPLETE_ADVANCE);
+    } else {
+        exit->io.data = 0;
+        vcpu->completion_size = vx->io.size;
+        defer(vcpu, vx, HV_COMPLETE_IO_IN);
+    }
+    return true;
+}
+
+static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
+                             struct hv_exit *exit)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (vcpu->vm->pv && vcpu->vm->pv->hypercall) {
+        switch (vcpu->vm->pv->hypercall(vcpu, exit)) {
+        case HV_PV_DONE:
+            advance(vcpu, vx);
+            return false;
+        case HV_PV_EXIT:
+            advance(vcpu, vx);
+            exit->rip = vx->rip;
+            return true;
+        case HV_PV_FAULT:
+            return false;
+        case HV_PV_UNHANDLED:
+            break;
+        }
+    }
+    fill_raw(exit, vx, HV_EXIT_HYPERCALL);
+    bool lm = be->long_mode(vcpu);
+    const uint64_t *g = vcpu->gpr;
+    exit->hypercall.long_mode = lm;
+    exit->hypercall.cpl = (uint8_t)be->get_cpl(vcpu);
+    exit->hypercall.nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
+    /* Xen's order: 64-bit RDI RSI RDX R10 R8 R9; 32-bit EBX ECX EDX ESI EDI EBP. */
+    static const uint8_t order64[6] = {HV_GPR_RDI, HV_GPR_RSI, HV_GPR_RDX,
+                                       HV_GPR_R10, HV_GPR_R8, HV_GPR_R9};
+    static const uint8_t order32[6] = {HV_GPR_RBX, HV_GPR_RCX, HV_GPR_RDX,
+                                       HV_GPR_RSI, HV_GPR_RDI, HV_GPR_RBP};
+    for (int i = 0; i < 6; i++)
+        exit->hypercall.args[i] = lm ? g[order64[i]] : (uint32_t)g[order32[i]];
+    defer(vcpu, vx, HV_COMPLETE_ADVANCE);
+    return true;
+}
+
+/* Returns true when the embedder must see the exit. */
+static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    uint64_t *g = vcpu->gpr;
+
+    switch (vx->kind) {
+    case HV_VX_CPUID: {
+        uint32_t r[4];
+        hv_cpuid_policy(vcpu, (uint32_t)g[HV_GPR_RAX], (uint32_t)g[HV_GPR_RCX], r);
+        g[HV_GPR_RAX] = r[0];
+        g[HV_GPR_RBX] = r[1];
+        g[HV_GPR_RCX] = r[2];
+        g[HV_GPR_RDX] = r[3];
+        advance(vcpu, vx);
+        return false;
+    }
+    case HV_VX_RDMSR: {
+        uint64_t v;
+        if (hv_msr_read(vcpu, (uint32_t)g[HV_GPR_RCX], &v) != HV_OK) {
+            queue_gp(vcpu);
+            return false;
+        }
+        g[HV_GPR_RAX] = (uint32_t)v;
+        g[HV_GPR_RDX] = v >> 32;
+        advance(vcpu, vx);
+        return false;
+    }
+    case HV_VX_WRMSR: {
+        uint64_t v = ((g[HV_GPR_RDX] & 0xffffffffull) << 32) | (g[HV_GPR_RAX] & 0xffffffffull);
+        if (hv_msr_write(vcpu, (uint32_t)g[HV_GPR_RCX], v) != HV_OK) {
+            queue_gp(vcpu);
+            return false;
+        }
+        advance(vcpu, vx);
+        return false;
+    }
+    case HV_VX_IO:
+        return handle_io(vcpu, vx, exit);
+    case HV_VX_NPF:
+        fill_raw(exit, vx, HV_EXIT_SLAT_FAULT);
+        exit->slat.gpa = vx->npf.gpa;
+        exit->slat.gva = vx->npf.gva;
+        exit->slat.access = vx->npf.access;
+        exit->slat.gva_valid = vx->npf.gva_valid;
+        exit->slat.during_walk = vx->npf.during_walk;
+        exit->slat.present = vx->npf.present;
+        return true;
+    case HV_VX_HLT:
+        advance(vcpu, vx);
+        if (vcpu->vm->pv && vcpu->vm->pv->halt_wakeup && vcpu->vm->pv->halt_wakeup(vcpu))
+            return false;
+        fill_raw(exit, vx, HV_EXIT_HLT);
+        return true;
+    case HV_VX_HYPERCALL:
+        return handle_hypercall(vcpu, vx, exit);
+    case HV_VX_SHUTDOWN:
+        vcpu->shutdown = 1;
+        fill_raw(exit, vx, HV_EXIT_SHUTDOWN);
+        return true;
+    case HV_VX_ENTRY_FAILED:
+        fill_raw(exit, vx, HV_EXIT_ENTRY_FAILED);
+        exit->entry_failed.code = vx->entry_failed.code;
+        hv_memcpy(exit->entry_failed.reason, vx->entry_failed.reason,
+                  sizeof(exit->entry_failed.reason));
+        exit->entry_failed.reason[sizeof(exit->entry_failed.reason) - 1] = 0;
+        return true;
+    case HV_VX_EXTINT:   /* the host took its interrupt after the exit */
+    case HV_VX_PREEMPT:  /* the loop top checks for kicks */
+        return false;
+    case HV_VX_IRQ_WINDOW:
+        be->set_window(vcpu, HV_EVENT_EXTINT, false);
+        return false;
+    case HV_VX_NMI_WINDOW:
+        be->set_window(vcpu, HV_EVENT_NMI, false);
+        return false;
+    default:
+        fill_raw(exit, vx, HV_EXIT_UNHANDLED);
+        return true;
+    }
+}
+
+hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    if (!vcpu || !exit)
+        return HV_ERR_INVALID_ARG;
+    if (__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE))
+        return HV_ERR_BUSY;
+    if (vcpu->shutdown) {
+        __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
+        return HV_ERR_STATE;
+    }
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    hv_status_t st = HV_OK;
+    struct hv_vexit vx;
+
+    complete_pending(vcpu, exit);
+    hv_memset(exit, 0, sizeof(*exit));
+    for (;;) {
+        if (__atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
+            exit->reason = HV_EXIT_KICK;
+            exit->rip = be->get_rip(vcpu);
+            break;
+        }
+        deliver_events(vcpu);
+        vcpu->host_cpu = hv_host_cpu_current(&vcpu->vm->ctx->host);
+        st = be->run(vcpu, &vx);
+        if (st != HV_OK)
+            break;
+        if (dispatch(vcpu, &vx, exit))
+            break;
+    }
+    __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
+    return st;
+}

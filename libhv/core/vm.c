@@ -1,0 +1,184 @@
+/* VM lifecycle and the guest-physical memory API (vm.h). */
+#include "backend.h"
+#include "core/objects.h"
+#include "core/util.h"
+
+#define VM_CONFIG_MIN_SIZE (offsetof(struct hv_vm_config, gpa_bits) + sizeof(uint32_t))
+/* Upper bound on vCPUs per VM: keeps the vcpus[] array within one page. */
+#define HV_MAX_VCPUS 512
+
+hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, struct hv_vm **out)
+{
+    struct hv_vm_config cfg;
+    hv_status_t st;
+
+    if (!ctx || !out)
+        return HV_ERR_INVALID_ARG;
+    *out = NULL;
+    hv_memset(&cfg, 0, sizeof(cfg));
+    if (config) {
+        uint32_t size = config->size ? config->size : sizeof(*config);
+        if (size < VM_CONFIG_MIN_SIZE)
+            return HV_ERR_INVALID_ARG;
+        hv_memcpy(&cfg, config, HV_MIN((size_t)size, sizeof(cfg)));
+    }
+    const struct hv_slat_format *fmt = ctx->be->slat_format(ctx);
+    uint32_t gpa_bits = cfg.gpa_bits ? cfg.gpa_bits : ctx->caps.gpa_bits;
+    if (gpa_bits < 32 || gpa_bits > ctx->caps.gpa_bits)
+        return HV_ERR_RANGE;
+    uint32_t sizes = cfg.page_sizes ? cfg.page_sizes : ctx->caps.slat_page_sizes;
+    if (!(sizes & HV_PAGE_4K) || (sizes & ~(uint32_t)(HV_PAGE_4K | HV_PAGE_2M | HV_PAGE_1G)))
+        return HV_ERR_INVALID_ARG;
+    sizes &= ctx->caps.slat_page_sizes;
+    uint32_t max_vcpus = cfg.max_vcpus ? cfg.max_vcpus : 1;
+    if (max_vcpus > HV_MAX_VCPUS)
+        return HV_ERR_LIMIT;
+
+    struct hv_vm *vm = hv_host_obj_alloc(&ctx->host, sizeof(*vm));
+    if (!vm)
+        return HV_ERR_NO_MEMORY;
+    vm->ctx = ctx;
+    vm->gpa_bits = gpa_bits;
+    vm->max_vcpus = max_vcpus;
+    vm->vcpus = hv_host_obj_alloc(&ctx->host, max_vcpus * sizeof(vm->vcpus[0]));
+    if (!vm->vcpus) {
+        st = HV_ERR_NO_MEMORY;
+        goto free_vm;
+    }
+    st = hv_slat_init(&vm->slat, &ctx->host, fmt, gpa_bits, ctx->caps.hpa_bits, sizes);
+    if (st != HV_OK)
+        goto free_vcpus;
+    st = ctx->be->vm_init(vm);
+    if (st != HV_OK)
+        goto fini_slat;
+
+    uint64_t t = hv_lock_acquire(&ctx->host, &ctx->lock);
+    ctx->vm_count++;
+    hv_lock_release(&ctx->host, &ctx->lock, t);
+    *out = vm;
+    return HV_OK;
+
+fini_slat:
+    hv_slat_fini(&vm->slat);
+free_vcpus:
+    hv_host_obj_free(&ctx->host, vm->vcpus, max_vcpus * sizeof(vm->vcpus[0]));
+free_vm:
+    hv_host_obj_free(&ctx->host, vm, sizeof(*vm));
+    return st;
+}
+
+hv_status_t hv_vm_destroy(struct hv_vm *vm)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    struct hv_ctx *ctx = vm->ctx;
+    if (vm->vcpu_count)
+        return HV_ERR_BUSY;
+    ctx->be->vm_fini(vm);
+    hv_slat_fini(&vm->slat);
+    hv_host_obj_free(&ctx->host, vm->vcpus, vm->max_vcpus * sizeof(vm->vcpus[0]));
+    hv_memset(vm, 0, sizeof(*vm));
+    hv_host_obj_free(&ctx->host, vm, sizeof(*vm));
+    uint64_t t = hv_lock_acquire(&ctx->host, &ctx->lock);
+    ctx->vm_count--;
+    hv_lock_release(&ctx->host, &ctx->lock, t);
+    return HV_OK;
+}
+
+/*
+ * Ends a SLAT-changing call: one backend flush for the whole call if any
+ * translation was removed or reduced (batched invalidation).
+ */
+static hv_status_t finish_slat_call(struct hv_vm *vm, uint64_t token, hv_status_t st)
+{
+    bool flush = hv_slat_take_flush(&vm->slat);
+    hv_lock_release(&vm->ctx->host, &vm->lock, token);
+    if (flush)
+        vm->ctx->be->slat_flush(vm);
+    return st;
+}
+
+hv_status_t hv_vm_map(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t len, uint32_t flags)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
+    return finish_slat_call(vm, t, hv_slat_map(&vm->slat, gpa, hpa, len, flags));
+}
+
+hv_status_t hv_vm_unmap(struct hv_vm *vm, uint64_t gpa, uint64_t len)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
+    return finish_slat_call(vm, t, hv_slat_unmap(&vm->slat, gpa, len));
+}
+
+hv_status_t hv_vm_protect(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint32_t flags)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
+    return finish_slat_call(vm, t, hv_slat_protect(&vm->slat, gpa, len, flags));
+}
+
+hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
+{
+    if (!vm || !out)
+        return HV_ERR_INVALID_ARG;
+    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
+    hv_status_t st = hv_slat_query(&vm->slat, gpa, out);
+    hv_lock_release(&vm->ctx->host, &vm->lock, t);
+    return st;
+}
+
+hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint64_t *bitmap)
+{
+    if (!vm || !bitmap)
+        return HV_ERR_INVALID_ARG;
+    if (!(vm->ctx->caps.features & HV_FEAT_SLAT_AD))
+        return HV_ERR_UNSUPPORTED;
+    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
+    return finish_slat_call(vm, t, hv_slat_dirty_harvest(&vm->slat, gpa, len, bitmap));
+}
+
+hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out)
+{
+    if (!vm || !out)
+        return HV_ERR_INVALID_ARG;
+    hv_memset(out, 0, sizeof(*out));
+    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
+    out->slat_table_pages = hv_slat_table_pages(&vm->slat);
+    out->mapped_bytes = hv_slat_mapped_bytes(&vm->slat);
+    hv_lock_release(&vm->ctx->host, &vm->lock, t);
+    out->host_bytes = sizeof(*vm) + vm->max_vcpus * sizeof(vm->vcpus[0]) +
+                      vm->vcpu_count * sizeof(struct hv_vcpu);
+    return HV_OK;
+}
+
+hv_status_t hv_vm_set_cpuid(struct hv_vm *vm, uint32_t leaf, uint32_t subleaf,
+                            const uint32_t regs[4])
+{
+    if (!vm || !regs)
+        return HV_ERR_INVALID_ARG;
+    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
+    hv_status_t st = HV_OK;
+    uint32_t i;
+    for (i = 0; i < vm->cpuid_count; i++) {
+        if (vm->cpuid[i].leaf == leaf && vm->cpuid[i].subleaf == subleaf)
+            break;
+    }
+    if (i == vm->cpuid_count) {
+        if (i == HV_CPUID_OVERRIDES)
+            st = HV_ERR_LIMIT;
+        else
+            vm->cpuid_count++;
+    }
+    if (st == HV_OK) {
+        vm->cpuid[i].leaf = leaf;
+        vm->cpuid[i].subleaf = subleaf;
+        hv_memcpy(vm->cpuid[i].regs, regs, sizeof(vm->cpuid[i].regs));
+    }
+    hv_lock_release(&vm->ctx->host, &vm->lock, t);
+    return st;
+}
