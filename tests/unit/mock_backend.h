@@ -1,0 +1,60 @@
+/*
+ * A backend for hosted tests: it never enters a guest. run() returns exits
+ * from a per-vCPU script, state lives in memory, injected events are
+ * recorded. Used with hv_ctx_create_with_backend() to test the core
+ * (argument validation, exit dispatcher, CPUID/MSR policy, PV layer).
+ */
+#ifndef MOCK_BACKEND_H
+#define MOCK_BACKEND_H
+
+#include "backend.h"
+
+#define MOCK_SCRIPT_MAX   64
+#define MOCK_INJECTED_MAX 64
+
+/* One scripted exit; optionally sets guest registers first, as the guest
+   would have before executing the exiting instruction. */
+struct mock_exit {
+    struct hv_vexit vx;
+    bool set_gprs;
+    uint64_t gpr[HV_GPR_COUNT];
+};
+
+struct mock_vcpu {
+    struct hv_vcpu_state st;         /* everything but GPRs (vcpu->gpr) */
+    struct mock_exit script[MOCK_SCRIPT_MAX];
+    unsigned script_len, script_pos;
+    struct hv_event injected[MOCK_INJECTED_MAX];
+    unsigned injected_count;
+    bool window[HV_EVENT_SOFTINT + 1]; /* set_window state per event type */
+    unsigned entries;                /* run() calls */
+};
+
+/* Knobs the tests set before creating objects (test-only global). */
+struct mock_backend_config {
+    struct hv_caps caps;                /* what probe reports */
+    hv_status_t probe_status;           /* forced probe result */
+    hv_status_t ctx_init_status;        /* forced ctx_init result */
+    const struct hv_slat_format *fmt;   /* SLAT format to hand out */
+    unsigned slat_flushes;              /* slat_flush calls seen */
+    unsigned ctx_inits, ctx_finis;
+};
+
+extern struct mock_backend_config mock_be;
+extern const struct hv_backend_ops mock_backend_ops;
+
+/* Reset mock_be to a capable CPU using `fmt`. */
+void mock_backend_reset(const struct hv_slat_format *fmt);
+
+/* The mock's per-vCPU data. */
+struct mock_vcpu *mock_vcpu_of(struct hv_vcpu *vcpu);
+
+/* Append an exit to the vCPU's script; when the script is exhausted run()
+   reports HV_VX_UNHANDLED with raw_code MOCK_END_OF_SCRIPT. */
+#define MOCK_END_OF_SCRIPT 0xe0dull
+void mock_script(struct hv_vcpu *vcpu, const struct mock_exit *e);
+
+/* Shorthand: an exit of `kind` at rip with no length information. */
+void mock_script_kind(struct hv_vcpu *vcpu, uint32_t kind, uint64_t rip);
+
+#endif /* MOCK_BACKEND_H */
