@@ -53,9 +53,21 @@ struct hv_vm {
 enum hv_completion {
     HV_COMPLETE_NONE = 0,
     HV_COMPLETE_IO_IN,     /* write exit->io.data to AL/AX/EAX, advance RIP */
-    HV_COMPLETE_MMIO_READ, /* finish the emulated instruction with exit->mmio.data */
+    HV_COMPLETE_EMULATION, /* retry the emulated instruction with the embedder's result */
     HV_COMPLETE_ADVANCE,   /* just advance RIP (OUT, MMIO write) */
 };
+
+/* One MMIO or port access of an instruction the embedder completes (assist). */
+struct hv_assist_access {
+    uint64_t gpa;   /* or port */
+    uint64_t value; /* write: value stored; read: value the embedder returned */
+    uint8_t size;
+    uint8_t write;
+    uint8_t pio;
+    uint8_t done; /* the embedder has completed it */
+};
+
+#define HV_ASSIST_LOG 4
 
 struct hv_vcpu {
     /* Guest GPRs in hv_gpr order. First member: the world-switch assembly
@@ -75,6 +87,10 @@ struct hv_vcpu {
     struct hv_event queued_irq;        /* external interrupt */
     bool queued_nmi;
     uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */
+    /* Accesses of the instruction being emulated that went to the embedder,
+       replayed in order when the emulation is retried (core/assist.c). */
+    struct hv_assist_access alog[HV_ASSIST_LOG];
+    uint8_t alog_len;
     void *arch;                        /* backend per-vCPU data (backend) */
     struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
 };

@@ -5,6 +5,7 @@
  * host interrupts, event windows) and returns to the embedder otherwise.
  */
 #include "backend.h"
+#include "core/assist.h"
 #include "core/objects.h"
 #include "core/policy.h"
 #include "core/pv.h"
@@ -63,14 +64,22 @@ static void queue_gp(struct hv_vcpu *vcpu)
         hv_memcpy(&vcpu->queued_exc, &ev, sizeof(ev));
 }
 
-/* Complete the instruction the embedder handled (IN value, RIP advance). */
-static void complete_pending(struct hv_vcpu *vcpu, const struct hv_exit *exit)
+/*
+ * Complete the instruction the embedder handled (IN value, RIP advance, or
+ * a retry of an emulated instruction). Returns true when that retry needs
+ * the embedder again (exit filled).
+ */
+static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     uint32_t kind = vcpu->completion;
     vcpu->completion = HV_COMPLETE_NONE;
     if (kind == HV_COMPLETE_NONE)
-        return;
+        return false;
+    if (kind == HV_COMPLETE_EMULATION) {
+        hv_assist_complete(vcpu, exit);
+        return hv_assist_emulate(vcpu, NULL, exit);
+    }
     if (kind == HV_COMPLETE_IO_IN) {
         /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
         uint64_t v = exit->io.data;
@@ -88,6 +97,7 @@ static void complete_pending(struct hv_vcpu *vcpu, const struct hv_exit *exit)
         }
     }
     be->set_rip(vcpu, vcpu->completion_rip);
+    return false;
 }
 
 /* Put queued events into the injection field, or ask for a window. */
@@ -136,11 +146,8 @@ static void fill_raw(struct hv_exit *exit, const struct hv_vexit *vx, uint32_t r
 
 static bool handle_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
-    if (vx->io.string) {
-        /* INS/OUTS need the instruction emulator: reported raw. */
-        fill_raw(exit, vx, HV_EXIT_UNHANDLED);
-        return true;
-    }
+    if (vx->io.string)
+        return hv_assist_emulate(vcpu, vx, exit);
     fill_raw(exit, vx, HV_EXIT_IO);
     exit->io.port = vx->io.port;
     exit->io.size = vx->io.size;
@@ -233,6 +240,8 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     case HV_VX_IO:
         return handle_io(vcpu, vx, exit);
     case HV_VX_NPF:
+        if (!vx->npf.present && hv_assist_claims(vcpu->vm, vx->npf.gpa))
+            return hv_assist_emulate(vcpu, vx, exit);
         fill_raw(exit, vx, HV_EXIT_SLAT_FAULT);
         exit->slat.gpa = vx->npf.gpa;
         exit->slat.gva = vx->npf.gva;
@@ -289,7 +298,8 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     hv_status_t st = HV_OK;
     struct hv_vexit vx;
 
-    complete_pending(vcpu, exit);
+    if (complete_pending(vcpu, exit))
+        goto out;
     hv_memset(exit, 0, sizeof(*exit));
     for (;;) {
         if (__atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
@@ -305,6 +315,7 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
         if (dispatch(vcpu, &vx, exit))
             break;
     }
+out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
     return st;
 }

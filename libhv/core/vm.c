@@ -1,5 +1,6 @@
 /* VM lifecycle and the guest-physical memory API (vm.h). */
 #include "backend.h"
+#include "core/assist.h"
 #include "core/objects.h"
 #include "core/util.h"
 
@@ -75,6 +76,7 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
     if (vm->vcpu_count)
         return HV_ERR_BUSY;
     ctx->be->vm_fini(vm);
+    hv_assist_vm_fini(vm);
     hv_slat_fini(&vm->slat);
     hv_host_obj_free(&ctx->host, vm->vcpus, vm->max_vcpus * sizeof(vm->vcpus[0]));
     hv_memset(vm, 0, sizeof(*vm));
@@ -87,14 +89,19 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
 
 /*
  * Ends a SLAT-changing call: one backend flush for the whole call if any
- * translation was removed or reduced (batched invalidation).
+ * translation was removed or reduced (batched invalidation). Tables the
+ * call unlinked are freed only after that flush, when no CPU can still
+ * walk them.
  */
 static hv_status_t finish_slat_call(struct hv_vm *vm, uint64_t token, hv_status_t st)
 {
+    struct hv_slat_retired retired;
     bool flush = hv_slat_take_flush(&vm->slat);
+    hv_slat_take_retired(&vm->slat, &retired);
     hv_lock_release(&vm->ctx->host, &vm->lock, token);
     if (flush)
         vm->ctx->be->slat_flush(vm);
+    hv_slat_free_retired(&retired);
     return st;
 }
 
@@ -152,7 +159,7 @@ hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out)
     out->mapped_bytes = hv_slat_mapped_bytes(&vm->slat);
     hv_lock_release(&vm->ctx->host, &vm->lock, t);
     out->host_bytes = sizeof(*vm) + vm->max_vcpus * sizeof(vm->vcpus[0]) +
-                      vm->vcpu_count * sizeof(struct hv_vcpu);
+                      vm->vcpu_count * sizeof(struct hv_vcpu) + hv_slat_meta_bytes(&vm->slat);
     return HV_OK;
 }
 

@@ -1,0 +1,375 @@
+/*
+ * Instruction assist: connects the emulator (libhv/emu) to a vCPU.
+ *
+ * Accesses to regions with a handler complete inside the library. An
+ * access the embedder must complete (a region without handler, or port
+ * I/O of INS/OUTS) aborts the emulation, is logged in vcpu->alog and
+ * returned as an exit; the next hv_vcpu_run() records the embedder's
+ * result and emulates the instruction again from the start, replaying the
+ * logged accesses in order instead of repeating them. Such retries run one
+ * REP iteration per step, so the log stays bounded and no side effect is
+ * ever repeated.
+ */
+#include <hv/assist.h>
+#include "backend.h"
+#include "core/assist.h"
+#include "core/cpu.h"
+#include "core/guest_mem.h"
+#include "core/objects.h"
+#include "core/util.h"
+#include "emu/emu.h"
+
+struct mmio_region {
+    uint64_t gpa, len;
+    hv_mmio_handler handler;
+    void *opaque;
+};
+
+struct hv_assist_vm {
+    struct mmio_region regions[HV_MMIO_REGIONS_MAX];
+    uint32_t count;
+    uint8_t maxphyaddr; /* guest view: CPUID 0x80000008 EAX[7:0] */
+    bool gbpages;       /* guest view: CPUID 0x80000001 EDX[26] */
+};
+
+/* Per-step context handed to the emulator callbacks. */
+struct assist_call {
+    struct hv_vcpu *vcpu;
+    struct hv_assist_vm *av;
+    unsigned replay;      /* next alog entry to replay */
+    bool need_embedder;   /* a new access was logged: exit */
+    bool unclaimed;       /* an access hit non-RAM outside every region */
+    bool handler_failed;
+    uint64_t fail_gpa;
+};
+
+static struct mmio_region *find_region(struct hv_assist_vm *av, uint64_t gpa)
+{
+    if (!av)
+        return NULL;
+    for (uint32_t i = 0; i < av->count; i++) {
+        struct mmio_region *r = &av->regions[i];
+        if (gpa >= r->gpa && gpa - r->gpa < r->len)
+            return r;
+    }
+    return NULL;
+}
+
+bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
+{
+    return find_region(vm->assist, gpa) != NULL;
+}
+
+hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                hv_mmio_handler handler, void *opaque)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    if (!hv_range_valid(gpa, len))
+        return HV_ERR_RANGE;
+    const struct hv_host *host = &vm->ctx->host;
+    struct hv_assist_vm *fresh = NULL;
+    if (!vm->assist) {
+        fresh = hv_host_obj_alloc(host, sizeof(*fresh));
+        if (!fresh)
+            return HV_ERR_NO_MEMORY;
+        uint32_t r[4];
+        hv_cpuid(0x80000000u, 0, r);
+        uint32_t max_ext = r[0];
+        fresh->maxphyaddr = (uint8_t)vm->ctx->caps.hpa_bits;
+        if (max_ext >= 0x80000001u) {
+            hv_cpuid(0x80000001u, 0, r);
+            fresh->gbpages = (r[3] >> 26) & 1;
+        }
+    }
+    hv_status_t st = HV_OK;
+    uint64_t t = hv_lock_acquire(host, &vm->lock);
+    if (!vm->assist) {
+        vm->assist = fresh;
+        fresh = NULL;
+    }
+    struct hv_assist_vm *av = vm->assist;
+    for (uint32_t i = 0; i < av->count && st == HV_OK; i++) {
+        const struct mmio_region *r = &av->regions[i];
+        if (gpa <= r->gpa + (r->len - 1) && r->gpa <= gpa + (len - 1))
+            st = HV_ERR_EXISTS;
+    }
+    if (st == HV_OK && av->count == HV_MMIO_REGIONS_MAX)
+        st = HV_ERR_LIMIT;
+    if (st == HV_OK) {
+        struct mmio_region *r = &av->regions[av->count++];
+        r->gpa = gpa;
+        r->len = len;
+        r->handler = handler;
+        r->opaque = opaque;
+    }
+    hv_lock_release(host, &vm->lock, t);
+    hv_host_obj_free(host, fresh, sizeof(*fresh));
+    return st;
+}
+
+hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    const struct hv_host *host = &vm->ctx->host;
+    hv_status_t st = HV_ERR_NOT_FOUND;
+    uint64_t t = hv_lock_acquire(host, &vm->lock);
+    struct hv_assist_vm *av = vm->assist;
+    for (uint32_t i = 0; av && i < av->count; i++) {
+        if (av->regions[i].gpa == gpa) {
+            av->regions[i] = av->regions[--av->count];
+            st = HV_OK;
+            break;
+        }
+    }
+    hv_lock_release(host, &vm->lock, t);
+    return st;
+}
+
+void hv_assist_vm_fini(struct hv_vm *vm)
+{
+    hv_host_obj_free(&vm->ctx->host, vm->assist, sizeof(struct hv_assist_vm));
+    vm->assist = NULL;
+}
+
+/* --- emulator callbacks ------------------------------------------------ */
+
+static hv_status_t cb_gpa_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+    struct assist_call *c = opaque;
+    return hv_gpa_read(c->vcpu->vm, gpa, buf, len);
+}
+
+static hv_status_t cb_gpa_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+    struct assist_call *c = opaque;
+    return hv_gpa_write(c->vcpu->vm, gpa, buf, len);
+}
+
+static bool cb_is_ram(void *opaque, uint64_t gpa)
+{
+    struct assist_call *c = opaque;
+    uint64_t hpa;
+    return hv_slat_translate(&c->vcpu->vm->slat, gpa, 0, &hpa) == HV_OK;
+}
+
+/*
+ * An access the embedder completes: replay it from the log if this retry
+ * already has its result, else log it and abort the step.
+ */
+static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigned size,
+                                   bool write, bool pio, uint64_t *value)
+{
+    struct hv_vcpu *v = c->vcpu;
+    if (c->replay < v->alog_len) {
+        struct hv_assist_access *a = &v->alog[c->replay];
+        if (a->done && a->gpa == addr && a->size == size && a->write == write && a->pio == pio) {
+            c->replay++;
+            if (!write)
+                *value = a->value;
+            return HV_OK;
+        }
+        /* The guest changed the instruction under us: start over. */
+        v->alog_len = 0;
+        c->replay = 0;
+    }
+    if (v->alog_len == HV_ASSIST_LOG) {
+        c->handler_failed = true; /* more accesses than any emulated instruction makes */
+        c->fail_gpa = addr;
+        return HV_ERR_LIMIT;
+    }
+    struct hv_assist_access *a = &v->alog[v->alog_len++];
+    a->gpa = addr;
+    a->size = (uint8_t)size;
+    a->write = write;
+    a->pio = pio;
+    a->done = 0;
+    a->value = write ? *value : 0;
+    c->need_embedder = true;
+    return HV_ERR_AGAIN;
+}
+
+static hv_status_t cb_mmio(void *opaque, uint64_t gpa, unsigned size, bool write, uint64_t *value)
+{
+    struct assist_call *c = opaque;
+    struct mmio_region *r = find_region(c->av, gpa);
+    if (!r) {
+        c->unclaimed = true;
+        c->fail_gpa = gpa;
+        return HV_ERR_NOT_FOUND;
+    }
+    if (!r->handler)
+        return embedder_access(c, gpa, size, write, false, value);
+    hv_status_t st = r->handler(r->opaque, gpa, size, write, value);
+    if (st != HV_OK) {
+        c->handler_failed = true;
+        c->fail_gpa = gpa;
+    }
+    return st;
+}
+
+static hv_status_t cb_pio(void *opaque, uint16_t port, unsigned size, bool write, uint64_t *value)
+{
+    return embedder_access(opaque, port, size, write, true, value);
+}
+
+static const struct hv_emu_ops assist_ops = {
+    .gpa_read = cb_gpa_read,
+    .gpa_write = cb_gpa_write,
+    .is_ram = cb_is_ram,
+    .mmio = cb_mmio,
+    .pio = cb_pio,
+};
+
+/* --- state conversion -------------------------------------------------- */
+
+#define ASSIST_STATE (HV_STATE_GPR | HV_STATE_SEG | HV_STATE_CR)
+
+static void to_emu_regs(const struct hv_vcpu_state *st, struct hv_emu_regs *r)
+{
+    hv_memset(r, 0, sizeof(*r));
+    hv_memcpy(r->gpr, st->gpr, sizeof(r->gpr));
+    r->rip = st->rip;
+    r->rflags = st->rflags;
+    r->cr0 = st->cr0;
+    r->cr3 = st->cr3;
+    r->cr4 = st->cr4;
+    r->efer = st->efer;
+    /* hv_seg and hv_emu_sreg share the encoding order ES CS SS DS FS GS,
+       and the attribute layout (VMCB format); unusable means not present. */
+    for (int i = 0; i < HV_EMU_NSEG; i++) {
+        r->seg[i].base = st->seg[i].base;
+        r->seg[i].limit = st->seg[i].limit;
+        r->seg[i].sel = st->seg[i].selector;
+        r->seg[i].attr = st->seg[i].attr & 0xfffu;
+        if (st->seg[i].attr & HV_SEG_UNUSABLE)
+            r->seg[i].attr &= (uint16_t)~HV_SEG_P;
+    }
+    r->cpl = (st->seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
+}
+
+static void fill_exit_for_access(struct hv_exit *exit, const struct hv_assist_access *a,
+                                 uint64_t rip)
+{
+    hv_memset(exit, 0, sizeof(*exit));
+    exit->rip = rip;
+    if (a->pio) {
+        exit->reason = HV_EXIT_IO;
+        exit->io.port = (uint16_t)a->gpa;
+        exit->io.size = a->size;
+        exit->io.write = a->write;
+        exit->io.data = a->value;
+    } else {
+        exit->reason = HV_EXIT_MMIO;
+        exit->mmio.gpa = a->gpa;
+        exit->mmio.size = a->size;
+        exit->mmio.write = a->write;
+        exit->mmio.data = a->value;
+    }
+}
+
+void hv_assist_complete(struct hv_vcpu *vcpu, const struct hv_exit *exit)
+{
+    if (vcpu->alog_len == 0)
+        return;
+    struct hv_assist_access *a = &vcpu->alog[vcpu->alog_len - 1];
+    if (!a->write) {
+        uint64_t v = a->pio ? exit->io.data : exit->mmio.data;
+        a->value = a->size == 8 ? v : v & ((1ull << (a->size * 8)) - 1);
+    }
+    a->done = 1;
+}
+
+bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    struct hv_vcpu_state st;
+    struct hv_emu_regs regs;
+    struct hv_emu_result res;
+    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist};
+    bool retry = vcpu->alog_len != 0;
+
+    be->get_state(vcpu, ASSIST_STATE, &st);
+    to_emu_regs(&st, &regs);
+    struct hv_emu_env env = {
+        .ops = &assist_ops,
+        .opaque = &call,
+        .maxphyaddr = call.av ? call.av->maxphyaddr : (uint8_t)vcpu->vm->ctx->caps.hpa_bits,
+        .gbpages = call.av ? call.av->gbpages : false,
+        /* Embedder round trips: one iteration per step (see the file comment). */
+        .rep_budget = (retry || (vx && vx->kind == HV_VX_IO)) ? 1 : 0,
+    };
+    const uint8_t *pre = NULL;
+    size_t pre_len = 0;
+    if (vx && vx->kind == HV_VX_NPF && vx->npf.insn_count) {
+        pre = vx->npf.insn;
+        pre_len = vx->npf.insn_count;
+    }
+    hv_status_t s = hv_emu_step(&env, &regs, pre, pre_len, &res);
+
+    if (s == HV_ERR_AGAIN && call.need_embedder) {
+        fill_exit_for_access(exit, &vcpu->alog[vcpu->alog_len - 1], st.rip);
+        vcpu->completion = HV_COMPLETE_EMULATION;
+        return true;
+    }
+    vcpu->alog_len = 0;
+    if (s != HV_OK || call.handler_failed || call.unclaimed) {
+        hv_memset(exit, 0, sizeof(*exit));
+        exit->rip = st.rip;
+        if (call.unclaimed) {
+            /* The instruction reached unmapped memory outside every region. */
+            exit->reason = HV_EXIT_SLAT_FAULT;
+            exit->slat.gpa = call.fail_gpa;
+        } else {
+            exit->reason = HV_EXIT_UNHANDLED;
+            exit->raw_code = vx ? vx->raw_code : 0;
+            exit->raw_info1 = s;
+            exit->raw_info2 = call.fail_gpa;
+        }
+        return true;
+    }
+    switch (res.outcome) {
+    case HV_EMU_DONE:
+    case HV_EMU_RESUME:
+        hv_memcpy(st.gpr, regs.gpr, sizeof(st.gpr));
+        st.rip = regs.rip;
+        st.rflags = regs.rflags;
+        be->set_state(vcpu, HV_STATE_GPR, &st);
+        return false;
+    case HV_EMU_EXCEPTION:
+        if (vcpu->queued_exc.type == HV_EVENT_NONE) {
+            vcpu->queued_exc.type = HV_EVENT_EXCEPTION;
+            vcpu->queued_exc.vector = res.vector;
+            vcpu->queued_exc.has_error_code = res.has_error_code;
+            vcpu->queued_exc.error_code = res.error_code;
+            vcpu->queued_exc.cr2 = res.cr2;
+        }
+        return false;
+    case HV_EMU_UNSUPPORTED:
+    case HV_EMU_NOT_RAM:
+    default:
+        hv_memset(exit, 0, sizeof(*exit));
+        exit->rip = st.rip;
+        /* A string I/O instruction the emulator cannot carry out (e.g. a
+           segment it refuses) is reported raw; an MMIO one as the fault. */
+        exit->reason = (vx && vx->kind == HV_VX_IO) ? HV_EXIT_UNHANDLED : HV_EXIT_SLAT_FAULT;
+        if (vx) {
+            exit->raw_code = vx->raw_code;
+            exit->raw_info1 = vx->raw_info1;
+            exit->raw_info2 = vx->raw_info2;
+            if (vx->kind == HV_VX_NPF) {
+                exit->slat.gpa = vx->npf.gpa;
+                exit->slat.gva = vx->npf.gva;
+                exit->slat.access = vx->npf.access;
+                exit->slat.gva_valid = vx->npf.gva_valid;
+                exit->slat.during_walk = vx->npf.during_walk;
+            }
+        }
+        if (res.outcome == HV_EMU_NOT_RAM) {
+            exit->slat.gpa = res.gpa;
+            exit->slat.during_walk = 1;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,34 @@
+/*
+ * The instruction assist inside the run loop: emulate an access to a
+ * registered MMIO region or a string I/O instruction (libhv/emu does the
+ * decoding; this file connects it to the VM, its regions and the
+ * embedder).
+ */
+#ifndef HV_CORE_ASSIST_H
+#define HV_CORE_ASSIST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct hv_vcpu;
+struct hv_vm;
+struct hv_vexit;
+struct hv_exit;
+
+/* Is gpa inside a registered MMIO region of the VM? (NPF dispatch) */
+bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa);
+
+/*
+ * Emulate the instruction at the guest's RIP (after an NPF in a region or a
+ * string I/O exit; vx may be NULL when retrying after the embedder
+ * completed an access). Returns true when the embedder must see `exit`.
+ */
+bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit);
+
+/* Record the embedder's result of the pending access (from `exit`). */
+void hv_assist_complete(struct hv_vcpu *vcpu, const struct hv_exit *exit);
+
+/* Free the VM's region table (VM destroy). */
+void hv_assist_vm_fini(struct hv_vm *vm);
+
+#endif /* HV_CORE_ASSIST_H */
