@@ -448,8 +448,9 @@ hv_status_t hv_gunzip(const void *src, size_t src_len, void *dst, size_t dst_cap
  * @brief Build struct hv_inflate_ops backed by hv_gunzip() and @p alloc.
  *
  * The output buffer is sized from the gzip ISIZE trailer (refused with
- * ::HV_ERR_LIMIT before allocating when it exceeds max_out), and the stream
- * must produce exactly that many bytes.
+ * ::HV_ERR_LIMIT before allocating when it exceeds max_out, so a damaged
+ * trailer that claims too much is reported as ::HV_ERR_LIMIT rather than
+ * ::HV_ERR_BAD_IMAGE), and the stream must produce exactly that many bytes.
  * @param[out] ops  Filled in; its opaque points to @p alloc, which must outlive it.
  * @param alloc     The allocator.
  */
