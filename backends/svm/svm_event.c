@@ -1,0 +1,120 @@
+/*
+ * Event injection (APM Vol. 2 15.20 EVENTINJ), re-injection of an event an
+ * exit interrupted (15.7.2 EXITINTINFO), the interrupt window (15.21.4
+ * V_IRQ + VINTR intercept) and NMI blocking.
+ *
+ * SVM has no NMI-window exit: after injecting an NMI the backend intercepts
+ * IRET (15.9) to learn when the guest's handler returns. The IRET exit
+ * happens before the IRET runs, so NMIs open only once the guest has left
+ * that instruction (iret_pending / iret_rip); to get an exit soon after, an
+ * NMI window also arms the virtual-interrupt window.
+ */
+#include "svm/svm.h"
+#include "core/util.h"
+
+bool svm_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+
+    if (v->ctl.eventinj & SVM_EVT_V)
+        return false;
+    switch (type) {
+    case HV_EVENT_EXTINT:
+        return (v->save.rflags & RFLAGS_IF) && !(v->ctl.int_state & SVM_INT_SHADOW);
+    case HV_EVENT_NMI:
+        return !s->nmi_blocked && !(s->iret_pending && v->save.rip == s->iret_rip);
+    default:
+        return true;
+    }
+}
+
+void svm_inject(struct hv_vcpu *vcpu, const struct hv_event *ev)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+
+    if (!svm_event_valid(ev) || ev->type == HV_EVENT_NONE)
+        return;
+    v->ctl.eventinj = svm_event_encode(ev);
+    if (ev->type == HV_EVENT_EXCEPTION && ev->vector == 14)
+        v->save.cr2 = ev->cr2;
+    if (ev->type == HV_EVENT_NMI) {
+        s->nmi_blocked = true;
+        s->iret_pending = false;
+        v->ctl.intercept_misc1 |= SVM_I1_IRET;
+    }
+}
+
+/* The V_IRQ request that makes the CPU exit (VINTR) once the guest can take
+   an interrupt: priority 15 and TPR ignored so that only RFLAGS.IF and the
+   interrupt shadow gate it (15.21.4). */
+static void vintr_request(struct vmcb *v, bool on)
+{
+    if (on) {
+        v->ctl.vintr |= SVM_VINTR_IRQ | (0xfull << SVM_VINTR_PRIO_SHIFT) | SVM_VINTR_IGN_TPR;
+        v->ctl.intercept_misc1 |= SVM_I1_VINTR;
+    } else {
+        v->ctl.vintr &= ~(SVM_VINTR_IRQ | (0xfull << SVM_VINTR_PRIO_SHIFT) | SVM_VINTR_IGN_TPR);
+        v->ctl.intercept_misc1 &= ~SVM_I1_VINTR;
+    }
+}
+
+void svm_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+
+    if (type == HV_EVENT_EXTINT) {
+        s->irq_window = on;
+    } else if (type == HV_EVENT_NMI) {
+        s->nmi_window = on;
+    } else {
+        return;
+    }
+    vintr_request(v, s->irq_window || (s->nmi_window && s->iret_pending));
+}
+
+/* Queue a hardware exception from inside the backend (e.g. #UD for an SVM
+   instruction). An event already waiting for re-injection goes first; the
+   faulting instruction re-executes after it and faults again. */
+void svm_inject_exception(struct hv_vcpu *vcpu, uint8_t vector, bool has_err, uint32_t err)
+{
+    struct hv_event ev = {.type = HV_EVENT_EXCEPTION,
+                          .vector = vector,
+                          .has_error_code = has_err ? 1 : 0,
+                          .error_code = err};
+    if (svm_vcpu_of(vcpu)->vmcb->ctl.eventinj & SVM_EVT_V)
+        return;
+    svm_inject(vcpu, &ev);
+}
+
+/*
+ * After every exit: EVENTINJ has been consumed or reported in EXITINTINFO.
+ * An interrupted event is put back for the next entry, except software
+ * interrupts and INT3/INTO (soft exceptions): their RIP still points at the
+ * instruction, which simply runs again (re-injecting would need its length).
+ */
+void svm_after_exit_events(struct hv_vcpu *vcpu)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+    uint64_t info = v->ctl.exitintinfo;
+
+    v->ctl.eventinj = 0;
+    if (s->iret_pending && v->save.rip != s->iret_rip) {
+        s->iret_pending = false;
+        vintr_request(v, s->irq_window);
+    }
+    if (!(info & SVM_EVT_V))
+        return;
+    uint64_t type = (info & SVM_EVT_TYPE_MASK) >> SVM_EVT_TYPE_SHIFT;
+    unsigned vec = info & SVM_EVT_VECTOR_MASK;
+    if (type == SVM_EVT_TYPE_SOFT)
+        return;
+    if (type == SVM_EVT_TYPE_EXC && (vec == SVM_VEC_BP || vec == SVM_VEC_OF))
+        return;
+    /* Keep vector, type, EV, V and the error code; bits 30:12 are reserved. */
+    v->ctl.eventinj = info & (0xffffffff00000000ull | SVM_EVT_V | SVM_EVT_EV | SVM_EVT_TYPE_MASK |
+                              SVM_EVT_VECTOR_MASK);
+}

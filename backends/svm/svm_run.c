@@ -1,0 +1,302 @@
+/*
+ * The run loop of the SVM backend: enter the guest, finish the exits that
+ * concern only SVM (EFER accesses, SVM instructions, reflected exceptions,
+ * NMI bookkeeping) and normalize the rest into struct hv_vexit for the
+ * core's dispatcher (APM Vol. 2 15.6-15.13, 15.25.6, Appendix C).
+ */
+#include "svm/svm.h"
+#include "core/util.h"
+
+static const uint8_t op_cpuid[] = {0x0f, 0xa2};
+static const uint8_t op_rdmsr[] = {0x0f, 0x32};
+static const uint8_t op_wrmsr[] = {0x0f, 0x30};
+static const uint8_t op_hlt[] = {0xf4};
+static const uint8_t op_vmmcall[] = {0x0f, 0x01, 0xd9};
+static const uint8_t op_invd[] = {0x0f, 0x08};
+
+static inline void svm_clgi(void)
+{
+    __asm__ volatile("clgi" ::: "memory");
+}
+
+static inline void svm_stgi(void)
+{
+    __asm__ volatile("stgi" ::: "memory");
+}
+
+/* Fill insn_len/next_rip of an instruction exit (0 when unknown). */
+static void set_length(struct hv_vcpu *vcpu, struct hv_vexit *ex, const uint8_t *op, unsigned oplen)
+{
+    unsigned len = svm_guest_insn_len(vcpu, op, oplen);
+    ex->insn_len = len;
+    ex->next_rip = len ? svm_next_rip(vcpu, len) : 0;
+}
+
+/* Skip an instruction handled here; false if its length is unknown. */
+static bool skip_insn(struct hv_vcpu *vcpu, const uint8_t *op, unsigned oplen)
+{
+    struct vmcb *v = svm_vmcb(vcpu);
+    unsigned len = svm_guest_insn_len(vcpu, op, oplen);
+    if (!len)
+        return false;
+    v->save.rip = svm_next_rip(vcpu, len);
+    v->ctl.int_state &= ~SVM_INT_SHADOW;
+    return true;
+}
+
+/*
+ * RDMSR/WRMSR of EFER: the guest's view never shows SVME, which must stay
+ * set in the VMCB (15.5.1). Writes follow the architectural rules: reserved
+ * bits and SVME (the guest has no SVM) -> #GP, LME may not change while
+ * paging is on (APM Vol. 2 14.6.1), LMA is read-only.
+ */
+static bool handle_efer(struct hv_vcpu *vcpu, bool write)
+{
+    struct svm_ctx *sc = svm_ctx_of(vcpu->vm->ctx);
+    struct vmcb *v = svm_vmcb(vcpu);
+    uint64_t old = v->save.efer;
+
+    if (!write) {
+        uint64_t val = old & ~EFER_SVME;
+        if (!skip_insn(vcpu, op_rdmsr, sizeof(op_rdmsr)))
+            return false;
+        vcpu->gpr[HV_GPR_RAX] = (uint32_t)val;
+        vcpu->gpr[HV_GPR_RDX] = val >> 32;
+        return true;
+    }
+    uint64_t val =
+        ((vcpu->gpr[HV_GPR_RDX] & 0xffffffffull) << 32) | (vcpu->gpr[HV_GPR_RAX] & 0xffffffffull);
+    uint64_t reserved = ~(sc->limits.efer_allowed & ~EFER_SVME);
+    if ((val & reserved) || ((v->save.cr0 & CR0_PG) && ((val ^ old) & EFER_LME))) {
+        svm_inject_exception(vcpu, SVM_VEC_GP, true, 0);
+        return true;
+    }
+    if (!skip_insn(vcpu, op_wrmsr, sizeof(op_wrmsr)))
+        return false;
+    v->save.efer = (val & ~EFER_LMA) | (old & EFER_LMA) | EFER_SVME;
+    return true;
+}
+
+static void decode_io(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    const struct vmcb *v = svm_vmcb(vcpu);
+    uint64_t i1 = v->ctl.exitinfo1;
+
+    ex->kind = HV_VX_IO;
+    ex->io.port = (uint16_t)(i1 >> SVM_IO_PORT_SHIFT);
+    ex->io.size = (i1 & SVM_IO_SZ8) ? 1 : (i1 & SVM_IO_SZ16) ? 2 : 4;
+    ex->io.write = !(i1 & SVM_IO_IN);
+    ex->io.string = (i1 & SVM_IO_STR) ? 1 : 0;
+    ex->io.rep = (i1 & SVM_IO_REP) ? 1 : 0;
+    ex->io.addr_size = (i1 & SVM_IO_A16) ? 2 : (i1 & SVM_IO_A32) ? 4 : 8;
+    /* The effective segment is reported with decode assists only (15.10.2). */
+    if (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS)
+        ex->io.seg = (uint8_t)((i1 & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT);
+    else
+        ex->io.seg = HV_SEG_COUNT;
+    /* EXITINFO2 holds the next RIP for IOIO even without NRIP save. */
+    ex->next_rip = v->ctl.exitinfo2;
+    uint64_t len = (ex->next_rip - ex->rip) & 0xffffffffull;
+    ex->insn_len = (len >= 1 && len <= 15) ? (uint32_t)len : 0;
+}
+
+static void decode_npf(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    const struct vmcb *v = svm_vmcb(vcpu);
+    uint64_t i1 = v->ctl.exitinfo1;
+
+    ex->kind = HV_VX_NPF;
+    ex->npf.gpa = v->ctl.exitinfo2;
+    ex->npf.gva = 0;
+    ex->npf.gva_valid = 0; /* SVM does not report the linear address */
+    if (i1 & SVM_NPF_ID)
+        ex->npf.access = HV_ACCESS_EXEC;
+    else if (i1 & SVM_NPF_RW)
+        ex->npf.access = HV_ACCESS_WRITE;
+    else
+        ex->npf.access = HV_ACCESS_READ;
+    ex->npf.present = (i1 & SVM_NPF_P) ? 1 : 0;
+    ex->npf.during_walk = (i1 & SVM_NPF_WALK) ? 1 : 0;
+    ex->npf.insn_count = 0;
+    if (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS) {
+        unsigned n = HV_MIN((unsigned)v->ctl.insn_len, (unsigned)sizeof(ex->npf.insn));
+        hv_memcpy(ex->npf.insn, v->ctl.insn_bytes, n);
+        ex->npf.insn_count = (uint8_t)n;
+    }
+    if (i1 & SVM_NPF_RSV)
+        hv_log(&vcpu->vm->ctx->host, HV_LOG_ERROR,
+               "svm: NPT reserved-bit fault at gpa %#llx: table bug",
+               (unsigned long long)ex->npf.gpa);
+}
+
+/* NMI bookkeeping at an IRET exit: the handler is returning. */
+static void handle_iret(struct hv_vcpu *vcpu)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+    s->nmi_blocked = false;
+    s->iret_pending = true;
+    s->iret_rip = v->save.rip;
+    v->ctl.intercept_misc1 &= ~SVM_I1_IRET;
+    svm_set_window(vcpu, HV_EVENT_NMI, s->nmi_window);
+}
+
+/* The NMI the core waits for can go in now. */
+static bool nmi_window_open(struct hv_vcpu *vcpu)
+{
+    return svm_vcpu_of(vcpu)->nmi_window && svm_can_inject(vcpu, HV_EVENT_NMI);
+}
+
+/*
+ * Decode the exit in the VMCB. Returns true when ex must go to the core,
+ * false when the exit was finished here and the guest can re-enter.
+ */
+static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    struct svm_ctx *sc = svm_ctx_of(vcpu->vm->ctx);
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+    uint32_t code = (uint32_t)v->ctl.exitcode;
+
+    hv_memset(ex, 0, sizeof(*ex));
+    ex->rip = v->save.rip;
+    ex->raw_code = v->ctl.exitcode;
+    ex->raw_info1 = v->ctl.exitinfo1;
+    ex->raw_info2 = v->ctl.exitinfo2;
+
+    if (code == SVM_EXIT_INVALID) {
+        ex->kind = HV_VX_ENTRY_FAILED;
+        ex->entry_failed.code = v->ctl.exitcode;
+        hv_strlcpy(ex->entry_failed.reason, svm_diagnose_vmcb(v, &sc->limits),
+                   sizeof(ex->entry_failed.reason));
+        return true;
+    }
+    svm_after_exit_events(vcpu);
+
+    switch (code) {
+    case SVM_EXIT_INTR:
+    case SVM_EXIT_NMI:
+        /* The host took it right after STGI, in svm_world_switch. */
+        ex->kind = HV_VX_EXTINT;
+        return true;
+    case SVM_EXIT_VINTR:
+        if (s->irq_window) {
+            ex->kind = HV_VX_IRQ_WINDOW;
+            return true;
+        }
+        svm_set_window(vcpu, HV_EVENT_EXTINT, false);
+        if (nmi_window_open(vcpu)) {
+            ex->kind = HV_VX_NMI_WINDOW;
+            return true;
+        }
+        return false;
+    case SVM_EXIT_IRET:
+        handle_iret(vcpu);
+        return false;
+    case SVM_EXIT_CPUID:
+        ex->kind = HV_VX_CPUID;
+        set_length(vcpu, ex, op_cpuid, sizeof(op_cpuid));
+        return true;
+    case SVM_EXIT_HLT:
+        ex->kind = HV_VX_HLT;
+        set_length(vcpu, ex, op_hlt, sizeof(op_hlt));
+        return true;
+    case SVM_EXIT_VMMCALL:
+        ex->kind = HV_VX_HYPERCALL;
+        set_length(vcpu, ex, op_vmmcall, sizeof(op_vmmcall));
+        return true;
+    case SVM_EXIT_MSR: {
+        bool write = v->ctl.exitinfo1 & 1; /* 0 RDMSR, 1 WRMSR (15.11) */
+        if ((uint32_t)vcpu->gpr[HV_GPR_RCX] == MSR_EFER && handle_efer(vcpu, write))
+            return false;
+        ex->kind = write ? HV_VX_WRMSR : HV_VX_RDMSR;
+        set_length(vcpu, ex, write ? op_wrmsr : op_rdmsr, 2);
+        return true;
+    }
+    case SVM_EXIT_IOIO:
+        decode_io(vcpu, ex);
+        return true;
+    case SVM_EXIT_NPF:
+        decode_npf(vcpu, ex);
+        return true;
+    case SVM_EXIT_SHUTDOWN:
+        ex->kind = HV_VX_SHUTDOWN;
+        return true;
+    case SVM_EXIT_VMRUN:
+    case SVM_EXIT_VMLOAD:
+    case SVM_EXIT_VMSAVE:
+    case SVM_EXIT_STGI:
+    case SVM_EXIT_CLGI:
+    case SVM_EXIT_SKINIT:
+    case SVM_EXIT_INVLPGA:
+        /* The guest's EFER.SVME reads 0: these raise #UD (APM Vol. 3). */
+        svm_inject_exception(vcpu, SVM_VEC_UD, false, 0);
+        return false;
+    case SVM_EXIT_INVD:
+        /* INVD would discard host cache lines; as a guest it is a no-op. */
+        if (skip_insn(vcpu, op_invd, sizeof(op_invd)))
+            return false;
+        break;
+    case SVM_EXIT_EXCP_BASE + SVM_VEC_DB:
+        svm_inject_exception(vcpu, SVM_VEC_DB, false, 0);
+        return false;
+    case SVM_EXIT_EXCP_BASE + SVM_VEC_AC:
+        svm_inject_exception(vcpu, SVM_VEC_AC, true, (uint32_t)v->ctl.exitinfo1);
+        return false;
+    default:
+        break;
+    }
+    ex->kind = HV_VX_UNHANDLED;
+    return true;
+}
+
+hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    struct hv_vm *vm = vcpu->vm;
+    const struct hv_host *h = &vm->ctx->host;
+    struct svm_ctx *sc = svm_ctx_of(vm->ctx);
+    struct svm_vm *sv = svm_vm_of(vm);
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+    bool by_asid = (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0;
+
+    for (;;) {
+        v->ctl.n_cr3 = hv_slat_root_hpa(&vm->slat);
+        v->save.rax = vcpu->gpr[HV_GPR_RAX];
+        v->save.rsp = vcpu->gpr[HV_GPR_RSP];
+
+        /* GIF=0 from here to the exit: no migration, and an interrupt that
+           arrives now (e.g. a kick after a SLAT flush) stays pending and
+           makes the guest exit at once instead of slipping in before VMRUN. */
+        svm_clgi();
+        uint32_t cpu = hv_host_cpu_current(h);
+        if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled) {
+            svm_stgi();
+            return HV_ERR_HOST;
+        }
+        v->ctl.tlb_control = svm_asid_tlb_control(&sv->last_on[cpu], s->serial, by_asid);
+        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa); /* ends with STGI */
+
+        vcpu->gpr[HV_GPR_RAX] = v->save.rax;
+        vcpu->gpr[HV_GPR_RSP] = v->save.rsp;
+        if ((uint32_t)v->ctl.exitcode == SVM_EXIT_INVALID)
+            __atomic_store_n(&sv->last_on[cpu], 0, __ATOMIC_RELEASE); /* no flush happened */
+        v->ctl.tlb_control = SVM_TLB_NONE;
+
+        if (handle_exit(vcpu, ex))
+            return HV_OK;
+        if (nmi_window_open(vcpu)) {
+            hv_memset(ex, 0, sizeof(*ex));
+            ex->kind = HV_VX_NMI_WINDOW;
+            ex->rip = v->save.rip;
+            return HV_OK;
+        }
+        /* Internal exits never starve the host: a kick ends the loop. */
+        if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
+            hv_memset(ex, 0, sizeof(*ex));
+            ex->kind = HV_VX_PREEMPT;
+            ex->rip = v->save.rip;
+            return HV_OK;
+        }
+    }
+}
