@@ -69,6 +69,8 @@ hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
 
 /**
  * @brief Remove the region that starts at @p gpa.
+ * @param vm The VM.
+ * @param gpa Start of a registered region.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_NOT_FOUND.
  */
 hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa);

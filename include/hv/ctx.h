@@ -87,6 +87,7 @@ hv_status_t hv_ctx_create(const struct hv_host_ops *ops, const struct hv_ctx_con
 
 /**
  * @brief Disable virtualization on every CPU and free the context.
+ * @param ctx The context (no VM may remain).
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG for NULL; ::HV_ERR_BUSY while VMs exist.
  */
 hv_status_t hv_ctx_destroy(struct hv_ctx *ctx);

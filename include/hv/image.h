@@ -283,6 +283,7 @@ hv_status_t hv_image_open(struct hv_image *img, const void *data, size_t size,
  *
  * Safe on a failed or already-closed image. String note pointers into a
  * decompressed buffer are invalid afterwards.
+ * @param img The image passed to hv_image_open().
  */
 void hv_image_close(struct hv_image *img);
 
@@ -292,14 +293,24 @@ void hv_image_close(struct hv_image *img);
  * File contents are copied, the p_memsz - p_filesz tail is zeroed with a
  * NULL-source write. Stops at the first sink error, which becomes the
  * image's sticky error (reason "guest memory write rejected").
+ * @param img An image opened without error.
+ * @param sink Where guest memory is written.
  * @return ::HV_OK, the image's earlier error, ::HV_ERR_INVALID_ARG, or the sink's error.
  */
 hv_status_t hv_image_load(struct hv_image *img, const struct hv_image_sink *sink);
 
-/** @brief Name of an ELF machine number ("x86-64", "i386", or "other"). */
+/**
+ * @brief Name of an ELF machine number.
+ * @param machine e_machine value.
+ * @return "x86-64", "i386", or "other" (static, never NULL).
+ */
 const char *hv_image_machine_str(uint16_t machine);
 
-/** @brief Name of a Xen note type ("PHYS32_ENTRY", ...), or "unknown". */
+/**
+ * @brief Name of a Xen note type.
+ * @param type Note type (HV_XEN_ELFNOTE_*).
+ * @return "PHYS32_ENTRY", ..., or "unknown" (static, never NULL).
+ */
 const char *hv_xen_note_name(uint32_t type);
 
 /** @brief One note of any owner, as returned by hv_image_note_next(). */
@@ -323,6 +334,9 @@ struct hv_image_note_iter {
  * @brief Walk every note (any owner) in the image's note areas, in file order.
  *
  * Uses the same checked walk as hv_image_open(): on a malformed area it stops.
+ * @param img The opened image.
+ * @param[in,out] it The cursor.
+ * @param[out] note The next note.
  * @return true with @p note filled, or false at the end.
  */
 bool hv_image_note_next(const struct hv_image *img, struct hv_image_note_iter *it,
@@ -395,6 +409,9 @@ struct hv_pvh_layout {
  * the start_info block 8-byte aligned. The first fit at or above the
  * image's end is preferred, then the first fit from the bottom of RAM.
  * Requires a valid image with XEN_ELFNOTE_PHYS32_ENTRY inside a segment.
+ * @param img An image opened without error.
+ * @param params Memory map, command line and modules.
+ * @param[out] out The layout; out->reason on failure.
  * @return ::HV_OK; the image's error; ::HV_ERR_BAD_IMAGE (no PHYS32_ENTRY);
  *         ::HV_ERR_INVALID_ARG (bad parameters); ::HV_ERR_NO_MEMORY (no room);
  *         out->reason says why.
@@ -410,6 +427,10 @@ hv_status_t hv_pvh_plan(const struct hv_image *img, const struct hv_pvh_params *
  * memory map and the command lines. Sets the initial-state inputs in @p out;
  * the caller then starts the vCPU in 32-bit flat protected mode with paging
  * off, EIP = out->entry and EBX = out->start_info_gpa (Xen's PVH ABI).
+ * @param img An image opened without error.
+ * @param params Memory map, command line and modules.
+ * @param sink Where guest memory is written.
+ * @param[out] out The layout and the entry state.
  * @return As hv_pvh_plan(), or the sink's error.
  */
 hv_status_t hv_pvh_build(struct hv_image *img, const struct hv_pvh_params *params,
@@ -456,7 +477,12 @@ hv_status_t hv_gunzip(const void *src, size_t src_len, void *dst, size_t dst_cap
  */
 void hv_inflate_builtin_ops(struct hv_inflate_ops *ops, const struct hv_inflate_alloc *alloc);
 
-/** @brief CRC-32 (ISO-HDLC, as gzip uses) of @p len bytes, continuing from @p crc (start with 0).
+/**
+ * @brief CRC-32 (ISO-HDLC, as gzip uses) of @p len bytes, continuing from @p crc.
+ * @param crc The CRC so far (0 to start).
+ * @param buf The bytes.
+ * @param len Their number.
+ * @return The updated CRC.
  */
 uint32_t hv_crc32(uint32_t crc, const void *buf, size_t len);
 

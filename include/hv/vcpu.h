@@ -86,7 +86,7 @@ struct hv_event {
     uint8_t has_error_code; /**< Non-zero when @c error_code is pushed. */
     uint8_t reserved;       /**< Must be zero. */
     uint32_t error_code;    /**< Error code (exceptions 8, 10-14, 17, 21, 29, 30). */
-    uint64_t cr2;           /**< For #PF: the faulting linear address written to CR2. */
+    uint64_t cr2;           /**< For \#PF: the faulting linear address written to CR2. */
 };
 
 /** @name State groups for hv_vcpu_get_state() / hv_vcpu_set_state()
@@ -216,6 +216,9 @@ struct hv_exit {
  * The reset state is the architectural INIT state: real mode, CS.selector
  * 0xf000, CS.base 0xffff0000, RIP 0xfff0 (SDM Vol. 3A 9.1.4). Use
  * hv_vcpu_set_state() to start elsewhere.
+ * @param vm The VM.
+ * @param id vCPU index, below the VM's max_vcpus.
+ * @param[out] out The new vCPU.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_EXISTS (id in use);
  *         ::HV_ERR_LIMIT (id >= the VM's max_vcpus); ::HV_ERR_NO_MEMORY.
  */
@@ -223,12 +226,16 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out);
 
 /**
  * @brief Destroy a vCPU. Not while it runs.
+ * @param vcpu The vCPU.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_BUSY while running.
  */
 hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu);
 
 /**
  * @brief Read the state groups in @p mask into @p state (other fields untouched).
+ * @param vcpu The vCPU.
+ * @param mask HV_STATE_* groups to read.
+ * @param[out] state Receives those groups.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL or unknown mask bits);
  *         ::HV_ERR_BUSY while running.
  */
@@ -241,6 +248,9 @@ hv_status_t hv_vcpu_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcp
  * library can tell (e.g. CR0.PG without PE, EFER.LMA inconsistent with
  * CR0.PG/EFER.LME, CS.L with CS.D, non-canonical bases, real mode without
  * unrestricted guest support).
+ * @param vcpu The vCPU.
+ * @param mask HV_STATE_* groups to write.
+ * @param state The new values of those groups.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, unknown mask bits, or an
  *         inconsistent state: nothing is written); ::HV_ERR_UNSUPPORTED (a
  *         mode the CPU cannot run, e.g. real mode on VMX without unrestricted
@@ -268,6 +278,8 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
  * Exceptions and NMIs are delivered at the next entry; external interrupts
  * wait until the guest can take them (RFLAGS.IF=1, no interrupt shadow),
  * using the CPU's interrupt-window exit, without returning to the caller.
+ * @param vcpu The vCPU.
+ * @param event The event (type, vector, error code, CR2 for \#PF).
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (bad type or vector, e.g. an
  *         exception vector above 31 or NMI not on vector 2); ::HV_ERR_BUSY
  *         when an event of the same class is already queued.
@@ -278,6 +290,7 @@ hv_status_t hv_vcpu_inject(struct hv_vcpu *vcpu, const struct hv_event *event);
  * @brief Make a running (or about to run) hv_vcpu_run() return ::HV_EXIT_KICK.
  *
  * Safe from any context, including interrupt handlers and other CPUs.
+ * @param vcpu The vCPU.
  * @return ::HV_OK or ::HV_ERR_INVALID_ARG.
  */
 hv_status_t hv_vcpu_kick(struct hv_vcpu *vcpu);

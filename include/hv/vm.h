@@ -97,6 +97,7 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
  * @brief Destroy a VM and free its SLAT tables and objects.
  *
  * Guest RAM is the embedder's and is not touched.
+ * @param vm The VM (all its vCPUs destroyed).
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG for NULL; ::HV_ERR_BUSY while the
  *         VM still has vCPUs.
  */
@@ -121,6 +122,9 @@ hv_status_t hv_vm_map(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t len
 
 /**
  * @brief Unmap [gpa, gpa+len). Unmapped holes inside the range are allowed.
+ * @param vm The VM.
+ * @param gpa Guest-physical start, 4 KiB aligned.
+ * @param len Length, a non-zero multiple of 4 KiB.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_ALIGNMENT; ::HV_ERR_RANGE;
  *         ::HV_ERR_NO_MEMORY when a large page had to be split and no table
  *         page was available (nothing changed).
@@ -131,6 +135,10 @@ hv_status_t hv_vm_unmap(struct hv_vm *vm, uint64_t gpa, uint64_t len);
  * @brief Change permissions and memory type of [gpa, gpa+len).
  *
  * Every page of the range must be mapped.
+ * @param vm The VM.
+ * @param gpa Guest-physical start, 4 KiB aligned.
+ * @param len Length, a non-zero multiple of 4 KiB.
+ * @param flags New HV_MEM_* permissions | one HV_MEMTYPE_*, as for hv_vm_map().
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_ALIGNMENT; ::HV_ERR_RANGE;
  *         ::HV_ERR_NOT_FOUND (a hole; nothing changed); ::HV_ERR_NO_MEMORY
  *         (nothing changed).
@@ -139,6 +147,9 @@ hv_status_t hv_vm_protect(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint32_t
 
 /**
  * @brief Look up the mapping of one guest-physical address.
+ * @param vm The VM.
+ * @param gpa The guest-physical address to look up.
+ * @param[out] out The mapping that contains @p gpa.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_RANGE; ::HV_ERR_NOT_FOUND.
  */
 hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out);
@@ -148,8 +159,12 @@ hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out);
  *
  * Bit i of @p bitmap (uint64_t words, bit 0 of word 0 first) is set when
  * the 4 KiB page gpa + i*4096 was written since the previous harvest. Needs
- * SLAT dirty bits (see hv_caps::slat_dirty); large pages report every 4 KiB
+ * SLAT dirty bits (::HV_FEAT_SLAT_AD in hv_caps::features); large pages report every 4 KiB
  * page they contain.
+ * @param vm The VM.
+ * @param gpa Guest-physical start, 4 KiB aligned.
+ * @param len Length, a non-zero multiple of 4 KiB.
+ * @param[out] bitmap len / 4096 bits, rounded up to whole uint64_t words.
  * @return ::HV_OK; ::HV_ERR_UNSUPPORTED without SLAT dirty bits;
  *         ::HV_ERR_INVALID_ARG; ::HV_ERR_ALIGNMENT; ::HV_ERR_RANGE.
  */
@@ -157,6 +172,8 @@ hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, ui
 
 /**
  * @brief Memory statistics of a VM.
+ * @param vm The VM.
+ * @param[out] out The statistics.
  * @return ::HV_OK or ::HV_ERR_INVALID_ARG.
  */
 hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out);
