@@ -1,0 +1,719 @@
+/*
+ * Core API tests against the mock host and the scripted mock backend:
+ * argument validation of every public call, the exit dispatcher (CPUID and
+ * MSR policy, I/O completion, kicks, event windows, shutdown), and
+ * allocation-failure injection over context/VM/vCPU creation.
+ */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hv/hv.h>
+#include "backend.h"
+#include "core/ctx_internal.h"
+#include "mock_backend.h"
+#include "mock_host.h"
+#include "vmx/ept_format.h"
+
+static struct mock_host mh;
+static struct hv_slat_format ept;
+
+static void setup(void)
+{
+    mock_host_init(&mh);
+    hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M | HV_PAGE_1G, true, false);
+    mock_backend_reset(&ept);
+}
+
+static void teardown(void)
+{
+    CU_ASSERT(mock_host_clean(&mh));
+    if (!mock_host_clean(&mh))
+        fprintf(stderr, "leak: pages %llu objs %llu errors %llu %s\n",
+                (unsigned long long)mh.pages_out, (unsigned long long)mh.objs_out,
+                (unsigned long long)mh.errors, mh.last_error);
+    mock_host_fini(&mh);
+}
+
+static struct hv_ctx *make_ctx(void)
+{
+    struct hv_ctx *ctx = NULL;
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx), HV_OK);
+    return ctx;
+}
+
+/* --- status ------------------------------------------------------------ */
+
+static void test_status_strings(void)
+{
+    for (int s = 0; s < HV_STATUS_COUNT; s++) {
+        const char *n = hv_status_str((hv_status_t)s);
+        CU_ASSERT_PTR_NOT_NULL(n);
+        CU_ASSERT(strncmp(n, "HV_", 3) == 0);
+        CU_ASSERT(strcmp(n, "HV_ERR_UNKNOWN") != 0);
+    }
+    CU_ASSERT_STRING_EQUAL(hv_status_str(HV_OK), "HV_OK");
+    CU_ASSERT_STRING_EQUAL(hv_status_str(HV_STATUS_COUNT), "HV_ERR_UNKNOWN");
+    CU_ASSERT_STRING_EQUAL(hv_status_str((hv_status_t)-1), "HV_ERR_UNKNOWN");
+}
+
+/* --- context ----------------------------------------------------------- */
+
+static void test_ctx_args(void)
+{
+    setup();
+    struct hv_ctx *ctx = (struct hv_ctx *)1;
+    CU_ASSERT_EQUAL(hv_ctx_create(NULL, NULL, &ctx), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_ctx_create(&mh.ops, NULL, NULL), HV_ERR_INVALID_ARG);
+    /* The hosted build compiles no runnable backend. */
+    CU_ASSERT_EQUAL(hv_ctx_create(&mh.ops, NULL, &ctx), HV_ERR_NO_BACKEND);
+    CU_ASSERT_PTR_NULL(ctx);
+    struct hv_ctx_config cfg = {.size = sizeof(cfg), .backend = "nonesuch"};
+    CU_ASSERT_EQUAL(hv_ctx_create(&mh.ops, &cfg, &ctx), HV_ERR_NO_BACKEND);
+
+    struct hv_host_ops ops = mh.ops;
+    ops.size = 8;
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    ops = mh.ops;
+    ops.version = 0;
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    ops = mh.ops;
+    ops.page_alloc = NULL;
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    ops = mh.ops;
+    ops.irq_restore = NULL; /* irq_save without irq_restore */
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    /* A larger table from a newer embedder is accepted. */
+    struct {
+        struct hv_host_ops ops;
+        void *future[4];
+    } big;
+    memset(&big, 0, sizeof(big));
+    big.ops = mh.ops;
+    big.ops.size = sizeof(big);
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&big.ops, NULL, &mock_backend_ops, &ctx), HV_OK);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+
+    cfg.size = 2;
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&mh.ops, &cfg, &mock_backend_ops, &ctx),
+                    HV_ERR_INVALID_ARG);
+    cfg.size = sizeof(cfg);
+    cfg.backend = NULL;
+    cfg.log_level = (hv_log_level_t)9;
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&mh.ops, &cfg, &mock_backend_ops, &ctx),
+                    HV_ERR_INVALID_ARG);
+
+    /* Probe and per-CPU enable failures are reported and leave nothing. */
+    mock_be.probe_status = HV_ERR_UNSUPPORTED;
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx),
+                    HV_ERR_UNSUPPORTED);
+    mock_be.probe_status = HV_OK;
+    mock_be.ctx_init_status = HV_ERR_HOST;
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx), HV_ERR_HOST);
+    mock_be.ctx_init_status = HV_OK;
+
+    CU_ASSERT_EQUAL(hv_ctx_destroy(NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_ctx_caps(NULL, NULL), HV_ERR_INVALID_ARG);
+    teardown();
+}
+
+static void test_ctx_caps(void)
+{
+    setup();
+    struct hv_ctx *ctx = make_ctx();
+    struct hv_caps caps;
+    memset(&caps, 0, sizeof(caps));
+    CU_ASSERT_EQUAL(hv_ctx_caps(ctx, &caps), HV_ERR_INVALID_ARG); /* size unset */
+    caps.size = sizeof(caps);
+    CU_ASSERT_EQUAL(hv_ctx_caps(ctx, &caps), HV_OK);
+    CU_ASSERT_STRING_EQUAL(caps.backend_name, "mock");
+    CU_ASSERT_EQUAL(caps.gpa_bits, 48);
+    CU_ASSERT_EQUAL(caps.slat_page_sizes, HV_PAGE_4K | HV_PAGE_2M | HV_PAGE_1G);
+    /* An older, smaller struct gets only its prefix. */
+    struct hv_caps small;
+    memset(&small, 0x77, sizeof(small));
+    small.size = offsetof(struct hv_caps, features);
+    CU_ASSERT_EQUAL(hv_ctx_caps(ctx, &small), HV_OK);
+    CU_ASSERT_EQUAL(small.features, 0x77777777u);
+    CU_ASSERT_EQUAL(mock_be.ctx_inits, 1);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    CU_ASSERT_EQUAL(mock_be.ctx_finis, 1);
+    teardown();
+}
+
+/* --- VM ------------------------------------------------------------------ */
+
+static void test_vm_args(void)
+{
+    setup();
+    struct hv_ctx *ctx = make_ctx();
+    struct hv_vm *vm = NULL;
+    CU_ASSERT_EQUAL(hv_vm_create(NULL, NULL, &vm), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_create(ctx, NULL, NULL), HV_ERR_INVALID_ARG);
+    struct hv_vm_config cfg = {.size = sizeof(cfg), .gpa_bits = 31};
+    CU_ASSERT_EQUAL(hv_vm_create(ctx, &cfg, &vm), HV_ERR_RANGE);
+    cfg.gpa_bits = 49;
+    CU_ASSERT_EQUAL(hv_vm_create(ctx, &cfg, &vm), HV_ERR_RANGE);
+    cfg.gpa_bits = 0;
+    cfg.page_sizes = HV_PAGE_2M; /* no 4 KiB */
+    CU_ASSERT_EQUAL(hv_vm_create(ctx, &cfg, &vm), HV_ERR_INVALID_ARG);
+    cfg.page_sizes = 0x80 | HV_PAGE_4K;
+    CU_ASSERT_EQUAL(hv_vm_create(ctx, &cfg, &vm), HV_ERR_INVALID_ARG);
+    cfg.page_sizes = 0;
+    cfg.max_vcpus = 100000;
+    CU_ASSERT_EQUAL(hv_vm_create(ctx, &cfg, &vm), HV_ERR_LIMIT);
+    cfg.size = 3;
+    CU_ASSERT_EQUAL(hv_vm_create(ctx, &cfg, &vm), HV_ERR_INVALID_ARG);
+    cfg.size = sizeof(cfg);
+    cfg.max_vcpus = 2;
+    cfg.gpa_bits = 36;
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, &cfg, &vm), HV_OK);
+
+    /* The context cannot go while a VM lives. */
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_ERR_BUSY);
+
+    /* Memory calls: forwarded validation, documented codes. */
+    uint64_t hpa;
+    void *ram = mock_guest_ram_alloc(&mh, 1 << 20, &hpa);
+    CU_ASSERT_EQUAL(hv_vm_map(NULL, 0, hpa, 4096, HV_MEM_RWX), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 0, HV_MEM_RWX), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 1, hpa, 4096, HV_MEM_RWX), HV_ERR_ALIGNMENT);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa + 8, 4096, HV_MEM_RWX), HV_ERR_ALIGNMENT);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 4095, HV_MEM_RWX), HV_ERR_ALIGNMENT);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 1ull << 36, hpa, 4096, HV_MEM_RWX), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, (1ull << 36) - 4096, hpa, 8192, HV_MEM_RWX), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 4096, 0), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 4096, HV_MEM_WRITE), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 4096, HV_MEM_RWX | 0x80), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 1 << 20, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0x80000, hpa, 4096, HV_MEM_RWX), HV_ERR_EXISTS);
+    struct hv_mapping m;
+    CU_ASSERT_EQUAL(hv_vm_query(vm, 0x1234, &m), HV_OK);
+    CU_ASSERT_EQUAL(m.hpa, hpa + 0x1000);
+    CU_ASSERT_EQUAL(m.flags & HV_MEM_RWX, HV_MEM_RWX);
+    CU_ASSERT_EQUAL(hv_vm_query(vm, 0x200000, &m), HV_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(hv_vm_query(vm, 0, NULL), HV_ERR_INVALID_ARG);
+    unsigned flushes = mock_be.slat_flushes;
+    CU_ASSERT_EQUAL(hv_vm_protect(vm, 0, 1 << 20, HV_MEM_READ), HV_OK);
+    CU_ASSERT_EQUAL(mock_be.slat_flushes, flushes + 1); /* one flush per call */
+    CU_ASSERT_EQUAL(hv_vm_protect(vm, 0, 2 << 20, HV_MEM_READ), HV_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0, 2 << 20), HV_OK); /* holes allowed */
+    CU_ASSERT_EQUAL(mock_be.slat_flushes, flushes + 2);
+    CU_ASSERT_EQUAL(hv_vm_unmap(NULL, 0, 4096), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_protect(NULL, 0, 4096, HV_MEM_READ), HV_ERR_INVALID_ARG);
+    uint64_t bitmap[4];
+    CU_ASSERT_EQUAL(hv_vm_dirty_harvest(vm, 0, 4096, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_dirty_harvest(vm, 0, 4096, bitmap), HV_OK);
+    struct hv_vm_stats stats;
+    CU_ASSERT_EQUAL(hv_vm_stats(vm, &stats), HV_OK);
+    CU_ASSERT_EQUAL(stats.mapped_bytes, 0);
+    CU_ASSERT_EQUAL(hv_vm_stats(vm, NULL), HV_ERR_INVALID_ARG);
+
+    uint32_t regs[4] = {1, 2, 3, 4};
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(NULL, 0, 0, regs), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0, 0, NULL), HV_ERR_INVALID_ARG);
+    for (uint32_t i = 0; i < 32; i++)
+        CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x100 + i, 0, regs), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x200, 0, regs), HV_ERR_LIMIT);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x100, 0, regs), HV_OK); /* replace */
+
+    CU_ASSERT_EQUAL(hv_vm_destroy(NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    mock_guest_ram_free(&mh, ram);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    teardown();
+}
+
+static void test_dirty_unsupported(void)
+{
+    setup();
+    mock_be.caps.features &= ~HV_FEAT_SLAT_AD;
+    struct hv_ctx *ctx = make_ctx();
+    struct hv_vm *vm;
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, NULL, &vm), HV_OK);
+    uint64_t bitmap[1];
+    CU_ASSERT_EQUAL(hv_vm_dirty_harvest(vm, 0, 4096, bitmap), HV_ERR_UNSUPPORTED);
+    hv_vm_destroy(vm);
+    hv_ctx_destroy(ctx);
+    teardown();
+}
+
+/* --- vCPU ------------------------------------------------------------------ */
+
+struct fixture {
+    struct hv_ctx *ctx;
+    struct hv_vm *vm;
+    struct hv_vcpu *vcpu;
+    struct mock_vcpu *mv;
+};
+
+static void fixture_up(struct fixture *f)
+{
+    setup();
+    f->ctx = make_ctx();
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(f->ctx, NULL, &f->vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(f->vm, 0, &f->vcpu), HV_OK);
+    f->mv = mock_vcpu_of(f->vcpu);
+}
+
+static void fixture_down(struct fixture *f)
+{
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(f->vcpu), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_destroy(f->vm), HV_OK);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(f->ctx), HV_OK);
+    teardown();
+}
+
+static void test_vcpu_args(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct hv_vcpu *v;
+    CU_ASSERT_EQUAL(hv_vcpu_create(NULL, 0, &v), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_create(f.vm, 0, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_create(f.vm, 0, &v), HV_ERR_EXISTS);
+    CU_ASSERT_EQUAL(hv_vcpu_create(f.vm, 1, &v), HV_ERR_LIMIT); /* max_vcpus defaults to 1 */
+    CU_ASSERT_EQUAL(hv_vm_destroy(f.vm), HV_ERR_BUSY);
+
+    struct hv_vcpu_state st;
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(NULL, HV_STATE_ALL, &st), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_ALL, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, 0x80, &st), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_ALL, &st), HV_OK);
+    /* Reset state: SDM Vol. 3A 9.1.4. */
+    CU_ASSERT_EQUAL(st.rip, 0xfff0);
+    CU_ASSERT_EQUAL(st.seg[HV_SEG_CS].selector, 0xf000);
+    CU_ASSERT_EQUAL(st.seg[HV_SEG_CS].base, 0xffff0000);
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(NULL, HV_STATE_ALL, &st), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, 0x100, &st), HV_ERR_INVALID_ARG);
+    st.pending.type = 9;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_EVENTS, &st), HV_ERR_INVALID_ARG);
+    st.pending.type = HV_EVENT_NONE;
+    st.cr0 = 0x80000000; /* PG without PE: refused by the backend, nothing written */
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_CR, &st), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(f.mv->st.cr0, 0x60000010);
+
+    /* Events. */
+    struct hv_event ev = {.type = HV_EVENT_EXCEPTION, .vector = 13, .has_error_code = 1};
+    CU_ASSERT_EQUAL(hv_vcpu_inject(NULL, &ev), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, NULL), HV_ERR_INVALID_ARG);
+    ev.has_error_code = 0; /* #GP pushes an error code */
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &ev), HV_ERR_INVALID_ARG);
+    ev.vector = 32;
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &ev), HV_ERR_INVALID_ARG);
+    ev.vector = 2; /* NMI is not an exception type */
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &ev), HV_ERR_INVALID_ARG);
+    ev.vector = 6;
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &ev), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &ev), HV_ERR_BUSY);
+    struct hv_event irq = {.type = HV_EVENT_EXTINT, .vector = 31};
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &irq), HV_ERR_INVALID_ARG);
+    irq.vector = 0x40;
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &irq), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &irq), HV_ERR_BUSY);
+    struct hv_event nmi = {.type = HV_EVENT_NMI, .vector = 3};
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &nmi), HV_ERR_INVALID_ARG);
+    nmi.vector = 2;
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &nmi), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &nmi), HV_ERR_BUSY);
+    struct hv_event bad = {.type = 77};
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &bad), HV_ERR_INVALID_ARG);
+    bad.type = HV_EVENT_EXTINT;
+    bad.vector = 0x50;
+    bad.reserved = 1;
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &bad), HV_ERR_INVALID_ARG);
+
+    CU_ASSERT_EQUAL(hv_vcpu_kick(NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_run(NULL, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(NULL), HV_ERR_INVALID_ARG);
+    fixture_down(&f);
+}
+
+/* Put the vCPU in 64-bit mode at CPL 0 with IF set. */
+static void long_mode(struct fixture *f)
+{
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(f->vcpu, HV_STATE_ALL, &st);
+    st.cr0 = 0x80000011;
+    st.cr4 = 0x20;
+    st.efer = 0x500;
+    st.seg[HV_SEG_CS].attr = HV_SEG_P | HV_SEG_S | HV_SEG_L | 0xb;
+    st.seg[HV_SEG_SS].attr = HV_SEG_P | HV_SEG_S | 3;
+    st.rflags = 0x202;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f->vcpu, HV_STATE_ALL, &st), HV_OK);
+}
+
+static void test_run_cpuid_policy(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_CPUID;
+    e.vx.rip = 0x1000; /* no length info: the dispatcher knows CPUID is 2 bytes */
+    e.set_gprs = true;
+    e.gpr[HV_GPR_RAX] = 1;
+    mock_script(f.vcpu, &e);
+    e.vx.rip = 0x2000;
+    e.vx.next_rip = 0x2003; /* NRIP provided (e.g. a prefixed CPUID) */
+    e.gpr[HV_GPR_RAX] = 0x80000001u;
+    mock_script(f.vcpu, &e);
+    e.vx.next_rip = 0;
+    e.vx.rip = 0x3000;
+    e.vx.insn_len = 4;
+    e.gpr[HV_GPR_RAX] = 0x40000000u;
+    mock_script(f.vcpu, &e);
+    e.vx.insn_len = 0;
+    e.vx.rip = 0x4000;
+    e.gpr[HV_GPR_RAX] = 0x12345678u; /* overridden */
+    mock_script(f.vcpu, &e);
+
+    uint32_t over[4] = {0xa, 0xb, 0xc, 0xd};
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(f.vm, 0x12345678u, UINT32_MAX, over), HV_OK);
+
+    struct hv_exit x;
+    memset(&x, 0, sizeof(x));
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(f.mv->entries, 5);
+    /* Each CPUID advanced RIP by its length; the last exit is at 0x4002. */
+    CU_ASSERT_EQUAL(x.rip, 0x4002);
+    uint64_t *g = f.vcpu->gpr;
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0xa);
+    CU_ASSERT_EQUAL(g[HV_GPR_RBX], 0xb);
+    CU_ASSERT_EQUAL(g[HV_GPR_RCX], 0xc);
+    CU_ASSERT_EQUAL(g[HV_GPR_RDX], 0xd);
+    fixture_down(&f);
+}
+
+/* Run one CPUID through the dispatcher and return the registers. */
+static void cpuid_through(struct fixture *f, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_CPUID;
+    e.vx.rip = 0x1000;
+    e.set_gprs = true;
+    e.gpr[HV_GPR_RAX] = leaf;
+    e.gpr[HV_GPR_RCX] = sub;
+    struct mock_vcpu *m = f->mv;
+    m->script_len = m->script_pos = 0;
+    mock_script(f->vcpu, &e);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f->vcpu, &x), HV_OK);
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint32_t)f->vcpu->gpr[(int[]){HV_GPR_RAX, HV_GPR_RBX, HV_GPR_RCX, HV_GPR_RDX}[i]];
+}
+
+static void test_cpuid_filter(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    uint32_t r[4];
+    cpuid_through(&f, 1, 0, r);
+    CU_ASSERT(r[2] & (1u << 31));      /* hypervisor present */
+    CU_ASSERT(!(r[2] & (1u << 5)));    /* VMX hidden */
+    CU_ASSERT(!(r[2] & (1u << 26)));   /* XSAVE hidden */
+    CU_ASSERT_EQUAL(r[1] >> 24, 0);    /* APIC id = vCPU id */
+    cpuid_through(&f, 0x80000001u, 0, r);
+    CU_ASSERT(!(r[2] & (1u << 2)));    /* SVM hidden */
+    cpuid_through(&f, 0x40000000u, 0, r);
+    CU_ASSERT_EQUAL(r[0], 0x40000000u);
+    CU_ASSERT_EQUAL(memcmp(&r[1], "libhv", 5), 0);
+    cpuid_through(&f, 0xd, 0, r);
+    CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0);
+    fixture_down(&f);
+}
+
+static void test_msr_policy(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    long_mode(&f);
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.set_gprs = true;
+    /* Unknown MSR read: #GP(0), RIP not advanced. */
+    e.vx.kind = HV_VX_RDMSR;
+    e.vx.rip = 0x1000;
+    e.gpr[HV_GPR_RCX] = 0xdead;
+    mock_script(f.vcpu, &e);
+    /* LSTAR write then read back through the state. */
+    e.vx.kind = HV_VX_WRMSR;
+    e.vx.rip = 0x2000;
+    e.gpr[HV_GPR_RCX] = 0xc0000082u;
+    e.gpr[HV_GPR_RAX] = 0x89abcdefu;
+    e.gpr[HV_GPR_RDX] = 0xffffffffu;
+    mock_script(f.vcpu, &e);
+    /* Non-canonical LSTAR: #GP. */
+    e.vx.rip = 0x3000;
+    e.gpr[HV_GPR_RDX] = 0x00010000u;
+    mock_script(f.vcpu, &e);
+    /* APIC base read. */
+    e.vx.kind = HV_VX_RDMSR;
+    e.vx.rip = 0x4000;
+    e.gpr[HV_GPR_RCX] = 0x1b;
+    mock_script(f.vcpu, &e);
+
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    /* Two #GPs injected, each with error code 0. */
+    CU_ASSERT_EQUAL(f.mv->injected_count, 2);
+    for (unsigned i = 0; i < f.mv->injected_count; i++) {
+        CU_ASSERT_EQUAL(f.mv->injected[i].type, HV_EVENT_EXCEPTION);
+        CU_ASSERT_EQUAL(f.mv->injected[i].vector, 13);
+        CU_ASSERT_EQUAL(f.mv->injected[i].has_error_code, 1);
+        CU_ASSERT_EQUAL(f.mv->injected[i].error_code, 0);
+    }
+    CU_ASSERT_EQUAL(f.mv->st.lstar, 0xffffffff89abcdefull);
+    CU_ASSERT_EQUAL(f.vcpu->gpr[HV_GPR_RAX], 0xfee00900u);
+    CU_ASSERT_EQUAL(f.vcpu->gpr[HV_GPR_RDX], 0);
+    CU_ASSERT_EQUAL(x.rip, 0x4002);
+    fixture_down(&f);
+}
+
+static void test_io_completion(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.set_gprs = true;
+    e.vx.kind = HV_VX_IO;
+    e.vx.rip = 0x100;
+    e.vx.next_rip = 0x101;
+    e.vx.io.port = 0x3f8;
+    e.vx.io.size = 1;
+    e.vx.io.write = 1;
+    e.gpr[HV_GPR_RAX] = 0x1122334455667741ull;
+    mock_script(f.vcpu, &e);
+    e.set_gprs = false; /* the guest's RAX carries over from here */
+    e.vx.rip = 0x101;
+    e.vx.next_rip = 0x103;
+    e.vx.io.port = 0x71;
+    e.vx.io.size = 2;
+    e.vx.io.write = 0;
+    mock_script(f.vcpu, &e);
+    e.vx.rip = 0x103;
+    e.vx.next_rip = 0x104;
+    e.vx.io.size = 4;
+    mock_script(f.vcpu, &e);
+
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(x.io.port, 0x3f8);
+    CU_ASSERT_EQUAL(x.io.write, 1);
+    CU_ASSERT_EQUAL(x.io.size, 1);
+    CU_ASSERT_EQUAL(x.io.data, 0x41);
+    CU_ASSERT_EQUAL(f.mv->st.rip, 0x100); /* completed at the next run */
+
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(x.io.write, 0);
+    CU_ASSERT_EQUAL(x.io.size, 2);
+    x.io.data = 0xbeefcafe;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    /* 16-bit IN merged into AX, upper bits kept. */
+    CU_ASSERT_EQUAL(f.vcpu->gpr[HV_GPR_RAX], 0x112233445566cafeull);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(x.io.size, 4);
+    x.io.data = 0xffffffff87654321ull;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    /* 32-bit IN zero-extends into RAX. */
+    CU_ASSERT_EQUAL(f.vcpu->gpr[HV_GPR_RAX], 0x87654321ull);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(x.rip, 0x104);
+    fixture_down(&f);
+}
+
+static void test_kick_hlt_shutdown(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct hv_exit x;
+    /* A kick before the run stops it before entering. */
+    CU_ASSERT_EQUAL(hv_vcpu_kick(f.vcpu), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_KICK);
+    CU_ASSERT_EQUAL(f.mv->entries, 0);
+
+    /* Host interrupts and windows are absorbed; HLT returns, RIP past it. */
+    mock_script_kind(f.vcpu, HV_VX_EXTINT, 0x500);
+    mock_script_kind(f.vcpu, HV_VX_PREEMPT, 0x500);
+    mock_script_kind(f.vcpu, HV_VX_HLT, 0x500);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_HLT);
+    CU_ASSERT_EQUAL(f.mv->st.rip, 0x501);
+    CU_ASSERT_EQUAL(f.mv->entries, 3);
+
+    /* Triple fault: reported, then the vCPU refuses to run until reset. */
+    mock_script_kind(f.vcpu, HV_VX_SHUTDOWN, 0x600);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_SHUTDOWN);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_ERR_STATE);
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(f.vcpu, HV_STATE_ALL, &st);
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+
+    /* Entry failure carries the backend's reason. */
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_ENTRY_FAILED;
+    e.vx.entry_failed.code = 7;
+    strcpy(e.vx.entry_failed.reason, "guest CR0.PG set without PE");
+    mock_script(f.vcpu, &e);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_ENTRY_FAILED);
+    CU_ASSERT_EQUAL(x.entry_failed.code, 7);
+    CU_ASSERT_STRING_EQUAL(x.entry_failed.reason, "guest CR0.PG set without PE");
+    fixture_down(&f);
+}
+
+static void test_event_windows(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct hv_exit x;
+    /* IF=0 (reset state): the interrupt waits, a window is requested. */
+    struct hv_event irq = {.type = HV_EVENT_EXTINT, .vector = 0x30};
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &irq), HV_OK);
+    mock_script_kind(f.vcpu, HV_VX_HLT, 0x10);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(f.mv->injected_count, 0);
+    CU_ASSERT(f.mv->window[HV_EVENT_EXTINT]);
+    /* The guest enables interrupts: the window exit delivers it. */
+    f.mv->st.rflags |= 0x200;
+    mock_script_kind(f.vcpu, HV_VX_IRQ_WINDOW, 0x11);
+    mock_script_kind(f.vcpu, HV_VX_HLT, 0x11);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(f.mv->injected_count, 1);
+    CU_ASSERT_EQUAL(f.mv->injected[0].vector, 0x30);
+    CU_ASSERT(!f.mv->window[HV_EVENT_EXTINT]);
+    /* Exceptions go first; one event per entry. */
+    struct hv_event ud = {.type = HV_EVENT_EXCEPTION, .vector = 6};
+    struct hv_event nmi = {.type = HV_EVENT_NMI, .vector = 2};
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &nmi), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_inject(f.vcpu, &ud), HV_OK);
+    mock_script_kind(f.vcpu, HV_VX_EXTINT, 0x20);
+    mock_script_kind(f.vcpu, HV_VX_HLT, 0x20);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(f.mv->injected_count, 3);
+    CU_ASSERT_EQUAL(f.mv->injected[1].vector, 6);
+    CU_ASSERT_EQUAL(f.mv->injected[2].type, HV_EVENT_NMI);
+    fixture_down(&f);
+}
+
+static void test_hypercall_exit(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    long_mode(&f);
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.set_gprs = true;
+    e.vx.kind = HV_VX_HYPERCALL;
+    e.vx.rip = 0x700;
+    for (int i = 0; i < HV_GPR_COUNT; i++)
+        e.gpr[i] = 0x100 + i;
+    mock_script(f.vcpu, &e);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_HYPERCALL);
+    CU_ASSERT_EQUAL(x.hypercall.nr, 0x100 + HV_GPR_RAX);
+    CU_ASSERT_EQUAL(x.hypercall.long_mode, 1);
+    CU_ASSERT_EQUAL(x.hypercall.args[0], 0x100 + HV_GPR_RDI);
+    CU_ASSERT_EQUAL(x.hypercall.args[3], 0x100 + HV_GPR_R10);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.rip, 0x703); /* VMCALL/VMMCALL are 3 bytes */
+    fixture_down(&f);
+}
+
+/* --- allocation failure injection ------------------------------------------ */
+
+/* Create ctx+VM+vCPU and map memory with allocation `k` failing. */
+static hv_status_t build_all(uint64_t k, uint64_t hpa)
+{
+    struct hv_ctx *ctx = NULL;
+    struct hv_vm *vm = NULL;
+    struct hv_vcpu *vcpu = NULL;
+    hv_status_t st;
+    mh.fail_at = mh.alloc_index + k;
+    st = hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx);
+    if (st == HV_OK)
+        st = hv_vm_create(ctx, NULL, &vm);
+    if (st == HV_OK)
+        st = hv_vcpu_create(vm, 0, &vcpu);
+    if (st == HV_OK)
+        st = hv_vm_map(vm, 0x1000, hpa + 0x1000, 0x3ff000, HV_MEM_RWX);
+    if (st == HV_OK)
+        st = hv_vm_mmio_register(vm, 0xfee00000, 0x1000, NULL, NULL);
+    if (st == HV_OK)
+        st = hv_vm_unmap(vm, 0x200000, 0x1000);
+    mh.fail_at = MOCK_NEVER;
+    /* Whatever was built must still be usable and destroyable. */
+    if (vm && vm->slat.root) {
+        struct hv_mapping m;
+        hv_vm_query(vm, 0x1000, &m);
+    }
+    if (vcpu)
+        CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpu), HV_OK);
+    if (vm)
+        CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    if (ctx)
+        CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    return st;
+}
+
+static void test_alloc_failure(void)
+{
+    setup();
+    uint64_t hpa;
+    void *ram = mock_guest_ram_alloc(&mh, 4 << 20, &hpa);
+    uint64_t before = mh.alloc_index;
+    CU_ASSERT_EQUAL(build_all(MOCK_NEVER - mh.alloc_index - 1, hpa), HV_OK);
+    uint64_t sites = mh.alloc_index - before;
+    CU_ASSERT(sites >= 6);
+    unsigned failures = 0;
+    for (uint64_t k = 0; k < sites; k++) {
+        hv_status_t st = build_all(k, hpa);
+        CU_ASSERT_EQUAL(st, HV_ERR_NO_MEMORY);
+        failures += st == HV_ERR_NO_MEMORY;
+        CU_ASSERT_EQUAL(mh.pages_out, 0);
+        CU_ASSERT_EQUAL(mh.objs_out, 0);
+    }
+    printf("\n  core allocation sites exercised: %u of %llu\n", failures,
+           (unsigned long long)sites);
+    mock_guest_ram_free(&mh, ram);
+    teardown();
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("core", NULL, NULL);
+    CU_add_test(s, "status strings", test_status_strings);
+    CU_add_test(s, "context arguments", test_ctx_args);
+    CU_add_test(s, "context caps", test_ctx_caps);
+    CU_add_test(s, "VM arguments and memory API", test_vm_args);
+    CU_add_test(s, "dirty harvest unsupported", test_dirty_unsupported);
+    CU_add_test(s, "vCPU arguments and events", test_vcpu_args);
+    CU_add_test(s, "run: CPUID dispatch and RIP advance", test_run_cpuid_policy);
+    CU_add_test(s, "CPUID filter", test_cpuid_filter);
+    CU_add_test(s, "MSR policy", test_msr_policy);
+    CU_add_test(s, "I/O completion", test_io_completion);
+    CU_add_test(s, "kick, HLT, shutdown, entry failure", test_kick_hlt_shutdown);
+    CU_add_test(s, "event windows", test_event_windows);
+    CU_add_test(s, "unhandled hypercall exit", test_hypercall_exit);
+    CU_add_test(s, "allocation failure injection", test_alloc_failure);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
