@@ -99,7 +99,7 @@ _start:
     or $EFER_NXE, %eax
 3:  wrmsr
     mov %cr0, %eax
-    and $~(CR0_CD + CR0_NW), %eax /* caches on (Bochs' BIOS leaves them off) */
+    and $~(CR0_CD + CR0_NW), %eax /* caches on (Bochs boots with CD and NW set) */
     or $CR0_PE + CR0_NE + CR0_WP + CR0_PG, %eax
     mov %eax, %cr0 /* paging on: long mode is now active (compatibility mode) */
 
