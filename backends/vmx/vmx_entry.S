@@ -1,0 +1,101 @@
+/*
+ * VMX world switch (SDM Vol. 3C 26 VM entry, 27 VM exit).
+ *
+ * int vmx_enter(struct hv_vcpu *vcpu, struct vmx_vcpu *vv)
+ *   vcpu->gpr[16] is at offset 0 of struct hv_vcpu (hv_gpr order: RAX RCX
+ *   RDX RBX RSP RBP RSI RDI R8..R15); vv->host_rsp at 0, vv->guest_cr2 at 8,
+ *   vv->launched at 16. RSP, RIP and RFLAGS come from the VMCS; every other
+ *   guest GPR is switched here, and CR2, which the VMCS does not hold.
+ *   Called with interrupts off and the vCPU's VMCS current.
+ * Returns 0 after a VM exit (through vmx_exit_trampoline, the VMCS host
+ * RIP), 1 if VMLAUNCH/VMRESUME failed with VMfailInvalid (CF), 2 with
+ * VMfailValid (ZF; the VM-instruction error field says why).
+ */
+    .text
+    .globl vmx_enter
+    .type vmx_enter, @function
+vmx_enter:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    push %rdi                   /* vcpu: found again after the exit */
+    push %rsi                   /* vv */
+
+    /* Host RSP for the exit: the stack as it is now (VMCS field 6C14H). */
+    mov $0x6c14, %eax
+    vmwrite %rsp, %rax
+    mov %rsp, 0(%rsi)
+
+    mov 8(%rsi), %rax
+    mov %rax, %cr2
+
+    cmpq $0, 16(%rsi)           /* flags survive the MOVs below */
+
+    mov 0x08(%rdi), %rcx
+    mov 0x10(%rdi), %rdx
+    mov 0x18(%rdi), %rbx
+    mov 0x28(%rdi), %rbp
+    mov 0x30(%rdi), %rsi
+    mov 0x40(%rdi), %r8
+    mov 0x48(%rdi), %r9
+    mov 0x50(%rdi), %r10
+    mov 0x58(%rdi), %r11
+    mov 0x60(%rdi), %r12
+    mov 0x68(%rdi), %r13
+    mov 0x70(%rdi), %r14
+    mov 0x78(%rdi), %r15
+    mov 0x00(%rdi), %rax
+    mov 0x38(%rdi), %rdi
+
+    je 1f
+    vmresume
+    jmp 2f
+1:  vmlaunch
+2:  /* Only reached when the instruction failed: CF or ZF is set. */
+    mov $1, %eax
+    jc 3f
+    mov $2, %eax
+3:  pop %rsi
+    pop %rdi
+    jmp 4f
+
+    .globl vmx_exit_trampoline
+    .type vmx_exit_trampoline, @function
+vmx_exit_trampoline:
+    /* VM exit: RSP = host RSP above, RFLAGS = 2, interrupts off. */
+    push %rdi                   /* guest RDI */
+    mov 16(%rsp), %rdi          /* vcpu */
+    mov %rax, 0x00(%rdi)
+    mov %rcx, 0x08(%rdi)
+    mov %rdx, 0x10(%rdi)
+    mov %rbx, 0x18(%rdi)
+    mov %rbp, 0x28(%rdi)
+    mov %rsi, 0x30(%rdi)
+    mov %r8, 0x40(%rdi)
+    mov %r9, 0x48(%rdi)
+    mov %r10, 0x50(%rdi)
+    mov %r11, 0x58(%rdi)
+    mov %r12, 0x60(%rdi)
+    mov %r13, 0x68(%rdi)
+    mov %r14, 0x70(%rdi)
+    mov %r15, 0x78(%rdi)
+    pop %rax
+    mov %rax, 0x38(%rdi)
+    pop %rsi                    /* vv */
+    mov %cr2, %rax
+    mov %rax, 8(%rsi)
+    pop %rdi
+    xor %eax, %eax
+4:  pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+    .size vmx_enter, . - vmx_enter
+
+    .section .note.GNU-stack, "", @progbits

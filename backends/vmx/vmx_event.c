@@ -1,0 +1,130 @@
+/*
+ * Event injection through the VM-entry interruption-information field
+ * (SDM Vol. 3C 26.6), re-injection of events whose delivery a VM exit
+ * interrupted (IDT-vectoring information, SDM 27.2.4), and the interrupt
+ * and NMI windows (SDM 25.2).
+ */
+#include "vmx/vmx.h"
+#include "core/util.h"
+
+/* Expects the VMCS current (callers use vmx_vmcs_begin or run inside run()). */
+static bool can_inject_locked(struct hv_vcpu *vcpu, hv_event_type_t type)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    uint32_t intr;
+
+    if ((vv->inject.info | vv->reinject.info) & VMX_INTR_VALID)
+        return false;
+    switch (type) {
+    case HV_EVENT_EXCEPTION:
+    case HV_EVENT_SOFTINT:
+        return true;
+    case HV_EVENT_NMI:
+        /* SDM 26.3.1.5: no NMI injection under MOV SS blocking or while
+           virtual NMIs are blocked; some CPUs also refuse it under STI
+           blocking (SDM 26.3.1.5 note), so wait that out too. */
+        intr = (uint32_t)vmx_read(VMCS_GUEST_INTERRUPTIBILITY);
+        return !(intr & (VMX_INTERRUPT_NMI | VMX_INTERRUPT_MOVSS | VMX_INTERRUPT_STI));
+    case HV_EVENT_EXTINT:
+        intr = (uint32_t)vmx_read(VMCS_GUEST_INTERRUPTIBILITY);
+        return (vmx_read(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF) &&
+               !(intr & (VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS));
+    default:
+        return false;
+    }
+}
+
+bool vmx_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type)
+{
+    hv_status_t st;
+    uint64_t f = vmx_vmcs_begin(vcpu, &st);
+    bool ok = st == HV_OK && can_inject_locked(vcpu, type);
+    vmx_vmcs_end(f);
+    return ok;
+}
+
+void vmx_inject(struct hv_vcpu *vcpu, const struct hv_event *ev)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    struct vmx_event e;
+    if (vmx_event_encode(&vmx_ctx_of_vcpu(vcpu)->cfg, ev, !(vv->cr0 & X86_CR0_PE), &e))
+        hv_memcpy(&vv->inject, &e, sizeof(e));
+}
+
+void vmx_raise(struct hv_vcpu *vcpu, uint8_t vector, bool has_error, uint32_t error)
+{
+    struct hv_event ev = {.type = HV_EVENT_EXCEPTION,
+                          .vector = vector,
+                          .has_error_code = has_error,
+                          .error_code = error};
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    /* An exception raised while another event waits would be a double
+       fault; libhv only raises from instruction exits, where no event is
+       pending, so the first one stays. */
+    if (!((vv->inject.info | vv->reinject.info) & VMX_INTR_VALID))
+        vmx_inject(vcpu, &ev);
+}
+
+void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    uint32_t bit = type == HV_EVENT_NMI ? VMX_PROC_NMI_WINDOW : VMX_PROC_INTR_WINDOW;
+    uint32_t ctls = on ? (vv->proc_ctls | bit) : (vv->proc_ctls & ~bit);
+    if (ctls == vv->proc_ctls)
+        return;
+    hv_status_t st;
+    uint64_t f = vmx_vmcs_begin(vcpu, &st);
+    if (st == HV_OK) {
+        vv->proc_ctls = ctls;
+        vmx_write(VMCS_PROC_CTLS, ctls);
+    }
+    vmx_vmcs_end(f);
+}
+
+void vmx_events_before_entry(struct hv_vcpu *vcpu)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    struct vmx_event *e = (vv->reinject.info & VMX_INTR_VALID) ? &vv->reinject : &vv->inject;
+
+    if (!(e->info & VMX_INTR_VALID))
+        return;
+    /* The CPU clears the valid bit at every VM exit (SDM 24.8.3), so the
+       field is written before each entry that delivers something. */
+    vmx_write(VMCS_ENTRY_INTR_INFO, e->info);
+    if (e->info & VMX_INTR_HAS_ERROR)
+        vmx_write(VMCS_ENTRY_EXC_ERROR, e->error);
+    vmx_write(VMCS_ENTRY_INSN_LEN, e->len);
+    if (e->set_cr2)
+        vv->guest_cr2 = e->cr2;
+    hv_memset(e, 0, sizeof(*e));
+}
+
+void vmx_events_after_exit(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual, uint32_t insn_len)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    uint32_t idt = (uint32_t)vmx_read(VMCS_IDT_VEC_INFO);
+
+    if (idt & VMX_INTR_VALID) {
+        /* The exit interrupted the delivery of this event (e.g. an EPT
+           violation on the IDT or the stack): deliver it again at the next
+           entry, with its error code and, for software events, the
+           instruction length (SDM 27.2.4). */
+        uint32_t type = VMX_INTR_TYPE(idt);
+        vv->reinject.info = idt & (VMX_INTR_VALID | VMX_INTR_HAS_ERROR | 0x7ffu);
+        vv->reinject.error =
+            (idt & VMX_INTR_HAS_ERROR) ? (uint32_t)vmx_read(VMCS_IDT_VEC_ERROR) : 0;
+        vv->reinject.len = (type == VMX_INTR_TYPE_SOFT_INT || type == VMX_INTR_TYPE_PRIV_SW ||
+                            type == VMX_INTR_TYPE_SOFT_EXC)
+                               ? insn_len
+                               : 0;
+        vv->reinject.set_cr2 = false;
+        return;
+    }
+    /* An EPT violation during an IRET that unblocked NMIs ("NMI unblocking
+       due to IRET", qualification bit 12): blocking must be restored before
+       the IRET is retried (SDM Vol. 3C 27.2.3, 28.2.3.2). */
+    if (basic == VMX_EXIT_EPT_VIOLATION && (qual & VMX_INTR_NMI_UNBLOCK)) {
+        uint64_t intr = vmx_read(VMCS_GUEST_INTERRUPTIBILITY);
+        vmx_write(VMCS_GUEST_INTERRUPTIBILITY, intr | VMX_INTERRUPT_NMI);
+    }
+}

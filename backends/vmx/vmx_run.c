@@ -1,0 +1,204 @@
+/*
+ * run(): enter the guest and bring back an exit the core must see.
+ *
+ * Each iteration, with interrupts off: make the VMCS current here (VMCLEAR
+ * on the old CPU first if the vCPU moved), flush EPT/VPID translations that
+ * may be stale on this CPU, refresh the per-CPU host-state fields, put a
+ * pending event in the injection field, switch (vmx_entry.S), restore what
+ * VM exit leaves changed (GDTR/IDTR limits, TR), then read the exit. Exits
+ * the backend finishes (CR accesses, VMX instructions -> #UD, MONITOR/MWAIT)
+ * loop; the rest are decoded (vmx_decode.c) and returned. Interrupts are
+ * restored before returning: with "acknowledge interrupt on exit" off, a
+ * host interrupt that caused the exit is still pending and the host takes
+ * it through its own IDT right there.
+ */
+#include "vmx/vmx.h"
+#include "vmx/vmx_check.h"
+#include "vmx/vmx_decode.h"
+#include "core/util.h"
+
+#define VEC_UD 6
+
+static void entry_failed(struct hv_vexit *ex, uint64_t code, uint64_t rip, const char *reason)
+{
+    hv_memset(ex, 0, sizeof(*ex));
+    ex->kind = HV_VX_ENTRY_FAILED;
+    ex->raw_code = code;
+    ex->rip = rip;
+    ex->entry_failed.code = code;
+    hv_strlcpy(ex->entry_failed.reason, reason, sizeof(ex->entry_failed.reason));
+}
+
+/* VM entry failed after loading guest state began: exit reason bit 31
+   (SDM 26.7). The CPU does not say which guest-state check failed: find
+   it by running the checks of SDM 26.3.1 on the VMCS. */
+static void diagnose_entry_failure(struct hv_vcpu *vcpu, uint32_t reason, uint64_t qual,
+                                   struct hv_vexit *ex)
+{
+    struct vmx_guest_state g;
+    char why[96];
+    uint32_t basic = VMX_EXIT_REASON_BASIC(reason);
+
+    vmx_read_guest(vcpu, &g);
+    if (basic == VMX_EXIT_BAD_GUEST_STATE) {
+        if (vmx_check_guest(&g, &vmx_ctx_of_vcpu(vcpu)->cfg, why, sizeof(why)))
+            hv_strlcpy(why, "invalid guest state (no failing check identified)", sizeof(why));
+    } else if (basic == VMX_EXIT_MSR_LOADING) {
+        hv_snprintf(why, sizeof(why), "VM-entry MSR loading failed at entry %u", (unsigned)qual);
+    } else {
+        hv_snprintf(why, sizeof(why), "VM entry failed: %s", vmx_exit_reason_name(basic));
+    }
+    entry_failed(ex, reason, g.rip, why);
+    ex->raw_info1 = qual;
+    hv_log(&vcpu->vm->ctx->host, HV_LOG_ERROR, "vmx: vCPU %u entry failed (exit reason 0x%x): %s",
+           vcpu->id, reason, why);
+}
+
+/* Per-CPU invalidation before entering (see vmx_cpu.c on VPIDs). */
+static void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
+{
+    struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
+    struct vmx_vm *vm = vmx_vm_of(vcpu->vm);
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    uint64_t gen = __atomic_load_n(&vm->ept_gen, __ATOMIC_ACQUIRE);
+
+    if (gen != vv->ept_gen || vv->last_cpu != cpu) {
+        vmx_invept(vc->cfg.invept_type, vm->eptp);
+        vv->ept_gen = gen;
+    }
+    if (vc->cfg.vpid && vv->last_cpu != cpu)
+        vmx_invvpid(vc->cfg.invvpid_type, vv->vpid, 0);
+    vv->last_cpu = cpu;
+}
+
+/* Exits finished here. Returns true to enter again. */
+static bool handle_internal(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual, uint32_t insn_len,
+                            struct hv_vexit *ex)
+{
+    switch (basic) {
+    case VMX_EXIT_CR_ACCESS:
+        return vmx_handle_cr(vcpu, qual, insn_len) != VMX_CR_UNHANDLED;
+    case VMX_EXIT_VMCALL + 1 ... VMX_EXIT_VMXON: /* VMCLEAR .. VMXON */
+    case VMX_EXIT_INVEPT:
+    case VMX_EXIT_INVVPID:
+    case VMX_EXIT_VMFUNC:
+        /* The guest sees no VMX (CPUID policy): these are #UD. */
+        vmx_raise(vcpu, VEC_UD, false, 0);
+        return true;
+    case VMX_EXIT_MONITOR:
+    case VMX_EXIT_MWAIT:
+        /* MWAIT may return at any time; treating both as NOPs is correct
+           and keeps the host CPU from idling in a guest. */
+        vmx_skip_insn(vcpu, insn_len);
+        return true;
+    case VMX_EXIT_INVD:
+    case VMX_EXIT_WBINVD:
+        vmx_skip_insn(vcpu, insn_len);
+        return true;
+    case VMX_EXIT_EPT_MISCONFIG:
+        /* libhv built an entry the CPU rejects: a bug in our tables. */
+        hv_log(&vcpu->vm->ctx->host, HV_LOG_ERROR,
+               "vmx: BUG: EPT misconfiguration at gpa 0x%llx (vCPU %u, rip 0x%llx)",
+               (unsigned long long)vmx_read(VMCS_GUEST_PHYS_ADDR), vcpu->id,
+               (unsigned long long)vmx_read(VMCS_GUEST_RIP));
+        (void)ex;
+        return false;
+    default:
+        return false;
+    }
+}
+
+hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    const struct hv_host *host = &vcpu->vm->ctx->host;
+    struct vmx_host_save save;
+    struct vmx_exit_raw raw;
+
+    for (;;) {
+        hv_status_t st;
+        uint64_t flags = vmx_vmcs_begin(vcpu, &st);
+        if (st != HV_OK) {
+            vmx_vmcs_end(flags);
+            hv_log(host, HV_LOG_ERROR, "vmx: cannot make the VMCS current (%s)", hv_status_str(st));
+            return HV_ERR_HW;
+        }
+        if (!vc->cfg.ug && (!(vv->cr0 & X86_CR0_PE) || !(vv->cr0 & X86_CR0_PG))) {
+            entry_failed(ex, 0, vmx_read(VMCS_GUEST_RIP),
+                         (vv->cr0 & X86_CR0_PE) ? "paging off needs unrestricted guest"
+                                                : "real mode needs unrestricted guest");
+            vmx_vmcs_end(flags);
+            return HV_OK;
+        }
+        uint32_t cpu = hv_host_cpu_current(host);
+        flush_before_entry(vcpu, cpu);
+        vmx_vmcs_host_state(vcpu, &save);
+        vmx_write(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
+        vmx_events_before_entry(vcpu);
+
+        int rc = vmx_enter(vcpu, vv);
+        vmx_host_restore(&save);
+
+        if (rc != 0) {
+            /* VMfailInvalid / VMfailValid (SDM 30.2, 30.4). */
+            uint32_t err = rc == 2 ? (uint32_t)vmx_read(VMCS_INSN_ERROR) : 0;
+            char why[64];
+            hv_snprintf(why, sizeof(why), "%s: %s", vv->launched ? "VMRESUME" : "VMLAUNCH",
+                        rc == 2 ? vmx_insn_error_name(err) : "no current VMCS");
+            entry_failed(ex, err, vmx_read(VMCS_GUEST_RIP), why);
+            vmx_vmcs_end(flags);
+            hv_log(host, HV_LOG_ERROR, "vmx: vCPU %u: %s (error %u)", vcpu->id, why, err);
+            return HV_OK;
+        }
+        vv->launched = 1;
+
+        raw.reason = (uint32_t)vmx_read(VMCS_EXIT_REASON);
+        raw.qual = vmx_read(VMCS_EXIT_QUAL);
+        uint32_t basic = VMX_EXIT_REASON_BASIC(raw.reason);
+        if (raw.reason & VMX_EXIT_REASON_ENTRY_FAIL) {
+            diagnose_entry_failure(vcpu, raw.reason, raw.qual, ex);
+            vmx_vmcs_end(flags);
+            return HV_OK;
+        }
+        vcpu->gpr[HV_GPR_RSP] = vmx_read(VMCS_GUEST_RSP);
+        raw.insn_len = (uint32_t)vmx_read(VMCS_EXIT_INSN_LEN);
+        vmx_events_after_exit(vcpu, basic, raw.qual, raw.insn_len);
+
+        bool host_nmi = false;
+        if (basic == VMX_EXIT_EXC_NMI) {
+            uint32_t info = (uint32_t)vmx_read(VMCS_EXIT_INTR_INFO);
+            host_nmi = (info & VMX_INTR_VALID) && VMX_INTR_TYPE(info) == VMX_INTR_TYPE_NMI;
+        }
+        if (handle_internal(vcpu, basic, raw.qual, raw.insn_len, ex)) {
+            vmx_vmcs_end(flags);
+            if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
+                hv_memset(ex, 0, sizeof(*ex));
+                ex->kind = HV_VX_PREEMPT;
+                return HV_OK;
+            }
+            continue;
+        }
+
+        raw.gpa = vmx_read(VMCS_GUEST_PHYS_ADDR);
+        raw.gla = basic == VMX_EXIT_EPT_VIOLATION ? vmx_read(VMCS_GUEST_LINEAR_ADDR) : 0;
+        raw.insn_info_valid = vc->cfg.ins_outs_info;
+        raw.insn_info = raw.insn_info_valid ? (uint32_t)vmx_read(VMCS_EXIT_INSN_INFO) : 0;
+        raw.rip = vmx_read(VMCS_GUEST_RIP);
+        if (vv->entry_ctls & VMX_ENTRY_IA32E &&
+            (vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_CS) & VMX_AR_L))
+            raw.cpu_mode_addr_size = 8;
+        else
+            raw.cpu_mode_addr_size =
+                (vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_CS) & VMX_AR_DB) ? 4 : 2;
+        vmx_decode_exit(&raw, ex);
+        if (ex->kind == HV_VX_UNHANDLED)
+            hv_log(host, HV_LOG_DEBUG, "vmx: vCPU %u: unhandled exit %u (%s) qual 0x%llx", vcpu->id,
+                   basic, vmx_exit_reason_name(basic), (unsigned long long)raw.qual);
+        vmx_vmcs_end(flags);
+        /* NMI exiting took the host's NMI: hand it to the host's handler. */
+        if (host_nmi)
+            __asm__ volatile("int $2");
+        return HV_OK;
+    }
+}
