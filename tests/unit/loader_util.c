@@ -1,6 +1,7 @@
 /* Test helpers for the loader tests (see loader_util.h). */
 #include "loader_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -295,3 +296,31 @@ static void test_free(void *opaque, void *p, size_t size)
 }
 
 const struct hv_inflate_alloc loader_test_alloc = {NULL, test_alloc, test_free};
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+/* Reads tests/unit/data/<name>, located from this source file's path. */
+uint8_t *loader_read_fixture(const char *name, size_t *len)
+{
+    char path[4096];
+    const char *slash = strrchr(__FILE__, '/');
+    int dir = slash ? (int)(slash - __FILE__) : 1;
+    FILE *f;
+    long size;
+    uint8_t *buf = NULL;
+
+    snprintf(path, sizeof(path), "%.*s/data/%s", dir, slash ? __FILE__ : ".", name);
+    f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)size);
+        if (buf && fread(buf, 1, (size_t)size, f) != (size_t)size) {
+            free(buf);
+            buf = NULL;
+        }
+        *len = (size_t)size;
+    }
+    fclose(f);
+    return buf;
+}

@@ -96,6 +96,9 @@ uint64_t get64(const uint8_t *p);
 /* gzip @p len bytes with zlib (level, strategy); returns a malloc'd buffer. */
 uint8_t *gz_compress(const void *src, size_t len, int level, int strategy, size_t *out_len);
 
+/* Reads tests/unit/data/<name> (found from this source file's path); malloc'd, or NULL. */
+uint8_t *loader_read_fixture(const char *name, size_t *len);
+
 /* Allocator for the builtin inflate hook (malloc/free). */
 extern const struct hv_inflate_alloc loader_test_alloc;
 

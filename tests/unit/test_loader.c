@@ -16,6 +16,7 @@
 
 void loader_register_gzip(void);
 void loader_register_pvh(void);
+void loader_register_fixtures(void);
 
 static uint8_t img_buf[PVH_IMG_MAX];
 
@@ -675,6 +676,7 @@ int main(void)
     CU_add_test(s, "too many PT_LOAD segments", test_too_many_segments);
     loader_register_gzip();
     loader_register_pvh();
+    loader_register_fixtures();
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
