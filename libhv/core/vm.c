@@ -30,7 +30,7 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
     uint32_t sizes = cfg.page_sizes ? cfg.page_sizes : ctx->caps.slat_page_sizes;
     if (!(sizes & HV_PAGE_4K) || (sizes & ~(uint32_t)(HV_PAGE_4K | HV_PAGE_2M | HV_PAGE_1G)))
         return HV_ERR_INVALID_ARG;
-    sizes &= ctx->caps.slat_page_sizes;
+    sizes &= ctx->caps.slat_page_sizes & fmt->page_sizes;
     uint32_t max_vcpus = cfg.max_vcpus ? cfg.max_vcpus : 1;
     if (max_vcpus > HV_MAX_VCPUS)
         return HV_ERR_LIMIT;

@@ -1,0 +1,282 @@
+/*
+ * The instruction assist inside the run loop (core/assist.c) with the
+ * scripted backend: a guest in flat 32-bit protected mode (paging off)
+ * whose instruction bytes sit in mock guest RAM. Checks handler regions
+ * (finished inside the library), embedder regions (HV_EXIT_MMIO and the
+ * retry that replays completed accesses), read-modify-write, REP OUTSB one
+ * port access per exit, faults injected, and unclaimed memory left to the
+ * embedder.
+ */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include <hv/hv.h>
+#include "core/ctx_internal.h"
+#include "mock_backend.h"
+#include "mock_host.h"
+#include "vmx/ept_format.h"
+
+static struct mock_host mh;
+static struct hv_slat_format ept;
+static struct hv_ctx *ctx;
+static struct hv_vm *vm;
+static struct hv_vcpu *vcpu;
+static struct mock_vcpu *mv;
+static uint8_t *ram;
+static uint64_t ram_hpa;
+#define RAM_SIZE (1u << 20)
+
+struct access {
+    uint64_t gpa;
+    unsigned size;
+    bool write;
+    uint64_t value;
+};
+static struct access seen[16];
+static unsigned nseen;
+static uint64_t reg_file[4];
+
+static hv_status_t regfile(void *opaque, uint64_t gpa, unsigned size, bool write, uint64_t *value)
+{
+    CU_ASSERT_PTR_EQUAL(opaque, reg_file);
+    if (nseen < 16)
+        seen[nseen++] = (struct access){gpa, size, write, write ? *value : 0};
+    unsigned idx = (gpa - 0xfee00000) / 8 % 4;
+    if (write)
+        reg_file[idx] = *value;
+    else
+        *value = reg_file[idx];
+    return HV_OK;
+}
+
+static void up(void)
+{
+    mock_host_init(&mh);
+    hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M, true, false);
+    mock_backend_reset(&ept);
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, NULL, &vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 0, &vcpu), HV_OK);
+    mv = mock_vcpu_of(vcpu);
+    ram = mock_guest_ram_alloc(&mh, RAM_SIZE, &ram_hpa);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm, 0, ram_hpa, RAM_SIZE, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfee00000, 0x1000, regfile, reg_file), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfed00000, 0x1000, NULL, NULL), HV_OK);
+    /* Flat 32-bit protected mode, paging off. */
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    for (int i = 0; i < 6; i++) {
+        st.seg[i].base = 0;
+        st.seg[i].limit = 0xffffffff;
+        st.seg[i].selector = i == HV_SEG_CS ? 8 : 16;
+        st.seg[i].attr = HV_SEG_P | HV_SEG_S | HV_SEG_DB | HV_SEG_G | (i == HV_SEG_CS ? 0xb : 3);
+    }
+    st.cr0 = 0x11;
+    st.rflags = 2;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    nseen = 0;
+    memset(reg_file, 0, sizeof(reg_file));
+}
+
+static void down(void)
+{
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpu), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    mock_guest_ram_free(&mh, ram);
+    CU_ASSERT(mock_host_clean(&mh));
+    mock_host_fini(&mh);
+}
+
+/* Place code at rip and script the NPF its memory operand causes. */
+static void npf_at(uint64_t rip, const void *code, size_t len, uint64_t gpa, uint32_t access)
+{
+    memcpy(ram + rip, code, len);
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_NPF;
+    e.vx.rip = rip;
+    e.vx.npf.gpa = gpa;
+    e.vx.npf.access = access;
+    mock_script(vcpu, &e);
+}
+
+static uint64_t rip_now(void)
+{
+    return mv->st.rip;
+}
+
+static void test_handler_region(void)
+{
+    up();
+    static const uint8_t mov_store[] = {0x89, 0x05, 0x10, 0x00, 0xe0, 0xfe}; /* mov [0xfee00010], eax */
+    static const uint8_t movzx_load[] = {0x0f, 0xb6, 0x1d, 0x10, 0x00, 0xe0, 0xfe}; /* movzx ebx, byte [0xfee00010] */
+    npf_at(0x1000, mov_store, sizeof(mov_store), 0xfee00010, HV_ACCESS_WRITE);
+    npf_at(0x1006, movzx_load, sizeof(movzx_load), 0xfee00010, HV_ACCESS_READ);
+    vcpu->gpr[HV_GPR_RAX] = 0x12345678;
+    vcpu->gpr[HV_GPR_RBX] = 0xffffffffffffffffull;
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    /* Both finished inside the library: the next exit is the end of the script. */
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(nseen, 2);
+    CU_ASSERT_EQUAL(seen[0].gpa, 0xfee00010);
+    CU_ASSERT_EQUAL(seen[0].size, 4);
+    CU_ASSERT(seen[0].write);
+    CU_ASSERT_EQUAL(seen[0].value, 0x12345678);
+    CU_ASSERT_EQUAL(seen[1].size, 1);
+    CU_ASSERT(!seen[1].write);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RBX], 0x78); /* 32-bit destination zero-extends */
+    CU_ASSERT_EQUAL(rip_now(), 0x100d);
+    down();
+}
+
+static void test_embedder_region(void)
+{
+    up();
+    static const uint8_t load[] = {0x8b, 0x05, 0x04, 0x00, 0xd0, 0xfe};       /* mov eax, [0xfed00004] */
+    static const uint8_t add[] = {0x83, 0x05, 0x00, 0x00, 0xd0, 0xfe, 0x05}; /* add dword [0xfed00000], 5 */
+    npf_at(0x2000, load, sizeof(load), 0xfed00004, HV_ACCESS_READ);
+    npf_at(0x2006, add, sizeof(add), 0xfed00000, HV_ACCESS_READ);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00004);
+    CU_ASSERT_EQUAL(x.mmio.size, 4);
+    CU_ASSERT_EQUAL(x.mmio.write, 0);
+    CU_ASSERT_EQUAL(rip_now(), 0x2000);
+    x.mmio.data = 0xcafef00d;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0xcafef00d);
+    /* The ADD reads first ... */
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00000);
+    CU_ASSERT_EQUAL(x.mmio.write, 0);
+    x.mmio.data = 0xfffffffe;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    /* ... then writes the sum, without reading again. */
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.write, 1);
+    CU_ASSERT_EQUAL(x.mmio.data, 3);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT(mv->st.rflags & 1); /* carry out of the 32-bit add */
+    CU_ASSERT_EQUAL(rip_now(), 0x200d);
+    down();
+}
+
+static void test_rep_outsb(void)
+{
+    up();
+    static const uint8_t rep_outsb[] = {0xf3, 0x6e};
+    memcpy(ram + 0x3000, rep_outsb, 2);
+    memcpy(ram + 0x5000, "abc", 3);
+    vcpu->gpr[HV_GPR_RSI] = 0x5000;
+    vcpu->gpr[HV_GPR_RCX] = 3;
+    vcpu->gpr[HV_GPR_RDX] = 0xe9;
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_IO;
+    e.vx.rip = 0x3000;
+    e.vx.io.port = 0xe9;
+    e.vx.io.size = 1;
+    e.vx.io.write = 1;
+    e.vx.io.string = 1;
+    e.vx.io.rep = 1;
+    for (int i = 0; i < 3; i++) /* the guest re-executes the REP after each resume */
+        mock_script(vcpu, &e);
+    struct hv_exit x;
+    char out[4] = {0};
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL_FATAL(x.reason, HV_EXIT_IO);
+        CU_ASSERT_EQUAL(x.io.port, 0xe9);
+        CU_ASSERT_EQUAL(x.io.write, 1);
+        out[i] = (char)x.io.data;
+        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    }
+    CU_ASSERT_STRING_EQUAL(out, "abc");
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RCX], 0);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RSI], 0x5003);
+    CU_ASSERT_EQUAL(rip_now(), 0x3002);
+    down();
+}
+
+static void test_unclaimed_and_faults(void)
+{
+    up();
+    /* Unmapped gpa outside every region: the embedder sees the fault raw. */
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_NPF;
+    e.vx.rip = 0x4000;
+    e.vx.npf.gpa = 0x40000000;
+    e.vx.npf.access = HV_ACCESS_WRITE;
+    mock_script(vcpu, &e);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_SLAT_FAULT);
+    CU_ASSERT_EQUAL(x.slat.gpa, 0x40000000);
+    CU_ASSERT_EQUAL(x.slat.access, HV_ACCESS_WRITE);
+
+    /* An instruction the assist does not emulate (here: INC on MMIO)
+       is left to the embedder as the fault. */
+    static const uint8_t inc[] = {0xff, 0x05, 0x00, 0x00, 0xe0, 0xfe}; /* inc dword [0xfee00000] */
+    npf_at(0x4100, inc, sizeof(inc), 0xfee00000, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_SLAT_FAULT);
+    CU_ASSERT_EQUAL(nseen, 0);
+
+    /* A 16-bit store past the segment limit gets #GP(0) injected. */
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(vcpu, HV_STATE_SEG, &st);
+    st.seg[HV_SEG_DS].limit = 0xfff;
+    st.seg[HV_SEG_DS].attr &= ~HV_SEG_G;
+    hv_vcpu_set_state(vcpu, HV_STATE_SEG, &st);
+    static const uint8_t store[] = {0x89, 0x05, 0x10, 0x00, 0xe0, 0xfe};
+    npf_at(0x4200, store, sizeof(store), 0xfee00010, HV_ACCESS_WRITE);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT); /* the #GP went in at the next entry */
+    CU_ASSERT_EQUAL(mv->injected_count, 1);
+    CU_ASSERT_EQUAL(mv->injected[0].vector, 13);
+    CU_ASSERT_EQUAL(nseen, 0);
+    CU_ASSERT_EQUAL(rip_now(), 0x4200);
+    down();
+}
+
+static void test_region_args(void)
+{
+    up();
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(NULL, 0, 1, NULL, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0, 0, NULL, NULL), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, UINT64_MAX, 2, NULL, NULL), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfee00800, 0x1000, NULL, NULL), HV_ERR_EXISTS);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfedfffff, 2, NULL, NULL), HV_ERR_EXISTS);
+    unsigned n = 2;
+    while (hv_vm_mmio_register(vm, 0x10000000ull * (n + 1), 0x1000, NULL, NULL) == HV_OK)
+        n++;
+    CU_ASSERT_EQUAL(n, HV_MMIO_REGIONS_MAX);
+    CU_ASSERT_EQUAL(hv_vm_mmio_unregister(vm, 0x1234), HV_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(hv_vm_mmio_unregister(NULL, 0), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_mmio_unregister(vm, 0xfed00000), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfed00000, 0x1000, NULL, NULL), HV_OK);
+    down();
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("assist", NULL, NULL);
+    CU_add_test(s, "handler region completes inside the library", test_handler_region);
+    CU_add_test(s, "embedder region: exits and replay", test_embedder_region);
+    CU_add_test(s, "REP OUTSB one access per exit", test_rep_outsb);
+    CU_add_test(s, "unclaimed memory, unsupported insn, faults", test_unclaimed_and_faults);
+    CU_add_test(s, "region arguments", test_region_args);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
