@@ -1,0 +1,76 @@
+/* CPUID and MSR policy as a guest sees them (guests cpuid.S, msr.S). */
+#include "vm_harness.h"
+
+#include "core/util.h"
+
+VMT_GUEST(cpuid);
+VMT_GUEST(msr);
+
+static int case_cpuid(struct kcase_ctx *kc)
+{
+    static const uint32_t brand[4] = {0x6c6c6568, 0x6f77206f, 0x20646c72, 0x21212121};
+    struct hv_ctx *ctx;
+    struct vmt t;
+    int rc;
+
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    rc = vmt_create(kc, ctx, &t, &guest_cpuid);
+    if (!rc && hv_vm_set_cpuid(t.vm, 0x80000002u, UINT32_MAX, brand) != HV_OK)
+        rc = kcase_fail(kc, "hv_vm_set_cpuid failed");
+    if (!rc)
+        rc = vmt_run_until(&t, HV_EXIT_HLT);
+    if (!rc && t.nouts != 7)
+        rc = kcase_fail(kc, "%u values, expected 7 (lost track after a CPUID?)", t.nouts);
+    if (!rc) {
+        uint32_t ecx1 = t.outs[0].value, ecx81 = t.outs[1].value;
+        if (!(ecx1 & (1u << 31)))
+            rc = kcase_fail(kc, "CPUID.1:ECX 0x%x lacks the hypervisor bit", ecx1);
+        else if (ecx1 & (1u << 5))
+            rc = kcase_fail(kc, "CPUID.1:ECX 0x%x shows VMX", ecx1);
+        else if (ecx81 & (1u << 2))
+            rc = kcase_fail(kc, "CPUID.80000001:ECX 0x%x shows SVM", ecx81);
+    }
+    for (unsigned i = 0; !rc && i < 4; i++)
+        if (t.outs[2 + i].value != brand[i])
+            rc = kcase_fail(kc, "override: register %u is 0x%x, expected 0x%x", i,
+                            t.outs[2 + i].value, brand[i]);
+    if (!rc && (t.outs[6].port != PORT_MARK || t.outs[6].value != 1))
+        rc = kcase_fail(kc, "the guest did not resume after the prefixed CPUID");
+    vmt_destroy(&t);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
+static int case_msr(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct vmt t;
+    int rc;
+
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    rc = vmt_create(kc, ctx, &t, &guest_msr);
+    if (!rc)
+        rc = vmt_run_until(&t, HV_EXIT_HLT);
+    if (!rc) {
+        const struct vmt_out exp[] = {
+            OUT_MARK(0x0d),      OUT_MARK(1), /* unknown MSR read: #GP */
+            OUT_MARK(0x0d),      OUT_MARK(2), /* unknown MSR write: #GP */
+            OUT_VAL(0),                       /* EFER: SVME hidden */
+            OUT_VAL(1),                       /* EFER.SCE written and read back */
+            OUT_MARK(0x0d),      OUT_MARK(3), /* EFER.SVME is not the guest's: #GP */
+            OUT_VAL(0x00230010),              /* STAR round trip */
+            OUT_VAL(0x00070406),              /* PAT (power-on value) */
+        };
+        rc = vmt_expect(&t, exp, HV_ARRAY_SIZE(exp));
+    }
+    vmt_destroy(&t);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
+static const struct kcase vm_policy_cases[] KCASE_TABLE = {
+    {"vm.cpuid", case_cpuid, 0},
+    {"vm.msr", case_msr, 0},
+};
