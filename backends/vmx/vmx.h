@@ -96,8 +96,10 @@ struct vmx_vcpu {
     uint64_t ept_gen;  /* vmx_vm::ept_gen seen at the last flush */
 
     /* Guest-visible state the VMCS does not hold as the guest sees it. */
-    uint64_t cr0;              /* guest's CR0 (read shadow) */
-    uint64_t cr4;              /* guest's CR4 (read shadow) */
+    uint64_t cr0;      /* guest's CR0 (read shadow) */
+    uint64_t cr4;      /* guest's CR4 (read shadow) */
+    uint64_t cr0_mask; /* guest/host masks: the bits libhv owns (vmx_vmcs.c) */
+    uint64_t cr4_mask;
     uint64_t cr8;              /* TPR, MOV CR8 is intercepted */
     uint32_t entry_ctls;       /* VM-entry controls incl. IA-32e mode guest */
     uint32_t proc_ctls;        /* primary controls incl. the window bits */
@@ -152,6 +154,18 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu);
 void vmx_vmcs_host_state(struct hv_vcpu *vcpu, struct vmx_host_save *save);
 void vmx_host_restore(const struct vmx_host_save *save);
 void vmx_msr_lists_init(struct vmx_vcpu *vv);
+
+/* The guest's view of CR0/CR4: owned bits from the shadow, the rest from
+   the real register, which the guest changes without exits (SDM 24.6.6).
+   The VMCS must be current. */
+static inline uint64_t vmx_visible_cr0(const struct vmx_vcpu *vv)
+{
+    return (vmx_read(VMCS_GUEST_CR0) & ~vv->cr0_mask) | (vv->cr0 & vv->cr0_mask);
+}
+static inline uint64_t vmx_visible_cr4(const struct vmx_vcpu *vv)
+{
+    return (vmx_read(VMCS_GUEST_CR4) & ~vv->cr4_mask) | (vv->cr4 & vv->cr4_mask);
+}
 
 /* The real CR0/CR4 for a guest-visible value (SDM 24.6.6, A.7, A.8). */
 static inline uint64_t vmx_real_cr0(const struct vmx_config *cfg, uint64_t v)

@@ -46,7 +46,7 @@ static enum vmx_cr_result write_cr0(struct hv_vcpu *vcpu, uint64_t v)
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
     const struct vmx_config *cfg = &vc->cfg;
-    uint64_t old = vv->cr0;
+    uint64_t old = vmx_visible_cr0(vv);
     uint64_t efer = vmx_read(VMCS_GUEST_EFER);
 
     /* #GP conditions of MOV to CR0 (SDM Vol. 2B MOV-Move to/from CR). */
@@ -60,7 +60,8 @@ static enum vmx_cr_result write_cr0(struct hv_vcpu *vcpu, uint64_t v)
     }
     if (!(old & X86_CR0_PG) && (v & X86_CR0_PG) && (efer & X86_EFER_LME)) {
         /* Entering IA-32e mode: needs CR4.PAE and not 64-bit CS (SDM Vol. 3A 9.8.5). */
-        if (!(vv->cr4 & X86_CR4_PAE) || (vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_CS) & VMX_AR_L))
+        if (!(vmx_visible_cr4(vv) & X86_CR4_PAE) ||
+            (vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_CS) & VMX_AR_L))
             return VMX_CR_FAULT;
         efer |= X86_EFER_LMA;
         vv->entry_ctls |= VMX_ENTRY_IA32E;
@@ -146,11 +147,12 @@ enum vmx_cr_result vmx_handle_cr(struct hv_vcpu *vcpu, uint64_t qual, uint32_t i
         }
         break;
     case 2: /* CLTS */
-        r = write_cr0(vcpu, vv->cr0 & ~(1ull << 3));
+        r = write_cr0(vcpu, vmx_visible_cr0(vv) & ~(1ull << 3));
         break;
     case 3: { /* LMSW: loads PE, MP, EM, TS; cannot clear PE (SDM Vol. 2A LMSW) */
         uint64_t src = (qual >> 16) & 0xfu;
-        uint64_t v = (vv->cr0 & ~0xeull) | (src & 0xfu) | (vv->cr0 & X86_CR0_PE);
+        uint64_t cur = vmx_visible_cr0(vv);
+        uint64_t v = (cur & ~0xeull) | (src & 0xfu) | (cur & X86_CR0_PE);
         r = write_cr0(vcpu, v);
         break;
     }

@@ -103,10 +103,10 @@ void vmx_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcpu_state *st
         st->idtr.limit = (uint16_t)vmx_read(VMCS_GUEST_IDTR_LIMIT);
     }
     if (mask & HV_STATE_CR) {
-        st->cr0 = vv->cr0;
+        st->cr0 = vmx_visible_cr0(vv);
         st->cr2 = vv->guest_cr2;
         st->cr3 = vmx_read(VMCS_GUEST_CR3);
-        st->cr4 = vv->cr4;
+        st->cr4 = vmx_visible_cr4(vv);
         st->cr8 = vv->cr8;
         st->efer = vmx_read(VMCS_GUEST_EFER);
         st->dr7 = vmx_read(VMCS_GUEST_DR7);
@@ -204,12 +204,14 @@ hv_status_t vmx_apply_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv
     struct vmx_guest_state g;
     struct vmx_event ev;
     char reason[96];
-    uint64_t cr0 = vv->cr0, cr4 = vv->cr4;
+    uint64_t cr0, cr4;
     hv_status_t s;
 
     uint64_t f = vmx_vmcs_begin(vcpu, &s);
     if (s != HV_OK)
         goto out;
+    cr0 = vmx_visible_cr0(vv);
+    cr4 = vmx_visible_cr4(vv);
     vmx_read_guest(vcpu, &g);
     hv_memset(&ev, 0, sizeof(ev));
 
