@@ -23,8 +23,8 @@
 #
 # Source lists come from the same sources.txt files CMake reads
 # (cmake/libhv-sources.cmake): one repository-relative path per line, '#'
-# starts a comment. The flags mirror cmake/libhv-flags.cmake; keep them in
-# step. Needs GNU make and a POSIX sed.
+# starts a comment. The flags mirror cmake/libhv-flags.cmake (the test
+# unit.consumer_make fails if they differ). Needs GNU make and a POSIX sed.
 
 LIBHV_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 LIBHV_BACKENDS ?= vmx svm

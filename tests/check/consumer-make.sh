@@ -3,11 +3,12 @@
 # unit.consumer_make: build libhv through libhv.mk from a plain Makefile
 # (tests/check/make/Makefile), check the archive is freestanding, link and
 # run the consumer against it; and check that LIBHV_BACKENDS selects the
-# backend sources and defines.
-# Usage: consumer-make.sh LIBHV_SOURCE_DIR WORK_DIR C_COMPILER [NM] [OBJDUMP]
+# backend sources and defines, and that libhv.mk's code-generation flags are
+# those of cmake/libhv-flags.cmake (HV_FREESTANDING_FLAGS, passed by ctest).
+# Usage: consumer-make.sh LIBHV_SOURCE_DIR WORK_DIR C_COMPILER [NM] [OBJDUMP] [CMAKE_FLAGS]
 set -eu
 src=$1 work=$2 cc=$3
-nm=${4:-nm} objdump=${5:-objdump}
+nm=${4:-nm} objdump=${5:-objdump} cmake_flags=${6:-}
 mk="$src/tests/check/make/Makefile"
 
 # The entries of sources.txt files (repository-relative), one per line.
@@ -51,6 +52,18 @@ for backends in "vmx svm" "svm" "vmx"; do
         status=1
     fi
 done
+if [ -n "$cmake_flags" ]; then
+    want=$(echo "$cmake_flags" | tr ' ' '\n' | grep . | sort)
+    got=$(printed LIBHV_CFLAGS | grep -v '^-DHV_CONFIG_' | sort)
+    if [ "$want" = "$got" ]; then
+        echo "ok: LIBHV_CFLAGS matches HV_FREESTANDING_FLAGS for $cc:" $got
+    else
+        echo "FAIL: libhv.mk and cmake/libhv-flags.cmake disagree for $cc"
+        echo "  cmake: " $want
+        echo "  make:  " $got
+        status=1
+    fi
+fi
 if make -s -f "$mk" print LIBHV_BACKENDS="vmx bogus" >/dev/null 2>&1; then
     echo "FAIL: an unknown backend in LIBHV_BACKENDS was accepted"
     status=1
