@@ -291,8 +291,9 @@ void hv_image_close(struct hv_image *img);
  * @brief Write every PT_LOAD segment through @p sink at its p_paddr.
  *
  * File contents are copied, the p_memsz - p_filesz tail is zeroed with a
- * NULL-source write. Stops at the first sink error, which becomes the
- * image's sticky error (reason "guest memory write rejected").
+ * NULL-source write. As for Xen's PVH guests, p_paddr is used as is: a
+ * XEN_ELFNOTE_PADDR_OFFSET or VIRT_BASE note is reported, not applied. Stops at the first sink
+ * error, which becomes the image's sticky error (reason "guest memory write rejected").
  * @param img An image opened without error.
  * @param sink Where guest memory is written.
  * @return ::HV_OK, the image's earlier error, ::HV_ERR_INVALID_ARG, or the sink's error.
@@ -413,8 +414,8 @@ struct hv_pvh_layout {
  * @param params Memory map, command line and modules.
  * @param[out] out The layout; out->reason on failure.
  * @return ::HV_OK; the image's error; ::HV_ERR_BAD_IMAGE (no PHYS32_ENTRY);
- *         ::HV_ERR_INVALID_ARG (bad parameters); ::HV_ERR_NO_MEMORY (no room);
- *         out->reason says why.
+ *         ::HV_ERR_INVALID_ARG (bad parameters); ::HV_ERR_RANGE (no room in RAM
+ *         below 4 GiB); out->reason says why.
  */
 hv_status_t hv_pvh_plan(const struct hv_image *img, const struct hv_pvh_params *params,
                         struct hv_pvh_layout *out);

@@ -634,6 +634,17 @@ static void test_section_notes_and_xnum(void)
     CU_ASSERT_TRUE(img.has_phys32_entry);
     CU_ASSERT_EQUAL(img.phys32_entry, PVH_IMG_ENTRY);
     hv_image_close(&img);
+    /* A huge count behind PN_XNUM is bounded like a 16-bit one. */
+    put32(img_buf + sh + 44, 0x7fffffffu);
+    CU_ASSERT_EQUAL(hv_image_open(&img, img_buf, n, NULL, NULL), HV_ERR_BAD_IMAGE);
+    CU_ASSERT_STRING_EQUAL(img.reason, "program header count larger than the image");
+    hv_image_close(&img);
+    /* So is a huge section count in section 0. */
+    put32(img_buf + sh + 44, 4);
+    put64(img_buf + sh + 32, 0xffffffffffffull);
+    CU_ASSERT_EQUAL(hv_image_open(&img, img_buf, n, NULL, NULL), HV_ERR_BAD_IMAGE);
+    CU_ASSERT_STRING_EQUAL(img.reason, "section header table past end of image");
+    hv_image_close(&img);
 }
 
 /* A "Xe" owner (or "Xen" without the NUL in namesz) is not Xen's. */
