@@ -137,4 +137,4 @@ printf '   %s\n' "${timings[@]}"
 echo "   total before tests: $((SECONDS - start))s"
 echo "== ctest ($(nproc) cores, -j$jobs)"
 # shellcheck disable=SC2086 # HV_CTEST_ARGS is a list of arguments
-exec ctest --test-dir "$gcc_dir" -j "$jobs" --output-on-failure --timeout 900 ${HV_CTEST_ARGS:-}
+exec ctest --test-dir "$gcc_dir" -j "$jobs" --output-on-failure --no-label-summary --timeout 900 ${HV_CTEST_ARGS:-}
