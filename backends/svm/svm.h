@@ -207,6 +207,7 @@ int svm_code_bits(const struct vmcb *vmcb);
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
 /* svm_entry.S: one world switch (CLGI ... VMRUN ... STGI). */
-void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa);
+void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa,
+                      uint64_t *guest_cr2);
 
 #endif /* HV_SVM_SVM_H */

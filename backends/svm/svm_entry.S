@@ -3,7 +3,8 @@
  *
  *   void svm_world_switch(struct hv_vcpu *vcpu,   rdi
  *                         uint64_t vmcb_pa,       rsi
- *                         uint64_t host_area_pa); rdx
+ *                         uint64_t host_area_pa,  rdx
+ *                         uint64_t *guest_cr2);   rcx (&vmcb->save.cr2)
  *
  * Called with GIF=0 (the caller executed CLGI). VMRUN saves and restores
  * only part of the host state (RAX, RSP, RIP, RFLAGS, segments' visible
@@ -14,7 +15,11 @@
  *   - FS/GS/TR/LDTR hidden state, KERNEL_GS_BASE, STAR/LSTAR/CSTAR/SFMASK,
  *     SYSENTER_*: VMSAVE to the per-CPU host area before, VMLOAD of the
  *     guest's from the VMCB, VMSAVE of the guest's after, VMLOAD of the
- *     host's back (15.5.4).
+ *     host's back (15.5.4);
+ *   - CR2: VMRUN loads it from the VMCB and #VMEXIT stores it there, but not
+ *     every implementation does (Bochs leaves it alone), and the host does
+ *     not need its own value back: it is also moved by hand, which is
+ *     harmless where the CPU does it too.
  * STGI at the end lets a host interrupt that caused the exit reach the
  * host's IDT right away (the host keeps RFLAGS.IF=1 around hv_vcpu_run).
  */
@@ -48,10 +53,13 @@ svm_world_switch:
     push %r14
     push %r15
     push %rdx            /* host area pa */
+    push %rcx            /* &vmcb->save.cr2 */
     push %rdi            /* vcpu */
 
     mov %rdx, %rax
     vmsave %rax          /* host's hidden segment and syscall MSR state */
+    mov (%rcx), %rax
+    mov %rax, %cr2
 
     mov %rsi, %rax       /* VMRUN and VMLOAD take the VMCB in RAX */
     mov G_RCX(%rdi), %rcx
@@ -90,6 +98,9 @@ svm_world_switch:
     mov %r15, G_R15(%rdi)
     popq G_RDI(%rdi)
     pop %rdi             /* discard the vcpu pointer */
+    pop %rax             /* &vmcb->save.cr2 */
+    mov %cr2, %rcx
+    mov %rcx, (%rax)
 
     /* No guest value stays in a caller-saved register. */
     xor %ecx, %ecx

@@ -37,6 +37,10 @@ void svm_inject(struct hv_vcpu *vcpu, const struct hv_event *ev)
     if (!svm_event_valid(ev) || ev->type == HV_EVENT_NONE)
         return;
     v->ctl.eventinj = svm_event_encode(ev);
+    /* Real mode pushes no error code (APM Vol. 2 8.2 / SDM Vol. 3A 20.1.4);
+       the core queues #GP(0) without knowing the mode. */
+    if (!(v->save.cr0 & CR0_PE))
+        v->ctl.eventinj &= ~(SVM_EVT_EV | (0xffffffffull << SVM_EVT_ERR_SHIFT));
     if (ev->type == HV_EVENT_EXCEPTION && ev->vector == 14)
         v->save.cr2 = ev->cr2;
     if (ev->type == HV_EVENT_NMI) {

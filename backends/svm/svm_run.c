@@ -275,7 +275,7 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             return HV_ERR_HOST;
         }
         v->ctl.tlb_control = svm_asid_tlb_control(&sv->last_on[cpu], s->serial, by_asid);
-        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa); /* ends with STGI */
+        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2);
 
         vcpu->gpr[HV_GPR_RAX] = v->save.rax;
         vcpu->gpr[HV_GPR_RSP] = v->save.rsp;

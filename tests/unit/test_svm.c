@@ -1,0 +1,557 @@
+/*
+ * Unit tests of the SVM backend's pure parts, in the hosted build: VMCB
+ * layout (APM Vol. 2 Appendix B), segment conversion, the VMRUN consistency
+ * checks and INVALID diagnosis, the ASID allocator and its flush rule, the
+ * MSR permission map, instruction lengths, event encoding and re-injection,
+ * and get/set_state on a VMCB built without hardware.
+ */
+#include <CUnit/Basic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "mock_host.h"
+#include "svm/svm.h"
+
+static struct mock_host mh;
+
+static void test_vmcb_layout(void)
+{
+    /* Offsets from APM Vol. 2 Tables B-1 and B-2 (the header also pins
+       them at compile time). */
+    CU_ASSERT_EQUAL(sizeof(struct vmcb), 4096);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.intercept_misc1), 0x00c);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.intercept_misc2), 0x010);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.iopm_base_pa), 0x040);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.msrpm_base_pa), 0x048);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.tsc_offset), 0x050);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.asid), 0x058);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.tlb_control), 0x05c);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.vintr), 0x060);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.int_state), 0x068);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.exitcode), 0x070);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.exitinfo1), 0x078);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.exitinfo2), 0x080);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.exitintinfo), 0x088);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.np_control), 0x090);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.eventinj), 0x0a8);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.n_cr3), 0x0b0);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.clean), 0x0c0);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.nrip), 0x0c8);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, ctl.insn_len), 0x0d0);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.es), 0x400);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.cs), 0x410);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.gdtr), 0x460);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.ldtr), 0x470);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.idtr), 0x480);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.tr), 0x490);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.cpl), 0x4cb);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.efer), 0x4d0);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.cr4), 0x548);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.cr3), 0x550);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.cr0), 0x558);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.dr7), 0x560);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.dr6), 0x568);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.rflags), 0x570);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.rip), 0x578);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.rsp), 0x5d8);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.rax), 0x5f8);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.star), 0x600);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.kernel_gs_base), 0x620);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.sysenter_cs), 0x628);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.cr2), 0x640);
+    CU_ASSERT_EQUAL(offsetof(struct vmcb, save.g_pat), 0x668);
+    CU_ASSERT_EQUAL(sizeof(struct vmcb_seg), 16);
+}
+
+static void test_segments(void)
+{
+    struct vmcb_seg v = {.selector = 0x10, .attrib = 0x0a9b, .limit = 0xffffffff, .base = 0x1000};
+    struct hv_segment h;
+    svm_seg_to_hv(&v, &h);
+    CU_ASSERT_EQUAL(h.selector, 0x10);
+    CU_ASSERT_EQUAL(h.attr, 0x0a9b); /* same layout: P, S, type B, L, G */
+    CU_ASSERT_EQUAL(h.limit, 0xffffffffu);
+    CU_ASSERT_EQUAL(h.base, 0x1000);
+
+    /* P=0 reads as unusable; unusable writes P=0 and keeps the rest. */
+    v.attrib = 0x0013;
+    svm_seg_to_hv(&v, &h);
+    CU_ASSERT_EQUAL(h.attr, 0x0013 | HV_SEG_UNUSABLE);
+    h.attr = HV_SEG_UNUSABLE | 0x0093;
+    svm_seg_from_hv(&h, &v);
+    CU_ASSERT_EQUAL(v.attrib, 0x0013);
+    h.attr = 0x0093;
+    svm_seg_from_hv(&h, &v);
+    CU_ASSERT_EQUAL(v.attrib, 0x0093);
+}
+
+static const struct svm_limits lim = {
+    .cr4_allowed = 0x7ff | (1ull << 16) | (1ull << 18) | (1ull << 20),
+    .efer_allowed = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME,
+    .hpa_bits = 40,
+};
+
+/* A VMCB VMRUN accepts: reset state, VMRUN intercept, ASID 1. */
+static void good_vmcb(struct vmcb *v)
+{
+    memset(v, 0, sizeof(*v));
+    svm_vmcb_reset(v);
+    v->ctl.intercept_misc2 = SVM_I2_VMRUN;
+    v->ctl.asid = 1;
+    v->ctl.np_control = SVM_NP_ENABLE;
+    v->ctl.iopm_base_pa = 0x100000;
+    v->ctl.msrpm_base_pa = 0x200000;
+}
+
+static void long_mode(struct vmcb *v)
+{
+    v->save.cr0 = 0x80000011;
+    v->save.cr4 = 0x20;
+    v->save.efer = EFER_SVME | EFER_LME | EFER_LMA;
+    v->save.cs.attrib = 0x0a9b;
+}
+
+/* One broken field per case, starting from a valid long-mode VMCB. */
+static const char *const check_reasons[] = {
+    "EFER.SVME is clear",
+    "CR0.NW set with CR0.CD clear",
+    "CR0[63:32] not zero",
+    "CR0.PG set without CR0.PE",
+    "CR4 reserved bit set",
+    "CR3 reserved bit set",
+    "DR6[63:32] not zero",
+    "DR7[63:32] not zero",
+    "EFER reserved bit set",
+    "EFER.LME and CR0.PG set with CR4.PAE clear",
+    "long mode with both CS.L and CS.D set",
+    "EFER.LMA differs from EFER.LME && CR0.PG",
+    "VMRUN intercept clear",
+    "guest ASID is 0",
+    "IOPM beyond the physical address width",
+    "MSRPM beyond the physical address width",
+    "G_PAT holds a reserved memory type",
+    "EVENTINJ type is reserved",
+    "EVENTINJ exception vector is 2 or above 31",
+};
+
+static void check_mutate(unsigned i, struct vmcb *x)
+{
+    switch (i) {
+    case 0:
+        x->save.efer &= ~EFER_SVME;
+        break;
+    case 1:
+        x->save.cr0 = 0x20000011;
+        break;
+    case 2:
+        x->save.cr0 |= 1ull << 32;
+        break;
+    case 3:
+        x->save.cr0 = 0x80000010;
+        x->save.efer = EFER_SVME;
+        break;
+    case 4:
+        x->save.cr4 |= 1ull << 13;
+        break; /* VMXE: reserved on AMD */
+    case 5:
+        x->save.cr3 = 1ull << 52;
+        break;
+    case 6:
+        x->save.dr6 = 1ull << 32;
+        break;
+    case 7:
+        x->save.dr7 = 1ull << 40;
+        break;
+    case 8:
+        x->save.efer |= EFER_FFXSR;
+        break; /* not in this CPU's limits */
+    case 9:
+        x->save.cr4 = 0;
+        break;
+    case 10:
+        x->save.cs.attrib = 0x0e9b;
+        break;
+    case 11:
+        x->save.efer &= ~EFER_LMA;
+        break;
+    case 12:
+        x->ctl.intercept_misc2 = 0;
+        break;
+    case 13:
+        x->ctl.asid = 0;
+        break;
+    case 14:
+        x->ctl.iopm_base_pa = 1ull << 40;
+        break;
+    case 15:
+        x->ctl.msrpm_base_pa = (1ull << 40) - 4096;
+        break;
+    case 16:
+        x->save.g_pat = 0x0007040600070402ull;
+        break;
+    case 17:
+        x->ctl.eventinj = SVM_EVT_V | (1ull << 8);
+        break;
+    default:
+        x->ctl.eventinj = SVM_EVT_V | (3ull << 8) | 2;
+        break;
+    }
+}
+
+static void test_check(void)
+{
+    static struct vmcb v;
+    good_vmcb(&v);
+    struct svm_check_in in;
+    svm_check_in_from_vmcb(&v, &in);
+    CU_ASSERT_PTR_NULL(svm_check_state(&in, &lim));
+    long_mode(&v);
+    svm_check_in_from_vmcb(&v, &in);
+    CU_ASSERT_PTR_NULL(svm_check_state(&in, &lim));
+
+    for (unsigned i = 0; i < HV_ARRAY_SIZE(check_reasons); i++) {
+        good_vmcb(&v);
+        long_mode(&v);
+        check_mutate(i, &v);
+        const char *why = svm_diagnose_vmcb(&v, &lim);
+        if (strcmp(why, check_reasons[i]) != 0)
+            printf("\ncase %u: got \"%s\", expected \"%s\"\n", i, why, check_reasons[i]);
+        CU_ASSERT_STRING_EQUAL(why, check_reasons[i]);
+    }
+    /* A VMCB no check explains still gets a reason. */
+    good_vmcb(&v);
+    CU_ASSERT(strlen(svm_diagnose_vmcb(&v, &lim)) > 0);
+    CU_ASSERT(strlen(svm_diagnose_vmcb(&v, &lim)) < 64);
+}
+
+static void test_asid(void)
+{
+    struct hv_host host;
+    struct svm_asid_pool p;
+    mock_host_init(&mh);
+    CU_ASSERT_EQUAL(hv_host_init(&host, &mh.ops), HV_OK);
+
+    CU_ASSERT_EQUAL(svm_asid_pool_init(&p, &host, 1), HV_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(svm_asid_pool_init(&p, &host, 16), HV_OK);
+    /* ASIDs 1..15, never 0, then exhaustion. */
+    uint32_t got[15];
+    for (unsigned i = 0; i < 15; i++) {
+        got[i] = svm_asid_alloc(&p, &host);
+        CU_ASSERT_EQUAL(got[i], i + 1);
+    }
+    CU_ASSERT_EQUAL(svm_asid_alloc(&p, &host), 0);
+    svm_asid_free(&p, &host, 7);
+    svm_asid_free(&p, &host, 0);  /* ignored */
+    svm_asid_free(&p, &host, 99); /* ignored */
+    CU_ASSERT_EQUAL(svm_asid_alloc(&p, &host), 7);
+    CU_ASSERT_EQUAL(svm_asid_alloc(&p, &host), 0);
+    svm_asid_pool_fini(&p, &host);
+
+    /* The flush rule on 2 CPUs. A new VM (slots 0) flushes on each CPU. */
+    uint64_t last_on[2] = {0, 0};
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[0], 11, false), SVM_TLB_ALL);
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[0], 11, false), SVM_TLB_NONE);
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[1], 11, true), SVM_TLB_ASID);
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[1], 11, true), SVM_TLB_NONE);
+    /* Another vCPU of the VM on CPU 0: its guest page tables differ. */
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[0], 12, true), SVM_TLB_ASID);
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[0], 11, true), SVM_TLB_ASID);
+    /* A SLAT change: everyone flushes once more. */
+    svm_asid_forget_all(last_on, 2);
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[0], 11, true), SVM_TLB_ASID);
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[1], 11, true), SVM_TLB_ASID);
+    CU_ASSERT_EQUAL(svm_asid_tlb_control(&last_on[1], 11, true), SVM_TLB_NONE);
+    CU_ASSERT(mock_host_clean(&mh));
+    mock_host_fini(&mh);
+}
+
+static void test_msrpm(void)
+{
+    static uint8_t map[8192];
+    memset(map, 0xff, sizeof(map));
+    svm_msrpm_set(map, 0xc0000100u, false, false); /* FS_BASE */
+    /* APM 15.11: C000_0000h range at 0x800, 4 MSRs a byte, read bit even. */
+    CU_ASSERT_EQUAL(map[0x800 + 0x100 / 4], 0xfc);
+    svm_msrpm_set(map, 0x175, false, true); /* SYSENTER_ESP: write only */
+    CU_ASSERT_EQUAL(map[0x175 / 4], (uint8_t) ~(1u << 2));
+    CU_ASSERT(!svm_msrpm_get(map, 0x175, false));
+    CU_ASSERT(svm_msrpm_get(map, 0x175, true));
+    svm_msrpm_set(map, 0xc0010117u, false, false); /* C001_0000h range at 0x1000 */
+    CU_ASSERT_EQUAL(map[0x1000 + 0x117 / 4], (uint8_t) ~(3u << 6));
+    /* Outside the three ranges: always intercepted, nothing written. */
+    svm_msrpm_set(map, 0xdead0001u, false, false);
+    CU_ASSERT(svm_msrpm_get(map, 0xdead0001u, false));
+    CU_ASSERT(svm_msrpm_get(map, 0xc0000080u, false)); /* EFER stays intercepted */
+}
+
+static void test_insn_length(void)
+{
+    static const uint8_t cpuid[] = {0x0f, 0xa2}, hlt[] = {0xf4};
+    const uint8_t plain[] = {0x0f, 0xa2, 0x90};
+    const uint8_t prefixed[] = {0x2e, 0x3e, 0x66, 0x0f, 0xa2};
+    const uint8_t rex[] = {0x48, 0x0f, 0xa2};
+    const uint8_t other[] = {0x0f, 0x0b};
+    uint8_t long15[16];
+
+    CU_ASSERT_EQUAL(svm_insn_length(plain, 3, 16, cpuid, 2), 2);
+    CU_ASSERT_EQUAL(svm_insn_length(prefixed, 5, 32, cpuid, 2), 5);
+    CU_ASSERT_EQUAL(svm_insn_length(rex, 3, 64, cpuid, 2), 3);
+    CU_ASSERT_EQUAL(svm_insn_length(rex, 3, 32, cpuid, 2), 0); /* 48 is DEC outside 64-bit */
+    CU_ASSERT_EQUAL(svm_insn_length(other, 2, 64, cpuid, 2), 0);
+    CU_ASSERT_EQUAL(svm_insn_length(plain, 1, 64, cpuid, 2), 0); /* truncated fetch */
+    memset(long15, 0x66, sizeof(long15));
+    long15[13] = 0xf4;
+    CU_ASSERT_EQUAL(svm_insn_length(long15, 16, 16, hlt, 1), 14);
+    long15[13] = 0x66;
+    long15[14] = 0xf4;
+    CU_ASSERT_EQUAL(svm_insn_length(long15, 16, 16, hlt, 1), 15);
+    long15[14] = 0x66;
+    long15[15] = 0xf4;
+    CU_ASSERT_EQUAL(svm_insn_length(long15, 16, 16, hlt, 1), 0); /* over 15 bytes */
+}
+
+static void test_events(void)
+{
+    struct hv_event ev = {
+        .type = HV_EVENT_EXCEPTION, .vector = 14, .has_error_code = 1, .error_code = 0x1234};
+    uint64_t e = svm_event_encode(&ev);
+    /* APM 15.20: vector 7:0, type 10:8 (3 = exception), EV 11, V 31, error 63:32. */
+    CU_ASSERT_EQUAL(e, 0x000012340000080eull | (3ull << 8) | (1ull << 31));
+    struct hv_event back;
+    CU_ASSERT(svm_event_decode(e, &back));
+    CU_ASSERT_EQUAL(back.type, HV_EVENT_EXCEPTION);
+    CU_ASSERT_EQUAL(back.vector, 14);
+    CU_ASSERT_EQUAL(back.error_code, 0x1234);
+    struct hv_event nmi = {.type = HV_EVENT_NMI, .vector = 2};
+    CU_ASSERT_EQUAL(svm_event_encode(&nmi), (1ull << 31) | (2ull << 8) | 2);
+    struct hv_event irq = {.type = HV_EVENT_EXTINT, .vector = 0x40};
+    CU_ASSERT_EQUAL(svm_event_encode(&irq), (1ull << 31) | 0x40);
+    CU_ASSERT(!svm_event_decode(0, &back));
+    CU_ASSERT_EQUAL(back.type, HV_EVENT_NONE);
+    CU_ASSERT(!svm_event_decode((1ull << 31) | (5ull << 8), &back));
+
+    CU_ASSERT(svm_event_valid(&ev));
+    ev.vector = 2;
+    CU_ASSERT(!svm_event_valid(&ev));
+    ev.vector = 32;
+    CU_ASSERT(!svm_event_valid(&ev));
+    nmi.vector = 3;
+    CU_ASSERT(!svm_event_valid(&nmi));
+}
+
+/* A context, VM and vCPU built without hardware around the backend. */
+struct fake {
+    struct hv_ctx ctx;
+    struct svm_ctx sc;
+    struct hv_vm vm;
+    struct hv_vcpu *slots[1];
+    struct hv_vcpu vcpu;
+};
+
+static hv_status_t fake_init(struct fake *f)
+{
+    memset(f, 0, sizeof(*f));
+    if (hv_host_init(&f->ctx.host, &mh.ops) != HV_OK)
+        return HV_ERR_HOST;
+    f->ctx.caps.asid_count = 16;
+    f->ctx.caps.hpa_bits = 40;
+    f->sc.limits = lim;
+    f->sc.limits.hpa_bits = 52; /* the mock's fake addresses start at 2^40 */
+    f->sc.ncpus = 1;
+    f->sc.next_serial = 1;
+    if (svm_asid_pool_init(&f->sc.asids, &f->ctx.host, 16) != HV_OK)
+        return HV_ERR_NO_MEMORY;
+    f->ctx.arch = &f->sc;
+    f->vm.ctx = &f->ctx;
+    f->vm.max_vcpus = 1;
+    f->vm.vcpus = f->slots;
+    f->vcpu.vm = &f->vm;
+    return HV_OK;
+}
+
+static void fake_fini(struct fake *f)
+{
+    svm_asid_pool_fini(&f->sc.asids, &f->ctx.host);
+}
+
+static void test_alloc_failures(void)
+{
+    static struct fake f;
+    mock_host_init(&mh);
+    unsigned sites = 0;
+    for (uint64_t k = 0;; k++) {
+        CU_ASSERT_EQUAL_FATAL(fake_init(&f), HV_OK);
+        uint64_t base = mh.alloc_index;
+        mock_fail_in(&mh, k);
+        hv_status_t st = svm_vm_init(&f.vm);
+        if (st == HV_OK)
+            st = svm_vcpu_init(&f.vcpu);
+        mock_fail_none(&mh);
+        if (st == HV_OK) {
+            svm_vcpu_fini(&f.vcpu);
+            svm_vm_fini(&f.vm);
+            fake_fini(&f);
+            CU_ASSERT(mock_host_clean(&mh));
+            break;
+        }
+        CU_ASSERT_EQUAL(st, HV_ERR_NO_MEMORY);
+        (void)base;
+        if (f.vm.arch)
+            svm_vm_fini(&f.vm);
+        fake_fini(&f);
+        CU_ASSERT(mock_host_clean(&mh));
+        sites++;
+    }
+    CU_ASSERT(sites >= 4); /* last_on, IOPM, MSRPM, vCPU object, VMCB */
+    printf("\n    svm: %u allocation sites failed one by one, no leak\n", sites);
+    mock_host_fini(&mh);
+}
+
+static void test_state(void)
+{
+    static struct fake f;
+    static struct vmcb before;
+    struct hv_vcpu_state st, st2;
+    mock_host_init(&mh);
+    CU_ASSERT_EQUAL_FATAL(fake_init(&f), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f.vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f.vcpu), HV_OK);
+    struct svm_vm *sv = svm_vm_of(&f.vm);
+    struct vmcb *v = svm_vmcb(&f.vcpu);
+    CU_ASSERT_EQUAL(sv->asid, 1);
+    CU_ASSERT_EQUAL(v->ctl.asid, 1);
+    CU_ASSERT(v->ctl.intercept_misc2 & SVM_I2_VMRUN);
+    CU_ASSERT(v->ctl.vintr & SVM_VINTR_MASKING);
+    CU_ASSERT_EQUAL(v->ctl.iopm_base_pa, sv->iopm_pa);
+    /* Every port intercepted; EFER intercepted, FS_BASE not. */
+    CU_ASSERT_EQUAL(((uint8_t *)sv->iopm)[0x3f8 / 8], 0xff);
+    CU_ASSERT(svm_msrpm_get(sv->msrpm, MSR_EFER, true));
+    CU_ASSERT(!svm_msrpm_get(sv->msrpm, 0xc0000100u, true));
+
+    memset(&st, 0x5a, sizeof(st));
+    svm_get_state(&f.vcpu, HV_STATE_ALL, &st);
+    CU_ASSERT_EQUAL(st.efer, 0); /* SVME hidden */
+    CU_ASSERT(v->save.efer & EFER_SVME);
+    CU_ASSERT_EQUAL(st.seg[HV_SEG_CS].base, 0xffff0000ull);
+    CU_ASSERT_EQUAL(st.rip, 0xfff0);
+    CU_ASSERT_EQUAL(st.pending.type, HV_EVENT_NONE);
+
+    /* A valid long-mode state goes in and comes back. */
+    st.cr0 = 0x80000011;
+    st.cr4 = 0x20;
+    st.cr3 = 0x5000;
+    st.efer = EFER_LME | EFER_LMA;
+    st.seg[HV_SEG_CS].attr = 0x0a9b;
+    st.seg[HV_SEG_SS].attr = 0x0c93;
+    st.seg[HV_SEG_FS].attr = HV_SEG_UNUSABLE;
+    st.rip = 0x400000;
+    st.gpr[HV_GPR_RAX] = 0x1111;
+    st.gpr[HV_GPR_RSP] = 0x2222;
+    st.tsc_offset = 0x1234;
+    CU_ASSERT_EQUAL(svm_set_state(&f.vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(v->save.efer, EFER_LME | EFER_LMA | EFER_SVME);
+    CU_ASSERT_EQUAL(v->save.rax, 0x1111);
+    CU_ASSERT_EQUAL(v->save.rsp, 0x2222);
+    CU_ASSERT_EQUAL(v->save.fs.attrib & HV_SEG_P, 0);
+    CU_ASSERT_EQUAL(v->ctl.tsc_offset, 0x1234);
+    svm_get_state(&f.vcpu, HV_STATE_ALL, &st2);
+    CU_ASSERT_EQUAL(st2.efer, EFER_LME | EFER_LMA);
+    CU_ASSERT_EQUAL(st2.rip, 0x400000);
+    CU_ASSERT_EQUAL(st2.seg[HV_SEG_CS].attr, 0x0a9b);
+    CU_ASSERT(st2.seg[HV_SEG_FS].attr & HV_SEG_UNUSABLE);
+
+    /* Refused states write nothing. */
+    memcpy(&before, v, sizeof(before));
+    struct hv_vcpu_state bad;
+    memcpy(&bad, &st, sizeof(bad));
+    bad.seg[HV_SEG_CS].attr = 0x0e9b; /* L and D */
+    CU_ASSERT_EQUAL(svm_set_state(&f.vcpu, HV_STATE_ALL, &bad), HV_ERR_INVALID_ARG);
+    memcpy(&bad, &st, sizeof(bad));
+    bad.efer = EFER_LME; /* LMA missing */
+    CU_ASSERT_EQUAL(svm_set_state(&f.vcpu, HV_STATE_CR, &bad), HV_ERR_INVALID_ARG);
+    memcpy(&bad, &st, sizeof(bad));
+    bad.efer |= EFER_SVME;
+    CU_ASSERT_EQUAL(svm_set_state(&f.vcpu, HV_STATE_CR, &bad), HV_ERR_INVALID_ARG);
+    memcpy(&bad, &st, sizeof(bad));
+    bad.seg[HV_SEG_GS].base = 0x0000800000000000ull; /* non-canonical */
+    CU_ASSERT_EQUAL(svm_set_state(&f.vcpu, HV_STATE_SEG, &bad), HV_ERR_INVALID_ARG);
+    memcpy(&bad, &st, sizeof(bad));
+    bad.pat = 0x0202020202020202ull;
+    CU_ASSERT_EQUAL(svm_set_state(&f.vcpu, HV_STATE_MSR, &bad), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(memcmp(&before, v, sizeof(before)), 0);
+
+    /* Events: an NMI blocks NMIs and arms the IRET intercept; a pending
+       event occupies the injection field. */
+    struct hv_event nmi = {.type = HV_EVENT_NMI, .vector = 2};
+    v->save.rflags = 0x202;
+    CU_ASSERT(svm_can_inject(&f.vcpu, HV_EVENT_NMI));
+    svm_inject(&f.vcpu, &nmi);
+    CU_ASSERT(v->ctl.intercept_misc1 & SVM_I1_IRET);
+    CU_ASSERT(!svm_can_inject(&f.vcpu, HV_EVENT_EXCEPTION)); /* field busy */
+    /* The NMI was delivered (no EXITINTINFO): field free, NMIs blocked. */
+    v->ctl.exitintinfo = 0;
+    svm_after_exit_events(&f.vcpu);
+    CU_ASSERT(svm_can_inject(&f.vcpu, HV_EVENT_EXTINT));
+    CU_ASSERT(!svm_can_inject(&f.vcpu, HV_EVENT_NMI));
+    v->ctl.int_state = SVM_INT_SHADOW;
+    CU_ASSERT(!svm_can_inject(&f.vcpu, HV_EVENT_EXTINT));
+    v->ctl.int_state = 0;
+    v->save.rflags = 0x2;
+    CU_ASSERT(!svm_can_inject(&f.vcpu, HV_EVENT_EXTINT));
+    svm_set_window(&f.vcpu, HV_EVENT_EXTINT, true);
+    CU_ASSERT(v->ctl.vintr & SVM_VINTR_IRQ);
+    CU_ASSERT(v->ctl.intercept_misc1 & SVM_I1_VINTR);
+    svm_set_window(&f.vcpu, HV_EVENT_EXTINT, false);
+    CU_ASSERT(!(v->ctl.vintr & SVM_VINTR_IRQ));
+    CU_ASSERT(!(v->ctl.intercept_misc1 & SVM_I1_VINTR));
+    CU_ASSERT(v->ctl.vintr & SVM_VINTR_MASKING);
+
+    /* Re-injection: a #PF interrupted by an exit goes back into EVENTINJ;
+       INTn and INT3 are not re-injected (the instruction runs again). */
+    v->ctl.exitintinfo = (1ull << 31) | (3ull << 8) | (1ull << 11) | 14 | (6ull << 32);
+    svm_after_exit_events(&f.vcpu);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, v->ctl.exitintinfo);
+    v->ctl.exitintinfo = (1ull << 31) | (4ull << 8) | 0x80;
+    svm_after_exit_events(&f.vcpu);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, 0);
+    v->ctl.exitintinfo = (1ull << 31) | (3ull << 8) | 3;
+    svm_after_exit_events(&f.vcpu);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, 0);
+
+    /* Real mode pushes no error code (APM 8.2): injection drops it. */
+    struct hv_event gp = {.type = HV_EVENT_EXCEPTION, .vector = 13, .has_error_code = 1};
+    v->save.cr0 = 0x10;
+    v->ctl.eventinj = 0;
+    svm_inject(&f.vcpu, &gp);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, (1ull << 31) | (3ull << 8) | 13);
+
+    svm_vcpu_fini(&f.vcpu);
+    svm_vm_fini(&f.vm);
+    fake_fini(&f);
+    CU_ASSERT(mock_host_clean(&mh));
+    mock_host_fini(&mh);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("svm", NULL, NULL);
+    CU_add_test(s, "vmcb layout", test_vmcb_layout);
+    CU_add_test(s, "segments", test_segments);
+    CU_add_test(s, "consistency checks", test_check);
+    CU_add_test(s, "asid allocator and flush rule", test_asid);
+    CU_add_test(s, "msr permission map", test_msrpm);
+    CU_add_test(s, "instruction length", test_insn_length);
+    CU_add_test(s, "event encoding", test_events);
+    CU_add_test(s, "allocation failures", test_alloc_failures);
+    CU_add_test(s, "state and events", test_state);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
