@@ -456,7 +456,7 @@ struct hv_inflate_alloc {
  * Freestanding and safe on hostile input: every input read and output write
  * is bounds-checked, Huffman tables are validated (over-subscribed or
  * incomplete codes refused), back-references before the start of the output
- * refused, and the CRC32 and ISIZE trailer checked. Uses about 3 KiB of stack.
+ * refused, and the CRC32 and ISIZE trailer checked. Uses about 4 KiB of stack.
  * @param src     The gzip file.
  * @param src_len Its length.
  * @param dst     Output buffer.

@@ -36,10 +36,19 @@ struct out {
     bool full; /* a write went past the capacity */
 };
 
-/* A canonical Huffman code (RFC 1951 3.2.2): codes per length, symbols in code order. */
+/* Codes up to FAST_BITS long are decoded by one table lookup. */
+#define FAST_BITS 9u
+#define FAST_SIZE (1u << FAST_BITS)
+
+/*
+ * A canonical Huffman code (RFC 1951 3.2.2): codes per length, symbols in
+ * code order, and a lookup table indexed by the next FAST_BITS input bits
+ * (entry = length << 12 | symbol, 0 for codes longer than FAST_BITS).
+ */
 struct huff {
     uint16_t count[MAX_BITS + 1];
     uint16_t symbol[NUM_LITLEN];
+    uint16_t fast[FAST_SIZE];
 };
 
 static uint32_t getbits(struct bits *b, uint32_t n)
@@ -58,6 +67,30 @@ static uint32_t getbits(struct bits *b, uint32_t n)
     b->buf >>= n;
     b->cnt -= n;
     return v;
+}
+
+/*
+ * Fills the lookup table: codes are assigned in canonical order (by length,
+ * then symbol), and since deflate sends a code's bits most significant
+ * first into an LSB-first stream, the table index is the code bit-reversed,
+ * repeated for every value of the bits that follow it.
+ */
+static void huff_fill_fast(struct huff *h)
+{
+    uint32_t code = 0, index = 0;
+
+    hv_memset(h->fast, 0, sizeof(h->fast));
+    for (uint32_t len = 1; len <= FAST_BITS; len++) {
+        for (uint32_t k = 0; k < h->count[len]; k++, code++) {
+            uint32_t rev = 0;
+            for (uint32_t b = 0; b < len; b++)
+                rev |= ((code >> b) & 1u) << (len - 1 - b);
+            for (uint32_t i = rev; i < FAST_SIZE; i += 1u << len)
+                h->fast[i] = (uint16_t)(len << 12 | h->symbol[index + k]);
+        }
+        index += h->count[len];
+        code <<= 1;
+    }
 }
 
 /*
@@ -86,6 +119,7 @@ static int huff_build(struct huff *h, const uint8_t *lengths, uint32_t n)
         if (lengths[i])
             h->symbol[next[lengths[i]]++] = (uint16_t)i;
     }
+    huff_fill_fast(h);
     return left > 0;
 }
 
@@ -108,6 +142,20 @@ static uint32_t huff_max(const struct huff *h)
 static int huff_decode(struct bits *b, const struct huff *h)
 {
     uint32_t code = 0, first = 0, index = 0;
+
+    /* Fast path: enough bits buffered and a short code. */
+    while (b->cnt < FAST_BITS && b->pos < b->len) {
+        b->buf |= (uint64_t)b->src[b->pos++] << b->cnt;
+        b->cnt += 8;
+    }
+    if (b->cnt >= FAST_BITS) {
+        uint16_t e = h->fast[b->buf & (FAST_SIZE - 1)];
+        if (e) {
+            b->buf >>= e >> 12;
+            b->cnt -= e >> 12;
+            return e & 0xfff;
+        }
+    }
 
     for (uint32_t len = 1; len <= MAX_BITS; len++) {
         code |= getbits(b, 1);
@@ -178,13 +226,23 @@ static hv_status_t codes(struct bits *b, struct out *o, const struct huff *lit,
     }
 }
 
+/*
+ * Byte alignment: drop the bits left of a partly used byte and hand whole
+ * bytes that were buffered ahead back to the input.
+ */
+static void bits_unread_bytes(struct bits *b)
+{
+    b->pos -= b->cnt / 8;
+    b->cnt = 0;
+    b->buf = 0;
+}
+
 static hv_status_t block_stored(struct bits *b, struct out *o)
 {
     uint32_t len, nlen;
 
     /* RFC 1951 3.2.4: skip to a byte boundary, then LEN and its complement. */
-    b->buf = 0;
-    b->cnt = 0;
+    bits_unread_bytes(b);
     if (b->len - b->pos < 4)
         return HV_ERR_BAD_IMAGE;
     len = b->src[b->pos] | (uint32_t)b->src[b->pos + 1] << 8;
@@ -200,14 +258,6 @@ static hv_status_t block_stored(struct bits *b, struct out *o)
     o->len += len;
     b->pos += len;
     return HV_OK;
-}
-
-/* Byte-aligned reader state: drop whole unread bytes back into the input. */
-static void bits_unread_bytes(struct bits *b)
-{
-    b->pos -= b->cnt / 8;
-    b->cnt = 0;
-    b->buf = 0;
 }
 
 static hv_status_t block_fixed(struct bits *b, struct out *o, struct huff *lit, struct huff *dist,
