@@ -1,0 +1,509 @@
+/*
+ * Map, unmap and protect: the tree-changing operations.
+ *
+ * Each call runs in two phases over the same walk:
+ *  1. plan: check the range against the tree (overlap for map, holes for
+ *     protect) and count the table pages and shadows the call will need
+ *     (new tables, splits), touching nothing;
+ *  2. apply: with everything allocated up front (slat_reserve), change the
+ *     tree; this phase cannot fail.
+ * So a failing call (bad range, overlap, hole, no memory) changes nothing.
+ * Merges run bottom-up as apply returns from each table it changed, and
+ * empty tables are retired, which keeps the tree canonical (slat.h).
+ */
+#include "slat/slat_internal.h"
+
+struct slat_op {
+    struct hv_slat *s;
+    const struct hv_slat_format *f;
+    uint64_t delta;   /* map: hpa - gpa (mod 2^64) */
+    uint64_t tmpl[3]; /* leaf bits without the address for the new flags, per level */
+    uint64_t ad;      /* fmt->ad_mask */
+    uint64_t pages;   /* plan: table pages to allocate */
+    uint64_t dirs;    /* plan: shadows to allocate */
+    uint64_t removed; /* unmap: bytes unmapped */
+    hv_status_t status;
+};
+
+/* Shadow of the child below sub (a level-`L` table's entry), NULL for level 0. */
+static inline struct hv_slat_dir *child_dir(void *sub, int L)
+{
+    return L >= 2 ? (struct hv_slat_dir *)sub : NULL;
+}
+
+/* Account for one new table at `child_level` in the plan. */
+static inline void plan_table(struct slat_op *op, int child_level)
+{
+    op->pages++;
+    if (child_level >= 1)
+        op->dirs++;
+}
+
+/* Link a new, empty child table under entry i of a level-`L` table. */
+static void *new_table(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, unsigned i, int L)
+{
+    uint64_t hpa;
+    uint64_t *page = slat_take_page(op->s, &hpa);
+    void *sub = page;
+    if (L - 1 >= 1) {
+        struct hv_slat_dir *d = slat_take_dir(op->s);
+        d->hw = page;
+        sub = d;
+    }
+    slat_store_sub(&dir->sub[i], sub);
+    slat_store(&hw[i], op->f->make_table(hpa));
+    return sub;
+}
+
+/* Write `n` consecutive leaves: tmpl | (h + k * step). */
+static void fill(uint64_t *hw, unsigned first, unsigned n, uint64_t tmpl, uint64_t h, uint64_t step)
+{
+    for (unsigned k = 0; k < n; k++, h += step)
+        slat_store(&hw[first + k], tmpl | h);
+}
+
+static bool table_empty(const struct hv_slat_format *f, const uint64_t *hw)
+{
+    for (unsigned k = 0; k < SLAT_ENTRIES; k++)
+        if (f->is_present(slat_load(&hw[k])))
+            return false;
+    return true;
+}
+
+/*
+ * Replace the leaf at *p by `n` (no A/D bits), keeping its dirty state: the
+ * CPU may set the dirty bit at any moment (SDM Vol. 3C 29.3.5), so the swap
+ * is a compare-exchange against the value just read.
+ */
+static void set_leaf_keep_dirty(const struct hv_slat_format *f, uint64_t *p, uint64_t n)
+{
+    uint64_t old = slat_load(p);
+    for (;;) {
+        uint64_t v = f->is_dirty(old) ? f->set_dirty(n) : n;
+        if (slat_cas(p, &old, v))
+            return;
+    }
+}
+
+/*
+ * Split the leaf of entry i of a level-`L` table (L >= 1) into a table of
+ * 512 leaves one level down with the same flags; the dirty state of the
+ * large page is copied to every piece. The new table is complete before it
+ * is linked, so a concurrent walker sees the same translation throughout.
+ */
+static void split(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, unsigned i, int L)
+{
+    const struct hv_slat_format *f = op->f;
+    int c = L - 1;
+    uint64_t hpa;
+    uint64_t *page = slat_take_page(op->s, &hpa);
+    void *sub = page;
+    if (c >= 1) {
+        struct hv_slat_dir *d = slat_take_dir(op->s);
+        d->hw = page;
+        sub = d;
+    }
+    uint64_t e = slat_load(&hw[i]);
+    for (;;) {
+        uint64_t t = f->make_leaf(0, f->leaf_flags(e, L), c);
+        if (f->is_dirty(e))
+            t = f->set_dirty(t);
+        fill(page, 0, SLAT_ENTRIES, t, f->leaf_hpa(e, L), slat_entry_size(c));
+        slat_store_sub(&dir->sub[i], sub);
+        if (slat_cas(&hw[i], &e, f->make_table(hpa)))
+            break;
+    }
+    /* A page-size change needs an invalidation (SDM Vol. 3C 29.4.3.1). */
+    op->s->flush_pending = true;
+}
+
+/*
+ * Merge the child of entry i of a level-`L` table into one leaf when it is
+ * uniform: 512 leaves, contiguous host addresses starting at an address
+ * aligned to the new page, identical flags, and the page size allowed.
+ * Accessed/dirty bits are ignored for the comparison; the merged leaf is
+ * dirty if any piece was.
+ */
+static void try_merge(struct hv_slat *s, uint64_t *hw, struct hv_slat_dir *dir, unsigned i, int L)
+{
+    const struct hv_slat_format *f = s->fmt;
+    if (L > 2 || !slat_leaf_ok(s, L))
+        return;
+    int c = L - 1;
+    void *sub = dir->sub[i];
+    uint64_t *ch = slat_child_hw(sub, L);
+    uint64_t e0 = slat_load(&ch[0]);
+    if (!f->is_present(e0) || !f->is_leaf(e0, c))
+        return;
+    uint64_t base = f->leaf_hpa(e0, c);
+    if (!HV_ALIGNED(base, slat_entry_size(L)))
+        return;
+    uint64_t step = slat_entry_size(c), ad = f->ad_mask;
+    uint64_t want = e0 & ~ad, acc = e0 & ad;
+    for (unsigned k = 1; k < SLAT_ENTRIES; k++) {
+        uint64_t e = slat_load(&ch[k]);
+        want += step;
+        if ((e & ~ad) != want)
+            return;
+        acc |= e & ad;
+    }
+    uint64_t leaf = f->make_leaf(base, f->leaf_flags(e0, c), L);
+    if (f->is_dirty(acc))
+        leaf = f->set_dirty(leaf);
+    slat_xchg(&hw[i], leaf);
+    slat_store_sub(&dir->sub[i], NULL);
+    slat_retire(s, sub, c);
+}
+
+/* ---- map ---------------------------------------------------------------- */
+
+/* Does [lo, hi) in a level-`L` entry become one leaf? */
+static inline bool map_leaf_here(const struct slat_op *op, int L, uint64_t lo, uint64_t hi)
+{
+    uint64_t sz = slat_entry_size(L);
+    return hi - lo == sz && slat_leaf_ok(op->s, L) && HV_ALIGNED(lo + op->delta, sz);
+}
+
+/* Plan inside a table that does not exist yet (level L >= 1). */
+static void map_plan_new(struct slat_op *op, int L, uint64_t a, uint64_t b)
+{
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(L, lo, b);
+        if (map_leaf_here(op, L, lo, hi))
+            continue;
+        plan_table(op, L - 1);
+        if (L - 1 >= 1)
+            map_plan_new(op, L - 1, lo, hi);
+    }
+}
+
+static void map_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir *dir, int L,
+                     uint64_t a, uint64_t b)
+{
+    const struct hv_slat_format *f = op->f;
+    if (L == 0) {
+        for (unsigned i = slat_index(a, 0), n = (unsigned)((b - a) >> 12); n; n--, i++)
+            if (f->is_present(slat_load(&hw[i]))) {
+                op->status = HV_ERR_EXISTS;
+                return;
+            }
+        return;
+    }
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(L, lo, b);
+        unsigned i = slat_index(lo, L);
+        uint64_t e = slat_load(&hw[i]);
+        if (f->is_present(e)) {
+            if (f->is_leaf(e, L)) {
+                op->status = HV_ERR_EXISTS;
+                return;
+            }
+            void *sub = dir->sub[i];
+            map_plan(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+            if (op->status != HV_OK)
+                return;
+        } else if (!map_leaf_here(op, L, lo, hi)) {
+            plan_table(op, L - 1);
+            if (L - 1 >= 1)
+                map_plan_new(op, L - 1, lo, hi);
+        }
+    }
+}
+
+static void map_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, int L, uint64_t a,
+                      uint64_t b)
+{
+    const struct hv_slat_format *f = op->f;
+    if (L == 0) {
+        fill(hw, slat_index(a, 0), (unsigned)((b - a) >> 12), op->tmpl[0], a + op->delta,
+             HV_PAGE_SIZE);
+        return;
+    }
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(L, lo, b);
+        unsigned i = slat_index(lo, L);
+        uint64_t e = slat_load(&hw[i]);
+        if (f->is_present(e)) {
+            /* An existing table (the plan excluded leaves): may become uniform. */
+            void *sub = dir->sub[i];
+            map_apply(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+            try_merge(op->s, hw, dir, i, L);
+        } else if (map_leaf_here(op, L, lo, hi)) {
+            slat_store(&hw[i], op->tmpl[L] | (lo + op->delta));
+        } else {
+            /*
+             * A new table is never uniform: it exists because this level
+             * could not hold a leaf (partial range, size not allowed or
+             * host address misaligned), which also forbids a merge.
+             */
+            void *sub = new_table(op, hw, dir, i, L);
+            map_apply(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+        }
+    }
+}
+
+/* ---- splits in plans ------------------------------------------------------ */
+
+/*
+ * Plan inside the table a split of a large leaf would create at level
+ * c >= 1: its entries are leaves, and those [a, b) cuts in part split again.
+ */
+static void plan_split(struct slat_op *op, int c, uint64_t a, uint64_t b)
+{
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(c, lo, b);
+        if (slat_entry_full(c, lo, hi))
+            continue;
+        plan_table(op, c - 1);
+        if (c - 1 >= 1)
+            plan_split(op, c - 1, lo, hi);
+    }
+}
+
+/* ---- unmap ---------------------------------------------------------------- */
+
+/* Only entries cut in part by the range can need a split (level L >= 1). */
+static void unmap_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir *dir, int L,
+                       uint64_t a, uint64_t b)
+{
+    const struct hv_slat_format *f = op->f;
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(L, lo, b);
+        if (slat_entry_full(L, lo, hi))
+            continue;
+        unsigned i = slat_index(lo, L);
+        uint64_t e = slat_load(&hw[i]);
+        if (!f->is_present(e))
+            continue;
+        if (f->is_leaf(e, L)) {
+            plan_table(op, L - 1);
+            if (L - 1 >= 1)
+                plan_split(op, L - 1, lo, hi);
+        } else if (L - 1 >= 1) {
+            void *sub = dir->sub[i];
+            unmap_plan(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+        }
+    }
+}
+
+static void unmap_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, int L,
+                        uint64_t a, uint64_t b)
+{
+    const struct hv_slat_format *f = op->f;
+    if (L == 0) {
+        for (unsigned i = slat_index(a, 0), n = (unsigned)((b - a) >> 12); n; n--, i++) {
+            if (f->is_present(slat_load(&hw[i]))) {
+                slat_store(&hw[i], 0);
+                op->removed += HV_PAGE_SIZE;
+            }
+        }
+        return;
+    }
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(L, lo, b);
+        unsigned i = slat_index(lo, L);
+        uint64_t e = slat_load(&hw[i]);
+        if (!f->is_present(e))
+            continue;
+        if (f->is_leaf(e, L)) {
+            if (slat_entry_full(L, lo, hi)) {
+                slat_xchg(&hw[i], 0);
+                op->removed += slat_entry_size(L);
+                continue;
+            }
+            split(op, hw, dir, i, L);
+        }
+        void *sub = dir->sub[i];
+        uint64_t *ch = slat_child_hw(sub, L);
+        unmap_apply(op, ch, child_dir(sub, L), L - 1, lo, hi);
+        if (slat_entry_full(L, lo, hi) || table_empty(f, ch)) {
+            slat_store(&hw[i], 0);
+            slat_store_sub(&dir->sub[i], NULL);
+            slat_retire(op->s, sub, L - 1);
+        }
+    }
+}
+
+/* ---- protect -------------------------------------------------------------- */
+
+/* Leaf bits for the new flags at the leaf's own address (A/D excluded). */
+static inline uint64_t reflag(const struct slat_op *op, uint64_t e, int L)
+{
+    return op->tmpl[L] | op->f->leaf_hpa(e, L);
+}
+
+static void protect_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir *dir, int L,
+                         uint64_t a, uint64_t b)
+{
+    const struct hv_slat_format *f = op->f;
+    if (L == 0) {
+        for (unsigned i = slat_index(a, 0), n = (unsigned)((b - a) >> 12); n; n--, i++)
+            if (!f->is_present(slat_load(&hw[i]))) {
+                op->status = HV_ERR_NOT_FOUND;
+                return;
+            }
+        return;
+    }
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(L, lo, b);
+        unsigned i = slat_index(lo, L);
+        uint64_t e = slat_load(&hw[i]);
+        if (!f->is_present(e)) {
+            op->status = HV_ERR_NOT_FOUND;
+            return;
+        }
+        if (f->is_leaf(e, L)) {
+            /* A large page cut by the range splits only if its flags change. */
+            if (!slat_entry_full(L, lo, hi) && (e & ~op->ad) != reflag(op, e, L)) {
+                plan_table(op, L - 1);
+                if (L - 1 >= 1)
+                    plan_split(op, L - 1, lo, hi);
+            }
+            continue;
+        }
+        void *sub = dir->sub[i];
+        protect_plan(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+        if (op->status != HV_OK)
+            return;
+    }
+}
+
+/* Returns true when an entry of this table or below changed. */
+static bool protect_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, int L,
+                          uint64_t a, uint64_t b)
+{
+    const struct hv_slat_format *f = op->f;
+    bool changed = false;
+    if (L == 0) {
+        for (unsigned i = slat_index(a, 0), n = (unsigned)((b - a) >> 12); n; n--, i++) {
+            uint64_t e = slat_load(&hw[i]);
+            uint64_t n_e = reflag(op, e, 0);
+            if ((e & ~op->ad) != n_e) {
+                set_leaf_keep_dirty(f, &hw[i], n_e);
+                changed = true;
+            }
+        }
+        return changed;
+    }
+    for (uint64_t lo = a, hi; lo < b; lo = hi) {
+        hi = slat_entry_end(L, lo, b);
+        unsigned i = slat_index(lo, L);
+        uint64_t e = slat_load(&hw[i]);
+        if (f->is_leaf(e, L)) {
+            uint64_t n_e = reflag(op, e, L);
+            if ((e & ~op->ad) == n_e)
+                continue;
+            changed = true;
+            if (slat_entry_full(L, lo, hi)) {
+                set_leaf_keep_dirty(f, &hw[i], n_e);
+                continue;
+            }
+            /* The rest of the split page keeps its flags: no merge possible. */
+            split(op, hw, dir, i, L);
+            void *sub = dir->sub[i];
+            protect_apply(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+            continue;
+        }
+        void *sub = dir->sub[i];
+        if (protect_apply(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi)) {
+            changed = true;
+            try_merge(op->s, hw, dir, i, L);
+        }
+    }
+    return changed;
+}
+
+/* ---- entry points ----------------------------------------------------------- */
+
+static void op_init(struct slat_op *op, struct hv_slat *s, uint32_t flags)
+{
+    hv_memset(op, 0, sizeof(*op));
+    op->s = s;
+    op->f = s->fmt;
+    op->ad = s->fmt->ad_mask;
+    for (int l = 0; l < 3; l++)
+        op->tmpl[l] = s->fmt->make_leaf(0, flags, l);
+}
+
+hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t len, uint32_t flags)
+{
+    if (!s || !s->root)
+        return HV_ERR_INVALID_ARG;
+    hv_status_t st = slat_check_flags(s, flags);
+    if (st != HV_OK)
+        return st;
+    if (!HV_ALIGNED(hpa, HV_PAGE_SIZE))
+        return HV_ERR_ALIGNMENT;
+    st = slat_check_range(s, gpa, len);
+    if (st != HV_OK)
+        return st;
+    if (hpa >= s->hpa_limit || len > s->hpa_limit - hpa)
+        return HV_ERR_RANGE;
+
+    struct slat_op op;
+    op_init(&op, s, flags);
+    op.delta = hpa - gpa;
+    map_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
+    if (op.status != HV_OK)
+        return op.status;
+    st = slat_reserve(s, op.pages, op.dirs);
+    if (st != HV_OK)
+        return st;
+    map_apply(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
+    slat_reserve_release(s);
+    s->mapped_bytes += len;
+    return HV_OK;
+}
+
+hv_status_t hv_slat_unmap(struct hv_slat *s, uint64_t gpa, uint64_t len)
+{
+    if (!s || !s->root)
+        return HV_ERR_INVALID_ARG;
+    hv_status_t st = slat_check_range(s, gpa, len);
+    if (st != HV_OK)
+        return st;
+
+    struct slat_op op;
+    op_init(&op, s, HV_MEM_READ);
+    unmap_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
+    st = slat_reserve(s, op.pages, op.dirs);
+    if (st != HV_OK)
+        return st;
+    unmap_apply(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
+    slat_reserve_release(s);
+    if (op.removed) {
+        s->mapped_bytes -= op.removed;
+        s->flush_pending = true;
+    }
+    return HV_OK;
+}
+
+hv_status_t hv_slat_protect(struct hv_slat *s, uint64_t gpa, uint64_t len, uint32_t flags)
+{
+    if (!s || !s->root)
+        return HV_ERR_INVALID_ARG;
+    hv_status_t st = slat_check_flags(s, flags);
+    if (st != HV_OK)
+        return st;
+    st = slat_check_range(s, gpa, len);
+    if (st != HV_OK)
+        return st;
+
+    struct slat_op op;
+    op_init(&op, s, flags);
+    protect_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
+    if (op.status != HV_OK)
+        return op.status;
+    st = slat_reserve(s, op.pages, op.dirs);
+    if (st != HV_OK)
+        return st;
+    /*
+     * Any change is flushed, including added rights: a stale, stricter TLB
+     * entry would only cost a spurious fault, but a memory-type change must
+     * not linger (SDM Vol. 3C 29.4.3.1).
+     */
+    if (protect_apply(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len))
+        s->flush_pending = true;
+    slat_reserve_release(s);
+    return HV_OK;
+}
