@@ -134,9 +134,14 @@ int hv_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
         fmt++;
         char pad = ' ';
         int width = 0, longs = 0;
-        if (*fmt == '0') {
-            pad = '0';
-            fmt++;
+        bool alt = false;
+        for (;; fmt++) {
+            if (*fmt == '0')
+                pad = '0';
+            else if (*fmt == '#')
+                alt = true;
+            else
+                break;
         }
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (*fmt++ - '0');
@@ -156,6 +161,10 @@ int hv_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
         case 'x':
         case 'X': {
             uint64_t v = longs ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
+            if (alt && *fmt != 'u') {
+                put(&o, '0');
+                put(&o, 'x');
+            }
             put_num(&o, v, *fmt == 'u' ? 10 : 16, *fmt == 'X', false, width, pad);
             break;
         }

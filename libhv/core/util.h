@@ -46,7 +46,7 @@ static inline bool hv_range_valid(uint64_t base, uint64_t len)
 
 /*
  * snprintf subset for log messages: %d %i %u %x %X %p %s %c %%, with the
- * l/ll/z length modifiers, '0' flag and a field width. Always NUL-terminates;
+ * l/ll/z length modifiers, the '0' and '#' flags and a field width. Always NUL-terminates;
  * returns the number of characters written (excluding the NUL).
  */
 #include <stdarg.h>

@@ -1,0 +1,115 @@
+/* The freestanding primitives of libhv/core/util.c against libc as oracle. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static void check_fmt(const char *fmt, ...)
+{
+    char ours[128], theirs[128];
+    va_list a, b;
+    va_start(a, fmt);
+    va_copy(b, a);
+    int n1 = hv_vsnprintf(ours, sizeof(ours), fmt, a);
+    int n2 = vsnprintf(theirs, sizeof(theirs), fmt, b);
+    va_end(a);
+    va_end(b);
+    CU_ASSERT_STRING_EQUAL(ours, theirs);
+    CU_ASSERT_EQUAL(n1, n2);
+    if (strcmp(ours, theirs) != 0)
+        fprintf(stderr, "fmt '%s': '%s' vs '%s'\n", fmt, ours, theirs);
+}
+
+static void test_format(void)
+{
+    check_fmt("plain");
+    check_fmt("%d %i %u", -5, 42, 7u);
+    check_fmt("%x %X %#x %08x %#llx", 0xabcu, 0xabcu, 0x1fu, 0x2au, 0x123456789abcull);
+    check_fmt("%lld %llu %zu", -9223372036854775807ll - 1, 18446744073709551615ull, (size_t)77);
+    check_fmt("%5d|%s|%c|%%", 12, "str", 'q');
+    check_fmt("%016llx", 0xfeedull);
+    char small[8];
+    int n = hv_snprintf(small, sizeof(small), "%s", "0123456789");
+    CU_ASSERT_EQUAL(n, 10);
+    CU_ASSERT_STRING_EQUAL(small, "0123456");
+    CU_ASSERT_EQUAL(hv_snprintf(NULL, 0, "%d", 1234), 4);
+    char buf[16];
+    const char *volatile nothing = NULL;
+    hv_snprintf(buf, sizeof(buf), "%s", nothing);
+    CU_ASSERT_STRING_EQUAL(buf, "(null)");
+}
+
+static void test_memory(void)
+{
+    unsigned char a[64], b[64];
+    for (int i = 0; i < 64; i++)
+        a[i] = (unsigned char)i;
+    for (int off = 0; off < 8; off++) {
+        for (int len = 0; len < 40; len++) {
+            memcpy(b, a, 64);
+            hv_memmove(b + off, b, len);
+            unsigned char c[64];
+            memcpy(c, a, 64);
+            memmove(c + off, c, len);
+            CU_ASSERT_EQUAL(memcmp(b, c, 64), 0);
+            memcpy(b, a, 64);
+            hv_memmove(b, b + off, len);
+            memcpy(c, a, 64);
+            memmove(c, c + off, len);
+            CU_ASSERT_EQUAL(memcmp(b, c, 64), 0);
+            memset(b, 0, 64);
+            hv_memcpy(b + off, a, len);
+            memset(c, 0, 64);
+            memcpy(c + off, a, len);
+            CU_ASSERT_EQUAL(memcmp(b, c, 64), 0);
+        }
+    }
+    hv_memset(b, 0x5a, 64);
+    for (int i = 0; i < 64; i++)
+        CU_ASSERT_EQUAL(b[i], 0x5a);
+    CU_ASSERT(hv_memcmp("abc", "abd", 3) < 0);
+    CU_ASSERT(hv_memcmp("abd", "abc", 3) > 0);
+    CU_ASSERT_EQUAL(hv_memcmp("abc", "abc", 3), 0);
+}
+
+static void test_strings(void)
+{
+    CU_ASSERT_EQUAL(hv_strlen(""), 0);
+    CU_ASSERT_EQUAL(hv_strlen("abc"), 3);
+    CU_ASSERT_EQUAL(hv_strnlen("abcdef", 4), 4);
+    CU_ASSERT(hv_strcmp("svm", "svm") == 0);
+    CU_ASSERT(hv_strcmp("svm", "vmx") < 0);
+    char d[4];
+    CU_ASSERT_EQUAL(hv_strlcpy(d, "abcdef", sizeof(d)), 6);
+    CU_ASSERT_STRING_EQUAL(d, "abc");
+}
+
+static void test_ranges(void)
+{
+    uint64_t s;
+    CU_ASSERT(!hv_add_overflows(1, 2, &s) && s == 3);
+    CU_ASSERT(hv_add_overflows(UINT64_MAX, 1, &s));
+    CU_ASSERT(!hv_range_valid(0, 0));
+    CU_ASSERT(hv_range_valid(UINT64_MAX, 1));
+    CU_ASSERT(!hv_range_valid(UINT64_MAX, 2));
+    CU_ASSERT_EQUAL(HV_ALIGN_UP(4097, 4096), 8192);
+    CU_ASSERT_EQUAL(HV_ALIGN_DOWN(8191, 4096), 4096);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("util", NULL, NULL);
+    CU_add_test(s, "formatting vs libc", test_format);
+    CU_add_test(s, "memory primitives vs libc", test_memory);
+    CU_add_test(s, "strings", test_strings);
+    CU_add_test(s, "ranges and alignment", test_ranges);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
