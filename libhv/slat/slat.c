@@ -14,6 +14,39 @@ static bool format_complete(const struct hv_slat_format *f)
            f->table_hpa && f->leaf_flags && f->is_dirty && f->clear_dirty && f->set_dirty;
 }
 
+/*
+ * The hot paths test bits instead of calling the format (slat.h, format
+ * contract): derive which bits mean present, address and R/W/X.
+ */
+static void derive_masks(struct hv_slat *s, const struct hv_slat_format *f)
+{
+    s->present_mask = 0;
+    for (int b = 0; b < 64; b++)
+        if (f->is_present(1ull << b))
+            s->present_mask |= 1ull << b;
+    s->large_mask = 0;
+    for (int b = 0; b < 64; b++)
+        if (f->is_leaf(1ull << b, 1))
+            s->large_mask |= 1ull << b;
+    for (int l = 0; l < 3; l++) {
+        s->addr_mask[l] = f->leaf_hpa(~0ull, l);
+        s->tmpl[l] = f->make_leaf(0, HV_MEM_READ, l);
+    }
+    s->tmpl_flags = HV_MEM_READ;
+    const uint32_t wb = HV_MEMTYPE_WB;
+    uint64_t r = f->make_leaf(0, HV_MEM_READ | wb, 0);
+    uint64_t rw = f->make_leaf(0, HV_MEM_READ | HV_MEM_WRITE | wb, 0);
+    uint64_t rx = f->make_leaf(0, HV_MEM_READ | HV_MEM_EXEC | wb, 0);
+    /* Without execute-only every present leaf is readable. */
+    uint64_t x = f->exec_only ? f->make_leaf(0, HV_MEM_EXEC | wb, 0) : rx;
+    s->perm_mask[0] = rx ^ x;
+    s->perm_want[0] = rx & s->perm_mask[0];
+    s->perm_mask[1] = rw ^ r;
+    s->perm_want[1] = rw & s->perm_mask[1];
+    s->perm_mask[2] = rx ^ r;
+    s->perm_want[2] = rx & s->perm_mask[2];
+}
+
 hv_status_t hv_slat_init(struct hv_slat *s, const struct hv_host *host,
                          const struct hv_slat_format *fmt, unsigned gpa_bits, unsigned hpa_bits,
                          uint32_t page_sizes)
@@ -37,13 +70,17 @@ hv_status_t hv_slat_init(struct hv_slat *s, const struct hv_host *host,
         hpa_bits < HV_SLAT_MIN_HPA_BITS || hpa_bits > HV_SLAT_MAX_HPA_BITS)
         return HV_ERR_RANGE;
 
+    derive_masks(s, fmt);
     uint64_t hpa;
     uint64_t *page = hv_host_page_alloc(host, 1, &hpa);
-    if (!page)
+    if (!page) {
+        hv_memset(s, 0, sizeof(*s));
         return HV_ERR_NO_MEMORY;
+    }
     struct hv_slat_dir *root = hv_host_obj_alloc(host, sizeof(*root));
     if (!root) {
         hv_host_page_free(host, page, 1);
+        hv_memset(s, 0, sizeof(*s));
         return HV_ERR_NO_MEMORY;
     }
     root->hw = page;
@@ -178,10 +215,12 @@ void hv_slat_take_retired(struct hv_slat *s, struct hv_slat_retired *out)
 {
     if (!out)
         return;
-    hv_memset(out, 0, sizeof(*out));
-    if (!s || !s->root)
+    out->host = s && s->root ? s->host : NULL;
+    out->pages = NULL;
+    out->dirs = NULL;
+    out->table_pages = 0;
+    if (!out->host)
         return;
-    out->host = s->host;
     out->pages = s->retired.pages;
     out->dirs = s->retired.dirs;
     out->table_pages = s->retired.table_pages;

@@ -51,6 +51,12 @@
  * - An entry whose bits 0..2 are all zero is not present (true of EPT and of
  *   NPT); the engine links retired table pages through their first word.
  * - leaf_flags(make_leaf(h, f, L), L) == f for every f the format accepts.
+ * - The hot paths use masks derived once at init: is_present(e) is
+ *   "e has one of the bits b with is_present(1 << b)"; is_leaf(e, 1 or 2)
+ *   likewise with is_leaf(1 << b, 1); leaf_hpa(e, L) is
+ *   e & leaf_hpa(~0, L); each permission is granted by a fixed bit pattern
+ *   (found by comparing make_leaf with and without it), whatever the level
+ *   and memory type.
  */
 struct hv_slat_format {
     const char *name;    /* "ept" / "npt" */
@@ -96,6 +102,20 @@ struct hv_slat {
     uint64_t table_pages;  /* live hardware table pages, root included */
     uint64_t dirs;         /* live shadow objects (one per table above level 0) */
     uint64_t mapped_bytes; /* guest-physical bytes mapped */
+    uint16_t root_cnt;     /* present entries in the root table */
+    /*
+     * Masks derived from the format at init for the hot paths (every walk):
+     * present iff e & present_mask; leaf address = e &
+     * addr_mask[level]; permission p (R, W, X) granted iff
+     * (e & perm_mask[p]) == perm_want[p]. See the format contract above.
+     */
+    uint64_t present_mask;
+    uint64_t large_mask; /* a level-1/2 entry is a leaf iff e & large_mask */
+    uint64_t addr_mask[3];
+    uint64_t perm_mask[3], perm_want[3];
+    /* Leaf templates (make_leaf(0, tmpl_flags, level)) of the last flags used. */
+    uint32_t tmpl_flags;
+    uint64_t tmpl[3];
     struct hv_slat_retired retired;
     /* Pages and shadows allocated by the planning phase of the running call. */
     uint64_t *rsv_pages;

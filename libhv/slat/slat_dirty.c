@@ -7,6 +7,7 @@
 #include "slat/slat_internal.h"
 
 struct harvest {
+    const struct hv_slat *s;
     const struct hv_slat_format *f;
     uint64_t gpa0; /* start of the range: bit 0 of the bitmap */
     uint64_t *bitmap;
@@ -32,9 +33,9 @@ static void harvest(struct harvest *h, uint64_t *hw, const struct hv_slat_dir *d
         hi = slat_entry_end(L, lo, b);
         unsigned i = slat_index(lo, L);
         uint64_t e = slat_load(&hw[i]);
-        if (!f->is_present(e))
+        if (!slat_present(h->s, e))
             continue;
-        if (L == 0 || f->is_leaf(e, L)) {
+        if (slat_is_leaf(h->s, e, L)) {
             if (!f->is_dirty(e))
                 continue;
             set_bits(h->bitmap, (lo - h->gpa0) >> 12, (hi - lo) >> 12);
@@ -65,7 +66,7 @@ hv_status_t hv_slat_dirty_harvest(struct hv_slat *s, uint64_t gpa, uint64_t len,
         return st;
     uint64_t pages = len >> 12;
     hv_memset(bitmap, 0, (size_t)((pages + 63) / 64) * sizeof(uint64_t));
-    struct harvest h = {.f = s->fmt, .gpa0 = gpa, .bitmap = bitmap, .cleared = false};
+    struct harvest h = {.s = s, .f = s->fmt, .gpa0 = gpa, .bitmap = bitmap, .cleared = false};
     harvest(&h, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
     if (h.cleared)
         s->flush_pending = true;

@@ -18,12 +18,15 @@
  * phys_to_virt per step) and the walk stays a few loads.
  * sub[i] is non-NULL exactly when entry i points to a table: for a level-1
  * table it is the child's hardware page (uint64_t *), above that the
- * child's struct hv_slat_dir.
+ * child's struct hv_slat_dir. cnt[i] counts the child's present entries, so
+ * an emptied table is found without scanning it (the root's count lives in
+ * struct hv_slat).
  */
 struct hv_slat_dir {
     uint64_t *hw;
     struct hv_slat_dir *next; /* reserve / retired list link */
     void *sub[SLAT_ENTRIES];
+    uint16_t cnt[SLAT_ENTRIES]; /* present entries in the child table of entry i */
 };
 
 /* Bytes mapped by one entry of a level-`level` table. */
@@ -63,6 +66,23 @@ static inline bool slat_leaf_ok(const struct hv_slat *s, int level)
     if (level == 2)
         return (s->page_sizes & HV_PAGE_1G) != 0;
     return false;
+}
+
+/* Entry tests through the masks derived at init (slat.h, format contract). */
+static inline bool slat_present(const struct hv_slat *s, uint64_t e)
+{
+    return (e & s->present_mask) != 0;
+}
+
+/* A present entry of a level-`level` table maps a page (no table below). */
+static inline bool slat_is_leaf(const struct hv_slat *s, uint64_t e, int level)
+{
+    return level == 0 || (level < SLAT_ROOT_LEVEL && (e & s->large_mask));
+}
+
+static inline uint64_t slat_leaf_hpa(const struct hv_slat *s, uint64_t e, int level)
+{
+    return e & s->addr_mask[level];
 }
 
 /*

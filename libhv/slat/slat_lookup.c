@@ -39,14 +39,18 @@ hv_status_t hv_slat_translate(const struct hv_slat *s, uint64_t gpa, uint32_t ac
         return HV_ERR_INVALID_ARG;
     if (HV_UNLIKELY(gpa >= s->gpa_limit))
         return HV_ERR_RANGE;
-    const struct hv_slat_format *f = s->fmt;
     int l;
     uint64_t e = walk(s, gpa, &l);
-    if (!f->is_present(e))
+    if (!(e & s->present_mask))
         return HV_ERR_NOT_FOUND;
-    if ((f->leaf_flags(e, l) & access) != access)
+    /* Masks derived from the format at init (slat.h): no call per lookup. */
+    uint32_t granted = 0;
+    for (int p = 0; p < 3; p++)
+        if ((e & s->perm_mask[p]) == s->perm_want[p])
+            granted |= 1u << p;
+    if ((granted & access) != access)
         return HV_ERR_GUEST_FAULT;
-    *hpa = f->leaf_hpa(e, l) | (gpa & (slat_entry_size(l) - 1));
+    *hpa = (e & s->addr_mask[l]) | (gpa & (slat_entry_size(l) - 1));
     return HV_OK;
 }
 
@@ -59,7 +63,7 @@ hv_status_t hv_slat_query(const struct hv_slat *s, uint64_t gpa, struct hv_mappi
     const struct hv_slat_format *f = s->fmt;
     int l;
     uint64_t e = walk(s, gpa, &l);
-    if (!f->is_present(e))
+    if (!slat_present(s, e))
         return HV_ERR_NOT_FOUND;
     uint64_t size = slat_entry_size(l);
     out->gpa = gpa & ~(size - 1);

@@ -16,12 +16,12 @@
 struct slat_op {
     struct hv_slat *s;
     const struct hv_slat_format *f;
-    uint64_t delta;   /* map: hpa - gpa (mod 2^64) */
-    uint64_t tmpl[3]; /* leaf bits without the address for the new flags, per level */
-    uint64_t ad;      /* fmt->ad_mask */
-    uint64_t pages;   /* plan: table pages to allocate */
-    uint64_t dirs;    /* plan: shadows to allocate */
-    uint64_t removed; /* unmap: bytes unmapped */
+    uint64_t delta;       /* map: hpa - gpa (mod 2^64) */
+    const uint64_t *tmpl; /* leaf bits without the address for the new flags, per level */
+    uint64_t ad;          /* fmt->ad_mask */
+    uint64_t pages;       /* plan: table pages to allocate */
+    uint64_t dirs;        /* plan: shadows to allocate */
+    uint64_t removed;     /* unmap: bytes unmapped */
     hv_status_t status;
 };
 
@@ -50,6 +50,7 @@ static void *new_table(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir
         d->hw = page;
         sub = d;
     }
+    dir->cnt[i] = 0;
     slat_store_sub(&dir->sub[i], sub);
     slat_store(&hw[i], op->f->make_table(hpa));
     return sub;
@@ -60,14 +61,6 @@ static void fill(uint64_t *hw, unsigned first, unsigned n, uint64_t tmpl, uint64
 {
     for (unsigned k = 0; k < n; k++, h += step)
         slat_store(&hw[first + k], tmpl | h);
-}
-
-static bool table_empty(const struct hv_slat_format *f, const uint64_t *hw)
-{
-    for (unsigned k = 0; k < SLAT_ENTRIES; k++)
-        if (f->is_present(slat_load(&hw[k])))
-            return false;
-    return true;
 }
 
 /*
@@ -108,7 +101,8 @@ static void split(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, uns
         uint64_t t = f->make_leaf(0, f->leaf_flags(e, L), c);
         if (f->is_dirty(e))
             t = f->set_dirty(t);
-        fill(page, 0, SLAT_ENTRIES, t, f->leaf_hpa(e, L), slat_entry_size(c));
+        fill(page, 0, SLAT_ENTRIES, t, slat_leaf_hpa(op->s, e, L), slat_entry_size(c));
+        dir->cnt[i] = SLAT_ENTRIES;
         slat_store_sub(&dir->sub[i], sub);
         if (slat_cas(&hw[i], &e, f->make_table(hpa)))
             break;
@@ -124,18 +118,16 @@ static void split(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, uns
  * Accessed/dirty bits are ignored for the comparison; the merged leaf is
  * dirty if any piece was.
  */
-static void try_merge(struct hv_slat *s, uint64_t *hw, struct hv_slat_dir *dir, unsigned i, int L)
+static void merge(struct hv_slat *s, uint64_t *hw, struct hv_slat_dir *dir, unsigned i, int L)
 {
     const struct hv_slat_format *f = s->fmt;
-    if (L > 2 || !slat_leaf_ok(s, L))
-        return;
     int c = L - 1;
     void *sub = dir->sub[i];
     uint64_t *ch = slat_child_hw(sub, L);
     uint64_t e0 = slat_load(&ch[0]);
-    if (!f->is_present(e0) || !f->is_leaf(e0, c))
+    if (!slat_present(s, e0) || !slat_is_leaf(s, e0, c))
         return;
-    uint64_t base = f->leaf_hpa(e0, c);
+    uint64_t base = slat_leaf_hpa(s, e0, c);
     if (!HV_ALIGNED(base, slat_entry_size(L)))
         return;
     uint64_t step = slat_entry_size(c), ad = f->ad_mask;
@@ -152,7 +144,16 @@ static void try_merge(struct hv_slat *s, uint64_t *hw, struct hv_slat_dir *dir, 
         leaf = f->set_dirty(leaf);
     slat_xchg(&hw[i], leaf);
     slat_store_sub(&dir->sub[i], NULL);
+    dir->cnt[i] = 0;
     slat_retire(s, sub, c);
+}
+
+/* The checks every caller repeats, inline: only levels 1-2 with the size allowed merge. */
+static inline void try_merge(struct hv_slat *s, uint64_t *hw, struct hv_slat_dir *dir, unsigned i,
+                             int L)
+{
+    if (L <= 2 && slat_leaf_ok(s, L))
+        merge(s, hw, dir, i, L);
 }
 
 /* ---- map ---------------------------------------------------------------- */
@@ -180,10 +181,9 @@ static void map_plan_new(struct slat_op *op, int L, uint64_t a, uint64_t b)
 static void map_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir *dir, int L,
                      uint64_t a, uint64_t b)
 {
-    const struct hv_slat_format *f = op->f;
     if (L == 0) {
         for (unsigned i = slat_index(a, 0), n = (unsigned)((b - a) >> 12); n; n--, i++)
-            if (f->is_present(slat_load(&hw[i]))) {
+            if (slat_present(op->s, slat_load(&hw[i]))) {
                 op->status = HV_ERR_EXISTS;
                 return;
             }
@@ -193,8 +193,8 @@ static void map_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir 
         hi = slat_entry_end(L, lo, b);
         unsigned i = slat_index(lo, L);
         uint64_t e = slat_load(&hw[i]);
-        if (f->is_present(e)) {
-            if (f->is_leaf(e, L)) {
+        if (slat_present(op->s, e)) {
+            if (slat_is_leaf(op->s, e, L)) {
                 op->status = HV_ERR_EXISTS;
                 return;
             }
@@ -210,26 +210,28 @@ static void map_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir 
     }
 }
 
-static void map_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, int L, uint64_t a,
-                      uint64_t b)
+/* `cnt` counts the present entries of the table `hw` (kept by its parent). */
+static void map_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, uint16_t *cnt,
+                      int L, uint64_t a, uint64_t b)
 {
-    const struct hv_slat_format *f = op->f;
     if (L == 0) {
-        fill(hw, slat_index(a, 0), (unsigned)((b - a) >> 12), op->tmpl[0], a + op->delta,
-             HV_PAGE_SIZE);
+        unsigned n = (unsigned)((b - a) >> 12);
+        fill(hw, slat_index(a, 0), n, op->tmpl[0], a + op->delta, HV_PAGE_SIZE);
+        *cnt = (uint16_t)(*cnt + n);
         return;
     }
     for (uint64_t lo = a, hi; lo < b; lo = hi) {
         hi = slat_entry_end(L, lo, b);
         unsigned i = slat_index(lo, L);
         uint64_t e = slat_load(&hw[i]);
-        if (f->is_present(e)) {
+        if (slat_present(op->s, e)) {
             /* An existing table (the plan excluded leaves): may become uniform. */
             void *sub = dir->sub[i];
-            map_apply(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+            map_apply(op, slat_child_hw(sub, L), child_dir(sub, L), &dir->cnt[i], L - 1, lo, hi);
             try_merge(op->s, hw, dir, i, L);
         } else if (map_leaf_here(op, L, lo, hi)) {
             slat_store(&hw[i], op->tmpl[L] | (lo + op->delta));
+            (*cnt)++;
         } else {
             /*
              * A new table is never uniform: it exists because this level
@@ -237,7 +239,8 @@ static void map_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir,
              * host address misaligned), which also forbids a merge.
              */
             void *sub = new_table(op, hw, dir, i, L);
-            map_apply(op, slat_child_hw(sub, L), child_dir(sub, L), L - 1, lo, hi);
+            (*cnt)++;
+            map_apply(op, slat_child_hw(sub, L), child_dir(sub, L), &dir->cnt[i], L - 1, lo, hi);
         }
     }
 }
@@ -266,16 +269,15 @@ static void plan_split(struct slat_op *op, int c, uint64_t a, uint64_t b)
 static void unmap_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir *dir, int L,
                        uint64_t a, uint64_t b)
 {
-    const struct hv_slat_format *f = op->f;
     for (uint64_t lo = a, hi; lo < b; lo = hi) {
         hi = slat_entry_end(L, lo, b);
         if (slat_entry_full(L, lo, hi))
             continue;
         unsigned i = slat_index(lo, L);
         uint64_t e = slat_load(&hw[i]);
-        if (!f->is_present(e))
+        if (!slat_present(op->s, e))
             continue;
-        if (f->is_leaf(e, L)) {
+        if (slat_is_leaf(op->s, e, L)) {
             plan_table(op, L - 1);
             if (L - 1 >= 1)
                 plan_split(op, L - 1, lo, hi);
@@ -286,15 +288,15 @@ static void unmap_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_di
     }
 }
 
-static void unmap_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, int L,
-                        uint64_t a, uint64_t b)
+static void unmap_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, uint16_t *cnt,
+                        int L, uint64_t a, uint64_t b)
 {
-    const struct hv_slat_format *f = op->f;
     if (L == 0) {
         for (unsigned i = slat_index(a, 0), n = (unsigned)((b - a) >> 12); n; n--, i++) {
-            if (f->is_present(slat_load(&hw[i]))) {
+            if (slat_present(op->s, slat_load(&hw[i]))) {
                 slat_store(&hw[i], 0);
                 op->removed += HV_PAGE_SIZE;
+                (*cnt)--;
             }
         }
         return;
@@ -303,23 +305,24 @@ static void unmap_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *di
         hi = slat_entry_end(L, lo, b);
         unsigned i = slat_index(lo, L);
         uint64_t e = slat_load(&hw[i]);
-        if (!f->is_present(e))
+        if (!slat_present(op->s, e))
             continue;
-        if (f->is_leaf(e, L)) {
+        if (slat_is_leaf(op->s, e, L)) {
             if (slat_entry_full(L, lo, hi)) {
                 slat_xchg(&hw[i], 0);
                 op->removed += slat_entry_size(L);
+                (*cnt)--;
                 continue;
             }
             split(op, hw, dir, i, L);
         }
         void *sub = dir->sub[i];
-        uint64_t *ch = slat_child_hw(sub, L);
-        unmap_apply(op, ch, child_dir(sub, L), L - 1, lo, hi);
-        if (slat_entry_full(L, lo, hi) || table_empty(f, ch)) {
+        unmap_apply(op, slat_child_hw(sub, L), child_dir(sub, L), &dir->cnt[i], L - 1, lo, hi);
+        if (dir->cnt[i] == 0) {
             slat_store(&hw[i], 0);
             slat_store_sub(&dir->sub[i], NULL);
             slat_retire(op->s, sub, L - 1);
+            (*cnt)--;
         }
     }
 }
@@ -329,16 +332,15 @@ static void unmap_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *di
 /* Leaf bits for the new flags at the leaf's own address (A/D excluded). */
 static inline uint64_t reflag(const struct slat_op *op, uint64_t e, int L)
 {
-    return op->tmpl[L] | op->f->leaf_hpa(e, L);
+    return op->tmpl[L] | (e & op->s->addr_mask[L]);
 }
 
 static void protect_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_dir *dir, int L,
                          uint64_t a, uint64_t b)
 {
-    const struct hv_slat_format *f = op->f;
     if (L == 0) {
         for (unsigned i = slat_index(a, 0), n = (unsigned)((b - a) >> 12); n; n--, i++)
-            if (!f->is_present(slat_load(&hw[i]))) {
+            if (!(slat_present(op->s, slat_load(&hw[i])))) {
                 op->status = HV_ERR_NOT_FOUND;
                 return;
             }
@@ -348,11 +350,11 @@ static void protect_plan(struct slat_op *op, const uint64_t *hw, struct hv_slat_
         hi = slat_entry_end(L, lo, b);
         unsigned i = slat_index(lo, L);
         uint64_t e = slat_load(&hw[i]);
-        if (!f->is_present(e)) {
+        if (!slat_present(op->s, e)) {
             op->status = HV_ERR_NOT_FOUND;
             return;
         }
-        if (f->is_leaf(e, L)) {
+        if (slat_is_leaf(op->s, e, L)) {
             /* A large page cut by the range splits only if its flags change. */
             if (!slat_entry_full(L, lo, hi) && (e & ~op->ad) != reflag(op, e, L)) {
                 plan_table(op, L - 1);
@@ -389,7 +391,7 @@ static bool protect_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *
         hi = slat_entry_end(L, lo, b);
         unsigned i = slat_index(lo, L);
         uint64_t e = slat_load(&hw[i]);
-        if (f->is_leaf(e, L)) {
+        if (slat_is_leaf(op->s, e, L)) {
             uint64_t n_e = reflag(op, e, L);
             if ((e & ~op->ad) == n_e)
                 continue;
@@ -415,14 +417,29 @@ static bool protect_apply(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *
 
 /* ---- entry points ----------------------------------------------------------- */
 
-static void op_init(struct slat_op *op, struct hv_slat *s, uint32_t flags)
+/* Field by field: a struct-wide zeroing would be a byte loop (or a memset call). */
+static void op_init(struct slat_op *op, struct hv_slat *s)
 {
-    hv_memset(op, 0, sizeof(*op));
     op->s = s;
     op->f = s->fmt;
     op->ad = s->fmt->ad_mask;
+    op->tmpl = s->tmpl;
+    op->delta = 0;
+    op->pages = 0;
+    op->dirs = 0;
+    op->removed = 0;
+    op->status = HV_OK;
+}
+
+/* Leaf templates for `flags`, remembered across calls (most use the same flags). */
+static void op_flags(struct slat_op *op, uint32_t flags)
+{
+    struct hv_slat *s = op->s;
+    if (flags == s->tmpl_flags)
+        return;
     for (int l = 0; l < 3; l++)
-        op->tmpl[l] = s->fmt->make_leaf(0, flags, l);
+        s->tmpl[l] = s->fmt->make_leaf(0, flags, l);
+    s->tmpl_flags = flags;
 }
 
 hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t len, uint32_t flags)
@@ -441,7 +458,8 @@ hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t 
         return HV_ERR_RANGE;
 
     struct slat_op op;
-    op_init(&op, s, flags);
+    op_init(&op, s);
+    op_flags(&op, flags);
     op.delta = hpa - gpa;
     map_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
     if (op.status != HV_OK)
@@ -449,7 +467,7 @@ hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t 
     st = slat_reserve(s, op.pages, op.dirs);
     if (st != HV_OK)
         return st;
-    map_apply(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
+    map_apply(&op, s->root->hw, s->root, &s->root_cnt, SLAT_ROOT_LEVEL, gpa, gpa + len);
     slat_reserve_release(s);
     s->mapped_bytes += len;
     return HV_OK;
@@ -464,12 +482,12 @@ hv_status_t hv_slat_unmap(struct hv_slat *s, uint64_t gpa, uint64_t len)
         return st;
 
     struct slat_op op;
-    op_init(&op, s, HV_MEM_READ);
+    op_init(&op, s);
     unmap_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
     st = slat_reserve(s, op.pages, op.dirs);
     if (st != HV_OK)
         return st;
-    unmap_apply(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
+    unmap_apply(&op, s->root->hw, s->root, &s->root_cnt, SLAT_ROOT_LEVEL, gpa, gpa + len);
     slat_reserve_release(s);
     if (op.removed) {
         s->mapped_bytes -= op.removed;
@@ -490,7 +508,8 @@ hv_status_t hv_slat_protect(struct hv_slat *s, uint64_t gpa, uint64_t len, uint3
         return st;
 
     struct slat_op op;
-    op_init(&op, s, flags);
+    op_init(&op, s);
+    op_flags(&op, flags);
     protect_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
     if (op.status != HV_OK)
         return op.status;

@@ -181,10 +181,69 @@ static void test_contract(void)
     check_contract(&f);
 }
 
+/* The masks the engine derives at init agree with the functions (slat.h). */
+static void check_masks(const struct hv_slat_format *f, uint64_t present, uint64_t pm[3],
+                        uint64_t pw[3])
+{
+    struct mock_host m;
+    struct hv_host host;
+    struct hv_slat s;
+    mock_host_init(&m);
+    CU_ASSERT_EQUAL_FATAL(hv_host_init(&host, &m.ops), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_slat_init(&s, &host, f, 48, 52, 0), HV_OK);
+    CU_ASSERT_EQUAL(s.present_mask, present);
+    for (int p = 0; p < 3; p++) {
+        CU_ASSERT_EQUAL(s.perm_mask[p], pm[p]);
+        CU_ASSERT_EQUAL(s.perm_want[p], pw[p]);
+    }
+    CU_ASSERT_EQUAL(s.addr_mask[0], 0x000ffffffffff000ull);
+    CU_ASSERT_EQUAL(s.addr_mask[1], 0x000fffffffe00000ull);
+    CU_ASSERT_EQUAL(s.addr_mask[2], 0x000fffffc0000000ull);
+    uint64_t x = 0x123456789abcdefull;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t e = x >> (i % 61);
+        CU_ASSERT_EQUAL(f->is_present(e), (e & s.present_mask) != 0);
+        for (int l = 0; l < 3; l++)
+            CU_ASSERT_EQUAL(f->leaf_hpa(e, l), e & s.addr_mask[l]);
+    }
+    /* Permissions by pattern equal leaf_flags for every leaf the engine makes. */
+    static const uint32_t perms[] = {R, R | W, R | X, RWX, X};
+    for (unsigned p = 0; p < ARRAY_LEN(perms); p++)
+        for (uint32_t type = 0; type <= 4; type++)
+            for (int l = 0; l < 3; l++) {
+                if ((perms[p] == X && !f->exec_only) || !(f->memtypes & (1u << type)))
+                    continue;
+                uint64_t e = f->make_leaf(0x40000000, perms[p] | (type << HV_MEMTYPE_SHIFT), l);
+                uint32_t granted = 0;
+                for (int b = 0; b < 3; b++)
+                    if ((e & s.perm_mask[b]) == s.perm_want[b])
+                        granted |= 1u << b;
+                CU_ASSERT_EQUAL(granted, f->leaf_flags(e, l) & HV_MEM_RWX);
+            }
+    hv_slat_fini(&s);
+    CU_ASSERT_TRUE(mock_host_clean(&m));
+    mock_host_fini(&m);
+}
+
+static void test_masks(void)
+{
+    struct hv_slat_format f;
+    hv_ept_format_init(&f, HV_PAGE_2M | HV_PAGE_1G, true, true);
+    check_masks(&f, 7, (uint64_t[]){1, 2, 4}, (uint64_t[]){1, 2, 4});
+    hv_ept_format_init(&f, HV_PAGE_2M | HV_PAGE_1G, true, false);
+    check_masks(&f, 7, (uint64_t[]){0, 2, 4}, (uint64_t[]){0, 2, 4});
+    hv_npt_format_init(&f, HV_PAGE_1G);
+    check_masks(&f, 1, (uint64_t[]){0, 2, 1ull << 63}, (uint64_t[]){0, 2, 0});
+}
+
 void test_slat_register_format(void)
 {
     CU_pSuite s = CU_add_suite("slat_format", NULL, NULL);
     CU_add_test(s, "ept entry bits", test_ept_bits);
     CU_add_test(s, "npt entry bits", test_npt_bits);
     CU_add_test(s, "format contract", test_contract);
+    CU_add_test(s, "masks derived at init", test_masks);
 }
