@@ -50,6 +50,8 @@ static emu_rc fetch_to(struct emu_ctx *c, unsigned idx)
             la = (cs->base + off) & 0xffffffffu;
         }
         room = HV_MIN(room, EMU_PAGE - (la & (EMU_PAGE - 1)));
+        if (room == 0) /* cannot happen with the checks above; never loop without progress */
+            return emu_exception(c, HV_EMU_VEC_GP, true, 0);
         rc = emu_translate(c, la, HV_WALK_EXEC, &gpa);
         if (rc != EMU_OK)
             return rc;
@@ -394,7 +396,10 @@ emu_rc emu_decode(struct emu_ctx *c, struct emu_insn *d)
         } else if (b == 0x67) {
             adsz = true;
         } else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e) {
-            seg = (int)((b >> 3) & 3);
+            /* Null prefixes in 64-bit mode (SDM Vol. 1 3.3.7.1): not even
+               the #SS/#GP choice of an rSP/rBP base changes. */
+            if (!c->long64)
+                seg = (int)((b >> 3) & 3);
         } else if (b == 0x64 || b == 0x65) {
             seg = (int)(b - 0x64 + HV_EMU_FS);
         } else if (b == 0xf0) {
