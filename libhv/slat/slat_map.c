@@ -152,7 +152,8 @@ static void merge(struct hv_slat *s, uint64_t *hw, struct hv_slat_dir *dir, unsi
 static inline void try_merge(struct hv_slat *s, uint64_t *hw, struct hv_slat_dir *dir, unsigned i,
                              int L)
 {
-    if (L <= 2 && slat_leaf_ok(s, L))
+    /* Only a full child can be uniform: skip the scan otherwise. */
+    if (L <= 2 && slat_leaf_ok(s, L) && dir->cnt[i] == SLAT_ENTRIES)
         merge(s, hw, dir, i, L);
 }
 
@@ -442,6 +443,113 @@ static void op_flags(struct slat_op *op, uint32_t flags)
     s->tmpl_flags = flags;
 }
 
+/* ---- one 4 KiB page ---------------------------------------------------------- */
+
+/*
+ * Calls on a single 4 KiB page whose level-0 table exists (the common case
+ * of page-by-page changes) go straight to it instead of through the
+ * two-phase range walk: they never allocate. The tree changes they make,
+ * and the merges and retirements that follow, are those the range walk
+ * would make for the same page.
+ */
+struct slat_path {
+    uint64_t *hw[4];            /* the table at each level on the way (hw[3]: root) */
+    struct hv_slat_dir *dir[4]; /* their shadows (levels 1-3) */
+    uint16_t *cnt[4];           /* their present-entry counts */
+};
+
+/* Walk to the level-0 table of gpa; false if some level holds a leaf or nothing. */
+static bool path_to_pt(struct hv_slat *s, uint64_t gpa, struct slat_path *p)
+{
+    struct hv_slat_dir *d = s->root;
+    uint16_t *cnt = &s->root_cnt;
+    for (int l = SLAT_ROOT_LEVEL;; l--) {
+        unsigned i = slat_index(gpa, l);
+        p->hw[l] = d->hw;
+        p->dir[l] = d;
+        p->cnt[l] = cnt;
+        void *sub = d->sub[i];
+        if (!sub)
+            return false;
+        cnt = &d->cnt[i];
+        if (l == 1) {
+            p->hw[0] = sub;
+            p->cnt[0] = cnt;
+            return true;
+        }
+        d = sub;
+    }
+}
+
+/* After a change in the level-0 table: merge upwards while tables turn uniform. */
+static void merge_up(struct hv_slat *s, const struct slat_path *p, uint64_t gpa)
+{
+    for (int l = 1; l <= 2; l++) {
+        unsigned i = slat_index(gpa, l);
+        try_merge(s, p->hw[l], p->dir[l], i, l);
+        if (p->dir[l]->sub[i])
+            return; /* not merged: nothing above can be uniform now */
+    }
+}
+
+/* HV_ERR_AGAIN: not a case for this path; use the range walk. */
+static hv_status_t page_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa)
+{
+    struct slat_path p;
+    if (!path_to_pt(s, gpa, &p))
+        return HV_ERR_AGAIN;
+    uint64_t *e = &p.hw[0][slat_index(gpa, 0)];
+    if (slat_present(s, slat_load(e)))
+        return HV_ERR_EXISTS;
+    slat_store(e, s->tmpl[0] | hpa);
+    (*p.cnt[0])++;
+    s->mapped_bytes += HV_PAGE_SIZE;
+    merge_up(s, &p, gpa);
+    return HV_OK;
+}
+
+static hv_status_t page_unmap(struct hv_slat *s, uint64_t gpa)
+{
+    struct slat_path p;
+    if (!path_to_pt(s, gpa, &p))
+        return HV_ERR_AGAIN;
+    uint64_t *e = &p.hw[0][slat_index(gpa, 0)];
+    if (!slat_present(s, slat_load(e)))
+        return HV_OK;
+    slat_store(e, 0);
+    (*p.cnt[0])--;
+    s->mapped_bytes -= HV_PAGE_SIZE;
+    s->flush_pending = true;
+    /* Retire the tables this emptied, bottom-up (never the root). */
+    for (int l = 1; l <= SLAT_ROOT_LEVEL && *p.cnt[l - 1] == 0; l++) {
+        unsigned i = slat_index(gpa, l);
+        void *sub = p.dir[l]->sub[i];
+        slat_store(&p.hw[l][i], 0);
+        slat_store_sub(&p.dir[l]->sub[i], NULL);
+        slat_retire(s, sub, l - 1);
+        (*p.cnt[l])--;
+    }
+    return HV_OK;
+}
+
+static hv_status_t page_protect(struct hv_slat *s, uint64_t gpa)
+{
+    struct slat_path p;
+    if (!path_to_pt(s, gpa, &p))
+        return HV_ERR_AGAIN;
+    uint64_t *e = &p.hw[0][slat_index(gpa, 0)];
+    uint64_t old = slat_load(e);
+    if (!slat_present(s, old))
+        return HV_ERR_NOT_FOUND;
+    uint64_t n = s->tmpl[0] | slat_leaf_hpa(s, old, 0);
+    if ((old & ~s->fmt->ad_mask) == n)
+        return HV_OK;
+    set_leaf_keep_dirty(s->fmt, e, n);
+    s->flush_pending = true;
+    merge_up(s, &p, gpa);
+    return HV_OK;
+}
+
 hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t len, uint32_t flags)
 {
     if (!s || !s->root)
@@ -460,6 +568,11 @@ hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t 
     struct slat_op op;
     op_init(&op, s);
     op_flags(&op, flags);
+    if (len == HV_PAGE_SIZE) {
+        st = page_map(s, gpa, hpa);
+        if (st != HV_ERR_AGAIN)
+            return st;
+    }
     op.delta = hpa - gpa;
     map_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
     if (op.status != HV_OK)
@@ -481,6 +594,11 @@ hv_status_t hv_slat_unmap(struct hv_slat *s, uint64_t gpa, uint64_t len)
     if (st != HV_OK)
         return st;
 
+    if (len == HV_PAGE_SIZE) {
+        st = page_unmap(s, gpa);
+        if (st != HV_ERR_AGAIN)
+            return st;
+    }
     struct slat_op op;
     op_init(&op, s);
     unmap_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
@@ -510,6 +628,11 @@ hv_status_t hv_slat_protect(struct hv_slat *s, uint64_t gpa, uint64_t len, uint3
     struct slat_op op;
     op_init(&op, s);
     op_flags(&op, flags);
+    if (len == HV_PAGE_SIZE) {
+        st = page_protect(s, gpa);
+        if (st != HV_ERR_AGAIN)
+            return st;
+    }
     protect_plan(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len);
     if (op.status != HV_OK)
         return op.status;

@@ -367,6 +367,16 @@ static void test_counts(void)
     /* Mixed sizes: [1G - 8K, 2G + 2M + 4K) at hpa = gpa + 64 GiB. */
     struct tslat t;
     CU_ASSERT_EQUAL_FATAL(tslat_init(&t, T_EPT, 48, 46, ALL_SIZES, NULL), HV_OK);
+    /* One page: a table at every level; unmapping it retires them all. */
+    CU_ASSERT_EQUAL(hv_slat_map(&t.s, 300 * GiB + 5 * P4K, 0, P4K, RWX_WB), HV_OK);
+    CU_ASSERT_EQUAL(hv_slat_map(&t.s, 300 * GiB + 6 * P4K, 0, P4K, RWX_WB), HV_OK);
+    expect_tables(&t, 4);
+    CU_ASSERT_EQUAL(hv_slat_unmap(&t.s, 300 * GiB + 5 * P4K, P4K), HV_OK);
+    CU_ASSERT_TRUE(tslat_end_call(&t));
+    expect_tables(&t, 4);
+    CU_ASSERT_EQUAL(hv_slat_unmap(&t.s, 300 * GiB + 6 * P4K, P4K), HV_OK);
+    CU_ASSERT_TRUE(tslat_end_call(&t));
+    expect_tables(&t, 1);
     CU_ASSERT_EQUAL(
         hv_slat_map(&t.s, GiB - 2 * P4K, 64 * GiB + GiB - 2 * P4K, GiB + P2M + 3 * P4K, RWX_WB),
         HV_OK);
@@ -620,6 +630,7 @@ int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
+    test_slat_register_mock();
     test_slat_register_format();
     test_slat_register_basic();
     test_slat_register_diff();

@@ -124,5 +124,6 @@ void test_slat_register_format(void);
 void test_slat_register_basic(void);
 void test_slat_register_diff(void);
 void test_slat_register_fail(void);
+void test_slat_register_mock(void);
 
 #endif /* TEST_SLAT_H */

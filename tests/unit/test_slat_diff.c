@@ -107,7 +107,13 @@ static void pick_range(struct drun *r, uint64_t *pa, uint64_t *plen)
     uint64_t w = r->wend - r->wbase;
     uint64_t big = w >= 4 * GiB ? GiB : 16 * MiB; /* "large" unit for this window */
     uint64_t a, len, x = rnd(r, 100);
-    if (x < 45) {
+    if (x < 20) {
+        /* Single pages (the engine's direct path), often next to a large-page boundary. */
+        a = r->wbase + rnd(r, w / P4K) * P4K;
+        if (rnd(r, 2))
+            a = (a & ~(P2M - 1)) + (rnd(r, 2) ? 0 : P2M - P4K);
+        len = P4K;
+    } else if (x < 45) {
         a = r->wbase + rnd(r, w / P4K) * P4K;
         len = (1 + rnd(r, 16)) * P4K;
     } else if (x < 75) {
