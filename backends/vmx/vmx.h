@@ -103,6 +103,7 @@ struct vmx_vcpu {
     uint64_t cr8;              /* TPR, MOV CR8 is intercepted */
     uint32_t entry_ctls;       /* VM-entry controls incl. IA-32e mode guest */
     uint32_t proc_ctls;        /* primary controls incl. the window bits */
+    bool timer_armed;          /* preemption timer on (the guest runs with IF=0) */
     struct vmx_event inject;   /* event for the next entry */
     struct vmx_event reinject; /* IDT-vectoring event to deliver again */
 };

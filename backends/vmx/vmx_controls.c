@@ -127,8 +127,11 @@ static hv_status_t negotiate_controls(const struct vmx_msrs *m, struct vmx_confi
             return HV_ERR_UNSUPPORTED;
         }
     }
-    /* The IA-32e mode guest control follows the guest's EFER.LMA. */
+    /* Negotiated for availability only, set at run time: the IA-32e mode
+       guest control follows EFER.LMA; the window exits are requested while
+       an event waits (vmx_event.c). */
     cfg->ctl[VMX_CTL_ENTRY] &= ~VMX_ENTRY_IA32E;
+    cfg->ctl[VMX_CTL_PROC] &= ~(VMX_PROC_INTR_WINDOW | VMX_PROC_NMI_WINDOW);
     return HV_OK;
 }
 

@@ -50,11 +50,21 @@ vmx_enter:
     mov 0x00(%rdi), %rax
     mov 0x38(%rdi), %rdi
 
+    /* STI right before the entry: its shadow keeps interrupts out until
+       VMLAUNCH/VMRESUME, which leave RFLAGS to the guest. Entering with
+       IF=1 makes Bochs re-evaluate interrupt masking for the guest (with
+       external-interrupt exiting, host interrupts exit even when the guest
+       has IF=0); without it, Bochs keeps host interrupts masked in a guest
+       that entered with IF=0 and never executes STI/CLI again. */
     je 1f
+    sti
     vmresume
     jmp 2f
-1:  vmlaunch
-2:  /* Only reached when the instruction failed: CF or ZF is set. */
+1:  sti
+    vmlaunch
+2:  /* Only reached when the instruction failed: CF or ZF is set. CLI
+       leaves both alone. */
+    cli
     mov $1, %eax
     jc 3f
     mov $2, %eax

@@ -71,6 +71,33 @@ static void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
     vv->last_cpu = cpu;
 }
 
+/*
+ * A guest that runs with RFLAGS.IF=0 must still give the CPU back at the
+ * host's next interrupt. External-interrupt exiting does that on hardware
+ * (SDM 25.2); Bochs 2.7 re-evaluates interrupt masking only when IF changes
+ * inside the guest, so a guest entered with IF=0 that never toggles it
+ * would never exit. Arming the VMX-preemption timer (SDM 25.5.1) while the
+ * guest has IF=0 bounds that: the exit is reported as HV_VX_PREEMPT and the
+ * host's pending interrupt is taken right after it. On hardware it costs
+ * one extra exit per VMX_PREEMPT_TSC TSC cycles of IF=0 guest time.
+ */
+#define VMX_PREEMPT_TSC (1u << 18)
+
+static void arm_timer(struct hv_vcpu *vcpu)
+{
+    struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    if (!vc->cfg.preempt_timer)
+        return;
+    bool arm = !(vmx_read(VMCS_GUEST_RFLAGS) & X86_RFLAGS_IF);
+    if (arm != vv->timer_armed) {
+        vmx_write(VMCS_PIN_CTLS, vc->cfg.ctl[VMX_CTL_PIN] | (arm ? VMX_PIN_PREEMPT : 0));
+        vv->timer_armed = arm;
+    }
+    if (arm)
+        vmx_write(VMCS_PREEMPT_TIMER, VMX_PREEMPT_TSC >> vc->cfg.timer_shift);
+}
+
 /* Exits finished here. Returns true to enter again. */
 static bool handle_internal(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual, uint32_t insn_len,
                             struct hv_vexit *ex)
@@ -136,6 +163,7 @@ hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         vmx_vmcs_host_state(vcpu, &save);
         vmx_write(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
         vmx_events_before_entry(vcpu);
+        arm_timer(vcpu);
 
         int rc = vmx_enter(vcpu, vv);
         vmx_host_restore(&save);
