@@ -1,0 +1,149 @@
+/*
+ * VMX-specific system cases: the EPT format and EPTP follow what the CPU
+ * reports. On corei7_haswell_4770 (1 GiB EPT pages, EPT A/D bits) and on
+ * corei7_sandy_bridge_2600k (neither) they take different paths. On SVM
+ * they only check that they are not on VMX and pass.
+ */
+#include "vm_harness.h"
+
+#include "core/util.h"
+
+VMT_GUEST(mem);
+
+static int vmx_caps_of(struct kcase_ctx *kc, struct hv_ctx *ctx, struct hv_caps *caps)
+{
+    hv_memset(caps, 0, sizeof(*caps));
+    caps->size = sizeof(*caps);
+    if (hv_ctx_caps(ctx, caps) != HV_OK)
+        return kcase_fail(kc, "hv_ctx_caps failed");
+    return 0;
+}
+
+/*
+ * 1 GiB of guest-physical space at a 1 GiB-aligned gpa/hpa (table entries
+ * only: the guest never touches it) takes PML4 + PDPT with 1 GiB EPT pages,
+ * and one page directory more without them.
+ */
+static int case_ept_pages(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct hv_caps caps;
+    struct hv_vm *vm = NULL;
+    struct hv_vm_stats st;
+    int rc;
+
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    rc = vmx_caps_of(kc, ctx, &caps);
+    if (!rc && caps.backend != HV_BACKEND_VMX) {
+        kprintf("vmx.ept_pages: backend %s, nothing to check\n", caps.backend_name);
+        hv_ctx_destroy(ctx);
+        return 0;
+    }
+    if (!rc && hv_vm_create(ctx, NULL, &vm) != HV_OK)
+        rc = kcase_fail(kc, "hv_vm_create failed");
+    if (!rc && hv_vm_map(vm, 1ull << 30, 1ull << 30, 1ull << 30, HV_MEM_RWX) != HV_OK)
+        rc = kcase_fail(kc, "hv_vm_map of 1 GiB failed");
+    if (!rc && hv_vm_stats(vm, &st) != HV_OK)
+        rc = kcase_fail(kc, "hv_vm_stats failed");
+    uint64_t want = (caps.slat_page_sizes & HV_PAGE_1G) ? 2 : 3;
+    if (!rc && st.slat_table_pages != want)
+        rc = kcase_fail(kc, "1 GiB mapped with %llu table pages, expected %llu (1G pages %s)",
+                        (unsigned long long)st.slat_table_pages, (unsigned long long)want,
+                        (caps.slat_page_sizes & HV_PAGE_1G) ? "on" : "off");
+    if (!rc)
+        kprintf("vmx.ept_pages: 1G EPT pages %s, %llu table pages\n",
+                (caps.slat_page_sizes & HV_PAGE_1G) ? "yes" : "no",
+                (unsigned long long)st.slat_table_pages);
+    if (vm)
+        hv_vm_destroy(vm);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
+/* mem.S: forever { IN a value; OUT what gpa 0x800 held; store the value at 0x800 }. */
+static int mem_round(struct vmt *t, uint32_t value)
+{
+    t->nouts = 0;
+    t->on_in = NULL;
+    t->exit.io.data = value;
+    return vmt_run_until(t, HV_EXIT_IO);
+}
+
+static int harvest_page0(struct kcase_ctx *kc, struct vmt *t, int *dirty)
+{
+    uint64_t bitmap[VMT_RAM_SIZE / PAGE_SIZE / 64];
+    hv_status_t s = hv_vm_dirty_harvest(t->vm, 0, VMT_RAM_SIZE, bitmap);
+    if (s != HV_OK)
+        return kcase_fail(kc, "hv_vm_dirty_harvest: %s", hv_status_str(s));
+    *dirty = (int)(bitmap[0] & 1);
+    return 0;
+}
+
+/*
+ * Dirty logging through EPT A/D bits (EPTP bit 6, SDM Vol. 3C 28.2.5): a
+ * guest store marks its page, a harvest clears the mark, and after the
+ * harvest's INVEPT the next store marks it again. Without EPT A/D the call
+ * is refused.
+ */
+static int case_ept_dirty(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct hv_caps caps;
+    struct vmt t;
+    int rc, d = 0;
+
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    hv_memset(&t, 0, sizeof(t));
+    rc = vmx_caps_of(kc, ctx, &caps);
+    if (!rc && caps.backend != HV_BACKEND_VMX) {
+        kprintf("vmx.ept_dirty: backend %s, nothing to check\n", caps.backend_name);
+        hv_ctx_destroy(ctx);
+        return 0;
+    }
+    if (!rc)
+        rc = vmt_create(kc, ctx, &t, &guest_mem);
+    if (!rc && !(caps.features & HV_FEAT_SLAT_AD)) {
+        uint64_t bitmap[VMT_RAM_SIZE / PAGE_SIZE / 64];
+        hv_status_t s = hv_vm_dirty_harvest(t.vm, 0, VMT_RAM_SIZE, bitmap);
+        if (s != HV_ERR_UNSUPPORTED)
+            rc = kcase_fail(kc, "harvest without EPT A/D: %s, expected HV_ERR_UNSUPPORTED",
+                            hv_status_str(s));
+        else
+            kprintf("vmx.ept_dirty: no EPT A/D bits, harvest refused\n");
+        vmt_destroy(&t);
+        hv_ctx_destroy(ctx);
+        return rc;
+    }
+    if (!rc)
+        rc = vmt_run_until(&t, HV_EXIT_IO); /* at the first IN, nothing stored yet */
+    if (!rc)
+        rc = harvest_page0(kc, &t, &d); /* start clean */
+    if (!rc)
+        rc = harvest_page0(kc, &t, &d);
+    if (!rc && d)
+        rc = kcase_fail(kc, "page 0 dirty with the guest stopped");
+    for (uint32_t round = 1; !rc && round <= 3; round++) {
+        rc = mem_round(&t, 0x5a000000u | round);
+        if (!rc)
+            rc = harvest_page0(kc, &t, &d);
+        if (!rc && !d)
+            rc =
+                kcase_fail(kc, "round %u: the guest's store to gpa 0x800 left no dirty bit", round);
+        if (!rc)
+            rc = harvest_page0(kc, &t, &d);
+        if (!rc && d)
+            rc = kcase_fail(kc, "round %u: dirty bit not cleared by the harvest", round);
+    }
+    if (!rc && *(uint32_t *)(t.ram + 0x800) != 0x5a000003u)
+        rc = kcase_fail(kc, "gpa 0x800 holds 0x%x", *(uint32_t *)(t.ram + 0x800));
+    vmt_destroy(&t);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
+static const struct kcase vmx_cases[] KCASE_TABLE = {
+    {"vmx.ept_pages", case_ept_pages, 0},
+    {"vmx.ept_dirty", case_ept_dirty, 0},
+};
