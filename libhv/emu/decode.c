@@ -102,11 +102,15 @@ static emu_rc unsupported(struct emu_ctx *c)
     return EMU_STOP;
 }
 
-/* Opcodes of the subset that carry a ModRM byte. */
+/*
+ * Opcodes of the subset that carry a ModRM byte. Two-byte opcodes outside
+ * the subset report none, so they stop before their ModRM is fetched.
+ */
 static bool has_modrm(uint8_t op, bool twobyte)
 {
-    if (twobyte)
-        return true;
+    if (twobyte) /* BT/BTS/BTR/BTC, group 8, MOVZX, MOVSX */
+        return op == 0xa3 || op == 0xab || op == 0xb3 || op == 0xbb || op == 0xba ||
+               (op & 0xf6) == 0xb6;
     if (op < 0x40)
         return (op & 7) < 4;
     return op == 0x63 || (op >= 0x80 && op <= 0x8b) || op == 0xc6 || op == 0xc7 || op == 0xf6 ||
@@ -379,7 +383,7 @@ emu_rc emu_decode(struct emu_ctx *c, struct emu_insn *d)
     int seg = -1, imm;
     uint8_t rep = 0;
     uint64_t b;
-    emu_rc rc;
+    emu_rc rc = EMU_OK;
 
     hv_memset(d, 0, sizeof(*d));
     /* Legacy prefixes in any order; REX counts only right before the opcode. */
@@ -419,10 +423,6 @@ emu_rc emu_decode(struct emu_ctx *c, struct emu_insn *d)
     }
     if (has_modrm((uint8_t)b, twobyte)) {
         uint64_t m;
-        /* Unknown two-byte opcodes stop before their ModRM is fetched. */
-        if (twobyte && b != 0xa3 && b != 0xab && b != 0xb3 && b != 0xbb && b != 0xba &&
-            (b & 0xf6) != 0xb6)
-            return unsupported(c);
         rc = get(c, &pos, 1, &m);
         if (rc != EMU_OK)
             return rc;

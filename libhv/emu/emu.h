@@ -243,11 +243,15 @@ struct hv_emu_result {
  *
  * Returns HV_OK when @p res holds an outcome, HV_ERR_INVALID_ARG for bad
  * arguments, or the status of a callback that failed with something other
- * than HV_ERR_GUEST_FAULT (the guest state is then partly updated only if
- * an MMIO/PIO side effect already happened; the caller should stop the
- * vCPU). Does not act on RFLAGS.TF or pending events: after HV_EMU_DONE
- * the caller delivers a single-step #DB if TF was set, as for any
- * instruction it skips.
+ * than HV_ERR_GUEST_FAULT. After such a failure @p regs holds the state
+ * after the last completed REP iteration (for any other instruction it is
+ * unchanged), and accesses the instruction made before the failing one
+ * (the read of a read-modify-write, say) are not undone.
+ *
+ * Does not act on RFLAGS.TF or pending events: after HV_EMU_DONE the
+ * caller delivers a single-step #DB if TF was set, as for any instruction
+ * it completes on the guest's behalf. Read-modify-write instructions on
+ * RAM operands (LOCK, XCHG) are not atomic against other vCPUs.
  */
 hv_status_t hv_emu_step(const struct hv_emu_env *env, struct hv_emu_regs *regs,
                         const uint8_t *prefetched, size_t prefetched_len,

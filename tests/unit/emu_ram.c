@@ -128,6 +128,8 @@ static hv_status_t ram_mmio(void *opaque, uint64_t gpa, unsigned size, bool writ
     }
     if (r->mmio_status != HV_OK)
         return r->mmio_status;
+    if (r->mmio_fail_in && --r->mmio_fail_in == 0)
+        return HV_ERR_HOST;
     if (r->mmio_mem && gpa >= r->mmio_lo && gpa + size <= r->mmio_hi) {
         uint8_t *p = r->mmio_mem + (gpa - r->mmio_lo);
         if (write) {

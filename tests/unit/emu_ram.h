@@ -34,6 +34,7 @@ struct emu_ram {
     struct emu_io_rec log[64];
     unsigned nlog;
     hv_status_t mmio_status; /* returned by the mmio callback (HV_OK normally) */
+    unsigned mmio_fail_in;   /* > 0: the mmio call that brings it to 0 fails with HV_ERR_HOST */
     uint64_t pio_in;         /* value INS reads */
     unsigned mmio_calls, pio_calls;
 };

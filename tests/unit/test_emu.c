@@ -1120,6 +1120,16 @@ static void test_callback_errors(void)
     CU_ASSERT(unchanged(&before));
     ram.mmio_status = HV_OK;
 
+    /* A device failing in the middle of a REP: the completed iterations stay. */
+    regs.gpr[HV_EMU_RDI] = 0xa0000;
+    regs.gpr[HV_EMU_RCX] = 10;
+    ram.mmio_fail_in = 4;
+    CU_ASSERT_EQUAL(STEP(0xf3, 0xaa), HV_ERR_HOST);
+    CU_ASSERT_EQUAL(regs.gpr[HV_EMU_RCX], 7);
+    CU_ASSERT_EQUAL(regs.gpr[HV_EMU_RDI], 0xa0003);
+    CU_ASSERT_EQUAL(regs.rip, before.rip);
+    ram.mmio_fail_in = 0;
+
     /* Bad arguments. */
     CU_ASSERT_EQUAL(hv_emu_step(NULL, &regs, NULL, 0, &res), HV_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(hv_emu_step(&env, NULL, NULL, 0, &res), HV_ERR_INVALID_ARG);

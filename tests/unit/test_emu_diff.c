@@ -448,7 +448,7 @@ static bool gen(struct gcase *c, enum cls k, int twist)
     struct plan p;
     struct memop mo;
     unsigned size, msize = 0;
-    bool mem, byteop, lockable = false;
+    bool mem, byteop, lockable = false, locked = false;
     uint64_t lin, segbase = 0;
     int seg = -1;
     uint32_t avoid = 0;
@@ -664,6 +664,7 @@ static bool gen(struct gcase *c, enum cls k, int twist)
         add_prefix(&p, 0xf0);
         c->expect = EX_UD;
     } else if (lockable && mem && rnd(3) == 0) {
+        locked = true;
         add_prefix(&p, 0xf0);
         if (rnd(3) == 0)
             add_prefix(&p, rnd(2) ? 0xf2 : 0xf3); /* XACQUIRE/XRELEASE hint */
@@ -701,6 +702,12 @@ static bool gen(struct gcase *c, enum cls k, int twist)
             return false;
     } else {
         lin = pick_target(msize, 300);
+        /*
+         * Locked accesses (LOCK, XCHG) stay inside a cache line: Linux
+         * throttles split locks on CPUs that detect them (10 ms each).
+         */
+        if (locked || p.opc[0] == 0x86 || p.opc[0] == 0x87)
+            lin &= ~(uint64_t)(msize - 1);
     }
     if (!set_mem(&p, c, lin - adj, avoid, seg, segbase, &mo))
         return false;
@@ -993,8 +1000,8 @@ static void test_differential(void)
     if (!seed)
         seed = 1;
     rng = seed;
-    printf("\nemulator differential: seed %#" PRIx64
-           " (EMU_DIFF_SEED), %llu cases (EMU_DIFF_CASES)\n",
+    printf("\nemu_diff: seed %#" PRIx64
+           ", %llu cases (set EMU_DIFF_SEED, EMU_DIFF_CASES to change)\n",
            seed, cases);
     mismatches = printed = 0;
     while (done < cases) {
