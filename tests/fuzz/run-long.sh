@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Long fuzzing runs (hours), outside ctest.
+#
+#   tests/fuzz/run-long.sh [-t SECONDS] [-j JOBS] [-b BUILD_DIR] [-n] [TARGET...]
+#
+# BUILD_DIR is a clang build of the repository (default build/clang, as
+# tests/run-all.sh makes it); the fuzz_<target> binaries are built there
+# first (-n: they are built already). Each target runs for SECONDS (default 3600) with its own growing
+# corpus in BUILD_DIR/tests/fuzz/long/<target>/corpus (seeded from the tree),
+# JOBS targets at a time (default 2). Findings are left as crash-*/leak-*/
+# timeout-* files next to the corpus, and the run fails.
+#
+# Every run appends one line to BUILD_DIR/tests/fuzz/long/stats.txt:
+#   <date> <target> execs=<n> cov=<edges> ft=<features> corpus=<n> status=<ok|FINDING>
+# and the script ends with each target's total executions over all runs.
+set -eu
+secs=3600 jobs=2 build= nobuild=0
+while getopts t:j:b:n o; do
+    case $o in
+    t) secs=$OPTARG ;;
+    j) jobs=$OPTARG ;;
+    b) build=$OPTARG ;;
+    n) nobuild=1 ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=${build:-$repo/build/clang}
+targets=${*:-loader emu slat hypercall}
+long=$build/tests/fuzz/long
+mkdir -p "$long"
+
+[ $nobuild = 1 ] || cmake --build "$build" -j 2 --target $(for t in $targets; do printf 'fuzz_%s ' "$t"; done) >/dev/null
+
+run_one() {
+    t=$1 dir=$long/$1
+    mkdir -p "$dir/corpus"
+    dict=
+    [ -f "$here/dict/$t.dict" ] && dict=-dict=$here/dict/$t.dict
+    status=ok
+    (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 "$build/tests/fuzz/fuzz_$t" \
+        -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+        -artifact_prefix="$dir/" $dict "$dir/corpus" "$here/corpus/$t" >"$dir/log" 2>&1) ||
+        status=FINDING
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
+    last=$(grep -E '^#[0-9]+' "$dir/log" | tail -n 1)
+    cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
+    ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
+    n=$(ls "$dir/corpus" | wc -l)
+    echo "$(date -u +%FT%TZ) $t execs=${execs:-0} cov=${cov:-?} ft=${ft:-?} corpus=$n status=$status" |
+        tee -a "$long/stats.txt"
+    [ $status = ok ] || { tail -n 40 "$dir/log"; return 1; }
+}
+
+fail=0
+running=0
+for t in $targets; do
+    run_one "$t" &
+    running=$((running + 1))
+    if [ $running -ge "$jobs" ]; then
+        wait -n || fail=1
+        running=$((running - 1))
+    fi
+done
+wait || fail=1
+
+echo "== total executions per target (all runs in $long/stats.txt)"
+for t in $targets; do
+    awk -v t="$t" '$2 == t { sub("execs=", "", $3); s += $3 } END { printf "   %-10s %d\n", t, s }' \
+        "$long/stats.txt"
+done
+exit $fail
