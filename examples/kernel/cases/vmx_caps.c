@@ -143,7 +143,50 @@ static int case_ept_dirty(struct kcase_ctx *kc)
     return rc;
 }
 
+/*
+ * Without unrestricted guest (corei5_lynnfield_750) a vCPU is still created
+ * in its real-mode reset state, but running it reports why it cannot enter,
+ * and setting a real-mode state is refused as unsupported. With UG the
+ * same reset state runs (vm.reset_state covers that).
+ */
+static int case_no_ug(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct hv_caps caps;
+    struct vmt t;
+    struct hv_vcpu_state st;
+    int rc;
+
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    hv_memset(&t, 0, sizeof(t));
+    rc = vmx_caps_of(kc, ctx, &caps);
+    if (!rc && (caps.backend != HV_BACKEND_VMX || (caps.features & HV_FEAT_UNRESTRICTED_GUEST))) {
+        kprintf("vmx.no_ug: %s with unrestricted guest, nothing to check\n", caps.backend_name);
+        hv_ctx_destroy(ctx);
+        return 0;
+    }
+    if (!rc)
+        rc = vmt_create(kc, ctx, &t, &guest_mem);
+    if (!rc && hv_vcpu_run(t.vcpu, &t.exit) != HV_OK)
+        rc = kcase_fail(kc, "hv_vcpu_run failed");
+    if (!rc && (t.exit.reason != HV_EXIT_ENTRY_FAILED ||
+                hv_strcmp(t.exit.entry_failed.reason, "real mode needs unrestricted guest")))
+        rc = kcase_fail(kc, "exit %s reason '%s', expected ENTRY_FAILED for real mode",
+                        vmt_exit_name(t.exit.reason), t.exit.entry_failed.reason);
+    if (!rc && hv_vcpu_get_state(t.vcpu, HV_STATE_ALL, &st) != HV_OK)
+        rc = kcase_fail(kc, "hv_vcpu_get_state failed");
+    if (!rc && hv_vcpu_set_state(t.vcpu, HV_STATE_ALL, &st) != HV_ERR_UNSUPPORTED)
+        rc = kcase_fail(kc, "setting a real-mode state was not refused as unsupported");
+    if (!rc)
+        kprintf("vmx.no_ug: entry refused: %s\n", t.exit.entry_failed.reason);
+    vmt_destroy(&t);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
 static const struct kcase vmx_cases[] KCASE_TABLE = {
+    {"vmx.no_ug", case_no_ug, 0},
     {"vmx.ept_pages", case_ept_pages, 0},
     {"vmx.ept_dirty", case_ept_dirty, 0},
 };
