@@ -147,6 +147,14 @@ typedef enum hv_exit_reason {
     HV_EXIT_GUEST_SHUTDOWN = 10 /**< The guest asked to power off / reboot / crash (PV); see hv_exit::guest_shutdown. */
 } hv_exit_reason_t;
 
+/** @name Why the vCPU stopped (hv_exit::hlt.source)
+ * @{ */
+#define HV_HLT_INSN  0u /**< A HLT instruction with nothing to deliver. */
+#define HV_HLT_BLOCK 1u /**< Xen SCHEDOP_block: sleep until an event or the deadline. */
+#define HV_HLT_POLL  2u /**< Xen SCHEDOP_poll: sleep until a polled port is pending, an event, or the deadline. */
+#define HV_HLT_YIELD 3u /**< Xen SCHEDOP_yield: still runnable; let other vCPUs run first. */
+/** @} */
+
 /** @name Access bits in hv_exit::slat.access
  * @{ */
 #define HV_ACCESS_READ  0x1u /**< Data read. */
@@ -206,6 +214,17 @@ struct hv_exit {
         struct {
             uint32_t reason; /**< Xen SHUTDOWN_* code: 0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog, 5 soft_reset. */
         } guest_shutdown;
+        /**
+         * ::HV_EXIT_HLT. Zero for a HLT instruction without the Xen layer;
+         * with it (hv/xen.h), says why the vCPU stopped and until when it
+         * may sleep: run it again at @c deadline_ns, or earlier when an
+         * event wakes it (hv_xen_config::wake, hv_xen_vcpu_status()).
+         */
+        struct {
+            uint64_t deadline_ns; /**< Host time (hv_host_ops::time_ns) of the vCPU's earliest Xen timer; 0: none known (always 0 for ::HV_HLT_INSN: ask hv_xen_vcpu_status()). */
+            uint32_t source;      /**< ::HV_HLT_INSN, ::HV_HLT_BLOCK, ::HV_HLT_POLL or ::HV_HLT_YIELD. */
+            uint32_t reserved;    /**< Zero. */
+        } hlt;
         uint8_t pad[96]; /**< Reserved size for future exit types. */
     };
 };

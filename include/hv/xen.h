@@ -1,0 +1,361 @@
+/**
+ * @file xen.h
+ * @brief The Xen-compatible paravirtual interface: hypercalls, event
+ *        channels, grant tables, PV console, and the host side of them.
+ *
+ * hv_xen_enable() turns a VM into a Xen HVM/PVH domain as far as the guest
+ * can tell: CPUID leaves 0x40000000.. say "XenVMMXenVMM", the hypercall
+ * page MSR works, and VMCALL/VMMCALL from ring 0 are Xen hypercalls with
+ * Xen's numbers, structure layouts (64-bit and 32-bit guests) and error
+ * values. The library finishes every hypercall itself except the few that
+ * need the embedder, which hv_vcpu_run() reports:
+ * - SCHEDOP_shutdown as ::HV_EXIT_GUEST_SHUTDOWN (the reason, or the code
+ *   latched by SCHEDOP_shutdown_code);
+ * - SCHEDOP_block, SCHEDOP_poll and SCHEDOP_yield as ::HV_EXIT_HLT with
+ *   hv_exit::hlt saying which and until when the vCPU may sleep.
+ *
+ * The embedder is the privileged domain, domain 0: it owns the guest
+ * memory, can read the guest's console, bind and signal event channels to
+ * a guest and map pages a guest granted to domain 0. VMs that share a
+ * struct hv_xen_hub can also reach each other (interdomain event channels,
+ * GNTTABOP_copy between their grant tables).
+ *
+ * Threading: hypercalls run on the vCPU's thread inside hv_vcpu_run(). The
+ * host functions here may be called from any thread, including while
+ * vCPUs of the VM run on other CPUs, but not from interrupt handlers
+ * (they take the hub's spinlock with interrupts disabled, like the
+ * hypercalls they race with). Not implemented (the guest gets -ENOSYS):
+ * FIFO event channels (EVTCHNOP_init_control fails with -EOPNOTSUPP, as on
+ * a Xen built without them, so guests fall back to the 2-level ABI), grant
+ * table v2, GNTTABOP_map_grant_ref, runstate areas, secondary vCPU bring-up
+ * through VCPUOP_initialise/up/down, PIRQs.
+ */
+#ifndef HV_XEN_H
+#define HV_XEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <hv/image.h>
+#include <hv/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hv_ctx;
+struct hv_vm;
+struct hv_vcpu;
+
+/** Domain id of the embedder (the privileged domain). */
+#define HV_XEN_DOMID_HOST 0u
+/** Largest domain id a VM may have (Xen reserves 0x7ff0 and above). */
+#define HV_XEN_DOMID_MAX 0x7fefu
+
+/**
+ * @brief A set of Xen domains that can reach each other (opaque).
+ *
+ * VMs enabled with the same hub see each other's domain ids: event
+ * channels can connect them and GNTTABOP_copy can use their grants. The
+ * hub's lock serializes the event-channel and grant state of all its VMs.
+ */
+struct hv_xen_hub;
+
+/**
+ * @brief Create an empty hub.
+ * @param ctx The context whose VMs will join it.
+ * @param[out] out The hub.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_NO_MEMORY.
+ */
+hv_status_t hv_xen_hub_create(struct hv_ctx *ctx, struct hv_xen_hub **out);
+
+/**
+ * @brief Free a hub.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_BUSY while VMs use it.
+ */
+hv_status_t hv_xen_hub_destroy(struct hv_xen_hub *hub);
+
+/** @name hv_xen_config::flags
+ * @{ */
+/**
+ * CONSOLEIO_write/read fail with -EPERM, as for an unprivileged Xen
+ * domain that was not given console rights. Without this flag the guest's
+ * console_io output goes to hv_xen_console_read().
+ */
+#define HV_XEN_F_NO_CONSOLE_IO 0x1u
+/** @} */
+
+/**
+ * @brief Called when a blocked or halted vCPU has become runnable (an
+ *        event arrived for it). Any context; must not sleep and must not
+ *        call into libhv. The embedder then calls hv_vcpu_run() again.
+ */
+typedef void (*hv_xen_wake_fn)(void *opaque, struct hv_vcpu *vcpu);
+
+/**
+ * @brief Called when the guest signals an event channel whose other end is
+ *        a host port (see hv_xen_evtchn_bind()). Same context rules as
+ *        ::hv_xen_wake_fn; the pending bit is also readable with
+ *        hv_xen_evtchn_pending().
+ */
+typedef void (*hv_xen_notify_fn)(void *opaque, struct hv_vm *vm, uint32_t host_port);
+
+/** Options of hv_xen_enable(); a zeroed struct gives the defaults. */
+struct hv_xen_config {
+    /** sizeof(struct hv_xen_config); 0 means the current size. */
+    uint32_t size;
+    /** HV_XEN_F_* flags. */
+    uint32_t flags;
+    /** Domain id (1..::HV_XEN_DOMID_MAX, unique in the hub); 0 picks the lowest free one. */
+    uint32_t domid;
+    /** Event channel ports (2..4096); 0 means 1024. Xen's default for a guest. */
+    uint32_t max_evtchn_ports;
+    /** Grant table frames the guest may set up (1..64); 0 means 32. */
+    uint32_t max_grant_frames;
+    /** Xen version the guest sees (XENVER_version, CPUID); 0.0 means 4.19. */
+    uint16_t version_major;
+    uint16_t version_minor; /**< See @c version_major. */
+    /** XENVER_extraversion (NUL-terminated, up to 15 characters); "" means ".0". */
+    char extraversion[16];
+    /** XENVER_guest_handle: the domain's handle (UUID). */
+    uint8_t handle[16];
+    /**
+     * Guest TSC frequency in kHz, for the pvclock (vcpu_time_info) and
+     * CPUID leaf 0x40000003. 0: measured against hv_host_ops::time_ns for
+     * about 1 ms during hv_xen_enable(). Without a host clock there is no
+     * pvclock and Xen timers fail with -ENOSYS.
+     */
+    uint32_t tsc_khz;
+    /** Memory map XENMEM_memory_map returns (copied); NULL derives it from the VM's mappings. */
+    const struct hv_pvh_memmap *memmap;
+    /** Entries in @c memmap (at most ::HV_PVH_MAX_MEMMAP). */
+    uint32_t memmap_count;
+    /** The hub to join, or NULL for a VM that only talks to the host. */
+    struct hv_xen_hub *hub;
+    /** Wake-up callback, or NULL (poll hv_xen_vcpu_status() instead). */
+    hv_xen_wake_fn wake;
+    /** Host-port notification callback, or NULL. */
+    hv_xen_notify_fn notify;
+    /** Passed to @c wake and @c notify. */
+    void *opaque;
+};
+
+/**
+ * @brief Make @p vm a Xen domain (sets its PV hooks).
+ *
+ * Allocates the shared_info page and the per-vCPU state for every vCPU the
+ * VM may have. Call it before the guest runs; vCPUs may be created before
+ * or after. Call hv_xen_disable() before hv_vm_destroy().
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, bad config); ::HV_ERR_EXISTS
+ *         (already enabled, or the domain id is taken in the hub);
+ *         ::HV_ERR_LIMIT (no free domain id); ::HV_ERR_NO_MEMORY.
+ */
+hv_status_t hv_xen_enable(struct hv_vm *vm, const struct hv_xen_config *config);
+
+/**
+ * @brief Undo hv_xen_enable(): close every event channel (peers in the hub
+ *        see their ends unbound), drop host grant mappings, unmap and free
+ *        the shared_info and grant-table pages, leave the hub.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (not enabled);
+ *         ::HV_ERR_BUSY while a vCPU of the VM runs.
+ */
+hv_status_t hv_xen_disable(struct hv_vm *vm);
+
+/**
+ * @brief The domain id of a Xen-enabled VM.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (not enabled).
+ */
+hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid);
+
+/**
+ * @brief Set an HVM parameter as the toolstack does (any index below 39,
+ *        e.g. HVM_PARAM_STORE_PFN = 1, CONSOLE_PFN = 17).
+ *
+ * The guest itself may only set the ones Xen lets a guest set.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_RANGE (index);
+ *         ::HV_ERR_STATE (not enabled).
+ */
+hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value);
+
+/** @brief Read an HVM parameter. Returns as hv_xen_set_param(). */
+hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value);
+
+/* ---- console_io ---------------------------------------------------------- */
+
+/** Bytes of console_io output kept for the embedder (older bytes are dropped). */
+#define HV_XEN_CONSOLE_BUFFER 4096u
+
+/**
+ * @brief Take the bytes the guest wrote with CONSOLEIO_write.
+ *
+ * As Xen does for an unprivileged guest, only printable characters, tab
+ * and newline are kept.
+ * @param vm The VM.
+ * @param[out] buf Destination.
+ * @param cap Its size.
+ * @param[out] len Bytes stored (0 when nothing is buffered).
+ * @param[out] dropped If not NULL: bytes lost because the buffer was full.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (not enabled).
+ */
+hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len,
+                                uint64_t *dropped);
+
+/**
+ * @brief Queue input for the guest's CONSOLEIO_read.
+ * @param[out] accepted Bytes queued (the queue holds ::HV_XEN_CONSOLE_BUFFER).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE.
+ */
+hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, size_t *accepted);
+
+/* ---- event channels, host side ------------------------------------------- */
+
+/**
+ * @brief Allocate a port in the guest, unbound and accepting a binding from
+ *        the host (what a toolstack does for xenstore and the console).
+ * @param[out] guest_port The new port.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT (no free port).
+ */
+hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port);
+
+/**
+ * @brief Bind a host port to a guest port that is unbound and accepts the
+ *        host (from hv_xen_evtchn_alloc_unbound() or from the guest's own
+ *        EVTCHNOP_alloc_unbound with remote_dom 0). Both ends become
+ *        interdomain, and the guest port is set pending as Xen does.
+ * @param[out] host_port Host port number (1..63) for the calls below.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND
+ *         (no such port, or it does not accept the host); ::HV_ERR_LIMIT.
+ */
+hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *host_port);
+
+/**
+ * @brief Create a host port that waits, unbound, for the guest to connect
+ *        with EVTCHNOP_bind_interdomain(remote_dom 0, remote_port *host_port).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT.
+ */
+hv_status_t hv_xen_evtchn_host_unbound(struct hv_vm *vm, uint32_t *host_port);
+
+/**
+ * @brief Signal the guest end of a bound host port (EVTCHNOP_send from dom0).
+ * @return ::HV_OK (also when the host port is unbound: the event is
+ *         dropped, as Xen does); ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE;
+ *         ::HV_ERR_NOT_FOUND (no such host port).
+ */
+hv_status_t hv_xen_evtchn_notify(struct hv_vm *vm, uint32_t host_port);
+
+/**
+ * @brief Test and clear whether the guest signalled a host port.
+ * @param[out] pending true if the guest sent an event since the last call.
+ * @param[out] guest_port If not NULL: the guest port it is bound to (0 if unbound).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND.
+ */
+hv_status_t hv_xen_evtchn_pending(struct hv_vm *vm, uint32_t host_port, bool *pending,
+                                  uint32_t *guest_port);
+
+/**
+ * @brief Close a host port; its guest end becomes unbound (waiting for the host).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND.
+ */
+hv_status_t hv_xen_evtchn_close(struct hv_vm *vm, uint32_t host_port);
+
+/* ---- grants, host side --------------------------------------------------- */
+
+/** @name hv_xen_grant_map() flags
+ * @{ */
+#define HV_XEN_GRANT_READONLY 0x1u /**< Map for reading only (GTF_reading only). */
+/** @} */
+
+/** A guest page the host mapped through a grant. */
+struct hv_xen_grant_mapping {
+    uint32_t handle; /**< Pass to hv_xen_grant_unmap(). */
+    uint32_t ref;    /**< The grant reference. */
+    uint64_t gpa;    /**< Guest-physical address of the granted page. */
+    uint64_t hpa;    /**< Its host-physical address. */
+    void *hva;       /**< Host pointer to the page (hv_host_ops::phys_to_virt). */
+};
+
+/** Host grant mappings a VM may have at once. */
+#define HV_XEN_GRANT_MAPS_MAX 64u
+
+/**
+ * @brief Map a page the guest granted to domain 0, checking the grant as
+ *        Xen does (GTF_permit_access, domid 0, GTF_readonly against a
+ *        writable request, the frame being RAM the guest may access) and
+ *        setting GTF_reading (and GTF_writing) in the entry until unmapped.
+ *
+ * The page stays the guest's: if the guest later unmaps it from its own
+ * physical address space, the pointer still refers to the same host page,
+ * which the embedder owns anyway.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND
+ *         (reference outside the table); ::HV_ERR_GUEST_FAULT (entry does not
+ *         grant this access to domain 0, or its frame is not accessible RAM);
+ *         ::HV_ERR_LIMIT (::HV_XEN_GRANT_MAPS_MAX reached).
+ */
+hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
+                             struct hv_xen_grant_mapping *out);
+
+/**
+ * @brief Undo hv_xen_grant_map(): drops GTF_writing/GTF_reading when no
+ *        other mapping of the entry needs them.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND.
+ */
+hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle);
+
+/* ---- PV console ring ----------------------------------------------------- */
+
+/**
+ * @brief Set up the guest's PV console: a struct xencons_interface ring in
+ *        the guest RAM page at @p ring_gpa (zeroed here) and an event
+ *        channel, published as HVM_PARAM_CONSOLE_PFN and
+ *        HVM_PARAM_CONSOLE_EVTCHN (what a Xen toolstack does).
+ * @param[out] guest_port If not NULL: the guest's console port.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_ALIGNMENT;
+ *         ::HV_ERR_GUEST_FAULT (not writable RAM); ::HV_ERR_EXISTS (already set up);
+ *         ::HV_ERR_LIMIT.
+ */
+hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *guest_port);
+
+/**
+ * @brief Read what the guest wrote to the console ring (out[]), advancing
+ *        out_cons, and notify the guest when something was consumed.
+ *
+ * Ring indices come from guest memory and are checked: a producer more
+ * than a ring ahead of the consumer is treated as a corrupt ring (nothing
+ * is read, ::HV_ERR_GUEST_FAULT).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (no console attached);
+ *         ::HV_ERR_GUEST_FAULT.
+ */
+hv_status_t hv_xen_pvcons_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len);
+
+/**
+ * @brief Deliver console input: append to in[] as far as it has room,
+ *        advance in_prod, notify the guest.
+ * @return As hv_xen_pvcons_read().
+ */
+hv_status_t hv_xen_pvcons_write(struct hv_vm *vm, const char *buf, size_t len, size_t *written);
+
+/* ---- vCPU scheduling ----------------------------------------------------- */
+
+/** What hv_xen_vcpu_status() reports. */
+struct hv_xen_vcpu_status {
+    /** The vCPU is blocked in SCHEDOP_block/poll or halted, and nothing woke it yet. */
+    bool blocked;
+    /** An event is pending for it (it would take an upcall, or its poll is satisfied). */
+    bool event_pending;
+    /** Host time (hv_host_ops::time_ns) of its earliest Xen timer; 0 if none. */
+    uint64_t deadline_ns;
+};
+
+/**
+ * @brief Scheduling state of a vCPU, for an embedder deciding when to run
+ *        it again after ::HV_EXIT_HLT. Timers that expired by now are fired
+ *        first (setting their events pending).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (Xen not enabled).
+ */
+hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HV_XEN_H */

@@ -1,0 +1,274 @@
+/*
+ * console_io (the hypervisor console, read by the embedder) and the PV
+ * console ring (struct xencons_interface at HVM_PARAM_CONSOLE_PFN).
+ */
+#include "core/guest_mem.h"
+#include "xen/internal.h"
+
+#define WRITE_CHUNK  128u        /* bytes copied from the guest at a time */
+#define WRITE_BUDGET (64u << 10) /* bytes per hypercall before a continuation */
+
+/* What Xen prints of an unprivileged guest's output. */
+static bool printable(char ch)
+{
+    return (ch >= 0x20 && ch < 0x7f) || ch == '\n' || ch == '\t';
+}
+
+/* Append to the output ring, dropping the oldest bytes when full [L]. */
+static void out_put(struct hv_xen_vm *x, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!printable(s[i]))
+            continue;
+        if (x->con_out_len == HV_XEN_CONSOLE_BUFFER) {
+            x->con_out_head = (x->con_out_head + 1) % HV_XEN_CONSOLE_BUFFER;
+            x->con_out_len--;
+            x->con_dropped++;
+        }
+        x->con_out[(x->con_out_head + x->con_out_len) % HV_XEN_CONSOLE_BUFFER] = s[i];
+        x->con_out_len++;
+    }
+}
+
+static long console_write(struct xen_call *c)
+{
+    uint32_t count = (uint32_t)c->arg[1];
+    uint64_t buf = c->arg[2];
+    uint32_t done = 0;
+    char chunk[WRITE_CHUNK];
+
+    while (count) {
+        if (done >= WRITE_BUDGET) {
+            /* Long write: continue in a fresh hypercall, as Xen does. */
+            c->arg[1] = count;
+            c->arg[2] = buf;
+            c->restart = true;
+            return 0;
+        }
+        uint32_t n = HV_MIN(count, WRITE_CHUNK);
+        if (xen_copy_from_guest(c, buf, chunk, n))
+            return -XEN_EFAULT;
+        uint64_t t = xen_lock(c->x);
+        out_put(c->x, chunk, n);
+        xen_unlock(c->x, t);
+        buf += n;
+        count -= n;
+        done += n;
+    }
+    return 0;
+}
+
+static long console_read(struct xen_call *c)
+{
+    struct hv_xen_vm *x = c->x;
+    uint32_t count = (uint32_t)c->arg[1];
+    uint64_t buf = c->arg[2];
+    char tmp[WRITE_CHUNK];
+    long got = 0;
+
+    /* The result is a count or an error: refuse counts that look negative. */
+    if ((int32_t)count < 0)
+        return -XEN_E2BIG;
+    while ((uint32_t)got < count) {
+        uint64_t t = xen_lock(x);
+        uint32_t n = HV_MIN(HV_MIN(count - (uint32_t)got, WRITE_CHUNK), x->con_in_len);
+        for (uint32_t i = 0; i < n; i++)
+            tmp[i] = x->con_in[(x->con_in_head + i) % HV_XEN_CONSOLE_BUFFER];
+        xen_unlock(x, t);
+        if (!n)
+            break;
+        if (xen_copy_to_guest(c, buf + (uint64_t)got, tmp, n))
+            return -XEN_EFAULT;
+        t = xen_lock(x);
+        x->con_in_head = (x->con_in_head + n) % HV_XEN_CONSOLE_BUFFER;
+        x->con_in_len -= n;
+        xen_unlock(x, t);
+        got += n;
+    }
+    return got;
+}
+
+long xen_do_console_io(struct xen_call *c)
+{
+    if (c->x->flags & HV_XEN_F_NO_CONSOLE_IO)
+        return -XEN_EPERM;
+    switch ((uint32_t)c->arg[0]) {
+    case XEN_CONSOLEIO_WRITE:
+        return console_write(c);
+    case XEN_CONSOLEIO_READ:
+        return console_read(c);
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len,
+                                uint64_t *dropped)
+{
+    if (!vm || (!buf && cap) || !len)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    size_t n = HV_MIN(cap, (size_t)x->con_out_len);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = x->con_out[(x->con_out_head + i) % HV_XEN_CONSOLE_BUFFER];
+    x->con_out_head = (uint32_t)((x->con_out_head + n) % HV_XEN_CONSOLE_BUFFER);
+    x->con_out_len -= (uint32_t)n;
+    if (dropped) {
+        *dropped = x->con_dropped;
+        x->con_dropped = 0;
+    }
+    xen_unlock(x, t);
+    *len = n;
+    return HV_OK;
+}
+
+hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, size_t *accepted)
+{
+    if (!vm || (!buf && len) || !accepted)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    size_t n = HV_MIN(len, (size_t)(HV_XEN_CONSOLE_BUFFER - x->con_in_len));
+    for (size_t i = 0; i < n; i++)
+        x->con_in[(x->con_in_head + x->con_in_len + i) % HV_XEN_CONSOLE_BUFFER] = buf[i];
+    x->con_in_len += (uint32_t)n;
+    xen_unlock(x, t);
+    *accepted = n;
+    return HV_OK;
+}
+
+/* ---- the PV console ring ------------------------------------------------ */
+
+/* Signal the guest's console port through our host port [L]. */
+static void pvcons_kick(struct hv_xen_vm *x)
+{
+    const struct xen_host_port *hp = &x->host_ports[x->pvcons_host_port];
+    if (hp->state == XEN_PORT_INTERDOMAIN && hp->guest_port < x->valid_ports)
+        xen_evtchn_set_pending(x, x->ports[hp->guest_port].notify_vcpu, hp->guest_port);
+}
+
+hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *guest_port)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    if (!HV_ALIGNED(ring_gpa, HV_PAGE_SIZE))
+        return HV_ERR_ALIGNMENT;
+    if (hv_gpa_zero(vm, ring_gpa, HV_PAGE_SIZE) != HV_OK)
+        return HV_ERR_GUEST_FAULT;
+    uint64_t t = xen_lock(x);
+    hv_status_t st = HV_OK;
+    uint32_t hport = 0;
+    long port = 0;
+    if (x->pvcons) {
+        st = HV_ERR_EXISTS;
+        goto out;
+    }
+    for (hport = 1; hport < XEN_HOST_PORTS && x->host_ports[hport].state; hport++)
+        ;
+    port = hport < XEN_HOST_PORTS ? xen_evtchn_alloc_port(x) : -XEN_ENOSPC;
+    if (port < 0) {
+        st = HV_ERR_LIMIT;
+        goto out;
+    }
+    /* A guest port connected to the host from the start, as a toolstack
+       sets it up; the guest finds it in HVM_PARAM_CONSOLE_EVTCHN. */
+    x->ports[port].state = XEN_PORT_INTERDOMAIN;
+    x->ports[port].remote_dom = HV_XEN_DOMID_HOST;
+    x->ports[port].remote_port = hport;
+    x->host_ports[hport].state = XEN_PORT_INTERDOMAIN;
+    x->host_ports[hport].guest_port = (uint32_t)port;
+    x->pvcons = true;
+    x->pvcons_gpa = ring_gpa;
+    x->pvcons_host_port = hport;
+    x->params[HVM_PARAM_CONSOLE_PFN] = ring_gpa / HV_PAGE_SIZE;
+    x->params[HVM_PARAM_CONSOLE_EVTCHN] = (uint64_t)port;
+out:
+    xen_unlock(x, t);
+    if (st == HV_OK && guest_port)
+        *guest_port = (uint32_t)port;
+    return st;
+}
+
+/* The ring page, checked to be guest RAM; NULL if not (or detached) [L]. */
+static struct xen_cons_interface *ring(struct hv_xen_vm *x)
+{
+    if (!x->pvcons)
+        return NULL;
+    return hv_gpa_ptr(x->vm, x->pvcons_gpa, HV_MEM_READ | HV_MEM_WRITE);
+}
+
+hv_status_t hv_xen_pvcons_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len)
+{
+    if (!vm || (!buf && cap) || !len)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    hv_status_t st = HV_OK;
+    size_t n = 0;
+    struct xen_cons_interface *r = ring(x);
+    if (!r) {
+        st = x->pvcons ? HV_ERR_GUEST_FAULT : HV_ERR_STATE;
+        goto out;
+    }
+    uint32_t cons = __atomic_load_n(&r->out_cons, __ATOMIC_ACQUIRE);
+    uint32_t prod = __atomic_load_n(&r->out_prod, __ATOMIC_ACQUIRE);
+    uint32_t avail = prod - cons; /* free-running indices */
+    if (avail > sizeof(r->out)) {
+        st = HV_ERR_GUEST_FAULT; /* the guest corrupted its ring */
+        goto out;
+    }
+    n = HV_MIN((size_t)avail, cap);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = r->out[(cons + i) % sizeof(r->out)];
+    __atomic_store_n(&r->out_cons, cons + (uint32_t)n, __ATOMIC_RELEASE);
+    if (n)
+        pvcons_kick(x);
+out:
+    xen_unlock(x, t);
+    *len = n;
+    return st;
+}
+
+hv_status_t hv_xen_pvcons_write(struct hv_vm *vm, const char *buf, size_t len, size_t *written)
+{
+    if (!vm || (!buf && len) || !written)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    hv_status_t st = HV_OK;
+    size_t n = 0;
+    struct xen_cons_interface *r = ring(x);
+    if (!r) {
+        st = x->pvcons ? HV_ERR_GUEST_FAULT : HV_ERR_STATE;
+        goto out;
+    }
+    uint32_t cons = __atomic_load_n(&r->in_cons, __ATOMIC_ACQUIRE);
+    uint32_t prod = __atomic_load_n(&r->in_prod, __ATOMIC_ACQUIRE);
+    uint32_t used = prod - cons;
+    if (used > sizeof(r->in)) {
+        st = HV_ERR_GUEST_FAULT;
+        goto out;
+    }
+    n = HV_MIN(len, (size_t)(sizeof(r->in) - used));
+    for (size_t i = 0; i < n; i++)
+        r->in[(prod + i) % sizeof(r->in)] = buf[i];
+    __atomic_store_n(&r->in_prod, prod + (uint32_t)n, __ATOMIC_RELEASE);
+    if (n)
+        pvcons_kick(x);
+out:
+    xen_unlock(x, t);
+    *written = n;
+    return st;
+}

@@ -1,0 +1,324 @@
+/* Turning a VM into a Xen domain and back; hubs; HVM parameters; vCPU status. */
+#include "backend.h"
+#include "core/cpu.h"
+#include "core/pv.h"
+#include "xen/internal.h"
+
+extern const struct hv_pv_ops xen_pv_ops;
+
+#define CONFIG_MIN_SIZE   (offsetof(struct hv_xen_config, flags) + sizeof(uint32_t))
+#define DEFAULT_PORTS     1024u
+#define DEFAULT_GNT_FRAME 32u
+#define DEFAULT_MAJOR     4u
+#define DEFAULT_MINOR     19u
+
+/* ---- hubs ---- */
+
+hv_status_t hv_xen_hub_create(struct hv_ctx *ctx, struct hv_xen_hub **out)
+{
+    if (!ctx || !out)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_hub *hub = hv_host_obj_alloc(&ctx->host, sizeof(*hub));
+    if (!hub)
+        return HV_ERR_NO_MEMORY;
+    hub->ctx = ctx;
+    *out = hub;
+    return HV_OK;
+}
+
+hv_status_t hv_xen_hub_destroy(struct hv_xen_hub *hub)
+{
+    if (!hub)
+        return HV_ERR_INVALID_ARG;
+    const struct hv_host *h = &hub->ctx->host;
+    uint64_t t = hv_lock_acquire(h, &hub->lock);
+    uint32_t n = hub->count;
+    hv_lock_release(h, &hub->lock, t);
+    if (n)
+        return HV_ERR_BUSY;
+    hv_host_obj_free(h, hub, sizeof(*hub));
+    return HV_OK;
+}
+
+struct hv_xen_vm *xen_find_domain(struct hv_xen_vm *self, uint32_t domid)
+{
+    if (!self->hub)
+        return NULL;
+    for (struct hv_xen_vm *v = self->hub->first; v; v = v->hub_next) {
+        if (v->domid == domid)
+            return v;
+    }
+    return NULL;
+}
+
+/* Lowest free id, or the requested one if free; 0 if none (hub lock held). */
+static uint32_t pick_domid(struct hv_xen_hub *hub, uint32_t want)
+{
+    for (uint32_t id = want ? want : 1; id <= HV_XEN_DOMID_MAX; id++) {
+        bool used = false;
+        for (struct hv_xen_vm *v = hub ? hub->first : NULL; v && !used; v = v->hub_next)
+            used = v->domid == id;
+        if (!used)
+            return id;
+        if (want)
+            return 0;
+    }
+    return 0;
+}
+
+/* ---- enable / disable ---- */
+
+static size_t xvm_size(uint32_t nvcpus)
+{
+    return sizeof(struct hv_xen_vm) + nvcpus * sizeof(struct hv_xen_vcpu);
+}
+
+static hv_status_t read_config(const struct hv_xen_config *config, struct hv_xen_config *cfg)
+{
+    hv_memset(cfg, 0, sizeof(*cfg));
+    if (!config)
+        return HV_OK;
+    uint32_t size = config->size ? config->size : sizeof(*config);
+    if (size < CONFIG_MIN_SIZE)
+        return HV_ERR_INVALID_ARG;
+    hv_memcpy(cfg, config, HV_MIN((size_t)size, sizeof(*cfg)));
+    if (cfg->flags & ~HV_XEN_F_NO_CONSOLE_IO)
+        return HV_ERR_INVALID_ARG;
+    if (cfg->domid > HV_XEN_DOMID_MAX)
+        return HV_ERR_INVALID_ARG;
+    if (cfg->max_evtchn_ports == 1 || cfg->max_evtchn_ports > XEN_EVTCHN_2L_PORTS_64)
+        return HV_ERR_INVALID_ARG;
+    if (cfg->max_grant_frames > XEN_MAX_GRANT_FRAMES)
+        return HV_ERR_INVALID_ARG;
+    if (cfg->memmap_count > HV_PVH_MAX_MEMMAP || (cfg->memmap_count && !cfg->memmap))
+        return HV_ERR_INVALID_ARG;
+    if (hv_strnlen(cfg->extraversion, sizeof(cfg->extraversion)) == sizeof(cfg->extraversion))
+        return HV_ERR_INVALID_ARG;
+    return HV_OK;
+}
+
+static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_xen_config *cfg)
+{
+    x->vm = vm;
+    x->flags = cfg->flags;
+    x->vmx = vm->ctx->caps.backend != HV_BACKEND_SVM;
+    x->maxphyaddr = (uint8_t)vm->ctx->caps.hpa_bits;
+    uint32_t r[4];
+    hv_cpuid(0x80000000u, 0, r);
+    if (r[0] >= 0x80000001u) {
+        hv_cpuid(0x80000001u, 0, r);
+        x->gbpages = (r[3] >> 26) & 1; /* 1-GByte pages (SDM Vol. 2A CPUID) */
+    }
+    x->ver_major = cfg->version_major || cfg->version_minor ? cfg->version_major : DEFAULT_MAJOR;
+    x->ver_minor = cfg->version_major || cfg->version_minor ? cfg->version_minor : DEFAULT_MINOR;
+    hv_strlcpy(x->extraversion, cfg->extraversion[0] ? cfg->extraversion : ".0",
+               sizeof(x->extraversion));
+    hv_memcpy(x->handle, cfg->handle, sizeof(x->handle));
+    x->wake = cfg->wake;
+    x->notify = cfg->notify;
+    x->opaque = cfg->opaque;
+    x->shinfo_gfn = XEN_INVALID_GFN;
+    x->gnt_max = cfg->max_grant_frames ? cfg->max_grant_frames : DEFAULT_GNT_FRAME;
+    for (uint32_t i = 0; i < XEN_MAX_GRANT_FRAMES; i++)
+        x->gnt_gfn[i] = XEN_INVALID_GFN;
+    x->max_ports = cfg->max_evtchn_ports ? cfg->max_evtchn_ports : DEFAULT_PORTS;
+    x->valid_ports = HV_MIN(XEN_EVTCHN_BUCKET, x->max_ports);
+    x->ports[0].state = XEN_PORT_RESERVED;
+    x->shutdown_code = XEN_SHUTDOWN_CODE_NONE;
+    x->nvcpus = vm->max_vcpus;
+    for (uint32_t i = 0; i < x->nvcpus; i++)
+        x->vcpus[i].id = i;
+    if (cfg->memmap_count) {
+        for (uint32_t i = 0; i < cfg->memmap_count; i++)
+            x->memmap[i] = cfg->memmap[i];
+        x->memmap_count = cfg->memmap_count;
+        x->memmap_explicit = true;
+    } else {
+        xen_memmap_derive(vm, x->memmap, &x->memmap_count);
+    }
+}
+
+static void free_xvm(const struct hv_host *h, struct hv_xen_vm *x)
+{
+    for (uint32_t i = 0; i < x->gnt_nr; i++)
+        hv_host_page_free(h, x->gnt_page[i], 1);
+    hv_host_page_free(h, x->shinfo, 1);
+    hv_host_obj_free(h, x->ports, x->max_ports * sizeof(struct xen_port));
+    hv_host_obj_free(h, x, xvm_size(x->nvcpus));
+}
+
+hv_status_t hv_xen_enable(struct hv_vm *vm, const struct hv_xen_config *config)
+{
+    struct hv_xen_config cfg;
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    hv_status_t st = read_config(config, &cfg);
+    if (st != HV_OK)
+        return st;
+    if (vm->xen || vm->pv)
+        return HV_ERR_EXISTS;
+    if (cfg.hub && cfg.hub->ctx != vm->ctx)
+        return HV_ERR_INVALID_ARG;
+
+    const struct hv_host *h = &vm->ctx->host;
+    struct hv_xen_vm *x = hv_host_obj_alloc(h, xvm_size(vm->max_vcpus));
+    if (!x)
+        return HV_ERR_NO_MEMORY;
+    x->nvcpus = vm->max_vcpus;
+    x->max_ports = cfg.max_evtchn_ports ? cfg.max_evtchn_ports : DEFAULT_PORTS;
+    x->ports = hv_host_obj_alloc(h, x->max_ports * sizeof(struct xen_port));
+    x->shinfo = hv_host_page_alloc(h, 1, &x->shinfo_hpa);
+    if (!x->ports || !x->shinfo) {
+        free_xvm(h, x);
+        return HV_ERR_NO_MEMORY;
+    }
+    init_fields(x, vm, &cfg);
+    xen_time_init(x, cfg.tsc_khz);
+    /* A domain starts with one grant-table frame, as in Xen. */
+    x->lock = &x->own_lock;
+    if (xen_gnttab_grow(x, 1)) {
+        free_xvm(h, x);
+        return HV_ERR_NO_MEMORY;
+    }
+
+    x->hub = cfg.hub;
+    x->lock = cfg.hub ? &cfg.hub->lock : &x->own_lock;
+    uint64_t t = hv_lock_acquire(h, x->lock);
+    uint32_t id = pick_domid(cfg.hub, cfg.domid);
+    if (id) {
+        x->domid = (uint16_t)id;
+        if (cfg.hub) {
+            x->hub_next = cfg.hub->first;
+            cfg.hub->first = x;
+            cfg.hub->count++;
+        }
+    }
+    hv_lock_release(h, x->lock, t);
+    if (!id) {
+        free_xvm(h, x);
+        return cfg.domid ? HV_ERR_EXISTS : HV_ERR_LIMIT;
+    }
+
+    t = hv_lock_acquire(h, &vm->lock);
+    for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+        if (vm->vcpus[i])
+            vm->vcpus[i]->xen = &x->vcpus[i];
+    }
+    vm->xen = x;
+    __atomic_store_n(&vm->pv, &xen_pv_ops, __ATOMIC_RELEASE);
+    hv_lock_release(h, &vm->lock, t);
+    return HV_OK;
+}
+
+hv_status_t hv_xen_disable(struct hv_vm *vm)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    const struct hv_host *h = &vm->ctx->host;
+    uint64_t t = hv_lock_acquire(h, &vm->lock);
+    bool busy = false;
+    for (uint32_t i = 0; i < vm->max_vcpus; i++)
+        busy |= vm->vcpus[i] && vm->vcpus[i]->running;
+    if (!busy) {
+        vm->pv = NULL;
+        for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+            if (vm->vcpus[i]) {
+                vm->vcpus[i]->xen = NULL;
+                if (x->vcpus[i].queued_vector &&
+                    vm->vcpus[i]->queued_irq.vector == x->vcpus[i].queued_vector)
+                    vm->vcpus[i]->queued_irq.type = HV_EVENT_NONE;
+            }
+        }
+    }
+    hv_lock_release(h, &vm->lock, t);
+    if (busy)
+        return HV_ERR_BUSY;
+
+    /* Peers in the hub see our ports closed; then leave the hub. */
+    t = xen_lock(x);
+    xen_evtchn_close_all(x);
+    if (x->hub) {
+        struct hv_xen_vm **pp = &x->hub->first;
+        while (*pp && *pp != x)
+            pp = &(*pp)->hub_next;
+        if (*pp) {
+            *pp = x->hub_next;
+            x->hub->count--;
+        }
+    }
+    xen_unlock(x, t);
+
+    xen_gnttab_fini(x); /* unmaps and frees the table frames */
+    if (x->shinfo_gfn != XEN_INVALID_GFN)
+        hv_vm_unmap(vm, x->shinfo_gfn * HV_PAGE_SIZE, HV_PAGE_SIZE);
+    vm->xen = NULL;
+    free_xvm(h, x);
+    return HV_OK;
+}
+
+hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid)
+{
+    if (!vm || !domid)
+        return HV_ERR_INVALID_ARG;
+    if (!vm->xen)
+        return HV_ERR_STATE;
+    *domid = vm->xen->domid;
+    return HV_OK;
+}
+
+/* ---- HVM parameters, host side ---- */
+
+hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    if (index >= HVM_NR_PARAMS)
+        return HV_ERR_RANGE;
+    uint64_t t = xen_lock(x);
+    x->params[index] = value;
+    xen_unlock(x, t);
+    return HV_OK;
+}
+
+hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value)
+{
+    if (!vm || !value)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    if (index >= HVM_NR_PARAMS)
+        return HV_ERR_RANGE;
+    uint64_t t = xen_lock(x);
+    *value = x->params[index];
+    xen_unlock(x, t);
+    return HV_OK;
+}
+
+/* ---- scheduling state for the embedder ---- */
+
+hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status)
+{
+    if (!vcpu || !status)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vcpu->vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t now = xen_now(x);
+    uint64_t t = xen_lock(x);
+    xen_run_timers(x, xv, now);
+    uint8_t *vi = xen_vcpu_info(x, xv);
+    status->event_pending = xv->upcall_assert || (vi && xen_vi_upcall_pending(vi));
+    status->blocked = xv->block != XEN_RUNNING;
+    uint64_t d = xen_next_deadline(xv);
+    status->deadline_ns = d ? d + x->time_base_ns : 0;
+    xen_unlock(x, t);
+    return HV_OK;
+}

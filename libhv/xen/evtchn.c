@@ -1,0 +1,529 @@
+/*
+ * Event channels, 2-level ABI: port allocation and the delivery path
+ * (set pending -> selector -> upcall pending -> upcall vector), following
+ * Xen's common/event_channel.c and event_2l.c semantics: a 0->1 pending
+ * transition on an unmasked port sets the selector bit of the notified
+ * vCPU, and a 0->1 selector transition marks its upcall pending. Masked
+ * ports only record the pending bit (the edge is the guest's to find when
+ * it unmasks). Every function here runs with the [L] lock held.
+ */
+#include "core/guest_mem.h"
+#include "xen/internal.h"
+
+static uint32_t port_limit(const struct hv_xen_vm *x)
+{
+    return HV_MIN(x->max_ports, xen_2l_ports(x));
+}
+
+long xen_evtchn_alloc_port(struct hv_xen_vm *x)
+{
+    uint32_t limit = port_limit(x);
+    for (uint32_t p = 1; p < limit; p++) {
+        if (p >= x->valid_ports) {
+            /* Open the next bucket, as Xen's evtchn_allocate_port does. */
+            x->valid_ports = HV_MIN(x->valid_ports + XEN_EVTCHN_BUCKET, x->max_ports);
+            return p;
+        }
+        if (x->ports[p].state == XEN_PORT_FREE)
+            return p;
+    }
+    return -XEN_ENOSPC;
+}
+
+/* Wake the vCPU if it waits for events, or make a running one notice them. */
+void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+{
+    struct hv_vcpu *v = xen_vcpu_obj(x, xv->id);
+    if (!v)
+        return;
+    if (xv->block != XEN_RUNNING) {
+        xv->block = XEN_RUNNING;
+        xv->poll_deadline = 0;
+        if (x->wake)
+            x->wake(x->opaque, v);
+        return;
+    }
+    /* Inside hv_vcpu_run on another CPU: an interrupt makes it exit, and
+       the pre-entry hook then delivers. No hv_vcpu_kick(): that would make
+       hv_vcpu_run() return to the embedder for nothing. */
+    const struct hv_host *h = xen_host(x);
+    uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&v->running, __ATOMIC_SEQ_CST) && h->ops.kick_cpu && cpu != UINT32_MAX &&
+        cpu != hv_host_cpu_current(h))
+        h->ops.kick_cpu(h->ops.opaque, cpu);
+}
+
+void xen_mark_events_pending(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+{
+    uint8_t *vi = xen_vcpu_info(x, xv);
+    if (!vi || xen_vi_test_and_set_upcall(vi))
+        return;
+    /* hvm_assert_evtchn_irq: an edge on the per-vCPU vector; the global
+       callback vector is level-triggered on upcall_pending (pre_entry). */
+    if (xv->upcall_vector)
+        xv->upcall_assert = true;
+    xen_wake(x, xv);
+}
+
+void xen_evtchn_set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port)
+{
+    if (vcpu_id >= x->nvcpus)
+        return;
+    struct hv_xen_vcpu *xv = &x->vcpus[vcpu_id];
+    if (xen_port_test_and_set_pending(x, port))
+        return;
+    if (!xen_port_test_masked(x, port)) {
+        uint8_t *vi = xen_vcpu_info(x, xv);
+        uint32_t bits = x->compat ? 32 : 64;
+        if (vi && !xen_vi_test_and_set_sel(x, vi, port / bits))
+            xen_mark_events_pending(x, xv);
+    }
+    xen_check_pollers(x, port);
+}
+
+void xen_send_vcpu_virq(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t virq)
+{
+    uint32_t port = xv->virq_port[virq];
+    if (port)
+        xen_evtchn_set_pending(x, xv->id, port);
+}
+
+/* Per-vCPU VIRQs can be bound once on each vCPU; the others are global. */
+static bool virq_is_global(uint32_t virq)
+{
+    return virq != XEN_VIRQ_TIMER && virq != XEN_VIRQ_DEBUG && virq != XEN_VIRQ_XENOPROF &&
+           virq != XEN_VIRQ_XENPMU;
+}
+
+/* The far end of an interdomain port becomes unbound, waiting for us again. */
+static void unbind_remote(struct hv_xen_vm *x, const struct xen_port *p)
+{
+    if (p->remote_dom == HV_XEN_DOMID_HOST) {
+        if (p->remote_port < XEN_HOST_PORTS) {
+            struct xen_host_port *hp = &x->host_ports[p->remote_port];
+            hp->state = XEN_PORT_UNBOUND;
+            hp->guest_port = 0;
+        }
+        return;
+    }
+    struct hv_xen_vm *r = p->remote_dom == x->domid ? x : xen_find_domain(x, p->remote_dom);
+    if (!r || p->remote_port >= r->valid_ports)
+        return;
+    struct xen_port *rp = &r->ports[p->remote_port];
+    if (rp->state == XEN_PORT_INTERDOMAIN) {
+        rp->state = XEN_PORT_UNBOUND;
+        rp->remote_dom = x->domid;
+        rp->remote_port = 0;
+    }
+}
+
+long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port)
+{
+    if (port >= x->valid_ports)
+        return -XEN_EINVAL;
+    struct xen_port *p = &x->ports[port];
+    switch (p->state) {
+    case XEN_PORT_FREE:
+    case XEN_PORT_RESERVED:
+        return -XEN_EINVAL;
+    case XEN_PORT_VIRQ: {
+        uint32_t v = virq_is_global(p->virq) ? 0 : p->notify_vcpu;
+        if (v < x->nvcpus && x->vcpus[v].virq_port[p->virq] == port)
+            x->vcpus[v].virq_port[p->virq] = 0;
+        break;
+    }
+    case XEN_PORT_INTERDOMAIN:
+        unbind_remote(x, p);
+        break;
+    default:
+        break;
+    }
+    /* Clear the pending bit so a re-bind starts clean; back to vCPU 0. */
+    xen_port_clear_pending(x, port);
+    hv_memset(p, 0, sizeof(*p));
+    return 0;
+}
+
+void xen_evtchn_close_all(struct hv_xen_vm *x)
+{
+    for (uint32_t p = 1; p < x->valid_ports; p++) {
+        if (x->ports[p].state != XEN_PORT_FREE)
+            xen_evtchn_close_port(x, p);
+    }
+    hv_memset(x->host_ports, 0, sizeof(x->host_ports));
+}
+
+bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t rflags)
+{
+    /* HVM: an upcall is deliverable when its vector is set up, the event is
+       pending and the guest can take interrupts (hvm_local_events_need_delivery). */
+    if (!(rflags & HV_BIT(9)))
+        return false;
+    if (xv->upcall_vector)
+        return xv->upcall_assert || xv->queued_vector;
+    uint64_t cb = x->params[HVM_PARAM_CALLBACK_IRQ];
+    if ((cb >> HVM_CALLBACK_TYPE_SHIFT) != HVM_CALLBACK_TYPE_VECTOR || !(uint8_t)cb)
+        return false;
+    uint8_t *vi = xen_vcpu_info(x, xv);
+    return vi && xen_vi_upcall_pending(vi);
+}
+
+/* ---- EVTCHNOP_* --------------------------------------------------------- */
+
+/* A domain a guest names that is not itself: -EPERM if it exists, else -ESRCH. */
+static long other_domain_error(struct hv_xen_vm *x, uint32_t domid)
+{
+    if (domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid))
+        return -XEN_EPERM;
+    return -XEN_ESRCH;
+}
+
+static long op_alloc_unbound(struct xen_call *c)
+{
+    struct xen_evtchn_alloc_unbound a;
+    struct hv_xen_vm *x = c->x;
+    if (xen_copy_from_guest(c, c->arg[1], &a, sizeof(a)))
+        return -XEN_EFAULT;
+    uint64_t t = xen_lock(x);
+    long rc;
+    if (!xen_is_self(x, a.dom)) {
+        rc = other_domain_error(x, a.dom);
+    } else {
+        rc = xen_evtchn_alloc_port(x);
+        if (rc > 0) {
+            struct xen_port *p = &x->ports[rc];
+            p->state = XEN_PORT_UNBOUND;
+            p->remote_dom = a.remote_dom == XEN_DOMID_SELF ? x->domid : a.remote_dom;
+            a.port = (uint32_t)rc;
+            rc = 0;
+        }
+    }
+    xen_unlock(x, t);
+    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &a, sizeof(a)))
+        rc = -XEN_EFAULT; /* the port stays allocated, as in Xen */
+    return rc;
+}
+
+/* Connect local port @p lport of x to @p rport of domain @p rdom. */
+static long connect(struct hv_xen_vm *x, uint32_t lport, uint32_t rdom, uint32_t rport)
+{
+    struct xen_port *lp = &x->ports[lport];
+    if (rdom == HV_XEN_DOMID_HOST) {
+        if (rport == 0 || rport >= XEN_HOST_PORTS || x->host_ports[rport].state != XEN_PORT_UNBOUND)
+            return -XEN_EINVAL;
+        x->host_ports[rport].state = XEN_PORT_INTERDOMAIN;
+        x->host_ports[rport].guest_port = lport;
+    } else {
+        struct hv_xen_vm *r = rdom == x->domid ? x : xen_find_domain(x, rdom);
+        if (!r)
+            return -XEN_ESRCH;
+        if (rport >= r->valid_ports)
+            return -XEN_EINVAL;
+        struct xen_port *rp = &r->ports[rport];
+        if (rp->state != XEN_PORT_UNBOUND || rp->remote_dom != x->domid)
+            return -XEN_EINVAL;
+        rp->state = XEN_PORT_INTERDOMAIN;
+        rp->remote_dom = x->domid;
+        rp->remote_port = lport;
+    }
+    lp->state = XEN_PORT_INTERDOMAIN;
+    lp->remote_dom = (uint16_t)rdom;
+    lp->remote_port = rport;
+    /* The peer may already have signalled the unbound port: always set the
+       new local port pending, as Xen does. */
+    xen_evtchn_set_pending(x, lp->notify_vcpu, lport);
+    return 0;
+}
+
+static long op_bind_interdomain(struct xen_call *c)
+{
+    struct xen_evtchn_bind_interdomain b;
+    struct hv_xen_vm *x = c->x;
+    if (xen_copy_from_guest(c, c->arg[1], &b, sizeof(b)))
+        return -XEN_EFAULT;
+    uint32_t rdom = b.remote_dom == XEN_DOMID_SELF ? x->domid : b.remote_dom;
+    uint64_t t = xen_lock(x);
+    long rc;
+    if (rdom != x->domid && rdom != HV_XEN_DOMID_HOST && !xen_find_domain(x, rdom)) {
+        rc = -XEN_ESRCH;
+    } else {
+        rc = xen_evtchn_alloc_port(x);
+        if (rc > 0) {
+            uint32_t lport = (uint32_t)rc;
+            rc = connect(x, lport, rdom, b.remote_port);
+            if (rc == 0)
+                b.local_port = lport;
+        }
+    }
+    xen_unlock(x, t);
+    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &b, sizeof(b)))
+        rc = -XEN_EFAULT;
+    return rc;
+}
+
+static long op_bind_virq(struct xen_call *c)
+{
+    struct xen_evtchn_bind_virq b;
+    struct hv_xen_vm *x = c->x;
+    if (xen_copy_from_guest(c, c->arg[1], &b, sizeof(b)))
+        return -XEN_EFAULT;
+    if (b.virq >= XEN_NR_VIRQS)
+        return -XEN_EINVAL;
+    if (virq_is_global(b.virq) && b.vcpu != 0)
+        return -XEN_EINVAL;
+    if (b.vcpu >= x->nvcpus)
+        return -XEN_ENOENT;
+    uint64_t t = xen_lock(x);
+    struct hv_xen_vcpu *xv = &x->vcpus[b.vcpu];
+    long rc;
+    if (xv->virq_port[b.virq]) {
+        rc = -XEN_EEXIST;
+    } else {
+        rc = xen_evtchn_alloc_port(x);
+        if (rc > 0) {
+            struct xen_port *p = &x->ports[rc];
+            p->state = XEN_PORT_VIRQ;
+            p->virq = (uint8_t)b.virq;
+            p->notify_vcpu = b.vcpu;
+            xv->virq_port[b.virq] = (uint32_t)rc;
+            b.port = (uint32_t)rc;
+            rc = 0;
+        }
+    }
+    xen_unlock(x, t);
+    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &b, sizeof(b)))
+        rc = -XEN_EFAULT;
+    return rc;
+}
+
+static long op_bind_ipi(struct xen_call *c)
+{
+    struct xen_evtchn_bind_ipi b;
+    struct hv_xen_vm *x = c->x;
+    if (xen_copy_from_guest(c, c->arg[1], &b, sizeof(b)))
+        return -XEN_EFAULT;
+    if (b.vcpu >= x->nvcpus)
+        return -XEN_ENOENT;
+    uint64_t t = xen_lock(x);
+    long rc = xen_evtchn_alloc_port(x);
+    if (rc > 0) {
+        x->ports[rc].state = XEN_PORT_IPI;
+        x->ports[rc].notify_vcpu = b.vcpu;
+        b.port = (uint32_t)rc;
+        rc = 0;
+    }
+    xen_unlock(x, t);
+    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &b, sizeof(b)))
+        rc = -XEN_EFAULT;
+    return rc;
+}
+
+static long op_send(struct hv_xen_vm *x, uint32_t port)
+{
+    if (port >= x->valid_ports)
+        return -XEN_EINVAL;
+    const struct xen_port *p = &x->ports[port];
+    switch (p->state) {
+    case XEN_PORT_INTERDOMAIN:
+        if (p->remote_dom == HV_XEN_DOMID_HOST) {
+            if (p->remote_port < XEN_HOST_PORTS) {
+                x->host_ports[p->remote_port].pending = true;
+                if (x->notify)
+                    x->notify(x->opaque, x->vm, p->remote_port);
+            }
+        } else {
+            struct hv_xen_vm *r = p->remote_dom == x->domid ? x : xen_find_domain(x, p->remote_dom);
+            if (r && p->remote_port < r->valid_ports)
+                xen_evtchn_set_pending(r, r->ports[p->remote_port].notify_vcpu, p->remote_port);
+        }
+        return 0;
+    case XEN_PORT_IPI:
+        xen_evtchn_set_pending(x, p->notify_vcpu, port);
+        return 0;
+    case XEN_PORT_UNBOUND:
+        return 0; /* silently dropped */
+    default:
+        return -XEN_EINVAL;
+    }
+}
+
+static long op_status(struct xen_call *c)
+{
+    struct xen_evtchn_status s;
+    struct hv_xen_vm *x = c->x;
+    if (xen_copy_from_guest(c, c->arg[1], &s, sizeof(s)))
+        return -XEN_EFAULT;
+    uint64_t t = xen_lock(x);
+    long rc = 0;
+    if (!xen_is_self(x, s.dom)) {
+        rc = other_domain_error(x, s.dom);
+    } else if (s.port >= x->valid_ports) {
+        rc = -XEN_EINVAL;
+    } else {
+        const struct xen_port *p = &x->ports[s.port];
+        hv_memset(&s.u, 0, sizeof(s.u));
+        switch (p->state) {
+        case XEN_PORT_UNBOUND:
+            s.status = EVTCHNSTAT_unbound;
+            s.u.unbound.dom = p->remote_dom;
+            break;
+        case XEN_PORT_INTERDOMAIN:
+            s.status = EVTCHNSTAT_interdomain;
+            s.u.interdomain.dom = p->remote_dom;
+            s.u.interdomain.port = p->remote_port;
+            break;
+        case XEN_PORT_VIRQ:
+            s.status = EVTCHNSTAT_virq;
+            s.u.virq = p->virq;
+            break;
+        case XEN_PORT_IPI:
+            s.status = EVTCHNSTAT_ipi;
+            break;
+        default:
+            s.status = EVTCHNSTAT_closed;
+            break;
+        }
+        s.vcpu = p->notify_vcpu;
+    }
+    xen_unlock(x, t);
+    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &s, sizeof(s)))
+        rc = -XEN_EFAULT;
+    return rc;
+}
+
+static long op_bind_vcpu(struct hv_xen_vm *x, uint32_t port, uint32_t vcpu)
+{
+    if (vcpu >= x->nvcpus)
+        return -XEN_ENOENT;
+    if (port >= x->valid_ports)
+        return -XEN_EINVAL;
+    struct xen_port *p = &x->ports[port];
+    switch (p->state) {
+    case XEN_PORT_VIRQ:
+        if (!virq_is_global(p->virq))
+            return -XEN_EINVAL;
+        p->notify_vcpu = vcpu;
+        return 0;
+    case XEN_PORT_UNBOUND:
+    case XEN_PORT_INTERDOMAIN:
+        p->notify_vcpu = vcpu;
+        return 0;
+    default:
+        return -XEN_EINVAL;
+    }
+}
+
+static long op_unmask(struct hv_xen_vm *x, uint32_t port)
+{
+    if (port >= x->valid_ports)
+        return -XEN_EINVAL;
+    struct hv_xen_vcpu *xv = &x->vcpus[HV_MIN(x->ports[port].notify_vcpu, x->nvcpus - 1)];
+    if (xen_port_test_and_clear_mask(x, port) && xen_port_test_pending(x, port)) {
+        uint8_t *vi = xen_vcpu_info(x, xv);
+        uint32_t bits = x->compat ? 32 : 64;
+        if (vi && !xen_vi_test_and_set_sel(x, vi, port / bits))
+            xen_mark_events_pending(x, xv);
+    }
+    return 0;
+}
+
+/* Operations taking a plain port or (port, vcpu), run under the lock. */
+static long op_simple(struct xen_call *c, uint32_t cmd)
+{
+    struct hv_xen_vm *x = c->x;
+    struct xen_evtchn_bind_vcpu a; /* port, then vcpu: covers close/send/unmask too */
+    size_t len = cmd == EVTCHNOP_bind_vcpu ? sizeof(a) : sizeof(uint32_t);
+    if (xen_copy_from_guest(c, c->arg[1], &a, len))
+        return -XEN_EFAULT;
+    uint64_t t = xen_lock(x);
+    long rc;
+    switch (cmd) {
+    case EVTCHNOP_close:
+        rc = xen_evtchn_close_port(x, a.port);
+        break;
+    case EVTCHNOP_send:
+        rc = op_send(x, a.port);
+        break;
+    case EVTCHNOP_unmask:
+        rc = op_unmask(x, a.port);
+        break;
+    default:
+        rc = op_bind_vcpu(x, a.port, a.vcpu);
+        break;
+    }
+    xen_unlock(x, t);
+    return rc;
+}
+
+static long op_reset(struct xen_call *c)
+{
+    uint16_t dom;
+    struct hv_xen_vm *x = c->x;
+    if (xen_copy_from_guest(c, c->arg[1], &dom, sizeof(dom)))
+        return -XEN_EFAULT;
+    uint64_t t = xen_lock(x);
+    long rc = 0;
+    if (!xen_is_self(x, dom)) {
+        rc = other_domain_error(x, dom);
+    } else {
+        for (uint32_t p = 1; p < x->valid_ports; p++) {
+            if (x->ports[p].state != XEN_PORT_FREE)
+                xen_evtchn_close_port(x, p);
+        }
+    }
+    xen_unlock(x, t);
+    return rc;
+}
+
+long xen_do_event_channel_op(struct xen_call *c)
+{
+    /* int cmd: the upper half of a 64-bit register is not part of it. */
+    uint32_t cmd = (uint32_t)c->arg[0];
+    uint8_t scratch[24];
+
+    switch (cmd) {
+    case EVTCHNOP_alloc_unbound:
+        return op_alloc_unbound(c);
+    case EVTCHNOP_bind_interdomain:
+        return op_bind_interdomain(c);
+    case EVTCHNOP_bind_virq:
+        return op_bind_virq(c);
+    case EVTCHNOP_bind_ipi:
+        return op_bind_ipi(c);
+    case EVTCHNOP_close:
+    case EVTCHNOP_send:
+    case EVTCHNOP_unmask:
+    case EVTCHNOP_bind_vcpu:
+        return op_simple(c, cmd);
+    case EVTCHNOP_status:
+        return op_status(c);
+    case EVTCHNOP_reset:
+        return op_reset(c);
+    case EVTCHNOP_bind_pirq:
+        /* No physical IRQs exist for the guest (pirq >= nr_pirqs). */
+        if (xen_copy_from_guest(c, c->arg[1], scratch, 12))
+            return -XEN_EFAULT;
+        return -XEN_EINVAL;
+    case EVTCHNOP_init_control:
+    case EVTCHNOP_expand_array:
+        /* FIFO ABI not built in: Xen's answer is -EOPNOTSUPP. */
+        if (xen_copy_from_guest(c, c->arg[1], scratch,
+                                cmd == EVTCHNOP_init_control
+                                    ? sizeof(struct xen_evtchn_init_control)
+                                    : sizeof(uint64_t)))
+            return -XEN_EFAULT;
+        return -XEN_EOPNOTSUPP;
+    case EVTCHNOP_set_priority: {
+        uint32_t a[2];
+        if (xen_copy_from_guest(c, c->arg[1], a, sizeof(a)))
+            return -XEN_EFAULT;
+        uint64_t t = xen_lock(c->x);
+        bool valid = a[0] < c->x->valid_ports;
+        xen_unlock(c->x, t);
+        /* The 2-level ABI has no priorities. */
+        return valid ? -XEN_ENOSYS : -XEN_EINVAL;
+    }
+    default:
+        return -XEN_ENOSYS;
+    }
+}

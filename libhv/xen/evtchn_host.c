@@ -1,0 +1,168 @@
+/*
+ * Event channels seen from the host (domain 0): host ports are the
+ * host's ends of interdomain channels with one VM, numbered per VM.
+ */
+#include "xen/internal.h"
+
+/* A free host port number, or 0 [L]. */
+static uint32_t free_host_port(struct hv_xen_vm *x)
+{
+    for (uint32_t p = 1; p < XEN_HOST_PORTS; p++) {
+        if (x->host_ports[p].state == XEN_PORT_FREE)
+            return p;
+    }
+    return 0;
+}
+
+static struct hv_xen_vm *enabled(struct hv_vm *vm)
+{
+    return vm ? vm->xen : NULL;
+}
+
+hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port)
+{
+    if (!vm || !guest_port)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = enabled(vm);
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    long port = xen_evtchn_alloc_port(x);
+    if (port > 0) {
+        x->ports[port].state = XEN_PORT_UNBOUND;
+        x->ports[port].remote_dom = HV_XEN_DOMID_HOST;
+    }
+    xen_unlock(x, t);
+    if (port <= 0)
+        return HV_ERR_LIMIT;
+    *guest_port = (uint32_t)port;
+    return HV_OK;
+}
+
+hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *host_port)
+{
+    if (!vm || !host_port)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = enabled(vm);
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    hv_status_t st = HV_OK;
+    uint32_t hp = free_host_port(x);
+    if (guest_port >= x->valid_ports || x->ports[guest_port].state != XEN_PORT_UNBOUND ||
+        x->ports[guest_port].remote_dom != HV_XEN_DOMID_HOST) {
+        st = HV_ERR_NOT_FOUND;
+    } else if (!hp) {
+        st = HV_ERR_LIMIT;
+    } else {
+        struct xen_port *p = &x->ports[guest_port];
+        p->state = XEN_PORT_INTERDOMAIN;
+        p->remote_port = hp;
+        x->host_ports[hp].state = XEN_PORT_INTERDOMAIN;
+        x->host_ports[hp].guest_port = guest_port;
+        x->host_ports[hp].pending = false;
+        /* As for EVTCHNOP_bind_interdomain, the bound port is set pending. */
+        xen_evtchn_set_pending(x, p->notify_vcpu, guest_port);
+        *host_port = hp;
+    }
+    xen_unlock(x, t);
+    return st;
+}
+
+hv_status_t hv_xen_evtchn_host_unbound(struct hv_vm *vm, uint32_t *host_port)
+{
+    if (!vm || !host_port)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = enabled(vm);
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    uint32_t hp = free_host_port(x);
+    if (hp) {
+        x->host_ports[hp].state = XEN_PORT_UNBOUND;
+        x->host_ports[hp].guest_port = 0;
+        x->host_ports[hp].pending = false;
+    }
+    xen_unlock(x, t);
+    if (!hp)
+        return HV_ERR_LIMIT;
+    *host_port = hp;
+    return HV_OK;
+}
+
+/* The host port @p hp if allocated, else NULL [L]. */
+static struct xen_host_port *host_port(struct hv_xen_vm *x, uint32_t hp)
+{
+    if (hp == 0 || hp >= XEN_HOST_PORTS || x->host_ports[hp].state == XEN_PORT_FREE)
+        return NULL;
+    return &x->host_ports[hp];
+}
+
+hv_status_t hv_xen_evtchn_notify(struct hv_vm *vm, uint32_t hp)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = enabled(vm);
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    hv_status_t st = HV_OK;
+    struct xen_host_port *p = host_port(x, hp);
+    if (!p)
+        st = HV_ERR_NOT_FOUND;
+    else if (p->state == XEN_PORT_INTERDOMAIN && p->guest_port < x->valid_ports)
+        xen_evtchn_set_pending(x, x->ports[p->guest_port].notify_vcpu, p->guest_port);
+    xen_unlock(x, t);
+    return st;
+}
+
+hv_status_t hv_xen_evtchn_pending(struct hv_vm *vm, uint32_t hp, bool *pending,
+                                  uint32_t *guest_port)
+{
+    if (!vm || !pending)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = enabled(vm);
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    hv_status_t st = HV_OK;
+    struct xen_host_port *p = host_port(x, hp);
+    if (!p) {
+        st = HV_ERR_NOT_FOUND;
+    } else {
+        *pending = p->pending;
+        p->pending = false;
+        if (guest_port)
+            *guest_port = p->state == XEN_PORT_INTERDOMAIN ? p->guest_port : 0;
+    }
+    xen_unlock(x, t);
+    return st;
+}
+
+hv_status_t hv_xen_evtchn_close(struct hv_vm *vm, uint32_t hp)
+{
+    if (!vm)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = enabled(vm);
+    if (!x)
+        return HV_ERR_STATE;
+    uint64_t t = xen_lock(x);
+    hv_status_t st = HV_OK;
+    struct xen_host_port *p = host_port(x, hp);
+    if (!p) {
+        st = HV_ERR_NOT_FOUND;
+    } else {
+        if (p->state == XEN_PORT_INTERDOMAIN && p->guest_port < x->valid_ports) {
+            struct xen_port *gp = &x->ports[p->guest_port];
+            if (gp->state == XEN_PORT_INTERDOMAIN && gp->remote_dom == HV_XEN_DOMID_HOST) {
+                gp->state = XEN_PORT_UNBOUND; /* waits for the host again */
+                gp->remote_port = 0;
+            }
+        }
+        if (hp == x->pvcons_host_port)
+            x->pvcons = false;
+        hv_memset(p, 0, sizeof(*p));
+    }
+    xen_unlock(x, t);
+    return st;
+}

@@ -1,0 +1,192 @@
+/*
+ * The PV hooks (core/pv.h) a Xen-enabled VM installs: CPUID leaves
+ * 0x40000000.., the hypercall-page MSR, hypercalls (hypercall.c), event
+ * delivery before each entry, and HLT wake-up.
+ */
+#include "backend.h"
+#include "core/cpu.h"
+#include "core/guest_mem.h"
+#include "core/pv.h"
+#include "xen/internal.h"
+
+enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit);
+
+/* ---- CPUID (arch-x86/cpuid.h; values as Xen's cpuid_hypervisor_leaves) ---- */
+
+static bool xen_cpuid(struct hv_vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    uint32_t idx = leaf - XEN_CPUID_BASE;
+
+    out[0] = out[1] = out[2] = out[3] = 0;
+    switch (idx) {
+    case 0:
+        out[0] = XEN_CPUID_BASE + XEN_CPUID_LEAVES; /* largest leaf */
+        out[1] = XEN_CPUID_SIG_EBX;
+        out[2] = XEN_CPUID_SIG_ECX;
+        out[3] = XEN_CPUID_SIG_EDX;
+        break;
+    case 1:
+        out[0] = ((uint32_t)x->ver_major << 16) | x->ver_minor;
+        break;
+    case 2:
+        out[0] = 1;                      /* hypercall pages */
+        out[1] = XEN_MSR_HYPERCALL_PAGE; /* MSR base */
+        break;
+    case 3: /* time: the guest TSC runs at the host rate, never emulated */
+        if (subleaf == 0) {
+            out[2] = x->tsc_khz;
+        } else if (subleaf == 1) {
+            out[2] = x->tsc_mul;
+            out[3] = (uint32_t)(int32_t)x->tsc_shift;
+        } else if (subleaf == 2) {
+            out[0] = x->tsc_khz;
+        }
+        break;
+    case 4: /* HVM features */
+        if (subleaf == 0) {
+            out[0] = XEN_HVM_CPUID_VCPU_ID | XEN_HVM_CPUID_DOMID | XEN_HVM_CPUID_UPCALL_VEC;
+            out[1] = vcpu->id;
+            out[2] = x->domid;
+        }
+        break;
+    default: /* leaf 5 is PV-only; beyond the largest leaf: zeros */
+        break;
+    }
+    return true;
+}
+
+/* ---- the hypercall page MSR ---- */
+
+/* Fill one page with "mov $nr, %eax; vmcall|vmmcall; ret" stubs, 32 bytes
+   apart; HYPERVISOR_iret is PV-only and gets UD2; the rest is INT3. */
+static void fill_hypercall_page(uint8_t *p, bool vmx)
+{
+    hv_memset(p, 0xcc, HV_PAGE_SIZE);
+    for (uint32_t nr = 0; nr < HV_PAGE_SIZE / XEN_HYPERCALL_STUB_SIZE; nr++) {
+        uint8_t *s = p + nr * XEN_HYPERCALL_STUB_SIZE;
+        if (nr == XEN_HC_IRET) {
+            s[0] = 0x0f; /* ud2 */
+            s[1] = 0x0b;
+            continue;
+        }
+        s[0] = 0xb8; /* mov imm32, %eax */
+        s[1] = (uint8_t)nr;
+        s[2] = (uint8_t)(nr >> 8);
+        s[3] = 0;
+        s[4] = 0;
+        s[5] = 0x0f; /* vmcall 0f 01 c1 (SDM Vol. 2B), vmmcall 0f 01 d9 (APM Vol. 3) */
+        s[6] = 0x01;
+        s[7] = vmx ? 0xc1 : 0xd9;
+        s[8] = 0xc3; /* ret */
+    }
+}
+
+void xen_latch_shinfo_size(struct hv_xen_vm *x, struct hv_vcpu *vcpu)
+{
+    /* Xen samples the caller's mode at the guest's first PV set-up steps
+       and uses that shared_info layout from then on. */
+    x->compat = !vcpu->vm->ctx->be->long_mode(vcpu);
+}
+
+static hv_status_t xen_msr_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value)
+{
+    if (msr != XEN_MSR_HYPERCALL_PAGE)
+        return HV_ERR_NOT_FOUND;
+    *value = 0; /* write-only: reads as zero */
+    return HV_OK;
+}
+
+static hv_status_t xen_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    if (msr != XEN_MSR_HYPERCALL_PAGE)
+        return HV_ERR_NOT_FOUND;
+    /* Bits 11:0 select the page of a multi-page area; there is one page. */
+    if (value & (HV_PAGE_SIZE - 1))
+        return HV_ERR_GUEST_FAULT;
+    uint8_t *page = hv_gpa_ptr(vcpu->vm, value, HV_MEM_READ | HV_MEM_WRITE);
+    if (!page)
+        return HV_ERR_GUEST_FAULT; /* not writable RAM: #GP, as Xen gives */
+    fill_hypercall_page(page, x->vmx);
+    uint64_t t = xen_lock(x);
+    xen_latch_shinfo_size(x, vcpu);
+    xen_unlock(x, t);
+    return HV_OK;
+}
+
+/* ---- event delivery before each entry ---- */
+
+static void xen_pre_entry(struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    vcpu->xen = xv;
+    uint64_t now = xen_now(x);
+    uint64_t t = xen_lock(x);
+
+    xv->block = XEN_RUNNING; /* the embedder runs it: whatever it waited for is over */
+    xv->poll_deadline = 0;
+    xen_run_timers(x, xv, now);
+    xen_time_update(x, xv, vcpu, false);
+
+    /* Which vector, and is it asserted? The per-vCPU upcall vector is an
+       edge (set when upcall_pending goes 0->1); the domain's callback
+       vector is level-triggered on upcall_pending (hvm_vcpu_has_pending_irq). */
+    uint8_t vec = 0;
+    bool want = false, level = false;
+    if (xv->upcall_vector) {
+        vec = xv->upcall_vector;
+        want = xv->upcall_assert;
+    } else {
+        uint64_t cb = x->params[HVM_PARAM_CALLBACK_IRQ];
+        if ((cb >> HVM_CALLBACK_TYPE_SHIFT) == HVM_CALLBACK_TYPE_VECTOR && (uint8_t)cb >= 32) {
+            uint8_t *vi = xen_vcpu_info(x, xv);
+            vec = (uint8_t)cb;
+            level = true;
+            want = vi && xen_vi_upcall_pending(vi);
+        }
+    }
+    struct hv_event *q = &vcpu->queued_irq;
+    if (xv->queued_vector) {
+        if (q->type == HV_EVENT_NONE || q->vector != xv->queued_vector) {
+            xv->queued_vector = 0; /* delivered */
+        } else if (level && !want) {
+            q->type = HV_EVENT_NONE; /* the guest handled it meanwhile: withdraw */
+            xv->queued_vector = 0;
+        }
+    }
+    if (want && vec >= 32 && !xv->queued_vector && q->type == HV_EVENT_NONE) {
+        hv_memset(q, 0, sizeof(*q));
+        q->type = HV_EVENT_EXTINT;
+        q->vector = vec;
+        xv->queued_vector = vec;
+        if (!level)
+            xv->upcall_assert = false;
+    }
+    xen_unlock(x, t);
+}
+
+static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t rflags = vcpu->vm->ctx->be->get_rflags(vcpu);
+    uint64_t now = xen_now(x);
+    uint64_t t = xen_lock(x);
+    xen_run_timers(x, xv, now);
+    bool need = xen_events_need_delivery(x, xv, rflags);
+    if (!need)
+        xv->block = XEN_HALTED;
+    xen_unlock(x, t);
+    return need;
+}
+
+const struct hv_pv_ops xen_pv_ops = {
+    .cpuid = xen_cpuid,
+    .msr_read = xen_msr_read,
+    .msr_write = xen_msr_write,
+    .hypercall = xen_hypercall,
+    .pre_entry = xen_pre_entry,
+    .halt_wakeup = xen_halt_wakeup,
+};

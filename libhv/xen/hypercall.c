@@ -1,0 +1,114 @@
+/*
+ * Hypercall entry: the VMCALL/VMMCALL hook. Decodes Xen's calling
+ * convention for the caller's mode, refuses callers outside ring 0 as Xen
+ * does for HVM guests, dispatches, and writes the result to RAX.
+ *
+ * Modes follow Xen's hvm_guest_x86_mode(): 64-bit code passes RAX = number
+ * and RDI RSI RDX R10 R8 R9; 32-bit and 16-bit protected mode and real
+ * mode pass EAX and EBX ECX EDX ESI EDI EBP, and their structures use the
+ * i386 layouts. Virtual-8086 mode and CPL > 0 get -EPERM; unknown numbers
+ * -ENOSYS.
+ */
+#include "backend.h"
+#include "core/pv.h"
+#include "xen/internal.h"
+
+#define XEN_RFLAGS_VM HV_BIT(17)
+#define XEN_CR0_PE    HV_BIT(0)
+
+enum call_mode {
+    MODE_REAL,
+    MODE_V86,
+    MODE_16,
+    MODE_32,
+    MODE_64,
+};
+
+static enum call_mode call_mode(struct hv_vcpu *vcpu)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (be->long_mode(vcpu))
+        return MODE_64;
+    struct hv_vcpu_state st;
+    be->get_state(vcpu, HV_STATE_CR | HV_STATE_SEG, &st);
+    if (!(st.cr0 & XEN_CR0_PE))
+        return MODE_REAL;
+    if (be->get_rflags(vcpu) & XEN_RFLAGS_VM)
+        return MODE_V86;
+    return (st.seg[HV_SEG_CS].attr & HV_SEG_DB) ? MODE_32 : MODE_16;
+}
+
+static long dispatch(struct xen_call *c, uint64_t nr)
+{
+    switch (nr) {
+    case XEN_HC_MEMORY_OP:
+        return xen_do_memory_op(c);
+    case XEN_HC_SET_TIMER_OP:
+        return xen_do_set_timer_op(c);
+    case XEN_HC_XEN_VERSION:
+        return xen_do_xen_version(c);
+    case XEN_HC_CONSOLE_IO:
+        return xen_do_console_io(c);
+    case XEN_HC_GRANT_TABLE_OP:
+        return xen_do_grant_table_op(c);
+    case XEN_HC_VCPU_OP:
+        return xen_do_vcpu_op(c);
+    case XEN_HC_SCHED_OP:
+        return xen_do_sched_op(c);
+    case XEN_HC_EVENT_CHANNEL_OP:
+        return xen_do_event_channel_op(c);
+    case XEN_HC_HVM_OP:
+        return xen_do_hvm_op(c);
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+/* The hv_pv_ops::hypercall hook. */
+enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    uint64_t *g = vcpu->gpr;
+    enum call_mode mode = call_mode(vcpu);
+
+    vcpu->xen = xen_vcpu(x, vcpu);
+    if (mode == MODE_V86 || be->get_cpl(vcpu) != 0) {
+        g[HV_GPR_RAX] = mode == MODE_64 ? (uint64_t)(int64_t)-XEN_EPERM : (uint32_t)-XEN_EPERM;
+        return HV_PV_DONE;
+    }
+
+    struct xen_call c;
+    c.vcpu = vcpu;
+    c.x = x;
+    c.xv = vcpu->xen;
+    c.exit = exit;
+    c.compat = mode != MODE_64;
+    c.exit_to_host = false;
+    c.restart = false;
+    c.regs_loaded = false;
+    c.paging = false;
+    static const uint8_t order64[6] = {HV_GPR_RDI, HV_GPR_RSI, HV_GPR_RDX,
+                                       HV_GPR_R10, HV_GPR_R8,  HV_GPR_R9};
+    static const uint8_t order32[6] = {HV_GPR_RBX, HV_GPR_RCX, HV_GPR_RDX,
+                                       HV_GPR_RSI, HV_GPR_RDI, HV_GPR_RBP};
+    for (int i = 0; i < 6; i++)
+        c.arg[i] = c.compat ? (uint32_t)g[order32[i]] : g[order64[i]];
+    uint64_t nr = c.compat ? (uint32_t)g[HV_GPR_RAX] : g[HV_GPR_RAX];
+
+    long ret = dispatch(&c, nr);
+    if (c.restart) {
+        /* Continuation: the handler advanced its arguments; the guest
+           executes the call again from where it stopped (RIP unchanged,
+           nothing queued for the fault path). */
+        for (int i = 0; i < 6; i++) {
+            if (c.compat)
+                g[order32[i]] = (g[order32[i]] & ~0xffffffffull) | (uint32_t)c.arg[i];
+            else
+                g[order64[i]] = c.arg[i];
+        }
+        return HV_PV_FAULT;
+    }
+    g[HV_GPR_RAX] = c.compat ? (uint32_t)ret : (uint64_t)(int64_t)ret;
+    return c.exit_to_host ? HV_PV_EXIT : HV_PV_DONE;
+}

@@ -1,0 +1,329 @@
+/*
+ * Private state of the Xen PV layer and the helpers its files share.
+ *
+ * Locking: every field marked [L] is protected by *xvm->lock, which is the
+ * hub's lock for VMs in a hub (so that operations touching two domains,
+ * like an interdomain send, need one lock) or the VM's own lock otherwise.
+ * Hypercall handlers copy their arguments in and out of guest memory
+ * without the lock and take it only around the state they change.
+ */
+#ifndef HV_XEN_INTERNAL_H
+#define HV_XEN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <hv/xen.h>
+
+#include "core/host.h"
+#include "core/objects.h"
+#include "core/util.h"
+#include "emu/emu.h"
+#include "xen/abi.h"
+#include "xen/layout.h"
+
+/* Event-channel ports become valid in buckets, as in Xen: a port beyond the
+   last bucket ever used is invalid (-EINVAL), a free one inside is closed. */
+#define XEN_EVTCHN_BUCKET 64u
+/* Host ports 1..XEN_HOST_PORTS-1 (0 is never a port). */
+#define XEN_HOST_PORTS       64u
+#define XEN_MAX_GRANT_FRAMES 64u
+#define XEN_INVALID_GFN      UINT64_MAX
+
+enum xen_port_state {
+    XEN_PORT_FREE = 0,
+    XEN_PORT_RESERVED,    /* port 0 */
+    XEN_PORT_UNBOUND,     /* waiting for remote_dom to bind */
+    XEN_PORT_INTERDOMAIN, /* connected to remote_dom:remote_port (domain 0: a host port) */
+    XEN_PORT_VIRQ,
+    XEN_PORT_IPI,
+};
+
+struct xen_port {
+    uint8_t state; /* enum xen_port_state */
+    uint8_t virq;
+    uint16_t remote_dom;
+    uint32_t notify_vcpu;
+    uint32_t remote_port;
+};
+
+struct xen_host_port {
+    uint8_t state; /* XEN_PORT_FREE, _UNBOUND (guest may bind to it), _INTERDOMAIN */
+    bool pending;  /* the guest signalled it */
+    uint32_t guest_port;
+};
+
+struct xen_host_map {
+    bool used;
+    bool readonly;
+    uint32_t ref;
+    uint64_t gpa, hpa;
+};
+
+/* Why a vCPU is not running (struct hv_xen_vcpu::block). */
+enum xen_block {
+    XEN_RUNNING = 0,
+    XEN_BLOCKED, /* SCHEDOP_block */
+    XEN_POLLING, /* SCHEDOP_poll */
+    XEN_HALTED,  /* HLT with nothing to deliver */
+};
+
+struct hv_xen_vcpu {
+    uint32_t id;
+    /* vcpu_info location [L]: registered (gpa) or slot `id` of shared_info. */
+    bool vi_registered;
+    uint64_t vi_gpa;
+    uint8_t vi_dummy[64]; /* vcpu_info of a vCPU >= 32 before registration */
+    /* Event delivery [L]. */
+    uint8_t upcall_vector; /* HVMOP_set_evtchn_upcall_vector; 0: none */
+    bool upcall_assert;    /* edge to deliver through upcall_vector */
+    uint8_t queued_vector; /* vector this layer put in vcpu->queued_irq; 0: none */
+    uint32_t virq_port[XEN_NR_VIRQS];
+    /* Timers in guest system time (ns); 0: off [L]. */
+    uint64_t singleshot;
+    uint64_t periodic_period, periodic_next;
+    uint64_t poll_deadline;
+    /* Blocking [L]. */
+    uint8_t block;     /* enum xen_block */
+    int32_t poll_port; /* XEN_POLLING: the single polled port, or -1 for several */
+    /* pvclock: published at the current vcpu_info location [L]. */
+    bool time_valid;
+    uint64_t time_stamp_ns; /* host ns of the last update */
+};
+
+struct hv_xen_hub {
+    struct hv_ctx *ctx;
+    struct hv_lock lock; /* the [L] lock of every member */
+    struct hv_xen_vm *first;
+    uint32_t count;
+};
+
+struct hv_xen_vm {
+    struct hv_vm *vm;
+    struct hv_xen_hub *hub;
+    struct hv_xen_vm *hub_next; /* [hub lock] */
+    struct hv_lock own_lock;
+    struct hv_lock *lock;
+    uint16_t domid;
+    uint32_t flags;
+    bool vmx; /* hypercall stubs use VMCALL (else VMMCALL) */
+    uint8_t maxphyaddr;
+    bool gbpages;
+    uint16_t ver_major, ver_minor;
+    char extraversion[16];
+    uint8_t handle[16];
+    hv_xen_wake_fn wake;
+    hv_xen_notify_fn notify;
+    void *opaque;
+
+    /* Shared state the guest sees [L]. */
+    bool compat; /* 32-bit shared_info layout (latched as Xen does) */
+    void *shinfo;
+    uint64_t shinfo_hpa;
+    uint64_t shinfo_gfn; /* where the guest mapped it, or XEN_INVALID_GFN */
+
+    /* Grant table v1 [L]. */
+    uint32_t gnt_max;
+    uint32_t gnt_nr;
+    void *gnt_page[XEN_MAX_GRANT_FRAMES];
+    uint64_t gnt_hpa[XEN_MAX_GRANT_FRAMES];
+    uint64_t gnt_gfn[XEN_MAX_GRANT_FRAMES];
+    struct xen_host_map maps[HV_XEN_GRANT_MAPS_MAX];
+
+    /* Event channels [L]. */
+    struct xen_port *ports;
+    uint32_t max_ports;   /* configured limit */
+    uint32_t valid_ports; /* ports below this are valid (bucket granularity) */
+    struct xen_host_port host_ports[XEN_HOST_PORTS];
+
+    /* HVM parameters and shutdown code [L]. */
+    uint64_t params[HVM_NR_PARAMS];
+    uint8_t shutdown_code;
+
+    /* console_io [L]. */
+    char con_out[HV_XEN_CONSOLE_BUFFER];
+    uint32_t con_out_head, con_out_len;
+    uint64_t con_dropped;
+    char con_in[HV_XEN_CONSOLE_BUFFER];
+    uint32_t con_in_head, con_in_len;
+    /* PV console ring [L]. */
+    bool pvcons;
+    uint64_t pvcons_gpa;
+    uint32_t pvcons_host_port;
+
+    /* Memory map for XENMEM_memory_map [L]. */
+    struct hv_pvh_memmap memmap[HV_PVH_MAX_MEMMAP];
+    uint32_t memmap_count;
+    bool memmap_explicit;
+
+    /* Time (fixed after enable). */
+    bool has_clock;
+    uint32_t tsc_khz;
+    uint32_t tsc_mul;
+    int8_t tsc_shift;
+    uint64_t time_base_ns; /* host ns at guest system time 0 */
+
+    /* Serializes changes of the guest-physical map (add_to_physmap, table
+       growth): they may allocate, so they cannot run under the [L] lock. */
+    uint32_t physmap_busy;
+
+    uint32_t nvcpus;
+    struct hv_xen_vcpu vcpus[]; /* one per possible vCPU id */
+};
+
+/* ---- object access ---- */
+
+static inline struct hv_xen_vm *xen_of(struct hv_vm *vm)
+{
+    return vm->xen;
+}
+
+/* The per-vCPU state of @p vcpu (always present when the VM has Xen on). */
+static inline struct hv_xen_vcpu *xen_vcpu(struct hv_xen_vm *x, struct hv_vcpu *vcpu)
+{
+    return &x->vcpus[vcpu->id];
+}
+
+/* vCPU object with id @p id, or NULL if none was created. */
+static inline struct hv_vcpu *xen_vcpu_obj(struct hv_xen_vm *x, uint32_t id)
+{
+    if (id >= x->nvcpus)
+        return NULL;
+    return __atomic_load_n(&x->vm->vcpus[id], __ATOMIC_ACQUIRE);
+}
+
+static inline const struct hv_host *xen_host(const struct hv_xen_vm *x)
+{
+    return &x->vm->ctx->host;
+}
+
+static inline uint64_t xen_lock(struct hv_xen_vm *x)
+{
+    return hv_lock_acquire(xen_host(x), x->lock);
+}
+
+static inline void xen_unlock(struct hv_xen_vm *x, uint64_t token)
+{
+    hv_lock_release(xen_host(x), x->lock, token);
+}
+
+/* Another domain of the hub (lock held), or NULL. */
+struct hv_xen_vm *xen_find_domain(struct hv_xen_vm *self, uint32_t domid);
+
+/* The domain a hypercall names: DOMID_SELF or our own id. */
+static inline bool xen_is_self(const struct hv_xen_vm *x, uint32_t domid)
+{
+    return domid == XEN_DOMID_SELF || domid == x->domid;
+}
+
+/* ---- a hypercall in progress (hypercall.c) ---- */
+
+struct xen_call {
+    struct hv_vcpu *vcpu;
+    struct hv_xen_vm *x;
+    struct hv_xen_vcpu *xv;
+    struct hv_exit *exit;
+    bool compat;     /* the caller is not in 64-bit mode: i386 layouts */
+    uint64_t arg[6]; /* in the caller's order, zero-extended for 32-bit */
+    /* Set by a handler: */
+    bool exit_to_host; /* return `exit` to the embedder (RIP advanced) */
+    bool restart;      /* re-execute the hypercall (continuation): RIP kept */
+    /* Guest-virtual translation state, loaded on first use (gva.c). */
+    bool regs_loaded;
+    bool paging;
+    struct hv_emu_regs regs;
+};
+
+/* Copy between hypervisor and guest-virtual memory: 0 or -XEN_EFAULT. */
+int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len);
+int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t len);
+
+/* Sub-op handlers: return the value for RAX (negative Xen errno on error). */
+long xen_do_xen_version(struct xen_call *c);
+long xen_do_console_io(struct xen_call *c);
+long xen_do_sched_op(struct xen_call *c);
+long xen_do_set_timer_op(struct xen_call *c);
+long xen_do_memory_op(struct xen_call *c);
+long xen_do_hvm_op(struct xen_call *c);
+long xen_do_vcpu_op(struct xen_call *c);
+long xen_do_event_channel_op(struct xen_call *c);
+long xen_do_grant_table_op(struct xen_call *c);
+
+/* ---- shared_info / vcpu_info (shinfo.c), lock held ---- */
+
+/* 2-level ports of the current layout (4096 or 1024). */
+static inline uint32_t xen_2l_ports(const struct hv_xen_vm *x)
+{
+    return x->compat ? XEN_EVTCHN_2L_PORTS_32 : XEN_EVTCHN_2L_PORTS_64;
+}
+
+bool xen_port_test_and_set_pending(struct hv_xen_vm *x, uint32_t port);
+bool xen_port_test_pending(struct hv_xen_vm *x, uint32_t port);
+void xen_port_clear_pending(struct hv_xen_vm *x, uint32_t port);
+bool xen_port_test_masked(struct hv_xen_vm *x, uint32_t port);
+bool xen_port_test_and_clear_mask(struct hv_xen_vm *x, uint32_t port);
+/* Host pointer to the vCPU's vcpu_info (64 bytes, one page), or NULL. */
+uint8_t *xen_vcpu_info(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
+bool xen_vi_test_and_set_sel(struct hv_xen_vm *x, uint8_t *vi, uint32_t word);
+bool xen_vi_test_and_set_upcall(uint8_t *vi);
+bool xen_vi_upcall_pending(const uint8_t *vi);
+void xen_vi_clear_upcall_mask(uint8_t *vi);
+
+/* ---- events (evtchn.c), lock held ---- */
+
+/* Xen's 2-level set_pending for port @p port notifying vCPU @p vcpu_id. */
+void xen_evtchn_set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port);
+/* Mark the vCPU's upcall pending (vcpu_mark_events_pending). */
+void xen_mark_events_pending(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
+/* Deliver a per-vCPU VIRQ (VIRQ_TIMER) if bound. */
+void xen_send_vcpu_virq(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t virq);
+/* The vCPU may not be running: tell the embedder (wake callback) or kick its CPU. */
+void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
+/* Close every port (disable). */
+void xen_evtchn_close_all(struct hv_xen_vm *x);
+/* Allocate the lowest free port: the port, or a negative Xen errno. */
+long xen_evtchn_alloc_port(struct hv_xen_vm *x);
+/* Close @p port as EVTCHNOP_close does: 0 or -XEN_EINVAL. */
+long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
+/* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)? */
+bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t rflags);
+
+/* ---- timers, blocking (sched.c) ---- */
+
+/* Guest system time now (ns since the time base); 0 without a clock. */
+uint64_t xen_now(const struct hv_xen_vm *x);
+/* Fire the vCPU's expired timers (lock held). */
+void xen_run_timers(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t now);
+/* Earliest timer deadline of the vCPU in guest time, 0 if none (lock held). */
+uint64_t xen_next_deadline(const struct hv_xen_vcpu *xv);
+/* Wake pollers of @p port (lock held). */
+void xen_check_pollers(struct hv_xen_vm *x, uint32_t port);
+
+/* ---- time (time.c) ---- */
+
+/* Set up the TSC scale (enable): tsc_khz given or measured. */
+void xen_time_init(struct hv_xen_vm *x, uint32_t tsc_khz);
+/* Publish vcpu_time_info for the vCPU if stale (lock held). */
+void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu, bool force);
+
+/* ---- grants (grant.c) ---- */
+
+/* Grow the grant table to @p frames frames: 0 or a negative Xen errno
+   (physmap_busy held, [L] not held: it allocates). */
+long xen_gnttab_grow(struct hv_xen_vm *x, uint32_t frames);
+/* Free frames and drop host maps (disable). */
+void xen_gnttab_fini(struct hv_xen_vm *x);
+
+/* ---- memory (memory.c) ---- */
+
+/* Derive the memory map from the VM's mappings below 4 GiB. */
+void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *count);
+/* Map a library page (shared_info, grant frame) at the guest's gfn,
+   replacing what was there and removing its previous mapping. */
+long xen_map_special(struct hv_xen_vm *x, uint64_t hpa, uint64_t *cur_gfn, uint64_t gfn);
+
+/* ---- the PV hooks (enable.c) ---- */
+
+/* Latch the shared_info layout from the caller's mode (hypercall page, CALLBACK_IRQ). */
+void xen_latch_shinfo_size(struct hv_xen_vm *x, struct hv_vcpu *vcpu);
+
+#endif /* HV_XEN_INTERNAL_H */

@@ -1,0 +1,193 @@
+/*
+ * memory_op: the guest's memory map, and placing the library's pages
+ * (shared_info, grant-table frames) in the guest-physical space at the
+ * frame the guest chooses (XENMEM_add_to_physmap), as Xen does for a
+ * translated guest: whatever was mapped at that frame goes away, and the
+ * page leaves its previous frame.
+ */
+#include <hv/vm.h>
+#include "xen/internal.h"
+
+#define XEN_EDOM   33
+#define XEN_ENOMEM 12
+
+/* ---- the memory map ---- */
+
+static uint32_t map_type(uint32_t flags)
+{
+    bool rw = (flags & (HV_MEM_READ | HV_MEM_WRITE)) == (HV_MEM_READ | HV_MEM_WRITE);
+    bool wb = (flags & HV_MEMTYPE_MASK) == HV_MEMTYPE_WB;
+    return rw && wb ? HV_PVH_MEMMAP_RAM : HV_PVH_MEMMAP_RESERVED;
+}
+
+void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *count)
+{
+    struct hv_vm_stats stats;
+    uint32_t n = 0;
+    uint64_t found = 0;
+    const uint64_t limit = 1ull << 32;
+
+    *count = 0;
+    if (hv_vm_stats(vm, &stats) != HV_OK)
+        return;
+    /* Walk mappings upwards until every mapped byte has been seen (so a
+       small guest does not probe all of its 4 GiB), in SLAT page steps. */
+    for (uint64_t gpa = 0; gpa < limit && found < stats.mapped_bytes;) {
+        struct hv_mapping m;
+        if (hv_vm_query(vm, gpa, &m) != HV_OK) {
+            gpa += HV_PAGE_SIZE;
+            continue;
+        }
+        uint64_t len = m.gpa + m.page_size - gpa;
+        uint32_t type = map_type(m.flags);
+        found += len;
+        if (n && map[n - 1].type == type && map[n - 1].addr + map[n - 1].size == gpa) {
+            map[n - 1].size += len;
+        } else if (n < HV_PVH_MAX_MEMMAP) {
+            map[n].addr = gpa;
+            map[n].size = len;
+            map[n].type = type;
+            n++;
+        } else {
+            break;
+        }
+        gpa += len;
+    }
+    *count = n;
+}
+
+static long memory_map(struct xen_call *c)
+{
+    struct hv_xen_vm *x = c->x;
+    uint32_t nr;
+    uint64_t buf;
+    struct xen_memory_map_64 m64;
+    struct xen_memory_map_32 m32;
+    if (c->compat) {
+        if (xen_copy_from_guest(c, c->arg[1], &m32, sizeof(m32)))
+            return -XEN_EFAULT;
+        nr = m32.nr_entries, buf = m32.buffer;
+    } else {
+        if (xen_copy_from_guest(c, c->arg[1], &m64, sizeof(m64)))
+            return -XEN_EFAULT;
+        nr = m64.nr_entries, buf = m64.buffer;
+    }
+    struct xen_e820_entry e[HV_PVH_MAX_MEMMAP];
+    uint64_t t = xen_lock(x);
+    uint32_t have = x->memmap_count;
+    for (uint32_t i = 0; i < have; i++) {
+        e[i].addr = x->memmap[i].addr;
+        e[i].size = x->memmap[i].size;
+        e[i].type = x->memmap[i].type;
+    }
+    xen_unlock(x, t);
+    if (!have)
+        return -XEN_ENOSYS; /* no map was set: Xen's answer for that case */
+    nr = HV_MIN(nr, have);
+    if (xen_copy_to_guest(c, buf, e, nr * sizeof(e[0])))
+        return -XEN_EFAULT;
+    if (c->compat) {
+        m32.nr_entries = nr;
+        return xen_copy_to_guest(c, c->arg[1], &m32, sizeof(m32)) ? -XEN_EFAULT : 0;
+    }
+    m64.nr_entries = nr;
+    return xen_copy_to_guest(c, c->arg[1], &m64, sizeof(m64)) ? -XEN_EFAULT : 0;
+}
+
+/* ---- add_to_physmap ---- */
+
+/* One physmap change at a time per VM: SLAT calls may allocate, so no
+   spinlock is held across them (a plain flag that other vCPUs wait on). */
+static void physmap_enter(struct hv_xen_vm *x)
+{
+    while (__atomic_exchange_n(&x->physmap_busy, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+}
+
+static void physmap_exit(struct hv_xen_vm *x)
+{
+    __atomic_store_n(&x->physmap_busy, 0, __ATOMIC_RELEASE);
+}
+
+long xen_map_special(struct hv_xen_vm *x, uint64_t hpa, uint64_t *cur_gfn, uint64_t gfn)
+{
+    struct hv_vm *vm = x->vm;
+    uint64_t gpa = gfn * HV_PAGE_SIZE;
+    if (gfn >= (1ull << (vm->gpa_bits - 12)))
+        return -XEN_EINVAL;
+    /* Whatever the guest had at that frame is removed, then the page
+       leaves its old frame and appears at the new one. */
+    hv_status_t st = hv_vm_unmap(vm, gpa, HV_PAGE_SIZE);
+    if (st == HV_OK && *cur_gfn != XEN_INVALID_GFN && *cur_gfn != gfn)
+        st = hv_vm_unmap(vm, *cur_gfn * HV_PAGE_SIZE, HV_PAGE_SIZE);
+    if (st == HV_OK) {
+        *cur_gfn = XEN_INVALID_GFN;
+        st = hv_vm_map(vm, gpa, hpa, HV_PAGE_SIZE, HV_MEM_READ | HV_MEM_WRITE | HV_MEMTYPE_WB);
+    }
+    if (st == HV_OK)
+        *cur_gfn = gfn;
+    if (st == HV_ERR_NO_MEMORY)
+        return -XEN_ENOMEM;
+    return st == HV_OK ? 0 : -XEN_EINVAL;
+}
+
+static long add_to_physmap(struct xen_call *c, uint64_t start_extent)
+{
+    struct hv_xen_vm *x = c->x;
+    uint32_t domid, space;
+    uint64_t idx, gpfn;
+    if (start_extent > 0xffff)
+        return -XEN_EDOM;
+    if (c->compat) {
+        struct xen_add_to_physmap_32 a;
+        if (xen_copy_from_guest(c, c->arg[1], &a, sizeof(a)))
+            return -XEN_EFAULT;
+        domid = a.domid, space = a.space, idx = a.idx, gpfn = a.gpfn;
+    } else {
+        struct xen_add_to_physmap_64 a;
+        if (xen_copy_from_guest(c, c->arg[1], &a, sizeof(a)))
+            return -XEN_EFAULT;
+        domid = a.domid, space = a.space, idx = a.idx, gpfn = a.gpfn;
+    }
+    if (space == XENMAPSPACE_gmfn_foreign)
+        return -XEN_ENOSYS; /* only through add_to_physmap_batch */
+    if (!xen_is_self(x, domid)) {
+        uint64_t t = xen_lock(x);
+        bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
+        xen_unlock(x, t);
+        return exists ? -XEN_EPERM : -XEN_ESRCH;
+    }
+
+    long rc;
+    physmap_enter(x);
+    if (space == XENMAPSPACE_shared_info) {
+        rc = idx == 0 ? xen_map_special(x, x->shinfo_hpa, &x->shinfo_gfn, gpfn) : -XEN_EINVAL;
+    } else if (space == XENMAPSPACE_grant_table) {
+        /* Frame idx of the table, growing it up to idx + 1 frames within
+           the limit; status frames exist only in grant table v2. */
+        rc = idx < x->gnt_max ? xen_gnttab_grow(x, (uint32_t)idx + 1) : -XEN_EINVAL;
+        if (rc == 0 && idx >= x->gnt_nr)
+            rc = -XEN_EINVAL;
+        if (rc == 0)
+            rc = xen_map_special(x, x->gnt_hpa[idx], &x->gnt_gfn[idx], gpfn);
+    } else {
+        rc = -XEN_EINVAL; /* gmfn spaces: not implemented */
+    }
+    physmap_exit(x);
+    return rc;
+}
+
+long xen_do_memory_op(struct xen_call *c)
+{
+    uint64_t cmd = c->arg[0];
+    switch (cmd & XENMEM_CMD_MASK) {
+    case XENMEM_memory_map:
+        return memory_map(c);
+    case XENMEM_add_to_physmap:
+        return add_to_physmap(c, cmd >> 6);
+    default:
+        /* XENMEM_machine_memory_map and _machphys_mapping are refused to
+           HVM guests with -ENOSYS; the rest is not implemented. */
+        return -XEN_ENOSYS;
+    }
+}
