@@ -404,10 +404,8 @@ static void test_ea_16_32(void)
         if (ovr >= 0)
             b[n++] = (uint8_t)(ovr < 4 ? 0x26 + 8 * ovr : 0x60 + ovr);
         b[n++] = 0x8b;
-        do {
-            mod = (unsigned)(rnd64() % 3);
-            rm = (unsigned)(rnd64() % 8);
-        } while (0);
+        mod = (unsigned)(rnd64() % 3);
+        rm = (unsigned)(rnd64() % 8);
         b[n++] = (uint8_t)((mod << 6) | ((rnd64() % 8) << 3) | rm);
         if (adsize == 4 && rm == 4) {
             sib = (uint8_t)rnd64();
@@ -517,8 +515,6 @@ static void test_ea_vectors(void)
     regs.seg[HV_EMU_DS].base = 0;
     CU_ASSERT_EQUAL(STEP(0x88, 0x05, 0x44, 0x00, 0x0a, 0x00), HV_OK);
     expect_mmio(0, 0xa0044, 1, true, regs.gpr[HV_EMU_RAX] & 0xff);
-    /* EIP wraps in 32-bit code. */
-    regs.rip = 0x10100;
 }
 
 /* ---------------------------------------------------------------------------
@@ -644,6 +640,60 @@ static void test_segmentation(void)
     CU_ASSERT_EQUAL(res.outcome, HV_EMU_EXCEPTION);
     CU_ASSERT_EQUAL(res.vector, HV_EMU_VEC_PF);
     CU_ASSERT_EQUAL(regs.rip, rip0);
+}
+
+/* Compatibility mode (IA-32e, CS.L = 0) and virtual-8086 mode. */
+static void test_other_modes(void)
+{
+    uint64_t rip0;
+    /* Compatibility mode: 32-bit code, segmentation on, 4-level paging. */
+    setup_long();
+    regs.seg[HV_EMU_CS].attr = CODE_ATTR | HV_EMU_SEG_DB;
+    regs.seg[HV_EMU_DS].base = 0x90000;
+    regs.seg[HV_EMU_DS].limit = 0x1ffff;
+    regs.gpr[HV_EMU_RBX] = 0xffffffff00010010ull; /* upper half ignored */
+    rip0 = regs.rip;
+    CU_ASSERT_EQUAL(STEP(0x8b, 0x03), HV_OK);
+    CU_ASSERT_EQUAL(res.outcome, HV_EMU_DONE);
+    expect_mmio(0, 0xa0010, 4, false, 0);
+    regs.rip = rip0;
+    regs.gpr[HV_EMU_RBX] = 0x20000; /* past the limit */
+    CU_ASSERT_EQUAL(STEP(0x8b, 0x03), HV_OK);
+    expect_exc(HV_EMU_VEC_GP, true, 0);
+    /* 0x48 is DEC EAX here, not REX.W. */
+    CU_ASSERT_EQUAL(STEP(0x48, 0x8b, 0x03), HV_OK);
+    CU_ASSERT_EQUAL(res.outcome, HV_EMU_UNSUPPORTED);
+    /* The 32-bit EIP wraps. */
+    regs.rip = 0xfffffffe;
+    regs.seg[HV_EMU_CS].base = 0x10000;
+    regs.gpr[HV_EMU_RBX] = 0x10010;
+    memcpy(ram.mem + 0x0fffe, "\x8b\x03", 2);
+    CU_ASSERT_EQUAL(hv_emu_step(&env, &regs, NULL, 0, &res), HV_OK);
+    CU_ASSERT_EQUAL(res.outcome, HV_EMU_DONE);
+    CU_ASSERT_EQUAL(regs.rip, 0);
+
+    /* Virtual-8086 mode: 16-bit, CPL 3, limit checks, alignment checks apply. */
+    setup_prot(false);
+    regs.rflags |= HV_EMU_RFLAGS_VM;
+    regs.cpl = 3;
+    regs.seg[HV_EMU_DS].base = 0xa0000;
+    regs.seg[HV_EMU_DS].limit = 0xffff;
+    regs.seg[HV_EMU_DS].attr = 0; /* cached attributes do not matter here */
+    regs.gpr[HV_EMU_RBX] = 0x0100;
+    regs.gpr[HV_EMU_RSI] = 0x0002;
+    rip0 = regs.rip;
+    CU_ASSERT_EQUAL(STEP(0x8b, 0x00), HV_OK); /* mov ax, [bx+si] */
+    CU_ASSERT_EQUAL(res.outcome, HV_EMU_DONE);
+    expect_mmio(0, 0xa0102, 2, false, 0);
+    CU_ASSERT_EQUAL(regs.rip, rip0 + 2);
+    regs.cr0 |= HV_EMU_CR0_AM;
+    regs.rflags |= HV_EMU_RFLAGS_AC;
+    regs.gpr[HV_EMU_RSI] = 0x0003;
+    CU_ASSERT_EQUAL(STEP(0x8b, 0x00), HV_OK);
+    expect_exc(HV_EMU_VEC_AC, true, 0);
+    /* INS/OUTS in virtual-8086 mode go through the TSS bitmap: declined. */
+    CU_ASSERT_EQUAL(STEP(0x6e), HV_OK);
+    CU_ASSERT_EQUAL(res.outcome, HV_EMU_UNSUPPORTED);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1188,6 +1238,7 @@ int main(void)
     CU_add_test(s, "16/32-bit addressing vs reference", test_ea_16_32);
     CU_add_test(s, "addressing vectors", test_ea_vectors);
     CU_add_test(s, "segmentation checks", test_segmentation);
+    CU_add_test(s, "compatibility and virtual-8086 modes", test_other_modes);
     CU_add_test(s, "data translation faults, SMAP, #AC", test_data_faults);
     CU_add_test(s, "instruction fetch", test_fetch);
     CU_add_test(s, "REP budget and resume", test_rep_budget);
