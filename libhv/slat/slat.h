@@ -20,7 +20,16 @@
  * allocate nothing. Tables unlinked by a call are not freed at once: a CPU
  * (or a concurrent translate) may still walk them until the flush, so they
  * are "retired" and freed by hv_slat_free_retired() / hv_slat_flush_done()
- * after the caller has flushed, or at hv_slat_fini().
+ * after the caller has flushed, or at hv_slat_fini(). Until that flush:
+ * - a retired level-0 table reads "not present" in its entry 0 (the retired
+ *   list is linked through it), so a stale walk there may fault spuriously:
+ *   EPT-violation / #NPF handlers must re-check with hv_slat_translate()
+ *   and simply resume the guest when the address is mapped;
+ * - a dirty bit the CPU sets in a table being merged at that very moment
+ *   can be lost (splits, protect and harvest update entries atomically and
+ *   keep it).
+ * A VM under dirty logging that must not lose a write should map with
+ * page_sizes = HV_PAGE_4K, where no merge happens.
  */
 #ifndef HV_SLAT_SLAT_H
 #define HV_SLAT_SLAT_H
