@@ -18,7 +18,7 @@
 
 #include <hv/status.h>
 
-#define HV_EMU_BIT(n) (1ull << (n))
+#include "core/util.h"
 
 /* Segment register indices, in the order of the ModRM/prefix encodings. */
 enum hv_emu_sreg {
@@ -59,35 +59,35 @@ struct hv_emu_seg {
 };
 
 /* Architectural bits the emulator and walker consult. */
-#define HV_EMU_RFLAGS_CF   HV_EMU_BIT(0)
-#define HV_EMU_RFLAGS_PF   HV_EMU_BIT(2)
-#define HV_EMU_RFLAGS_AF   HV_EMU_BIT(4)
-#define HV_EMU_RFLAGS_ZF   HV_EMU_BIT(6)
-#define HV_EMU_RFLAGS_SF   HV_EMU_BIT(7)
-#define HV_EMU_RFLAGS_TF   HV_EMU_BIT(8)
-#define HV_EMU_RFLAGS_DF   HV_EMU_BIT(10)
-#define HV_EMU_RFLAGS_OF   HV_EMU_BIT(11)
-#define HV_EMU_RFLAGS_IOPL HV_EMU_BIT(12) /* 2 bits: 13:12 */
-#define HV_EMU_RFLAGS_VM   HV_EMU_BIT(17)
-#define HV_EMU_RFLAGS_AC   HV_EMU_BIT(18)
+#define HV_EMU_RFLAGS_CF   HV_BIT(0)
+#define HV_EMU_RFLAGS_PF   HV_BIT(2)
+#define HV_EMU_RFLAGS_AF   HV_BIT(4)
+#define HV_EMU_RFLAGS_ZF   HV_BIT(6)
+#define HV_EMU_RFLAGS_SF   HV_BIT(7)
+#define HV_EMU_RFLAGS_TF   HV_BIT(8)
+#define HV_EMU_RFLAGS_DF   HV_BIT(10)
+#define HV_EMU_RFLAGS_OF   HV_BIT(11)
+#define HV_EMU_RFLAGS_IOPL HV_BIT(12) /* 2 bits: 13:12 */
+#define HV_EMU_RFLAGS_VM   HV_BIT(17)
+#define HV_EMU_RFLAGS_AC   HV_BIT(18)
 #define HV_EMU_RFLAGS_ARITH                                                                        \
     (HV_EMU_RFLAGS_CF | HV_EMU_RFLAGS_PF | HV_EMU_RFLAGS_AF | HV_EMU_RFLAGS_ZF |                   \
      HV_EMU_RFLAGS_SF | HV_EMU_RFLAGS_OF)
 
-#define HV_EMU_CR0_PE   HV_EMU_BIT(0)
-#define HV_EMU_CR0_WP   HV_EMU_BIT(16)
-#define HV_EMU_CR0_AM   HV_EMU_BIT(18)
-#define HV_EMU_CR0_PG   HV_EMU_BIT(31)
-#define HV_EMU_CR4_PSE  HV_EMU_BIT(4)
-#define HV_EMU_CR4_PAE  HV_EMU_BIT(5)
-#define HV_EMU_CR4_LA57 HV_EMU_BIT(12)
-#define HV_EMU_CR4_SMEP HV_EMU_BIT(20)
-#define HV_EMU_CR4_SMAP HV_EMU_BIT(21)
-#define HV_EMU_CR4_PKE  HV_EMU_BIT(22)
-#define HV_EMU_CR4_PKS  HV_EMU_BIT(24)
-#define HV_EMU_EFER_LME HV_EMU_BIT(8)
-#define HV_EMU_EFER_LMA HV_EMU_BIT(10)
-#define HV_EMU_EFER_NXE HV_EMU_BIT(11)
+#define HV_EMU_CR0_PE   HV_BIT(0)
+#define HV_EMU_CR0_WP   HV_BIT(16)
+#define HV_EMU_CR0_AM   HV_BIT(18)
+#define HV_EMU_CR0_PG   HV_BIT(31)
+#define HV_EMU_CR4_PSE  HV_BIT(4)
+#define HV_EMU_CR4_PAE  HV_BIT(5)
+#define HV_EMU_CR4_LA57 HV_BIT(12)
+#define HV_EMU_CR4_SMEP HV_BIT(20)
+#define HV_EMU_CR4_SMAP HV_BIT(21)
+#define HV_EMU_CR4_PKE  HV_BIT(22)
+#define HV_EMU_CR4_PKS  HV_BIT(24)
+#define HV_EMU_EFER_LME HV_BIT(8)
+#define HV_EMU_EFER_LMA HV_BIT(10)
+#define HV_EMU_EFER_NXE HV_BIT(11)
 
 /* GPR indices in encoding order (REX.B/X/R extend to 8..15). */
 enum hv_emu_gpr {

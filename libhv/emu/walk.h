@@ -20,12 +20,12 @@
 #define HV_WALK_IMPLICIT 4u
 
 /* Page-fault error code bits (SDM Vol. 3A 4.7). */
-#define HV_PF_P    HV_EMU_BIT(0) /* 0: not present; 1: protection/reserved */
-#define HV_PF_W    HV_EMU_BIT(1) /* the access was a write */
-#define HV_PF_U    HV_EMU_BIT(2) /* the access was a user-mode access */
-#define HV_PF_RSVD HV_EMU_BIT(3) /* a reserved bit was set in an entry */
-#define HV_PF_I    HV_EMU_BIT(4) /* instruction fetch (with NXE or SMEP only) */
-#define HV_PF_PK   HV_EMU_BIT(5) /* protection-key violation */
+#define HV_PF_P    HV_BIT(0) /* 0: not present; 1: protection/reserved */
+#define HV_PF_W    HV_BIT(1) /* the access was a write */
+#define HV_PF_U    HV_BIT(2) /* the access was a user-mode access */
+#define HV_PF_RSVD HV_BIT(3) /* a reserved bit was set in an entry */
+#define HV_PF_I    HV_BIT(4) /* instruction fetch (with NXE or SMEP only) */
+#define HV_PF_PK   HV_BIT(5) /* protection-key violation */
 
 enum hv_walk_outcome {
     HV_WALK_OK = 0,        /* gpa is valid */
