@@ -107,7 +107,7 @@ static void split(struct slat_op *op, uint64_t *hw, struct hv_slat_dir *dir, uns
         if (slat_cas(&hw[i], &e, f->make_table(hpa)))
             break;
     }
-    /* A page-size change needs an invalidation (SDM Vol. 3C 29.4.3.1). */
+    /* A page-size change needs an invalidation (SDM Vol. 3C 29.4.3). */
     op->s->flush_pending = true;
 }
 
@@ -642,7 +642,7 @@ hv_status_t hv_slat_protect(struct hv_slat *s, uint64_t gpa, uint64_t len, uint3
     /*
      * Any change is flushed, including added rights: a stale, stricter TLB
      * entry would only cost a spurious fault, but a memory-type change must
-     * not linger (SDM Vol. 3C 29.4.3.1).
+     * not linger (SDM Vol. 3C 29.4.3).
      */
     if (protect_apply(&op, s->root->hw, s->root, SLAT_ROOT_LEVEL, gpa, gpa + len))
         s->flush_pending = true;
