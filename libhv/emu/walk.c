@@ -281,6 +281,13 @@ static hv_status_t update_ad(struct walk *w, bool write)
         }
         if (st != HV_OK)
             return st;
+        /* A table that maps itself uses one entry at several levels: the
+           later uses were read before this update, so they now expect
+           what was just written (else the cmpxchg fails on our own write
+           and the walk is retried, seeing different entries). */
+        for (unsigned j = i + 1; j < w->n; j++)
+            if (w->e[j].gpa == e->gpa && w->e[j].size == e->size)
+                w->e[j].val = nv;
     }
     return HV_OK;
 }

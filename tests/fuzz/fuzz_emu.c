@@ -15,6 +15,7 @@
  * HV_EMU_DONE/EXCEPTION/RESUME with the outcome's rules; a failed walk
  * writes nothing; results inside the physical-address width.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,8 @@ static hv_status_t cb_write(void *opaque, uint64_t gpa, const void *buf, size_t 
         return HV_ERR_GUEST_FAULT;
     memcpy(w->ram + (gpa % RAM_SIZE), buf, len);
     w->writes++;
+    if (getenv("FUZZ_TRACE"))
+        fprintf(stderr, "write gpa %#llx len %zu\n", (unsigned long long)gpa, len);
     return HV_OK;
 }
 
@@ -128,6 +131,9 @@ static hv_status_t cb_cmpxchg(void *opaque, uint64_t gpa, unsigned size, uint64_
         return HV_ERR_AGAIN;
     memcpy(w->ram + (gpa % RAM_SIZE), &desired, size);
     w->writes++;
+    if (getenv("FUZZ_TRACE"))
+        fprintf(stderr, "cmpxchg gpa %#llx %#llx -> %#llx\n", (unsigned long long)gpa,
+                (unsigned long long)expected, (unsigned long long)desired);
     return HV_OK;
 }
 
@@ -270,6 +276,13 @@ static void run_walk(struct world *w, const struct hv_emu_env *env, const struct
     memset(&wr, 0xcc, sizeof(wr));
     unsigned writes = w->writes;
     hv_status_t s = hv_walk(env, r, la, access, &wr);
+    if (getenv("FUZZ_TRACE"))
+        fprintf(stderr,
+                "walk la %#llx access %u mode cr0 %#llx cr4 %#llx efer %#llx cpl %u: %d outcome %d "
+                "ec %#x gpa %#llx\n",
+                (unsigned long long)la, access, (unsigned long long)r->cr0,
+                (unsigned long long)r->cr4, (unsigned long long)r->efer, r->cpl, s, wr.outcome,
+                wr.error_code, (unsigned long long)wr.gpa);
     if (s != HV_OK)
         return;
     if (wr.outcome == HV_WALK_OK) {
