@@ -18,6 +18,7 @@
 #include "core/objects.h"
 #include "core/util.h"
 #include "emu/emu.h"
+#include "emu/walk.h"
 
 struct mmio_region {
     uint64_t gpa, len;
@@ -249,6 +250,65 @@ static void to_emu_regs(const struct hv_vcpu_state *st, struct hv_emu_regs *r)
     r->cpl = (st->seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
 }
 
+/* The guest's view of the physical address width and 1 GiB pages. */
+static void env_init(struct hv_emu_env *env, struct assist_call *call, struct hv_vcpu *vcpu)
+{
+    hv_memset(env, 0, sizeof(*env));
+    env->ops = &assist_ops;
+    env->opaque = call;
+    env->maxphyaddr = call->av ? call->av->maxphyaddr : (uint8_t)vcpu->vm->ctx->caps.hpa_bits;
+    env->gbpages = call->av ? call->av->gbpages : false;
+}
+
+/* 48-bit (57 with CR4.LA57) canonical form (SDM Vol. 1 3.3.7.1). */
+static bool canonical(uint64_t la, uint64_t cr4)
+{
+    unsigned sh = (cr4 & HV_EMU_CR4_LA57) ? 7 : 16;
+    return (uint64_t)((int64_t)(la << sh) >> sh) == la;
+}
+
+size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    struct hv_vcpu_state st;
+    struct hv_emu_regs regs;
+    struct hv_emu_env env;
+    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist};
+    size_t got = 0;
+
+    be->get_state(vcpu, ASSIST_STATE, &st);
+    to_emu_regs(&st, &regs);
+    env_init(&env, &call, vcpu);
+    const struct hv_emu_seg *cs = &regs.seg[HV_EMU_CS];
+    bool long64 = (regs.efer & HV_EMU_EFER_LMA) && (cs->attr & HV_EMU_SEG_L);
+
+    while (got < max) {
+        uint64_t off = regs.rip + got, la;
+        size_t room = max - got;
+        struct hv_walk_result w;
+
+        if (long64) {
+            la = off;
+            if (!canonical(la, regs.cr4))
+                break;
+        } else {
+            /* The CS limit bounds every fetched byte (SDM Vol. 3A 5.3). */
+            off &= 0xffffffffu;
+            if (off > cs->limit)
+                break;
+            room = HV_MIN(room, (size_t)(cs->limit - off + 1));
+            la = (cs->base + off) & 0xffffffffu;
+        }
+        room = HV_MIN(room, (size_t)(HV_PAGE_SIZE - (la & (HV_PAGE_SIZE - 1))));
+        if (hv_walk(&env, &regs, la, HV_WALK_EXEC, &w) != HV_OK || w.outcome != HV_WALK_OK)
+            break;
+        if (hv_gpa_read(vcpu->vm, w.gpa, buf + got, room) != HV_OK)
+            break;
+        got += room;
+    }
+    return got;
+}
+
 static void fill_exit_for_access(struct hv_exit *exit, const struct hv_assist_access *a,
                                  uint64_t rip)
 {
@@ -292,14 +352,10 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
 
     be->get_state(vcpu, ASSIST_STATE, &st);
     to_emu_regs(&st, &regs);
-    struct hv_emu_env env = {
-        .ops = &assist_ops,
-        .opaque = &call,
-        .maxphyaddr = call.av ? call.av->maxphyaddr : (uint8_t)vcpu->vm->ctx->caps.hpa_bits,
-        .gbpages = call.av ? call.av->gbpages : false,
-        /* Embedder round trips: one iteration per step (see the file comment). */
-        .rep_budget = (retry || (vx && vx->kind == HV_VX_IO)) ? 1 : 0,
-    };
+    struct hv_emu_env env;
+    env_init(&env, &call, vcpu);
+    /* Embedder round trips: one iteration per step (see the file comment). */
+    env.rep_budget = (retry || (vx && vx->kind == HV_VX_IO)) ? 1 : 0;
     const uint8_t *pre = NULL;
     size_t pre_len = 0;
     if (vx && vx->kind == HV_VX_NPF && vx->npf.insn_count) {

@@ -8,6 +8,7 @@
 #define HV_CORE_ASSIST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct hv_vcpu;
@@ -27,6 +28,17 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
 
 /* Record the embedder's result of the pending access (from `exit`). */
 void hv_assist_complete(struct hv_vcpu *vcpu, const struct hv_exit *exit);
+
+/*
+ * Copy up to @p max instruction bytes at the guest's CS:RIP into @p buf, as
+ * the CPU fetches them: through the guest's page tables with execute access
+ * at the current privilege level (emu/walk.h), within the CS limit outside
+ * 64-bit mode. Stops at the first byte that cannot be fetched (page fault,
+ * CS limit, non-canonical address, memory that is not RAM) without raising
+ * anything in the guest. Returns the number of bytes copied. For backends
+ * that must measure an instruction the CPU reported no length for.
+ */
+size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max);
 
 /* Free the VM's region table (VM destroy). */
 void hv_assist_vm_fini(struct hv_vm *vm);
