@@ -14,23 +14,32 @@
  */
 static inline uint64_t walk(const struct hv_slat *s, uint64_t gpa, int *level)
 {
-    const struct hv_slat_dir *d = s->root;
-    int l = SLAT_ROOT_LEVEL;
-    for (;;) {
-        unsigned i = slat_index(gpa, l);
-        void *sub = slat_load_sub(&d->sub[i]);
-        if (!sub) {
-            *level = l;
-            /* A root entry is never a leaf: a present one always has a child. */
-            return l == SLAT_ROOT_LEVEL ? 0 : slat_load(&d->hw[i]);
-        }
-        if (l == 1) {
-            *level = 0;
-            return slat_load((const uint64_t *)sub + slat_index(gpa, 0));
-        }
-        d = sub;
-        l--;
+    const struct hv_slat_dir *d3 = s->root;
+    const struct hv_slat_dir *d2 = slat_load_sub(&d3->sub[slat_index(gpa, 3)]);
+    if (!d2) {
+        *level = 3; /* a root entry is never a leaf: a present one has a child */
+        return 0;
     }
+    unsigned i2 = slat_index(gpa, 2);
+    const struct hv_slat_dir *d1 = slat_load_sub(&d2->sub[i2]);
+    if (!d1) {
+        *level = 2;
+        return slat_load(&d2->hw[i2]);
+    }
+    unsigned i1 = slat_index(gpa, 1);
+    const uint64_t *pt = slat_load_sub(&d1->sub[i1]);
+    if (!pt) {
+        *level = 1;
+        return slat_load(&d1->hw[i1]);
+    }
+    *level = 0;
+    return slat_load(&pt[slat_index(gpa, 0)]);
+}
+
+/* Does leaf e grant permission p (0 = R, 1 = W, 2 = X)? Masks from init (slat.h). */
+static inline bool grants(const struct hv_slat *s, uint64_t e, int p)
+{
+    return (e & s->perm_mask[p]) == s->perm_want[p];
 }
 
 hv_status_t hv_slat_translate(const struct hv_slat *s, uint64_t gpa, uint32_t access, uint64_t *hpa)
@@ -41,16 +50,13 @@ hv_status_t hv_slat_translate(const struct hv_slat *s, uint64_t gpa, uint32_t ac
         return HV_ERR_RANGE;
     int l;
     uint64_t e = walk(s, gpa, &l);
-    if (!(e & s->present_mask))
+    if (!slat_present(s, e))
         return HV_ERR_NOT_FOUND;
-    /* Masks derived from the format at init (slat.h): no call per lookup. */
-    uint32_t granted = 0;
-    for (int p = 0; p < 3; p++)
-        if ((e & s->perm_mask[p]) == s->perm_want[p])
-            granted |= 1u << p;
-    if ((granted & access) != access)
+    if (((access & HV_MEM_READ) && !grants(s, e, 0)) ||
+        ((access & HV_MEM_WRITE) && !grants(s, e, 1)) ||
+        ((access & HV_MEM_EXEC) && !grants(s, e, 2)))
         return HV_ERR_GUEST_FAULT;
-    *hpa = (e & s->addr_mask[l]) | (gpa & (slat_entry_size(l) - 1));
+    *hpa = slat_leaf_hpa(s, e, l) | (gpa & (slat_entry_size(l) - 1));
     return HV_OK;
 }
 
