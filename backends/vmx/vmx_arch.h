@@ -329,6 +329,8 @@ enum vmx_exit_reason {
 #define X86_CR4_PAE      (1ull << 5)
 #define X86_CR4_VMXE     (1ull << 13)
 #define X86_CR4_PCIDE    (1ull << 17)
+#define X86_CR4_OSFXSR   (1ull << 9)
+#define X86_CR4_OSXSAVE  (1ull << 18)
 #define X86_EFER_SCE     (1ull << 0)
 #define X86_EFER_LME     (1ull << 8)
 #define X86_EFER_LMA     (1ull << 10)

@@ -267,6 +267,11 @@ hv_status_t vmx_apply_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv
         g.entry_intr_info = ev.info;
     }
 
+    if (cr4 & X86_CR4_OSXSAVE) {
+        hv_log(host, HV_LOG_WARN, "vmx: set_state: CR4.OSXSAVE (XSAVE state is not switched)");
+        s = HV_ERR_UNSUPPORTED;
+        goto out;
+    }
     if (!cfg->ug && (!(cr0 & X86_CR0_PE) || !(cr0 & X86_CR0_PG)) && !force) {
         hv_log(host, HV_LOG_WARN,
                "vmx: set_state: real mode / paging off needs unrestricted guest");

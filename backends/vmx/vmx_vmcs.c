@@ -116,6 +116,9 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
     uint64_t cr0_mask = X86_CR0_PE | X86_CR0_NE | X86_CR0_NW | X86_CR0_CD | X86_CR0_PG |
                         cfg->cr0_fixed0 | (~cfg->cr0_fixed1 & 0xffffffffull);
     uint64_t cr4_mask = X86_CR4_VMXE | cfg->cr4_fixed0 | ~cfg->cr4_fixed1;
+    /* OSXSAVE too: the CPUID policy hides XSAVE and this backend switches
+       only the FXSAVE state, not XCR0 (XSETBV would exit unhandled). */
+    cr4_mask |= X86_CR4_OSXSAVE;
     vv->cr0_mask = cr0_mask;
     vv->cr4_mask = cr4_mask;
     bad |= vmx_write(VMCS_CR0_MASK, cr0_mask);

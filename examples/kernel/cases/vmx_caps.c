@@ -185,7 +185,86 @@ static int case_no_ug(struct kcase_ctx *kc)
     return rc;
 }
 
+/*
+ * A real-mode guest that keeps its value in XMM0 (hand-assembled, loaded at
+ * 0000:1000): enable CR4.OSFXSR, then forever { IN a new value; OUT the
+ * value XMM0 held; XMM0 = the new value }.
+ */
+static const uint8_t xmm_guest_code[] = {
+    0x0f, 0x20, 0xe0,                       /* mov %cr4, %eax */
+    0x66, 0x0d, 0x00,     0x02, 0x00, 0x00, /* or $0x200, %eax (OSFXSR) */
+    0x0f, 0x22, 0xe0,                       /* mov %eax, %cr4 */
+    0x66, 0xe5, PORT_ARG,                   /* 1: in $PORT_ARG, %eax */
+    0x66, 0x0f, 0x7e,     0xc3,             /* movd %xmm0, %ebx */
+    0x66, 0x0f, 0x6e,     0xc0,             /* movd %eax, %xmm0 */
+    0x66, 0x89, 0xd8,                       /* mov %ebx, %eax */
+    0x66, 0xe7, PORT_VAL,                   /* out %eax, $PORT_VAL */
+    0xeb, 0xed,                             /* jmp 1b */
+};
+static const struct vmt_image xmm_guest = {"xmm", xmm_guest_code,
+                                           xmm_guest_code + sizeof(xmm_guest_code)};
+
+/* One round: answer the IN with @p value, take the OUT, stop at the next IN. */
+static int xmm_round(struct vmt *t, uint32_t value, uint32_t *seen)
+{
+    if (mem_round(t, value))
+        return -1;
+    if (t->nouts != 1)
+        return kcase_fail(t->kc, "%u OUTs in one round", t->nouts);
+    *seen = t->outs[0].value;
+    return 0;
+}
+
+/*
+ * x87/SSE registers are not in the VMCS: two VMs taking turns on one CPU
+ * must each read back their own XMM0, never the other's.
+ */
+static int case_fpu_isolation(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct vmt a, b;
+    uint32_t seen = 0, last_a = 0, last_b = 0;
+    int rc;
+
+    struct hv_caps caps;
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    hv_memset(&a, 0, sizeof(a));
+    hv_memset(&b, 0, sizeof(b));
+    rc = vmx_caps_of(kc, ctx, &caps);
+    if (!rc && caps.backend != HV_BACKEND_VMX) {
+        kprintf("vmx.fpu_isolation: backend %s, not checked here\n", caps.backend_name);
+        hv_ctx_destroy(ctx);
+        return 0;
+    }
+    if (!rc)
+        rc = vmt_create(kc, ctx, &a, &xmm_guest);
+    if (!rc)
+        rc = vmt_create(kc, ctx, &b, &xmm_guest);
+    if (!rc)
+        rc = vmt_run_until(&a, HV_EXIT_IO);
+    if (!rc)
+        rc = vmt_run_until(&b, HV_EXIT_IO);
+    for (uint32_t r = 1; !rc && r <= 10; r++) {
+        uint32_t va = 0xa0a00000u | r, vb = 0xb0b00000u | r;
+        rc = xmm_round(&a, va, &seen);
+        if (!rc && seen != last_a)
+            rc = kcase_fail(kc, "round %u: VM A's XMM0 held 0x%x, expected 0x%x", r, seen, last_a);
+        if (!rc)
+            rc = xmm_round(&b, vb, &seen);
+        if (!rc && seen != last_b)
+            rc = kcase_fail(kc, "round %u: VM B's XMM0 held 0x%x, expected 0x%x", r, seen, last_b);
+        last_a = va;
+        last_b = vb;
+    }
+    vmt_destroy(&a);
+    vmt_destroy(&b);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
 static const struct kcase vmx_cases[] KCASE_TABLE = {
+    {"vmx.fpu_isolation", case_fpu_isolation, 0},
     {"vmx.no_ug", case_no_ug, 0},
     {"vmx.ept_pages", case_ept_pages, 0},
     {"vmx.ept_dirty", case_ept_dirty, 0},
