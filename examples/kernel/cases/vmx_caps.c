@@ -263,9 +263,84 @@ static int case_fpu_isolation(struct kcase_ctx *kc)
     return rc;
 }
 
+/*
+ * Real-mode guest for re-injection (hand-assembled, at 0000:1000): point
+ * IVT entry 0x40 at 0000:1100, OUT 1 to PORT_MARK, STI, spin. The handler
+ * at 0x1100 does OUT 2 and HLT.
+ */
+static const uint8_t reinject_code[0x108] = {
+    0x31,           0xc0,                              /* xor %ax, %ax */
+    0x8e,           0xd8,                              /* mov %ax, %ds */
+    0xc7,           0x06,      0x00, 0x01, 0x00, 0x11, /* movw $0x1100, 0x100 */
+    0xc7,           0x06,      0x02, 0x01, 0x00, 0x00, /* movw $0, 0x102 */
+    0xb0,           0x01,                              /* mov $1, %al */
+    0xe6,           PORT_MARK,                         /* out %al, $PORT_MARK */
+    0xfb,                                              /* sti */
+    0xeb,           0xfe,                              /* jmp . */
+    [0x100] = 0xb0, 0x02,                              /* 0x1100: mov $2, %al */
+    0xe6,           PORT_MARK,                         /* out %al, $PORT_MARK */
+    0xf4,                                              /* hlt */
+    0xeb,           0xfd,                              /* jmp back to the hlt */
+};
+static const struct vmt_image reinject_guest = {"reinject", reinject_code,
+                                                reinject_code + sizeof(reinject_code)};
+
+/*
+ * An event whose delivery is cut short by a VM exit must be delivered
+ * again (IDT-vectoring information, SDM Vol. 3C 27.2.4): inject an external
+ * interrupt while the page holding the guest's IVT is unmapped. Its
+ * delivery faults in EPT, the embedder sees the fault on the IVT, maps the
+ * page back, and the interrupt must then arrive, once.
+ */
+static int case_reinject(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct hv_caps caps;
+    struct vmt t;
+    hv_status_t s;
+    int rc;
+
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    hv_memset(&t, 0, sizeof(t));
+    rc = vmx_caps_of(kc, ctx, &caps);
+    if (!rc && caps.backend != HV_BACKEND_VMX) {
+        kprintf("vmx.reinject: backend %s, not checked here\n", caps.backend_name);
+        hv_ctx_destroy(ctx);
+        return 0;
+    }
+    if (!rc)
+        rc = vmt_create(kc, ctx, &t, &reinject_guest);
+    /* Run to OUT 1: the IVT entry is written. */
+    if (!rc && ((s = hv_vcpu_run(t.vcpu, &t.exit)) != HV_OK || t.exit.reason != HV_EXIT_IO ||
+                t.exit.io.port != PORT_MARK || t.exit.io.data != 1))
+        rc = kcase_fail(kc, "first exit %s port 0x%x, expected OUT 1", vmt_exit_name(t.exit.reason),
+                        t.exit.io.port);
+    if (!rc && hv_vm_unmap(t.vm, 0, PAGE_SIZE) != HV_OK)
+        rc = kcase_fail(kc, "hv_vm_unmap of the IVT page failed");
+    struct hv_event irq = {.type = HV_EVENT_EXTINT, .vector = 0x40};
+    if (!rc && hv_vcpu_inject(t.vcpu, &irq) != HV_OK)
+        rc = kcase_fail(kc, "hv_vcpu_inject failed");
+    if (!rc && ((s = hv_vcpu_run(t.vcpu, &t.exit)) != HV_OK ||
+                t.exit.reason != HV_EXIT_SLAT_FAULT || t.exit.slat.gpa != 0x100))
+        rc = kcase_fail(kc, "exit %s gpa 0x%llx, expected a SLAT fault on the IVT at 0x100",
+                        vmt_exit_name(t.exit.reason), (unsigned long long)t.exit.slat.gpa);
+    if (!rc && hv_vm_map(t.vm, 0, (uintptr_t)t.ram, PAGE_SIZE, HV_MEM_RWX) != HV_OK)
+        rc = kcase_fail(kc, "hv_vm_map of the IVT page failed");
+    t.nouts = 0;
+    if (!rc)
+        rc = vmt_run_until(&t, HV_EXIT_HLT);
+    if (!rc) {
+        const struct vmt_out exp[] = {OUT_MARK(2)};
+        rc = vmt_expect(&t, exp, HV_ARRAY_SIZE(exp));
+    }
+    vmt_destroy(&t);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
 static const struct kcase vmx_cases[] KCASE_TABLE = {
-    {"vmx.fpu_isolation", case_fpu_isolation, 0},
-    {"vmx.no_ug", case_no_ug, 0},
-    {"vmx.ept_pages", case_ept_pages, 0},
+    {"vmx.reinject", case_reinject, 0},   {"vmx.fpu_isolation", case_fpu_isolation, 0},
+    {"vmx.no_ug", case_no_ug, 0},         {"vmx.ept_pages", case_ept_pages, 0},
     {"vmx.ept_dirty", case_ept_dirty, 0},
 };
