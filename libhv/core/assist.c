@@ -13,9 +13,9 @@
 #include <hv/assist.h>
 #include "backend.h"
 #include "core/assist.h"
-#include "core/cpu.h"
 #include "core/guest_mem.h"
 #include "core/objects.h"
+#include "core/policy.h"
 #include "core/util.h"
 #include "emu/emu.h"
 #include "emu/walk.h"
@@ -74,14 +74,7 @@ hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
         fresh = hv_host_obj_alloc(host, sizeof(*fresh));
         if (!fresh)
             return HV_ERR_NO_MEMORY;
-        uint32_t r[4];
-        hv_cpuid(0x80000000u, 0, r);
-        uint32_t max_ext = r[0];
-        fresh->maxphyaddr = (uint8_t)vm->ctx->caps.hpa_bits;
-        if (max_ext >= 0x80000001u) {
-            hv_cpuid(0x80000001u, 0, r);
-            fresh->gbpages = (r[3] >> 26) & 1;
-        }
+        hv_cpuid_guest_paging(vm, &fresh->maxphyaddr, &fresh->gbpages);
     }
     hv_status_t st = HV_OK;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
@@ -256,8 +249,12 @@ static void env_init(struct hv_emu_env *env, struct assist_call *call, struct hv
     hv_memset(env, 0, sizeof(*env));
     env->ops = &assist_ops;
     env->opaque = call;
-    env->maxphyaddr = call->av ? call->av->maxphyaddr : (uint8_t)vcpu->vm->ctx->caps.hpa_bits;
-    env->gbpages = call->av ? call->av->gbpages : false;
+    if (call->av) {
+        env->maxphyaddr = call->av->maxphyaddr;
+        env->gbpages = call->av->gbpages;
+    } else {
+        hv_cpuid_guest_paging(vcpu->vm, &env->maxphyaddr, &env->gbpages);
+    }
 }
 
 /* 48-bit (57 with CR4.LA57) canonical form (SDM Vol. 1 3.3.7.1). */
@@ -341,6 +338,16 @@ void hv_assist_complete(struct hv_vcpu *vcpu, const struct hv_exit *exit)
     a->done = 1;
 }
 
+/* Registers the emulator may have changed: GPRs, RIP, RFLAGS. */
+static void write_back(struct hv_vcpu *vcpu, struct hv_vcpu_state *st,
+                       const struct hv_emu_regs *regs)
+{
+    hv_memcpy(st->gpr, regs->gpr, sizeof(st->gpr));
+    st->rip = regs->rip;
+    st->rflags = regs->rflags;
+    vcpu->vm->ctx->be->set_state(vcpu, HV_STATE_GPR, st);
+}
+
 bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
@@ -354,8 +361,11 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     to_emu_regs(&st, &regs);
     struct hv_emu_env env;
     env_init(&env, &call, vcpu);
+    bool pio_exit = vx && vx->kind == HV_VX_IO;
     /* Embedder round trips: one iteration per step (see the file comment). */
-    env.rep_budget = (retry || (vx && vx->kind == HV_VX_IO)) ? 1 : 0;
+    env.rep_budget = (retry || pio_exit) ? 1 : 0;
+    /* The CPU checked I/O permission (IOPL, TSS bitmap) before the exit. */
+    env.io_checked = pio_exit;
     const uint8_t *pre = NULL;
     size_t pre_len = 0;
     if (vx && vx->kind == HV_VX_NPF && vx->npf.insn_count) {
@@ -365,6 +375,9 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     hv_status_t s = hv_emu_step(&env, &regs, pre, pre_len, &res);
 
     if (s == HV_ERR_AGAIN && call.need_embedder) {
+        /* Keep the REP iterations already completed (their handler
+           accesses must not be repeated); the retry resumes from here. */
+        write_back(vcpu, &st, &regs);
         fill_exit_for_access(exit, &vcpu->alog[vcpu->alog_len - 1], st.rip);
         vcpu->completion = HV_COMPLETE_EMULATION;
         return true;
@@ -388,12 +401,11 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     switch (res.outcome) {
     case HV_EMU_DONE:
     case HV_EMU_RESUME:
-        hv_memcpy(st.gpr, regs.gpr, sizeof(st.gpr));
-        st.rip = regs.rip;
-        st.rflags = regs.rflags;
-        be->set_state(vcpu, HV_STATE_GPR, &st);
+        write_back(vcpu, &st, &regs);
         return false;
     case HV_EMU_EXCEPTION:
+        /* A REP faulting midway keeps its completed iterations (RIP unchanged). */
+        write_back(vcpu, &st, &regs);
         if (vcpu->queued_exc.type == HV_EVENT_NONE) {
             vcpu->queued_exc.type = HV_EVENT_EXCEPTION;
             vcpu->queued_exc.vector = res.vector;

@@ -35,9 +35,11 @@
 /* Leaf 7.0 EBX: AVX2(5) INVPCID(10) AVX-512 family(16,17,21,26,27,28,30,31). */
 #define L7_EBX_HIDE (HV_BIT(5) | HV_BIT(10) | HV_BIT(16) | HV_BIT(17) | HV_BIT(21) | \
                      HV_BIT(26) | HV_BIT(27) | HV_BIT(28) | HV_BIT(30) | HV_BIT(31))
-/* Leaf 7.0 ECX: AVX-512 VBMI(1), WAITPKG(5), AVX-512 VBMI2..BITALG(6,11,12,14), RDPID(22). */
-#define L7_ECX_HIDE (HV_BIT(1) | HV_BIT(5) | HV_BIT(6) | HV_BIT(11) | HV_BIT(12) | HV_BIT(14) | \
-                     HV_BIT(22))
+/* Leaf 7.0 ECX: AVX-512 VBMI(1), PKU(3), OSPKE(4), WAITPKG(5), AVX-512 VBMI2..BITALG(6,11,12,14),
+   RDPID(22). Protection keys are hidden because the instruction assist does not
+   carry the guest's PKRU. */
+#define L7_ECX_HIDE (HV_BIT(1) | HV_BIT(3) | HV_BIT(4) | HV_BIT(5) | HV_BIT(6) | HV_BIT(11) | \
+                     HV_BIT(12) | HV_BIT(14) | HV_BIT(22))
 /* Leaf 0x80000001 ECX: SVM(2), MWAITX(29); EDX: RDTSCP(27). */
 #define LX1_ECX_HIDE (HV_BIT(2) | HV_BIT(29))
 #define LX1_EDX_RDTSCP HV_BIT(27)
@@ -53,6 +55,27 @@ static bool find_override(const struct hv_vm *vm, uint32_t leaf, uint32_t sublea
         }
     }
     return false;
+}
+
+void hv_cpuid_guest_paging(struct hv_vm *vm, uint8_t *maxphyaddr, bool *gbpages)
+{
+    uint32_t r[4];
+    if (!find_override(vm, 0x80000000u, 0, r))
+        hv_cpuid(0x80000000u, 0, r);
+    uint32_t max_ext = r[0];
+    *maxphyaddr = 36; /* SDM Vol. 3A 4.1.4: the width when leaf 0x80000008 is absent */
+    *gbpages = false;
+    if (max_ext >= 0x80000008u) {
+        if (!find_override(vm, 0x80000008u, 0, r))
+            hv_cpuid(0x80000008u, 0, r);
+        if ((r[0] & 0xff) >= 32 && (r[0] & 0xff) <= 52)
+            *maxphyaddr = (uint8_t)(r[0] & 0xff);
+    }
+    if (max_ext >= 0x80000001u) {
+        if (!find_override(vm, 0x80000001u, 0, r))
+            hv_cpuid(0x80000001u, 0, r);
+        *gbpages = (r[3] >> 26) & 1;
+    }
 }
 
 void hv_cpuid_policy(struct hv_vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
