@@ -159,6 +159,9 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu);
 void vmx_vmcs_host_state(struct hv_vcpu *vcpu, struct vmx_host_save *save);
 void vmx_host_restore(const struct vmx_host_save *save);
 void vmx_msr_lists_init(struct vmx_vcpu *vv);
+/* Fill a 4 KiB MSR bitmap (SDM 24.6.9): every MSR exits except the ones
+   whose guest value lives in the VMCS or the MSR lists. */
+void vmx_msr_bitmap_init(uint8_t *bitmap);
 
 /* The guest's view of CR0/CR4: owned bits from the shadow, the rest from
    the real register, which the guest changes without exits (SDM 24.6.6).

@@ -38,6 +38,13 @@ static void msr_passthrough(uint8_t *bitmap, uint32_t msr)
     bitmap[2048 + base + idx / 8] &= (uint8_t) ~(1u << (idx % 8));
 }
 
+void vmx_msr_bitmap_init(uint8_t *bitmap)
+{
+    hv_memset(bitmap, 0xff, HV_PAGE_SIZE);
+    for (uint32_t i = 0; i < HV_ARRAY_SIZE(passthrough_msrs); i++)
+        msr_passthrough(bitmap, passthrough_msrs[i]);
+}
+
 void vmx_msr_lists_init(struct vmx_vcpu *vv)
 {
     struct vmx_msr_entry *guest = vv->msrs;
@@ -68,9 +75,7 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
     /* SDM 24.2 / 24.11.3: revision in the first word, then VMCLEAR to
        initialize the launch state before the first VMPTRLD. */
     *(uint32_t *)vv->vmcs = cfg->revision;
-    hv_memset(vv->msr_bitmap, 0xff, HV_PAGE_SIZE);
-    for (uint32_t i = 0; i < HV_ARRAY_SIZE(passthrough_msrs); i++)
-        msr_passthrough(vv->msr_bitmap, passthrough_msrs[i]);
+    vmx_msr_bitmap_init(vv->msr_bitmap);
     vmx_msr_lists_init(vv);
     if (vmx_vmclear(vv->vmcs_hpa) != 0)
         return HV_ERR_HW;

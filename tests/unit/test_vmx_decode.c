@@ -361,6 +361,42 @@ static void test_event_encode(void)
     CU_ASSERT_FALSE(vmx_event_encode(&cfg, &bad, false, &e));
 }
 
+/* MSR bitmap (SDM 24.6.9): read-low at byte 0, read-high at 1024, write-low
+   at 2048, write-high at 3072; bit set = exit. */
+static int bitmap_exits(const uint8_t *bm, uint32_t msr, int write)
+{
+    uint32_t base = write ? 2048 : 0;
+    if (msr >= 0xc0000000u) {
+        base += 1024;
+        msr -= 0xc0000000u;
+    }
+    return (bm[base + msr / 8] >> (msr % 8)) & 1;
+}
+
+static void test_msr_bitmap(void)
+{
+    static uint8_t bm[4096];
+    static const uint32_t pass[] = {0x174,      0x175,      0x176,      0x277,
+                                    0xc0000080, 0xc0000081, 0xc0000082, 0xc0000083,
+                                    0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102};
+    static const uint32_t trap[] = {0x10,  0x1b,  0x3a,  0x8b,  0xfe,   0x179,      0x1a0,
+                                    0x2ff, 0x480, 0x48c, 0x6e0, 0x1fff, 0xc0000103, 0xc0001fff};
+    vmx_msr_bitmap_init(bm);
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+        CU_ASSERT_EQUAL(bitmap_exits(bm, pass[i], 0), 0);
+        CU_ASSERT_EQUAL(bitmap_exits(bm, pass[i], 1), 0);
+    }
+    for (size_t i = 0; i < sizeof(trap) / sizeof(trap[0]); i++) {
+        CU_ASSERT_EQUAL(bitmap_exits(bm, trap[i], 0), 1);
+        CU_ASSERT_EQUAL(bitmap_exits(bm, trap[i], 1), 1);
+    }
+    /* Exactly the pass-through MSRs are clear: 12 read bits + 12 write bits. */
+    unsigned clear = 0;
+    for (size_t i = 0; i < sizeof(bm); i++)
+        clear += 8 - (unsigned)__builtin_popcount(bm[i]);
+    CU_ASSERT_EQUAL(clear, 2 * sizeof(pass) / sizeof(pass[0]));
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -375,6 +411,7 @@ int main(void)
     CU_add_test(s, "names", test_names);
     CU_add_test(s, "guest-state checks", test_guest_checks);
     CU_add_test(s, "event encoding", test_event_encode);
+    CU_add_test(s, "MSR bitmap", test_msr_bitmap);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = CU_get_number_of_failures();
