@@ -7,6 +7,11 @@
  * embedder owns. libhv never allocates guest RAM: the embedder allocates it
  * and maps it with hv_vm_map(). Every mapping call flushes stale
  * translations once (not per page) before it returns.
+ *
+ * The calls that change the map (map, unmap, protect, dirty harvest) may
+ * allocate through the host and so must be called from thread context.
+ * They are serialized per VM: a call made while another one runs on the
+ * same VM returns ::HV_ERR_BUSY without changing anything.
  */
 #ifndef HV_VM_H
 #define HV_VM_H

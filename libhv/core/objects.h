@@ -36,7 +36,8 @@ struct hv_ctx {
 struct hv_vm {
     struct hv_ctx *ctx;
     struct hv_slat slat;                /* guest-physical map (slat/) */
-    struct hv_lock lock;                /* protects the SLAT, vcpus[], cpuid[] */
+    struct hv_lock lock;                /* protects vcpus[], cpuid[], MMIO regions */
+    volatile uint32_t slat_busy;        /* a map/unmap/protect/harvest call is running */
     uint32_t gpa_bits;
     uint32_t max_vcpus;
     uint32_t vcpu_count;

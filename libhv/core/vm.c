@@ -88,20 +88,28 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
 }
 
 /*
+ * SLAT-changing calls allocate table pages through the host, which may
+ * sleep, so they cannot hold a spinlock. They are serialized per VM by a
+ * busy flag instead: a concurrent call returns HV_ERR_BUSY at once. The
+ * exit path's lookups (hv_slat_translate) take no lock at all.
+ */
+static bool begin_slat_call(struct hv_vm *vm)
+{
+    return !__atomic_exchange_n(&vm->slat_busy, 1, __ATOMIC_ACQUIRE);
+}
+
+/*
  * Ends a SLAT-changing call: one backend flush for the whole call if any
  * translation was removed or reduced (batched invalidation). Tables the
  * call unlinked are freed only after that flush, when no CPU can still
  * walk them.
  */
-static hv_status_t finish_slat_call(struct hv_vm *vm, uint64_t token, hv_status_t st)
+static hv_status_t end_slat_call(struct hv_vm *vm, hv_status_t st)
 {
-    struct hv_slat_retired retired;
-    bool flush = hv_slat_take_flush(&vm->slat);
-    hv_slat_take_retired(&vm->slat, &retired);
-    hv_lock_release(&vm->ctx->host, &vm->lock, token);
-    if (flush)
+    if (hv_slat_take_flush(&vm->slat))
         vm->ctx->be->slat_flush(vm);
-    hv_slat_free_retired(&retired);
+    hv_slat_flush_done(&vm->slat);
+    __atomic_store_n(&vm->slat_busy, 0, __ATOMIC_RELEASE);
     return st;
 }
 
@@ -109,34 +117,34 @@ hv_status_t hv_vm_map(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t len
 {
     if (!vm)
         return HV_ERR_INVALID_ARG;
-    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
-    return finish_slat_call(vm, t, hv_slat_map(&vm->slat, gpa, hpa, len, flags));
+    if (!begin_slat_call(vm))
+        return HV_ERR_BUSY;
+    return end_slat_call(vm, hv_slat_map(&vm->slat, gpa, hpa, len, flags));
 }
 
 hv_status_t hv_vm_unmap(struct hv_vm *vm, uint64_t gpa, uint64_t len)
 {
     if (!vm)
         return HV_ERR_INVALID_ARG;
-    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
-    return finish_slat_call(vm, t, hv_slat_unmap(&vm->slat, gpa, len));
+    if (!begin_slat_call(vm))
+        return HV_ERR_BUSY;
+    return end_slat_call(vm, hv_slat_unmap(&vm->slat, gpa, len));
 }
 
 hv_status_t hv_vm_protect(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint32_t flags)
 {
     if (!vm)
         return HV_ERR_INVALID_ARG;
-    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
-    return finish_slat_call(vm, t, hv_slat_protect(&vm->slat, gpa, len, flags));
+    if (!begin_slat_call(vm))
+        return HV_ERR_BUSY;
+    return end_slat_call(vm, hv_slat_protect(&vm->slat, gpa, len, flags));
 }
 
 hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
 {
     if (!vm || !out)
         return HV_ERR_INVALID_ARG;
-    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
-    hv_status_t st = hv_slat_query(&vm->slat, gpa, out);
-    hv_lock_release(&vm->ctx->host, &vm->lock, t);
-    return st;
+    return hv_slat_query(&vm->slat, gpa, out);
 }
 
 hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint64_t *bitmap)
@@ -145,8 +153,9 @@ hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, ui
         return HV_ERR_INVALID_ARG;
     if (!(vm->ctx->caps.features & HV_FEAT_SLAT_AD))
         return HV_ERR_UNSUPPORTED;
-    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
-    return finish_slat_call(vm, t, hv_slat_dirty_harvest(&vm->slat, gpa, len, bitmap));
+    if (!begin_slat_call(vm))
+        return HV_ERR_BUSY;
+    return end_slat_call(vm, hv_slat_dirty_harvest(&vm->slat, gpa, len, bitmap));
 }
 
 hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out)
@@ -154,10 +163,8 @@ hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out)
     if (!vm || !out)
         return HV_ERR_INVALID_ARG;
     hv_memset(out, 0, sizeof(*out));
-    uint64_t t = hv_lock_acquire(&vm->ctx->host, &vm->lock);
     out->slat_table_pages = hv_slat_table_pages(&vm->slat);
     out->mapped_bytes = hv_slat_mapped_bytes(&vm->slat);
-    hv_lock_release(&vm->ctx->host, &vm->lock, t);
     out->host_bytes = sizeof(*vm) + vm->max_vcpus * sizeof(vm->vcpus[0]) +
                       vm->vcpu_count * sizeof(struct hv_vcpu) + hv_slat_meta_bytes(&vm->slat);
     return HV_OK;

@@ -11,6 +11,7 @@
 #include <hv/hv.h>
 #include "backend.h"
 #include "core/ctx_internal.h"
+#include "core/objects.h"
 #include "mock_backend.h"
 #include "mock_host.h"
 #include "vmx/ept_format.h"
@@ -185,6 +186,12 @@ static void test_vm_args(void)
     CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 4096, 0), HV_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 4096, HV_MEM_WRITE), HV_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 4096, HV_MEM_RWX | 0x80), HV_ERR_INVALID_ARG);
+    /* A call while another runs on the same VM is refused, nothing changed. */
+    vm->slat_busy = 1;
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 1 << 20, HV_MEM_RWX), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0, 4096), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(hv_vm_protect(vm, 0, 4096, HV_MEM_READ), HV_ERR_BUSY);
+    vm->slat_busy = 0;
     CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 1 << 20, HV_MEM_RWX), HV_OK);
     CU_ASSERT_EQUAL(hv_vm_map(vm, 0x80000, hpa, 4096, HV_MEM_RWX), HV_ERR_EXISTS);
     struct hv_mapping m;
