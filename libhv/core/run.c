@@ -11,6 +11,10 @@
 #include "core/pv.h"
 #include "core/util.h"
 
+HV_STATIC_ASSERT(HV_ACCESS_READ == HV_MEM_READ && HV_ACCESS_WRITE == HV_MEM_WRITE &&
+                     HV_ACCESS_EXEC == HV_MEM_EXEC,
+                 "NPF access bits double as SLAT permission bits");
+
 /* Exception vectors the dispatcher raises (SDM Vol. 3A table 6-1). */
 #define VEC_GP 13
 
@@ -239,7 +243,14 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     }
     case HV_VX_IO:
         return handle_io(vcpu, vx, exit);
-    case HV_VX_NPF:
+    case HV_VX_NPF: {
+        /* A fault on a translation that is valid now (another CPU mapped
+           it, or the CPU walked a table retired before its flush) is
+           spurious: retry the access. HV_ACCESS_* equal HV_MEM_* bits. */
+        uint64_t hpa;
+        if (hv_slat_translate(&vcpu->vm->slat, vx->npf.gpa, vx->npf.access & HV_MEM_RWX, &hpa) ==
+            HV_OK)
+            return false;
         if (!vx->npf.present && hv_assist_claims(vcpu->vm, vx->npf.gpa))
             return hv_assist_emulate(vcpu, vx, exit);
         fill_raw(exit, vx, HV_EXIT_SLAT_FAULT);
@@ -250,6 +261,7 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
         exit->slat.during_walk = vx->npf.during_walk;
         exit->slat.present = vx->npf.present;
         return true;
+    }
     case HV_VX_HLT:
         advance(vcpu, vx);
         if (vcpu->vm->pv && vcpu->vm->pv->halt_wakeup && vcpu->vm->pv->halt_wakeup(vcpu))

@@ -214,8 +214,21 @@ static void test_unclaimed_and_faults(void)
     e.vx.npf.gpa = 0x40000000;
     e.vx.npf.access = HV_ACCESS_WRITE;
     mock_script(vcpu, &e);
+    /* A fault on a page that is mapped with the needed right by now is
+       spurious (e.g. another CPU mapped it): the guest retries silently. */
+    struct mock_exit sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.vx.kind = HV_VX_NPF;
+    sp.vx.rip = 0x3ff0;
+    sp.vx.npf.gpa = 0x8000;
+    sp.vx.npf.access = HV_ACCESS_WRITE;
+    struct mock_vcpu *m = mv;
+    m->script[m->script_len++] = sp;
+    m->script[m->script_len - 1] = m->script[0];
+    m->script[0] = sp;
     struct hv_exit x;
     CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(mv->entries, 2);
     CU_ASSERT_EQUAL(x.reason, HV_EXIT_SLAT_FAULT);
     CU_ASSERT_EQUAL(x.slat.gpa, 0x40000000);
     CU_ASSERT_EQUAL(x.slat.access, HV_ACCESS_WRITE);
