@@ -47,7 +47,7 @@
 struct site {
     void *ret;         /* return address inside the allocating function */
     bool host_ops;     /* through hv_host_ops (not the loader's inflate allocator hook) */
-    char where[160];   /* repo-relative file:line after resolution */
+    char where[600];   /* repo-relative file:line after resolution */
     unsigned failures; /* failures injected here */
 };
 
@@ -576,7 +576,7 @@ static void setup_backend_vcpu(void)
 /* ---- sites in the sources ---- */
 
 struct src_site {
-    char where[160];
+    char where[600];
     bool covered;
 };
 
@@ -585,7 +585,7 @@ static unsigned nsrc;
 
 static void scan_file(const char *rel)
 {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof(path), "%s/%s", HV_TOP_DIR, rel);
     FILE *f = fopen(path, "r");
     if (!f)
@@ -634,22 +634,26 @@ static void scan_sources(void)
 /* Resolve the recorded return addresses to repo-relative file:line. */
 static void resolve_sites(void)
 {
+    /* The path through readlink (under Valgrind /proc/self/exe itself is
+       the tool, but readlink of it is answered with the client's path). */
+    static char exe[512];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[l > 0 ? l : 0] = 0;
     bool pie = false;
-    FILE *exe = fopen("/proc/self/exe", "rb");
-    if (exe) {
+    FILE *fp = fopen(exe, "rb");
+    if (fp) {
         Elf64_Ehdr eh;
-        if (fread(&eh, sizeof(eh), 1, exe) == 1)
+        if (fread(&eh, sizeof(eh), 1, fp) == 1)
             pie = eh.e_type == ET_DYN;
-        fclose(exe);
+        fclose(fp);
     }
     for (unsigned i = 0; i < nsites; i++) {
         Dl_info info;
         uintptr_t a = (uintptr_t)sites[i].ret - 1; /* inside the call instruction */
         if (pie && dladdr(sites[i].ret, &info) && info.dli_fbase)
             a -= (uintptr_t)info.dli_fbase;
-        char cmd[256];
-        snprintf(cmd, sizeof(cmd), "addr2line -i -e /proc/%d/exe %#lx 2>/dev/null", (int)getpid(),
-                 (unsigned long)a);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "addr2line -i -e '%s' %#lx 2>/dev/null", exe, (unsigned long)a);
         FILE *p = popen(cmd, "r");
         strcpy(sites[i].where, "?");
         if (!p)
@@ -677,8 +681,8 @@ static const struct scenario core_scenarios[] = {
     {"vcpu create", setup_vm, op_vcpu, undo_vcpu, teardown_vm, HV_OK, HV_OK, 0},
     {"vm map", setup_vm, op_map, undo_map, teardown_vm, HV_OK, HV_OK, 0},
     {"unmap split", setup_mapped, op_unmap_split, undo_unmap_split, teardown_vm, HV_OK, HV_OK, 0},
-    {"protect split", setup_mapped, op_protect_split, undo_protect_split, teardown_vm, HV_OK,
-     HV_OK},
+    {"protect split", setup_mapped, op_protect_split, undo_protect_split, teardown_vm, HV_OK, HV_OK,
+     0},
     {"mmio register", setup_vm, op_mmio, undo_mmio, teardown_vm, HV_OK, HV_OK, 0},
     {"xen hub", setup_ctx, op_hub, undo_hub, teardown_hub_ctx, HV_OK, HV_OK, 0},
     {"xen enable", setup_mapped, op_xen, undo_xen, teardown_vm, HV_OK, HV_OK, 0},
@@ -720,7 +724,7 @@ static void test_backend(const struct hv_backend_ops *be, const char *name)
     CU_ASSERT(host_clean(name, 0));
     mock_host_fini(&mh);
     const struct scenario ctx_s = {
-        "backend ctx_init", NULL, op_backend_ctx_expect, NULL, NULL, hosted, hosted};
+        "backend ctx_init", NULL, op_backend_ctx_expect, NULL, NULL, hosted, hosted, 0};
     unsigned n = run_scenario(&ctx_s);
     printf("\n    %s ctx_init: %u allocation failures injected (undisturbed: %s)", name, n,
            hv_status_str(hosted));
@@ -736,7 +740,7 @@ static void test_backend(const struct hv_backend_ops *be, const char *name)
     mock_host_fini(&mh);
 
     const struct scenario vm_s = {
-        "backend vm_init", setup_backend_vm, op_vm, undo_vm, teardown_vm, HV_OK, HV_OK};
+        "backend vm_init", setup_backend_vm, op_vm, undo_vm, teardown_vm, HV_OK, HV_OK, 0};
     /* VMX: the core's vCPU object and the backend's object and three pages
        fail one by one; the complete run would VMCLEAR/VMWRITE. */
     const struct scenario vcpu_s = {"backend vcpu_init",
