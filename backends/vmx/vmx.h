@@ -84,10 +84,6 @@ struct vmx_vcpu {
     uint64_t guest_cr2; /* offset 8: CR2 is not part of the VMCS */
     uint64_t launched;  /* offset 16: VMRESUME (1) or VMLAUNCH (0) */
 
-    /* The guest's x87/SSE state while the host runs (FXSAVE image, SDM
-       Vol. 1 10.5): VM entry and exit do not switch it. */
-    uint8_t fpu[512] __attribute__((aligned(16)));
-
     void *vmcs;
     uint64_t vmcs_hpa;
     void *msr_bitmap;

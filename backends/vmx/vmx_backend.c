@@ -75,12 +75,6 @@ static hv_status_t vmx_vcpu_init(struct hv_vcpu *vcpu)
             goto fail;
         }
     }
-    /* x87/SSE state after INIT (SDM Vol. 3A 9.1.1, table 9-1): FCW 037FH,
-       MXCSR 1F80H; everything else 0 in the FXSAVE image. */
-    vv->fpu[0] = 0x7f;
-    vv->fpu[1] = 0x03;
-    vv->fpu[24] = 0x80;
-    vv->fpu[25] = 0x1f;
     vcpu->arch = vv;
     st = vmx_vmcs_setup(vcpu);
     if (st != HV_OK)

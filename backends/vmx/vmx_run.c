@@ -231,50 +231,8 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     }
 }
 
-/*
- * x87/SSE state is not part of the VMCS: without switching it, one guest
- * would read another's registers. The guest image is loaded for the
- * whole run() call; the host (libhv and the embedder between calls) uses
- * no FPU/SSE code, which the freestanding build flags guarantee for libhv.
- * FXSAVE/FXRSTOR cover what a guest can touch, since the CPUID policy hides
- * XSAVE/AVX and CR4.OSXSAVE is refused. CR4.OSFXSR is set around them so
- * that the XMM registers are saved whatever the host's CR4 says (SDM Vol. 2A
- * FXSAVE: without OSFXSR, saving XMM state is implementation dependent).
- */
-static inline void fx_save(void *area)
-{
-    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])area));
-}
-
-static inline void fx_restore(const void *area)
-{
-    __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])area));
-}
-
+/* x87/SSE state is switched by the core around the whole run loop (core/fpu.h). */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
-    uint8_t host_fpu[512] __attribute__((aligned(16)));
-    uint64_t flags = x86_irq_save();
-    uint64_t cr4 = x86_read_cr4();
-    if (!(cr4 & X86_CR4_OSFXSR))
-        x86_write_cr4(cr4 | X86_CR4_OSFXSR);
-    fx_save(host_fpu);
-    fx_restore(vv->fpu);
-    if (!(cr4 & X86_CR4_OSFXSR))
-        x86_write_cr4(cr4);
-    x86_irq_restore(flags);
-
-    hv_status_t st = run_inner(vcpu, ex);
-
-    flags = x86_irq_save();
-    cr4 = x86_read_cr4();
-    if (!(cr4 & X86_CR4_OSFXSR))
-        x86_write_cr4(cr4 | X86_CR4_OSFXSR);
-    fx_save(vv->fpu);
-    fx_restore(host_fpu);
-    if (!(cr4 & X86_CR4_OSFXSR))
-        x86_write_cr4(cr4);
-    x86_irq_restore(flags);
-    return st;
+    return run_inner(vcpu, ex);
 }

@@ -65,7 +65,9 @@ hv_status_t hv_ctx_create_with_backend(const struct hv_host_ops *ops,
     if (st == HV_OK)
         st = backend->ctx_init(ctx);
     if (st != HV_OK) {
-        hv_log(&host, HV_LOG_ERROR, "libhv: backend %s: %s", backend->name, hv_status_str(st));
+        /* A CPU without this extension is normal while probing: not an error. */
+        hv_log(&host, st == HV_ERR_NO_BACKEND ? HV_LOG_INFO : HV_LOG_ERROR,
+               "libhv: backend %s: %s", backend->name, hv_status_str(st));
         hv_host_obj_free(&host, ctx, sizeof(*ctx));
         return st;
     }

@@ -93,6 +93,8 @@ struct hv_vcpu {
     struct hv_assist_access alog[HV_ASSIST_LOG];
     uint8_t alog_len;
     void *arch;                        /* backend per-vCPU data (backend) */
+    /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */
+    uint8_t fpu[512] __attribute__((aligned(16)));
     struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
 };
 

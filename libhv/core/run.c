@@ -6,6 +6,7 @@
  */
 #include "backend.h"
 #include "core/assist.h"
+#include "core/fpu.h"
 #include "core/objects.h"
 #include "core/policy.h"
 #include "core/pv.h"
@@ -313,6 +314,8 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     if (complete_pending(vcpu, exit))
         goto out;
     hv_memset(exit, 0, sizeof(*exit));
+    uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
+    hv_fpu_enter_guest(host_fpu, vcpu->fpu);
     for (;;) {
         if (__atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
             exit->reason = HV_EXIT_KICK;
@@ -327,6 +330,7 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
         if (dispatch(vcpu, &vx, exit))
             break;
     }
+    hv_fpu_leave_guest(vcpu->fpu, host_fpu);
 out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
     return st;

@@ -1,5 +1,6 @@
 /* vCPU lifecycle, state access, event queueing and kicks (vcpu.h). */
 #include "backend.h"
+#include "core/fpu.h"
 #include "core/objects.h"
 #include "core/util.h"
 
@@ -23,6 +24,7 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     vcpu->vm = vm;
     vcpu->id = id;
     vcpu->host_cpu = UINT32_MAX;
+    hv_fpu_init_state(vcpu->fpu);
     hv_status_t st = vm->ctx->be->vcpu_init(vcpu);
     if (st != HV_OK) {
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));

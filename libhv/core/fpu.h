@@ -1,0 +1,27 @@
+/*
+ * x87/SSE state switching around guest execution, for both backends:
+ * neither the VMCS nor the VMCB holds it, so without switching one guest
+ * would read another's (or the host's) registers. libhv itself uses no
+ * FPU/SSE code (-mgeneral-regs-only), so the guest's image can stay loaded
+ * for a whole hv_vcpu_run() call and is swapped only at its start and end.
+ * FXSAVE/FXRSTOR cover everything a guest can reach, since the CPUID policy
+ * hides XSAVE/AVX (SDM Vol. 1 10.5, Vol. 2A FXSAVE).
+ */
+#ifndef HV_CORE_FPU_H
+#define HV_CORE_FPU_H
+
+#include <stdint.h>
+
+#define HV_FPU_AREA 512
+
+/* The FXSAVE image of the INIT state (SDM Vol. 3A 9.1.1, table 9-1):
+   FCW 037FH, MXCSR 1F80H, everything else 0. */
+void hv_fpu_init_state(uint8_t *area);
+
+/* Save the current (host) state into host_area, load guest_area. */
+void hv_fpu_enter_guest(uint8_t *host_area, const uint8_t *guest_area);
+
+/* Save the current (guest) state into guest_area, load host_area. */
+void hv_fpu_leave_guest(uint8_t *guest_area, const uint8_t *host_area);
+
+#endif /* HV_CORE_FPU_H */
