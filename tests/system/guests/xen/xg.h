@@ -476,6 +476,8 @@ uint32_t xg_cpuid_base(void);
 void xg_install_hypercall_page(void);
 void xg_idt_init(void);
 void xg_map_shared_info(void);
+/* Make hypercall @p nr (no arguments) from ring 3; returns RAX. */
+long xg_user_hypercall(unsigned nr);
 
 /* Time: nanoseconds of Xen system time from the pvclock. */
 uint64_t xg_now(void);

@@ -384,7 +384,7 @@ struct gate {
 #define CODE_SEL 0x08
 #endif
 static struct gate idt[256] __attribute__((aligned(16)));
-extern const ureg xg_stubs[20], xg_stub_e0, xg_stub_f3;
+extern const ureg xg_stubs[20], xg_stub_80, xg_stub_e0, xg_stub_f3;
 
 static void set_gate(unsigned vec, ureg fn)
 {
@@ -399,10 +399,51 @@ static void set_gate(unsigned vec, ureg fn)
 #endif
 }
 
+/* A TSS, so that INT 0x80 from ring 3 has a ring-0 stack (the PVH entry
+   state's TR is only a placeholder). */
+static uint32_t tss[26] __attribute__((aligned(16)));
+extern uint8_t xg_gdt[], xg_tss_stack_top[];
+
+static void tss_init(void)
+{
+    ureg top = (ureg)xg_tss_stack_top, base = (ureg)tss;
+    tss[1] = (uint32_t)top; /* ESP0 / RSP0 low */
+#ifdef __x86_64__
+    tss[2] = (uint32_t)((uint64_t)top >> 32);
+#else
+    tss[2] = 0x10; /* SS0 */
+#endif
+    ((uint16_t *)tss)[51] = sizeof(tss); /* no I/O bitmap */
+    uint32_t lo = (uint32_t)(sizeof(tss) - 1) | (uint32_t)(base & 0xffff) << 16;
+    uint32_t hi = (uint32_t)((base >> 16) & 0xff) | 0x8900u | (uint32_t)(base & 0xff000000u);
+    memcpy(xg_gdt + 0x38, &lo, 4);
+    memcpy(xg_gdt + 0x3c, &hi, 4);
+#ifdef __x86_64__
+    uint32_t up = (uint32_t)((uint64_t)base >> 32), zero = 0;
+    memcpy(xg_gdt + 0x40, &up, 4);
+    memcpy(xg_gdt + 0x44, &zero, 4);
+#endif
+    __asm__ volatile("ltr %w0" : : "r"(0x38) : "memory");
+}
+
+void xg_enter_user(ureg stub);
+__attribute__((noreturn)) void xg_leave_user(void);
+static volatile long user_result;
+
+long xg_user_hypercall(unsigned nr)
+{
+    user_result = 12345;
+    xg_enter_user((ureg)(hypercall_page + 32 * nr));
+    return user_result;
+}
+
 void xg_idt_init(void)
 {
+    tss_init();
     for (unsigned v = 0; v < 20; v++)
         set_gate(v, xg_stubs[v]);
+    set_gate(0x80, xg_stub_80);
+    idt[0x80].type = 0xee; /* DPL 3: INT 0x80 from ring 3 */
     set_gate(XG_VEC_UPCALL, xg_stub_e0);
     set_gate(XG_VEC_CALLBACK, xg_stub_f3);
     struct __attribute__((packed)) {
@@ -513,6 +554,10 @@ void xg_trap(struct xg_frame *f)
         xg_last_vector = (uint8_t)f->vec;
         do_upcall();
         return;
+    }
+    if (f->vec == 0x80 && (f->cs & 3) == 3) {
+        user_result = (long)f->ax; /* what the hypercall returned at CPL 3 */
+        xg_leave_user();
     }
     if (f->vec == 13 && gp_expected) {
         gp_seen++;

@@ -50,7 +50,7 @@ xg_entry32:
     /* Identity map of the first 1 GiB with 2 MiB pages. */
     movl $xg_pd, %edi
     xorl %eax, %eax
-    movl $0x83, %ecx                /* P, RW, PS */
+    movl $0x87, %ecx                /* P, RW, US (ring-3 test), PS */
 2:  movl %ecx, (%edi, %eax, 8)
     movl $0, 4(%edi, %eax, 8)
     addl $0x200000, %ecx
@@ -58,9 +58,9 @@ xg_entry32:
     cmpl $512, %eax
     jne 2b
     movl $xg_pdpt, %edi
-    movl $xg_pd + 3, (%edi)
+    movl $xg_pd + 7, (%edi)
     movl $xg_pml4, %edi
-    movl $xg_pdpt + 3, (%edi)
+    movl $xg_pdpt + 7, (%edi)
     movl %cr4, %eax
     orl $0x20, %eax                 /* PAE */
     movl %eax, %cr4
@@ -120,6 +120,7 @@ stub_\vec:
     STUB 17, 1
     STUB 18
     STUB 19
+    STUB 0x80
     STUB 0xe0
     STUB 0xf3
 
@@ -163,7 +164,7 @@ trap_common:
 
     .section .rodata
     .balign 8
-    .globl xg_stubs, xg_stub_e0, xg_stub_f3
+    .globl xg_stubs, xg_stub_80, xg_stub_e0, xg_stub_f3
 xg_stubs:                           /* vectors 0..19 */
 #ifdef __x86_64__
 #define PTR .quad
@@ -172,18 +173,101 @@ xg_stubs:                           /* vectors 0..19 */
 #endif
     PTR stub_0, stub_1, stub_2, stub_3, stub_4, stub_5, stub_6, stub_7, stub_8, stub_9
     PTR stub_10, stub_11, stub_12, stub_13, stub_14, stub_15, stub_16, stub_17, stub_18, stub_19
+xg_stub_80:
+    PTR stub_0x80
 xg_stub_e0:
     PTR stub_0xe0
 xg_stub_f3:
     PTR stub_0xf3
 
+/*
+ * A round trip through ring 3, to check that hypercalls from CPL 3 are
+ * refused: xg_enter_user(stub) saves the callee-saved registers, IRETs to
+ * user_code at CPL 3 (IF = 0), which calls the hypercall stub and hands
+ * RAX back with INT 0x80; the trap handler then calls xg_leave_user(),
+ * which returns from xg_enter_user on the saved stack.
+ */
+    .text
+    .globl xg_enter_user, xg_leave_user
+#ifdef __x86_64__
+xg_enter_user:
+    pushq %rbx
+    pushq %rbp
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, xg_user_saved_sp(%rip)
+    movq %rdi, %rbp
+    pushq $0x2b                     /* SS: user data */
+    pushq $xg_user_stack_top
+    pushq $0x2                      /* RFLAGS */
+    pushq $0x33                     /* CS: user code64 */
+    pushq $user_code
+    iretq
+user_code:
+    xorl %edi, %edi
+    xorl %esi, %esi
+    call *%rbp
+    int $0x80
+    ud2
+xg_leave_user:
+    movq xg_user_saved_sp(%rip), %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
+    ret
+#else
+xg_enter_user:
+    movl 4(%esp), %eax
+    pushl %ebx
+    pushl %ebp
+    pushl %esi
+    pushl %edi
+    movl %esp, xg_user_saved_sp
+    movl %eax, %ebp
+    movw $0x2b, %ax                 /* DPL-0 data selectors would be nulled */
+    movw %ax, %ds
+    movw %ax, %es
+    pushl $0x2b                     /* SS: user data */
+    pushl $xg_user_stack_top
+    pushl $0x2                      /* EFLAGS */
+    pushl $0x23                     /* CS: user code32 */
+    pushl $user_code
+    iretl
+user_code:
+    xorl %ebx, %ebx
+    xorl %ecx, %ecx
+    call *%ebp
+    int $0x80
+    ud2
+xg_leave_user:
+    movw $0x10, %cx
+    movw %cx, %ds
+    movw %cx, %es
+    movl xg_user_saved_sp, %esp
+    popl %edi
+    popl %esi
+    popl %ebp
+    popl %ebx
+    ret
+#endif
+
     .data
     .balign 16
+    .globl xg_gdt
 xg_gdt:
     .quad 0
     .quad 0x00cf9b000000ffff        /* 0x08 code32 */
     .quad 0x00cf93000000ffff        /* 0x10 data */
     .quad 0x00af9b000000ffff        /* 0x18 code64 */
+    .quad 0x00cffb000000ffff        /* 0x20 user code32 (DPL 3) */
+    .quad 0x00cff3000000ffff        /* 0x28 user data */
+    .quad 0x00affb000000ffff        /* 0x30 user code64 */
+    .quad 0, 0                      /* 0x38 TSS (xg_lib.c fills it in) */
 xg_gdt_end:
     .globl xg_gdt_desc
 xg_gdt_desc:
@@ -202,5 +286,13 @@ xg_pd:
 #endif
     .skip 16384
 xg_stack_top:
+    .skip 4096
+    .globl xg_tss_stack_top
+xg_tss_stack_top:
+    .skip 4096
+xg_user_stack_top:
+    .balign 8
+xg_user_saved_sp:
+    .skip 8
 
     .section .note.GNU-stack, "", @progbits

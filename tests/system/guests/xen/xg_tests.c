@@ -151,6 +151,12 @@ void xg_test_abi(void)
     CHECK_EQ(HC1(HC_physdev_op, 0), -ENOSYS);
     CHECK_EQ(xg_hcall_raw(HC_xen_version, XENVER_version, 0, 0), VER_4_19);
     CHECK_EQ(xg_hcall_raw(64, 0, 0, 0), -ENOSYS);
+
+    /* From CPL 3 every hypercall is refused, known or not (as Xen does for
+       HVM guests); back in ring 0 they work again. */
+    CHECK_EQ(xg_user_hypercall(HC_xen_version), -EPERM);
+    CHECK_EQ(xg_user_hypercall(99), -EPERM);
+    CHECK_EQ(HC1(HC_xen_version, XENVER_version), VER_4_19);
 }
 
 /* ---- xen_version ---- */
