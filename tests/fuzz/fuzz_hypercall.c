@@ -239,7 +239,9 @@ static void check_ret(uint64_t nr, uint64_t a0, long r, bool compat)
         return;
     }
     bool positive_ok = false;
-    uint64_t cmd = compat ? (uint32_t)a0 : a0;
+    /* Xen takes the command of these calls as an int: the upper half of a
+       64-bit register is ignored. memory_op and hvm_op take a long. */
+    uint64_t cmd = (compat || nr == 17 || nr == 18 || nr == 24) ? (uint32_t)a0 : a0;
     switch (nr) {
     case 12: /* memory_op: extent counts and page numbers */
         positive_ok = true;
