@@ -217,8 +217,20 @@ static void full_check(struct run *r)
             continue;
         uint64_t g = m->base + i * P2M;
         if (c->kind == C_DETAIL) {
-            for (unsigned k = 0; k < PER_CHK; k++)
-                check_gpa(r, g + k * P4K);
+            /* Both sides of every run boundary (where splits and merges go
+               wrong), and every 32nd page. */
+            for (unsigned k = 0; k < PER_CHK; k++) {
+                bool edge = k == 0 || k == PER_CHK - 1 || k % 32 == 0;
+                if (!edge) {
+                    uint64_t prev = c->pg[k - 1], cur = c->pg[k], next = c->pg[k + 1];
+                    edge = !(prev && cur == prev + P4K) || !(next && next == cur + P4K) ||
+                           (!cur && (prev || next));
+                    if (!cur && !prev && !next)
+                        edge = false;
+                }
+                if (edge)
+                    check_gpa(r, g + k * P4K);
+            }
         } else {
             check_gpa(r, g);
             check_gpa(r, g + 0x1ff000);
