@@ -71,6 +71,7 @@ hv_status_t hv_xen_hub_create(struct hv_ctx *ctx, struct hv_xen_hub **out);
 
 /**
  * @brief Free a hub.
+ * @param hub The hub (no VM may still use it).
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_BUSY while VMs use it.
  */
 hv_status_t hv_xen_hub_destroy(struct hv_xen_hub *hub);
@@ -146,6 +147,8 @@ struct hv_xen_config {
  * Allocates the shared_info page and the per-vCPU state for every vCPU the
  * VM may have. Call it before the guest runs; vCPUs may be created before
  * or after. Call hv_xen_disable() before hv_vm_destroy().
+ * @param vm The VM.
+ * @param config Options, or NULL for the defaults.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, bad config); ::HV_ERR_EXISTS
  *         (already enabled, or the domain id is taken in the hub);
  *         ::HV_ERR_LIMIT (no free domain id); ::HV_ERR_NO_MEMORY.
@@ -156,6 +159,7 @@ hv_status_t hv_xen_enable(struct hv_vm *vm, const struct hv_xen_config *config);
  * @brief Undo hv_xen_enable(): close every event channel (peers in the hub
  *        see their ends unbound), drop host grant mappings, unmap and free
  *        the shared_info and grant-table pages, leave the hub.
+ * @param vm The VM.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (not enabled);
  *         ::HV_ERR_BUSY while a vCPU of the VM runs.
  */
@@ -163,6 +167,8 @@ hv_status_t hv_xen_disable(struct hv_vm *vm);
 
 /**
  * @brief The domain id of a Xen-enabled VM.
+ * @param vm The VM.
+ * @param[out] domid Its domain id.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (not enabled).
  */
 hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid);
@@ -172,12 +178,21 @@ hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid);
  *        e.g. HVM_PARAM_STORE_PFN = 1, CONSOLE_PFN = 17).
  *
  * The guest itself may only set the ones Xen lets a guest set.
+ * @param vm The VM.
+ * @param index HVM_PARAM_* index.
+ * @param value The new value.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_RANGE (index);
  *         ::HV_ERR_STATE (not enabled).
  */
 hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value);
 
-/** @brief Read an HVM parameter. Returns as hv_xen_set_param(). */
+/**
+ * @brief Read an HVM parameter.
+ * @param vm The VM.
+ * @param index HVM_PARAM_* index.
+ * @param[out] value The value.
+ * @return As hv_xen_set_param().
+ */
 hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value);
 
 /* ---- console_io ---------------------------------------------------------- */
@@ -203,6 +218,9 @@ hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t 
 /**
  * @brief Queue input for the guest's CONSOLEIO_read.
  * @param[out] accepted Bytes queued (the queue holds ::HV_XEN_CONSOLE_BUFFER).
+ * @param vm The VM.
+ * @param buf The input bytes.
+ * @param len Their number.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE.
  */
 hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, size_t *accepted);
@@ -213,6 +231,7 @@ hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, 
  * @brief Allocate a port in the guest, unbound and accepting a binding from
  *        the host (what a toolstack does for xenstore and the console).
  * @param[out] guest_port The new port.
+ * @param vm The VM.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT (no free port).
  */
 hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port);
@@ -223,6 +242,8 @@ hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port);
  *        EVTCHNOP_alloc_unbound with remote_dom 0). Both ends become
  *        interdomain, and the guest port is set pending as Xen does.
  * @param[out] host_port Host port number (1..63) for the calls below.
+ * @param vm The VM.
+ * @param guest_port The guest's unbound port.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND
  *         (no such port, or it does not accept the host); ::HV_ERR_LIMIT.
  */
@@ -231,12 +252,16 @@ hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *
 /**
  * @brief Create a host port that waits, unbound, for the guest to connect
  *        with EVTCHNOP_bind_interdomain(remote_dom 0, remote_port *host_port).
+ * @param vm The VM.
+ * @param[out] host_port The new host port.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT.
  */
 hv_status_t hv_xen_evtchn_host_unbound(struct hv_vm *vm, uint32_t *host_port);
 
 /**
  * @brief Signal the guest end of a bound host port (EVTCHNOP_send from dom0).
+ * @param vm The VM.
+ * @param host_port A host port.
  * @return ::HV_OK (also when the host port is unbound: the event is
  *         dropped, as Xen does); ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE;
  *         ::HV_ERR_NOT_FOUND (no such host port).
@@ -247,6 +272,8 @@ hv_status_t hv_xen_evtchn_notify(struct hv_vm *vm, uint32_t host_port);
  * @brief Test and clear whether the guest signalled a host port.
  * @param[out] pending true if the guest sent an event since the last call.
  * @param[out] guest_port If not NULL: the guest port it is bound to (0 if unbound).
+ * @param vm The VM.
+ * @param host_port A host port.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND.
  */
 hv_status_t hv_xen_evtchn_pending(struct hv_vm *vm, uint32_t host_port, bool *pending,
@@ -254,6 +281,8 @@ hv_status_t hv_xen_evtchn_pending(struct hv_vm *vm, uint32_t host_port, bool *pe
 
 /**
  * @brief Close a host port; its guest end becomes unbound (waiting for the host).
+ * @param vm The VM.
+ * @param host_port The host port to close.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND.
  */
 hv_status_t hv_xen_evtchn_close(struct hv_vm *vm, uint32_t host_port);
@@ -286,6 +315,10 @@ struct hv_xen_grant_mapping {
  * The page stays the guest's: if the guest later unmaps it from its own
  * physical address space, the pointer still refers to the same host page,
  * which the embedder owns anyway.
+ * @param vm The VM.
+ * @param ref Grant reference in the guest's table.
+ * @param flags HV_XEN_GRANT_* flags.
+ * @param[out] out The mapping.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND
  *         (reference outside the table); ::HV_ERR_GUEST_FAULT (entry does not
  *         grant this access to domain 0, or its frame is not accessible RAM);
@@ -297,6 +330,8 @@ hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
 /**
  * @brief Undo hv_xen_grant_map(): drops GTF_writing/GTF_reading when no
  *        other mapping of the entry needs them.
+ * @param vm The VM.
+ * @param handle hv_xen_grant_mapping::handle of the mapping.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND.
  */
 hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle);
@@ -309,6 +344,8 @@ hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle);
  *        channel, published as HVM_PARAM_CONSOLE_PFN and
  *        HVM_PARAM_CONSOLE_EVTCHN (what a Xen toolstack does).
  * @param[out] guest_port If not NULL: the guest's console port.
+ * @param vm The VM.
+ * @param ring_gpa Guest-physical address of the ring page, 4 KiB aligned.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_ALIGNMENT;
  *         ::HV_ERR_GUEST_FAULT (not writable RAM); ::HV_ERR_EXISTS (already set up);
  *         ::HV_ERR_LIMIT.
@@ -322,6 +359,10 @@ hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *
  * Ring indices come from guest memory and are checked: a producer more
  * than a ring ahead of the consumer is treated as a corrupt ring (nothing
  * is read, ::HV_ERR_GUEST_FAULT).
+ * @param vm The VM.
+ * @param[out] buf Destination.
+ * @param cap Its size.
+ * @param[out] len Bytes read.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (no console attached);
  *         ::HV_ERR_GUEST_FAULT.
  */
@@ -330,6 +371,10 @@ hv_status_t hv_xen_pvcons_read(struct hv_vm *vm, char *buf, size_t cap, size_t *
 /**
  * @brief Deliver console input: append to in[] as far as it has room,
  *        advance in_prod, notify the guest.
+ * @param vm The VM.
+ * @param buf The input bytes.
+ * @param len Their number.
+ * @param[out] written Bytes appended to the ring.
  * @return As hv_xen_pvcons_read().
  */
 hv_status_t hv_xen_pvcons_write(struct hv_vm *vm, const char *buf, size_t len, size_t *written);
@@ -350,6 +395,8 @@ struct hv_xen_vcpu_status {
  * @brief Scheduling state of a vCPU, for an embedder deciding when to run
  *        it again after ::HV_EXIT_HLT. Timers that expired by now are fired
  *        first (setting their events pending).
+ * @param vcpu The vCPU.
+ * @param[out] status Its scheduling state.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (Xen not enabled).
  */
 hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status);
