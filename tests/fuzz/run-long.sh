@@ -44,6 +44,11 @@ run_one() {
         -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
         -artifact_prefix="$dir/" $dict "$dir/corpus" "$here/corpus/$t" >"$dir/log" 2>&1) ||
         status=FINDING
+    # Stopped from outside (SIGINT/SIGTERM) is not a finding.
+    if [ $status = FINDING ] && grep -q 'libFuzzer: run interrupted' "$dir/log" &&
+        ! grep -qE 'ERROR: |INVARIANT BROKEN|deadly signal' "$dir/log"; then
+        status=stopped
+    fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
     last=$(grep -E '^#[0-9]+' "$dir/log" | tail -n 1)
     cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
@@ -51,7 +56,7 @@ run_one() {
     n=$(ls "$dir/corpus" | wc -l)
     echo "$(date -u +%FT%TZ) $t execs=${execs:-0} cov=${cov:-?} ft=${ft:-?} corpus=$n status=$status" |
         tee -a "$long/stats.txt"
-    [ $status = ok ] || { tail -n 40 "$dir/log"; return 1; }
+    [ $status != FINDING ] || { tail -n 40 "$dir/log"; return 1; }
 }
 
 fail=0
