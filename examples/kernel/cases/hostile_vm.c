@@ -23,7 +23,7 @@
  */
 #include "core/util.h"
 #include "cpu.h"
-#include "vm_harness.h"
+#include "hostile.h"
 
 VMT_GUEST(spin);
 VMT_GUEST(shutdown);
@@ -36,28 +36,6 @@ VMT_GUEST(shutdown);
 /* clang-format off */
 __asm__(".pushsection .rodata.hostile, \"a\"\n"
         ".code16\n"
-
-        /* canary: checksum [0x10000, 0x20000) (add, rotate) -> OUT 0xe0, HLT, again. */
-        ".balign 16\n"
-        "hg_canary_start:\n"
-        "    cli\n"
-        "    xorw %ax, %ax\n"
-        "    movw %ax, %ss\n"
-        "    movw $0x1000, %sp\n"
-        "1:  movw $0x1000, %ax\n"
-        "    movw %ax, %ds\n"
-        "    xorw %si, %si\n"
-        "    xorl %ebx, %ebx\n"
-        "    movw $0x4000, %cx\n"
-        "2:  addl (%si), %ebx\n"
-        "    roll $5, %ebx\n"
-        "    addw $4, %si\n"
-        "    loop 2b\n"
-        "    movl %ebx, %eax\n"
-        "    outl %eax, $0xe0\n"
-        "    hlt\n"
-        "    jmp 1b\n"
-        "hg_canary_end:\n"
 
         /* msr: RDMSR each listed MSR (#GP skipped by an IVT handler), OUT
            index, low, high (0xe0) and the #GP flag (0x80); then CPUID of each
@@ -252,57 +230,9 @@ __asm__(".pushsection .rodata.hostile, \"a\"\n"
     extern const uint8_t hg_##n##_start[], hg_##n##_end[];                                         \
     static const struct vmt_image hg_##n = {"hostile_" #n, hg_##n##_start, hg_##n##_end}
 
-HG_IMAGE(canary);
 HG_IMAGE(msr);
 HG_IMAGE(escape);
 HG_IMAGE(storm);
-
-/* ---- the neighbour ---- */
-
-#define CANARY_GPA  0x10000u
-#define CANARY_SIZE 0x10000u
-
-struct neighbour {
-    struct vmt t;
-    uint32_t sum;  /* the checksum its canaries must give */
-    uint64_t runs; /* times it answered */
-};
-
-static uint32_t canary_word(uint32_t i)
-{
-    return (i * 0x9e3779b9u) ^ 0xc0ffee00u;
-}
-
-static int neighbour_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct neighbour *n)
-{
-    if (vmt_create(kc, ctx, &n->t, &hg_canary))
-        return -1;
-    uint32_t *w = (uint32_t *)(n->t.ram + CANARY_GPA);
-    n->sum = 0;
-    for (uint32_t i = 0; i < CANARY_SIZE / 4; i++) {
-        w[i] = canary_word(i);
-        n->sum += w[i];
-        n->sum = (n->sum << 5) | (n->sum >> 27);
-    }
-    return 0;
-}
-
-/* Canaries intact (host view), and the neighbour runs and reports their sum. */
-static int neighbour_check(struct kcase_ctx *kc, struct neighbour *n, const char *after)
-{
-    const uint32_t *w = (const uint32_t *)(n->t.ram + CANARY_GPA);
-    for (uint32_t i = 0; i < CANARY_SIZE / 4; i++)
-        if (w[i] != canary_word(i))
-            return kcase_fail(kc, "after %s: neighbour canary %u is 0x%x", after, i, w[i]);
-    n->t.nouts = 0;
-    if (vmt_run_until(&n->t, HV_EXIT_HLT))
-        return -1;
-    if (n->t.nouts != 1 || n->t.outs[0].value != n->sum)
-        return kcase_fail(kc, "after %s: neighbour reported 0x%x (%u OUTs), expected 0x%x", after,
-                          n->t.nouts ? n->t.outs[0].value : 0, n->t.nouts, n->sum);
-    n->runs++;
-    return 0;
-}
 
 /* ---- a run loop that hands every OUT/IN to the case ---- */
 
