@@ -29,13 +29,14 @@
 #include "mock_backend.h"
 #include "vmx/ept_format.h"
 
-#define RAM_SIZE  (512u * 1024)
-#define PT_BASE   0x1000u /* PML4, PDPT, PD, PT */
-#define BUF       0x10000u
-#define RO_PAGE   0x60000u
-#define HOLE_PAGE 0x70000u
-#define ALIAS_GVA 0x40000000ull /* aliases gva 0 */
-#define GNT_GFN   0x80u         /* where the seeds map the grant table (past RAM) */
+#define RAM_SIZE   (512u * 1024)
+#define PT_BASE    0x1000u /* PML4, PDPT, PD, PT */
+#define BUF        0x10000u
+#define RO_PAGE    0x60000u
+#define HOLE_PAGE  0x70000u
+#define ALIAS_GVA  0x40000000ull /* aliases gva 0 */
+#define GNT_GFN    0x80u         /* where the seeds map the grant table (past RAM) */
+#define HCALL_PAGE 0x5000u       /* the hypercall-page command's default: the guest's code */
 
 struct dom {
     struct hv_vm *vm;
@@ -198,7 +199,7 @@ static uint64_t arg(struct fz *in, const struct world *w)
     case 14:
         return 0x8000000000000000ull | fz_u16(in); /* non-canonical */
     default:
-        return 0x40000000ull * (fz_u8(in) & 3) + fz_u8(in);
+        return HCALL_PAGE + (fz_u16(in) & 0xfff); /* the hypercall page (where RIP is) */
     }
 }
 
@@ -514,6 +515,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(hv_vcpu_run(vcpu, &w->exit) == HV_OK, "empty run");
             struct hv_xen_vcpu_status vs;
             (void)hv_xen_vcpu_status(vcpu, &vs);
+            break;
+        }
+        case 13: { /* WRMSR of the hypercall-page MSR (Xen's 0x40000000) */
+            uint64_t gpa = (fz_u8(&in) & 1) ? HCALL_PAGE : fz_u64(&in);
+            struct mock_exit e;
+            memset(&e, 0, sizeof(e));
+            e.vx.kind = HV_VX_WRMSR;
+            e.vx.rip = mock_vcpu_of(vcpu)->st.rip;
+            e.vx.insn_len = 2;
+            e.set_gprs = true;
+            memcpy(e.gpr, vcpu->gpr, sizeof(e.gpr));
+            e.gpr[HV_GPR_RCX] = 0x40000000;
+            e.gpr[HV_GPR_RAX] = (uint32_t)gpa;
+            e.gpr[HV_GPR_RDX] = gpa >> 32;
+            struct mock_vcpu *m = mock_vcpu_of(vcpu);
+            m->script_len = m->script_pos = 0;
+            mock_script(vcpu, &e);
+            FZ_CHECK(hv_vcpu_run(vcpu, &w->exit) == HV_OK, "wrmsr run");
+            m->script_len = m->script_pos = 0;
             break;
         }
         default: { /* a v1 grant entry (flags, domid, frame) in the table the

@@ -5,7 +5,8 @@ The seeds are small hand-made starting points: valid inputs in each input
 format (see the comment at the top of each fuzz_<target>.c) that reach the
 interesting paths at once, so the fuzzer mutates from there. The loader's
 seeds are the PVH guest fixtures of the unit tests plus hand-made ELF files.
-Run it again after changing an input format; it replaces the seeds.
+Run it again after changing an input format; it replaces the seeds (but
+keeps the regress-* reproducers).
 """
 import gzip
 import os
@@ -290,6 +291,10 @@ def hypercall_seeds():
               hc(17, [U8(0), (13, b"\0\0"), U8(0)], sub=1) + hc(17, [U8(0), (14, b"\0\0"), U8(0)], sub=1) +
               hc(17, [U8(0), (12, b"\0\0"), U8(0)], sub=1) +
               hc(12, [U8(0), (5, b"\x08"), U8(0)], sub=9) + hc(41, [U8(0)], sub=0)))
+    # The hypercall page placed over the guest's code, then written by calls.
+    s.append(("hcall_page", bytes([13, 1]) + hc(17, [U8(0), (15, b"\x10\x00"), U8(0)], sub=1) +
+              hc(17, [U8(0), (15, b"\xf8\x0f"), U8(0)], sub=2) + bytes([13, 0]) + q(0x7000) +
+              hc(17, [U8(0), (12, b"\x00\x10"), U8(0)], sub=1)))
     s.append(("compat", hc(17, [U8(0), BUFARG(), U8(0)], sub=1) + buf(0, alloc) +
               hc(32, [U8(0), BUFARG(), U8(0)], sub=6)))
     for name, body in s:
@@ -300,8 +305,11 @@ def hypercall_seeds():
 
 def main():
     for t in ("loader", "emu", "slat", "hypercall"):
-        shutil.rmtree(os.path.join(corpus, t), ignore_errors=True)
-        os.makedirs(os.path.join(corpus, t))
+        d = os.path.join(corpus, t)
+        os.makedirs(d, exist_ok=True)
+        for f in os.listdir(d):
+            if not f.startswith("regress-"):  # reproducers of fixed bugs stay
+                os.remove(os.path.join(d, f))
     loader_seeds()
     emu_seeds()
     slat_seeds()
