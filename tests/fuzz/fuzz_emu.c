@@ -411,14 +411,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case HV_EMU_UNSUPPORTED:
         case HV_EMU_NOT_RAM:
             /* A REP instruction that stops on non-RAM after some iterations
-               keeps their progress in RCX/RSI/RDI, as for an exception. */
+               keeps their progress (RCX/RSI/RDI, AL..RAX of LODS, the flags
+               of CMPS/SCAS), as for an exception. */
             if (res.outcome == HV_EMU_NOT_RAM && res.iterations) {
                 struct hv_emu_regs a = before, b = r;
+                a.gpr[HV_EMU_RAX] = b.gpr[HV_EMU_RAX];
                 a.gpr[HV_EMU_RCX] = b.gpr[HV_EMU_RCX];
                 a.gpr[HV_EMU_RSI] = b.gpr[HV_EMU_RSI];
                 a.gpr[HV_EMU_RDI] = b.gpr[HV_EMU_RDI];
+                a.rflags = (a.rflags & ~HV_EMU_RFLAGS_ARITH) | (b.rflags & HV_EMU_RFLAGS_ARITH);
+                if (memcmp(&a, &b, sizeof(a)) != 0) {
+                    for (int i = 0; i < HV_EMU_NGPR; i++)
+                        if (a.gpr[i] != b.gpr[i])
+                            fprintf(stderr, "gpr %d: %#llx -> %#llx\n", i,
+                                    (unsigned long long)a.gpr[i], (unsigned long long)b.gpr[i]);
+                    fprintf(stderr, "rip %#llx -> %#llx rflags %#llx -> %#llx\n",
+                            (unsigned long long)a.rip, (unsigned long long)b.rip,
+                            (unsigned long long)a.rflags, (unsigned long long)b.rflags);
+                }
                 FZ_CHECK(memcmp(&a, &b, sizeof(a)) == 0,
-                         "NOT_RAM after %u iterations changed more than RCX/RSI/RDI",
+                         "NOT_RAM after %u iterations changed more than REP progress",
                          res.iterations);
             } else {
                 FZ_CHECK(memcmp(&before, &r, sizeof(r)) == 0, "outcome %d changed registers",
