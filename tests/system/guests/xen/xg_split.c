@@ -11,7 +11,7 @@
 #include "xg.h"
 
 #define MS      1000000ull
-#define WAIT_NS (5000 * MS)
+#define WAIT_NS (20000 * MS)
 
 static uint8_t ring[4096] __attribute__((aligned(4096)));
 static uint8_t data[4096] __attribute__((aligned(4096)));
