@@ -362,8 +362,11 @@ static void test_pages_start_zeroed(void)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 static __attribute__((noinline)) uint8_t uninitialized_byte(void)
 {
-    volatile uint8_t b[64];
-    return b[17]; /* deliberately uninitialized: what the callee sees */
+    /* Far enough below the caller's frame to be inside the poisoned area
+       whatever the compiler puts at the top of its frames. */
+    volatile uint8_t b[2048];
+    __asm__ volatile("" ::"r"(b) : "memory"); /* a real frame, not the red zone */
+    return b[16];                             /* deliberately uninitialized */
 }
 #pragma GCC diagnostic pop
 
