@@ -55,6 +55,13 @@ void xen_time_init(struct hv_xen_vm *x, uint32_t tsc_khz)
     x->time_base_ns = hv_host_time_ns(h);
 }
 
+static void put64(uint8_t *p, uint64_t v)
+{
+    uint32_t *w = (uint32_t *)p;
+    w[0] = (uint32_t)v;
+    w[1] = (uint32_t)(v >> 32);
+}
+
 void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu, bool force)
 {
     if (!x->has_clock || !x->tsc_khz)
@@ -69,22 +76,24 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
     struct hv_vcpu_state st;
     vcpu->vm->ctx->be->get_state(vcpu, HV_STATE_TSC, &st);
 
-    struct xen_vcpu_time_info *ti =
-        (struct xen_vcpu_time_info *)(vi + offsetof(struct xen_vcpu_info_64, time));
+    /* A 32-bit guest may place its vcpu_info at any 4-byte boundary, so the
+       structure is written in 32-bit pieces (version first and last). */
+    uint8_t *ti = vi + offsetof(struct xen_vcpu_info_64, time);
+    uint32_t *ver = (uint32_t *)(ti + offsetof(struct xen_vcpu_time_info, version));
     /* Odd while the fields change (the guest retries its read). */
-    uint32_t odd = __atomic_load_n(&ti->version, __ATOMIC_RELAXED) | 1;
-    __atomic_store_n(&ti->version, odd, __ATOMIC_RELAXED);
+    uint32_t odd = __atomic_load_n(ver, __ATOMIC_RELAXED) | 1;
+    __atomic_store_n(ver, odd, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     uint64_t tsc = hv_rdtsc();
     uint64_t now = hv_host_time_ns(h);
-    ti->tsc_timestamp = tsc + st.tsc_offset;
-    ti->system_time = now - x->time_base_ns;
-    ti->tsc_to_system_mul = x->tsc_mul;
-    ti->tsc_shift = x->tsc_shift;
-    ti->flags = 0;
+    put64(ti + offsetof(struct xen_vcpu_time_info, tsc_timestamp), tsc + st.tsc_offset);
+    put64(ti + offsetof(struct xen_vcpu_time_info, system_time), now - x->time_base_ns);
+    *(uint32_t *)(ti + offsetof(struct xen_vcpu_time_info, tsc_to_system_mul)) = x->tsc_mul;
+    ti[offsetof(struct xen_vcpu_time_info, tsc_shift)] = (uint8_t)x->tsc_shift;
+    ti[offsetof(struct xen_vcpu_time_info, flags)] = 0;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     /* Even again, and different from the value before the update. */
-    __atomic_store_n(&ti->version, odd + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(ver, odd + 1, __ATOMIC_RELAXED);
     xv->time_valid = true;
     xv->time_stamp_ns = host_now;
 }

@@ -514,6 +514,7 @@ static void test_memory_map(void)
 
     /* i386 layout, and a map derived from the VM's mappings. */
     xf_setup(&f, &(struct xf_opts){.compat = true});
+    e = xf_gpa(&f, XF_BUF2); /* the new fixture's RAM */
     uint32_t m32[2] = {8, XF_BUF2};
     memcpy(xf_gpa(&f, XF_BUF), m32, 8);
     CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 9, XF_BUF, 0, 0, 0, 0), 0);
