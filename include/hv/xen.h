@@ -146,7 +146,7 @@ struct hv_xen_config {
  *
  * Allocates the shared_info page and the per-vCPU state for every vCPU the
  * VM may have. Call it before the guest runs; vCPUs may be created before
- * or after. Call hv_xen_disable() before hv_vm_destroy().
+ * or after. hv_vm_destroy() disables it too; hv_xen_disable() does it earlier.
  * @param vm The VM.
  * @param config Options, or NULL for the defaults.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, bad config); ::HV_ERR_EXISTS

@@ -38,6 +38,8 @@ struct hv_pv_ops {
     /* The guest executed HLT: return true if an event is already pending
        (the vCPU resumes instead of returning HV_EXIT_HLT). */
     bool (*halt_wakeup)(struct hv_vcpu *vcpu);
+    /* hv_vm_destroy: free the interface's state of a VM with no vCPU left. */
+    void (*vm_destroy)(struct hv_vm *vm);
 };
 
 #endif /* HV_CORE_PV_H */

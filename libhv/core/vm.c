@@ -2,6 +2,7 @@
 #include "backend.h"
 #include "core/assist.h"
 #include "core/objects.h"
+#include "core/pv.h"
 #include "core/util.h"
 
 #define VM_CONFIG_MIN_SIZE (offsetof(struct hv_vm_config, gpa_bits) + sizeof(uint32_t))
@@ -75,6 +76,8 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
     struct hv_ctx *ctx = vm->ctx;
     if (vm->vcpu_count)
         return HV_ERR_BUSY;
+    if (vm->pv && vm->pv->vm_destroy)
+        vm->pv->vm_destroy(vm);
     ctx->be->vm_fini(vm);
     hv_assist_vm_fini(vm);
     hv_slat_fini(&vm->slat);

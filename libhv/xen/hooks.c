@@ -182,7 +182,14 @@ static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
     return need;
 }
 
+/* VM teardown: the PV state goes with the VM (no vCPU is left by then). */
+static void xen_vm_destroy(struct hv_vm *vm)
+{
+    hv_xen_disable(vm);
+}
+
 const struct hv_pv_ops xen_pv_ops = {
+    .vm_destroy = xen_vm_destroy,
     .cpuid = xen_cpuid,
     .msr_read = xen_msr_read,
     .msr_write = xen_msr_write,
