@@ -517,22 +517,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)hv_xen_vcpu_status(vcpu, &vs);
             break;
         }
-        case 13: { /* WRMSR of the hypercall-page MSR (Xen's 0x40000000) */
-            uint64_t gpa = (fz_u8(&in) & 1) ? HCALL_PAGE : fz_u64(&in);
+        case 13: { /* Xen's CPUID leaves and MSRs: the hypercall page and the rest */
+            uint8_t k = fz_u8(&in);
             struct mock_exit e;
             memset(&e, 0, sizeof(e));
-            e.vx.kind = HV_VX_WRMSR;
             e.vx.rip = mock_vcpu_of(vcpu)->st.rip;
             e.vx.insn_len = 2;
             e.set_gprs = true;
             memcpy(e.gpr, vcpu->gpr, sizeof(e.gpr));
-            e.gpr[HV_GPR_RCX] = 0x40000000;
-            e.gpr[HV_GPR_RAX] = (uint32_t)gpa;
-            e.gpr[HV_GPR_RDX] = gpa >> 32;
+            if ((k & 3) == 0) { /* WRMSR 0x40000000: stubs over the guest's code, or anywhere */
+                uint64_t gpa = (k & 4) ? fz_u64(&in) : HCALL_PAGE;
+                e.vx.kind = HV_VX_WRMSR;
+                e.gpr[HV_GPR_RCX] = 0x40000000;
+                e.gpr[HV_GPR_RAX] = (uint32_t)gpa;
+                e.gpr[HV_GPR_RDX] = gpa >> 32;
+            } else if ((k & 3) == 1) { /* CPUID of the Xen range (and beyond) */
+                e.vx.kind = HV_VX_CPUID;
+                e.gpr[HV_GPR_RAX] = 0x40000000u + fz_u16(&in) % 0x300;
+                e.gpr[HV_GPR_RCX] = fz_u8(&in);
+            } else { /* RDMSR / WRMSR of the Xen MSR range with any value */
+                e.vx.kind = (k & 3) == 2 ? HV_VX_RDMSR : HV_VX_WRMSR;
+                e.gpr[HV_GPR_RCX] = 0x40000000u + (fz_u8(&in) & 0x3f);
+                uint64_t v = fz_u64(&in);
+                e.gpr[HV_GPR_RAX] = (uint32_t)v;
+                e.gpr[HV_GPR_RDX] = v >> 32;
+            }
             struct mock_vcpu *m = mock_vcpu_of(vcpu);
             m->script_len = m->script_pos = 0;
             mock_script(vcpu, &e);
-            FZ_CHECK(hv_vcpu_run(vcpu, &w->exit) == HV_OK, "wrmsr run");
+            FZ_CHECK(hv_vcpu_run(vcpu, &w->exit) == HV_OK, "cpuid/msr run");
             m->script_len = m->script_pos = 0;
             break;
         }

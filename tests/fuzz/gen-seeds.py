@@ -292,8 +292,10 @@ def hypercall_seeds():
               hc(17, [U8(0), (12, b"\0\0"), U8(0)], sub=1) +
               hc(12, [U8(0), (5, b"\x08"), U8(0)], sub=9) + hc(41, [U8(0)], sub=0)))
     # The hypercall page placed over the guest's code, then written by calls.
-    s.append(("hcall_page", bytes([13, 1]) + hc(17, [U8(0), (15, b"\x10\x00"), U8(0)], sub=1) +
-              hc(17, [U8(0), (15, b"\xf8\x0f"), U8(0)], sub=2) + bytes([13, 0]) + q(0x7000) +
+    s.append(("cpuid_msr", bytes([13, 1]) + struct.pack("<HB", 0, 0) + bytes([13, 1]) +
+              struct.pack("<HB", 3, 1) + bytes([13, 2, 0]) + q(0) + bytes([13, 3, 0]) + q(0x5000)))
+    s.append(("hcall_page", bytes([13, 0]) + hc(17, [U8(0), (15, b"\x10\x00"), U8(0)], sub=1) +
+              hc(17, [U8(0), (15, b"\xf8\x0f"), U8(0)], sub=2) + bytes([13, 4]) + q(0x7000) +
               hc(17, [U8(0), (12, b"\x00\x10"), U8(0)], sub=1)))
     s.append(("compat", hc(17, [U8(0), BUFARG(), U8(0)], sub=1) + buf(0, alloc) +
               hc(32, [U8(0), BUFARG(), U8(0)], sub=6)))
