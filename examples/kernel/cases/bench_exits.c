@@ -1,0 +1,88 @@
+/*
+ * bench.exits: the cost of one exit round trip, libhv's and the floor's,
+ * on the same guest (tests/system/guests/bench/bench.S):
+ *
+ *   bare_vmmcall  VMMCALL (VMCALL on VMX) under the bare handler
+ *   bare_cpuid    CPUID leaf 0 under the bare handler
+ *   bare_out      OUT under the bare handler
+ *   cpuid         CPUID leaf 0 answered by libhv's policy
+ *   hypercall_exit an unknown hypercall returned to the embedder
+ *   io_out        OUT returned to the embedder's run loop and re-entered
+ *   mmio_handler  a load from MMIO completed by a registered handler
+ *   mmio_exit     a load from MMIO completed by the embedder (HV_EXIT_MMIO)
+ *   npf_map       a load from an unmapped page the embedder then maps
+ *
+ * Each is in instructions per operation, loop overhead subtracted, with
+ * its ratio to the floor that fits it (bench_common.h).
+ */
+#include "bench_common.h"
+
+struct figure {
+    const char *name;
+    uint32_t cmd;
+    int floor; /* enum bench_floor */
+};
+
+static const struct figure figures[] = {
+    {"cpuid", BENCH_CMD_CPUID, BENCH_FLOOR_CPUID},
+    {"hypercall_exit", BENCH_CMD_HC, BENCH_FLOOR_VMMCALL},
+    {"io_out", BENCH_CMD_OUT, BENCH_FLOOR_OUT},
+    {"mmio_handler", BENCH_CMD_MMIO_H, BENCH_FLOOR_VMMCALL},
+    {"mmio_exit", BENCH_CMD_MMIO_E, BENCH_FLOOR_VMMCALL},
+    {"npf_map", BENCH_CMD_NPF, BENCH_FLOOR_VMMCALL},
+};
+
+static const char *const floor_names[BENCH_FLOOR_COUNT] = {"bare_vmmcall", "bare_cpuid",
+                                                           "bare_out"};
+
+static int case_exits(struct kcase_ctx *kc)
+{
+    static const struct {
+        uint32_t cmd;
+        enum bench_bare_kind kind;
+    } floors[BENCH_FLOOR_COUNT] = {
+        {BENCH_CMD_HC, BENCH_BARE_HC},
+        {BENCH_CMD_CPUID, BENCH_BARE_CPUID},
+        {BENCH_CMD_OUT, BENCH_BARE_OUT},
+    };
+    struct hv_ctx *ctx;
+    struct hv_caps caps;
+    struct bench_vm b;
+    uint64_t floor[BENCH_FLOOR_COUNT] = {0};
+    int rc;
+
+    bool any = false;
+    for (int i = 0; i < BENCH_FLOOR_COUNT; i++)
+        any |= bench_selected(floor_names[i]);
+    for (unsigned i = 0; i < sizeof(figures) / sizeof(figures[0]); i++)
+        any |= bench_selected(figures[i].name);
+    if (!any)
+        return 0;
+    if (bench_ctx_create(kc, &ctx, &caps))
+        return -1;
+    const char *be = bench_backend(&caps);
+    rc = bench_vm_create(kc, ctx, &b);
+    for (int i = 0; !rc && i < BENCH_FLOOR_COUNT; i++) {
+        if (!bench_selected(floor_names[i]))
+            continue;
+        rc = bench_measure(&b, floors[i].cmd, &floors[i].kind, &floor[i]);
+        if (!rc)
+            bench_print(be, floor_names[i], floor[i], NULL, 0);
+    }
+    for (unsigned i = 0; !rc && i < sizeof(figures) / sizeof(figures[0]); i++) {
+        uint64_t c;
+        if (!bench_selected(figures[i].name))
+            continue;
+        rc = bench_measure(&b, figures[i].cmd, NULL, &c);
+        if (!rc)
+            bench_print(be, figures[i].name, c, floor_names[figures[i].floor],
+                        floor[figures[i].floor]);
+    }
+    bench_vm_destroy(&b);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
+static const struct kcase bench_exit_cases[] KCASE_TABLE = {
+    {"bench.exits", case_exits, KCASE_EXPLICIT},
+};
