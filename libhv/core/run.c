@@ -140,6 +140,23 @@ static void deliver_events(struct hv_vcpu *vcpu)
     }
 }
 
+/*
+ * Clear the exit record a word at a time: it is cleared on every
+ * hv_vcpu_run(), and hv_memset's byte loop took ~4 instructions per byte
+ * (~550 per call). may_alias: the record is written through its members
+ * right after.
+ */
+typedef uint64_t __attribute__((may_alias)) exit_word_t;
+_Static_assert(sizeof(struct hv_exit) % sizeof(uint64_t) == 0, "whole words");
+_Static_assert(_Alignof(struct hv_exit) >= _Alignof(uint64_t), "word aligned");
+
+static void clear_exit(struct hv_exit *exit)
+{
+    exit_word_t *w = (exit_word_t *)exit;
+    for (size_t i = 0; i < sizeof(*exit) / sizeof(*w); i++)
+        w[i] = 0;
+}
+
 static void fill_raw(struct hv_exit *exit, const struct hv_vexit *vx, uint32_t reason)
 {
     exit->reason = reason;
@@ -313,7 +330,7 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
 
     if (complete_pending(vcpu, exit))
         goto out;
-    hv_memset(exit, 0, sizeof(*exit));
+    clear_exit(exit);
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu->fpu);
     for (;;) {
