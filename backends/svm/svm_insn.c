@@ -75,6 +75,12 @@ unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned op
         if (v->ctl.nrip && len >= 1 && len <= MAX_INSN)
             return (unsigned)len;
     }
+    /* The exit names the instruction: if its first byte is the opcode's
+       first byte, which is never a prefix, there are no prefixes and the
+       length is the opcode's. One byte then suffices (copying and scanning
+       fifteen cost ~300 instructions per exit). */
+    if (hv_assist_fetch_insn(vcpu, buf, 1) == 1 && buf[0] == op[0] && !is_legacy_prefix(op[0]))
+        return oplen;
     unsigned n = (unsigned)hv_assist_fetch_insn(vcpu, buf, sizeof(buf));
     return svm_insn_length(buf, n, svm_code_bits(v), op, oplen);
 }
