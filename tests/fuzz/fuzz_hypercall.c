@@ -451,11 +451,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 struct hv_xen_grant_mapping gm;
                 hv_status_t s = hv_xen_grant_map(d->vm, fz_u16(&in) & 0x7ff, k & 2 ? 1 : 0, &gm);
                 if (s == HV_OK) {
-                    FZ_CHECK(gm.gpa < RAM_SIZE && gm.gpa != HOLE_PAGE,
-                             "granted page %#llx outside the guest's RAM",
+                    /* The page the guest has at that frame: its RAM, or a
+                       library page it mapped there (shared_info, grant
+                       frames), as Xen lets a domain grant those too. */
+                    struct hv_mapping mp;
+                    FZ_CHECK(hv_vm_query(d->vm, gm.gpa, &mp) == HV_OK,
+                             "granted gpa %#llx is not mapped in the guest",
                              (unsigned long long)gm.gpa);
-                    FZ_CHECK((uint8_t *)gm.hva == d->ram + (gm.gpa & ~0xfffull),
-                             "grant mapping points outside the guest's own RAM");
+                    uint64_t hpa = mp.hpa + ((gm.gpa & ~0xfffull) - mp.gpa);
+                    FZ_CHECK(gm.hpa == hpa && gm.hva == mock_phys_to_virt(&w->mh, hpa),
+                             "grant mapping of gpa %#llx is hpa %#llx, the guest has %#llx",
+                             (unsigned long long)gm.gpa, (unsigned long long)gm.hpa,
+                             (unsigned long long)hpa);
                     w->grant_handles[i] = gm.handle;
                 }
             } else {
