@@ -264,6 +264,26 @@ static bool canonical(uint64_t la, uint64_t cr4)
     return (uint64_t)((int64_t)(la << sh) >> sh) == la;
 }
 
+/*
+ * The registers an instruction fetch through hv_walk() depends on (CR0,
+ * CR3, CR4, EFER, CPL; no PDPTE registers, no protection keys, which do
+ * not apply to fetches), set one by one: this runs at every instruction
+ * exit whose length the CPU did not report, where a full to_emu_regs()
+ * (which clears the whole structure first) would be most of the cost.
+ */
+static void walk_regs(const struct hv_vcpu_state *st, struct hv_emu_regs *r)
+{
+    r->cr0 = st->cr0;
+    r->cr3 = st->cr3;
+    r->cr4 = st->cr4;
+    r->efer = st->efer;
+    r->rflags = 0; /* AC: SMAP exemption of data accesses only */
+    r->cpl = (st->seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
+    r->pdpte_valid = false;
+    r->pkru = 0;
+    r->pkrs = 0;
+}
+
 size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
@@ -273,20 +293,21 @@ size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max)
     struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist};
     size_t got = 0;
 
-    be->get_state(vcpu, ASSIST_STATE, &st);
-    to_emu_regs(&st, &regs);
+    be->get_state(vcpu, HV_STATE_SEG | HV_STATE_CR, &st);
+    uint64_t rip = be->get_rip(vcpu);
+    walk_regs(&st, &regs);
     env_init(&env, &call, vcpu);
-    const struct hv_emu_seg *cs = &regs.seg[HV_EMU_CS];
-    bool long64 = (regs.efer & HV_EMU_EFER_LMA) && (cs->attr & HV_EMU_SEG_L);
+    const struct hv_segment *cs = &st.seg[HV_SEG_CS];
+    bool long64 = (st.efer & HV_EMU_EFER_LMA) && (cs->attr & HV_SEG_L);
 
     while (got < max) {
-        uint64_t off = regs.rip + got, la;
+        uint64_t off = rip + got, la;
         size_t room = max - got;
         struct hv_walk_result w;
 
         if (long64) {
             la = off;
-            if (!canonical(la, regs.cr4))
+            if (!canonical(la, st.cr4))
                 break;
         } else {
             /* The CS limit bounds every fetched byte (SDM Vol. 3A 5.3). */
