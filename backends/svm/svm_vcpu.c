@@ -75,7 +75,10 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
        (its EFER.SVME reads 0); INVD would drop host cache lines; SHUTDOWN
        keeps a triple fault from resetting the host. #DB and #AC are
        intercepted and reflected: a guest could otherwise make the CPU loop
-       delivering them forever, out of reach of host interrupts. */
+       delivering them forever, out of reach of host interrupts.
+       Emulator limits (tests/system/CMakeLists.txt has the evidence): Bochs
+       2.7 masks INTR for the whole guest run when VMRUN loads RFLAGS.IF=0,
+       and panics on a triple fault before it checks the SHUTDOWN intercept. */
     c->intercept_exc = (1u << SVM_VEC_DB) | (1u << SVM_VEC_AC);
     c->intercept_misc1 = SVM_I1_INTR | SVM_I1_NMI | SVM_I1_CPUID | SVM_I1_HLT | SVM_I1_INVD |
                          SVM_I1_IOIO_PROT | SVM_I1_MSR_PROT | SVM_I1_SHUTDOWN | SVM_I1_INVLPGA;
