@@ -464,7 +464,8 @@ static void pdpte_hint(struct rig *r)
         if ((e & 1) && (e & 0x1e6)) {
             size_t n = hv_strlen(r->kc->reason);
             hv_snprintf(r->kc->reason + n, sizeof(r->kc->reason) - n,
-                        " (PDPTE%u = 0x%llx has reserved bits set)", i, (unsigned long long)e);
+                        " (PDPTE%u = 0x%llx: reserved bits set, by QEMU's walk if bit 5)", i,
+                        (unsigned long long)e);
             return;
         }
     }
