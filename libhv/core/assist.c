@@ -6,9 +6,11 @@
  * I/O of INS/OUTS) aborts the emulation, is logged in vcpu->alog and
  * returned as an exit; the next hv_vcpu_run() records the embedder's
  * result and emulates the instruction again from the start, replaying the
- * logged accesses in order instead of repeating them. Such retries run one
- * REP iteration per step, so the log stays bounded and no side effect is
- * ever repeated.
+ * logged accesses in order instead of repeating them: the embedder's and
+ * a handler access of the same iteration that came before it. Such
+ * retries run one REP iteration per step, and completed iterations are
+ * written back before every exit, so the log stays bounded and no side
+ * effect is repeated.
  */
 #include <hv/assist.h>
 #include "backend.h"
@@ -37,7 +39,14 @@ struct hv_assist_vm {
 struct assist_call {
     struct hv_vcpu *vcpu;
     struct hv_assist_vm *av;
+    const struct hv_emu_regs *regs; /* the step's registers (REP progress) */
     unsigned replay;      /* next alog entry to replay */
+    /* The last handler access this step made for real, and RCX at that
+       moment: RCX changes only when a REP iteration completes, so an equal
+       RCX at an embedder exit means "same iteration" (must be replayed). */
+    bool have_last_handler;
+    uint64_t last_handler_rcx;
+    struct hv_assist_access last_handler;
     bool need_embedder;   /* a new access was logged: exit */
     bool unclaimed;       /* an access hit non-RAM outside every region */
     bool handler_failed;
@@ -152,22 +161,35 @@ static bool cb_is_ram(void *opaque, uint64_t gpa)
  * An access the embedder completes: replay it from the log if this retry
  * already has its result, else log it and abort the step.
  */
+/*
+ * During a retry, the next logged access stands for this one: consume it
+ * (a read gets the logged value) instead of repeating its side effect.
+ */
+static bool replay_next(struct assist_call *c, uint64_t addr, unsigned size, bool write,
+                        bool pio, uint64_t *value)
+{
+    struct hv_vcpu *v = c->vcpu;
+    if (c->replay >= v->alog_len)
+        return false;
+    struct hv_assist_access *a = &v->alog[c->replay];
+    if (a->done && a->gpa == addr && a->size == size && a->write == write && a->pio == pio) {
+        c->replay++;
+        if (!write)
+            *value = a->value;
+        return true;
+    }
+    /* The guest changed the instruction under us: start over. */
+    v->alog_len = 0;
+    c->replay = 0;
+    return false;
+}
+
 static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigned size,
                                    bool write, bool pio, uint64_t *value)
 {
     struct hv_vcpu *v = c->vcpu;
-    if (c->replay < v->alog_len) {
-        struct hv_assist_access *a = &v->alog[c->replay];
-        if (a->done && a->gpa == addr && a->size == size && a->write == write && a->pio == pio) {
-            c->replay++;
-            if (!write)
-                *value = a->value;
-            return HV_OK;
-        }
-        /* The guest changed the instruction under us: start over. */
-        v->alog_len = 0;
-        c->replay = 0;
-    }
+    if (replay_next(c, addr, size, write, pio, value))
+        return HV_OK;
     if (v->alog_len == HV_ASSIST_LOG) {
         c->handler_failed = true; /* more accesses than any emulated instruction makes */
         c->fail_gpa = addr;
@@ -195,12 +217,41 @@ static hv_status_t cb_mmio(void *opaque, uint64_t gpa, unsigned size, bool write
     }
     if (!r->handler)
         return embedder_access(c, gpa, size, write, false, value);
+    if (replay_next(c, gpa, size, write, false, value))
+        return HV_OK;
     hv_status_t st = r->handler(r->opaque, gpa, size, write, value);
     if (st != HV_OK) {
         c->handler_failed = true;
         c->fail_gpa = gpa;
+        return st;
     }
-    return st;
+    struct hv_assist_access *a = &c->last_handler;
+    a->gpa = gpa;
+    a->value = *value;
+    a->size = (uint8_t)size;
+    a->write = write;
+    a->pio = 0;
+    a->done = 1;
+    c->have_last_handler = true;
+    c->last_handler_rcx = c->regs->gpr[HV_EMU_RCX];
+    return HV_OK;
+}
+
+/*
+ * An embedder access aborted the step: if a handler access of the same
+ * iteration came before it, log it in front so that the retry replays it
+ * instead of calling the handler again. (An iteration makes at most one
+ * memory access before the one that can go to the embedder.)
+ */
+static void log_handler_access(struct assist_call *c)
+{
+    struct hv_vcpu *v = c->vcpu;
+    if (!c->have_last_handler || c->last_handler_rcx != c->regs->gpr[HV_EMU_RCX] ||
+        v->alog_len == 0 || v->alog_len == HV_ASSIST_LOG)
+        return;
+    v->alog[v->alog_len] = v->alog[v->alog_len - 1];
+    v->alog[v->alog_len - 1] = c->last_handler;
+    v->alog_len++;
 }
 
 static hv_status_t cb_pio(void *opaque, uint16_t port, unsigned size, bool write, uint64_t *value)
@@ -290,7 +341,7 @@ size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max)
     struct hv_vcpu_state st;
     struct hv_emu_regs regs;
     struct hv_emu_env env;
-    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist};
+    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist, .regs = &regs};
     size_t got = 0;
 
     be->get_state(vcpu, HV_STATE_SEG | HV_STATE_CR, &st);
@@ -375,7 +426,7 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     struct hv_vcpu_state st;
     struct hv_emu_regs regs;
     struct hv_emu_result res;
-    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist};
+    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist, .regs = &regs};
     bool retry = vcpu->alog_len != 0;
 
     be->get_state(vcpu, ASSIST_STATE, &st);
@@ -396,6 +447,7 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     hv_status_t s = hv_emu_step(&env, &regs, pre, pre_len, &res);
 
     if (s == HV_ERR_AGAIN && call.need_embedder) {
+        log_handler_access(&call);
         /* Keep the REP iterations already completed (their handler
            accesses must not be repeated); the retry resumes from here. */
         write_back(vcpu, &st, &regs);

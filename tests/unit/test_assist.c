@@ -203,6 +203,43 @@ static void test_rep_outsb(void)
     down();
 }
 
+/* REP OUTSB from the handler region to a port the embedder completes: each
+   handler read happens exactly once although every iteration exits. */
+static void test_handler_then_embedder(void)
+{
+    up();
+    static const uint8_t rep_outsb[] = {0xf3, 0x6e};
+    memcpy(ram + 0x3100, rep_outsb, 2);
+    reg_file[0] = 0x41;
+    vcpu->gpr[HV_GPR_RSI] = 0xfee00000;
+    vcpu->gpr[HV_GPR_RCX] = 2;
+    vcpu->gpr[HV_GPR_RDX] = 0x80;
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_IO;
+    e.vx.rip = 0x3100;
+    e.vx.io.port = 0x80;
+    e.vx.io.size = 1;
+    e.vx.io.write = 1;
+    e.vx.io.string = 1;
+    e.vx.io.rep = 1;
+    mock_script(vcpu, &e);
+    mock_script(vcpu, &e);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL_FATAL(x.reason, HV_EXIT_IO);
+        CU_ASSERT_EQUAL(x.io.data, 0x41);
+        CU_ASSERT_EQUAL(nseen, (unsigned)i + 1); /* one handler read per iteration */
+        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    }
+    CU_ASSERT_EQUAL(nseen, 2);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RCX], 0);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RSI], 0xfee00002);
+    down();
+}
+
 static void test_unclaimed_and_faults(void)
 {
     up();
@@ -285,6 +322,7 @@ int main(void)
     CU_add_test(s, "handler region completes inside the library", test_handler_region);
     CU_add_test(s, "embedder region: exits and replay", test_embedder_region);
     CU_add_test(s, "REP OUTSB one access per exit", test_rep_outsb);
+    CU_add_test(s, "handler access replayed, not repeated", test_handler_then_embedder);
     CU_add_test(s, "unclaimed memory, unsupported insn, faults", test_unclaimed_and_faults);
     CU_add_test(s, "region arguments", test_region_args);
     CU_basic_set_mode(CU_BRM_VERBOSE);
