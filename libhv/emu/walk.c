@@ -158,7 +158,16 @@ static hv_status_t walk_long(struct walk *w, uint64_t la, int *res)
             *res = ENT_NOT_PRESENT;
             return HV_OK;
         }
-        if (pdpte & (BITS(63, m) | BITS(2, 1) | BITS(8, 5))) {
+        /*
+         * A PDPTE read from memory (no PDPTE registers: AMD, and VMX without
+         * them) may carry bit 5 (accessed) set by the CPU's own walk: QEMU's
+         * TCG sets it. The CPU just walked this entry for the very access
+         * being emulated, so it was accepted there; accept it here too.
+         */
+        uint64_t pdpte_rsvd = BITS(63, m) | BITS(2, 1) | BITS(8, 5);
+        if (!r->pdpte_valid)
+            pdpte_rsvd &= ~BITS(5, 5);
+        if (pdpte & pdpte_rsvd) {
             *res = ENT_RSVD;
             return HV_OK;
         }

@@ -459,8 +459,10 @@ static bool ref_reserved(enum mode m, int level, bool large, unsigned b, unsigne
 {
     if (b == 63)
         return m == MPAE && level == 3 ? true : !nxe;
-    if (m == MPAE && level == 3) /* PDPTE */
-        return b == 1 || b == 2 || (b >= 5 && b <= 8) || b >= maxphy;
+    /* PDPTE read from memory (these tests load no PDPTE registers): bit 5 is
+       tolerated there, as the CPU's own walk (QEMU TCG) may set it. */
+    if (m == MPAE && level == 3)
+        return b == 1 || b == 2 || (b >= 6 && b <= 8) || b >= maxphy;
     if (m == MPAE && b >= maxphy)
         return true; /* 62:M */
     if (m != MPAE && b >= maxphy && b <= 51)
