@@ -69,6 +69,16 @@ static void test_memory(void)
     hv_memset(b, 0x5a, 64);
     for (int i = 0; i < 64; i++)
         CU_ASSERT_EQUAL(b[i], 0x5a);
+    for (int off = 0; off < 9; off++) {
+        for (int len = 0; len < 40; len++) {
+            unsigned char c[64];
+            memset(b, 1, 64);
+            memset(c, 1, 64);
+            hv_memset(b + off, 0xe7, len);
+            memset(c + off, 0xe7, len);
+            CU_ASSERT_EQUAL(memcmp(b, c, 64), 0);
+        }
+    }
     CU_ASSERT(hv_memcmp("abc", "abd", 3) < 0);
     CU_ASSERT(hv_memcmp("abd", "abc", 3) > 0);
     CU_ASSERT_EQUAL(hv_memcmp("abc", "abc", 3), 0);
