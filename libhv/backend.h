@@ -3,8 +3,9 @@
  *
  * A backend implements these operations over its own per-context, per-VM
  * and per-vCPU data (hung off the `arch` pointers of the core objects). It
- * may include "core/objects.h", "core/host.h", "core/util.h", "core/guest_mem.h" and "slat/slat.h" and
- * nothing else from the core. The core never includes a backend header.
+ * may include "core/objects.h", "core/host.h", "core/util.h", "core/cpu.h",
+ * "core/guest_mem.h", "core/assist.h" (instruction fetch) and "slat/slat.h"
+ * and nothing else from the core. The core never includes a backend header.
  *
  * Exits the backend can finish alone (CR accesses it must track, EFER
  * writes, exits caused by re-injected events, ...) are handled inside run();
