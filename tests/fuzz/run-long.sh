@@ -42,7 +42,8 @@ run_one() {
     status=ok
     (cd "$dir" && ASAN_OPTIONS=detect_leaks=1 "$build/tests/fuzz/fuzz_$t" \
         -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
-        -artifact_prefix="$dir/" $dict "$dir/corpus" "$here/corpus/$t" >"$dir/log" 2>&1) ||
+        -artifact_prefix="$dir/" $dict "$dir/corpus" "$here/corpus/$t" \
+        $([ -d "$here/corpus-merged/$t" ] && echo "$here/corpus-merged/$t") >"$dir/log" 2>&1) ||
         status=FINDING
     # Stopped from outside (SIGINT/SIGTERM) is not a finding.
     if [ $status = FINDING ] && grep -q 'libFuzzer: run interrupted' "$dir/log" &&
