@@ -2,6 +2,7 @@
 """Where the instructions of one benchmark operation go, function by function.
 
     tests/bench/profile.py <hv_kernel.elf> <figure> [--cpu MODEL] [--n1 N] [--n2 N]
+                           [--vary repeat] [--lines FUNC[,FUNC...]]
 
 Runs the example kernel twice under QEMU (-icount, as the benchmark does)
 with `cases=bench.* bench_only=<figure> bench_repeat=1` and bench_n = n1,
@@ -10,7 +11,10 @@ then n2 iterations, logging every translation block the host executes
 minus its boot-time calibration loops). Each executed instruction is
 charged to the function that contains it (nm), and the difference between
 the two runs divided by n2 - n1 is the cost of one operation per function:
-one-time work (context and VM creation, printing) cancels out.
+one-time work (context and VM creation, printing) cancels out. For
+vm_lifecycle, which is not a loop, use --vary repeat: the runs then differ
+in bench_repeat (the number of timed lifecycles) instead. --lines breaks
+the named functions down by source line (addr2line).
 
 Only the host side is logged (guest code lives below 1 MiB); the figure's
 total from the benchmark line is printed too, and the difference to the
@@ -56,13 +60,15 @@ def text_ranges(syms):
     return ",".join("0x%x..0x%x" % (a, b - 1) for a, b in ranges if b > a)
 
 
-def run(elf, cpu, figure, n, log):
+def run(elf, cpu, figure, n, log, vary):
     cmd = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", cpu, "-m", "128M",
            "-display", "none", "-serial", "stdio", "-no-reboot",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-icount", "shift=0,sleep=off", "-d", "in_asm,exec,nochain",
            "-dfilter", text_ranges(symbols(elf)), "-D", log, "-kernel", elf,
-           "-append", "cases=bench.* bench_only=%s bench_n=%d bench_repeat=1" % (figure, n)]
+           "-append", "cases=bench.* bench_only=%s %s" % (
+               figure, "bench_repeat=%d" % n if vary == "repeat" else
+               "bench_n=%d bench_repeat=1" % n)]
     out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                          timeout=3600).stdout.replace("\r", "")
     m = re.search(r"^bench \S+ %s (\d+)" % re.escape(figure), out, re.M)
@@ -72,10 +78,11 @@ def run(elf, cpu, figure, n, log):
 
 
 def count(log, syms):
-    """Executed instructions per function."""
+    """Executed instructions per function, and per instruction address."""
     addrs = [a for a, _ in syms]
     tb = {}        # TB start -> instruction addresses (latest translation)
     per_fn = {}
+    per_addr = {}
     cur = None
     insn = re.compile(r"^0x([0-9a-f]+):")
     trace = re.compile(r"^Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
@@ -98,7 +105,31 @@ def count(log, syms):
                     i = bisect.bisect_right(addrs, a) - 1
                     name = syms[i][1] if i >= 0 else "?"
                     per_fn[name] = per_fn.get(name, 0) + 1
-    return per_fn
+                    per_addr[a] = per_addr.get(a, 0) + 1
+    return per_fn, per_addr
+
+
+def lines(elf, syms, fns, a, b, dn):
+    """Per source line of the functions in fns: (b - a) / dn."""
+    addrs = [x for x, _ in syms]
+    want = sorted(x for x in set(a) | set(b)
+                  if syms[bisect.bisect_right(addrs, x) - 1][1] in fns)
+    if not want:
+        return
+    out = subprocess.run(["addr2line", "-e", elf, "-f"] + ["0x%x" % x for x in want],
+                         check=True, capture_output=True, text=True).stdout.splitlines()
+    # One "function\nfile:line" pair per address (the line table's line,
+    # which is the inlined code's own when inlining happened).
+    res, i = {}, 0
+    for x in want:
+        fn, loc = out[i], out[i + 1]
+        i += 2
+        key = "%s %s" % (fn, os.path.basename(loc.split(" ")[0]))
+        d = (b.get(x, 0) - a.get(x, 0)) / dn
+        res[key] = res.get(key, 0) + d
+    for key, v in sorted(res.items(), key=lambda kv: -kv[1]):
+        if abs(v) >= 0.05:
+            print("      %8.1f  %s" % (v, key))
 
 
 def main():
@@ -108,17 +139,23 @@ def main():
     ap.add_argument("--cpu", default="qemu64,+svm,+npt")
     ap.add_argument("--n1", type=int, default=10)
     ap.add_argument("--n2", type=int, default=30)
+    ap.add_argument("--vary", choices=("n", "repeat"), default="n")
+    ap.add_argument("--lines", default="", help="functions to break down by source line")
     args = ap.parse_args()
     syms = symbols(args.kernel)
     with tempfile.TemporaryDirectory() as tmp:
         res = []
         for n in (args.n1, args.n2):
             log = os.path.join(tmp, "q%d.log" % n)
-            total = run(args.kernel, args.cpu, args.figure, n, log)
+            total = run(args.kernel, args.cpu, args.figure, n, log, args.vary)
             res.append((total, count(log, syms)))
             os.unlink(log)
-    (_, a), (total, b) = res
+    (t1, (a, aa)), (t2, (b, ba)) = res
     dn = args.n2 - args.n1
+    # The printed figure includes per-run constants (e.g. SLAT tables
+    # allocated again after each run's unmap) spread over n iterations:
+    # take its difference too, like the profile's.
+    total = (t2 * args.n2 - t1 * args.n1) / dn if args.vary == "n" else t2
     rows = []
     for name in set(a) | set(b):
         d = b.get(name, 0) - a.get(name, 0)
@@ -126,10 +163,14 @@ def main():
             rows.append((d / dn, name))
     rows.sort(reverse=True)
     host = sum(r[0] for r in rows)
-    print("%s: %d instructions per operation (benchmark figure)" % (args.figure, total))
+    print("%s: %.0f instructions per operation (benchmark figure, differential)" %
+          (args.figure, total))
     for per, name in rows:
         if abs(per) >= 0.05:
             print("  %8.1f  %s" % (per, name))
+    if args.lines:
+        print("  by source line:")
+        lines(args.kernel, syms, set(args.lines.split(",")), aa, ba, dn)
     print("  %8.1f  host total (logged)" % host)
     print("  %8.1f  guest and world switch (figure - host)" % (total - host))
 

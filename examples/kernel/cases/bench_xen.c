@@ -57,8 +57,16 @@ static int case_xen(struct kcase_ctx *kc)
     const char *be = bench_backend(&caps);
     rc = bench_vm_create(kc, ctx, &b);
     if (!rc) {
-        /* A fixed TSC rate: no calibration against the host clock. */
-        struct hv_xen_config xc = {.size = sizeof(xc), .tsc_khz = 1000000};
+        /* A fixed TSC rate: no calibration against the host clock. The
+           memory map is given: deriving it from the mappings probes every
+           4 KiB page up to the reset page below 4 GiB (~10^8 instructions,
+           untimed but slow in Bochs). */
+        static const struct hv_pvh_memmap map[] = {
+            {0, 1u << 20, HV_PVH_MEMMAP_RAM},
+            {0xfffff000ull, 0x1000, HV_PVH_MEMMAP_RESERVED},
+        };
+        struct hv_xen_config xc = {
+            .size = sizeof(xc), .tsc_khz = 1000000, .memmap = map, .memmap_count = 2};
         if ((st = hv_xen_enable(b.vm, &xc)) != HV_OK)
             rc = kcase_fail(kc, "hv_xen_enable: %s", hv_status_str(st));
         enabled = !rc;
