@@ -141,10 +141,10 @@ static void deliver_events(struct hv_vcpu *vcpu)
 }
 
 /*
- * Clear the exit record a word at a time: it is cleared on every
- * hv_vcpu_run(), and hv_memset's byte loop took ~4 instructions per byte
- * (~550 per call). may_alias: the record is written through its members
- * right after.
+ * Clear the exit record with straight-line word stores: it is cleared on
+ * every hv_vcpu_run(), where a byte loop cost ~550 instructions and a word
+ * loop ~70 (17 stores now). may_alias: the record is written through its
+ * members right after.
  */
 typedef uint64_t __attribute__((may_alias)) exit_word_t;
 _Static_assert(sizeof(struct hv_exit) % sizeof(uint64_t) == 0, "whole words");
@@ -153,6 +153,7 @@ _Static_assert(_Alignof(struct hv_exit) >= _Alignof(uint64_t), "word aligned");
 static void clear_exit(struct hv_exit *exit)
 {
     exit_word_t *w = (exit_word_t *)exit;
+#pragma GCC unroll 32
     for (size_t i = 0; i < sizeof(*exit) / sizeof(*w); i++)
         w[i] = 0;
 }
