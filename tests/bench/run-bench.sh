@@ -16,10 +16,11 @@
 # corei7_haswell_4770, sync=none), svm-bochs (Bochs ryzen), kvm (Linux KVM
 # under the same QEMU flags, tests/kvm/run-kvm.sh). --kvm adds KVM's figures
 # and a table of libhv (svm) against KVM. The kernel is --kernel, or
-# hv_kernel.elf built in --build DIR (default: $HV_BUILD_DIR, else ./build),
-# which is (re)built first. Logs go to $HV_BENCH_LOG_DIR (default: a
-# temporary directory, removed afterwards); --results FILE keeps a copy of
-# the bench lines (and budget verdicts).
+# hv_kernel.elf built in --build DIR (default: $HV_BUILD_DIR, else
+# build/gcc, the tree tests/run-all.sh builds), which is (re)built first.
+# Logs go to $HV_BENCH_LOG_DIR (default: a temporary directory, removed
+# afterwards); --results FILE keeps a copy of the bench lines (and budget
+# verdicts).
 #
 # Exit status: 0 when every run passed (and, with --check, every budget
 # held); 1 otherwise; 2 for usage errors.
@@ -28,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 kernel=
-build=${HV_BUILD_DIR:-$top/build}
+build=${HV_BUILD_DIR:-$top/build/gcc}
 budgets=$here/budgets.txt
 keep=
 runs=()

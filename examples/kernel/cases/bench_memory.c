@@ -12,6 +12,8 @@
  *   mem_vm_arch_pages, mem_vcpu_arch_pages  VMCB/VMCS, permission maps, MSR areas
  *   mem_vm_total_bytes                T1 with everything
  *   mem_xen_vm_bytes, mem_xen_vcpu_bytes    what hv_xen_enable adds (all of it)
+ *   mem_xen_domain_bytes, mem_xen_domain_vcpu_bytes  a Xen domain's VM and
+ *                                     vCPU, counted as mem_vm/vcpu_bytes
  *   slat_pages                        tables for the benchmark guest's map
  *                                     (1 MiB at 0, one page below 4 GiB)
  *   slat_pages_128m, slat_pages_128m_4k  128 MiB of RAM at 0, large pages
@@ -167,6 +169,7 @@ static int case_memory(struct kcase_ctx *kc)
     int64_t vcpu_arch = ((int64_t)t4.arch - (int64_t)t1.arch) / 3;
     int64_t xen1 = total_bytes(&x1) - total_bytes(&t1), xen4 = total_bytes(&x4) - total_bytes(&t4);
     int64_t xen_vcpu = (xen4 - xen1) / 3;
+    int64_t dom_vcpu = (budget_bytes(&x4) - budget_bytes(&x1)) / 3;
     bench_print_value(be, "mem_vm_bytes", (uint64_t)(budget_bytes(&t1) - vcpu));
     bench_print_value(be, "mem_vcpu_bytes", (uint64_t)vcpu);
     bench_print_value(be, "mem_vm_arch_pages", (uint64_t)((int64_t)t1.arch - vcpu_arch));
@@ -174,6 +177,8 @@ static int case_memory(struct kcase_ctx *kc)
     bench_print_value(be, "mem_vm_total_bytes", (uint64_t)total_bytes(&t1));
     bench_print_value(be, "mem_xen_vm_bytes", (uint64_t)(xen1 - xen_vcpu));
     bench_print_value(be, "mem_xen_vcpu_bytes", (uint64_t)xen_vcpu);
+    bench_print_value(be, "mem_xen_domain_bytes", (uint64_t)(budget_bytes(&x1) - dom_vcpu));
+    bench_print_value(be, "mem_xen_domain_vcpu_bytes", (uint64_t)dom_vcpu);
     bench_print_value(be, "slat_pages", slat);
     bench_print_value(be, "slat_pages_128m", slat128);
     bench_print_value(be, "slat_pages_128m_4k", slat128_4k);
