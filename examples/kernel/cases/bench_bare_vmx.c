@@ -49,17 +49,18 @@ _Static_assert(offsetof(struct hv_vcpu, gpr) == 0, "gpr[] first");
     "mov %r13, 0x68(%rsp)\n mov %r14, 0x70(%rsp)\n mov %r15, 0x78(%rsp)\n"
 
 /* Copy between gpr[] (in %rdi) and the frame with %rcx; RSP's slot is skipped. */
+/* clang-format off */
 #define COPY(from, to) "mov " from ", %rcx\n mov %rcx, " to "\n"
-#define COPY_SLOTS(a, b)                                                                           \
-    COPY("0x00(" a ")", "0x00(" b ")")                                                             \
-    COPY("0x08(" a ")", "0x08(" b ")")                                                             \
-    COPY("0x10(" a ")", "0x10(" b ")") COPY("0x18(" a ")", "0x18(" b ")")                          \
-        COPY("0x28(" a ")", "0x28(" b ")") COPY("0x30(" a ")", "0x30(" b ")")                      \
-            COPY("0x38(" a ")", "0x38(" b ")") COPY("0x40(" a ")", "0x40(" b ")")                  \
-                COPY("0x48(" a ")", "0x48(" b ")") COPY("0x50(" a ")", "0x50(" b ")")              \
-                    COPY("0x58(" a ")", "0x58(" b ")") COPY("0x60(" a ")", "0x60(" b ")")          \
-                        COPY("0x68(" a ")", "0x68(" b ")") COPY("0x70(" a ")", "0x70(" b ")")      \
-                            COPY("0x78(" a ")", "0x78(" b ")")
+#define COPY_SLOTS(a, b)                                                   \
+    COPY("0x00(" a ")", "0x00(" b ")") COPY("0x08(" a ")", "0x08(" b ")")  \
+    COPY("0x10(" a ")", "0x10(" b ")") COPY("0x18(" a ")", "0x18(" b ")")  \
+    COPY("0x28(" a ")", "0x28(" b ")") COPY("0x30(" a ")", "0x30(" b ")")  \
+    COPY("0x38(" a ")", "0x38(" b ")") COPY("0x40(" a ")", "0x40(" b ")")  \
+    COPY("0x48(" a ")", "0x48(" b ")") COPY("0x50(" a ")", "0x50(" b ")")  \
+    COPY("0x58(" a ")", "0x58(" b ")") COPY("0x60(" a ")", "0x60(" b ")")  \
+    COPY("0x68(" a ")", "0x68(" b ")") COPY("0x70(" a ")", "0x70(" b ")")  \
+    COPY("0x78(" a ")", "0x78(" b ")")
+/* clang-format on */
 
 /*
  * uint32_t bench_vmx_bare_<kind>(uint64_t *gpr)
