@@ -22,12 +22,13 @@
 #define BENCH_ITERS      0x600 /* u64, written by the host: loop iterations */
 #define BENCH_RES_BASE   0x608 /* u64: TSC delta of the baseline loop */
 #define BENCH_RES_OP     0x610 /* u64: TSC delta of the loop with the operation */
-#define BENCH_RES_COUNT  0x618 /* u64: upcalls taken (evtchn) */
+#define BENCH_RES_COUNT  0x618 /* u64: upcalls that found the port pending (evtchn) */
 #define BENCH_RES_RC     0x620 /* u64 x4: hypercall results of BENCH_CMD_XEN_SETUP */
 #define BENCH_EVT_SEND   0x640 /* struct evtchn_send { u32 port; } */
 #define BENCH_XATP       0x648 /* struct xen_add_to_physmap (24 bytes) */
 #define BENCH_BIND_IPI   0x660 /* struct evtchn_bind_ipi { u32 vcpu; u32 port; } */
 #define BENCH_HVM_PARAM  0x668 /* struct xen_hvm_param (16 bytes) */
+#define BENCH_RES_SPURIOUS 0x678 /* u64: upcalls that found nothing pending (evtchn) */
 #define BENCH_MMIO_HANDLER_GPA 0xc0000000 /* MMIO region with a library handler */
 #define BENCH_MMIO_EXIT_GPA    0xc0001000 /* MMIO region reported to the embedder */
 #define BENCH_NPF_GPA    0x40000000        /* unmapped: one new page per iteration */
