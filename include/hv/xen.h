@@ -127,7 +127,11 @@ struct hv_xen_config {
      * pvclock and Xen timers fail with -ENOSYS.
      */
     uint32_t tsc_khz;
-    /** Memory map XENMEM_memory_map returns (copied); NULL derives it from the VM's mappings. */
+    /**
+     * Memory map XENMEM_memory_map returns (copied); NULL derives it from the
+     * VM's mappings. The guest may replace it with XENMEM_set_memory_map on
+     * itself, as Xen allows (up to ::HV_PVH_MAX_MEMMAP entries).
+     */
     const struct hv_pvh_memmap *memmap;
     /** Entries in @c memmap (at most ::HV_PVH_MAX_MEMMAP). */
     uint32_t memmap_count;

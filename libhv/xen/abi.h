@@ -101,6 +101,7 @@
 #define XENMEM_add_to_physmap        7
 #define XENMEM_memory_map            9
 #define XENMEM_machphys_mapping      12
+#define XENMEM_set_memory_map        13
 #define XENMEM_machine_memory_map    10
 #define XENMAPSPACE_shared_info      0
 #define XENMAPSPACE_grant_table      1

@@ -203,6 +203,25 @@ struct xen_memory_map_32 {
 XEN_SIZE(struct xen_memory_map_32, 8);
 XEN_PIN(struct xen_memory_map_32, buffer, 4);
 
+/* XENMEM_set_memory_map's argument (public/memory.h, struct
+   xen_foreign_memory_map): a domid_t, then a struct xen_memory_map at its
+   natural alignment. */
+struct xen_foreign_memory_map_64 {
+    uint16_t domid;
+    uint16_t pad[3];
+    struct xen_memory_map_64 map;
+};
+XEN_SIZE(struct xen_foreign_memory_map_64, 24);
+XEN_PIN(struct xen_foreign_memory_map_64, map, 8);
+
+struct xen_foreign_memory_map_32 {
+    uint16_t domid;
+    uint16_t pad;
+    struct xen_memory_map_32 map;
+};
+XEN_SIZE(struct xen_foreign_memory_map_32, 12);
+XEN_PIN(struct xen_foreign_memory_map_32, map, 4);
+
 struct xen_add_to_physmap_64 {
     uint16_t domid;
     uint16_t size; /* gmfn_range only */

@@ -94,6 +94,52 @@ static long memory_map(struct xen_call *c)
     return xen_copy_to_guest(c, c->arg[1], &m64, sizeof(m64)) ? -XEN_EFAULT : 0;
 }
 
+/*
+ * XENMEM_set_memory_map: Xen lets a domain set its own map (the XSM
+ * check is XSM_TARGET, which a domain passes for itself) and answers
+ * XENMEM_memory_map with it from then on; GRUB's PVH start-up adds the
+ * frames it placed the grant table and shared_info in this way. Xen copies
+ * the entries verbatim (up to its E820MAX); here up to HV_PVH_MAX_MEMMAP,
+ * more is refused as Xen refuses more than E820MAX.
+ */
+static long set_memory_map(struct xen_call *c)
+{
+    struct hv_xen_vm *x = c->x;
+    uint32_t domid, nr;
+    uint64_t buf;
+    if (c->compat) {
+        struct xen_foreign_memory_map_32 f;
+        if (xen_copy_from_guest(c, c->arg[1], &f, sizeof(f)))
+            return -XEN_EFAULT;
+        domid = f.domid, nr = f.map.nr_entries, buf = f.map.buffer;
+    } else {
+        struct xen_foreign_memory_map_64 f;
+        if (xen_copy_from_guest(c, c->arg[1], &f, sizeof(f)))
+            return -XEN_EFAULT;
+        domid = f.domid, nr = f.map.nr_entries, buf = f.map.buffer;
+    }
+    if (nr > HV_PVH_MAX_MEMMAP)
+        return -XEN_EINVAL;
+    if (!xen_is_self(x, domid)) {
+        uint64_t t = xen_lock(x);
+        bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
+        xen_unlock(x, t);
+        return exists ? -XEN_EPERM : -XEN_ESRCH;
+    }
+    struct xen_e820_entry e[HV_PVH_MAX_MEMMAP];
+    if (nr && xen_copy_from_guest(c, buf, e, nr * sizeof(e[0])))
+        return -XEN_EFAULT;
+    uint64_t t = xen_lock(x);
+    for (uint32_t i = 0; i < nr; i++) {
+        x->memmap[i].addr = e[i].addr;
+        x->memmap[i].size = e[i].size;
+        x->memmap[i].type = e[i].type;
+    }
+    x->memmap_count = nr;
+    xen_unlock(x, t);
+    return 0;
+}
+
 /* ---- add_to_physmap ---- */
 
 /* One physmap change at a time per VM: SLAT calls may allocate, so no
@@ -185,6 +231,8 @@ long xen_do_memory_op(struct xen_call *c)
         return memory_map(c);
     case XENMEM_add_to_physmap:
         return add_to_physmap(c, cmd >> 6);
+    case XENMEM_set_memory_map:
+        return set_memory_map(c);
     default:
         /* XENMEM_machine_memory_map and _machphys_mapping are refused to
            HVM guests with -ENOSYS; the rest is not implemented. */

@@ -532,6 +532,93 @@ static void test_memory_map(void)
     xf_teardown(&f);
 }
 
+/* XENMEM_set_memory_map on itself replaces what XENMEM_memory_map answers
+   (GRUB's PVH start-up adds its grant-table and shared_info frames so). */
+static void set_map_arg(struct xf *f, uint16_t dom, uint32_t nr, uint64_t buffer)
+{
+    uint8_t a[24];
+    memset(a, 0, sizeof(a));
+    memcpy(a, &dom, 2);
+    if (f->compat) {
+        memcpy(a + 4, &nr, 4);
+        memcpy(a + 8, &buffer, 4);
+    } else {
+        memcpy(a + 8, &nr, 4);
+        memcpy(a + 16, &buffer, 8);
+    }
+    memcpy(xf_gpa(f, XF_BUF), a, sizeof(a));
+}
+
+static void check_set_memory_map(bool compat)
+{
+    struct xf f;
+    struct hv_pvh_memmap map[1] = {{0, 0x300000, 1}};
+    xf_setup(&f, &(struct xf_opts){.compat = compat, .cfg = {.memmap = map, .memmap_count = 1}});
+    struct hv_xen_vm *x = f.vm->xen;
+    /* Two packed 20-byte entries: RAM, then a reserved page in a hole. */
+    uint8_t e[40];
+    uint64_t v;
+    uint32_t type = 1;
+    memset(e, 0, sizeof(e));
+    v = 0x200000;
+    memcpy(e + 8, &v, 8);
+    memcpy(e + 16, &type, 4);
+    v = 0x3f0000;
+    memcpy(e + 20, &v, 8);
+    v = 0x2000;
+    memcpy(e + 28, &v, 8);
+    type = 2;
+    memcpy(e + 36, &type, 4);
+    memcpy(xf_gpa(&f, XF_BUF2), e, sizeof(e));
+
+    /* Refused: too many entries, another domain, an unknown one, a bad buffer. */
+    set_map_arg(&f, SELF, HV_PVH_MAX_MEMMAP + 1, XF_BUF2);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_BUF, 0, 0, 0, 0), E_INVAL);
+    set_map_arg(&f, 0, 2, XF_BUF2);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_BUF, 0, 0, 0, 0), E_PERM);
+    set_map_arg(&f, 0x1234, 2, XF_BUF2);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_BUF, 0, 0, 0, 0), E_SRCH);
+    set_map_arg(&f, SELF, 2, XF_HOLE);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_BUF, 0, 0, 0, 0), E_FAULT);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_HOLE, 0, 0, 0, 0), E_FAULT);
+    CU_ASSERT_EQUAL(x->memmap_count, 1);
+    CU_ASSERT_EQUAL(x->memmap[0].size, 0x300000);
+
+    /* Accepted for DOMID_SELF and for its own id; read back verbatim. */
+    set_map_arg(&f, SELF, 2, XF_BUF2);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_BUF, 0, 0, 0, 0), 0);
+    set_map_arg(&f, (uint16_t)x->domid, 2, XF_BUF2);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_BUF, 0, 0, 0, 0), 0);
+    CU_ASSERT_EQUAL(x->memmap_count, 2);
+    uint8_t mm[16];
+    memset(mm, 0, sizeof(mm));
+    uint32_t n = 8;
+    uint64_t out = XF_BUF2 + 0x100;
+    memcpy(mm, &n, 4);
+    if (compat)
+        memcpy(mm + 4, &out, 4);
+    else
+        memcpy(mm + 8, &out, 8);
+    memcpy(xf_gpa(&f, XF_BUF), mm, sizeof(mm));
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 9, XF_BUF, 0, 0, 0, 0), 0);
+    memcpy(&n, xf_gpa(&f, XF_BUF), 4);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_EQUAL(memcmp(xf_gpa(&f, XF_BUF2 + 0x100), e, sizeof(e)), 0);
+
+    /* An empty map: XENMEM_memory_map then has none to give (-ENOSYS). */
+    set_map_arg(&f, SELF, 0, 0);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 13, XF_BUF, 0, 0, 0, 0), 0);
+    memcpy(xf_gpa(&f, XF_BUF), mm, sizeof(mm));
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 9, XF_BUF, 0, 0, 0, 0), E_NOSYS);
+    xf_teardown(&f);
+}
+
+static void test_set_memory_map(void)
+{
+    check_set_memory_map(false);
+    check_set_memory_map(true);
+}
+
 static void test_add_to_physmap(void)
 {
     struct xf f;
@@ -771,6 +858,7 @@ void xen_suite_misc(void)
     CU_add_test(s, "timers", test_timers);
     CU_add_test(s, "upcall_delivery", test_upcall_delivery);
     CU_add_test(s, "memory_map", test_memory_map);
+    CU_add_test(s, "set_memory_map", test_set_memory_map);
     CU_add_test(s, "add_to_physmap", test_add_to_physmap);
     CU_add_test(s, "hvm_params", test_hvm_params);
     CU_add_test(s, "vcpu_info_and_time", test_vcpu_info_and_time);
