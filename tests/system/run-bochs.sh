@@ -10,6 +10,10 @@
 # and no FAIL line (Bochs' own exit status says nothing about the result).
 # On failure the tail of Bochs' log is printed. Time limit: $HV_RUN_TIMEOUT
 # seconds (default 300); memory: $HV_BOCHS_MEGS MiB (default 64).
+# HV_BOCHS_MODULES: files GRUB loads as multiboot modules next to the kernel
+# (space-separated; each module's command line is its file name, which
+# GRUB does not pass by itself), e.g. the GRUB PVH image of the xen.grub
+# case; a file that cannot be read fails the run.
 # HV_KEEP_RUN_DIR=1 keeps the run directory (ISO, bochsrc, logs);
 # HV_BOCHS_NETNS=0 runs Bochs without a private network namespace.
 set -u
@@ -40,15 +44,30 @@ else
     trap 'rm -rf "$dir"' EXIT
 fi
 
-# A GRUB rescue ISO that boots the kernel at once, with the command line.
+# A GRUB rescue ISO that boots the kernel at once, with the command line
+# and the modules.
 mkdir -p "$dir/iso/boot/grub"
 cp "$kernel" "$dir/iso/boot/kernel.elf"
+module_lines=
+for m in ${HV_BOCHS_MODULES:-}; do
+    base=$(basename "$m")
+    case $base in
+    *[!A-Za-z0-9._-]* | kernel.elf) echo "run-bochs: FAIL ($model): bad module name '$base'"; exit 1 ;;
+    esac
+    if [ ! -r "$m" ]; then
+        echo "run-bochs: FAIL ($model): cannot read module $m"
+        exit 1
+    fi
+    cp "$m" "$dir/iso/boot/$base"
+    module_lines="$module_lines    module /boot/$base $base
+"
+done
 cat >"$dir/iso/boot/grub/grub.cfg" <<GRUB
 set timeout=0
 set default=0
 menuentry "libhv example kernel" {
     multiboot /boot/kernel.elf $cmdline
-    boot
+$module_lines    boot
 }
 GRUB
 if ! grub-mkrescue -o "$dir/kernel.iso" "$dir/iso" >"$dir/mkrescue.log" 2>&1; then

@@ -198,6 +198,17 @@ static int run_once(struct xh *h, struct xh_dom *d)
     case HV_EXIT_KICK:
         d->kicks++;
         break;
+    case HV_EXIT_IO:
+        /* XEN_HVM_DEBUGCONS_IOPORT (public/arch-x86/xen.h); the library
+           has completed the OUT, the byte only needs a place to go. */
+        if (h->debugcon && ex.io.port == 0xe9 && ex.io.write && ex.io.size == 1) {
+            if (d->con_len + 1 < XH_CONSOLE_CAP) {
+                d->con[d->con_len++] = (char)ex.io.data;
+                d->con[d->con_len] = 0;
+            }
+            break;
+        }
+        /* fall through */
     default:
         return kcase_fail(h->kc, "%s: exit %s (raw 0x%llx info 0x%llx/0x%llx) at rip 0x%llx",
                           d->label, exit_name(ex.reason), (unsigned long long)ex.raw_code,

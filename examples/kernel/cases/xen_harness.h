@@ -65,6 +65,9 @@ struct xh {
     struct hv_vcpu *volatile running;
     volatile uint64_t slice_end;
     bool tick_armed;
+    /* Take OUTs to Xen's HVM debug console port 0xe9 into the console text
+       instead of failing on them (guests such as GRUB report panics there). */
+    bool debugcon;
     /* Called after every exit of any domain (host-side work); non-zero fails. */
     int (*on_exit)(struct xh *h, struct xh_dom *d);
     void *arg;

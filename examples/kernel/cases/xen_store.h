@@ -1,0 +1,65 @@
+/*
+ * A minimal xenstore server for one guest, run by the embedder (domain 0)
+ * on the guest's xenstore ring page (HVM_PARAM_STORE_PFN) the way
+ * xenstored does, but with a fixed, read-only tree: what a boot loader
+ * such as GRUB asks at start-up (its domain id, the device directories,
+ * which are empty: no disks, no NICs).
+ *
+ * Wire format and ring layout: Xen's public io/xs_wire.h (struct
+ * xsd_sockmsg header, struct xenstore_domain_interface with 1 KiB request
+ * and response rings and free-running 32-bit indices). Everything in the
+ * ring page is guest-controlled: indices that claim more than a ring of
+ * data, or a message longer than XENSTORE_PAYLOAD_MAX, mark the ring broken
+ * and it is no longer served (the guest then waits forever; the embedder
+ * sees xstore::broken).
+ */
+#ifndef KERNEL_CASES_XEN_STORE_H
+#define KERNEL_CASES_XEN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hv_vm;
+
+#define XSTORE_HDR         16u   /* sizeof(struct xsd_sockmsg) */
+#define XSTORE_PAYLOAD_MAX 4096u /* XENSTORE_PAYLOAD_MAX */
+#define XSTORE_RSP_MAX     96u   /* the longest answer of the fixed tree, with header */
+#define XSTORE_LOG         8u    /* requests remembered for the test's report */
+
+/* One request as the server understood it. */
+struct xstore_req_log {
+    uint32_t type;
+    uint32_t answer; /* the reply's message type (XS_ERROR for errors) */
+    char path[48];   /* the payload's first string, cut */
+};
+
+struct xstore {
+    struct hv_vm *vm;
+    volatile uint8_t *page; /* host view of the guest's ring page */
+    uint32_t host_port;     /* bound to the guest's store event channel */
+    uint32_t domid;
+    /* The request being gathered. */
+    uint8_t req[XSTORE_HDR + XSTORE_PAYLOAD_MAX];
+    uint32_t req_len;
+    /* The response being delivered. */
+    uint8_t rsp[XSTORE_RSP_MAX];
+    uint32_t rsp_len, rsp_off;
+    bool broken;
+    const char *why; /* why it is broken */
+    unsigned requests;
+    struct xstore_req_log log[XSTORE_LOG];
+};
+
+/* Serve the ring page at @p page for domain @p domid; answers are signalled on @p host_port. */
+void xstore_init(struct xstore *s, struct hv_vm *vm, void *page, uint32_t host_port,
+                 uint32_t domid);
+
+/* Take what the guest queued, answer complete requests as far as the
+   response ring has room. Returns true if anything moved. */
+bool xstore_poll(struct xstore *s);
+
+/* The name of an XS_* message type (for logs). */
+const char *xstore_type_name(uint32_t type);
+
+#endif /* KERNEL_CASES_XEN_STORE_H */
