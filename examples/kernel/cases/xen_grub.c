@@ -47,6 +47,7 @@ static const char *const expected[] = {
     "Ref Count",                 /* lsmod's header */
     "minicmd",                   /* lsmod lists the module that provides it */
     "memdisk",                   /* and the one that held the script */
+    "libhv-grub-sleep-end",      /* after `sleep 1` */
     "libhv-grub-halting",        /* the line before halt */
 };
 
@@ -56,6 +57,7 @@ struct grub_vm {
     struct xstore *xs;
     char *out; /* PV console output, NUL-terminated */
     size_t out_len, line_start;
+    uint64_t sleep_start_ns, sleep_end_ns; /* when the markers around `sleep 1` arrived */
 };
 
 static const struct boot_module *find_image(void)
@@ -108,6 +110,12 @@ static int grub_on_exit(struct xh *h, struct xh_dom *d)
     for (size_t i = g->line_start; i < g->out_len; i++) {
         if (g->out[i] != '\n')
             continue;
+        g->out[i] = 0;
+        if (!g->sleep_start_ns && xh_contains(g->out + g->line_start, "libhv-grub-sleep-start"))
+            g->sleep_start_ns = ktime_ns();
+        if (!g->sleep_end_ns && xh_contains(g->out + g->line_start, "libhv-grub-sleep-end"))
+            g->sleep_end_ns = ktime_ns();
+        g->out[i] = '\n';
         echo_line(d, g->out + g->line_start, i - g->line_start);
         g->line_start = i + 1;
     }
@@ -219,6 +227,15 @@ static int grub_check(struct grub_vm *g)
         vbd |= !hv_strcmp(g->xs->log[i].path, "device/vbd");
     if (!vbd)
         return kcase_fail(kc, "GRUB never listed device/vbd in xenstore");
+    /* `sleep 1` measures time with the TSC, scaled by the pvclock
+       parameters in shared_info (GRUB's Xen TSC calibration): it must take
+       about a second of host time (console lines arrive within a 50 ms
+       time slice of being written). */
+    uint64_t slept = g->sleep_end_ns - g->sleep_start_ns;
+    kprintf("  grub: sleep 1 took %llu ms of host time\n", (unsigned long long)(slept / 1000000));
+    if (!g->sleep_start_ns || !g->sleep_end_ns || slept < 900000000ull || slept > 1500000000ull)
+        return kcase_fail(kc, "GRUB's sleep 1 took %llu ms of host time, expected 1000",
+                          (unsigned long long)(slept / 1000000));
     /* It put the grant table and shared_info (XENMEM_add_to_physmap) in the
        first two frames of the memory map's first hole, above the special
        pages, as its PVH code chooses them. */
