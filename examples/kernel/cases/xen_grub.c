@@ -187,10 +187,10 @@ static int grub_create(struct grub_vm *g, const struct boot_module *img)
     if (st != HV_OK)
         return kcase_fail(kc, "hv_pvh_load(GRUB): %s: %s", hv_status_str(st),
                           d->info.reason ? d->info.reason : "?");
-    kprintf("  grub: image %llu bytes, entry 0x%x, start_info 0x%llx, image 0x%llx-0x%llx\n",
-            (unsigned long long)(img->end - img->start), d->info.entry,
-            (unsigned long long)d->info.start_info_gpa, (unsigned long long)d->info.paddr_lo,
-            (unsigned long long)d->info.paddr_hi);
+    kprintf("  grub: image %llu bytes%s, entry 0x%x, start_info 0x%llx, image 0x%llx-0x%llx\n",
+            (unsigned long long)(img->end - img->start), d->info.compressed ? " (gzip)" : "",
+            d->info.entry, (unsigned long long)d->info.start_info_gpa,
+            (unsigned long long)d->info.paddr_lo, (unsigned long long)d->info.paddr_hi);
     g->h.ndoms = 1;
     return 0;
 }
