@@ -10,21 +10,6 @@
 #include "kcase.h"
 #include "xen_store.h"
 
-/* struct xenstore_domain_interface (io/xs_wire.h). */
-#define RING         1024u
-#define OFF_REQ      0u
-#define OFF_RSP      1024u
-#define OFF_REQ_CONS 2048u
-#define OFF_REQ_PROD 2052u
-#define OFF_RSP_CONS 2056u
-#define OFF_RSP_PROD 2060u
-
-#define XS_DIRECTORY       1
-#define XS_READ            2
-#define XS_GET_DOMAIN_PATH 10
-#define XS_WRITE           11
-#define XS_ERROR           16
-
 struct rig {
     uint8_t *page;
     struct xstore *s;
@@ -45,10 +30,10 @@ static void set_idx(struct rig *r, uint32_t off, uint32_t v)
 /* Append bytes to the request ring as a guest does. */
 static void put_bytes(struct rig *r, const void *p, uint32_t n)
 {
-    uint32_t prod = idx(r, OFF_REQ_PROD);
+    uint32_t prod = idx(r, XSTORE_OFF_REQ_PROD);
     for (uint32_t i = 0; i < n; i++)
-        r->page[OFF_REQ + (prod + i) % RING] = ((const uint8_t *)p)[i];
-    set_idx(r, OFF_REQ_PROD, prod + n);
+        r->page[XSTORE_OFF_REQ + (prod + i) % XSTORE_RING] = ((const uint8_t *)p)[i];
+    set_idx(r, XSTORE_OFF_REQ_PROD, prod + n);
 }
 
 static void put_header(struct rig *r, uint32_t type, uint32_t req_id, uint32_t len)
@@ -67,19 +52,19 @@ static void put_req(struct rig *r, uint32_t type, uint32_t req_id, const char *p
 /* Take one whole answer from the response ring; false if none is there. */
 static bool get_rsp(struct rig *r, uint32_t hdr[4], char *body, uint32_t cap)
 {
-    uint32_t cons = idx(r, OFF_RSP_CONS), prod = idx(r, OFF_RSP_PROD);
+    uint32_t cons = idx(r, XSTORE_OFF_RSP_CONS), prod = idx(r, XSTORE_OFF_RSP_PROD);
     if (prod - cons < 16)
         return false;
     uint8_t raw[16];
     for (uint32_t i = 0; i < 16; i++)
-        raw[i] = r->page[OFF_RSP + (cons + i) % RING];
+        raw[i] = r->page[XSTORE_OFF_RSP + (cons + i) % XSTORE_RING];
     hv_memcpy(hdr, raw, 16);
     if (hdr[3] >= cap || prod - cons < 16 + hdr[3])
         return false;
     for (uint32_t i = 0; i < hdr[3]; i++)
-        body[i] = (char)r->page[OFF_RSP + (cons + 16 + i) % RING];
+        body[i] = (char)r->page[XSTORE_OFF_RSP + (cons + 16 + i) % XSTORE_RING];
     body[hdr[3]] = 0;
-    set_idx(r, OFF_RSP_CONS, cons + 16 + hdr[3]);
+    set_idx(r, XSTORE_OFF_RSP_CONS, cons + 16 + hdr[3]);
     return true;
 }
 
@@ -133,18 +118,18 @@ static int answers(struct kcase_ctx *kc, struct rig *r)
 static int split_and_wrap(struct kcase_ctx *kc, struct rig *r)
 {
     const uint32_t start = 0xfffffff8u;
-    set_idx(r, OFF_REQ_CONS, start);
-    set_idx(r, OFF_REQ_PROD, start);
-    set_idx(r, OFF_RSP_CONS, start);
-    set_idx(r, OFF_RSP_PROD, start);
+    set_idx(r, XSTORE_OFF_REQ_CONS, start);
+    set_idx(r, XSTORE_OFF_REQ_PROD, start);
+    set_idx(r, XSTORE_OFF_RSP_CONS, start);
+    set_idx(r, XSTORE_OFF_RSP_PROD, start);
     uint32_t h[4] = {XS_READ, 20, 7, 6};
     put_bytes(r, h, 10);
-    if (xstore_poll(r->s) && idx(r, OFF_RSP_PROD) != start)
+    if (xstore_poll(r->s) && idx(r, XSTORE_OFF_RSP_PROD) != start)
         return kcase_fail(kc, "answered half a header");
     put_bytes(r, (uint8_t *)h + 10, 6);
     put_bytes(r, "dom", 3);
     xstore_poll(r->s);
-    if (idx(r, OFF_RSP_PROD) != start)
+    if (idx(r, XSTORE_OFF_RSP_PROD) != start)
         return kcase_fail(kc, "answered half a payload");
     put_bytes(r, "id", 3);
     return expect(kc, r, 20, XS_READ, "3", 1);
@@ -153,17 +138,17 @@ static int split_and_wrap(struct kcase_ctx *kc, struct rig *r)
 /* An answer into a nearly full response ring arrives in parts. */
 static int full_response_ring(struct kcase_ctx *kc, struct rig *r)
 {
-    uint32_t prod = idx(r, OFF_RSP_PROD);
-    set_idx(r, OFF_RSP_CONS, prod - (RING - 4)); /* 4 bytes free */
+    uint32_t prod = idx(r, XSTORE_OFF_RSP_PROD);
+    set_idx(r, XSTORE_OFF_RSP_CONS, prod - (XSTORE_RING - 4)); /* 4 bytes free */
     put_req(r, XS_READ, 30, "domid");
     xstore_poll(r->s);
-    if (idx(r, OFF_RSP_PROD) != prod + 4)
+    if (idx(r, XSTORE_OFF_RSP_PROD) != prod + 4)
         return kcase_fail(kc, "overfilled the response ring");
-    set_idx(r, OFF_RSP_CONS, prod + 4); /* the guest drains it */
+    set_idx(r, XSTORE_OFF_RSP_CONS, prod + 4); /* the guest drains it */
     xstore_poll(r->s);
     uint32_t hdr[4];
     char body[8];
-    set_idx(r, OFF_RSP_CONS, prod);
+    set_idx(r, XSTORE_OFF_RSP_CONS, prod);
     if (!get_rsp(r, hdr, body, sizeof(body)) || hdr[1] != 30 || hv_strcmp(body, "3"))
         return kcase_fail(kc, "answer lost across a full response ring");
     return 0;
@@ -175,14 +160,14 @@ static int broken(struct kcase_ctx *kc, struct rig *r, const char *what, uint32_
     hv_memset(r->page, 0, PAGE_SIZE);
     xstore_init(r->s, NULL, r->page, 1, 3);
     if (req_prod_add) {
-        set_idx(r, OFF_REQ_PROD, req_prod_add);
+        set_idx(r, XSTORE_OFF_REQ_PROD, req_prod_add);
     } else {
         put_header(r, XS_READ, 40, len);
     }
     xstore_poll(r->s);
     if (!r->s->broken || !r->s->why)
         return kcase_fail(kc, "%s: not refused", what);
-    if (idx(r, OFF_RSP_PROD) || xstore_poll(r->s))
+    if (idx(r, XSTORE_OFF_RSP_PROD) || xstore_poll(r->s))
         return kcase_fail(kc, "%s: still served", what);
     return 0;
 }
@@ -206,7 +191,7 @@ static int case_store(struct kcase_ctx *kc)
     if (!rc && (r.s->requests != 13 || r.s->broken))
         rc = kcase_fail(kc, "%u requests counted, broken %d", r.s->requests, r.s->broken);
     if (!rc)
-        rc = broken(kc, &r, "request indices a ring and more apart", RING + 1, 0);
+        rc = broken(kc, &r, "request indices a ring and more apart", XSTORE_RING + 1, 0);
     if (!rc)
         rc =
             broken(kc, &r, "a request longer than XENSTORE_PAYLOAD_MAX", 0, XSTORE_PAYLOAD_MAX + 1);
@@ -214,7 +199,7 @@ static int case_store(struct kcase_ctx *kc)
         /* The guest's response consumer running ahead of the producer. */
         hv_memset(r.page, 0, PAGE_SIZE);
         xstore_init(r.s, NULL, r.page, 1, 3);
-        set_idx(&r, OFF_RSP_CONS, 5);
+        set_idx(&r, XSTORE_OFF_RSP_CONS, 5);
         put_req(&r, XS_READ, 50, "domid");
         xstore_poll(r.s);
         if (!r.s->broken)

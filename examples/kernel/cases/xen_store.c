@@ -5,30 +5,6 @@
 
 #include "core/util.h"
 
-/* Message types (io/xs_wire.h, enum xsd_sockmsg_type). */
-#define XS_DIRECTORY         1
-#define XS_READ              2
-#define XS_GET_PERMS         3
-#define XS_WATCH             4
-#define XS_UNWATCH           5
-#define XS_TRANSACTION_START 6
-#define XS_TRANSACTION_END   7
-#define XS_GET_DOMAIN_PATH   10
-#define XS_WRITE             11
-#define XS_MKDIR             12
-#define XS_RM                13
-#define XS_SET_PERMS         14
-#define XS_ERROR             16
-
-/* struct xenstore_domain_interface (io/xs_wire.h). */
-#define RING_SIZE    1024u
-#define OFF_REQ      0u
-#define OFF_RSP      1024u
-#define OFF_REQ_CONS 2048u
-#define OFF_REQ_PROD 2052u
-#define OFF_RSP_CONS 2056u
-#define OFF_RSP_PROD 2060u
-
 static const char *const type_names[] = {
     "CONTROL",
     "DIRECTORY",
@@ -200,20 +176,20 @@ static bool push_response(struct xstore *s)
 {
     bool moved = false;
     while (s->rsp_off < s->rsp_len) {
-        uint32_t cons = load_idx(s, OFF_RSP_CONS), prod = load_idx(s, OFF_RSP_PROD);
+        uint32_t cons = load_idx(s, XSTORE_OFF_RSP_CONS), prod = load_idx(s, XSTORE_OFF_RSP_PROD);
         uint32_t used = prod - cons;
-        if (used > RING_SIZE) {
+        if (used > XSTORE_RING) {
             set_broken(s, "response ring indices more than a ring apart");
             return moved;
         }
-        if (used == RING_SIZE)
+        if (used == XSTORE_RING)
             break;
-        volatile uint8_t *ring = s->page + OFF_RSP;
-        uint32_t n = HV_MIN(RING_SIZE - used, s->rsp_len - s->rsp_off);
+        volatile uint8_t *ring = s->page + XSTORE_OFF_RSP;
+        uint32_t n = HV_MIN(XSTORE_RING - used, s->rsp_len - s->rsp_off);
         for (uint32_t i = 0; i < n; i++)
-            ring[(prod + i) % RING_SIZE] = s->rsp[s->rsp_off + i];
+            ring[(prod + i) % XSTORE_RING] = s->rsp[s->rsp_off + i];
         s->rsp_off += n;
-        store_idx(s, OFF_RSP_PROD, prod + n);
+        store_idx(s, XSTORE_OFF_RSP_PROD, prod + n);
         moved = true;
     }
     return moved;
@@ -224,9 +200,9 @@ static bool pull_request(struct xstore *s)
 {
     bool moved = false;
     while (s->rsp_off >= s->rsp_len && !s->broken) {
-        uint32_t cons = load_idx(s, OFF_REQ_CONS), prod = load_idx(s, OFF_REQ_PROD);
+        uint32_t cons = load_idx(s, XSTORE_OFF_REQ_CONS), prod = load_idx(s, XSTORE_OFF_REQ_PROD);
         uint32_t avail = prod - cons;
-        if (avail > RING_SIZE) {
+        if (avail > XSTORE_RING) {
             set_broken(s, "request ring indices more than a ring apart");
             break;
         }
@@ -249,11 +225,11 @@ static bool pull_request(struct xstore *s)
         if (!avail)
             break;
         uint32_t n = HV_MIN(avail, want - s->req_len);
-        volatile const uint8_t *ring = s->page + OFF_REQ;
+        volatile const uint8_t *ring = s->page + XSTORE_OFF_REQ;
         for (uint32_t i = 0; i < n; i++)
-            s->req[s->req_len + i] = ring[(cons + i) % RING_SIZE];
+            s->req[s->req_len + i] = ring[(cons + i) % XSTORE_RING];
         s->req_len += n;
-        store_idx(s, OFF_REQ_CONS, cons + n);
+        store_idx(s, XSTORE_OFF_REQ_CONS, cons + n);
         moved = true;
     }
     return moved;

@@ -22,6 +22,30 @@
 
 struct hv_vm;
 
+/* Message types (io/xs_wire.h, enum xsd_sockmsg_type). */
+#define XS_DIRECTORY         1
+#define XS_READ              2
+#define XS_GET_PERMS         3
+#define XS_WATCH             4
+#define XS_UNWATCH           5
+#define XS_TRANSACTION_START 6
+#define XS_TRANSACTION_END   7
+#define XS_GET_DOMAIN_PATH   10
+#define XS_WRITE             11
+#define XS_MKDIR             12
+#define XS_RM                13
+#define XS_SET_PERMS         14
+#define XS_ERROR             16
+
+/* struct xenstore_domain_interface (io/xs_wire.h). */
+#define XSTORE_RING         1024u
+#define XSTORE_OFF_REQ      0u
+#define XSTORE_OFF_RSP      1024u
+#define XSTORE_OFF_REQ_CONS 2048u
+#define XSTORE_OFF_REQ_PROD 2052u
+#define XSTORE_OFF_RSP_CONS 2056u
+#define XSTORE_OFF_RSP_PROD 2060u
+
 #define XSTORE_HDR         16u   /* sizeof(struct xsd_sockmsg) */
 #define XSTORE_PAYLOAD_MAX 4096u /* XENSTORE_PAYLOAD_MAX */
 #define XSTORE_RSP_MAX     96u   /* the longest answer of the fixed tree, with header */
