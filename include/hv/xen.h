@@ -27,8 +27,22 @@
  * hypercalls they race with). Not implemented (the guest gets -ENOSYS):
  * FIFO event channels (EVTCHNOP_init_control fails with -EOPNOTSUPP, as on
  * a Xen built without them, so guests fall back to the 2-level ABI), grant
- * table v2, GNTTABOP_map_grant_ref, runstate areas, secondary vCPU bring-up
- * through VCPUOP_initialise/up/down, PIRQs.
+ * table v2, GNTTABOP_map_grant_ref, runstate areas, PIRQs.
+ *
+ * Secondary vCPUs: create every vCPU the guest may use (hv_vcpu_create())
+ * before it runs and run each with hv_vcpu_run() on any host CPU. vCPU 0
+ * starts up; the others start down, as in Xen, until the guest gives them
+ * a context (VCPUOP_initialise with a struct vcpu_hvm_context, 32- or
+ * 64-bit mode, applied with hv_vcpu_set_state()) and brings them up
+ * (VCPUOP_up). While a vCPU is down, hv_vcpu_run() returns at once with
+ * ::HV_EXIT_HLT and hv_exit::hlt.source ::HV_HLT_DOWN, and
+ * hv_xen_vcpu_status() reports it down (and blocked). VCPUOP_up calls
+ * hv_xen_config::wake for it; VCPUOP_down of a vCPU running elsewhere
+ * kicks it (its hv_vcpu_run() returns ::HV_EXIT_KICK, the next one
+ * ::HV_HLT_DOWN); a vCPU taking itself down gets ::HV_HLT_DOWN at once and
+ * resumes after the call when brought up again. The last vCPU going down
+ * powers the domain off (::HV_EXIT_GUEST_SHUTDOWN), as in Xen. An embedder
+ * that starts a vCPU itself (as a toolstack does) uses hv_xen_vcpu_set_up().
  */
 #ifndef HV_XEN_H
 #define HV_XEN_H
@@ -389,6 +403,9 @@ struct hv_xen_vcpu_status {
     bool event_pending;
     /** Host time (hv_host_ops::time_ns) of its earliest Xen timer; 0 if none. */
     uint64_t deadline_ns;
+    /** The vCPU is down (see the file comment): @c blocked is set too, and
+     *  only VCPUOP_up (the wake callback) or hv_xen_vcpu_set_up() changes it. */
+    bool down;
 };
 
 /**
@@ -400,6 +417,21 @@ struct hv_xen_vcpu_status {
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (Xen not enabled).
  */
 hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status);
+
+/**
+ * @brief Bring a vCPU up or down from the host, as a Xen toolstack does
+ *        (XEN_DOMCTL_setvcpucontext, then unpausing it).
+ *
+ * Up: the vCPU counts as initialised with whatever state the embedder gave
+ * it (hv_vcpu_set_state()) and runs at the next hv_vcpu_run(); the guest's
+ * VCPUOP_initialise on it then fails with -EEXIST. Down: as VCPUOP_down
+ * from another vCPU (a running one is kicked), except that the domain is
+ * not powered off when no vCPU is left up.
+ * @param vcpu The vCPU.
+ * @param up true to bring it up, false to take it down.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (Xen not enabled).
+ */
+hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up);
 
 #ifdef __cplusplus
 }

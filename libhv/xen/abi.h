@@ -95,6 +95,7 @@
 #define SCHEDOP_pin_override    7
 #define XEN_POLL_MAX_PORTS      128u /* do_poll's limit */
 #define XEN_SHUTDOWN_CODE_NONE  0xffu
+#define XEN_SHUTDOWN_POWEROFF   0u /* SHUTDOWN_poweroff */
 
 /* memory_op (memory.h). The low 6 bits select the operation. */
 #define XENMEM_CMD_MASK              0x3fu

@@ -126,8 +126,11 @@ static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_x
     x->ports[0].state = XEN_PORT_RESERVED;
     x->shutdown_code = XEN_SHUTDOWN_CODE_NONE;
     x->nvcpus = vm->max_vcpus;
-    for (uint32_t i = 0; i < x->nvcpus; i++)
+    for (uint32_t i = 0; i < x->nvcpus; i++) {
         x->vcpus[i].id = i;
+        x->vcpus[i].initialised = i == 0; /* the boot vCPU; the rest wait for VCPUOP_up */
+        x->vcpus[i].down = i != 0;
+    }
     if (cfg->memmap_count) {
         for (uint32_t i = 0; i < cfg->memmap_count; i++)
             x->memmap[i] = cfg->memmap[i];
@@ -303,6 +306,27 @@ hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value)
 
 /* ---- scheduling state for the embedder ---- */
 
+hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
+{
+    if (!vcpu)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vcpu->vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t t = xen_lock(x);
+    bool was_down = xv->down;
+    if (up) {
+        xv->initialised = true;
+        xv->block = XEN_RUNNING;
+    }
+    __atomic_store_n(&xv->down, !up, __ATOMIC_SEQ_CST);
+    xen_unlock(x, t);
+    if (!up && !was_down && __atomic_load_n(&vcpu->running, __ATOMIC_SEQ_CST))
+        hv_vcpu_kick(vcpu);
+    return HV_OK;
+}
+
 hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status)
 {
     if (!vcpu || !status)
@@ -316,7 +340,8 @@ hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *
     xen_run_timers(x, xv, now);
     uint8_t *vi = xen_vcpu_info(x, xv);
     status->event_pending = xv->upcall_assert || (vi && xen_vi_upcall_pending(vi));
-    status->blocked = xv->block != XEN_RUNNING;
+    status->down = xv->down;
+    status->blocked = xv->block != XEN_RUNNING || xv->down;
     uint64_t d = xen_next_deadline(xv);
     status->deadline_ns = d ? d + x->time_base_ns : 0;
     xen_unlock(x, t);

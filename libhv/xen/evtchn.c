@@ -34,8 +34,8 @@ long xen_evtchn_alloc_port(struct hv_xen_vm *x)
 void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
 {
     struct hv_vcpu *v = xen_vcpu_obj(x, xv->id);
-    if (!v)
-        return;
+    if (!v || xv->down)
+        return; /* a down vCPU takes its events once VCPUOP_up wakes it */
     if (xv->block != XEN_RUNNING) {
         xv->block = XEN_RUNNING;
         xv->poll_deadline = 0;

@@ -167,6 +167,19 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
     xen_unlock(x, t);
 }
 
+/* A down vCPU does not run (Xen's _VPF_down): report HV_HLT_DOWN at once,
+   without touching its state (VCPUOP_initialise may be setting it). */
+static bool xen_run_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    if (!__atomic_load_n(&xen_vcpu(x, vcpu)->down, __ATOMIC_SEQ_CST))
+        return false;
+    hv_memset(exit, 0, sizeof(*exit));
+    exit->reason = HV_EXIT_HLT;
+    exit->hlt.source = HV_HLT_DOWN;
+    return true;
+}
+
 static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
@@ -194,6 +207,7 @@ const struct hv_pv_ops xen_pv_ops = {
     .msr_read = xen_msr_read,
     .msr_write = xen_msr_write,
     .hypercall = xen_hypercall,
+    .run_gate = xen_run_gate,
     .pre_entry = xen_pre_entry,
     .halt_wakeup = xen_halt_wakeup,
 };

@@ -69,6 +69,14 @@ enum xen_block {
 
 struct hv_xen_vcpu {
     uint32_t id;
+    /* Bring-up [L]: VCPUOP_initialise gave it a context (Xen's
+       is_initialised), and it is down (Xen's _VPF_down: hv_vcpu_run
+       returns HV_HLT_DOWN at once). vCPU 0 starts initialised and up, the
+       others uninitialised and down. init_busy: an initialise is applying
+       the context outside the lock. */
+    bool initialised;
+    bool down;
+    bool init_busy;
     /* vcpu_info location [L]: registered (gpa) or slot `id` of shared_info. */
     bool vi_registered;
     uint64_t vi_gpa;
@@ -245,6 +253,10 @@ long xen_do_set_timer_op(struct xen_call *c);
 long xen_do_memory_op(struct xen_call *c);
 long xen_do_hvm_op(struct xen_call *c);
 long xen_do_vcpu_op(struct xen_call *c);
+/* VCPUOP_initialise / up / down (vcpu_up.c) on vCPU @p xv. */
+long xen_vcpu_initialise(struct xen_call *c, struct hv_xen_vcpu *xv);
+long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv);
+long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_do_event_channel_op(struct xen_call *c);
 long xen_do_grant_table_op(struct xen_call *c);
 

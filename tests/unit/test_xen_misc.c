@@ -657,7 +657,7 @@ static void test_vcpu_info_and_time(void)
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 3, 1, 0, 0, 0, 0), 1);
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 3, 2, 0, 0, 0, 0), 0); /* not created: down */
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 3, 3, 0, 0, 0, 0), E_NOENT);
-    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 0, 1, XF_BUF, 0, 0, 0), E_NOSYS); /* initialise */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 0, 1, XF_BUF, 0, 0, 0), E_EXIST); /* initialise: up already */
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 5, 0, XF_BUF, 0, 0, 0), E_NOSYS); /* runstate */
 
     /* pvclock in shared_info slot 0 after the first entry. */
