@@ -327,8 +327,12 @@ struct hv_xen_grant_mapping {
  *        setting GTF_reading (and GTF_writing) in the entry until unmapped.
  *
  * The page stays the guest's: if the guest later unmaps it from its own
- * physical address space, the pointer still refers to the same host page,
- * which the embedder owns anyway.
+ * physical address space, or maps shared_info or a grant-table frame over
+ * it, the pointer still refers to the same host page, which the embedder
+ * owns anyway. A grant of the frame where the guest mapped shared_info or
+ * a grant-table frame (pages libhv owns and frees in hv_xen_disable()) is
+ * refused with ::HV_ERR_GUEST_FAULT (Xen's GNTST_bad_page), so that no
+ * mapping can outlive its page.
  * @param vm The VM.
  * @param ref Grant reference in the guest's table.
  * @param flags HV_XEN_GRANT_* flags.

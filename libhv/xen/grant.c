@@ -417,6 +417,20 @@ long xen_do_grant_table_op(struct xen_call *c)
 
 /* ---- host mappings ---- */
 
+/* Is the host page at @p hpa one libhv owns (shared_info, a grant-table
+   frame)? Those are freed by hv_xen_disable, so no host mapping may
+   outlive it: a grant of the gfn where the guest mapped one is refused. */
+static bool library_page(const struct hv_xen_vm *x, uint64_t hpa)
+{
+    if (x->shinfo && hpa == x->shinfo_hpa)
+        return true;
+    for (uint32_t i = 0; i < x->gnt_nr; i++) {
+        if (hpa == x->gnt_hpa[i])
+            return true;
+    }
+    return false;
+}
+
 hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
                              struct hv_xen_grant_mapping *out)
 {
@@ -439,6 +453,10 @@ hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
         uint8_t *page = NULL;
         host_pins(x, ref, &p);
         int g = acquire(x, ref, HV_XEN_DOMID_HOST, ro, &p, &gpa, &page);
+        if (g == GNTST_okay && library_page(x, hv_host_virt_to_phys(xen_host(x), page))) {
+            release(x, ref, ro, &p);
+            g = GNTST_bad_page; /* not a frame of the guest's own memory */
+        }
         if (g == GNTST_bad_gntref) {
             st = HV_ERR_NOT_FOUND;
         } else if (g != GNTST_okay) {
