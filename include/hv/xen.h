@@ -231,11 +231,14 @@ hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t 
 
 /**
  * @brief Queue input for the guest's CONSOLEIO_read.
+ * The queue's page is allocated by the first call with @p len > 0 (the
+ * output buffer's by the guest's first CONSOLEIO_write, which fails with
+ * -ENOMEM when that allocation does).
  * @param[out] accepted Bytes queued (the queue holds ::HV_XEN_CONSOLE_BUFFER).
  * @param vm The VM.
  * @param buf The input bytes.
  * @param len Their number.
- * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NO_MEMORY.
  */
 hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, size_t *accepted);
 
@@ -340,7 +343,8 @@ struct hv_xen_grant_mapping {
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND
  *         (reference outside the table); ::HV_ERR_GUEST_FAULT (entry does not
  *         grant this access to domain 0, or its frame is not accessible RAM);
- *         ::HV_ERR_LIMIT (::HV_XEN_GRANT_MAPS_MAX reached).
+ *         ::HV_ERR_LIMIT (::HV_XEN_GRANT_MAPS_MAX reached); ::HV_ERR_NO_MEMORY
+ *         (the first call allocates the VM's table of host mappings).
  */
 hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
                              struct hv_xen_grant_mapping *out);

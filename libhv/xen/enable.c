@@ -123,7 +123,7 @@ static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_x
         x->gnt_gfn[i] = XEN_INVALID_GFN;
     x->max_ports = cfg->max_evtchn_ports ? cfg->max_evtchn_ports : DEFAULT_PORTS;
     x->valid_ports = HV_MIN(XEN_EVTCHN_BUCKET, x->max_ports);
-    x->ports[0].state = XEN_PORT_RESERVED;
+    xen_port(x, 0)->state = XEN_PORT_RESERVED;
     x->shutdown_code = XEN_SHUTDOWN_CODE_NONE;
     x->nvcpus = vm->max_vcpus;
     for (uint32_t i = 0; i < x->nvcpus; i++) {
@@ -143,10 +143,11 @@ static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_x
 
 static void free_xvm(const struct hv_host *h, struct hv_xen_vm *x)
 {
+    xen_console_fini(x);
+    xen_evtchn_fini(x);
     for (uint32_t i = 0; i < x->gnt_nr; i++)
         hv_host_page_free(h, x->gnt_page[i], 1);
     hv_host_page_free(h, x->shinfo, 1);
-    hv_host_obj_free(h, x->ports, x->max_ports * sizeof(struct xen_port));
     hv_host_obj_free(h, x, xvm_size(x->nvcpus));
 }
 
@@ -167,11 +168,15 @@ hv_status_t hv_xen_enable(struct hv_vm *vm, const struct hv_xen_config *config)
     struct hv_xen_vm *x = hv_host_obj_alloc(h, xvm_size(vm->max_vcpus));
     if (!x)
         return HV_ERR_NO_MEMORY;
+    x->vm = vm; /* free_xvm needs the host */
     x->nvcpus = vm->max_vcpus;
     x->max_ports = cfg.max_evtchn_ports ? cfg.max_evtchn_ports : DEFAULT_PORTS;
-    x->ports = hv_host_obj_alloc(h, x->max_ports * sizeof(struct xen_port));
+    uint64_t hpa;
+    /* The first port page (port 0 is reserved); more as ports are used. */
+    x->port_page[0] = hv_host_page_alloc(h, 1, &hpa);
+    x->port_pages = x->port_page[0] ? 1 : 0;
     x->shinfo = hv_host_page_alloc(h, 1, &x->shinfo_hpa);
-    if (!x->ports || !x->shinfo) {
+    if (!x->port_pages || !x->shinfo) {
         free_xvm(h, x);
         return HV_ERR_NO_MEMORY;
     }

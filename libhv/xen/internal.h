@@ -44,7 +44,14 @@ struct xen_port {
     uint16_t remote_dom;
     uint32_t notify_vcpu;
     uint32_t remote_port;
+    uint32_t pad; /* a power-of-two size: a port's page and slot are shifts */
 };
+HV_STATIC_ASSERT(sizeof(struct xen_port) == 16, "struct xen_port");
+
+/* Ports are stored in pages, allocated as the valid range grows. */
+#define XEN_PORTS_PER_PAGE (HV_PAGE_SIZE / sizeof(struct xen_port))
+#define XEN_PORT_PAGES_MAX (XEN_EVTCHN_2L_PORTS_64 / XEN_PORTS_PER_PAGE)
+HV_STATIC_ASSERT(XEN_PORTS_PER_PAGE % XEN_EVTCHN_BUCKET == 0, "buckets fill pages");
 
 struct xen_host_port {
     uint8_t state; /* XEN_PORT_FREE, _UNBOUND (guest may bind to it), _INTERDOMAIN */
@@ -135,10 +142,16 @@ struct hv_xen_vm {
     void *gnt_page[XEN_MAX_GRANT_FRAMES];
     uint64_t gnt_hpa[XEN_MAX_GRANT_FRAMES];
     uint64_t gnt_gfn[XEN_MAX_GRANT_FRAMES];
-    struct xen_host_map maps[HV_XEN_GRANT_MAPS_MAX];
+    /* HV_XEN_GRANT_MAPS_MAX host mappings, allocated by the first
+       hv_xen_grant_map() (set once by compare-and-swap). */
+    struct xen_host_map *maps;
 
-    /* Event channels [L]. */
-    struct xen_port *ports;
+    /* Event channels [L]. Storage for every valid port: port_pages pages
+       (the first from enable), and a spare page xen_evtchn_reserve() sets
+       aside, outside the lock, for the next growth. */
+    struct xen_port *port_page[XEN_PORT_PAGES_MAX];
+    uint32_t port_pages;
+    struct xen_port *port_spare;
     uint32_t max_ports;   /* configured limit */
     uint32_t valid_ports; /* ports below this are valid (bucket granularity) */
     struct xen_host_port host_ports[XEN_HOST_PORTS];
@@ -147,11 +160,12 @@ struct hv_xen_vm {
     uint64_t params[HVM_NR_PARAMS];
     uint8_t shutdown_code;
 
-    /* console_io [L]. */
-    char con_out[HV_XEN_CONSOLE_BUFFER];
+    /* console_io [L]: one page each, allocated on first use (the pointer
+       is set once, by compare-and-swap, and read without the lock). */
+    char *con_out;
     uint32_t con_out_head, con_out_len;
     uint64_t con_dropped;
-    char con_in[HV_XEN_CONSOLE_BUFFER];
+    char *con_in;
     uint32_t con_in_head, con_in_len;
     /* PV console ring [L]. */
     bool pvcons;
@@ -212,6 +226,12 @@ static inline uint64_t xen_lock(struct hv_xen_vm *x)
 static inline void xen_unlock(struct hv_xen_vm *x, uint64_t token)
 {
     hv_lock_release(xen_host(x), x->lock, token);
+}
+
+/* Port @p port, below x->valid_ports [L]. */
+static inline struct xen_port *xen_port(struct hv_xen_vm *x, uint32_t port)
+{
+    return &x->port_page[port / XEN_PORTS_PER_PAGE][port % XEN_PORTS_PER_PAGE];
 }
 
 /* Another domain of the hub (lock held), or NULL. */
@@ -292,8 +312,14 @@ void xen_send_vcpu_virq(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t vi
 void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
 /* Close every port (disable). */
 void xen_evtchn_close_all(struct hv_xen_vm *x);
-/* Allocate the lowest free port: the port, or a negative Xen errno. */
+/* Before taking the lock to allocate a port: set a page aside if the next
+   bucket needs one (lock not held; it allocates). */
+void xen_evtchn_reserve(struct hv_xen_vm *x);
+/* Allocate the lowest free port: the port, or a negative Xen errno
+   (-ENOSPC, or -ENOMEM when a page was needed and none was set aside). */
 long xen_evtchn_alloc_port(struct hv_xen_vm *x);
+/* Free the port pages (disable). */
+void xen_evtchn_fini(struct hv_xen_vm *x);
 /* Close @p port as EVTCHNOP_close does: 0 or -XEN_EINVAL. */
 long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)? */
@@ -332,6 +358,11 @@ void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *co
 /* Map a library page (shared_info, grant frame) at the guest's gfn,
    replacing what was there and removing its previous mapping. */
 long xen_map_special(struct hv_xen_vm *x, uint64_t hpa, uint64_t *cur_gfn, uint64_t gfn);
+
+/* ---- console (console.c) ---- */
+
+/* Free the console buffers (disable). */
+void xen_console_fini(struct hv_xen_vm *x);
 
 /* ---- the PV hooks (enable.c) ---- */
 

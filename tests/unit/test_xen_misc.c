@@ -68,8 +68,18 @@ static void test_console_io(void)
     size_t n;
     uint64_t dropped;
     const char msg[] = "hi\x01\tthere\x7f\n";
+    /* The buffers come with their first use: nothing to read, nothing
+       allocated; an empty write or read allocates nothing either. */
+    CU_ASSERT_EQUAL(hv_xen_console_read(f.vm, out, sizeof(out), &n, &dropped), HV_OK);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_CONSOLE, 0, 0, XF_BUF, 0, 0, 0), 0);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_CONSOLE, 1, 8, XF_BUF, 0, 0, 0), 0);
+    CU_ASSERT_PTR_NULL(f.vm->xen->con_out);
+    CU_ASSERT_PTR_NULL(f.vm->xen->con_in);
     memcpy(xf_gpa(&f, XF_BUF), msg, sizeof(msg) - 1);
     CU_ASSERT_EQUAL(xf_call(&f, HC_CONSOLE, 0, sizeof(msg) - 1, XF_BUF, 0, 0, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(f.vm->xen->con_out);
+    CU_ASSERT_PTR_NULL(f.vm->xen->con_in);
     CU_ASSERT_EQUAL(hv_xen_console_read(f.vm, out, sizeof(out), &n, &dropped), HV_OK);
     CU_ASSERT_EQUAL(n, 9); /* control characters other than tab and newline dropped */
     CU_ASSERT_EQUAL(memcmp(out, "hi\tthere\n", 9), 0);
@@ -657,7 +667,8 @@ static void test_vcpu_info_and_time(void)
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 3, 1, 0, 0, 0, 0), 1);
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 3, 2, 0, 0, 0, 0), 0); /* not created: down */
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 3, 3, 0, 0, 0, 0), E_NOENT);
-    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 0, 1, XF_BUF, 0, 0, 0), E_EXIST); /* initialise: up already */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 0, 1, XF_BUF, 0, 0, 0),
+                    E_EXIST); /* initialise: up already */
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 5, 0, XF_BUF, 0, 0, 0), E_NOSYS); /* runstate */
 
     /* pvclock in shared_info slot 0 after the first entry. */
