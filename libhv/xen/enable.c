@@ -323,7 +323,7 @@ hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
     bool was_down = xv->down;
     if (up) {
         xv->initialised = true;
-        xv->block = XEN_RUNNING;
+        xen_set_block(x, xv, XEN_RUNNING);
     }
     __atomic_store_n(&xv->down, !up, __ATOMIC_SEQ_CST);
     xen_unlock(x, t);

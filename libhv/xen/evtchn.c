@@ -93,7 +93,7 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
     if (!v || xv->down)
         return; /* a down vCPU takes its events once VCPUOP_up wakes it */
     if (xv->block != XEN_RUNNING) {
-        xv->block = XEN_RUNNING;
+        xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
         if (x->wake)
             x->wake(x->opaque, v);
@@ -101,7 +101,10 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
     }
     /* Inside hv_vcpu_run on another CPU: an interrupt makes it exit, and
        the pre-entry hook then delivers. No hv_vcpu_kick(): that would make
-       hv_vcpu_run() return to the embedder for nothing. */
+       hv_vcpu_run() return to the embedder for nothing. The fence orders
+       the event flags set before against the read of `running` (the
+       pre-entry fast path reads them without the lock). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     const struct hv_host *h = xen_host(x);
     uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&v->running, __ATOMIC_SEQ_CST) && h->ops.kick_cpu && cpu != UINT32_MAX &&

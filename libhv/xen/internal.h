@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <hv/xen.h>
 
+#include "core/cpu.h"
 #include "core/host.h"
 #include "core/objects.h"
 #include "core/util.h"
@@ -102,7 +103,7 @@ struct hv_xen_vcpu {
     int32_t poll_port; /* XEN_POLLING: the single polled port, or -1 for several */
     /* pvclock: published at the current vcpu_info location [L]. */
     bool time_valid;
-    uint64_t time_stamp_ns; /* host ns of the last update */
+    uint64_t time_stamp_tsc; /* host TSC at the last update */
 };
 
 struct hv_xen_hub {
@@ -182,7 +183,10 @@ struct hv_xen_vm {
     uint32_t tsc_khz;
     uint32_t tsc_mul;
     int8_t tsc_shift;
+    uint64_t resync_tsc;   /* host TSC ticks between pvclock refreshes (1 s) */
     uint64_t time_base_ns; /* host ns at guest system time 0 */
+
+    uint32_t npolling; /* vCPUs in SCHEDOP_poll [L]: sends skip the poller scan without */
 
     /* Serializes changes of the guest-physical map (add_to_physmap, table
        growth): they may allocate, so they cannot run under the [L] lock. */
@@ -232,6 +236,13 @@ static inline void xen_unlock(struct hv_xen_vm *x, uint64_t token)
 static inline struct xen_port *xen_port(struct hv_xen_vm *x, uint32_t port)
 {
     return &x->port_page[port / XEN_PORTS_PER_PAGE][port % XEN_PORTS_PER_PAGE];
+}
+
+/* Change why the vCPU is not running, counting pollers [L]. */
+static inline void xen_set_block(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint8_t block)
+{
+    x->npolling += (block == XEN_POLLING) - (xv->block == XEN_POLLING);
+    __atomic_store_n(&xv->block, block, __ATOMIC_RELAXED);
 }
 
 /* Another domain of the hub (lock held), or NULL. */
@@ -342,6 +353,16 @@ void xen_check_pollers(struct hv_xen_vm *x, uint32_t port);
 void xen_time_init(struct hv_xen_vm *x, uint32_t tsc_khz);
 /* Publish vcpu_time_info for the vCPU if stale (lock held). */
 void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu, bool force);
+
+/* Is the vCPU's published pvclock current (nothing for xen_time_update to
+   do)? Read without the lock by the pre-entry fast path. */
+static inline bool xen_time_fresh(const struct hv_xen_vm *x, const struct hv_xen_vcpu *xv)
+{
+    if (!x->has_clock || !x->tsc_khz)
+        return true;
+    return __atomic_load_n(&xv->time_valid, __ATOMIC_RELAXED) &&
+           hv_rdtsc() - __atomic_load_n(&xv->time_stamp_tsc, __ATOMIC_RELAXED) < x->resync_tsc;
+}
 
 /* ---- grants (grant.c) ---- */
 

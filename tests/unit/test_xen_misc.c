@@ -706,14 +706,18 @@ static void test_vcpu_info_and_time(void)
     CU_ASSERT(ver >= 2);
     CU_ASSERT_EQUAL(sys, 0);
     CU_ASSERT_EQUAL(mul, 0x80000000u);
-    /* Within a second the guest extrapolates with the TSC: no rewrite;
-       after a second the snapshot is refreshed (version advances by 2). */
+    /* Within a second (of TSC) the guest extrapolates: no rewrite; after a
+       second the snapshot is refreshed (version advances by 2). The host
+       TSC is real here: a second of it is simulated by moving the last
+       snapshot's stamp back by one second of ticks. */
     uint32_t ver0 = ver;
     f.mh.time += 5000;
     xf_enter(&f, f.vcpu);
     memcpy(&ver, nvi + 32, 4);
     CU_ASSERT_EQUAL(ver, ver0);
+    CU_ASSERT_EQUAL(x->resync_tsc, (uint64_t)XF_TSC_KHZ * 1000);
     f.mh.time += 1000000000ull;
+    x->vcpus[0].time_stamp_tsc -= x->resync_tsc;
     xf_enter(&f, f.vcpu);
     memcpy(&ver, nvi + 32, 4);
     memcpy(&sys, nvi + 48, 8);
