@@ -141,8 +141,7 @@ static bool nothing_to_do(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
 static void xen_pre_entry(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
-    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
-    vcpu->xen = xv;
+    struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
     if (nothing_to_do(x, xv))
         return;
     uint64_t now = xen_now(x);

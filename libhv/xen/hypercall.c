@@ -72,7 +72,7 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
     uint64_t *g = vcpu->gpr;
     enum call_mode mode = call_mode(vcpu);
 
-    vcpu->xen = xen_vcpu(x, vcpu);
+    xen_vcpu_cached(x, vcpu);
     if (mode == MODE_V86 || be->get_cpl(vcpu) != 0) {
         g[HV_GPR_RAX] = mode == MODE_64 ? (uint64_t)(int64_t)-XEN_EPERM : (uint32_t)-XEN_EPERM;
         return HV_PV_DONE;

@@ -209,6 +209,16 @@ static inline struct hv_xen_vcpu *xen_vcpu(struct hv_xen_vm *x, struct hv_vcpu *
     return &x->vcpus[vcpu->id];
 }
 
+/* The same, remembered in vcpu->xen (set by hv_xen_enable for the vCPUs
+   that exist, by the first entry for later ones, cleared by disable). */
+static inline struct hv_xen_vcpu *xen_vcpu_cached(struct hv_xen_vm *x, struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vcpu *xv = vcpu->xen;
+    if (__builtin_expect(!xv, 0))
+        xv = vcpu->xen = xen_vcpu(x, vcpu);
+    return xv;
+}
+
 /* vCPU object with id @p id, or NULL if none was created. */
 static inline struct hv_vcpu *xen_vcpu_obj(struct hv_xen_vm *x, uint32_t id)
 {
