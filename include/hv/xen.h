@@ -158,9 +158,12 @@ struct hv_xen_config {
 /**
  * @brief Make @p vm a Xen domain (sets its PV hooks).
  *
- * Allocates the shared_info page and the per-vCPU state for every vCPU the
- * VM may have. Call it before the guest runs; vCPUs may be created before
- * or after. hv_vm_destroy() disables it too; hv_xen_disable() does it earlier.
+ * Allocates the shared_info page, one grant-table frame, the first page
+ * of event-channel ports and the per-vCPU state for every vCPU the VM may
+ * have; the rest (more ports, the console_io buffers, the table of host
+ * grant mappings) is allocated on first use, and a failure there is the
+ * guest's -ENOMEM or the host call's ::HV_ERR_NO_MEMORY. Call it before
+ * the guest runs; vCPUs may be created before or after. hv_vm_destroy() disables it too; hv_xen_disable() does it earlier.
  * @param vm The VM.
  * @param config Options, or NULL for the defaults.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, bad config); ::HV_ERR_EXISTS
@@ -249,7 +252,9 @@ hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, 
  *        the host (what a toolstack does for xenstore and the console).
  * @param[out] guest_port The new port.
  * @param vm The VM.
- * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT (no free port).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT (no free port);
+ *         ::HV_ERR_NO_MEMORY (the port needed a new page of the port table,
+ *         which is allocated as ports are used).
  */
 hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port);
 
@@ -370,7 +375,7 @@ hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle);
  * @param ring_gpa Guest-physical address of the ring page, 4 KiB aligned.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_ALIGNMENT;
  *         ::HV_ERR_GUEST_FAULT (not writable RAM); ::HV_ERR_EXISTS (already set up);
- *         ::HV_ERR_LIMIT.
+ *         ::HV_ERR_LIMIT; ::HV_ERR_NO_MEMORY (as hv_xen_evtchn_alloc_unbound()).
  */
 hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *guest_port);
 
