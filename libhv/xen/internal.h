@@ -186,7 +186,7 @@ struct hv_xen_vm {
     uint64_t resync_tsc;   /* host TSC ticks between pvclock refreshes (1 s) */
     uint64_t time_base_ns; /* host ns at guest system time 0 */
 
-    uint32_t npolling; /* vCPUs in SCHEDOP_poll [L]: sends skip the poller scan without */
+    uint32_t npolling; /* vCPUs in SCHEDOP_poll [L]; none: sends skip the poller scan */
 
     /* Serializes changes of the guest-physical map (add_to_physmap, table
        growth): they may allocate, so they cannot run under the [L] lock. */
@@ -333,8 +333,9 @@ void xen_send_vcpu_virq(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t vi
 void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
 /* Close every port (disable). */
 void xen_evtchn_close_all(struct hv_xen_vm *x);
-/* Before taking the lock to allocate a port: set a page aside if the next
-   bucket needs one (lock not held; it allocates). */
+/* Before taking the lock to allocate a port: set a page aside if that
+   allocation will open a bucket beyond the port pages (lock not held: it
+   allocates). */
 void xen_evtchn_reserve(struct hv_xen_vm *x);
 /* Allocate the lowest free port: the port, or a negative Xen errno
    (-ENOSPC, or -ENOMEM when a page was needed and none was set aside). */

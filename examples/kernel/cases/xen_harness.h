@@ -50,7 +50,7 @@ struct xh_dom {
     bool done;           /* shut down */
     uint32_t shutdown;   /* its reason */
     volatile bool woken; /* set by the wake callback */
-    unsigned exits, hlts, kicks, downs;
+    unsigned exits, hlts, kicks;
     struct hv_pvh_info info;
     char *con; /* console_io output, NUL-terminated */
     size_t con_len;
