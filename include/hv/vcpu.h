@@ -153,6 +153,7 @@ typedef enum hv_exit_reason {
 #define HV_HLT_BLOCK 1u /**< Xen SCHEDOP_block: sleep until an event or the deadline. */
 #define HV_HLT_POLL  2u /**< Xen SCHEDOP_poll: sleep until a polled port is pending, an event, or the deadline. */
 #define HV_HLT_YIELD 3u /**< Xen SCHEDOP_yield: still runnable; let other vCPUs run first. */
+#define HV_HLT_DOWN  4u /**< Xen vCPU down (never brought up, or VCPUOP_down): hv_vcpu_run() returns at once until VCPUOP_up, which calls hv_xen_config::wake. */
 /** @} */
 
 /** @name Access bits in hv_exit::slat.access

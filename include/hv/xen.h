@@ -27,8 +27,22 @@
  * hypercalls they race with). Not implemented (the guest gets -ENOSYS):
  * FIFO event channels (EVTCHNOP_init_control fails with -EOPNOTSUPP, as on
  * a Xen built without them, so guests fall back to the 2-level ABI), grant
- * table v2, GNTTABOP_map_grant_ref, runstate areas, secondary vCPU bring-up
- * through VCPUOP_initialise/up/down, PIRQs.
+ * table v2, GNTTABOP_map_grant_ref, runstate areas, PIRQs.
+ *
+ * Secondary vCPUs: create every vCPU the guest may use (hv_vcpu_create())
+ * before it runs and run each with hv_vcpu_run() on any host CPU. vCPU 0
+ * starts up; the others start down, as in Xen, until the guest gives them
+ * a context (VCPUOP_initialise with a struct vcpu_hvm_context, 32- or
+ * 64-bit mode, applied with hv_vcpu_set_state()) and brings them up
+ * (VCPUOP_up). While a vCPU is down, hv_vcpu_run() returns at once with
+ * ::HV_EXIT_HLT and hv_exit::hlt.source ::HV_HLT_DOWN, and
+ * hv_xen_vcpu_status() reports it down (and blocked). VCPUOP_up calls
+ * hv_xen_config::wake for it; VCPUOP_down of a vCPU running elsewhere
+ * kicks it (its hv_vcpu_run() returns ::HV_EXIT_KICK, the next one
+ * ::HV_HLT_DOWN); a vCPU taking itself down gets ::HV_HLT_DOWN at once and
+ * resumes after the call when brought up again. The last vCPU going down
+ * powers the domain off (::HV_EXIT_GUEST_SHUTDOWN), as in Xen. An embedder
+ * that starts a vCPU itself (as a toolstack does) uses hv_xen_vcpu_set_up().
  */
 #ifndef HV_XEN_H
 #define HV_XEN_H
@@ -148,9 +162,12 @@ struct hv_xen_config {
 /**
  * @brief Make @p vm a Xen domain (sets its PV hooks).
  *
- * Allocates the shared_info page and the per-vCPU state for every vCPU the
- * VM may have. Call it before the guest runs; vCPUs may be created before
- * or after. hv_vm_destroy() disables it too; hv_xen_disable() does it earlier.
+ * Allocates the shared_info page, one grant-table frame, the first page
+ * of event-channel ports and the per-vCPU state for every vCPU the VM may
+ * have; the rest (more ports, the console_io buffers, the table of host
+ * grant mappings) is allocated on first use, and a failure there is the
+ * guest's -ENOMEM or the host call's ::HV_ERR_NO_MEMORY. Call it before
+ * the guest runs; vCPUs may be created before or after. hv_vm_destroy() disables it too; hv_xen_disable() does it earlier.
  * @param vm The VM.
  * @param config Options, or NULL for the defaults.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, bad config); ::HV_ERR_EXISTS
@@ -221,11 +238,14 @@ hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t 
 
 /**
  * @brief Queue input for the guest's CONSOLEIO_read.
+ * The queue's page is allocated by the first call with @p len > 0 (the
+ * output buffer's by the guest's first CONSOLEIO_write, which fails with
+ * -ENOMEM when that allocation does).
  * @param[out] accepted Bytes queued (the queue holds ::HV_XEN_CONSOLE_BUFFER).
  * @param vm The VM.
  * @param buf The input bytes.
  * @param len Their number.
- * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NO_MEMORY.
  */
 hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, size_t *accepted);
 
@@ -236,7 +256,9 @@ hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, 
  *        the host (what a toolstack does for xenstore and the console).
  * @param[out] guest_port The new port.
  * @param vm The VM.
- * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT (no free port).
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_LIMIT (no free port);
+ *         ::HV_ERR_NO_MEMORY (the port needed a new page of the port table,
+ *         which is allocated as ports are used).
  */
 hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port);
 
@@ -317,8 +339,12 @@ struct hv_xen_grant_mapping {
  *        setting GTF_reading (and GTF_writing) in the entry until unmapped.
  *
  * The page stays the guest's: if the guest later unmaps it from its own
- * physical address space, the pointer still refers to the same host page,
- * which the embedder owns anyway.
+ * physical address space, or maps shared_info or a grant-table frame over
+ * it, the pointer still refers to the same host page, which the embedder
+ * owns anyway. A grant of the frame where the guest mapped shared_info or
+ * a grant-table frame (pages libhv owns and frees in hv_xen_disable()) is
+ * refused with ::HV_ERR_GUEST_FAULT (Xen's GNTST_bad_page), so that no
+ * mapping can outlive its page.
  * @param vm The VM.
  * @param ref Grant reference in the guest's table.
  * @param flags HV_XEN_GRANT_* flags.
@@ -326,7 +352,8 @@ struct hv_xen_grant_mapping {
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_NOT_FOUND
  *         (reference outside the table); ::HV_ERR_GUEST_FAULT (entry does not
  *         grant this access to domain 0, or its frame is not accessible RAM);
- *         ::HV_ERR_LIMIT (::HV_XEN_GRANT_MAPS_MAX reached).
+ *         ::HV_ERR_LIMIT (::HV_XEN_GRANT_MAPS_MAX reached); ::HV_ERR_NO_MEMORY
+ *         (the first call allocates the VM's table of host mappings).
  */
 hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
                              struct hv_xen_grant_mapping *out);
@@ -352,7 +379,7 @@ hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle);
  * @param ring_gpa Guest-physical address of the ring page, 4 KiB aligned.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE; ::HV_ERR_ALIGNMENT;
  *         ::HV_ERR_GUEST_FAULT (not writable RAM); ::HV_ERR_EXISTS (already set up);
- *         ::HV_ERR_LIMIT.
+ *         ::HV_ERR_LIMIT; ::HV_ERR_NO_MEMORY (as hv_xen_evtchn_alloc_unbound()).
  */
 hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *guest_port);
 
@@ -393,6 +420,9 @@ struct hv_xen_vcpu_status {
     bool event_pending;
     /** Host time (hv_host_ops::time_ns) of its earliest Xen timer; 0 if none. */
     uint64_t deadline_ns;
+    /** The vCPU is down (see the file comment): @c blocked is set too, and
+     *  only VCPUOP_up (the wake callback) or hv_xen_vcpu_set_up() changes it. */
+    bool down;
 };
 
 /**
@@ -404,6 +434,21 @@ struct hv_xen_vcpu_status {
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (Xen not enabled).
  */
 hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status);
+
+/**
+ * @brief Bring a vCPU up or down from the host, as a Xen toolstack does
+ *        (XEN_DOMCTL_setvcpucontext, then unpausing it).
+ *
+ * Up: the vCPU counts as initialised with whatever state the embedder gave
+ * it (hv_vcpu_set_state()) and runs at the next hv_vcpu_run(); the guest's
+ * VCPUOP_initialise on it then fails with -EEXIST. Down: as VCPUOP_down
+ * from another vCPU (a running one is kicked), except that the domain is
+ * not powered off when no vCPU is left up.
+ * @param vcpu The vCPU.
+ * @param up true to bring it up, false to take it down.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_STATE (Xen not enabled).
+ */
+hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up);
 
 #ifdef __cplusplus
 }

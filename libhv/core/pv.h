@@ -33,6 +33,9 @@ struct hv_pv_ops {
     hv_status_t (*msr_write)(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value);
     /* VMCALL / VMMCALL. Registers are in vcpu->gpr. */
     enum hv_pv_result (*hypercall)(struct hv_vcpu *vcpu, struct hv_exit *exit);
+    /* At the start of hv_vcpu_run, before anything else: return true (and
+       fill `exit`) if the vCPU must not run now (a Xen vCPU that is down). */
+    bool (*run_gate)(struct hv_vcpu *vcpu, struct hv_exit *exit);
     /* Before each entry: raise pending upcalls (hv_vcpu_inject-style). */
     void (*pre_entry)(struct hv_vcpu *vcpu);
     /* The guest executed HLT: return true if an event is already pending

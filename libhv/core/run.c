@@ -329,6 +329,9 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     hv_status_t st = HV_OK;
     struct hv_vexit vx;
 
+    const struct hv_pv_ops *pv = vcpu->vm->pv;
+    if (pv && pv->run_gate && pv->run_gate(vcpu, exit))
+        goto out;
     if (complete_pending(vcpu, exit))
         goto out;
     clear_exit(exit);

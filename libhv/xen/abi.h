@@ -27,6 +27,7 @@
 /* Error values (errno.h); hypercalls return their negation. */
 #define XEN_EPERM      1
 #define XEN_ENOENT     2
+#define XEN_ENOMEM     12
 #define XEN_ESRCH      3
 #define XEN_E2BIG      7
 #define XEN_EFAULT     14
@@ -95,6 +96,7 @@
 #define SCHEDOP_pin_override    7
 #define XEN_POLL_MAX_PORTS      128u /* do_poll's limit */
 #define XEN_SHUTDOWN_CODE_NONE  0xffu
+#define XEN_SHUTDOWN_POWEROFF   0u /* SHUTDOWN_poweroff */
 
 /* memory_op (memory.h). The low 6 bits select the operation. */
 #define XENMEM_CMD_MASK              0x3fu

@@ -8,6 +8,34 @@
 #define WRITE_CHUNK  128u        /* bytes copied from the guest at a time */
 #define WRITE_BUDGET (64u << 10) /* bytes per hypercall before a continuation */
 
+HV_STATIC_ASSERT(HV_XEN_CONSOLE_BUFFER == HV_PAGE_SIZE, "a console buffer is one page");
+
+/* The console buffer in *slot, allocated on first use: NULL when out of
+   memory. Pages, not objects: a hypercall may be the first user. */
+static char *console_buffer(struct hv_xen_vm *x, char **slot)
+{
+    char *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (p)
+        return p;
+    uint64_t hpa;
+    char *fresh = hv_host_page_alloc(xen_host(x), 1, &hpa);
+    if (!fresh)
+        return NULL;
+    if (__atomic_compare_exchange_n(slot, &p, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return fresh;
+    hv_host_page_free(xen_host(x), fresh, 1); /* another caller was first */
+    return p;
+}
+
+void xen_console_fini(struct hv_xen_vm *x)
+{
+    if (x->con_out)
+        hv_host_page_free(xen_host(x), x->con_out, 1);
+    if (x->con_in)
+        hv_host_page_free(xen_host(x), x->con_in, 1);
+    x->con_out = x->con_in = NULL;
+}
+
 /* What Xen prints of an unprivileged guest's output. */
 static bool printable(char ch)
 {
@@ -37,6 +65,8 @@ static long console_write(struct xen_call *c)
     uint32_t done = 0;
     char chunk[WRITE_CHUNK];
 
+    if (count && !console_buffer(c->x, &c->x->con_out))
+        return -XEN_ENOMEM;
     while (count) {
         if (done >= WRITE_BUDGET) {
             /* Long write: continue in a fresh hypercall, as Xen does. */
@@ -69,6 +99,8 @@ static long console_read(struct xen_call *c)
     /* The result is a count or an error: refuse counts that look negative. */
     if ((int32_t)count < 0)
         return -XEN_E2BIG;
+    if (!__atomic_load_n(&x->con_in, __ATOMIC_ACQUIRE))
+        return 0; /* no input was ever queued */
     while ((uint32_t)got < count) {
         uint64_t t = xen_lock(x);
         uint32_t n = HV_MIN(HV_MIN(count - (uint32_t)got, WRITE_CHUNK), x->con_in_len);
@@ -111,7 +143,7 @@ hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t 
     if (!x)
         return HV_ERR_STATE;
     uint64_t t = xen_lock(x);
-    size_t n = HV_MIN(cap, (size_t)x->con_out_len);
+    size_t n = x->con_out ? HV_MIN(cap, (size_t)x->con_out_len) : 0;
     for (size_t i = 0; i < n; i++)
         buf[i] = x->con_out[(x->con_out_head + i) % HV_XEN_CONSOLE_BUFFER];
     x->con_out_head = (uint32_t)((x->con_out_head + n) % HV_XEN_CONSOLE_BUFFER);
@@ -132,6 +164,8 @@ hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, 
     struct hv_xen_vm *x = vm->xen;
     if (!x)
         return HV_ERR_STATE;
+    if (len && !console_buffer(x, &x->con_in))
+        return HV_ERR_NO_MEMORY;
     uint64_t t = xen_lock(x);
     size_t n = HV_MIN(len, (size_t)(HV_XEN_CONSOLE_BUFFER - x->con_in_len));
     for (size_t i = 0; i < n; i++)
@@ -149,7 +183,7 @@ static void pvcons_kick(struct hv_xen_vm *x)
 {
     const struct xen_host_port *hp = &x->host_ports[x->pvcons_host_port];
     if (hp->state == XEN_PORT_INTERDOMAIN && hp->guest_port < x->valid_ports)
-        xen_evtchn_set_pending(x, x->ports[hp->guest_port].notify_vcpu, hp->guest_port);
+        xen_evtchn_set_pending(x, xen_port(x, hp->guest_port)->notify_vcpu, hp->guest_port);
 }
 
 hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *guest_port)
@@ -163,6 +197,7 @@ hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *
         return HV_ERR_ALIGNMENT;
     if (hv_gpa_zero(vm, ring_gpa, HV_PAGE_SIZE) != HV_OK)
         return HV_ERR_GUEST_FAULT;
+    xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     uint32_t hport = 0;
@@ -175,14 +210,14 @@ hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *
         ;
     port = hport < XEN_HOST_PORTS ? xen_evtchn_alloc_port(x) : -XEN_ENOSPC;
     if (port < 0) {
-        st = HV_ERR_LIMIT;
+        st = port == -XEN_ENOMEM ? HV_ERR_NO_MEMORY : HV_ERR_LIMIT;
         goto out;
     }
     /* A guest port connected to the host from the start, as a toolstack
        sets it up; the guest finds it in HVM_PARAM_CONSOLE_EVTCHN. */
-    x->ports[port].state = XEN_PORT_INTERDOMAIN;
-    x->ports[port].remote_dom = HV_XEN_DOMID_HOST;
-    x->ports[port].remote_port = hport;
+    xen_port(x, port)->state = XEN_PORT_INTERDOMAIN;
+    xen_port(x, port)->remote_dom = HV_XEN_DOMID_HOST;
+    xen_port(x, port)->remote_port = hport;
     x->host_ports[hport].state = XEN_PORT_INTERDOMAIN;
     x->host_ports[hport].guest_port = (uint32_t)port;
     x->pvcons = true;

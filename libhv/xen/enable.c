@@ -123,11 +123,14 @@ static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_x
         x->gnt_gfn[i] = XEN_INVALID_GFN;
     x->max_ports = cfg->max_evtchn_ports ? cfg->max_evtchn_ports : DEFAULT_PORTS;
     x->valid_ports = HV_MIN(XEN_EVTCHN_BUCKET, x->max_ports);
-    x->ports[0].state = XEN_PORT_RESERVED;
+    xen_port(x, 0)->state = XEN_PORT_RESERVED;
     x->shutdown_code = XEN_SHUTDOWN_CODE_NONE;
     x->nvcpus = vm->max_vcpus;
-    for (uint32_t i = 0; i < x->nvcpus; i++)
+    for (uint32_t i = 0; i < x->nvcpus; i++) {
         x->vcpus[i].id = i;
+        x->vcpus[i].initialised = i == 0; /* the boot vCPU; the rest wait for VCPUOP_up */
+        x->vcpus[i].down = i != 0;
+    }
     if (cfg->memmap_count) {
         for (uint32_t i = 0; i < cfg->memmap_count; i++)
             x->memmap[i] = cfg->memmap[i];
@@ -140,10 +143,11 @@ static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_x
 
 static void free_xvm(const struct hv_host *h, struct hv_xen_vm *x)
 {
+    xen_console_fini(x);
+    xen_evtchn_fini(x);
     for (uint32_t i = 0; i < x->gnt_nr; i++)
         hv_host_page_free(h, x->gnt_page[i], 1);
     hv_host_page_free(h, x->shinfo, 1);
-    hv_host_obj_free(h, x->ports, x->max_ports * sizeof(struct xen_port));
     hv_host_obj_free(h, x, xvm_size(x->nvcpus));
 }
 
@@ -164,11 +168,15 @@ hv_status_t hv_xen_enable(struct hv_vm *vm, const struct hv_xen_config *config)
     struct hv_xen_vm *x = hv_host_obj_alloc(h, xvm_size(vm->max_vcpus));
     if (!x)
         return HV_ERR_NO_MEMORY;
+    x->vm = vm; /* free_xvm needs the host */
     x->nvcpus = vm->max_vcpus;
     x->max_ports = cfg.max_evtchn_ports ? cfg.max_evtchn_ports : DEFAULT_PORTS;
-    x->ports = hv_host_obj_alloc(h, x->max_ports * sizeof(struct xen_port));
+    uint64_t hpa;
+    /* The first port page (port 0 is reserved); more as ports are used. */
+    x->port_page[0] = hv_host_page_alloc(h, 1, &hpa);
+    x->port_pages = x->port_page[0] ? 1 : 0;
     x->shinfo = hv_host_page_alloc(h, 1, &x->shinfo_hpa);
-    if (!x->ports || !x->shinfo) {
+    if (!x->port_pages || !x->shinfo) {
         free_xvm(h, x);
         return HV_ERR_NO_MEMORY;
     }
@@ -303,6 +311,27 @@ hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value)
 
 /* ---- scheduling state for the embedder ---- */
 
+hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
+{
+    if (!vcpu)
+        return HV_ERR_INVALID_ARG;
+    struct hv_xen_vm *x = vcpu->vm->xen;
+    if (!x)
+        return HV_ERR_STATE;
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t t = xen_lock(x);
+    bool was_down = xv->down;
+    if (up) {
+        xv->initialised = true;
+        xen_set_block(x, xv, XEN_RUNNING);
+    }
+    __atomic_store_n(&xv->down, !up, __ATOMIC_SEQ_CST);
+    xen_unlock(x, t);
+    if (!up && !was_down && __atomic_load_n(&vcpu->running, __ATOMIC_SEQ_CST))
+        hv_vcpu_kick(vcpu);
+    return HV_OK;
+}
+
 hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status)
 {
     if (!vcpu || !status)
@@ -316,7 +345,8 @@ hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *
     xen_run_timers(x, xv, now);
     uint8_t *vi = xen_vcpu_info(x, xv);
     status->event_pending = xv->upcall_assert || (vi && xen_vi_upcall_pending(vi));
-    status->blocked = xv->block != XEN_RUNNING;
+    status->down = xv->down;
+    status->blocked = xv->block != XEN_RUNNING || xv->down;
     uint64_t d = xen_next_deadline(xv);
     status->deadline_ns = d ? d + x->time_base_ns : 0;
     xen_unlock(x, t);

@@ -15,16 +15,72 @@ static uint32_t port_limit(const struct hv_xen_vm *x)
     return HV_MIN(x->max_ports, xen_2l_ports(x));
 }
 
+/* Does opening the next bucket need another port page? [L] */
+static bool needs_page(const struct hv_xen_vm *x)
+{
+    uint32_t next = HV_MIN(x->valid_ports + XEN_EVTCHN_BUCKET, x->max_ports);
+    return next > x->port_pages * XEN_PORTS_PER_PAGE;
+}
+
+/* Is a valid port free, so that allocating one opens no bucket? [L] */
+static bool has_free_port(struct hv_xen_vm *x)
+{
+    uint32_t end = HV_MIN(x->valid_ports, port_limit(x));
+    for (uint32_t p = 1; p < end; p++) {
+        if (xen_port(x, p)->state == XEN_PORT_FREE)
+            return true;
+    }
+    return false;
+}
+
+void xen_evtchn_reserve(struct hv_xen_vm *x)
+{
+    uint64_t t = xen_lock(x);
+    bool want = !x->port_spare && !has_free_port(x) && needs_page(x);
+    xen_unlock(x, t);
+    if (!want)
+        return;
+    uint64_t hpa;
+    struct xen_port *page = hv_host_page_alloc(xen_host(x), 1, &hpa);
+    if (!page)
+        return; /* the allocation that needs it fails with -ENOMEM */
+    t = xen_lock(x);
+    if (!x->port_spare && needs_page(x)) {
+        x->port_spare = page;
+        page = NULL;
+    }
+    xen_unlock(x, t);
+    if (page)
+        hv_host_page_free(xen_host(x), page, 1); /* another caller was first */
+}
+
+void xen_evtchn_fini(struct hv_xen_vm *x)
+{
+    for (uint32_t i = 0; i < x->port_pages; i++)
+        hv_host_page_free(xen_host(x), x->port_page[i], 1);
+    if (x->port_spare)
+        hv_host_page_free(xen_host(x), x->port_spare, 1);
+    x->port_pages = 0;
+    x->port_spare = NULL;
+}
+
 long xen_evtchn_alloc_port(struct hv_xen_vm *x)
 {
     uint32_t limit = port_limit(x);
     for (uint32_t p = 1; p < limit; p++) {
         if (p >= x->valid_ports) {
-            /* Open the next bucket, as Xen's evtchn_allocate_port does. */
+            /* Open the next bucket, as Xen's evtchn_allocate_port does;
+               its storage failing is Xen's -ENOMEM. */
+            if (needs_page(x)) {
+                if (!x->port_spare)
+                    return -XEN_ENOMEM;
+                x->port_page[x->port_pages++] = x->port_spare;
+                x->port_spare = NULL;
+            }
             x->valid_ports = HV_MIN(x->valid_ports + XEN_EVTCHN_BUCKET, x->max_ports);
             return p;
         }
-        if (x->ports[p].state == XEN_PORT_FREE)
+        if (xen_port(x, p)->state == XEN_PORT_FREE)
             return p;
     }
     return -XEN_ENOSPC;
@@ -34,10 +90,10 @@ long xen_evtchn_alloc_port(struct hv_xen_vm *x)
 void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
 {
     struct hv_vcpu *v = xen_vcpu_obj(x, xv->id);
-    if (!v)
-        return;
+    if (!v || xv->down)
+        return; /* a down vCPU takes its events once VCPUOP_up wakes it */
     if (xv->block != XEN_RUNNING) {
-        xv->block = XEN_RUNNING;
+        xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
         if (x->wake)
             x->wake(x->opaque, v);
@@ -45,7 +101,10 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
     }
     /* Inside hv_vcpu_run on another CPU: an interrupt makes it exit, and
        the pre-entry hook then delivers. No hv_vcpu_kick(): that would make
-       hv_vcpu_run() return to the embedder for nothing. */
+       hv_vcpu_run() return to the embedder for nothing. The fence orders
+       the event flags set before against the read of `running` (the
+       pre-entry fast path reads them without the lock). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     const struct hv_host *h = xen_host(x);
     uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&v->running, __ATOMIC_SEQ_CST) && h->ops.kick_cpu && cpu != UINT32_MAX &&
@@ -109,7 +168,7 @@ static void unbind_remote(struct hv_xen_vm *x, const struct xen_port *p)
     struct hv_xen_vm *r = p->remote_dom == x->domid ? x : xen_find_domain(x, p->remote_dom);
     if (!r || p->remote_port >= r->valid_ports)
         return;
-    struct xen_port *rp = &r->ports[p->remote_port];
+    struct xen_port *rp = xen_port(r, p->remote_port);
     if (rp->state == XEN_PORT_INTERDOMAIN) {
         rp->state = XEN_PORT_UNBOUND;
         rp->remote_dom = x->domid;
@@ -121,7 +180,7 @@ long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port)
 {
     if (port >= x->valid_ports)
         return -XEN_EINVAL;
-    struct xen_port *p = &x->ports[port];
+    struct xen_port *p = xen_port(x, port);
     switch (p->state) {
     case XEN_PORT_FREE:
     case XEN_PORT_RESERVED:
@@ -147,7 +206,7 @@ long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port)
 void xen_evtchn_close_all(struct hv_xen_vm *x)
 {
     for (uint32_t p = 1; p < x->valid_ports; p++) {
-        if (x->ports[p].state != XEN_PORT_FREE)
+        if (xen_port(x, p)->state != XEN_PORT_FREE)
             xen_evtchn_close_port(x, p);
     }
     hv_memset(x->host_ports, 0, sizeof(x->host_ports));
@@ -184,6 +243,7 @@ static long op_alloc_unbound(struct xen_call *c)
     struct hv_xen_vm *x = c->x;
     if (xen_copy_from_guest(c, c->arg[1], &a, sizeof(a)))
         return -XEN_EFAULT;
+    xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     long rc;
     if (!xen_is_self(x, a.dom)) {
@@ -191,7 +251,7 @@ static long op_alloc_unbound(struct xen_call *c)
     } else {
         rc = xen_evtchn_alloc_port(x);
         if (rc > 0) {
-            struct xen_port *p = &x->ports[rc];
+            struct xen_port *p = xen_port(x, rc);
             p->state = XEN_PORT_UNBOUND;
             p->remote_dom = a.remote_dom == XEN_DOMID_SELF ? x->domid : a.remote_dom;
             a.port = (uint32_t)rc;
@@ -207,7 +267,7 @@ static long op_alloc_unbound(struct xen_call *c)
 /* Connect local port @p lport of x to @p rport of domain @p rdom. */
 static long connect(struct hv_xen_vm *x, uint32_t lport, uint32_t rdom, uint32_t rport)
 {
-    struct xen_port *lp = &x->ports[lport];
+    struct xen_port *lp = xen_port(x, lport);
     if (rdom == HV_XEN_DOMID_HOST) {
         if (rport == 0 || rport >= XEN_HOST_PORTS || x->host_ports[rport].state != XEN_PORT_UNBOUND)
             return -XEN_EINVAL;
@@ -219,7 +279,7 @@ static long connect(struct hv_xen_vm *x, uint32_t lport, uint32_t rdom, uint32_t
             return -XEN_ESRCH;
         if (rport >= r->valid_ports)
             return -XEN_EINVAL;
-        struct xen_port *rp = &r->ports[rport];
+        struct xen_port *rp = xen_port(r, rport);
         if (rp->state != XEN_PORT_UNBOUND || rp->remote_dom != x->domid)
             return -XEN_EINVAL;
         rp->state = XEN_PORT_INTERDOMAIN;
@@ -242,6 +302,7 @@ static long op_bind_interdomain(struct xen_call *c)
     if (xen_copy_from_guest(c, c->arg[1], &b, sizeof(b)))
         return -XEN_EFAULT;
     uint32_t rdom = b.remote_dom == XEN_DOMID_SELF ? x->domid : b.remote_dom;
+    xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     long rc;
     if (rdom != x->domid && rdom != HV_XEN_DOMID_HOST && !xen_find_domain(x, rdom)) {
@@ -273,6 +334,7 @@ static long op_bind_virq(struct xen_call *c)
         return -XEN_EINVAL;
     if (b.vcpu >= x->nvcpus)
         return -XEN_ENOENT;
+    xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     struct hv_xen_vcpu *xv = &x->vcpus[b.vcpu];
     long rc;
@@ -281,7 +343,7 @@ static long op_bind_virq(struct xen_call *c)
     } else {
         rc = xen_evtchn_alloc_port(x);
         if (rc > 0) {
-            struct xen_port *p = &x->ports[rc];
+            struct xen_port *p = xen_port(x, rc);
             p->state = XEN_PORT_VIRQ;
             p->virq = (uint8_t)b.virq;
             p->notify_vcpu = b.vcpu;
@@ -304,11 +366,12 @@ static long op_bind_ipi(struct xen_call *c)
         return -XEN_EFAULT;
     if (b.vcpu >= x->nvcpus)
         return -XEN_ENOENT;
+    xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     long rc = xen_evtchn_alloc_port(x);
     if (rc > 0) {
-        x->ports[rc].state = XEN_PORT_IPI;
-        x->ports[rc].notify_vcpu = b.vcpu;
+        xen_port(x, rc)->state = XEN_PORT_IPI;
+        xen_port(x, rc)->notify_vcpu = b.vcpu;
         b.port = (uint32_t)rc;
         rc = 0;
     }
@@ -322,7 +385,7 @@ static long op_send(struct hv_xen_vm *x, uint32_t port)
 {
     if (port >= x->valid_ports)
         return -XEN_EINVAL;
-    const struct xen_port *p = &x->ports[port];
+    const struct xen_port *p = xen_port(x, port);
     switch (p->state) {
     case XEN_PORT_INTERDOMAIN:
         if (p->remote_dom == HV_XEN_DOMID_HOST) {
@@ -334,7 +397,7 @@ static long op_send(struct hv_xen_vm *x, uint32_t port)
         } else {
             struct hv_xen_vm *r = p->remote_dom == x->domid ? x : xen_find_domain(x, p->remote_dom);
             if (r && p->remote_port < r->valid_ports)
-                xen_evtchn_set_pending(r, r->ports[p->remote_port].notify_vcpu, p->remote_port);
+                xen_evtchn_set_pending(r, xen_port(r, p->remote_port)->notify_vcpu, p->remote_port);
         }
         return 0;
     case XEN_PORT_IPI:
@@ -360,7 +423,7 @@ static long op_status(struct xen_call *c)
     } else if (s.port >= x->valid_ports) {
         rc = -XEN_EINVAL;
     } else {
-        const struct xen_port *p = &x->ports[s.port];
+        const struct xen_port *p = xen_port(x, s.port);
         hv_memset(&s.u, 0, sizeof(s.u));
         switch (p->state) {
         case XEN_PORT_UNBOUND:
@@ -397,7 +460,7 @@ static long op_bind_vcpu(struct hv_xen_vm *x, uint32_t port, uint32_t vcpu)
         return -XEN_ENOENT;
     if (port >= x->valid_ports)
         return -XEN_EINVAL;
-    struct xen_port *p = &x->ports[port];
+    struct xen_port *p = xen_port(x, port);
     switch (p->state) {
     case XEN_PORT_VIRQ:
         if (!virq_is_global(p->virq))
@@ -417,7 +480,7 @@ static long op_unmask(struct hv_xen_vm *x, uint32_t port)
 {
     if (port >= x->valid_ports)
         return -XEN_EINVAL;
-    struct hv_xen_vcpu *xv = &x->vcpus[HV_MIN(x->ports[port].notify_vcpu, x->nvcpus - 1)];
+    struct hv_xen_vcpu *xv = &x->vcpus[HV_MIN(xen_port(x, port)->notify_vcpu, x->nvcpus - 1)];
     if (xen_port_test_and_clear_mask(x, port) && xen_port_test_pending(x, port)) {
         uint8_t *vi = xen_vcpu_info(x, xv);
         uint32_t bits = x->compat ? 32 : 64;
@@ -467,7 +530,7 @@ static long op_reset(struct xen_call *c)
         rc = other_domain_error(x, dom);
     } else {
         for (uint32_t p = 1; p < x->valid_ports; p++) {
-            if (x->ports[p].state != XEN_PORT_FREE)
+            if (xen_port(x, p)->state != XEN_PORT_FREE)
                 xen_evtchn_close_port(x, p);
         }
     }

@@ -26,13 +26,16 @@ hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port)
     struct hv_xen_vm *x = enabled(vm);
     if (!x)
         return HV_ERR_STATE;
+    xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     long port = xen_evtchn_alloc_port(x);
     if (port > 0) {
-        x->ports[port].state = XEN_PORT_UNBOUND;
-        x->ports[port].remote_dom = HV_XEN_DOMID_HOST;
+        xen_port(x, port)->state = XEN_PORT_UNBOUND;
+        xen_port(x, port)->remote_dom = HV_XEN_DOMID_HOST;
     }
     xen_unlock(x, t);
+    if (port == -XEN_ENOMEM)
+        return HV_ERR_NO_MEMORY;
     if (port <= 0)
         return HV_ERR_LIMIT;
     *guest_port = (uint32_t)port;
@@ -49,13 +52,13 @@ hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     uint32_t hp = free_host_port(x);
-    if (guest_port >= x->valid_ports || x->ports[guest_port].state != XEN_PORT_UNBOUND ||
-        x->ports[guest_port].remote_dom != HV_XEN_DOMID_HOST) {
+    if (guest_port >= x->valid_ports || xen_port(x, guest_port)->state != XEN_PORT_UNBOUND ||
+        xen_port(x, guest_port)->remote_dom != HV_XEN_DOMID_HOST) {
         st = HV_ERR_NOT_FOUND;
     } else if (!hp) {
         st = HV_ERR_LIMIT;
     } else {
-        struct xen_port *p = &x->ports[guest_port];
+        struct xen_port *p = xen_port(x, guest_port);
         p->state = XEN_PORT_INTERDOMAIN;
         p->remote_port = hp;
         x->host_ports[hp].state = XEN_PORT_INTERDOMAIN;
@@ -111,7 +114,7 @@ hv_status_t hv_xen_evtchn_notify(struct hv_vm *vm, uint32_t hp)
     if (!p)
         st = HV_ERR_NOT_FOUND;
     else if (p->state == XEN_PORT_INTERDOMAIN && p->guest_port < x->valid_ports)
-        xen_evtchn_set_pending(x, x->ports[p->guest_port].notify_vcpu, p->guest_port);
+        xen_evtchn_set_pending(x, xen_port(x, p->guest_port)->notify_vcpu, p->guest_port);
     xen_unlock(x, t);
     return st;
 }
@@ -153,7 +156,7 @@ hv_status_t hv_xen_evtchn_close(struct hv_vm *vm, uint32_t hp)
         st = HV_ERR_NOT_FOUND;
     } else {
         if (p->state == XEN_PORT_INTERDOMAIN && p->guest_port < x->valid_ports) {
-            struct xen_port *gp = &x->ports[p->guest_port];
+            struct xen_port *gp = xen_port(x, p->guest_port);
             if (gp->state == XEN_PORT_INTERDOMAIN && gp->remote_dom == HV_XEN_DOMID_HOST) {
                 gp->state = XEN_PORT_UNBOUND; /* waits for the host again */
                 gp->remote_port = 0;

@@ -14,7 +14,6 @@
 #include "core/guest_mem.h"
 #include "xen/internal.h"
 
-#define XEN_ENOMEM       12
 #define XEN_GNTST_BAD_VA (-5) /* GNTST_bad_virt_addr */
 #define CAS_RETRIES      4    /* the guest may race us, but not forever */
 #define COPY_BUDGET      256u /* copy ops per hypercall before a continuation */
@@ -48,7 +47,9 @@ void xen_gnttab_fini(struct hv_xen_vm *x)
         hv_host_page_free(xen_host(x), x->gnt_page[i], 1);
     }
     x->gnt_nr = 0;
-    hv_memset(x->maps, 0, sizeof(x->maps));
+    if (x->maps)
+        hv_host_obj_free(xen_host(x), x->maps, HV_XEN_GRANT_MAPS_MAX * sizeof(*x->maps));
+    x->maps = NULL;
 }
 
 static uint32_t nr_entries(const struct hv_xen_vm *x)
@@ -74,7 +75,7 @@ static void host_pins(const struct hv_xen_vm *x, uint32_t ref, struct pins *p)
 {
     p->r = p->w = 0;
     p->domid = HV_XEN_DOMID_HOST;
-    for (uint32_t i = 0; i < HV_XEN_GRANT_MAPS_MAX; i++) {
+    for (uint32_t i = 0; x->maps && i < HV_XEN_GRANT_MAPS_MAX; i++) {
         if (x->maps[i].used && x->maps[i].ref == ref) {
             if (x->maps[i].readonly)
                 p->r++;
@@ -417,6 +418,20 @@ long xen_do_grant_table_op(struct xen_call *c)
 
 /* ---- host mappings ---- */
 
+/* Is the host page at @p hpa one libhv owns (shared_info, a grant-table
+   frame)? Those are freed by hv_xen_disable, so no host mapping may
+   outlive it: a grant of the gfn where the guest mapped one is refused. */
+static bool library_page(const struct hv_xen_vm *x, uint64_t hpa)
+{
+    if (x->shinfo && hpa == x->shinfo_hpa)
+        return true;
+    for (uint32_t i = 0; i < x->gnt_nr; i++) {
+        if (hpa == x->gnt_hpa[i])
+            return true;
+    }
+    return false;
+}
+
 hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
                              struct hv_xen_grant_mapping *out)
 {
@@ -426,6 +441,16 @@ hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
     if (!x)
         return HV_ERR_STATE;
     bool ro = flags & HV_XEN_GRANT_READONLY;
+    if (!__atomic_load_n(&x->maps, __ATOMIC_ACQUIRE)) {
+        /* The table of host mappings comes with the first one. */
+        size_t size = HV_XEN_GRANT_MAPS_MAX * sizeof(*x->maps);
+        struct xen_host_map *fresh = hv_host_obj_alloc(xen_host(x), size), *none = NULL;
+        if (!fresh)
+            return HV_ERR_NO_MEMORY;
+        if (!__atomic_compare_exchange_n(&x->maps, &none, fresh, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            hv_host_obj_free(xen_host(x), fresh, size);
+    }
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     uint32_t slot = 0;
@@ -439,6 +464,10 @@ hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
         uint8_t *page = NULL;
         host_pins(x, ref, &p);
         int g = acquire(x, ref, HV_XEN_DOMID_HOST, ro, &p, &gpa, &page);
+        if (g == GNTST_okay && library_page(x, hv_host_virt_to_phys(xen_host(x), page))) {
+            release(x, ref, ro, &p);
+            g = GNTST_bad_page; /* not a frame of the guest's own memory */
+        }
         if (g == GNTST_bad_gntref) {
             st = HV_ERR_NOT_FOUND;
         } else if (g != GNTST_okay) {
@@ -470,7 +499,7 @@ hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle)
         return HV_ERR_STATE;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
-    if (handle == 0 || handle > HV_XEN_GRANT_MAPS_MAX || !x->maps[handle - 1].used) {
+    if (handle == 0 || handle > HV_XEN_GRANT_MAPS_MAX || !x->maps || !x->maps[handle - 1].used) {
         st = HV_ERR_NOT_FOUND;
     } else {
         struct xen_host_map *m = &x->maps[handle - 1];

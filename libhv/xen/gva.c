@@ -14,14 +14,27 @@
 
 #define XEN_CR0_PG HV_BIT(31)
 
+/*
+ * Guest-physical accesses that never cross a page (the walker's, and the
+ * per-page pieces below) need one SLAT translation: hv_gpa_read/write
+ * check the range first and translate again to copy.
+ */
 static hv_status_t cb_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 {
-    return hv_gpa_read(opaque, gpa, buf, len);
+    const void *p = hv_gpa_ptr(opaque, gpa, HV_MEM_READ);
+    if (!p)
+        return HV_ERR_GUEST_FAULT;
+    hv_memcpy(buf, p, len);
+    return HV_OK;
 }
 
 static hv_status_t cb_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
 {
-    return hv_gpa_write(opaque, gpa, buf, len);
+    void *p = hv_gpa_ptr(opaque, gpa, HV_MEM_WRITE);
+    if (!p)
+        return HV_ERR_GUEST_FAULT;
+    hv_memcpy(p, buf, len);
+    return HV_OK;
 }
 
 static bool cb_is_ram(void *opaque, uint64_t gpa)
@@ -35,31 +48,25 @@ static const struct hv_emu_ops walk_ops = {
     .is_ram = cb_is_ram,
 };
 
+/* What the walk of a linear address reads: the paging controls, CPL and
+   RFLAGS.AC (SMAP). Segments and GPRs are not involved (the address is
+   already linear), so they are not fetched (the walk never reads them). */
 static void load_regs(struct xen_call *c)
 {
+    const struct hv_backend_ops *be = c->vcpu->vm->ctx->be;
     struct hv_vcpu_state st;
     struct hv_emu_regs *r = &c->regs;
 
-    c->vcpu->vm->ctx->be->get_state(c->vcpu, HV_STATE_GPR | HV_STATE_SEG | HV_STATE_CR, &st);
-    hv_memset(r, 0, sizeof(*r));
-    hv_memcpy(r->gpr, st.gpr, sizeof(r->gpr));
-    r->rip = st.rip;
-    r->rflags = st.rflags;
+    be->get_state(c->vcpu, HV_STATE_CR, &st);
+    r->rflags = be->get_rflags(c->vcpu);
     r->cr0 = st.cr0;
     r->cr3 = st.cr3;
     r->cr4 = st.cr4;
     r->efer = st.efer;
-    /* hv_seg and hv_emu_sreg share the order ES CS SS DS FS GS and the
-       attribute layout; an unusable segment is a not-present one. */
-    for (int i = 0; i < HV_EMU_NSEG; i++) {
-        r->seg[i].base = st.seg[i].base;
-        r->seg[i].limit = st.seg[i].limit;
-        r->seg[i].sel = st.seg[i].selector;
-        r->seg[i].attr = st.seg[i].attr & 0xfffu;
-        if (st.seg[i].attr & HV_SEG_UNUSABLE)
-            r->seg[i].attr &= (uint16_t)~HV_SEG_P;
-    }
-    r->cpl = (st.seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
+    r->cpl = (uint8_t)be->get_cpl(c->vcpu);
+    r->pdpte_valid = false; /* PAE: the walker reads the PDPTEs from memory */
+    r->pkru = 0;
+    r->pkrs = 0;
     c->paging = (st.cr0 & XEN_CR0_PG) != 0;
     c->regs_loaded = true;
 }
@@ -106,7 +113,7 @@ int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
     while (len) {
         size_t n = chunk(gva, len);
         uint64_t gpa;
-        if (!translate(c, gva, false, &gpa) || hv_gpa_read(c->vcpu->vm, gpa, out, n) != HV_OK)
+        if (!translate(c, gva, false, &gpa) || cb_read(c->vcpu->vm, gpa, out, n) != HV_OK)
             return -XEN_EFAULT;
         out += n;
         gva += n;
@@ -120,6 +127,13 @@ int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t 
     uint64_t end;
     if (len && hv_add_overflows(gva, len - 1, &end))
         return -XEN_EFAULT;
+    if (len && chunk(gva, len) == len) {
+        /* Within one page: one walk, one translation. */
+        uint64_t gpa;
+        if (!translate(c, gva, true, &gpa) || cb_write(c->vcpu->vm, gpa, buf, len) != HV_OK)
+            return -XEN_EFAULT;
+        return 0;
+    }
     /* Check every page first so that a bad buffer gets nothing written. */
     for (uint64_t la = gva, left = len; left;) {
         size_t n = chunk(la, left);

@@ -117,15 +117,37 @@ static hv_status_t xen_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t va
 
 /* ---- event delivery before each entry ---- */
 
+/*
+ * Nothing for the pre-entry hook to do, judged without the lock: the vCPU
+ * runs (no block or poll to end), no timer of it is armed, its pvclock is
+ * current, no upcall vector is in flight and none is asserted. Whoever
+ * asserts one does so before it looks whether this vCPU runs (xen_wake,
+ * after a full fence; hv_vcpu_run's exchange of `running` is one too), so
+ * an assertion this read misses makes that CPU kick us into a new entry.
+ */
+static bool nothing_to_do(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+{
+    if (__atomic_load_n(&xv->block, __ATOMIC_RELAXED) != XEN_RUNNING || xv->poll_deadline ||
+        xv->singleshot || xv->periodic_period || xv->queued_vector || !xen_time_fresh(x, xv))
+        return false;
+    if (xv->upcall_vector)
+        return !__atomic_load_n(&xv->upcall_assert, __ATOMIC_ACQUIRE);
+    uint64_t cb = __atomic_load_n(&x->params[HVM_PARAM_CALLBACK_IRQ], __ATOMIC_RELAXED);
+    if ((cb >> HVM_CALLBACK_TYPE_SHIFT) != HVM_CALLBACK_TYPE_VECTOR || (uint8_t)cb < 32)
+        return true;
+    return false; /* level-triggered on upcall_pending: the locked path reads it */
+}
+
 static void xen_pre_entry(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
-    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
-    vcpu->xen = xv;
+    struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
+    if (nothing_to_do(x, xv))
+        return;
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
 
-    xv->block = XEN_RUNNING; /* the embedder runs it: whatever it waited for is over */
+    xen_set_block(x, xv, XEN_RUNNING); /* the embedder runs it: whatever it waited for is over */
     xv->poll_deadline = 0;
     xen_run_timers(x, xv, now);
     xen_time_update(x, xv, vcpu, false);
@@ -167,6 +189,19 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
     xen_unlock(x, t);
 }
 
+/* A down vCPU does not run (Xen's _VPF_down): report HV_HLT_DOWN at once,
+   without touching its state (VCPUOP_initialise may be setting it). */
+static bool xen_run_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    if (!__atomic_load_n(&xen_vcpu(x, vcpu)->down, __ATOMIC_SEQ_CST))
+        return false;
+    hv_memset(exit, 0, sizeof(*exit));
+    exit->reason = HV_EXIT_HLT;
+    exit->hlt.source = HV_HLT_DOWN;
+    return true;
+}
+
 static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
@@ -177,7 +212,7 @@ static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
     xen_run_timers(x, xv, now);
     bool need = xen_events_need_delivery(x, xv, rflags);
     if (!need)
-        xv->block = XEN_HALTED;
+        xen_set_block(x, xv, XEN_HALTED);
     xen_unlock(x, t);
     return need;
 }
@@ -194,6 +229,7 @@ const struct hv_pv_ops xen_pv_ops = {
     .msr_read = xen_msr_read,
     .msr_write = xen_msr_write,
     .hypercall = xen_hypercall,
+    .run_gate = xen_run_gate,
     .pre_entry = xen_pre_entry,
     .halt_wakeup = xen_halt_wakeup,
 };

@@ -72,7 +72,7 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
     uint64_t *g = vcpu->gpr;
     enum call_mode mode = call_mode(vcpu);
 
-    vcpu->xen = xen_vcpu(x, vcpu);
+    xen_vcpu_cached(x, vcpu);
     if (mode == MODE_V86 || be->get_cpl(vcpu) != 0) {
         g[HV_GPR_RAX] = mode == MODE_64 ? (uint64_t)(int64_t)-XEN_EPERM : (uint32_t)-XEN_EPERM;
         return HV_PV_DONE;
@@ -88,16 +88,31 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
     c.restart = false;
     c.regs_loaded = false;
     c.paging = false;
-    static const uint8_t order64[6] = {HV_GPR_RDI, HV_GPR_RSI, HV_GPR_RDX,
-                                       HV_GPR_R10, HV_GPR_R8,  HV_GPR_R9};
-    static const uint8_t order32[6] = {HV_GPR_RBX, HV_GPR_RCX, HV_GPR_RDX,
-                                       HV_GPR_RSI, HV_GPR_RDI, HV_GPR_RBP};
-    for (int i = 0; i < 6; i++)
-        c.arg[i] = c.compat ? (uint32_t)g[order32[i]] : g[order64[i]];
-    uint64_t nr = c.compat ? (uint32_t)g[HV_GPR_RAX] : g[HV_GPR_RAX];
+    uint64_t nr;
+    if (!c.compat) {
+        c.arg[0] = g[HV_GPR_RDI];
+        c.arg[1] = g[HV_GPR_RSI];
+        c.arg[2] = g[HV_GPR_RDX];
+        c.arg[3] = g[HV_GPR_R10];
+        c.arg[4] = g[HV_GPR_R8];
+        c.arg[5] = g[HV_GPR_R9];
+        nr = g[HV_GPR_RAX];
+    } else {
+        c.arg[0] = (uint32_t)g[HV_GPR_RBX];
+        c.arg[1] = (uint32_t)g[HV_GPR_RCX];
+        c.arg[2] = (uint32_t)g[HV_GPR_RDX];
+        c.arg[3] = (uint32_t)g[HV_GPR_RSI];
+        c.arg[4] = (uint32_t)g[HV_GPR_RDI];
+        c.arg[5] = (uint32_t)g[HV_GPR_RBP];
+        nr = (uint32_t)g[HV_GPR_RAX];
+    }
 
     long ret = dispatch(&c, nr);
     if (c.restart) {
+        static const uint8_t order64[6] = {HV_GPR_RDI, HV_GPR_RSI, HV_GPR_RDX,
+                                           HV_GPR_R10, HV_GPR_R8,  HV_GPR_R9};
+        static const uint8_t order32[6] = {HV_GPR_RBX, HV_GPR_RCX, HV_GPR_RDX,
+                                           HV_GPR_RSI, HV_GPR_RDI, HV_GPR_RBP};
         /* Continuation: the handler advanced its arguments; the guest
            executes the call again from where it stopped (RIP unchanged,
            nothing queued for the fault path). */

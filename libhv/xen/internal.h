@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <hv/xen.h>
 
+#include "core/cpu.h"
 #include "core/host.h"
 #include "core/objects.h"
 #include "core/util.h"
@@ -44,7 +45,14 @@ struct xen_port {
     uint16_t remote_dom;
     uint32_t notify_vcpu;
     uint32_t remote_port;
+    uint32_t pad; /* a power-of-two size: a port's page and slot are shifts */
 };
+HV_STATIC_ASSERT(sizeof(struct xen_port) == 16, "struct xen_port");
+
+/* Ports are stored in pages, allocated as the valid range grows. */
+#define XEN_PORTS_PER_PAGE (HV_PAGE_SIZE / sizeof(struct xen_port))
+#define XEN_PORT_PAGES_MAX (XEN_EVTCHN_2L_PORTS_64 / XEN_PORTS_PER_PAGE)
+HV_STATIC_ASSERT(XEN_PORTS_PER_PAGE % XEN_EVTCHN_BUCKET == 0, "buckets fill pages");
 
 struct xen_host_port {
     uint8_t state; /* XEN_PORT_FREE, _UNBOUND (guest may bind to it), _INTERDOMAIN */
@@ -69,6 +77,14 @@ enum xen_block {
 
 struct hv_xen_vcpu {
     uint32_t id;
+    /* Bring-up [L]: VCPUOP_initialise gave it a context (Xen's
+       is_initialised), and it is down (Xen's _VPF_down: hv_vcpu_run
+       returns HV_HLT_DOWN at once). vCPU 0 starts initialised and up, the
+       others uninitialised and down. init_busy: an initialise is applying
+       the context outside the lock. */
+    bool initialised;
+    bool down;
+    bool init_busy;
     /* vcpu_info location [L]: registered (gpa) or slot `id` of shared_info. */
     bool vi_registered;
     uint64_t vi_gpa;
@@ -87,7 +103,7 @@ struct hv_xen_vcpu {
     int32_t poll_port; /* XEN_POLLING: the single polled port, or -1 for several */
     /* pvclock: published at the current vcpu_info location [L]. */
     bool time_valid;
-    uint64_t time_stamp_ns; /* host ns of the last update */
+    uint64_t time_stamp_tsc; /* host TSC at the last update */
 };
 
 struct hv_xen_hub {
@@ -127,10 +143,16 @@ struct hv_xen_vm {
     void *gnt_page[XEN_MAX_GRANT_FRAMES];
     uint64_t gnt_hpa[XEN_MAX_GRANT_FRAMES];
     uint64_t gnt_gfn[XEN_MAX_GRANT_FRAMES];
-    struct xen_host_map maps[HV_XEN_GRANT_MAPS_MAX];
+    /* HV_XEN_GRANT_MAPS_MAX host mappings, allocated by the first
+       hv_xen_grant_map() (set once by compare-and-swap). */
+    struct xen_host_map *maps;
 
-    /* Event channels [L]. */
-    struct xen_port *ports;
+    /* Event channels [L]. Storage for every valid port: port_pages pages
+       (the first from enable), and a spare page xen_evtchn_reserve() sets
+       aside, outside the lock, for the next growth. */
+    struct xen_port *port_page[XEN_PORT_PAGES_MAX];
+    uint32_t port_pages;
+    struct xen_port *port_spare;
     uint32_t max_ports;   /* configured limit */
     uint32_t valid_ports; /* ports below this are valid (bucket granularity) */
     struct xen_host_port host_ports[XEN_HOST_PORTS];
@@ -139,11 +161,12 @@ struct hv_xen_vm {
     uint64_t params[HVM_NR_PARAMS];
     uint8_t shutdown_code;
 
-    /* console_io [L]. */
-    char con_out[HV_XEN_CONSOLE_BUFFER];
+    /* console_io [L]: one page each, allocated on first use (the pointer
+       is set once, by compare-and-swap, and read without the lock). */
+    char *con_out;
     uint32_t con_out_head, con_out_len;
     uint64_t con_dropped;
-    char con_in[HV_XEN_CONSOLE_BUFFER];
+    char *con_in;
     uint32_t con_in_head, con_in_len;
     /* PV console ring [L]. */
     bool pvcons;
@@ -160,7 +183,10 @@ struct hv_xen_vm {
     uint32_t tsc_khz;
     uint32_t tsc_mul;
     int8_t tsc_shift;
+    uint64_t resync_tsc;   /* host TSC ticks between pvclock refreshes (1 s) */
     uint64_t time_base_ns; /* host ns at guest system time 0 */
+
+    uint32_t npolling; /* vCPUs in SCHEDOP_poll [L]; none: sends skip the poller scan */
 
     /* Serializes changes of the guest-physical map (add_to_physmap, table
        growth): they may allocate, so they cannot run under the [L] lock. */
@@ -181,6 +207,16 @@ static inline struct hv_xen_vm *xen_of(struct hv_vm *vm)
 static inline struct hv_xen_vcpu *xen_vcpu(struct hv_xen_vm *x, struct hv_vcpu *vcpu)
 {
     return &x->vcpus[vcpu->id];
+}
+
+/* The same, remembered in vcpu->xen (set by hv_xen_enable for the vCPUs
+   that exist, by the first entry for later ones, cleared by disable). */
+static inline struct hv_xen_vcpu *xen_vcpu_cached(struct hv_xen_vm *x, struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vcpu *xv = vcpu->xen;
+    if (__builtin_expect(!xv, 0))
+        xv = vcpu->xen = xen_vcpu(x, vcpu);
+    return xv;
 }
 
 /* vCPU object with id @p id, or NULL if none was created. */
@@ -204,6 +240,19 @@ static inline uint64_t xen_lock(struct hv_xen_vm *x)
 static inline void xen_unlock(struct hv_xen_vm *x, uint64_t token)
 {
     hv_lock_release(xen_host(x), x->lock, token);
+}
+
+/* Port @p port, below x->valid_ports [L]. */
+static inline struct xen_port *xen_port(struct hv_xen_vm *x, uint32_t port)
+{
+    return &x->port_page[port / XEN_PORTS_PER_PAGE][port % XEN_PORTS_PER_PAGE];
+}
+
+/* Change why the vCPU is not running, counting pollers [L]. */
+static inline void xen_set_block(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint8_t block)
+{
+    x->npolling += (block == XEN_POLLING) - (xv->block == XEN_POLLING);
+    __atomic_store_n(&xv->block, block, __ATOMIC_RELAXED);
 }
 
 /* Another domain of the hub (lock held), or NULL. */
@@ -245,6 +294,10 @@ long xen_do_set_timer_op(struct xen_call *c);
 long xen_do_memory_op(struct xen_call *c);
 long xen_do_hvm_op(struct xen_call *c);
 long xen_do_vcpu_op(struct xen_call *c);
+/* VCPUOP_initialise / up / down (vcpu_up.c) on vCPU @p xv. */
+long xen_vcpu_initialise(struct xen_call *c, struct hv_xen_vcpu *xv);
+long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv);
+long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_do_event_channel_op(struct xen_call *c);
 long xen_do_grant_table_op(struct xen_call *c);
 
@@ -280,8 +333,15 @@ void xen_send_vcpu_virq(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t vi
 void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
 /* Close every port (disable). */
 void xen_evtchn_close_all(struct hv_xen_vm *x);
-/* Allocate the lowest free port: the port, or a negative Xen errno. */
+/* Before taking the lock to allocate a port: set a page aside if that
+   allocation will open a bucket beyond the port pages (lock not held: it
+   allocates). */
+void xen_evtchn_reserve(struct hv_xen_vm *x);
+/* Allocate the lowest free port: the port, or a negative Xen errno
+   (-ENOSPC, or -ENOMEM when a page was needed and none was set aside). */
 long xen_evtchn_alloc_port(struct hv_xen_vm *x);
+/* Free the port pages (disable). */
+void xen_evtchn_fini(struct hv_xen_vm *x);
 /* Close @p port as EVTCHNOP_close does: 0 or -XEN_EINVAL. */
 long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)? */
@@ -305,6 +365,16 @@ void xen_time_init(struct hv_xen_vm *x, uint32_t tsc_khz);
 /* Publish vcpu_time_info for the vCPU if stale (lock held). */
 void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu, bool force);
 
+/* Is the vCPU's published pvclock current (nothing for xen_time_update to
+   do)? Read without the lock by the pre-entry fast path. */
+static inline bool xen_time_fresh(const struct hv_xen_vm *x, const struct hv_xen_vcpu *xv)
+{
+    if (!x->has_clock || !x->tsc_khz)
+        return true;
+    return __atomic_load_n(&xv->time_valid, __ATOMIC_RELAXED) &&
+           hv_rdtsc() - __atomic_load_n(&xv->time_stamp_tsc, __ATOMIC_RELAXED) < x->resync_tsc;
+}
+
 /* ---- grants (grant.c) ---- */
 
 /* Grow the grant table to @p frames frames: 0 or a negative Xen errno
@@ -320,6 +390,11 @@ void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *co
 /* Map a library page (shared_info, grant frame) at the guest's gfn,
    replacing what was there and removing its previous mapping. */
 long xen_map_special(struct hv_xen_vm *x, uint64_t hpa, uint64_t *cur_gfn, uint64_t gfn);
+
+/* ---- console (console.c) ---- */
+
+/* Free the console buffers (disable). */
+void xen_console_fini(struct hv_xen_vm *x);
 
 /* ---- the PV hooks (enable.c) ---- */
 

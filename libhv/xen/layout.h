@@ -308,6 +308,55 @@ struct xen_vcpu_set_periodic_timer {
 };
 XEN_SIZE(struct xen_vcpu_set_periodic_timer, 8);
 
+/* VCPUOP_initialise of an HVM/PVH vCPU (hvm/hvm_vcpu.h): one layout for
+   both guest widths (every 8-byte member is 8-byte aligned). The register
+   lists are in x86 encoding order, as enum hv_gpr. Segment attributes are
+   the 12-bit VMCB format (hv_segment::attr); limits are raw descriptor
+   limits, scaled by G. */
+#define XEN_VCPU_HVM_MODE_32B 0u
+#define XEN_VCPU_HVM_MODE_64B 1u
+
+struct xen_vcpu_hvm_x86_32 {
+    uint32_t gpr[8]; /* eax ecx edx ebx esp ebp esi edi */
+    uint32_t eip, eflags;
+    uint32_t cr0, cr3, cr4;
+    uint32_t pad1;
+    uint64_t efer;
+    uint32_t cs_base, ds_base, ss_base, es_base, tr_base;
+    uint32_t cs_limit, ds_limit, ss_limit, es_limit, tr_limit;
+    uint16_t cs_ar, ds_ar, ss_ar, es_ar, tr_ar;
+    uint16_t pad2[3];
+};
+XEN_SIZE(struct xen_vcpu_hvm_x86_32, 120);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, eip, 32);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, cr0, 40);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, pad1, 52);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, efer, 56);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, cs_base, 64);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, cs_limit, 84);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, cs_ar, 104);
+XEN_PIN(struct xen_vcpu_hvm_x86_32, pad2, 114);
+
+struct xen_vcpu_hvm_x86_64 {
+    uint64_t gpr[8]; /* rax rcx rdx rbx rsp rbp rsi rdi */
+    uint64_t rip, rflags;
+    uint64_t cr0, cr3, cr4, efer;
+};
+XEN_SIZE(struct xen_vcpu_hvm_x86_64, 112);
+XEN_PIN(struct xen_vcpu_hvm_x86_64, rip, 64);
+XEN_PIN(struct xen_vcpu_hvm_x86_64, efer, 104);
+
+struct xen_vcpu_hvm_context {
+    uint32_t mode; /* XEN_VCPU_HVM_MODE_* */
+    uint32_t pad;
+    union {
+        struct xen_vcpu_hvm_x86_32 x86_32;
+        struct xen_vcpu_hvm_x86_64 x86_64;
+    } regs;
+};
+XEN_SIZE(struct xen_vcpu_hvm_context, 128);
+XEN_PIN(struct xen_vcpu_hvm_context, regs, 8);
+
 /* ---- event_channel_op arguments (event_channel.h): same for both widths ---- */
 
 struct xen_evtchn_alloc_unbound {

@@ -8,8 +8,7 @@
 #include <hv/vm.h>
 #include "xen/internal.h"
 
-#define XEN_EDOM   33
-#define XEN_ENOMEM 12
+#define XEN_EDOM 33
 
 /* ---- the memory map ---- */
 

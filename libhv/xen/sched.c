@@ -60,6 +60,8 @@ uint64_t xen_next_deadline(const struct hv_xen_vcpu *xv)
 
 void xen_check_pollers(struct hv_xen_vm *x, uint32_t port)
 {
+    if (!x->npolling)
+        return;
     for (uint32_t i = 0; i < x->nvcpus; i++) {
         struct hv_xen_vcpu *xv = &x->vcpus[i];
         if (xv->block == XEN_POLLING && (xv->poll_port < 0 || (uint32_t)xv->poll_port == port))
@@ -89,7 +91,7 @@ static long do_block(struct xen_call *c)
         xen_vi_clear_upcall_mask(vi);
     xen_run_timers(x, c->xv, now);
     if (!xen_events_need_delivery(x, c->xv, rflags)) {
-        c->xv->block = XEN_BLOCKED;
+        xen_set_block(c->x, c->xv, XEN_BLOCKED);
         stop(c, HV_HLT_BLOCK);
     }
     xen_unlock(x, t);
@@ -138,7 +140,7 @@ static long do_poll(struct xen_call *c)
     }
     c->xv->poll_port = nr == 1 ? (int32_t)port[0] : -1;
     c->xv->poll_deadline = timeout;
-    c->xv->block = XEN_POLLING;
+    xen_set_block(c->x, c->xv, XEN_POLLING);
     stop(c, HV_HLT_POLL);
 out:
     xen_unlock(x, t);

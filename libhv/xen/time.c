@@ -10,9 +10,9 @@
 #include "xen/internal.h"
 
 #define NS_PER_SEC      1000000000ull
-#define RESYNC_NS       1000000000ull /* refresh tsc_timestamp/system_time every second */
-#define CALIBRATE_NS    1000000ull    /* measure the TSC over 1 ms of host time */
-#define CALIBRATE_SPINS 100000000ull  /* give up if the host clock does not move */
+#define RESYNC_MS       1000ull      /* refresh tsc_timestamp/system_time every second */
+#define CALIBRATE_NS    1000000ull   /* measure the TSC over 1 ms of host time */
+#define CALIBRATE_SPINS 100000000ull /* give up if the host clock does not move */
 
 /*
  * Scale ns = (delta << shift) * mul >> 32 for a TSC of @p hz: shift the
@@ -52,6 +52,7 @@ void xen_time_init(struct hv_xen_vm *x, uint32_t tsc_khz)
     x->tsc_khz = tsc_khz;
     if (tsc_khz)
         scale_for((uint64_t)tsc_khz * 1000ull, &x->tsc_mul, &x->tsc_shift);
+    x->resync_tsc = (uint64_t)tsc_khz * RESYNC_MS;
     x->time_base_ns = hv_host_time_ns(h);
 }
 
@@ -67,8 +68,9 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
     if (!x->has_clock || !x->tsc_khz)
         return;
     const struct hv_host *h = xen_host(x);
-    uint64_t host_now = hv_host_time_ns(h);
-    if (!force && xv->time_valid && host_now - xv->time_stamp_ns < RESYNC_NS)
+    /* Staleness is judged on the TSC, which the guest extrapolates with:
+       one RDTSC instead of a host clock read on every entry. */
+    if (!force && xen_time_fresh(x, xv))
         return;
     uint8_t *vi = xen_vcpu_info(x, xv);
     if (!vi)
@@ -95,5 +97,5 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
     /* Even again, and different from the value before the update. */
     __atomic_store_n(ver, odd + 1, __ATOMIC_RELAXED);
     xv->time_valid = true;
-    xv->time_stamp_ns = host_now;
+    xv->time_stamp_tsc = tsc;
 }

@@ -1,8 +1,7 @@
 /*
  * vcpu_op: where a vCPU's vcpu_info lives, whether it is up, and its
- * single-shot and periodic timers. Bringing secondary vCPUs up or down
- * (VCPUOP_initialise/up/down) and runstate areas are not implemented:
- * they return -ENOSYS.
+ * single-shot and periodic timers; bringing vCPUs up and down is in
+ * vcpu_up.c. Runstate areas are not implemented: they return -ENOSYS.
  */
 #include "core/guest_mem.h"
 #include "xen/internal.h"
@@ -25,8 +24,8 @@ static long register_vcpu_info(struct xen_call *c, struct hv_xen_vcpu *xv)
         rc = -XEN_EINVAL;
     } else if (xv->vi_registered) {
         rc = -XEN_EINVAL; /* once per vCPU */
-    } else if (xv != c->xv && xen_vcpu_obj(x, xv->id)) {
-        rc = -XEN_EINVAL; /* another vCPU only while it is not up */
+    } else if (xv != c->xv && !xv->down) {
+        rc = -XEN_EINVAL; /* another vCPU only while it is down */
     } else if (r.mfn >= (1ull << (64 - 12)) ||
                !(nvi = hv_gpa_ptr(x->vm, r.mfn * HV_PAGE_SIZE + r.offset,
                                   HV_MEM_READ | HV_MEM_WRITE))) {
@@ -120,8 +119,14 @@ long xen_do_vcpu_op(struct xen_call *c)
     struct hv_xen_vcpu *xv = &x->vcpus[id];
 
     switch (cmd) {
+    case VCPUOP_initialise:
+        return xen_vcpu_initialise(c, xv);
+    case VCPUOP_up:
+        return xen_vcpu_up(c, xv);
+    case VCPUOP_down:
+        return xen_vcpu_down(c, xv);
     case VCPUOP_is_up:
-        return xen_vcpu_obj(x, id) ? 1 : 0;
+        return !__atomic_load_n(&xv->down, __ATOMIC_ACQUIRE);
     case VCPUOP_register_vcpu_info:
         return register_vcpu_info(c, xv);
     case VCPUOP_set_singleshot_timer:

@@ -55,6 +55,7 @@ struct world {
     struct hv_xen_hub *hub;
     struct dom d[2];
     struct hv_exit exit;
+    bool not_run; /* the last hypercall's vCPU was down: nothing executed */
     uint32_t host_ports[8];
     uint32_t grant_handles[8];
 };
@@ -129,6 +130,10 @@ static bool make_dom(struct world *w, struct dom *d, bool compat, bool two)
     cfg.hub = w->hub;
     FZ_CHECK(hv_xen_enable(d->vm, &cfg) == HV_OK, "xen enable");
     FZ_CHECK(hv_xen_domid(d->vm, &d->domid) == HV_OK, "domid");
+    /* vCPU 1 starts up, as a toolstack would start it (the guest may
+       still take it down and bring it up with VCPUOP_*). */
+    if (two)
+        FZ_CHECK(hv_xen_vcpu_set_up(d->vcpu[1], true) == HV_OK, "vcpu up");
     return true;
 }
 
@@ -295,6 +300,11 @@ static long hypercall(struct world *w, struct dom *d, struct hv_vcpu *vcpu, uint
         FZ_CHECK(round < 4096, "hypercall %llu continues forever", (unsigned long long)nr);
         e.set_gprs = false;
     }
+    /* A down vCPU returns HV_HLT_DOWN at once without executing the call
+       (RIP unchanged); a vCPU taking itself down returns it after (RIP
+       past the call, RAX 0). */
+    w->not_run =
+        w->exit.reason == HV_EXIT_HLT && w->exit.hlt.source == HV_HLT_DOWN && m->st.rip == e.vx.rip;
     uint64_t rax = vcpu->gpr[HV_GPR_RAX];
     m->script_len = m->script_pos = 0;
     return d->compat ? (long)(int32_t)(uint32_t)rax : (long)rax;
@@ -385,6 +395,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!(c & 4))
                 a[0] = fz_u8(&in) & 0x3f; /* sub-op numbers are small */
             long r = hypercall(w, d, vcpu, nr, a, &exits);
+            if (w->not_run)
+                break;
             struct hv_vcpu_state st;
             bool user = hv_vcpu_get_state(vcpu, HV_STATE_SEG, &st) == HV_OK &&
                         ((st.seg[HV_SEG_SS].attr >> 5) & 3) != 0;

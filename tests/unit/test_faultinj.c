@@ -407,7 +407,7 @@ static void teardown_xen_vcpu(void)
 }
 
 /* XENMEM_add_to_physmap(XENMAPSPACE_grant_table, idx 2): the table grows to 3 frames. */
-static long hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
+static long hypercall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
     struct mock_exit e;
     memset(&e, 0, sizeof(e));
@@ -419,6 +419,7 @@ static long hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
     e.gpr[HV_GPR_RAX] = nr;
     e.gpr[HV_GPR_RDI] = a0;
     e.gpr[HV_GPR_RSI] = a1;
+    e.gpr[HV_GPR_RDX] = a2;
     struct mock_vcpu *m = mock_vcpu_of(vcpu);
     m->script_len = m->script_pos = 0;
     mock_script(vcpu, &e);
@@ -426,6 +427,11 @@ static long hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
     CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &ex), HV_OK);
     m->script_len = m->script_pos = 0;
     return (long)vcpu->gpr[HV_GPR_RAX];
+}
+
+static long hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
+{
+    return hypercall3(nr, a0, a1, 0);
 }
 
 static hv_status_t op_grant_frames(void)
@@ -443,6 +449,45 @@ static hv_status_t op_grant_frames(void)
     long r = hypercall(12, 7, 0x10000);
     /* Xen reports a failed frame allocation to the guest as -ENOMEM. */
     return r == 0 ? HV_OK : r == -12 ? HV_ERR_NO_MEMORY : HV_ERR_STATE;
+}
+
+/* The console buffers, allocated on first use: host input, then the
+   guest's CONSOLEIO_write (-ENOMEM to the guest when it fails). */
+static hv_status_t op_console(void)
+{
+    size_t acc;
+    hv_status_t st = hv_xen_console_input(vm, "in", 2, &acc);
+    if (st != HV_OK)
+        return st;
+    memcpy(gram + 0x10000, "out", 3);
+    long r = hypercall3(18, 0, 3, 0x10000); /* console_io(CONSOLEIO_write, 3, buf) */
+    return r == 0 ? HV_OK : r == -12 ? HV_ERR_NO_MEMORY : HV_ERR_STATE;
+}
+
+/* Ports 1..255 fill the first port page; port 256 needs the next one. */
+static void setup_ports(void)
+{
+    setup_xen_vcpu();
+    uint32_t p;
+    for (unsigned i = 1; i < 256; i++)
+        CU_ASSERT_EQUAL(hv_xen_evtchn_alloc_unbound(vm, &p), HV_OK);
+}
+
+static hv_status_t op_port_page(void)
+{
+    uint32_t p;
+    hv_status_t st = hv_xen_evtchn_alloc_unbound(vm, &p);
+    if (st == HV_OK && p != 256)
+        return HV_ERR_STATE;
+    return st;
+}
+
+/* The first host grant mapping allocates the table of them (the entry is
+   not granted: the map itself is refused once the table exists). */
+static hv_status_t op_grant_map(void)
+{
+    struct hv_xen_grant_mapping m;
+    return hv_xen_grant_map(vm, 1, 0, &m);
 }
 
 /* ---- loader: gzip PVH image through the built-in inflate ---- */
@@ -712,6 +757,10 @@ static const struct scenario core_scenarios[] = {
     {"xen enable", setup_mapped, op_xen, undo_xen, teardown_vm, HV_OK, HV_OK, 0},
     {"grant table frames", setup_xen_vcpu, op_grant_frames, NULL, teardown_xen_vcpu, HV_OK, HV_OK,
      0},
+    {"xen console", setup_xen_vcpu, op_console, NULL, teardown_xen_vcpu, HV_OK, HV_OK, 0},
+    {"event channel page", setup_ports, op_port_page, NULL, teardown_xen_vcpu, HV_OK, HV_OK, 0},
+    {"grant map table", setup_xen_vcpu, op_grant_map, NULL, teardown_xen_vcpu, HV_ERR_GUEST_FAULT,
+     HV_OK, 0},
     {"pvh load gzip", setup_pvh, op_pvh_gzip, NULL, teardown_vm, HV_OK, HV_OK, 0},
     {"image open gzip", NULL, op_image_gzip, NULL, NULL, HV_OK, HV_OK, 0},
 };

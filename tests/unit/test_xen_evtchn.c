@@ -321,6 +321,25 @@ static void test_port_limits(void)
     CU_ASSERT_EQUAL(s.status, 0);
     CU_ASSERT_EQUAL(status(&f, SELF, 128, &s), E_INVAL);
     xf_teardown(&f);
+
+    /* Every one of the default 1024 ports, across the port pages that are
+       allocated as they fill (256 ports a page, the first at enable). */
+    xf_setup(&f, NULL);
+    CU_ASSERT_EQUAL(f.vm->xen->port_pages, 1);
+    for (long p = 1; p < 1024; p++) {
+        long got = bind_ipi(&f, 0);
+        CU_ASSERT_EQUAL(got, p);
+        if (got != p)
+            break;
+    }
+    CU_ASSERT_EQUAL(f.vm->xen->port_pages, 4);
+    CU_ASSERT_PTR_NULL(f.vm->xen->port_spare);
+    CU_ASSERT_EQUAL(bind_ipi(&f, 0), E_NOSPC);
+    CU_ASSERT_EQUAL(status(&f, SELF, 700, &s), 0);
+    CU_ASSERT_EQUAL(s.status, 5); /* EVTCHNSTAT_ipi */
+    CU_ASSERT_EQUAL(port_op(&f, OP_CLOSE, 300), 0);
+    CU_ASSERT_EQUAL(bind_ipi(&f, 0), 300); /* the lowest free port again */
+    xf_teardown(&f);
 }
 
 static void test_fifo_and_others(void)

@@ -375,6 +375,48 @@ static void test_host_grant_map(void)
     xf_teardown(&f); /* disable drops them */
 }
 
+/* Pages libhv owns and frees on disable cannot be host-mapped through a
+   grant; a granted RAM frame the guest later covers with shared_info
+   stays the guest's page for the host, also after disable. */
+static void test_host_map_library_pages(void)
+{
+    struct xf f;
+    xf_setup(&f, NULL);
+    struct hv_xen_grant_mapping m;
+    CU_ASSERT_EQUAL(xf_map_shinfo(&f, SHINFO_GFN), 0);
+    CU_ASSERT_EQUAL(map_grant_frame(&f, 0, 0x310), 0);
+    grant(&f, 5, GTF_permit_access, 0, SHINFO_GFN);
+    grant(&f, 6, GTF_permit_access, 0, 0x310);
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 5, 0, &m), HV_ERR_GUEST_FAULT);
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 5, HV_XEN_GRANT_READONLY, &m), HV_ERR_GUEST_FAULT);
+    CU_ASSERT_EQUAL(gflags(&f, 5), GTF_permit_access); /* rolled back */
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 6, HV_XEN_GRANT_READONLY, &m), HV_ERR_GUEST_FAULT);
+    CU_ASSERT_EQUAL(gflags(&f, 6), GTF_permit_access);
+
+    /* Map first, then the guest puts shared_info over the granted frame,
+       then disable: the host's page is still the guest RAM page. */
+    grant(&f, 7, GTF_permit_access, 0, 0x70);
+    memcpy(xf_gpa(&f, 0x70000), "ramdata", 7);
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 7, 0, &m), HV_OK);
+    CU_ASSERT_PTR_EQUAL(m.hva, xf_gpa(&f, 0x70000));
+    CU_ASSERT_EQUAL(xf_map_shinfo(&f, 0x70), 0);
+    struct hv_mapping q;
+    CU_ASSERT_EQUAL(hv_vm_query(f.vm, 0x70000, &q), HV_OK);
+    CU_ASSERT_EQUAL(q.hpa, f.vm->xen->shinfo_hpa); /* the guest sees shared_info there */
+    CU_ASSERT_EQUAL(m.hpa, f.ram_hpa + 0x70000);   /* the host keeps the RAM page */
+    CU_ASSERT_EQUAL(memcmp(m.hva, "ramdata", 7), 0);
+    /* Re-mapping through the grant now refers to shared_info: refused. */
+    struct hv_xen_grant_mapping m2;
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 7, HV_XEN_GRANT_READONLY, &m2), HV_ERR_GUEST_FAULT);
+    CU_ASSERT_EQUAL(hv_xen_disable(f.vm), HV_OK);
+    /* The mapping is dropped with the domain; its page is guest RAM,
+       untouched by the teardown (the mock host checks every library page
+       was freed exactly once). */
+    memcpy(m.hva, "written", 7);
+    CU_ASSERT_EQUAL(memcmp(xf_gpa(&f, 0x70000), "written", 7), 0);
+    xf_teardown(&f);
+}
+
 static void test_pv_console(void)
 {
     struct xf f;
@@ -445,5 +487,6 @@ void xen_suite_grant(void)
     CU_add_test(s, "copy", test_copy);
     CU_add_test(s, "copy_continuation_and_i386", test_copy_continuation_and_i386);
     CU_add_test(s, "host_grant_map", test_host_grant_map);
+    CU_add_test(s, "host_map_library_pages", test_host_map_library_pages);
     CU_add_test(s, "pv_console", test_pv_console);
 }

@@ -100,6 +100,9 @@ static void make_vm(struct xf *f, const struct xf_opts *o)
         cfg.opaque = f;
         cfg.hub = o->hub;
         CU_ASSERT_EQUAL_FATAL(hv_xen_enable(f->vm, &cfg), HV_OK);
+        /* The fixture plays the toolstack: vCPU 1 starts up. */
+        if (f->vcpu1 && !o->vcpu1_down)
+            CU_ASSERT_EQUAL_FATAL(hv_xen_vcpu_set_up(f->vcpu1, true), HV_OK);
     }
 }
 

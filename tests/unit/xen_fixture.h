@@ -53,6 +53,7 @@ struct xf_opts {
     bool compat;              /* 32-bit protected mode, paging off */
     bool svm;                 /* backend id SVM (VMMCALL stubs) */
     bool two_vcpus;           /* also create vCPU 1 */
+    bool vcpu1_down;          /* leave vCPU 1 down (else hv_xen_vcpu_set_up) */
     uint32_t max_vcpus;       /* VM limit (default 2) */
     struct hv_xen_config cfg; /* domid etc.; callbacks are set by the fixture */
     struct hv_xen_hub *hub;
@@ -139,5 +140,6 @@ void xen_suite_evtchn(void);
 void xen_suite_grant(void);
 void xen_suite_misc(void);
 void xen_suite_pvh(void);
+void xen_suite_smp(void);
 
 #endif /* XEN_FIXTURE_H */

@@ -379,6 +379,52 @@ static int case_pvcons(struct kcase_ctx *kc)
     return rc;
 }
 
+/* ---- secondary vCPUs ---- */
+
+/* One image with vCPU 1 created (down): the guest brings it up, takes it
+   down and up again, and down at the end. hv_vcpu_run of vCPU 1 must
+   return HV_HLT_DOWN before the bring-up and after the final down. */
+static int expect_down(struct kcase_ctx *kc, const struct xh_image *img, struct hv_vcpu *v,
+                       const char *when)
+{
+    struct hv_exit ex;
+    struct hv_xen_vcpu_status s;
+    hv_status_t st = hv_vcpu_run(v, &ex);
+    if (st != HV_OK || ex.reason != HV_EXIT_HLT || ex.hlt.source != HV_HLT_DOWN)
+        return kcase_fail(kc, "%s: vCPU 1 ran %s (%s, exit %u)", img->name, when, hv_status_str(st),
+                          ex.reason);
+    if (hv_xen_vcpu_status(v, &s) != HV_OK || !s.down || !s.blocked)
+        return kcase_fail(kc, "%s: vCPU 1 not reported down %s", img->name, when);
+    return 0;
+}
+
+static int run_smp(struct kcase_ctx *kc, const struct xh_image *img)
+{
+    struct xh h;
+    struct xh_dom_opts o = {.test = "smp", .smp = true};
+    int rc = xh_init(&h, kc);
+    if (!rc)
+        rc = xh_dom_create(&h, &h.doms[0], img, &o);
+    if (!rc)
+        rc = expect_down(kc, img, h.doms[0].vcpu1, "before VCPUOP_up");
+    if (!rc)
+        rc = xh_run(&h, TIMEOUT_NS);
+    if (!rc)
+        rc = xh_expect_ok(&h, &h.doms[0], SHUTDOWN_POWEROFF, "xg: all ok");
+    if (!rc)
+        rc = expect_down(kc, img, h.doms[0].vcpu1, "after VCPUOP_down");
+    xh_fini(&h);
+    return rc;
+}
+
+static int case_smp(struct kcase_ctx *kc)
+{
+    int rc = run_smp(kc, &img_xg64); /* 64-bit vcpu_hvm_context */
+    if (!rc)
+        rc = run_smp(kc, &img_xg32); /* 32-bit vcpu_hvm_context */
+    return rc;
+}
+
 /* ---- loading ---- */
 
 /* What hv_pvh_load refuses, and that nothing was written then. */
@@ -482,6 +528,7 @@ static const struct kcase xen_cases[] KCASE_TABLE = {
     {"xen.upcall", case_upcall, 0},
     {"xen.grant", case_grant, 0},
     {"xen.vcpu", case_vcpu, 0},
+    {"xen.smp", case_smp, 0},
     {"xen.shutdown_code", case_shutdown_code, 0},
     {"xen.gzip", case_gzip, 0},
     {"xen.pvcons", case_pvcons, 0},

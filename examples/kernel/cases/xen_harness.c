@@ -98,7 +98,8 @@ int xh_dom_create(struct xh *h, struct xh_dom *d, const struct xh_image *img,
     if ((st = hv_vm_map(d->vm, 0, (uintptr_t)d->ram, XG_RAM_SIZE, HV_MEM_RWX)) != HV_OK ||
         (st = hv_vm_map(d->vm, XG_RO_GPA, (uintptr_t)d->ro_page, PAGE_SIZE, HV_MEM_READ)) != HV_OK)
         return kcase_fail(kc, "hv_vm_map: %s", hv_status_str(st));
-    if ((st = hv_vcpu_create(d->vm, 0, &d->vcpu)) != HV_OK)
+    if ((st = hv_vcpu_create(d->vm, 0, &d->vcpu)) != HV_OK ||
+        (o->smp && (st = hv_vcpu_create(d->vm, 1, &d->vcpu1)) != HV_OK))
         return kcase_fail(kc, "hv_vcpu_create: %s", hv_status_str(st));
 
     struct hv_xen_config xc;
@@ -174,14 +175,14 @@ static void drain_console(struct xh_dom *d)
     }
 }
 
-/* One run of @p d's vCPU and what its exit means for scheduling. */
-static int run_once(struct xh *h, struct xh_dom *d)
+/* One run of a vCPU of @p d and what its exit means for scheduling. */
+static int run_once(struct xh *h, struct xh_dom *d, struct hv_vcpu *v)
 {
     struct hv_exit ex;
     d->woken = false;
     h->slice_end = timer_ticks() + SLICE_TICKS;
-    h->running = d->vcpu;
-    hv_status_t st = hv_vcpu_run(d->vcpu, &ex);
+    h->running = v;
+    hv_status_t st = hv_vcpu_run(v, &ex);
     h->running = NULL;
     d->exits++;
     drain_console(d);
@@ -193,7 +194,7 @@ static int run_once(struct xh *h, struct xh_dom *d)
         d->shutdown = ex.guest_shutdown.reason;
         break;
     case HV_EXIT_HLT:
-        d->hlts++;
+        d->hlts++; /* also HV_HLT_DOWN (the harness does not run a down vCPU) */
         break;
     case HV_EXIT_KICK:
         d->kicks++;
@@ -220,25 +221,36 @@ static int run_once(struct xh *h, struct xh_dom *d)
     return 0;
 }
 
+/* The vCPU in scheduling slot @p k (two per domain), or NULL. */
+static struct hv_vcpu *slot_vcpu(struct xh *h, unsigned k)
+{
+    struct xh_dom *d = &h->doms[k / 2];
+    return k % 2 ? d->vcpu1 : d->vcpu;
+}
+
 int xh_run(struct xh *h, uint64_t timeout_ns)
 {
     uint64_t end = ktime_ns() + timeout_ns;
-    unsigned next = 0;
+    unsigned next = 0, nslots = 2 * h->ndoms;
     for (;;) {
         bool all_done = true;
         uint64_t earliest = UINT64_MAX;
         struct xh_dom *pick = NULL;
-        for (unsigned i = 0; i < h->ndoms && !pick; i++) {
-            struct xh_dom *d = &h->doms[(next + i) % h->ndoms];
-            if (d->done)
+        struct hv_vcpu *pick_vcpu = NULL;
+        for (unsigned i = 0; i < nslots && !pick; i++) {
+            unsigned k = (next + i) % nslots;
+            struct xh_dom *d = &h->doms[k / 2];
+            struct hv_vcpu *v = slot_vcpu(h, k);
+            if (d->done || !v)
                 continue;
             all_done = false;
             struct hv_xen_vcpu_status s;
-            if (hv_xen_vcpu_status(d->vcpu, &s) != HV_OK)
+            if (hv_xen_vcpu_status(v, &s) != HV_OK)
                 return kcase_fail(h->kc, "hv_xen_vcpu_status failed");
             if (!s.blocked) {
                 pick = d;
-                next = (unsigned)(d - h->doms) + 1;
+                pick_vcpu = v;
+                next = k + 1;
             } else if (s.deadline_ns && s.deadline_ns < earliest) {
                 earliest = s.deadline_ns;
             }
@@ -252,7 +264,7 @@ int xh_run(struct xh *h, uint64_t timeout_ns)
                               (unsigned long long)(timeout_ns / 1000000));
         }
         if (pick) {
-            if (run_once(h, pick))
+            if (run_once(h, pick, pick_vcpu))
                 return -1;
             continue;
         }
@@ -300,6 +312,8 @@ void xh_fini(struct xh *h)
             hv_xen_disable(d->vm);
         if (d->vcpu)
             hv_vcpu_destroy(d->vcpu);
+        if (d->vcpu1)
+            hv_vcpu_destroy(d->vcpu1);
         if (d->vm)
             hv_vm_destroy(d->vm);
         if (d->ram)

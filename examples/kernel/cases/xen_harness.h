@@ -12,7 +12,8 @@
  *     halted (this kernel's tick wakes it).
  *
  * Each VM: 4 MiB of RAM at gpa 0, a read-only page and a hole (xg_layout.h),
- * 2 vCPU slots with vCPU 0 created, 64 event channel ports, the domain
+ * 2 vCPU slots with vCPU 0 created (and vCPU 1, down until the guest
+ * brings it up, with xh_dom_opts::smp), 64 event channel ports, the domain
  * handle filled with XG_HANDLE_BYTE, HVM_PARAM_STORE_PFN set, "input-1234"
  * queued for CONSOLEIO_read; the guest's console_io output is collected
  * and echoed to the serial port.
@@ -42,6 +43,7 @@ struct xh_dom {
     const char *label;
     struct hv_vm *vm;
     struct hv_vcpu *vcpu;
+    struct hv_vcpu *vcpu1; /* xh_dom_opts::smp */
     uint8_t *ram, *ro_page;
     uint32_t domid;
     bool xen_on;
@@ -80,6 +82,7 @@ struct xh_dom_opts {
     uint32_t domid;                     /* 0: the lowest free one */
     bool no_input;                      /* do not queue console input */
     bool hub;                           /* join the harness's hub (two-VM cases) */
+    bool smp;                           /* create vCPU 1 too (the guest brings it up) */
     const struct hv_pvh_memmap *memmap; /* start_info's map, or NULL (derived) */
     uint32_t memmap_count;
 };

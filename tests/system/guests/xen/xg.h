@@ -516,6 +516,7 @@ void xg_test_upcall(void);
 void xg_test_grant(void);
 void xg_test_vcpu(void);
 void xg_test_pvcons(void);
+void xg_test_smp(void);
 void xg_run_front(void);
 void xg_run_back(void);
 

@@ -646,6 +646,9 @@ void xg_main(const struct hvm_start_info *si)
         xg_run_back();
     } else if (streq(test, "pvcons")) {
         xg_test_pvcons();
+    } else if (streq(test, "smp")) {
+        xg_test_smp(); /* needs the host to create vCPU 1: not in "all" */
+        reset_events();
     } else if (streq(test, "reboot")) {
         /* SCHEDOP_shutdown_code records the reason; the plain shutdown
            that follows reports it (Xen keeps the first code). */
