@@ -79,9 +79,20 @@ unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned op
        first byte, which is never a prefix, there are no prefixes and the
        length is the opcode's. One byte then suffices (copying and scanning
        fifteen cost ~300 instructions per exit). */
-    if (hv_assist_fetch_insn(vcpu, buf, 1) == 1 && buf[0] == op[0] && !is_legacy_prefix(op[0]))
+    struct hv_fetch_regs fr = {
+        .rip = v->save.rip,
+        .cr0 = v->save.cr0,
+        .cr3 = v->save.cr3,
+        .cr4 = v->save.cr4,
+        .efer = v->save.efer,
+        .cs_base = v->save.cs.base,
+        .cs_limit = v->save.cs.limit,
+        .cs_attr = v->save.cs.attrib,
+        .cpl = v->save.cpl,
+    };
+    if (hv_fetch_insn(vcpu, &fr, buf, 1) == 1 && buf[0] == op[0] && !is_legacy_prefix(op[0]))
         return oplen;
-    unsigned n = (unsigned)hv_assist_fetch_insn(vcpu, buf, sizeof(buf));
+    unsigned n = (unsigned)hv_fetch_insn(vcpu, &fr, buf, sizeof(buf));
     return svm_insn_length(buf, n, svm_code_bits(v), op, oplen);
 }
 

@@ -40,15 +40,15 @@ struct assist_call {
     struct hv_vcpu *vcpu;
     struct hv_assist_vm *av;
     const struct hv_emu_regs *regs; /* the step's registers (REP progress) */
-    unsigned replay;      /* next alog entry to replay */
+    unsigned replay;                /* next alog entry to replay */
     /* The last handler access this step made for real, and RCX at that
        moment: RCX changes only when a REP iteration completes, so an equal
        RCX at an embedder exit means "same iteration" (must be replayed). */
     bool have_last_handler;
     uint64_t last_handler_rcx;
     struct hv_assist_access last_handler;
-    bool need_embedder;   /* a new access was logged: exit */
-    bool unclaimed;       /* an access hit non-RAM outside every region */
+    bool need_embedder; /* a new access was logged: exit */
+    bool unclaimed;     /* an access hit non-RAM outside every region */
     bool handler_failed;
     uint64_t fail_gpa;
 };
@@ -165,8 +165,8 @@ static bool cb_is_ram(void *opaque, uint64_t gpa)
  * During a retry, the next logged access stands for this one: consume it
  * (a read gets the logged value) instead of repeating its side effect.
  */
-static bool replay_next(struct assist_call *c, uint64_t addr, unsigned size, bool write,
-                        bool pio, uint64_t *value)
+static bool replay_next(struct assist_call *c, uint64_t addr, unsigned size, bool write, bool pio,
+                        uint64_t *value)
 {
     struct hv_vcpu *v = c->vcpu;
     if (c->replay >= v->alog_len)
@@ -184,8 +184,8 @@ static bool replay_next(struct assist_call *c, uint64_t addr, unsigned size, boo
     return false;
 }
 
-static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigned size,
-                                   bool write, bool pio, uint64_t *value)
+static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigned size, bool write,
+                                   bool pio, uint64_t *value)
 {
     struct hv_vcpu *v = c->vcpu;
     if (replay_next(c, addr, size, write, pio, value))
@@ -308,74 +308,29 @@ static void env_init(struct hv_emu_env *env, struct assist_call *call, struct hv
     }
 }
 
-/* 48-bit (57 with CR4.LA57) canonical form (SDM Vol. 1 3.3.7.1). */
-static bool canonical(uint64_t la, uint64_t cr4)
+/* The fetch registers of a state read with HV_STATE_SEG | HV_STATE_CR. */
+static void fetch_regs_of(const struct hv_vcpu_state *st, uint64_t rip, struct hv_fetch_regs *fr)
 {
-    unsigned sh = (cr4 & HV_EMU_CR4_LA57) ? 7 : 16;
-    return (uint64_t)((int64_t)(la << sh) >> sh) == la;
-}
-
-/*
- * The registers an instruction fetch through hv_walk() depends on (CR0,
- * CR3, CR4, EFER, CPL; no PDPTE registers, no protection keys, which do
- * not apply to fetches), set one by one: this runs at every instruction
- * exit whose length the CPU did not report, where a full to_emu_regs()
- * (which clears the whole structure first) would be most of the cost.
- */
-static void walk_regs(const struct hv_vcpu_state *st, struct hv_emu_regs *r)
-{
-    r->cr0 = st->cr0;
-    r->cr3 = st->cr3;
-    r->cr4 = st->cr4;
-    r->efer = st->efer;
-    r->rflags = 0; /* AC: SMAP exemption of data accesses only */
-    r->cpl = (st->seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
-    r->pdpte_valid = false;
-    r->pkru = 0;
-    r->pkrs = 0;
+    fr->rip = rip;
+    fr->cr0 = st->cr0;
+    fr->cr3 = st->cr3;
+    fr->cr4 = st->cr4;
+    fr->efer = st->efer;
+    fr->cs_base = st->seg[HV_SEG_CS].base;
+    fr->cs_limit = st->seg[HV_SEG_CS].limit;
+    fr->cs_attr = (uint16_t)st->seg[HV_SEG_CS].attr;
+    fr->cpl = (st->seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
 }
 
 size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     struct hv_vcpu_state st;
-    struct hv_emu_regs regs;
-    struct hv_emu_env env;
-    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist, .regs = &regs};
-    size_t got = 0;
+    struct hv_fetch_regs fr;
 
     be->get_state(vcpu, HV_STATE_SEG | HV_STATE_CR, &st);
-    uint64_t rip = be->get_rip(vcpu);
-    walk_regs(&st, &regs);
-    env_init(&env, &call, vcpu);
-    const struct hv_segment *cs = &st.seg[HV_SEG_CS];
-    bool long64 = (st.efer & HV_EMU_EFER_LMA) && (cs->attr & HV_SEG_L);
-
-    while (got < max) {
-        uint64_t off = rip + got, la;
-        size_t room = max - got;
-        struct hv_walk_result w;
-
-        if (long64) {
-            la = off;
-            if (!canonical(la, st.cr4))
-                break;
-        } else {
-            /* The CS limit bounds every fetched byte (SDM Vol. 3A 5.3). */
-            off &= 0xffffffffu;
-            if (off > cs->limit)
-                break;
-            room = HV_MIN(room, (size_t)(cs->limit - off + 1));
-            la = (cs->base + off) & 0xffffffffu;
-        }
-        room = HV_MIN(room, (size_t)(HV_PAGE_SIZE - (la & (HV_PAGE_SIZE - 1))));
-        if (hv_walk(&env, &regs, la, HV_WALK_EXEC, &w) != HV_OK || w.outcome != HV_WALK_OK)
-            break;
-        if (hv_gpa_read(vcpu->vm, w.gpa, buf + got, room) != HV_OK)
-            break;
-        got += room;
-    }
-    return got;
+    fetch_regs_of(&st, be->get_rip(vcpu), &fr);
+    return hv_fetch_insn(vcpu, &fr, buf, max);
 }
 
 static void fill_exit_for_access(struct hv_exit *exit, const struct hv_assist_access *a,
@@ -440,9 +395,22 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     env.io_checked = pio_exit;
     const uint8_t *pre = NULL;
     size_t pre_len = 0;
+    uint8_t fetched[15];
     if (vx && vx->kind == HV_VX_NPF && vx->npf.insn_count) {
         pre = vx->npf.insn;
         pre_len = vx->npf.insn_count;
+    } else {
+        /* The bytes of the code page through the memoized translation;
+           the emulator fetches any beyond the page itself (so a fault
+           there is raised only when the instruction really reaches it). */
+        struct hv_fetch_regs fr;
+        fetch_regs_of(&st, st.rip, &fr);
+        uint64_t la = st.rip;
+        if (!((st.efer & HV_EMU_EFER_LMA) && (fr.cs_attr & HV_SEG_L)))
+            la = (fr.cs_base + (st.rip & 0xffffffffu)) & 0xffffffffu;
+        size_t room = HV_PAGE_SIZE - (size_t)(la & (HV_PAGE_SIZE - 1));
+        pre_len = hv_fetch_insn(vcpu, &fr, fetched, HV_MIN(sizeof(fetched), room));
+        pre = fetched;
     }
     hv_status_t s = hv_emu_step(&env, &regs, pre, pre_len, &res);
 

@@ -40,6 +40,25 @@ void hv_assist_complete(struct hv_vcpu *vcpu, const struct hv_exit *exit);
  */
 size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max);
 
+/* What an instruction fetch depends on: a backend reads these straight
+   from its control block instead of the whole state. */
+struct hv_fetch_regs {
+    uint64_t rip;
+    uint64_t cr0, cr3, cr4, efer;
+    uint64_t cs_base;
+    uint32_t cs_limit;
+    uint16_t cs_attr; /* HV_SEG_* */
+    uint8_t cpl;
+};
+
+/*
+ * hv_assist_fetch_insn() with the registers given: the same bytes and the
+ * same stops, through the vCPU's memoized code-page translation
+ * (core/insn_fetch.c) when it still holds.
+ */
+size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8_t *buf,
+                     size_t max);
+
 /* Free the VM's region table (VM destroy). */
 void hv_assist_vm_fini(struct hv_vm *vm);
 
