@@ -259,12 +259,21 @@ static hv_status_t cb_pio(void *opaque, uint16_t port, unsigned size, bool write
     return embedder_access(opaque, port, size, write, true, value);
 }
 
+static hv_status_t cb_walk(void *opaque, const struct hv_emu_env *env,
+                           const struct hv_emu_regs *regs, uint64_t la, unsigned access,
+                           struct hv_walk_result *res)
+{
+    struct assist_call *c = opaque;
+    return hv_walk_memoized(c->vcpu, env, regs, la, access, res);
+}
+
 static const struct hv_emu_ops assist_ops = {
     .gpa_read = cb_gpa_read,
     .gpa_write = cb_gpa_write,
     .is_ram = cb_is_ram,
     .mmio = cb_mmio,
     .pio = cb_pio,
+    .walk = cb_walk,
 };
 
 /* --- state conversion -------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <hv/status.h>
 
 struct hv_vcpu;
 struct hv_vm;
@@ -58,6 +59,19 @@ struct hv_fetch_regs {
  */
 size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8_t *buf,
                      size_t max);
+
+struct hv_emu_env;
+struct hv_emu_regs;
+struct hv_walk_result;
+
+/*
+ * hv_walk() for the instruction assist's data accesses, through the
+ * vCPU's memo of its last data walk when that is still exact
+ * (core/insn_fetch.c).
+ */
+hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
+                             const struct hv_emu_regs *regs, uint64_t la, unsigned access,
+                             struct hv_walk_result *res);
 
 /* Free the VM's region table (VM destroy). */
 void hv_assist_vm_fini(struct hv_vm *vm);

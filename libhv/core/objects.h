@@ -71,23 +71,25 @@ struct hv_assist_access {
 #define HV_ASSIST_LOG 4
 
 /*
- * The translation of the code page a vCPU last fetched instruction bytes
- * from (core/insn_fetch.c): valid while the paging registers, the CPL, the
- * SLAT generation and every guest paging-structure entry of the walk are
- * what they were.
+ * A memoized guest page walk (core/insn_fetch.c): the translation of one
+ * linear page, valid while the paging registers and access kind (key),
+ * CR3, the SLAT generation and every guest paging-structure entry of the
+ * walk are what they were.
  */
-struct hv_fetch_cache {
-    uint64_t mode;      /* paging-mode bits and CPL (insn_fetch.c), 0: empty */
-    uint64_t la_page;   /* linear address >> 12 */
+struct hv_walk_memo {
+    uint64_t key;             /* paging-mode bits, CPL, access kind; 0: empty */
+    uint64_t la_page;         /* linear address >> 12 */
     uint64_t cr3;
     uint64_t slat_gen;
-    const uint8_t *code;            /* host pointer to the code page */
-    uint32_t n;                     /* entries of the walk */
-    uint8_t maxphyaddr;             /* guest view the walk used (CPUID overrides) */
+    uint64_t gpa_page;        /* guest-physical address of the 4 KiB page */
+    uint64_t page_size;       /* of the guest's mapping (hv_walk_result) */
+    const uint8_t *host;      /* fetch memo: host pointer to the page */
+    uint32_t n;               /* entries of the walk */
+    uint8_t maxphyaddr;       /* guest view the walk used (CPUID overrides) */
     bool gbpages;
-    const uint64_t *pte[5];         /* the 8-byte words holding the entries */
-    uint64_t mask[5], val[5];       /* entry bits of each word, their value after the walk */
-    uint64_t walks;                 /* full walks done (tests, profiling) */
+    const uint64_t *pte[5];   /* the 8-byte words holding the entries */
+    uint64_t mask[5], val[5]; /* entry bits of each word, their value after the walk */
+    uint64_t walks;           /* full walks done (tests, profiling) */
 };
 
 struct hv_vcpu {
@@ -112,7 +114,8 @@ struct hv_vcpu {
        replayed in order when the emulation is retried (core/assist.c). */
     struct hv_assist_access alog[HV_ASSIST_LOG];
     uint8_t alog_len;
-    struct hv_fetch_cache fetch;       /* memoized code-page translation (core/insn_fetch.c) */
+    struct hv_walk_memo fetch;         /* code page of the last fetch (core/insn_fetch.c) */
+    struct hv_walk_memo data;          /* page of the assist's last data access */
     void *arch;                        /* backend per-vCPU data (backend) */
     /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */
     uint8_t fpu[512] __attribute__((aligned(16)));

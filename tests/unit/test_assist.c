@@ -472,6 +472,85 @@ static void test_fetch_memo(void)
     down();
 }
 
+/* Script an NPF at rip (linear) whose memory operand is gpa. */
+static void npf_linear(uint64_t rip, uint64_t gpa, uint32_t access)
+{
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_NPF;
+    e.vx.rip = rip;
+    e.vx.npf.gpa = gpa;
+    e.vx.npf.access = access;
+    mock_script(vcpu, &e);
+}
+
+static void test_data_memo(void)
+{
+    up();
+    /* 64-bit code at linear 0x400000 (gpa 0x20000); linear 0x401000 maps
+       the handler region's page 0xfee00000. */
+    static const uint8_t load[] = {0x8b, 0x04, 0x25, 0x10,
+                                   0x10, 0x40, 0x00}; /* mov eax, [0x401010] */
+    static const uint8_t store[] = {0x89, 0x1c, 0x25, 0x18,
+                                    0x10, 0x40, 0x00}; /* mov [0x401018], ebx */
+    build_tables(0x10000, 0x20000, 0);
+    *pte_at(0x13008) = 0xfee00000 | PTE_P | PTE_RW;
+    memcpy(ram + 0x20000, load, sizeof(load));
+    memcpy(ram + 0x20010, store, sizeof(store));
+    long_mode(0x10000, 0x400000, 0);
+    reg_file[2] = 0x1111;
+    struct hv_exit x;
+
+    /* The first load walks; the second hits the memo. */
+    uint64_t w0 = vcpu->data.walks;
+    for (int i = 0; i < 2; i++) {
+        mv->st.rip = 0x400000;
+        vcpu->gpr[HV_GPR_RAX] = 0;
+        npf_linear(0x400000, 0xfee00010, HV_ACCESS_READ);
+        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+        CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
+        CU_ASSERT_EQUAL(rip_now(), 0x400007);
+        CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 1);
+    }
+    CU_ASSERT(*pte_at(0x13008) & PTE_A);
+    CU_ASSERT(!(*pte_at(0x13008) & 0x40)); /* a read sets no dirty flag */
+
+    /* A store is another access kind: a fresh walk sets the dirty flag. */
+    mv->st.rip = 0x400010;
+    vcpu->gpr[HV_GPR_RBX] = 0x2222;
+    npf_linear(0x400010, 0xfee00018, HV_ACCESS_WRITE);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(reg_file[3], 0x2222);
+    CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 2);
+    CU_ASSERT(*pte_at(0x13008) & 0x40);
+
+    /* The guest points the page at the embedder's region: the load goes
+       there (HV_EXIT_MMIO at the new address), not to the handler. */
+    *pte_at(0x13008) = 0xfed00000 | PTE_P | PTE_RW;
+    mv->st.rip = 0x400000;
+    nseen = 0;
+    npf_linear(0x400000, 0xfed00010, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00010);
+    CU_ASSERT_EQUAL(nseen, 0);
+    x.mmio.data = 0x3333;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x3333);
+
+    /* Not present any more: #PF with CR2 = the operand's address. */
+    *pte_at(0x13008) = 0;
+    mv->st.rip = 0x400000;
+    mv->injected_count = 0;
+    npf_linear(0x400000, 0xfee00010, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(mv->injected_count, 1);
+    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
+    CU_ASSERT_EQUAL(mv->injected[0].cr2, 0x401010);
+    down();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -484,6 +563,7 @@ int main(void)
     CU_add_test(s, "unclaimed memory, unsupported insn, faults", test_unclaimed_and_faults);
     CU_add_test(s, "region arguments", test_region_args);
     CU_add_test(s, "memoized instruction fetch and its invalidation", test_fetch_memo);
+    CU_add_test(s, "memoized data translation of the assist", test_data_memo);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
