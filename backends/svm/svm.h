@@ -200,6 +200,8 @@ void svm_after_exit_events(struct hv_vcpu *vcpu);
 unsigned svm_insn_length(const uint8_t *buf, unsigned n, int mode_bits, const uint8_t *op,
                          unsigned oplen);
 unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned oplen);
+struct hv_fetch_regs;
+void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
 uint64_t svm_next_rip(struct hv_vcpu *vcpu, unsigned len);
 int svm_code_bits(const struct vmcb *vmcb);
 

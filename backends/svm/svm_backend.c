@@ -58,6 +58,7 @@ const struct hv_backend_ops hv_svm_backend = {
     .get_rflags = svm_get_rflags,
     .get_cpl = svm_get_cpl,
     .long_mode = svm_long_mode,
+    .get_fetch_regs = svm_fetch_regs,
     .can_inject = svm_can_inject,
     .inject = svm_inject,
     .set_window = svm_set_window,

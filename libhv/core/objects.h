@@ -56,6 +56,7 @@ enum hv_completion {
     HV_COMPLETE_IO_IN,     /* write exit->io.data to AL/AX/EAX, advance RIP */
     HV_COMPLETE_EMULATION, /* retry the emulated instruction with the embedder's result */
     HV_COMPLETE_ADVANCE,   /* just advance RIP (OUT, MMIO write) */
+    HV_COMPLETE_MMIO_LOAD, /* write exit->mmio.data to GPR completion_reg, advance RIP */
 };
 
 /* One MMIO or port access of an instruction the embedder completes (assist). */
@@ -104,7 +105,8 @@ struct hv_vcpu {
     uint32_t shutdown;                 /* triple-faulted: state must be set again */
     uint32_t completion;               /* enum hv_completion */
     uint64_t completion_rip;           /* RIP to resume at after completion */
-    uint8_t completion_size;           /* IN size */
+    uint8_t completion_size;           /* IN / MMIO load size */
+    uint8_t completion_reg;            /* MMIO load destination (enum hv_gpr) */
     /* Queued events (hv_vcpu_inject) waiting for their window. */
     struct hv_event queued_exc;        /* exception (or soft int), type NONE if none */
     struct hv_event queued_irq;        /* external interrupt */

@@ -51,13 +51,15 @@ static hv_status_t regfile(void *opaque, uint64_t gpa, unsigned size, bool write
     return HV_OK;
 }
 
+/* The backend the next up() uses: with get_fetch_regs (fast path) or not. */
+static const struct hv_backend_ops *be_ops = &mock_backend_ops;
+
 static void up(void)
 {
     mock_host_init(&mh);
     hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M, true, false);
     mock_backend_reset(&ept);
-    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx),
-                          HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, be_ops, &ctx), HV_OK);
     CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, NULL, &vm), HV_OK);
     CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 0, &vcpu), HV_OK);
     mv = mock_vcpu_of(vcpu);
@@ -484,7 +486,7 @@ static void npf_linear(uint64_t rip, uint64_t gpa, uint32_t access)
     mock_script(vcpu, &e);
 }
 
-static void test_data_memo(void)
+static void data_memo(void)
 {
     up();
     /* 64-bit code at linear 0x400000 (gpa 0x20000); linear 0x401000 maps
@@ -551,6 +553,125 @@ static void test_data_memo(void)
     down();
 }
 
+static void test_data_memo(void)
+{
+    data_memo(); /* the MOV fast path */
+    be_ops = &mock_backend_ops_nofast;
+    data_memo(); /* the emulator */
+    be_ops = &mock_backend_ops;
+}
+
+/* Run one scripted NPF of the instruction at linear rip (code page 0x20000). */
+static void run_insn(uint64_t rip, const uint8_t *code, size_t len, uint64_t gpa, uint32_t access,
+                     struct hv_exit *x)
+{
+    memcpy(ram + 0x20000 + (rip & 0xfff), code, len);
+    mv->st.rip = rip;
+    npf_linear(rip, gpa, access);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, x), HV_OK);
+}
+
+static void test_fast_mov(void)
+{
+    up();
+    build_tables(0x10000, 0x20000, 0);
+    *pte_at(0x13008) = 0xfee00000 | PTE_P | PTE_RW; /* 0x401000: handler region */
+    *pte_at(0x13010) = 0xfed00000 | PTE_P | PTE_RW; /* 0x402000: embedder region */
+    long_mode(0x10000, 0x400000, 0);
+    uint64_t *g = vcpu->gpr;
+    struct hv_exit x;
+
+    /* mov r9, [rbx + rcx*8 + 0x10]: REX.W.R, SIB, disp8; 64-bit handler load. */
+    static const uint8_t ld64[] = {0x4c, 0x8b, 0x4c, 0xcb, 0x10};
+    reg_file[2] = 0x1122334455667788ull;
+    g[HV_GPR_RBX] = 0x400f00;
+    g[HV_GPR_RCX] = 0x20;
+    nseen = 0;
+    run_insn(0x400000, ld64, sizeof(ld64), 0xfee00010, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(g[HV_GPR_R9], 0x1122334455667788ull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400005);
+    CU_ASSERT_EQUAL(nseen, 1); /* the handler ran once */
+    CU_ASSERT_EQUAL(seen[0].gpa, 0xfee00010);
+    CU_ASSERT_EQUAL(seen[0].size, 8);
+
+    /* mov [rip + 0x1002], esi: RIP-relative 32-bit handler store. */
+    static const uint8_t st32[] = {0x89, 0x35, 0x02, 0x10, 0x00, 0x00};
+    g[HV_GPR_RSI] = 0xffffffff12345678ull;
+    nseen = 0;
+    run_insn(0x400010, st32, sizeof(st32), 0xfee00018, HV_ACCESS_WRITE, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(nseen, 1);
+    CU_ASSERT_EQUAL(seen[0].gpa, 0xfee00018);
+    CU_ASSERT_EQUAL(seen[0].size, 4);
+    CU_ASSERT(seen[0].write);
+    CU_ASSERT_EQUAL(reg_file[3], 0x12345678);
+    CU_ASSERT_EQUAL(rip_now(), 0x400016);
+
+    /* mov r10d, [r11]: the embedder's load; the completion writes the
+       zero-extended value without emulating again. */
+    static const uint8_t ld32[] = {0x45, 0x8b, 0x13};
+    g[HV_GPR_R10] = ~0ull;
+    g[HV_GPR_R11] = 0x402020;
+    nseen = 0;
+    run_insn(0x400020, ld32, sizeof(ld32), 0xfed00020, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.rip, 0x400020);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00020);
+    CU_ASSERT_EQUAL(x.mmio.size, 4);
+    CU_ASSERT(!x.mmio.write);
+    CU_ASSERT_EQUAL(rip_now(), 0x400020);                     /* not before the completion */
+    CU_ASSERT_EQUAL(vcpu->completion, HV_COMPLETE_MMIO_LOAD); /* no re-decoding */
+    x.mmio.data = 0xaabbccdd11ull;
+    unsigned entries = mv->entries;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(mv->entries, entries + 1);
+    CU_ASSERT_EQUAL(g[HV_GPR_R10], 0xbbccdd11ull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400023);
+    CU_ASSERT_EQUAL(nseen, 0);
+
+    /* mov [r11], rax: the embedder's 64-bit store. */
+    static const uint8_t st64[] = {0x49, 0x89, 0x03};
+    g[HV_GPR_RAX] = 0x0102030405060708ull;
+    run_insn(0x400030, st64, sizeof(st64), 0xfed00020, HV_ACCESS_WRITE, &x);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.size, 8);
+    CU_ASSERT(x.mmio.write);
+    CU_ASSERT_EQUAL(x.mmio.data, 0x0102030405060708ull);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0x0102030405060708ull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400033);
+
+    /* mov ax, [rbx] (operand-size prefix): not the fast path's; the
+       emulator keeps RAX's upper bits. */
+    static const uint8_t ld16[] = {0x66, 0x8b, 0x03};
+    reg_file[0] = 0xbeef;
+    g[HV_GPR_RAX] = 0x1111222233334444ull;
+    g[HV_GPR_RBX] = 0x401000;
+    nseen = 0;
+    run_insn(0x400040, ld16, sizeof(ld16), 0xfee00000, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0x111122223333beefull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400043);
+    CU_ASSERT_EQUAL(nseen, 1);
+
+    /* A load crossing into the next page goes to the emulator: the
+       handler's page gives two bytes, the embedder's page the other two. */
+    g[HV_GPR_RBX] = 0x401ffe;
+    static const uint8_t ld32b[] = {0x8b, 0x03}; /* mov eax, [rbx] */
+    nseen = 0;
+    run_insn(0x400050, ld32b, sizeof(ld32b), 0xfee00ffe, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(nseen, 1);
+    CU_ASSERT_EQUAL(seen[0].size, 2);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00000);
+    CU_ASSERT_EQUAL(x.mmio.size, 2);
+    CU_ASSERT_EQUAL(vcpu->completion, HV_COMPLETE_EMULATION);
+    down();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -564,6 +685,7 @@ int main(void)
     CU_add_test(s, "region arguments", test_region_args);
     CU_add_test(s, "memoized instruction fetch and its invalidation", test_fetch_memo);
     CU_add_test(s, "memoized data translation of the assist", test_data_memo);
+    CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
