@@ -121,6 +121,9 @@ struct hv_backend_ops {
        depend on (core/assist.h), straight from the control block. NULL:
        the core reads them through get_state. */
     void (*get_fetch_regs)(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
+    /* Optional: pages of architectural structures the VM and its vCPUs
+       hold (hv_vm_stats().arch_pages). */
+    uint64_t (*arch_pages)(struct hv_vm *vm);
 
     /* Event delivery. can_inject: no event already in the injection field
        and, for EXTINT, RFLAGS.IF=1 and no interrupt shadow; for NMI, not

@@ -155,6 +155,7 @@ void svm_asid_forget_all(uint64_t *last_on, uint32_t ncpus);
 /* svm_vm.c */
 hv_status_t svm_vm_init(struct hv_vm *vm);
 void svm_vm_fini(struct hv_vm *vm);
+uint64_t svm_arch_pages(struct hv_vm *vm);
 void svm_slat_flush(struct hv_vm *vm);
 void svm_msrpm_set(uint8_t *msrpm, uint32_t msr, bool intercept_read, bool intercept_write);
 bool svm_msrpm_get(const uint8_t *msrpm, uint32_t msr, bool write);

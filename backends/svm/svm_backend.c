@@ -59,6 +59,7 @@ const struct hv_backend_ops hv_svm_backend = {
     .get_cpl = svm_get_cpl,
     .long_mode = svm_long_mode,
     .get_fetch_regs = svm_fetch_regs,
+    .arch_pages = svm_arch_pages,
     .can_inject = svm_can_inject,
     .inject = svm_inject,
     .set_window = svm_set_window,
