@@ -581,7 +581,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
     struct hv_assist_vm *av = vm->assist;
     struct hv_fetch_regs fr;
     struct fast_mov m;
-    uint8_t buf[15];
+    uint8_t buf[8]; /* REX, opcode, ModRM, SIB, disp32: at most 8 bytes */
     const uint8_t *b = buf;
     size_t n;
 
@@ -603,9 +603,11 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
     if (!decode_mov(b, n, vcpu->gpr, fr.rip, &m))
         return HV_FAST_NONE;
     /* Faults (#GP/#SS non-canonical, #AC, #PF) and page-crossing accesses
-       are left to the full path, which raises them exactly. */
+       are left to the full path, which raises them exactly. (The
+       non-canonical range starts and ends at page boundaries: the last
+       byte of an access within one page is canonical with the first.) */
     uint64_t last = m.ea + m.size - 1;
-    if (!canonical(m.ea, fr.cr4) || !canonical(last, fr.cr4) || (m.ea >> 12) != (last >> 12))
+    if ((m.ea >> 12) != (last >> 12) || !canonical(m.ea, fr.cr4))
         return HV_FAST_NONE;
     if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
         return HV_FAST_NONE;

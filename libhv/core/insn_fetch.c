@@ -233,10 +233,15 @@ size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8
                                   : walk_code_page(vcpu, fr, key, la);
         if (!code)
             break;
-        if (room == 1)
+        if (room == 1) {
             buf[got] = code[in_page];
-        else
+        } else if (room == 8) {
+            /* One unaligned word (the MOV fast path's request). */
+            typedef uint64_t __attribute__((may_alias, aligned(1))) word_t;
+            *(word_t *)(void *)(buf + got) = *(const word_t *)(const void *)(code + in_page);
+        } else {
             hv_memcpy(buf + got, code + in_page, room);
+        }
         got += room;
     }
     return got;
