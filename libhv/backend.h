@@ -21,6 +21,7 @@
 #include "core/objects.h"
 
 struct hv_slat_format;
+struct hv_fetch_regs;
 
 /* Normalized exit kinds the backend reports to the core. */
 enum hv_vexit_kind {
@@ -116,6 +117,13 @@ struct hv_backend_ops {
     uint64_t (*get_rflags)(struct hv_vcpu *vcpu);
     unsigned (*get_cpl)(struct hv_vcpu *vcpu);
     bool (*long_mode)(struct hv_vcpu *vcpu); /* EFER.LMA and CS.L: 64-bit code */
+    /* Optional: the registers an instruction fetch and a data access
+       depend on (core/assist.h), straight from the control block. NULL:
+       the core reads them through get_state. */
+    void (*get_fetch_regs)(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
+    /* Optional: pages of architectural structures the VM and its vCPUs
+       hold (hv_vm_stats().arch_pages). */
+    uint64_t (*arch_pages)(struct hv_vm *vm);
 
     /* Event delivery. can_inject: no event already in the injection field
        and, for EXTINT, RFLAGS.IF=1 and no interrupt shadow; for NMI, not

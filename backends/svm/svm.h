@@ -155,6 +155,7 @@ void svm_asid_forget_all(uint64_t *last_on, uint32_t ncpus);
 /* svm_vm.c */
 hv_status_t svm_vm_init(struct hv_vm *vm);
 void svm_vm_fini(struct hv_vm *vm);
+uint64_t svm_arch_pages(struct hv_vm *vm);
 void svm_slat_flush(struct hv_vm *vm);
 void svm_msrpm_set(uint8_t *msrpm, uint32_t msr, bool intercept_read, bool intercept_write);
 bool svm_msrpm_get(const uint8_t *msrpm, uint32_t msr, bool write);
@@ -200,6 +201,8 @@ void svm_after_exit_events(struct hv_vcpu *vcpu);
 unsigned svm_insn_length(const uint8_t *buf, unsigned n, int mode_bits, const uint8_t *op,
                          unsigned oplen);
 unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned oplen);
+struct hv_fetch_regs;
+void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
 uint64_t svm_next_rip(struct hv_vcpu *vcpu, unsigned len);
 int svm_code_bits(const struct vmcb *vmcb);
 

@@ -63,6 +63,21 @@ int svm_code_bits(const struct vmcb *v)
     return (v->save.cs.attrib & HV_SEG_DB) ? 32 : 16;
 }
 
+void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+{
+    const struct vmcb *v = svm_vmcb(vcpu);
+    fr->rip = v->save.rip;
+    fr->rflags = v->save.rflags;
+    fr->cr0 = v->save.cr0;
+    fr->cr3 = v->save.cr3;
+    fr->cr4 = v->save.cr4;
+    fr->efer = v->save.efer;
+    fr->cs_base = v->save.cs.base;
+    fr->cs_limit = v->save.cs.limit;
+    fr->cs_attr = v->save.cs.attrib; /* the HV_SEG_* layout (svm_seg.c) */
+    fr->cpl = v->save.cpl;
+}
+
 /* Length of the exiting instruction, expected to be op[0..oplen) after
    prefixes; 0 if unknown. */
 unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned oplen)
@@ -79,9 +94,11 @@ unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned op
        first byte, which is never a prefix, there are no prefixes and the
        length is the opcode's. One byte then suffices (copying and scanning
        fifteen cost ~300 instructions per exit). */
-    if (hv_assist_fetch_insn(vcpu, buf, 1) == 1 && buf[0] == op[0] && !is_legacy_prefix(op[0]))
+    struct hv_fetch_regs fr;
+    svm_fetch_regs(vcpu, &fr);
+    if (hv_fetch_insn(vcpu, &fr, buf, 1) == 1 && buf[0] == op[0] && !is_legacy_prefix(op[0]))
         return oplen;
-    unsigned n = (unsigned)hv_assist_fetch_insn(vcpu, buf, sizeof(buf));
+    unsigned n = (unsigned)hv_fetch_insn(vcpu, &fr, buf, sizeof(buf));
     return svm_insn_length(buf, n, svm_code_bits(v), op, oplen);
 }
 

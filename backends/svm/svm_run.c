@@ -267,7 +267,6 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     bool by_asid = (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0;
 
     for (;;) {
-        v->ctl.n_cr3 = hv_slat_root_hpa(&vm->slat);
         v->save.rax = vcpu->gpr[HV_GPR_RAX];
         v->save.rsp = vcpu->gpr[HV_GPR_RSP];
 

@@ -213,6 +213,13 @@ hv_status_t svm_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_v
     struct svm_check_in in;
     const char *why;
 
+    /* GPRs, RIP, RFLAGS and the TSC offset are not part of any check
+       (APM Vol. 2 15.5.1, extra_checks): a set of those alone keeps the
+       checked state as it is, which was checked when it was set. This is
+       the instruction assist's write-back after every emulated access. */
+    if (!(mask & ~(HV_STATE_GPR | HV_STATE_TSC)))
+        goto apply;
+
     /* The would-be state of everything VMRUN checks. */
     svm_check_in_from_vmcb(v, &in);
     if (mask & HV_STATE_SEG)
@@ -236,6 +243,7 @@ hv_status_t svm_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_v
         return HV_ERR_INVALID_ARG;
     }
 
+apply:
     if (mask & HV_STATE_GPR) {
         for (unsigned i = 0; i < HV_GPR_COUNT; i++)
             vcpu->gpr[i] = st->gpr[i];
@@ -282,7 +290,7 @@ hv_status_t svm_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_v
             v->ctl.intercept_misc1 |= SVM_I1_IRET;
         else
             v->ctl.intercept_misc1 &= ~SVM_I1_IRET;
-        v->ctl.eventinj = in.eventinj;
+        v->ctl.eventinj = svm_event_encode(&st->pending);
         if (st->pending.type == HV_EVENT_EXCEPTION && st->pending.vector == 14)
             v->save.cr2 = st->pending.cr2;
     }

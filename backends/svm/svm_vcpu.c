@@ -89,7 +89,8 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
     c->asid = sv->asid;
     c->tlb_control = SVM_TLB_NONE;
     c->np_control = SVM_NP_ENABLE;
-    c->n_cr3 = 0; /* set before every VMRUN from the SLAT root */
+    /* The SLAT root is fixed for the VM's life (slat/slat.h): set once. */
+    c->n_cr3 = hv_slat_root_hpa(&vcpu->vm->slat);
     c->clean = 0; /* no VMCB clean bits: the CPU reloads every field */
     svm_vmcb_reset(s->vmcb);
 

@@ -150,3 +150,13 @@ void svm_slat_flush(struct hv_vm *vm)
             h->ops.kick_cpu(h->ops.opaque, v->host_cpu);
     }
 }
+
+/* The I/O and MSR permission maps per VM, the VMCB per vCPU (APM Vol. 2
+   15.10.1, 15.11, Appendix B). The nested page table counts as SLAT. */
+uint64_t svm_arch_pages(struct hv_vm *vm)
+{
+    const struct svm_vm *sv = svm_vm_of(vm);
+    if (!sv)
+        return 0;
+    return (sv->iopm ? 3 : 0) + (sv->msrpm ? 2 : 0) + vm->vcpu_count;
+}

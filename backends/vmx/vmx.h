@@ -46,6 +46,10 @@ struct vmx_ctx {
 
 struct vmx_vm {
     uint64_t eptp;
+    /* The MSR bitmap (SDM Vol. 3C 24.6.9): the same for every vCPU (no
+       per-vCPU pass-through), so one page per VM. */
+    void *msr_bitmap;
+    uint64_t msr_bitmap_hpa;
     /* Bumped by slat_flush; a vCPU whose ept_gen differs invalidates the
        EPT-derived translations on its CPU before the next entry. */
     volatile uint64_t ept_gen;
@@ -86,8 +90,6 @@ struct vmx_vcpu {
 
     void *vmcs;
     uint64_t vmcs_hpa;
-    void *msr_bitmap;
-    uint64_t msr_bitmap_hpa;
     struct vmx_msr_entry *msrs; /* page: guest list at 0, host list at 2048 */
     uint64_t msrs_hpa;
     uint32_t cpu;      /* CPU the VMCS is active on, VMX_NO_CPU if clear */

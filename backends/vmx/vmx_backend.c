@@ -5,6 +5,8 @@
  */
 #include "vmx/vmx.h"
 #include "vmx/ept_format.h"
+#include "vmx/vmx_decode.h"
+#include "core/assist.h"
 #include "core/util.h"
 
 static const struct hv_slat_format *vmx_slat_format(const struct hv_ctx *ctx)
@@ -18,6 +20,12 @@ static hv_status_t vmx_vm_init(struct hv_vm *vm)
     struct vmx_vm *v = hv_host_obj_alloc(&vm->ctx->host, sizeof(*v));
     if (!v)
         return HV_ERR_NO_MEMORY;
+    v->msr_bitmap = hv_host_page_alloc(&vm->ctx->host, 1, &v->msr_bitmap_hpa);
+    if (!v->msr_bitmap) {
+        hv_host_obj_free(&vm->ctx->host, v, sizeof(*v));
+        return HV_ERR_NO_MEMORY;
+    }
+    vmx_msr_bitmap_init(v->msr_bitmap);
     /* EPTP: write-back tables, 4-level walk, A/D when the CPU has them
        (SDM Vol. 3C 24.6.11). */
     v->eptp = hv_ept_eptp(hv_slat_root_hpa(&vm->slat), vc->cfg.ept_ad);
@@ -27,6 +35,9 @@ static hv_status_t vmx_vm_init(struct hv_vm *vm)
 
 static void vmx_vm_fini(struct hv_vm *vm)
 {
+    struct vmx_vm *v = vm->arch;
+    if (v)
+        hv_host_page_free(&vm->ctx->host, v->msr_bitmap, 1);
     hv_host_obj_free(&vm->ctx->host, vm->arch, sizeof(struct vmx_vm));
     vm->arch = NULL;
 }
@@ -48,7 +59,6 @@ static void vmx_slat_flush(struct hv_vm *vm)
 static void free_vcpu_pages(const struct hv_host *host, struct vmx_vcpu *vv)
 {
     hv_host_page_free(host, vv->vmcs, 1);
-    hv_host_page_free(host, vv->msr_bitmap, 1);
     hv_host_page_free(host, vv->msrs, 1);
 }
 
@@ -64,9 +74,8 @@ static hv_status_t vmx_vcpu_init(struct hv_vcpu *vcpu)
     vv->cpu = VMX_NO_CPU;
     vv->last_cpu = VMX_NO_CPU;
     vv->vmcs = hv_host_page_alloc(host, 1, &vv->vmcs_hpa);
-    vv->msr_bitmap = hv_host_page_alloc(host, 1, &vv->msr_bitmap_hpa);
     vv->msrs = hv_host_page_alloc(host, 1, &vv->msrs_hpa);
-    if (!vv->vmcs || !vv->msr_bitmap || !vv->msrs)
+    if (!vv->vmcs || !vv->msrs)
         goto fail;
     if (vc->cfg.vpid) {
         vv->vpid = vmx_vpid_alloc(vc, host);
@@ -156,6 +165,45 @@ static bool vmx_long_mode(struct hv_vcpu *vcpu)
            (read_field(vcpu, VMCS_GUEST_ES_AR + 2 * HV_SEG_CS) & VMX_AR_L);
 }
 
+/* What an instruction fetch and the assist's MOV fast path need, read
+   from the VMCS in one go (core/assist.h). */
+static void vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    hv_status_t st;
+    uint64_t f = vmx_vmcs_begin(vcpu, &st);
+    if (st != HV_OK) {
+        /* Unreachable VMCS: a fetch that stops at once (RIP beyond a
+           zero CS limit outside 64-bit mode). */
+        hv_memset(fr, 0, sizeof(*fr));
+        fr->rip = 1;
+        vmx_vmcs_end(f);
+        return;
+    }
+    fr->rip = vmx_read(VMCS_GUEST_RIP);
+    fr->rflags = vmx_read(VMCS_GUEST_RFLAGS);
+    fr->cr0 = vmx_visible_cr0(vv);
+    fr->cr3 = vmx_read(VMCS_GUEST_CR3);
+    fr->cr4 = vmx_visible_cr4(vv);
+    fr->efer = vmx_read(VMCS_GUEST_EFER);
+    fr->cs_base = vmx_read(VMCS_GUEST_ES_BASE + 2 * HV_SEG_CS);
+    fr->cs_limit = (uint32_t)vmx_read(VMCS_GUEST_ES_LIMIT + 2 * HV_SEG_CS);
+    fr->cs_attr = vmx_ar_to_attr((uint32_t)vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_CS));
+    /* CPL is SS.DPL (SDM Vol. 3C 24.4.1); 0 in real mode. */
+    fr->cpl = (fr->cr0 & X86_CR0_PE)
+                  ? (uint8_t)VMX_AR_DPL((uint32_t)vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_SS))
+                  : 0;
+    vmx_vmcs_end(f);
+}
+
+/* The MSR bitmap per VM; VMCS and MSR load/store area per vCPU (SDM Vol.
+   3C 24.2, 24.6.9, 24.7.2). The EPT counts as SLAT. */
+static uint64_t vmx_arch_pages(struct hv_vm *vm)
+{
+    const struct vmx_vm *v = vmx_vm_of(vm);
+    return (v && v->msr_bitmap ? 1 : 0) + 2ull * vm->vcpu_count;
+}
+
 const struct hv_backend_ops hv_vmx_backend = {
     .name = "vmx",
     .id = HV_BACKEND_VMX,
@@ -176,6 +224,8 @@ const struct hv_backend_ops hv_vmx_backend = {
     .get_rflags = vmx_get_rflags,
     .get_cpl = vmx_get_cpl,
     .long_mode = vmx_long_mode,
+    .get_fetch_regs = vmx_fetch_regs,
+    .arch_pages = vmx_arch_pages,
     .can_inject = vmx_can_inject,
     .inject = vmx_inject,
     .set_window = vmx_set_window,

@@ -75,7 +75,6 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
     /* SDM 24.2 / 24.11.3: revision in the first word, then VMCLEAR to
        initialize the launch state before the first VMPTRLD. */
     *(uint32_t *)vv->vmcs = cfg->revision;
-    vmx_msr_bitmap_init(vv->msr_bitmap);
     vmx_msr_lists_init(vv);
     if (vmx_vmclear(vv->vmcs_hpa) != 0)
         return HV_ERR_HW;
@@ -101,7 +100,7 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
     bad |= vmx_write(VMCS_PF_ERR_MASK, 0);
     bad |= vmx_write(VMCS_PF_ERR_MATCH, 0);
     bad |= vmx_write(VMCS_CR3_TARGET_COUNT, 0);
-    bad |= vmx_write(VMCS_MSR_BITMAP, vv->msr_bitmap_hpa);
+    bad |= vmx_write(VMCS_MSR_BITMAP, vmx_vm_of(vcpu->vm)->msr_bitmap_hpa);
     /* One area serves as exit-store and entry-load list: the guest values
        saved at an exit are loaded again at the next entry (SDM 24.7.2). */
     bad |= vmx_write(VMCS_EXIT_MSR_STORE_ADDR, vv->msrs_hpa);

@@ -10,7 +10,12 @@
 void *memset(void *dst, int c, size_t n)
 {
     void *d = dst;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    /* Eight bytes per iteration (the page zeroing of the object caches is
+       the bulk), the tail byte-wise. */
+    size_t words = n / 8, tail = n % 8;
+    unsigned long v = (unsigned char)c * 0x0101010101010101ul;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(words) : "a"(v) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(tail) : "a"(v) : "memory");
     return dst;
 }
 

@@ -40,15 +40,15 @@ struct assist_call {
     struct hv_vcpu *vcpu;
     struct hv_assist_vm *av;
     const struct hv_emu_regs *regs; /* the step's registers (REP progress) */
-    unsigned replay;      /* next alog entry to replay */
+    unsigned replay;                /* next alog entry to replay */
     /* The last handler access this step made for real, and RCX at that
        moment: RCX changes only when a REP iteration completes, so an equal
        RCX at an embedder exit means "same iteration" (must be replayed). */
     bool have_last_handler;
     uint64_t last_handler_rcx;
     struct hv_assist_access last_handler;
-    bool need_embedder;   /* a new access was logged: exit */
-    bool unclaimed;       /* an access hit non-RAM outside every region */
+    bool need_embedder; /* a new access was logged: exit */
+    bool unclaimed;     /* an access hit non-RAM outside every region */
     bool handler_failed;
     uint64_t fail_gpa;
 };
@@ -165,8 +165,8 @@ static bool cb_is_ram(void *opaque, uint64_t gpa)
  * During a retry, the next logged access stands for this one: consume it
  * (a read gets the logged value) instead of repeating its side effect.
  */
-static bool replay_next(struct assist_call *c, uint64_t addr, unsigned size, bool write,
-                        bool pio, uint64_t *value)
+static bool replay_next(struct assist_call *c, uint64_t addr, unsigned size, bool write, bool pio,
+                        uint64_t *value)
 {
     struct hv_vcpu *v = c->vcpu;
     if (c->replay >= v->alog_len)
@@ -184,8 +184,8 @@ static bool replay_next(struct assist_call *c, uint64_t addr, unsigned size, boo
     return false;
 }
 
-static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigned size,
-                                   bool write, bool pio, uint64_t *value)
+static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigned size, bool write,
+                                   bool pio, uint64_t *value)
 {
     struct hv_vcpu *v = c->vcpu;
     if (replay_next(c, addr, size, write, pio, value))
@@ -259,12 +259,21 @@ static hv_status_t cb_pio(void *opaque, uint16_t port, unsigned size, bool write
     return embedder_access(opaque, port, size, write, true, value);
 }
 
+static hv_status_t cb_walk(void *opaque, const struct hv_emu_env *env,
+                           const struct hv_emu_regs *regs, uint64_t la, unsigned access,
+                           struct hv_walk_result *res)
+{
+    struct assist_call *c = opaque;
+    return hv_walk_memoized(c->vcpu, env, regs, la, access, res);
+}
+
 static const struct hv_emu_ops assist_ops = {
     .gpa_read = cb_gpa_read,
     .gpa_write = cb_gpa_write,
     .is_ram = cb_is_ram,
     .mmio = cb_mmio,
     .pio = cb_pio,
+    .walk = cb_walk,
 };
 
 /* --- state conversion -------------------------------------------------- */
@@ -308,74 +317,34 @@ static void env_init(struct hv_emu_env *env, struct assist_call *call, struct hv
     }
 }
 
-/* 48-bit (57 with CR4.LA57) canonical form (SDM Vol. 1 3.3.7.1). */
-static bool canonical(uint64_t la, uint64_t cr4)
+/* The fetch registers of a state read with HV_STATE_SEG | HV_STATE_CR. */
+static void fetch_regs_of(const struct hv_vcpu_state *st, uint64_t rip, struct hv_fetch_regs *fr)
 {
-    unsigned sh = (cr4 & HV_EMU_CR4_LA57) ? 7 : 16;
-    return (uint64_t)((int64_t)(la << sh) >> sh) == la;
-}
-
-/*
- * The registers an instruction fetch through hv_walk() depends on (CR0,
- * CR3, CR4, EFER, CPL; no PDPTE registers, no protection keys, which do
- * not apply to fetches), set one by one: this runs at every instruction
- * exit whose length the CPU did not report, where a full to_emu_regs()
- * (which clears the whole structure first) would be most of the cost.
- */
-static void walk_regs(const struct hv_vcpu_state *st, struct hv_emu_regs *r)
-{
-    r->cr0 = st->cr0;
-    r->cr3 = st->cr3;
-    r->cr4 = st->cr4;
-    r->efer = st->efer;
-    r->rflags = 0; /* AC: SMAP exemption of data accesses only */
-    r->cpl = (st->seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
-    r->pdpte_valid = false;
-    r->pkru = 0;
-    r->pkrs = 0;
+    fr->rip = rip;
+    fr->rflags = st->rflags;
+    fr->cr0 = st->cr0;
+    fr->cr3 = st->cr3;
+    fr->cr4 = st->cr4;
+    fr->efer = st->efer;
+    fr->cs_base = st->seg[HV_SEG_CS].base;
+    fr->cs_limit = st->seg[HV_SEG_CS].limit;
+    fr->cs_attr = (uint16_t)st->seg[HV_SEG_CS].attr;
+    fr->cpl = (st->seg[HV_SEG_SS].attr >> HV_SEG_DPL_SHIFT) & 3;
 }
 
 size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     struct hv_vcpu_state st;
-    struct hv_emu_regs regs;
-    struct hv_emu_env env;
-    struct assist_call call = {.vcpu = vcpu, .av = vcpu->vm->assist, .regs = &regs};
-    size_t got = 0;
+    struct hv_fetch_regs fr;
 
-    be->get_state(vcpu, HV_STATE_SEG | HV_STATE_CR, &st);
-    uint64_t rip = be->get_rip(vcpu);
-    walk_regs(&st, &regs);
-    env_init(&env, &call, vcpu);
-    const struct hv_segment *cs = &st.seg[HV_SEG_CS];
-    bool long64 = (st.efer & HV_EMU_EFER_LMA) && (cs->attr & HV_SEG_L);
-
-    while (got < max) {
-        uint64_t off = rip + got, la;
-        size_t room = max - got;
-        struct hv_walk_result w;
-
-        if (long64) {
-            la = off;
-            if (!canonical(la, st.cr4))
-                break;
-        } else {
-            /* The CS limit bounds every fetched byte (SDM Vol. 3A 5.3). */
-            off &= 0xffffffffu;
-            if (off > cs->limit)
-                break;
-            room = HV_MIN(room, (size_t)(cs->limit - off + 1));
-            la = (cs->base + off) & 0xffffffffu;
-        }
-        room = HV_MIN(room, (size_t)(HV_PAGE_SIZE - (la & (HV_PAGE_SIZE - 1))));
-        if (hv_walk(&env, &regs, la, HV_WALK_EXEC, &w) != HV_OK || w.outcome != HV_WALK_OK)
-            break;
-        if (hv_gpa_read(vcpu->vm, w.gpa, buf + got, room) != HV_OK)
-            break;
-        got += room;
+    if (be->get_fetch_regs) {
+        be->get_fetch_regs(vcpu, &fr);
+    } else {
+        be->get_state(vcpu, HV_STATE_SEG | HV_STATE_CR, &st);
+        fetch_regs_of(&st, be->get_rip(vcpu), &fr);
     }
-    return got;
+    return hv_fetch_insn(vcpu, &fr, buf, max);
 }
 
 static void fill_exit_for_access(struct hv_exit *exit, const struct hv_assist_access *a,
@@ -440,9 +409,22 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     env.io_checked = pio_exit;
     const uint8_t *pre = NULL;
     size_t pre_len = 0;
+    uint8_t fetched[15];
     if (vx && vx->kind == HV_VX_NPF && vx->npf.insn_count) {
         pre = vx->npf.insn;
         pre_len = vx->npf.insn_count;
+    } else {
+        /* The bytes of the code page through the memoized translation;
+           the emulator fetches any beyond the page itself (so a fault
+           there is raised only when the instruction really reaches it). */
+        struct hv_fetch_regs fr;
+        fetch_regs_of(&st, st.rip, &fr);
+        uint64_t la = st.rip;
+        if (!((st.efer & HV_EMU_EFER_LMA) && (fr.cs_attr & HV_SEG_L)))
+            la = (fr.cs_base + (st.rip & 0xffffffffu)) & 0xffffffffu;
+        size_t room = HV_PAGE_SIZE - (size_t)(la & (HV_PAGE_SIZE - 1));
+        pre_len = hv_fetch_insn(vcpu, &fr, fetched, HV_MIN(sizeof(fetched), room));
+        pre = fetched;
     }
     hv_status_t s = hv_emu_step(&env, &regs, pre, pre_len, &res);
 
@@ -513,4 +495,177 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
         }
         return true;
     }
+}
+
+/* --- the fast path of plain MOV to and from MMIO -------------------------- */
+
+/* 48-bit (57 with CR4.LA57) canonical form (SDM Vol. 1 3.3.7.1). */
+static bool canonical(uint64_t la, uint64_t cr4)
+{
+    unsigned sh = (cr4 & HV_EMU_CR4_LA57) ? 7 : 16;
+    return (uint64_t)((int64_t)(la << sh) >> sh) == la;
+}
+
+/*
+ * Decode `[REX] 8B /r` (load) or `[REX] 89 /r` (store) with a memory
+ * operand in 64-bit mode (SDM Vol. 2A 2.1-2.2: ModRM, SIB, displacement,
+ * RIP-relative addressing; 64-bit addresses, no segment base without an
+ * FS/GS prefix). Anything else (prefixes, other opcodes, register
+ * operands, a truncated fetch) returns false.
+ */
+struct fast_mov {
+    bool write;
+    uint8_t reg;  /* enum hv_gpr */
+    uint8_t size; /* 4 or 8 */
+    uint8_t len;
+    uint64_t ea;
+};
+
+static bool decode_mov(const uint8_t *b, size_t n, const uint64_t *g, uint64_t rip,
+                       struct fast_mov *m)
+{
+    unsigned i = 0, rex = 0, dsize = 0;
+    if (n && (b[0] & 0xf0) == 0x40)
+        rex = b[i++];
+    if (i + 2 > n || (b[i] != 0x8b && b[i] != 0x89))
+        return false;
+    m->write = b[i++] == 0x89;
+    uint8_t modrm = b[i++];
+    unsigned mod = modrm >> 6, rm = modrm & 7;
+    m->reg = (uint8_t)(((modrm >> 3) & 7) | ((rex & 4) << 1));
+    m->size = (rex & 8) ? 8 : 4;
+    if (mod == 3)
+        return false;
+    uint64_t ea = 0;
+    bool riprel = false;
+    if (rm == 4) {
+        if (i >= n)
+            return false;
+        uint8_t sib = b[i++];
+        unsigned idx = ((sib >> 3) & 7) | ((rex & 2) << 2);
+        if (idx != 4)
+            ea += g[idx] << (sib >> 6);
+        if ((sib & 7) == 5 && mod == 0)
+            dsize = 4;
+        else
+            ea += g[(sib & 7) | ((rex & 1) << 3)];
+    } else if (rm == 5 && mod == 0) {
+        riprel = true;
+        dsize = 4;
+    } else {
+        ea += g[rm | ((rex & 1) << 3)];
+    }
+    if (mod == 1)
+        dsize = 1;
+    else if (mod == 2)
+        dsize = 4;
+    if (i + dsize > n)
+        return false;
+    if (dsize == 1) {
+        ea += (uint64_t)(int64_t)(int8_t)b[i];
+    } else if (dsize == 4) {
+        uint32_t d = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 |
+                     (uint32_t)b[i + 3] << 24;
+        ea += (uint64_t)(int64_t)(int32_t)d;
+    }
+    i += dsize;
+    m->len = (uint8_t)i;
+    m->ea = riprel ? ea + rip + i : ea;
+    return true;
+}
+
+int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
+{
+    struct hv_vm *vm = vcpu->vm;
+    const struct hv_backend_ops *be = vm->ctx->be;
+    struct hv_assist_vm *av = vm->assist;
+    struct hv_fetch_regs fr;
+    struct fast_mov m;
+    uint8_t buf[8]; /* REX, opcode, ModRM, SIB, disp32: at most 8 bytes */
+    const uint8_t *b = buf;
+    size_t n;
+
+    /* A retry replays logged accesses: the full path's business. */
+    if (!av || vcpu->alog_len || !be->get_fetch_regs)
+        return HV_FAST_NONE;
+    be->get_fetch_regs(vcpu, &fr);
+    if (!(fr.efer & HV_EMU_EFER_LMA) || !(fr.cs_attr & HV_SEG_L))
+        return HV_FAST_NONE;
+    if (vx->npf.insn_count) {
+        b = vx->npf.insn;
+        n = vx->npf.insn_count;
+    } else {
+        /* Within the code page only: a fetch fault beyond the instruction
+           must not be taken (the full path raises it when it is real). */
+        size_t room = HV_PAGE_SIZE - (size_t)(fr.rip & (HV_PAGE_SIZE - 1));
+        n = hv_fetch_insn(vcpu, &fr, buf, HV_MIN(sizeof(buf), room));
+    }
+    if (!decode_mov(b, n, vcpu->gpr, fr.rip, &m))
+        return HV_FAST_NONE;
+    /* Faults (#GP/#SS non-canonical, #AC, #PF) and page-crossing accesses
+       are left to the full path, which raises them exactly. (The
+       non-canonical range starts and ends at page boundaries: the last
+       byte of an access within one page is canonical with the first.) */
+    uint64_t last = m.ea + m.size - 1;
+    if ((m.ea >> 12) != (last >> 12) || !canonical(m.ea, fr.cr4))
+        return HV_FAST_NONE;
+    if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
+        return HV_FAST_NONE;
+
+    struct hv_emu_regs r;
+    struct assist_call call = {.vcpu = vcpu, .av = av, .regs = &r};
+    struct hv_emu_env env = {
+        .ops = &assist_ops, .opaque = &call, .maxphyaddr = av->maxphyaddr, .gbpages = av->gbpages};
+    struct hv_walk_result w;
+    r.cr0 = fr.cr0;
+    r.cr3 = fr.cr3;
+    r.cr4 = fr.cr4;
+    r.efer = fr.efer;
+    r.rflags = fr.rflags;
+    r.cpl = fr.cpl;
+    r.pdpte_valid = false;
+    r.pkru = 0;
+    r.pkrs = 0;
+    if (hv_walk_memoized(vcpu, &env, &r, m.ea, m.write ? HV_WALK_WRITE : HV_WALK_READ, &w) !=
+            HV_OK ||
+        w.outcome != HV_WALK_OK)
+        return HV_FAST_NONE; /* a failed walk changed nothing */
+    /* The page the CPU faulted on, in a region: else the full path decides. */
+    struct mmio_region *rg = find_region(av, w.gpa);
+    if ((w.gpa >> 12) != (vx->npf.gpa >> 12) || !rg)
+        return HV_FAST_NONE;
+
+    uint64_t mask = m.size == 8 ? ~0ull : 0xffffffffull;
+    uint64_t value = m.write ? vcpu->gpr[m.reg] & mask : 0;
+    uint64_t next = fr.rip + m.len;
+    if (rg->handler) {
+        hv_status_t st = rg->handler(rg->opaque, w.gpa, m.size, m.write, &value);
+        if (st != HV_OK) {
+            hv_memset(exit, 0, sizeof(*exit));
+            exit->reason = HV_EXIT_UNHANDLED;
+            exit->rip = fr.rip;
+            exit->raw_code = vx->raw_code;
+            exit->raw_info1 = st;
+            exit->raw_info2 = w.gpa;
+            return HV_FAST_EXIT;
+        }
+        if (!m.write)
+            vcpu->gpr[m.reg] = value & mask; /* a 32-bit load zero-extends (SDM Vol. 1 3.4.1.1) */
+        be->set_rip(vcpu, next);
+        return HV_FAST_DONE;
+    }
+    /* The embedder completes it; the next hv_vcpu_run() writes the loaded
+       value and advances RIP without decoding again. */
+    hv_memset(exit, 0, sizeof(*exit));
+    exit->reason = HV_EXIT_MMIO;
+    exit->rip = fr.rip;
+    exit->mmio.gpa = w.gpa;
+    exit->mmio.size = m.size;
+    exit->mmio.write = m.write;
+    exit->mmio.data = value;
+    vcpu->completion = m.write ? HV_COMPLETE_ADVANCE : HV_COMPLETE_MMIO_LOAD;
+    vcpu->completion_rip = next;
+    vcpu->completion_size = m.size;
+    vcpu->completion_reg = m.reg;
+    return HV_FAST_EXIT;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <hv/status.h>
 
 struct hv_vcpu;
 struct hv_vm;
@@ -39,6 +40,50 @@ void hv_assist_complete(struct hv_vcpu *vcpu, const struct hv_exit *exit);
  * that must measure an instruction the CPU reported no length for.
  */
 size_t hv_assist_fetch_insn(struct hv_vcpu *vcpu, uint8_t *buf, size_t max);
+
+/* What an instruction fetch depends on: a backend reads these straight
+   from its control block instead of the whole state. */
+struct hv_fetch_regs {
+    uint64_t rip;
+    uint64_t rflags;
+    uint64_t cr0, cr3, cr4, efer;
+    uint64_t cs_base;
+    uint32_t cs_limit;
+    uint16_t cs_attr; /* HV_SEG_* */
+    uint8_t cpl;
+};
+
+/*
+ * hv_assist_fetch_insn() with the registers given: the same bytes and the
+ * same stops, through the vCPU's memoized code-page translation
+ * (core/insn_fetch.c) when it still holds.
+ */
+size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8_t *buf,
+                     size_t max);
+
+struct hv_emu_env;
+struct hv_emu_regs;
+struct hv_walk_result;
+
+/*
+ * hv_walk() for the instruction assist's data accesses, through the
+ * vCPU's memo of its last data walk when that is still exact
+ * (core/insn_fetch.c).
+ */
+hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
+                             const struct hv_emu_regs *regs, uint64_t la, unsigned access,
+                             struct hv_walk_result *res);
+
+/*
+ * The MMIO fast path (NPF in a registered region): a plain 32/64-bit
+ * `mov reg, [mem]` or `mov [mem], reg` in 64-bit mode, decoded and carried
+ * out on the registers alone. Returns HV_FAST_NONE when the instruction or
+ * the situation is anything else (the caller takes hv_assist_emulate(),
+ * nothing was done), HV_FAST_DONE when the guest can resume, HV_FAST_EXIT
+ * when the embedder must see `exit`.
+ */
+enum { HV_FAST_NONE, HV_FAST_DONE, HV_FAST_EXIT };
+int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit);
 
 /* Free the VM's region table (VM destroy). */
 void hv_assist_vm_fini(struct hv_vm *vm);

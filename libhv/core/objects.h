@@ -56,6 +56,7 @@ enum hv_completion {
     HV_COMPLETE_IO_IN,     /* write exit->io.data to AL/AX/EAX, advance RIP */
     HV_COMPLETE_EMULATION, /* retry the emulated instruction with the embedder's result */
     HV_COMPLETE_ADVANCE,   /* just advance RIP (OUT, MMIO write) */
+    HV_COMPLETE_MMIO_LOAD, /* write exit->mmio.data to GPR completion_reg, advance RIP */
 };
 
 /* One MMIO or port access of an instruction the embedder completes (assist). */
@@ -70,6 +71,28 @@ struct hv_assist_access {
 
 #define HV_ASSIST_LOG 4
 
+/*
+ * A memoized guest page walk (core/insn_fetch.c): the translation of one
+ * linear page, valid while the paging registers and access kind (key),
+ * CR3, the SLAT generation and every guest paging-structure entry of the
+ * walk are what they were.
+ */
+struct hv_walk_memo {
+    uint64_t key;             /* paging-mode bits, CPL, access kind; 0: empty */
+    uint64_t la_page;         /* linear address >> 12 */
+    uint64_t cr3;
+    uint64_t slat_gen;
+    uint64_t gpa_page;        /* guest-physical address of the 4 KiB page */
+    uint64_t page_size;       /* of the guest's mapping (hv_walk_result) */
+    const uint8_t *host;      /* fetch memo: host pointer to the page */
+    uint32_t n;               /* entries of the walk */
+    uint8_t maxphyaddr;       /* guest view the walk used (CPUID overrides) */
+    bool gbpages;
+    const uint64_t *pte[5];   /* the 8-byte words holding the entries */
+    uint64_t mask[5], val[5]; /* entry bits of each word, their value after the walk */
+    uint64_t walks;           /* full walks done (tests, profiling) */
+};
+
 struct hv_vcpu {
     /* Guest GPRs in hv_gpr order. First member: the world-switch assembly
        addresses it at offset 0. Valid between exits (backend run()). */
@@ -82,7 +105,8 @@ struct hv_vcpu {
     uint32_t shutdown;                 /* triple-faulted: state must be set again */
     uint32_t completion;               /* enum hv_completion */
     uint64_t completion_rip;           /* RIP to resume at after completion */
-    uint8_t completion_size;           /* IN size */
+    uint8_t completion_size;           /* IN / MMIO load size */
+    uint8_t completion_reg;            /* MMIO load destination (enum hv_gpr) */
     /* Queued events (hv_vcpu_inject) waiting for their window. */
     struct hv_event queued_exc;        /* exception (or soft int), type NONE if none */
     struct hv_event queued_irq;        /* external interrupt */
@@ -92,6 +116,8 @@ struct hv_vcpu {
        replayed in order when the emulation is retried (core/assist.c). */
     struct hv_assist_access alog[HV_ASSIST_LOG];
     uint8_t alog_len;
+    struct hv_walk_memo fetch;         /* code page of the last fetch (core/insn_fetch.c) */
+    struct hv_walk_memo data;          /* page of the assist's last data access */
     void *arch;                        /* backend per-vCPU data (backend) */
     /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */
     uint8_t fpu[512] __attribute__((aligned(16)));

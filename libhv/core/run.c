@@ -100,6 +100,10 @@ static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
             *rax = v & 0xffffffffull;
             break;
         }
+    } else if (kind == HV_COMPLETE_MMIO_LOAD) {
+        /* The assist's fast path: a 32-bit load zero-extends. */
+        uint64_t v = exit->mmio.data;
+        vcpu->gpr[vcpu->completion_reg & 15] = vcpu->completion_size == 8 ? v : v & 0xffffffffull;
     }
     be->set_rip(vcpu, vcpu->completion_rip);
     return false;
@@ -270,8 +274,12 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
         if (hv_slat_translate(&vcpu->vm->slat, vx->npf.gpa, vx->npf.access & HV_MEM_RWX, &hpa) ==
             HV_OK)
             return false;
-        if (!vx->npf.present && hv_assist_claims(vcpu->vm, vx->npf.gpa))
+        if (!vx->npf.present && hv_assist_claims(vcpu->vm, vx->npf.gpa)) {
+            int fast = hv_assist_fast(vcpu, vx, exit);
+            if (fast != HV_FAST_NONE)
+                return fast == HV_FAST_EXIT;
             return hv_assist_emulate(vcpu, vx, exit);
+        }
         fill_raw(exit, vx, HV_EXIT_SLAT_FAULT);
         exit->slat.gpa = vx->npf.gpa;
         exit->slat.gva = vx->npf.gva;

@@ -170,6 +170,8 @@ hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out)
     out->mapped_bytes = hv_slat_mapped_bytes(&vm->slat);
     out->host_bytes = sizeof(*vm) + vm->max_vcpus * sizeof(vm->vcpus[0]) +
                       vm->vcpu_count * sizeof(struct hv_vcpu) + hv_slat_meta_bytes(&vm->slat);
+    if (vm->ctx->be->arch_pages)
+        out->arch_pages = vm->ctx->be->arch_pages(vm);
     return HV_OK;
 }
 

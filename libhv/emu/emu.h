@@ -137,6 +137,9 @@ struct hv_emu_regs {
  * Guest memory and I/O the emulator reaches. Every callback gets
  * hv_emu_env::opaque first. Calls never cross a 4 KiB guest-physical page.
  */
+struct hv_emu_env;
+struct hv_walk_result;
+
 struct hv_emu_ops {
     /*
      * Read/write guest RAM (page tables, instruction bytes, RAM operands).
@@ -160,6 +163,13 @@ struct hv_emu_ops {
     hv_status_t (*mmio)(void *opaque, uint64_t gpa, unsigned size, bool write, uint64_t *value);
     /* Port I/O of 1, 2 or 4 bytes for INS/OUTS; may be NULL (then INS/OUTS are unsupported). */
     hv_status_t (*pio)(void *opaque, uint16_t port, unsigned size, bool write, uint64_t *value);
+    /*
+     * Optional: translate a linear address exactly as hv_walk() (emu/walk.h)
+     * does with these arguments, e.g. from a memo of an earlier walk that
+     * is known to be still exact. NULL: the emulator calls hv_walk().
+     */
+    hv_status_t (*walk)(void *opaque, const struct hv_emu_env *env, const struct hv_emu_regs *regs,
+                        uint64_t la, unsigned access, struct hv_walk_result *res);
 };
 
 /* Everything a step needs besides the registers. */

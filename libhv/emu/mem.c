@@ -28,7 +28,8 @@ bool emu_canonical(const struct emu_ctx *c, uint64_t la)
 emu_rc emu_translate(struct emu_ctx *c, uint64_t la, unsigned access, uint64_t *gpa)
 {
     struct hv_walk_result w;
-    hv_status_t st = hv_walk(c->env, c->regs, la, access, &w);
+    hv_status_t st = c->ops->walk ? c->ops->walk(c->env->opaque, c->env, c->regs, la, access, &w)
+                                  : hv_walk(c->env, c->regs, la, access, &w);
 
     if (st != HV_OK) {
         c->status = st;

@@ -36,7 +36,7 @@ struct walk {
     const struct hv_emu_env *env;
     const struct hv_emu_regs *regs;
     enum walk_mode mode;
-    struct walk_entry e[5];
+    struct walk_entry e[HV_WALK_MAX_ENTRIES];
     unsigned n;
     bool user_page; /* U/S = 1 at every level */
     bool writable;  /* R/W = 1 at every level */
@@ -290,6 +290,7 @@ static hv_status_t update_ad(struct walk *w, bool write)
         }
         if (st != HV_OK)
             return st;
+        e->val = nv; /* what the entry holds now (the walk's trace) */
         /* A table that maps itself uses one entry at several levels: the
            later uses were read before this update, so they now expect
            what was just written (else the cmpxchg fails on our own write
@@ -370,6 +371,13 @@ static hv_status_t walk_once(struct walk *w, uint64_t la, unsigned access,
 hv_status_t hv_walk(const struct hv_emu_env *env, const struct hv_emu_regs *regs, uint64_t la,
                     unsigned access, struct hv_walk_result *res)
 {
+    return hv_walk_traced(env, regs, la, access, res, NULL);
+}
+
+hv_status_t hv_walk_traced(const struct hv_emu_env *env, const struct hv_emu_regs *regs,
+                           uint64_t la, unsigned access, struct hv_walk_result *res,
+                           struct hv_walk_trace *trace)
+{
     struct walk w;
     hv_status_t st = HV_ERR_AGAIN;
 
@@ -380,6 +388,8 @@ hv_status_t hv_walk(const struct hv_emu_env *env, const struct hv_emu_regs *regs
     if (env->maxphyaddr < 32 || env->maxphyaddr > 52)
         return HV_ERR_INVALID_ARG;
     hv_memset(res, 0, sizeof(*res));
+    if (trace)
+        trace->n = 0;
 
     if (!(regs->cr0 & HV_EMU_CR0_PG)) {
         /* Paging off: linear addresses are physical, 32 bits wide (2.5). */
@@ -402,5 +412,13 @@ hv_status_t hv_walk(const struct hv_emu_env *env, const struct hv_emu_regs *regs
     /* HV_ERR_AGAIN: a concurrent write beat our accessed/dirty update; walk again. */
     for (int i = 0; i < WALK_RETRIES && st == HV_ERR_AGAIN; i++)
         st = walk_once(&w, la, access, res);
+    if (trace && st == HV_OK && res->outcome == HV_WALK_OK) {
+        for (unsigned i = 0; i < w.n; i++) {
+            trace->gpa[i] = w.e[i].gpa;
+            trace->val[i] = w.e[i].val;
+            trace->size[i] = w.e[i].size;
+        }
+        trace->n = w.n;
+    }
     return st;
 }

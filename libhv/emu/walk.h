@@ -58,4 +58,28 @@ struct hv_walk_result {
 hv_status_t hv_walk(const struct hv_emu_env *env, const struct hv_emu_regs *regs, uint64_t la,
                     unsigned access, struct hv_walk_result *res);
 
+/* Most paging-structure entries one walk reads (5-level paging). */
+#define HV_WALK_MAX_ENTRIES 5
+
+/*
+ * The paging-structure entries a successful walk used, in walk order, with
+ * the values they hold after it (accessed/dirty flags set): as long as
+ * every entry still holds that value and the registers are the same, the
+ * same walk gives the same translation and changes nothing.
+ */
+struct hv_walk_trace {
+    unsigned n;
+    uint64_t gpa[HV_WALK_MAX_ENTRIES];
+    uint64_t val[HV_WALK_MAX_ENTRIES];
+    uint8_t size[HV_WALK_MAX_ENTRIES]; /* 4 or 8 bytes */
+};
+
+/*
+ * hv_walk() that also fills @p trace (not NULL) when res->outcome is
+ * HV_WALK_OK; trace->n is 0 otherwise (and with paging off).
+ */
+hv_status_t hv_walk_traced(const struct hv_emu_env *env, const struct hv_emu_regs *regs,
+                           uint64_t la, unsigned access, struct hv_walk_result *res,
+                           struct hv_walk_trace *trace);
+
 #endif /* HV_EMU_WALK_H */

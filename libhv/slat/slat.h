@@ -112,6 +112,9 @@ struct hv_slat {
     uint64_t dirs;         /* live shadow objects (one per table above level 0) */
     uint64_t mapped_bytes; /* guest-physical bytes mapped */
     uint16_t root_cnt;     /* present entries in the root table */
+    /* Bumped after every map/unmap/protect: translations derived from the
+       tree (host pointers a vCPU memoizes) are stale once it changed. */
+    uint64_t gen;
     /*
      * Masks derived from the format at init for the hot paths (every walk):
      * present iff e & present_mask; leaf address = e &
@@ -197,6 +200,17 @@ hv_status_t hv_slat_translate(const struct hv_slat *s, uint64_t gpa, uint32_t ac
  * cleared (so the CPU sets it again on the next write).
  */
 hv_status_t hv_slat_dirty_harvest(struct hv_slat *s, uint64_t gpa, uint64_t len, uint64_t *bitmap);
+
+/*
+ * Generation of the mapping: changes after every hv_slat_map(),
+ * hv_slat_unmap() and hv_slat_protect() call (successful or not), so a
+ * translation memoized with an equal generation is still the tree's.
+ * Lock-free read (acquire), like hv_slat_translate().
+ */
+static inline uint64_t hv_slat_gen(const struct hv_slat *s)
+{
+    return __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
+}
 
 /* Host-physical address of the root table (for EPTP / nCR3); fixed for the SLAT's life. */
 uint64_t hv_slat_root_hpa(const struct hv_slat *s);

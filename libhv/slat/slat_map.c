@@ -550,7 +550,8 @@ static hv_status_t page_protect(struct hv_slat *s, uint64_t gpa)
     return HV_OK;
 }
 
-hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t len, uint32_t flags)
+static hv_status_t slat_map_call(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t len,
+                                 uint32_t flags)
 {
     if (!s || !s->root)
         return HV_ERR_INVALID_ARG;
@@ -586,7 +587,7 @@ hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t 
     return HV_OK;
 }
 
-hv_status_t hv_slat_unmap(struct hv_slat *s, uint64_t gpa, uint64_t len)
+static hv_status_t slat_unmap_call(struct hv_slat *s, uint64_t gpa, uint64_t len)
 {
     if (!s || !s->root)
         return HV_ERR_INVALID_ARG;
@@ -614,7 +615,7 @@ hv_status_t hv_slat_unmap(struct hv_slat *s, uint64_t gpa, uint64_t len)
     return HV_OK;
 }
 
-hv_status_t hv_slat_protect(struct hv_slat *s, uint64_t gpa, uint64_t len, uint32_t flags)
+static hv_status_t slat_protect_call(struct hv_slat *s, uint64_t gpa, uint64_t len, uint32_t flags)
 {
     if (!s || !s->root)
         return HV_ERR_INVALID_ARG;
@@ -648,4 +649,28 @@ hv_status_t hv_slat_protect(struct hv_slat *s, uint64_t gpa, uint64_t len, uint3
         s->flush_pending = true;
     slat_reserve_release(s);
     return HV_OK;
+}
+
+/* The public modifying calls: the change, then a new generation (release:
+   whoever reads the new generation also sees the new entries). */
+static hv_status_t bump_gen(struct hv_slat *s, hv_status_t st)
+{
+    if (s && s->root)
+        __atomic_fetch_add(&s->gen, 1, __ATOMIC_RELEASE);
+    return st;
+}
+
+hv_status_t hv_slat_map(struct hv_slat *s, uint64_t gpa, uint64_t hpa, uint64_t len, uint32_t flags)
+{
+    return bump_gen(s, slat_map_call(s, gpa, hpa, len, flags));
+}
+
+hv_status_t hv_slat_unmap(struct hv_slat *s, uint64_t gpa, uint64_t len)
+{
+    return bump_gen(s, slat_unmap_call(s, gpa, len));
+}
+
+hv_status_t hv_slat_protect(struct hv_slat *s, uint64_t gpa, uint64_t len, uint32_t flags)
+{
+    return bump_gen(s, slat_protect_call(s, gpa, len, flags));
 }

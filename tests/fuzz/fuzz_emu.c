@@ -179,8 +179,14 @@ static hv_status_t cb_pio(void *opaque, uint16_t port, unsigned size, bool write
     return HV_OK;
 }
 
-static const struct hv_emu_ops ops_cx = {cb_read, cb_write, cb_cmpxchg, cb_is_ram, cb_mmio, cb_pio};
-static const struct hv_emu_ops ops_nocx = {cb_read, cb_write, NULL, cb_is_ram, cb_mmio, NULL};
+static const struct hv_emu_ops ops_cx = {.gpa_read = cb_read,
+                                         .gpa_write = cb_write,
+                                         .gpa_cmpxchg = cb_cmpxchg,
+                                         .is_ram = cb_is_ram,
+                                         .mmio = cb_mmio,
+                                         .pio = cb_pio};
+static const struct hv_emu_ops ops_nocx = {
+    .gpa_read = cb_read, .gpa_write = cb_write, .is_ram = cb_is_ram, .mmio = cb_mmio};
 
 #define CR0_PE  HV_EMU_CR0_PE
 #define CR0_PG  HV_EMU_CR0_PG

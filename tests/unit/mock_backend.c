@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mock_backend.h"
+#include "core/assist.h"
 #include "core/host.h"
 
 struct mock_backend_config mock_be;
@@ -283,27 +284,30 @@ static void mock_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
     ((struct mock_vcpu *)vcpu->arch)->window[type] = on;
 }
 
-const struct hv_backend_ops mock_backend_ops = {
-    .name = "mock",
-    .id = HV_BACKEND_NONE,
-    .probe = mock_probe,
-    .ctx_init = mock_ctx_init,
-    .ctx_fini = mock_ctx_fini,
-    .slat_format = mock_slat_format,
-    .vm_init = mock_vm_init,
-    .vm_fini = mock_vm_fini,
-    .slat_flush = mock_slat_flush,
-    .vcpu_init = mock_vcpu_init,
-    .vcpu_fini = mock_vcpu_fini,
-    .get_state = mock_get_state,
-    .set_state = mock_set_state,
-    .run = mock_run,
-    .get_rip = mock_get_rip,
-    .set_rip = mock_set_rip,
-    .get_rflags = mock_get_rflags,
-    .get_cpl = mock_get_cpl,
-    .long_mode = mock_long_mode,
-    .can_inject = mock_can_inject,
-    .inject = mock_inject,
-    .set_window = mock_set_window,
-};
+static void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+{
+    struct mock_vcpu *m = vcpu->arch;
+    fr->rip = m->st.rip;
+    fr->rflags = m->st.rflags;
+    fr->cr0 = m->st.cr0;
+    fr->cr3 = m->st.cr3;
+    fr->cr4 = m->st.cr4;
+    fr->efer = m->st.efer;
+    fr->cs_base = m->st.seg[HV_SEG_CS].base;
+    fr->cs_limit = m->st.seg[HV_SEG_CS].limit;
+    fr->cs_attr = m->st.seg[HV_SEG_CS].attr;
+    fr->cpl = (uint8_t)mock_get_cpl(vcpu);
+}
+
+/* With get_fetch_regs (the assist's MOV fast path on) and without. */
+#define MOCK_OPS                                                                                   \
+    .name = "mock", .id = HV_BACKEND_NONE, .probe = mock_probe, .ctx_init = mock_ctx_init,         \
+    .ctx_fini = mock_ctx_fini, .slat_format = mock_slat_format, .vm_init = mock_vm_init,           \
+    .vm_fini = mock_vm_fini, .slat_flush = mock_slat_flush, .vcpu_init = mock_vcpu_init,           \
+    .vcpu_fini = mock_vcpu_fini, .get_state = mock_get_state, .set_state = mock_set_state,         \
+    .run = mock_run, .get_rip = mock_get_rip, .set_rip = mock_set_rip,                             \
+    .get_rflags = mock_get_rflags, .get_cpl = mock_get_cpl, .long_mode = mock_long_mode,           \
+    .can_inject = mock_can_inject, .inject = mock_inject, .set_window = mock_set_window,
+
+const struct hv_backend_ops mock_backend_ops = {MOCK_OPS.get_fetch_regs = mock_get_fetch_regs};
+const struct hv_backend_ops mock_backend_ops_nofast = {MOCK_OPS};

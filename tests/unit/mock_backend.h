@@ -42,6 +42,8 @@ struct mock_backend_config {
 
 extern struct mock_backend_config mock_be;
 extern const struct hv_backend_ops mock_backend_ops;
+/* The same without get_fetch_regs (the core's fallbacks). */
+extern const struct hv_backend_ops mock_backend_ops_nofast;
 
 /* Reset mock_be to a capable CPU using `fmt`. */
 void mock_backend_reset(const struct hv_slat_format *fmt);

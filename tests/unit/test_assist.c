@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include <hv/hv.h>
+#include "core/assist.h"
 #include "core/ctx_internal.h"
+#include "core/objects.h"
 #include "mock_backend.h"
 #include "mock_host.h"
 #include "vmx/ept_format.h"
@@ -49,12 +51,15 @@ static hv_status_t regfile(void *opaque, uint64_t gpa, unsigned size, bool write
     return HV_OK;
 }
 
+/* The backend the next up() uses: with get_fetch_regs (fast path) or not. */
+static const struct hv_backend_ops *be_ops = &mock_backend_ops;
+
 static void up(void)
 {
     mock_host_init(&mh);
     hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M, true, false);
     mock_backend_reset(&ept);
-    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, be_ops, &ctx), HV_OK);
     CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, NULL, &vm), HV_OK);
     CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 0, &vcpu), HV_OK);
     mv = mock_vcpu_of(vcpu);
@@ -109,8 +114,10 @@ static uint64_t rip_now(void)
 static void test_handler_region(void)
 {
     up();
-    static const uint8_t mov_store[] = {0x89, 0x05, 0x10, 0x00, 0xe0, 0xfe}; /* mov [0xfee00010], eax */
-    static const uint8_t movzx_load[] = {0x0f, 0xb6, 0x1d, 0x10, 0x00, 0xe0, 0xfe}; /* movzx ebx, byte [0xfee00010] */
+    static const uint8_t mov_store[] = {0x89, 0x05, 0x10,
+                                        0x00, 0xe0, 0xfe}; /* mov [0xfee00010], eax */
+    static const uint8_t movzx_load[] = {0x0f, 0xb6, 0x1d, 0x10,
+                                         0x00, 0xe0, 0xfe}; /* movzx ebx, byte [0xfee00010] */
     npf_at(0x1000, mov_store, sizeof(mov_store), 0xfee00010, HV_ACCESS_WRITE);
     npf_at(0x1006, movzx_load, sizeof(movzx_load), 0xfee00010, HV_ACCESS_READ);
     vcpu->gpr[HV_GPR_RAX] = 0x12345678;
@@ -134,8 +141,9 @@ static void test_handler_region(void)
 static void test_embedder_region(void)
 {
     up();
-    static const uint8_t load[] = {0x8b, 0x05, 0x04, 0x00, 0xd0, 0xfe};       /* mov eax, [0xfed00004] */
-    static const uint8_t add[] = {0x83, 0x05, 0x00, 0x00, 0xd0, 0xfe, 0x05}; /* add dword [0xfed00000], 5 */
+    static const uint8_t load[] = {0x8b, 0x05, 0x04, 0x00, 0xd0, 0xfe}; /* mov eax, [0xfed00004] */
+    static const uint8_t add[] = {0x83, 0x05, 0x00, 0x00,
+                                  0xd0, 0xfe, 0x05}; /* add dword [0xfed00000], 5 */
     npf_at(0x2000, load, sizeof(load), 0xfed00004, HV_ACCESS_READ);
     npf_at(0x2006, add, sizeof(add), 0xfed00000, HV_ACCESS_READ);
     struct hv_exit x;
@@ -314,6 +322,356 @@ static void test_region_args(void)
     down();
 }
 
+/* --- the memoized instruction fetch (core/insn_fetch.c) ----------------- */
+
+#define PTE_P  0x1ull
+#define PTE_RW 0x2ull
+#define PTE_US 0x4ull
+#define PTE_A  0x20ull
+
+static uint64_t *pte_at(uint64_t gpa)
+{
+    return (uint64_t *)(ram + gpa);
+}
+
+/* A 4-level hierarchy at root..root+0x3000 mapping the 4 KiB page at
+   linear 0x400000 to code_gpa (supervisor, or user with us). */
+static void build_tables(uint64_t root, uint64_t code_gpa, uint64_t us)
+{
+    memset(ram + root, 0, 0x4000);
+    *pte_at(root) = (root + 0x1000) | PTE_P | PTE_RW | us;
+    *pte_at(root + 0x1000) = (root + 0x2000) | PTE_P | PTE_RW | us;
+    *pte_at(root + 0x2000 + 2 * 8) = (root + 0x3000) | PTE_P | PTE_RW | us;
+    *pte_at(root + 0x3000) = code_gpa | PTE_P | PTE_RW | us;
+}
+
+/* 64-bit mode with 4-level paging at CR3 = root, CPL 0, RIP = rip. */
+static void long_mode(uint64_t root, uint64_t rip, uint64_t cr4_extra)
+{
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.cr0 = 0x80010011; /* PG WP ET PE */
+    st.cr3 = root;
+    st.cr4 = 0x20 | cr4_extra; /* PAE */
+    st.efer = 0x500;           /* LME LMA */
+    st.seg[HV_SEG_CS].attr = HV_SEG_P | HV_SEG_S | HV_SEG_L | HV_SEG_G | 0xb;
+    st.rip = rip;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+}
+
+static uint64_t walks(void)
+{
+    return vcpu->fetch.walks;
+}
+
+static void test_fetch_memo(void)
+{
+    up();
+    static const uint8_t code_a[] = {0x0f, 0xa2, 0x90, 0x90}; /* cpuid; nop; nop */
+    static const uint8_t code_b[] = {0x0f, 0x01, 0xd9, 0xf4}; /* vmmcall; hlt */
+    static const uint8_t code_c[] = {0xe6, 0x80, 0xcc, 0xcc}; /* out 0x80, al */
+    memcpy(ram + 0x20000, code_a, 4);
+    memcpy(ram + 0x21000, code_b, 4);
+    memcpy(ram + 0x22000, code_c, 4);
+    build_tables(0x10000, 0x20000, 0);
+    build_tables(0x30000, 0x22000, 0);
+    long_mode(0x10000, 0x400000, 0);
+    uint8_t buf[15];
+
+    /* The first fetch walks and sets the accessed flags; the next ones
+       hit the memo and give the same bytes. */
+    uint64_t w0 = walks();
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w0 + 1);
+    CU_ASSERT(*pte_at(0x10000) & PTE_A);
+    CU_ASSERT(*pte_at(0x13000) & PTE_A);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 2), 2);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 2), 0);
+    CU_ASSERT_EQUAL(walks(), w0 + 1);
+
+    /* The guest rewrites its PTE without telling anyone: a fresh walk
+       reaches the new page. */
+    *pte_at(0x13000) = 0x21000 | PTE_P | PTE_RW;
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w0 + 2);
+    CU_ASSERT(*pte_at(0x13000) & PTE_A);
+
+    /* Clearing an accessed flag is a change too: the walk sets it again. */
+    *pte_at(0x11000) &= ~PTE_A;
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(walks(), w0 + 3);
+    CU_ASSERT(*pte_at(0x11000) & PTE_A);
+
+    /* A not-present PTE stops the fetch; present again, the bytes are back. */
+    uint64_t saved = *pte_at(0x13000);
+    *pte_at(0x13000) = 0;
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    *pte_at(0x13000) = saved;
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
+
+    /* Another CR3: the other hierarchy's page. */
+    uint64_t w1 = walks();
+    long_mode(0x30000, 0x400000, 0);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_c, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w1 + 1);
+
+    /* A mode change: user pages under SMEP fault for a supervisor fetch,
+       although the same entries were just memoized without SMEP. */
+    build_tables(0x10000, 0x20000, PTE_US);
+    long_mode(0x10000, 0x400000, 0);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+    long_mode(0x10000, 0x400000, 1u << 20); /* CR4.SMEP */
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    /* Paging off: the linear address is the physical one. */
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.cr0 = 0x11;
+    st.cr4 = 0;
+    st.efer = 0;
+    st.seg[HV_SEG_CS].attr = HV_SEG_P | HV_SEG_S | HV_SEG_DB | HV_SEG_G | 0xb;
+    st.rip = 0x21000;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
+
+    /* SLAT unmap of the memoized code page: not RAM any more, nothing
+       fetched; mapped again (to other host memory), its new bytes. */
+    w1 = walks();
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x21000, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w1 + 1);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0x21000, ram_hpa + 0x22000, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_c, 4), 0);
+    /* Any SLAT protect is a new generation: a fresh walk. */
+    w1 = walks();
+    CU_ASSERT_EQUAL(hv_vm_protect(vm, 0x21000, 0x1000, HV_MEM_READ), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_c, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w1 + 1);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x21000, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0x21000, ram_hpa + 0x21000, 0x1000, HV_MEM_RWX), HV_OK);
+
+    /* A page-table page the SLAT unmaps: the walk cannot read it. */
+    long_mode(0x10000, 0x400000, 0);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x12000, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0x12000, ram_hpa + 0x12000, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+
+    /* A fetch crossing into an unmapped linear page stops at the boundary. */
+    memcpy(ram + 0x20ffe, code_a, 2);
+    long_mode(0x10000, 0x400ffe, 0);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 2);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 2), 0);
+    down();
+}
+
+/* Script an NPF at rip (linear) whose memory operand is gpa. */
+static void npf_linear(uint64_t rip, uint64_t gpa, uint32_t access)
+{
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_NPF;
+    e.vx.rip = rip;
+    e.vx.npf.gpa = gpa;
+    e.vx.npf.access = access;
+    mock_script(vcpu, &e);
+}
+
+static void data_memo(void)
+{
+    up();
+    /* 64-bit code at linear 0x400000 (gpa 0x20000); linear 0x401000 maps
+       the handler region's page 0xfee00000. */
+    static const uint8_t load[] = {0x8b, 0x04, 0x25, 0x10,
+                                   0x10, 0x40, 0x00}; /* mov eax, [0x401010] */
+    static const uint8_t store[] = {0x89, 0x1c, 0x25, 0x18,
+                                    0x10, 0x40, 0x00}; /* mov [0x401018], ebx */
+    build_tables(0x10000, 0x20000, 0);
+    *pte_at(0x13008) = 0xfee00000 | PTE_P | PTE_RW;
+    memcpy(ram + 0x20000, load, sizeof(load));
+    memcpy(ram + 0x20010, store, sizeof(store));
+    long_mode(0x10000, 0x400000, 0);
+    reg_file[2] = 0x1111;
+    struct hv_exit x;
+
+    /* The first load walks; the second hits the memo. */
+    uint64_t w0 = vcpu->data.walks;
+    for (int i = 0; i < 2; i++) {
+        mv->st.rip = 0x400000;
+        vcpu->gpr[HV_GPR_RAX] = 0;
+        npf_linear(0x400000, 0xfee00010, HV_ACCESS_READ);
+        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+        CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
+        CU_ASSERT_EQUAL(rip_now(), 0x400007);
+        CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 1);
+    }
+    CU_ASSERT(*pte_at(0x13008) & PTE_A);
+    CU_ASSERT(!(*pte_at(0x13008) & 0x40)); /* a read sets no dirty flag */
+
+    /* A store is another access kind: a fresh walk sets the dirty flag. */
+    mv->st.rip = 0x400010;
+    vcpu->gpr[HV_GPR_RBX] = 0x2222;
+    npf_linear(0x400010, 0xfee00018, HV_ACCESS_WRITE);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(reg_file[3], 0x2222);
+    CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 2);
+    CU_ASSERT(*pte_at(0x13008) & 0x40);
+
+    /* The guest points the page at the embedder's region: the load goes
+       there (HV_EXIT_MMIO at the new address), not to the handler. */
+    *pte_at(0x13008) = 0xfed00000 | PTE_P | PTE_RW;
+    mv->st.rip = 0x400000;
+    nseen = 0;
+    npf_linear(0x400000, 0xfed00010, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00010);
+    CU_ASSERT_EQUAL(nseen, 0);
+    x.mmio.data = 0x3333;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x3333);
+
+    /* Not present any more: #PF with CR2 = the operand's address. */
+    *pte_at(0x13008) = 0;
+    mv->st.rip = 0x400000;
+    mv->injected_count = 0;
+    npf_linear(0x400000, 0xfee00010, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(mv->injected_count, 1);
+    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
+    CU_ASSERT_EQUAL(mv->injected[0].cr2, 0x401010);
+    down();
+}
+
+static void test_data_memo(void)
+{
+    data_memo(); /* the MOV fast path */
+    be_ops = &mock_backend_ops_nofast;
+    data_memo(); /* the emulator */
+    be_ops = &mock_backend_ops;
+}
+
+/* Run one scripted NPF of the instruction at linear rip (code page 0x20000). */
+static void run_insn(uint64_t rip, const uint8_t *code, size_t len, uint64_t gpa, uint32_t access,
+                     struct hv_exit *x)
+{
+    memcpy(ram + 0x20000 + (rip & 0xfff), code, len);
+    mv->st.rip = rip;
+    npf_linear(rip, gpa, access);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, x), HV_OK);
+}
+
+static void test_fast_mov(void)
+{
+    up();
+    build_tables(0x10000, 0x20000, 0);
+    *pte_at(0x13008) = 0xfee00000 | PTE_P | PTE_RW; /* 0x401000: handler region */
+    *pte_at(0x13010) = 0xfed00000 | PTE_P | PTE_RW; /* 0x402000: embedder region */
+    long_mode(0x10000, 0x400000, 0);
+    uint64_t *g = vcpu->gpr;
+    struct hv_exit x;
+
+    /* mov r9, [rbx + rcx*8 + 0x10]: REX.W.R, SIB, disp8; 64-bit handler load. */
+    static const uint8_t ld64[] = {0x4c, 0x8b, 0x4c, 0xcb, 0x10};
+    reg_file[2] = 0x1122334455667788ull;
+    g[HV_GPR_RBX] = 0x400f00;
+    g[HV_GPR_RCX] = 0x20;
+    nseen = 0;
+    run_insn(0x400000, ld64, sizeof(ld64), 0xfee00010, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(g[HV_GPR_R9], 0x1122334455667788ull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400005);
+    CU_ASSERT_EQUAL(nseen, 1); /* the handler ran once */
+    CU_ASSERT_EQUAL(seen[0].gpa, 0xfee00010);
+    CU_ASSERT_EQUAL(seen[0].size, 8);
+
+    /* mov [rip + 0x1002], esi: RIP-relative 32-bit handler store. */
+    static const uint8_t st32[] = {0x89, 0x35, 0x02, 0x10, 0x00, 0x00};
+    g[HV_GPR_RSI] = 0xffffffff12345678ull;
+    nseen = 0;
+    run_insn(0x400010, st32, sizeof(st32), 0xfee00018, HV_ACCESS_WRITE, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(nseen, 1);
+    CU_ASSERT_EQUAL(seen[0].gpa, 0xfee00018);
+    CU_ASSERT_EQUAL(seen[0].size, 4);
+    CU_ASSERT(seen[0].write);
+    CU_ASSERT_EQUAL(reg_file[3], 0x12345678);
+    CU_ASSERT_EQUAL(rip_now(), 0x400016);
+
+    /* mov r10d, [r11]: the embedder's load; the completion writes the
+       zero-extended value without emulating again. */
+    static const uint8_t ld32[] = {0x45, 0x8b, 0x13};
+    g[HV_GPR_R10] = ~0ull;
+    g[HV_GPR_R11] = 0x402020;
+    nseen = 0;
+    run_insn(0x400020, ld32, sizeof(ld32), 0xfed00020, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.rip, 0x400020);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00020);
+    CU_ASSERT_EQUAL(x.mmio.size, 4);
+    CU_ASSERT(!x.mmio.write);
+    CU_ASSERT_EQUAL(rip_now(), 0x400020);                     /* not before the completion */
+    CU_ASSERT_EQUAL(vcpu->completion, HV_COMPLETE_MMIO_LOAD); /* no re-decoding */
+    x.mmio.data = 0xaabbccdd11ull;
+    unsigned entries = mv->entries;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(mv->entries, entries + 1);
+    CU_ASSERT_EQUAL(g[HV_GPR_R10], 0xbbccdd11ull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400023);
+    CU_ASSERT_EQUAL(nseen, 0);
+
+    /* mov [r11], rax: the embedder's 64-bit store. */
+    static const uint8_t st64[] = {0x49, 0x89, 0x03};
+    g[HV_GPR_RAX] = 0x0102030405060708ull;
+    run_insn(0x400030, st64, sizeof(st64), 0xfed00020, HV_ACCESS_WRITE, &x);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.size, 8);
+    CU_ASSERT(x.mmio.write);
+    CU_ASSERT_EQUAL(x.mmio.data, 0x0102030405060708ull);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0x0102030405060708ull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400033);
+
+    /* mov ax, [rbx] (operand-size prefix): not the fast path's; the
+       emulator keeps RAX's upper bits. */
+    static const uint8_t ld16[] = {0x66, 0x8b, 0x03};
+    reg_file[0] = 0xbeef;
+    g[HV_GPR_RAX] = 0x1111222233334444ull;
+    g[HV_GPR_RBX] = 0x401000;
+    nseen = 0;
+    run_insn(0x400040, ld16, sizeof(ld16), 0xfee00000, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0x111122223333beefull);
+    CU_ASSERT_EQUAL(rip_now(), 0x400043);
+    CU_ASSERT_EQUAL(nseen, 1);
+
+    /* A load crossing into the next page goes to the emulator: the
+       handler's page gives two bytes, the embedder's page the other two. */
+    g[HV_GPR_RBX] = 0x401ffe;
+    static const uint8_t ld32b[] = {0x8b, 0x03}; /* mov eax, [rbx] */
+    nseen = 0;
+    run_insn(0x400050, ld32b, sizeof(ld32b), 0xfee00ffe, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(nseen, 1);
+    CU_ASSERT_EQUAL(seen[0].size, 2);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(x.mmio.gpa, 0xfed00000);
+    CU_ASSERT_EQUAL(x.mmio.size, 2);
+    CU_ASSERT_EQUAL(vcpu->completion, HV_COMPLETE_EMULATION);
+    down();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -325,6 +683,9 @@ int main(void)
     CU_add_test(s, "handler access replayed, not repeated", test_handler_then_embedder);
     CU_add_test(s, "unclaimed memory, unsupported insn, faults", test_unclaimed_and_faults);
     CU_add_test(s, "region arguments", test_region_args);
+    CU_add_test(s, "memoized instruction fetch and its invalidation", test_fetch_memo);
+    CU_add_test(s, "memoized data translation of the assist", test_data_memo);
+    CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -814,8 +814,9 @@ static void test_backend(const struct hv_backend_ops *be, const char *name)
 
     const struct scenario vm_s = {
         "backend vm_init", setup_backend_vm, op_vm, undo_vm, teardown_vm, HV_OK, HV_OK, 0};
-    /* VMX: the core's vCPU object and the backend's object and three pages
-       fail one by one; the complete run would VMCLEAR/VMWRITE. */
+    /* VMX: the core's vCPU object and the backend's object and two pages
+       (VMCS, MSR areas; the MSR bitmap is the VM's) fail one by one; the
+       complete run would VMCLEAR/VMWRITE. */
     const struct scenario vcpu_s = {"backend vcpu_init",
                                     setup_backend_vcpu,
                                     op_vcpu,
@@ -823,7 +824,7 @@ static void test_backend(const struct hv_backend_ops *be, const char *name)
                                     teardown_vm,
                                     HV_OK,
                                     HV_OK,
-                                    be->id == HV_BACKEND_VMX ? 5 : 0};
+                                    be->id == HV_BACKEND_VMX ? 4 : 0};
     n = run_scenario(&vm_s);
     printf("\n    %s vm_init: %u", name, n);
     n = run_scenario(&vcpu_s);

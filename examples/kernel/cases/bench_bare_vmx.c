@@ -187,12 +187,12 @@ int bench_bare_vmx(struct bench_vm *b, enum bench_bare_kind kind)
 void bench_vmx_arch_pages(struct hv_vm *vm, struct hv_vcpu *vcpu, uint64_t *per_vm,
                           uint64_t *per_vcpu)
 {
-    (void)vm; /* nothing architectural per VM: the EPT is counted as SLAT */
-    *per_vm = 0;
+    /* The MSR bitmap per VM (SDM 24.6.9; the EPT is counted as SLAT); VMCS
+       and VM-entry/exit MSR areas per vCPU (SDM 24.2, 24.7.2). */
+    *per_vm = vmx_vm_of(vm)->msr_bitmap ? 1 : 0;
     *per_vcpu = 0;
     if (!vcpu)
         return;
     const struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
-    /* VMCS, MSR bitmap, VM-entry/exit MSR areas (SDM 24.2, 24.6.9, 24.7.2). */
-    *per_vcpu = (vv->vmcs ? 1 : 0) + (vv->msr_bitmap ? 1 : 0) + (vv->msrs ? 1 : 0);
+    *per_vcpu = (vv->vmcs ? 1 : 0) + (vv->msrs ? 1 : 0);
 }

@@ -73,7 +73,13 @@ static int measure(struct kcase_ctx *kc, struct hv_ctx *ctx, const struct hv_cap
         s->obj_bytes = cnt->obj_bytes - o0;
         hv_vm_stats(vm, &stats);
         s->slat = stats.slat_table_pages;
-        arch_pages(caps, vm, vcpus, n, &s->arch);
+        s->arch = stats.arch_pages;
+        /* hv_vm_stats() against the backend's own structures. */
+        uint64_t seen;
+        arch_pages(caps, vm, vcpus, n, &seen);
+        if (seen != stats.arch_pages)
+            rc = kcase_fail(kc, "hv_vm_stats: arch_pages %llu, the backend holds %llu",
+                            (unsigned long long)stats.arch_pages, (unsigned long long)seen);
     }
     if (xen)
         hv_xen_disable(vm);
