@@ -17,6 +17,8 @@ endif()
 function(hv_read_source_list listfile outvar)
     set(result)
     if(EXISTS ${listfile})
+        # A file added to a list re-runs the configure step on the next build.
+        set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${listfile})
         file(STRINGS ${listfile} lines)
         foreach(line IN LISTS lines)
             string(STRIP "${line}" line)
