@@ -2,12 +2,13 @@
  * Hypercall buffers: PVH/HVM guests pass linear (guest-virtual) addresses.
  * With paging off they are guest-physical (32-bit); with paging on they
  * are translated through the guest's own page tables by the emulator's
- * walker, as a supervisor data access at the caller's CPL, page by page,
+ * walker (memoized per vCPU), as a data access at the caller's CPL, page by page,
  * and then accessed only through the checked guest-physical accessors.
  * Any failure is -EFAULT for the guest, never an exception: that is how
  * Xen's copy_from_guest()/copy_to_guest() report a bad pointer.
  */
 #include "backend.h"
+#include "core/assist.h"
 #include "core/guest_mem.h"
 #include "emu/walk.h"
 #include "xen/internal.h"
@@ -90,7 +91,10 @@ static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa
         .gbpages = c->x->gbpages,
     };
     struct hv_walk_result res;
-    if (hv_walk(&env, &c->regs, la, write ? HV_WALK_WRITE : HV_WALK_READ, &res) != HV_OK ||
+    /* Through the vCPU's memo of its last data walk (core/insn_fetch.c):
+       exact, since it re-reads every entry of the cached walk. */
+    if (hv_walk_memoized(c->vcpu, &env, &c->regs, la, write ? HV_WALK_WRITE : HV_WALK_READ, &res) !=
+            HV_OK ||
         res.outcome != HV_WALK_OK)
         return false;
     *gpa = res.gpa;
