@@ -137,11 +137,10 @@ long xen_do_console_io(struct xen_call *c)
 hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len,
                                 uint64_t *dropped)
 {
-    if (!vm || (!buf && cap) || !len)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, (buf || !cap) && len != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     size_t n = x->con_out ? HV_MIN(cap, (size_t)x->con_out_len) : 0;
     for (size_t i = 0; i < n; i++)
@@ -159,11 +158,10 @@ hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t 
 
 hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, size_t *accepted)
 {
-    if (!vm || (!buf && len) || !accepted)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, (buf || !len) && accepted != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     if (len && !console_buffer(x, &x->con_in))
         return HV_ERR_NO_MEMORY;
     uint64_t t = xen_lock(x);
@@ -188,11 +186,10 @@ static void pvcons_kick(struct hv_xen_vm *x)
 
 hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *guest_port)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     if (!HV_ALIGNED(ring_gpa, HV_PAGE_SIZE))
         return HV_ERR_ALIGNMENT;
     if (hv_gpa_zero(vm, ring_gpa, HV_PAGE_SIZE) != HV_OK)
@@ -242,11 +239,10 @@ static struct xen_cons_interface *ring(struct hv_xen_vm *x)
 
 hv_status_t hv_xen_pvcons_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len)
 {
-    if (!vm || (!buf && cap) || !len)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, (buf || !cap) && len != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     size_t n = 0;
@@ -276,11 +272,10 @@ out:
 
 hv_status_t hv_xen_pvcons_write(struct hv_vm *vm, const char *buf, size_t len, size_t *written)
 {
-    if (!vm || (!buf && len) || !written)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, (buf || !len) && written != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     size_t n = 0;

@@ -220,11 +220,10 @@ hv_status_t hv_xen_enable(struct hv_vm *vm, const struct hv_xen_config *config)
 
 hv_status_t hv_xen_disable(struct hv_vm *vm)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     const struct hv_host *h = &vm->ctx->host;
     uint64_t t = hv_lock_acquire(h, &vm->lock);
     bool busy = false;
@@ -269,11 +268,11 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
 
 hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid)
 {
-    if (!vm || !domid)
-        return HV_ERR_INVALID_ARG;
-    if (!vm->xen)
-        return HV_ERR_STATE;
-    *domid = vm->xen->domid;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, domid != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
+    *domid = x->domid;
     return HV_OK;
 }
 
@@ -281,11 +280,10 @@ hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid)
 
 hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     if (index >= HVM_NR_PARAMS)
         return HV_ERR_RANGE;
     uint64_t t = xen_lock(x);
@@ -296,11 +294,10 @@ hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value)
 
 hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value)
 {
-    if (!vm || !value)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, value != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     if (index >= HVM_NR_PARAMS)
         return HV_ERR_RANGE;
     uint64_t t = xen_lock(x);
@@ -313,11 +310,10 @@ hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value)
 
 hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
 {
-    if (!vcpu)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vcpu->vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vcpu ? vcpu->vm : NULL, true, &x);
+    if (entry != HV_OK)
+        return entry;
     struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
     uint64_t t = xen_lock(x);
     bool was_down = xv->down;
@@ -334,11 +330,10 @@ hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
 
 hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status)
 {
-    if (!vcpu || !status)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vcpu->vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vcpu ? vcpu->vm : NULL, status != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);

@@ -14,18 +14,12 @@ static uint32_t free_host_port(struct hv_xen_vm *x)
     return 0;
 }
 
-static struct hv_xen_vm *enabled(struct hv_vm *vm)
-{
-    return vm ? vm->xen : NULL;
-}
-
 hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port)
 {
-    if (!vm || !guest_port)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, guest_port != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     long port = xen_evtchn_alloc_port(x);
@@ -44,11 +38,10 @@ hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port)
 
 hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *host_port)
 {
-    if (!vm || !host_port)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, host_port != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     uint32_t hp = free_host_port(x);
@@ -74,11 +67,10 @@ hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *
 
 hv_status_t hv_xen_evtchn_host_unbound(struct hv_vm *vm, uint32_t *host_port)
 {
-    if (!vm || !host_port)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, host_port != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     uint32_t hp = free_host_port(x);
     if (hp) {
@@ -103,11 +95,10 @@ static struct xen_host_port *host_port(struct hv_xen_vm *x, uint32_t hp)
 
 hv_status_t hv_xen_evtchn_notify(struct hv_vm *vm, uint32_t hp)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     struct xen_host_port *p = host_port(x, hp);
@@ -122,11 +113,10 @@ hv_status_t hv_xen_evtchn_notify(struct hv_vm *vm, uint32_t hp)
 hv_status_t hv_xen_evtchn_pending(struct hv_vm *vm, uint32_t hp, bool *pending,
                                   uint32_t *guest_port)
 {
-    if (!vm || !pending)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, pending != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     struct xen_host_port *p = host_port(x, hp);
@@ -144,11 +134,10 @@ hv_status_t hv_xen_evtchn_pending(struct hv_vm *vm, uint32_t hp, bool *pending,
 
 hv_status_t hv_xen_evtchn_close(struct hv_vm *vm, uint32_t hp)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     struct xen_host_port *p = host_port(x, hp);

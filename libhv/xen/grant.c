@@ -435,11 +435,10 @@ static bool library_page(const struct hv_xen_vm *x, uint64_t hpa)
 hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
                              struct hv_xen_grant_mapping *out)
 {
-    if (!vm || !out || (flags & ~HV_XEN_GRANT_READONLY))
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, out != NULL && !(flags & ~HV_XEN_GRANT_READONLY), &x);
+    if (entry != HV_OK)
+        return entry;
     bool ro = flags & HV_XEN_GRANT_READONLY;
     if (!__atomic_load_n(&x->maps, __ATOMIC_ACQUIRE)) {
         /* The table of host mappings comes with the first one. */
@@ -492,11 +491,10 @@ hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
 
 hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     if (handle == 0 || handle > HV_XEN_GRANT_MAPS_MAX || !x->maps || !x->maps[handle - 1].used) {

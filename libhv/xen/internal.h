@@ -203,6 +203,20 @@ static inline struct hv_xen_vm *xen_of(struct hv_vm *vm)
     return vm->xen;
 }
 
+/*
+ * The entry check of a host API call on @p vm, in the order every such call
+ * reports it: HV_ERR_INVALID_ARG for a NULL @p vm or when @p args_ok (the
+ * caller's check of its other arguments) is false, HV_ERR_STATE when Xen is
+ * not enabled on the VM; else HV_OK with *@p x its Xen state.
+ */
+static inline hv_status_t xen_host_entry(struct hv_vm *vm, bool args_ok, struct hv_xen_vm **x)
+{
+    if (!vm || !args_ok)
+        return HV_ERR_INVALID_ARG;
+    *x = vm->xen;
+    return *x ? HV_OK : HV_ERR_STATE;
+}
+
 /* The per-vCPU state of @p vcpu (always present when the VM has Xen on). */
 static inline struct hv_xen_vcpu *xen_vcpu(struct hv_xen_vm *x, struct hv_vcpu *vcpu)
 {
