@@ -233,6 +233,13 @@ static int copy_one(struct hv_xen_vm *x, const struct copy_ptr *src, const struc
     return st;
 }
 
+static const struct xen_compat_layout copy_layout = XEN_COMPAT_LAYOUT(
+    xen_gnttab_copy, XEN_COMPAT_FIELD(xen_gnttab_copy, source.u),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, source.domid),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, source.offset), XEN_COMPAT_FIELD(xen_gnttab_copy, dest.u),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, dest.domid), XEN_COMPAT_FIELD(xen_gnttab_copy, dest.offset),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, len), XEN_COMPAT_FIELD(xen_gnttab_copy, flags));
+
 static long gnttab_copy(struct xen_call *c, uint64_t uop, uint32_t count)
 {
     struct hv_xen_vm *x = c->x;
@@ -247,25 +254,13 @@ static long gnttab_copy(struct xen_call *c, uint64_t uop, uint32_t count)
             c->restart = true;
             return 0;
         }
-        struct copy_ptr src, dst;
-        uint16_t len, flags;
-        if (c->compat) {
-            struct xen_gnttab_copy_32 op;
-            if (xen_copy_from_guest(c, uop, &op, sizeof(op)))
-                return -XEN_EFAULT;
-            src = (struct copy_ptr){op.source.u, op.source.domid, op.source.offset};
-            dst = (struct copy_ptr){op.dest.u, op.dest.domid, op.dest.offset};
-            len = op.len, flags = op.flags;
-        } else {
-            struct xen_gnttab_copy_64 op;
-            if (xen_copy_from_guest(c, uop, &op, sizeof(op)))
-                return -XEN_EFAULT;
-            src = (struct copy_ptr){op.source.u, op.source.domid, op.source.offset};
-            dst = (struct copy_ptr){op.dest.u, op.dest.domid, op.dest.offset};
-            len = op.len, flags = op.flags;
-        }
+        struct xen_gnttab_copy_64 op;
+        if (xen_copy_in(c, uop, &op, &copy_layout))
+            return -XEN_EFAULT;
+        struct copy_ptr src = {op.source.u, op.source.domid, op.source.offset};
+        struct copy_ptr dst = {op.dest.u, op.dest.domid, op.dest.offset};
         uint64_t t = xen_lock(x);
-        int16_t status = (int16_t)copy_one(x, &src, &dst, len, flags);
+        int16_t status = (int16_t)copy_one(x, &src, &dst, op.len, op.flags);
         xen_unlock(x, t);
         if (xen_copy_to_guest(c, uop + status_off, &status, sizeof(status)))
             return -XEN_EFAULT;
@@ -285,25 +280,22 @@ static int16_t other_domain_status(struct hv_xen_vm *x, uint16_t domid)
     return exists ? GNTST_permission_denied : GNTST_bad_domain;
 }
 
+static const struct xen_compat_layout setup_layout =
+    XEN_COMPAT_LAYOUT(xen_gnttab_setup_table, XEN_COMPAT_FIELD(xen_gnttab_setup_table, dom),
+                      XEN_COMPAT_FIELD(xen_gnttab_setup_table, nr_frames),
+                      XEN_COMPAT_FIELD(xen_gnttab_setup_table, frame_list));
+
 static long setup_table(struct xen_call *c, uint64_t uop, uint32_t count)
 {
     struct hv_xen_vm *x = c->x;
     struct xen_gnttab_setup_table_64 n;
-    struct xen_gnttab_setup_table_32 m;
-    uint16_t dom;
-    uint32_t nr;
-    uint64_t list;
     if (count != 1)
         return -XEN_EINVAL;
-    if (c->compat) {
-        if (xen_copy_from_guest(c, uop, &m, sizeof(m)))
-            return -XEN_EFAULT;
-        dom = m.dom, nr = m.nr_frames, list = m.frame_list;
-    } else {
-        if (xen_copy_from_guest(c, uop, &n, sizeof(n)))
-            return -XEN_EFAULT;
-        dom = n.dom, nr = n.nr_frames, list = n.frame_list;
-    }
+    if (xen_copy_in(c, uop, &n, &setup_layout))
+        return -XEN_EFAULT;
+    uint16_t dom = n.dom;
+    uint32_t nr = n.nr_frames;
+    uint64_t list = n.frame_list;
     int16_t status = GNTST_okay;
     if (!xen_is_self(x, dom)) {
         status = other_domain_status(x, dom);

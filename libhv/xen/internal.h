@@ -300,6 +300,54 @@ struct xen_call {
 int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len);
 int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t len);
 
+/*
+ * A structure whose i386 (compat) layout differs from the native one
+ * (layout.h): its two sizes and the members a handler uses, where each
+ * stands and how wide it is in either layout. Members are unsigned and
+ * never narrower natively (checked when the layout is built), so widening
+ * is zero extension.
+ */
+struct xen_compat_field {
+    uint8_t off64, size64, off32, size32;
+};
+#define XEN_COMPAT_FIELDS_MAX 8
+#define XEN_COMPAT_SIZE_MAX   24 /* struct xen_gnttab_copy_32, the largest */
+struct xen_compat_layout {
+    uint8_t size64, size32, nfields;
+    struct xen_compat_field f[XEN_COMPAT_FIELDS_MAX];
+};
+/* 0, or a compile error (negative array size) when @p ok is false. */
+#define XEN_COMPAT_CHECK(ok) (0 * sizeof(char[(ok) ? 1 : -1]))
+#define XEN_COMPAT_FIELD(s, m)                                                                     \
+    {                                                                                              \
+        offsetof(struct s##_64, m), sizeof(((struct s##_64 *)0)->m), offsetof(struct s##_32, m),   \
+            sizeof(((struct s##_32 *)0)->m) + XEN_COMPAT_CHECK(sizeof(((struct s##_32 *)0)->m) <=  \
+                                                               sizeof(((struct s##_64 *)0)->m))    \
+    }
+/* The layout of struct @p s_64 / @p s_32 with the members listed after it. */
+#define XEN_COMPAT_LAYOUT(s, ...)                                                                  \
+    {                                                                                              \
+        sizeof(struct s##_64),                                                                     \
+            sizeof(struct s##_32) +                                                                \
+                XEN_COMPAT_CHECK(sizeof(struct s##_32) <= XEN_COMPAT_SIZE_MAX),                    \
+            sizeof((struct xen_compat_field[]){__VA_ARGS__}) / sizeof(struct xen_compat_field),    \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+
+/*
+ * Copy such a structure from/to the guest in the caller's layout, @p native
+ * being its native form: a 64-bit caller's bytes as they are; an i386
+ * caller's structure read (or written) whole, in one copy of its own size,
+ * and converted member by member. On the way in, native bytes of no listed
+ * member are zero for an i386 caller; on the way out, compat bytes of no
+ * listed member are written as zero. 0 or -XEN_EFAULT.
+ */
+int xen_copy_in(struct xen_call *c, uint64_t gva, void *native, const struct xen_compat_layout *l);
+int xen_copy_out(struct xen_call *c, uint64_t gva, const void *native,
+                 const struct xen_compat_layout *l);
+
 /* Sub-op handlers: return the value for RAX (negative Xen errno on error). */
 long xen_do_xen_version(struct xen_call *c);
 long xen_do_console_io(struct xen_call *c);
