@@ -51,6 +51,21 @@ struct hv_xen_vm *xen_find_domain(struct hv_xen_vm *self, uint32_t domid)
     return NULL;
 }
 
+long xen_other_domain_error(struct hv_xen_vm *x, uint32_t domid)
+{
+    if (domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid))
+        return -XEN_EPERM;
+    return -XEN_ESRCH;
+}
+
+long xen_other_domain_error_locking(struct hv_xen_vm *x, uint32_t domid)
+{
+    uint64_t t = xen_lock(x);
+    long rc = xen_other_domain_error(x, domid);
+    xen_unlock(x, t);
+    return rc;
+}
+
 /* Lowest free id, or the requested one if free; 0 if none (hub lock held). */
 static uint32_t pick_domid(struct hv_xen_hub *hub, uint32_t want)
 {

@@ -229,14 +229,6 @@ bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint6
 
 /* ---- EVTCHNOP_* --------------------------------------------------------- */
 
-/* A domain a guest names that is not itself: -EPERM if it exists, else -ESRCH. */
-static long other_domain_error(struct hv_xen_vm *x, uint32_t domid)
-{
-    if (domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid))
-        return -XEN_EPERM;
-    return -XEN_ESRCH;
-}
-
 /* ---- EVTCHNOP_alloc_unbound and bind_*: a new port, returned in the argument ---- */
 
 union bind_arg {
@@ -299,7 +291,7 @@ static long bind_new_port(struct xen_call *c, const struct bind_op *op)
 
 static long unbound_check(struct hv_xen_vm *x, const union bind_arg *a)
 {
-    return xen_is_self(x, a->unbound.dom) ? 0 : other_domain_error(x, a->unbound.dom);
+    return xen_is_self(x, a->unbound.dom) ? 0 : xen_other_domain_error(x, a->unbound.dom);
 }
 
 static long unbound_setup(struct hv_xen_vm *x, const union bind_arg *a, uint32_t port)
@@ -448,7 +440,7 @@ static long op_status(struct xen_call *c)
     uint64_t t = xen_lock(x);
     long rc = 0;
     if (!xen_is_self(x, s.dom)) {
-        rc = other_domain_error(x, s.dom);
+        rc = xen_other_domain_error(x, s.dom);
     } else if (s.port >= x->valid_ports) {
         rc = -XEN_EINVAL;
     } else {
@@ -556,7 +548,7 @@ static long op_reset(struct xen_call *c)
     uint64_t t = xen_lock(x);
     long rc = 0;
     if (!xen_is_self(x, dom)) {
-        rc = other_domain_error(x, dom);
+        rc = xen_other_domain_error(x, dom);
     } else {
         for (uint32_t p = 1; p < x->valid_ports; p++) {
             if (xen_port(x, p)->state != XEN_PORT_FREE)

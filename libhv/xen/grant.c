@@ -274,10 +274,8 @@ static long gnttab_copy(struct xen_call *c, uint64_t uop, uint32_t count)
 /* GNTST for a domain a guest names that is not itself. */
 static int16_t other_domain_status(struct hv_xen_vm *x, uint16_t domid)
 {
-    uint64_t t = xen_lock(x);
-    bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
-    xen_unlock(x, t);
-    return exists ? GNTST_permission_denied : GNTST_bad_domain;
+    long rc = xen_other_domain_error_locking(x, domid);
+    return rc == -XEN_EPERM ? GNTST_permission_denied : GNTST_bad_domain;
 }
 
 static const struct xen_compat_layout setup_layout =
@@ -366,8 +364,7 @@ static long get_version(struct xen_call *c, uint64_t uop)
     if (xen_copy_from_guest(c, uop, &g, sizeof(g)))
         return -XEN_EFAULT;
     if (!xen_is_self(c->x, g.dom))
-        return other_domain_status(c->x, g.dom) == GNTST_permission_denied ? -XEN_EPERM
-                                                                           : -XEN_ESRCH;
+        return xen_other_domain_error_locking(c->x, g.dom);
     g.version = 1;
     return xen_copy_to_guest(c, uop + offsetof(struct xen_gnttab_get_version, version), &g.version,
                              sizeof(g.version))

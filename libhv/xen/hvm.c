@@ -42,9 +42,7 @@ static long param_op(struct xen_call *c, bool set)
     uint64_t t = xen_lock(x);
     long rc = 0;
     if (!xen_is_self(x, p.domid)) {
-        /* Another domain's parameters need privilege. */
-        bool exists = p.domid == HV_XEN_DOMID_HOST || xen_find_domain(x, p.domid);
-        rc = exists ? -XEN_EPERM : -XEN_ESRCH;
+        rc = xen_other_domain_error(x, p.domid); /* another domain's parameters */
     } else if (p.index >= HVM_NR_PARAMS) {
         rc = -XEN_EINVAL;
     } else if (set) {

@@ -272,6 +272,13 @@ static inline void xen_set_block(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, ui
 /* Another domain of the hub (lock held), or NULL. */
 struct hv_xen_vm *xen_find_domain(struct hv_xen_vm *self, uint32_t domid);
 
+/* Xen's answer to a guest acting on domain @p domid, not itself, which
+   needs privilege no guest has: -EPERM if the domain exists (the host or
+   a domain of the hub), else -ESRCH. The first with the lock held, the
+   second takes it. */
+long xen_other_domain_error(struct hv_xen_vm *x, uint32_t domid);
+long xen_other_domain_error_locking(struct hv_xen_vm *x, uint32_t domid);
+
 /* The domain a hypercall names: DOMID_SELF or our own id. */
 static inline bool xen_is_self(const struct hv_xen_vm *x, uint32_t domid)
 {

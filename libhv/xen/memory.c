@@ -107,12 +107,8 @@ static long set_memory_map(struct xen_call *c)
     uint64_t buf = f.map.buffer;
     if (nr > HV_PVH_MAX_MEMMAP)
         return -XEN_EINVAL;
-    if (!xen_is_self(x, domid)) {
-        uint64_t t = xen_lock(x);
-        bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
-        xen_unlock(x, t);
-        return exists ? -XEN_EPERM : -XEN_ESRCH;
-    }
+    if (!xen_is_self(x, domid))
+        return xen_other_domain_error_locking(x, domid);
     struct xen_e820_entry e[HV_PVH_MAX_MEMMAP];
     if (nr && xen_copy_from_guest(c, buf, e, nr * sizeof(e[0])))
         return -XEN_EFAULT;
@@ -181,12 +177,8 @@ static long add_to_physmap(struct xen_call *c, uint64_t start_extent)
     uint64_t idx = a.idx, gpfn = a.gpfn;
     if (space == XENMAPSPACE_gmfn_foreign)
         return -XEN_ENOSYS; /* only through add_to_physmap_batch */
-    if (!xen_is_self(x, domid)) {
-        uint64_t t = xen_lock(x);
-        bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
-        xen_unlock(x, t);
-        return exists ? -XEN_EPERM : -XEN_ESRCH;
-    }
+    if (!xen_is_self(x, domid))
+        return xen_other_domain_error_locking(x, domid);
 
     long rc;
     physmap_enter(x);
