@@ -203,9 +203,8 @@ hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *
         st = HV_ERR_EXISTS;
         goto out;
     }
-    for (hport = 1; hport < XEN_HOST_PORTS && x->host_ports[hport].state; hport++)
-        ;
-    port = hport < XEN_HOST_PORTS ? xen_evtchn_alloc_port(x) : -XEN_ENOSPC;
+    hport = xen_free_host_port(x);
+    port = hport ? xen_evtchn_alloc_port(x) : -XEN_ENOSPC;
     if (port < 0) {
         st = port == -XEN_ENOMEM ? HV_ERR_NO_MEMORY : HV_ERR_LIMIT;
         goto out;

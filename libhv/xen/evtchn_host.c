@@ -4,8 +4,7 @@
  */
 #include "xen/internal.h"
 
-/* A free host port number, or 0 [L]. */
-static uint32_t free_host_port(struct hv_xen_vm *x)
+uint32_t xen_free_host_port(struct hv_xen_vm *x)
 {
     for (uint32_t p = 1; p < XEN_HOST_PORTS; p++) {
         if (x->host_ports[p].state == XEN_PORT_FREE)
@@ -44,7 +43,7 @@ hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *
         return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
-    uint32_t hp = free_host_port(x);
+    uint32_t hp = xen_free_host_port(x);
     if (guest_port >= x->valid_ports || xen_port(x, guest_port)->state != XEN_PORT_UNBOUND ||
         xen_port(x, guest_port)->remote_dom != HV_XEN_DOMID_HOST) {
         st = HV_ERR_NOT_FOUND;
@@ -72,7 +71,7 @@ hv_status_t hv_xen_evtchn_host_unbound(struct hv_vm *vm, uint32_t *host_port)
     if (entry != HV_OK)
         return entry;
     uint64_t t = xen_lock(x);
-    uint32_t hp = free_host_port(x);
+    uint32_t hp = xen_free_host_port(x);
     if (hp) {
         x->host_ports[hp].state = XEN_PORT_UNBOUND;
         x->host_ports[hp].guest_port = 0;

@@ -413,6 +413,8 @@ long xen_evtchn_alloc_port(struct hv_xen_vm *x);
 void xen_evtchn_fini(struct hv_xen_vm *x);
 /* Close @p port as EVTCHNOP_close does: 0 or -XEN_EINVAL. */
 long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
+/* The lowest free host port number (evtchn_host.c), or 0 if none [L]. */
+uint32_t xen_free_host_port(struct hv_xen_vm *x);
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)? */
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t rflags);
 
