@@ -243,9 +243,8 @@ static const struct xen_compat_layout copy_layout = XEN_COMPAT_LAYOUT(
 static long gnttab_copy(struct xen_call *c, uint64_t uop, uint32_t count)
 {
     struct hv_xen_vm *x = c->x;
-    size_t size = c->compat ? sizeof(struct xen_gnttab_copy_32) : sizeof(struct xen_gnttab_copy_64);
-    size_t status_off = c->compat ? offsetof(struct xen_gnttab_copy_32, status)
-                                  : offsetof(struct xen_gnttab_copy_64, status);
+    size_t size = XEN_COMPAT_SIZEOF(c, xen_gnttab_copy);
+    size_t status_off = XEN_COMPAT_OFFSETOF(c, xen_gnttab_copy, status);
     for (uint32_t i = 0; i < count; i++) {
         if (i == COPY_BUDGET) {
             /* Continue the rest in a fresh hypercall. */
@@ -317,8 +316,7 @@ static long setup_table(struct xen_call *c, uint64_t uop, uint32_t count)
                 status = XEN_GNTST_BAD_VA;
         }
     }
-    size_t off = c->compat ? offsetof(struct xen_gnttab_setup_table_32, status)
-                           : offsetof(struct xen_gnttab_setup_table_64, status);
+    size_t off = XEN_COMPAT_OFFSETOF(c, xen_gnttab_setup_table, status);
     return xen_copy_to_guest(c, uop + off, &status, sizeof(status)) ? -XEN_EFAULT : 0;
 }
 

@@ -343,6 +343,11 @@ struct xen_compat_layout {
         }                                                                                          \
     }
 
+/* sizeof struct @p s, and offsetof its member @p m, in @p c's caller's layout. */
+#define XEN_COMPAT_SIZEOF(c, s) ((c)->compat ? sizeof(struct s##_32) : sizeof(struct s##_64))
+#define XEN_COMPAT_OFFSETOF(c, s, m)                                                               \
+    ((c)->compat ? offsetof(struct s##_32, m) : offsetof(struct s##_64, m))
+
 /*
  * Copy such a structure from/to the guest in the caller's layout, @p native
  * being its native form: a 64-bit caller's bytes as they are; an i386
