@@ -293,32 +293,33 @@ hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid)
 
 /* ---- HVM parameters, host side ---- */
 
-hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value)
+/* Writes *@p value into parameter @p index (@p set) or reads it there. */
+static hv_status_t host_param(struct hv_vm *vm, bool args_ok, uint32_t index, bool set,
+                              uint64_t *value)
 {
     struct hv_xen_vm *x;
-    hv_status_t entry = xen_host_entry(vm, true, &x);
+    hv_status_t entry = xen_host_entry(vm, args_ok, &x);
     if (entry != HV_OK)
         return entry;
     if (index >= HVM_NR_PARAMS)
         return HV_ERR_RANGE;
     uint64_t t = xen_lock(x);
-    x->params[index] = value;
+    if (set)
+        x->params[index] = *value;
+    else
+        *value = x->params[index];
     xen_unlock(x, t);
     return HV_OK;
 }
 
+hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value)
+{
+    return host_param(vm, true, index, true, &value);
+}
+
 hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value)
 {
-    struct hv_xen_vm *x;
-    hv_status_t entry = xen_host_entry(vm, value != NULL, &x);
-    if (entry != HV_OK)
-        return entry;
-    if (index >= HVM_NR_PARAMS)
-        return HV_ERR_RANGE;
-    uint64_t t = xen_lock(x);
-    *value = x->params[index];
-    xen_unlock(x, t);
-    return HV_OK;
+    return host_param(vm, value != NULL, index, false, value);
 }
 
 /* ---- scheduling state for the embedder ---- */
