@@ -137,11 +137,10 @@ long xen_do_console_io(struct xen_call *c)
 hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len,
                                 uint64_t *dropped)
 {
-    if (!vm || (!buf && cap) || !len)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, (buf || !cap) && len != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     size_t n = x->con_out ? HV_MIN(cap, (size_t)x->con_out_len) : 0;
     for (size_t i = 0; i < n; i++)
@@ -159,11 +158,10 @@ hv_status_t hv_xen_console_read(struct hv_vm *vm, char *buf, size_t cap, size_t 
 
 hv_status_t hv_xen_console_input(struct hv_vm *vm, const char *buf, size_t len, size_t *accepted)
 {
-    if (!vm || (!buf && len) || !accepted)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, (buf || !len) && accepted != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     if (len && !console_buffer(x, &x->con_in))
         return HV_ERR_NO_MEMORY;
     uint64_t t = xen_lock(x);
@@ -188,11 +186,10 @@ static void pvcons_kick(struct hv_xen_vm *x)
 
 hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *guest_port)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     if (!HV_ALIGNED(ring_gpa, HV_PAGE_SIZE))
         return HV_ERR_ALIGNMENT;
     if (hv_gpa_zero(vm, ring_gpa, HV_PAGE_SIZE) != HV_OK)
@@ -206,9 +203,8 @@ hv_status_t hv_xen_pvcons_attach(struct hv_vm *vm, uint64_t ring_gpa, uint32_t *
         st = HV_ERR_EXISTS;
         goto out;
     }
-    for (hport = 1; hport < XEN_HOST_PORTS && x->host_ports[hport].state; hport++)
-        ;
-    port = hport < XEN_HOST_PORTS ? xen_evtchn_alloc_port(x) : -XEN_ENOSPC;
+    hport = xen_free_host_port(x);
+    port = hport ? xen_evtchn_alloc_port(x) : -XEN_ENOSPC;
     if (port < 0) {
         st = port == -XEN_ENOMEM ? HV_ERR_NO_MEMORY : HV_ERR_LIMIT;
         goto out;
@@ -232,78 +228,72 @@ out:
     return st;
 }
 
-/* The ring page, checked to be guest RAM; NULL if not (or detached) [L]. */
-static struct xen_cons_interface *ring(struct hv_xen_vm *x)
+/* The ring page in *@p r, checked to be guest RAM: HV_ERR_STATE when no
+   console is attached, HV_ERR_GUEST_FAULT when the page is not RAM [L]. */
+static hv_status_t ring(struct hv_xen_vm *x, struct xen_cons_interface **r)
 {
     if (!x->pvcons)
-        return NULL;
-    return hv_gpa_ptr(x->vm, x->pvcons_gpa, HV_MEM_READ | HV_MEM_WRITE);
+        return HV_ERR_STATE;
+    *r = hv_gpa_ptr(x->vm, x->pvcons_gpa, HV_MEM_READ | HV_MEM_WRITE);
+    return *r ? HV_OK : HV_ERR_GUEST_FAULT;
+}
+
+/*
+ * Moves up to @p max bytes through one direction of the ring (io/console.h):
+ * the host consumes "out" into @p to_host, or produces "in" from @p from_host
+ * (exactly one of the two is used: @p to_guest says which). Indices are
+ * free-running; a distance beyond the ring's size means the guest corrupted
+ * it. *@p done gets the bytes moved, 0 on failure.
+ */
+static hv_status_t pvcons_xfer(struct hv_vm *vm, bool args_ok, bool to_guest, char *to_host,
+                               const char *from_host, size_t max, size_t *done)
+{
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, args_ok, &x);
+    if (entry != HV_OK)
+        return entry;
+    uint64_t t = xen_lock(x);
+    size_t n = 0;
+    struct xen_cons_interface *r;
+    hv_status_t st = ring(x, &r);
+    if (st != HV_OK)
+        goto out;
+    char *data = to_guest ? r->in : r->out;
+    uint32_t size = to_guest ? sizeof(r->in) : sizeof(r->out);
+    uint32_t *cons_p = to_guest ? &r->in_cons : &r->out_cons;
+    uint32_t *prod_p = to_guest ? &r->in_prod : &r->out_prod;
+    uint32_t cons = __atomic_load_n(cons_p, __ATOMIC_ACQUIRE);
+    uint32_t prod = __atomic_load_n(prod_p, __ATOMIC_ACQUIRE);
+    uint32_t used = prod - cons;
+    if (used > size) {
+        st = HV_ERR_GUEST_FAULT;
+        goto out;
+    }
+    if (to_guest) {
+        n = HV_MIN(max, (size_t)(size - used));
+        for (size_t i = 0; i < n; i++)
+            data[(prod + i) % size] = from_host[i];
+        __atomic_store_n(prod_p, prod + (uint32_t)n, __ATOMIC_RELEASE);
+    } else {
+        n = HV_MIN((size_t)used, max);
+        for (size_t i = 0; i < n; i++)
+            to_host[i] = data[(cons + i) % size];
+        __atomic_store_n(cons_p, cons + (uint32_t)n, __ATOMIC_RELEASE);
+    }
+    if (n)
+        pvcons_kick(x);
+out:
+    xen_unlock(x, t);
+    *done = n;
+    return st;
 }
 
 hv_status_t hv_xen_pvcons_read(struct hv_vm *vm, char *buf, size_t cap, size_t *len)
 {
-    if (!vm || (!buf && cap) || !len)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
-    uint64_t t = xen_lock(x);
-    hv_status_t st = HV_OK;
-    size_t n = 0;
-    struct xen_cons_interface *r = ring(x);
-    if (!r) {
-        st = x->pvcons ? HV_ERR_GUEST_FAULT : HV_ERR_STATE;
-        goto out;
-    }
-    uint32_t cons = __atomic_load_n(&r->out_cons, __ATOMIC_ACQUIRE);
-    uint32_t prod = __atomic_load_n(&r->out_prod, __ATOMIC_ACQUIRE);
-    uint32_t avail = prod - cons; /* free-running indices */
-    if (avail > sizeof(r->out)) {
-        st = HV_ERR_GUEST_FAULT; /* the guest corrupted its ring */
-        goto out;
-    }
-    n = HV_MIN((size_t)avail, cap);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = r->out[(cons + i) % sizeof(r->out)];
-    __atomic_store_n(&r->out_cons, cons + (uint32_t)n, __ATOMIC_RELEASE);
-    if (n)
-        pvcons_kick(x);
-out:
-    xen_unlock(x, t);
-    *len = n;
-    return st;
+    return pvcons_xfer(vm, (buf || !cap) && len != NULL, false, buf, NULL, cap, len);
 }
 
 hv_status_t hv_xen_pvcons_write(struct hv_vm *vm, const char *buf, size_t len, size_t *written)
 {
-    if (!vm || (!buf && len) || !written)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
-    uint64_t t = xen_lock(x);
-    hv_status_t st = HV_OK;
-    size_t n = 0;
-    struct xen_cons_interface *r = ring(x);
-    if (!r) {
-        st = x->pvcons ? HV_ERR_GUEST_FAULT : HV_ERR_STATE;
-        goto out;
-    }
-    uint32_t cons = __atomic_load_n(&r->in_cons, __ATOMIC_ACQUIRE);
-    uint32_t prod = __atomic_load_n(&r->in_prod, __ATOMIC_ACQUIRE);
-    uint32_t used = prod - cons;
-    if (used > sizeof(r->in)) {
-        st = HV_ERR_GUEST_FAULT;
-        goto out;
-    }
-    n = HV_MIN(len, (size_t)(sizeof(r->in) - used));
-    for (size_t i = 0; i < n; i++)
-        r->in[(prod + i) % sizeof(r->in)] = buf[i];
-    __atomic_store_n(&r->in_prod, prod + (uint32_t)n, __ATOMIC_RELEASE);
-    if (n)
-        pvcons_kick(x);
-out:
-    xen_unlock(x, t);
-    *written = n;
-    return st;
+    return pvcons_xfer(vm, (buf || !len) && written != NULL, true, NULL, buf, len, written);
 }

@@ -51,6 +51,21 @@ struct hv_xen_vm *xen_find_domain(struct hv_xen_vm *self, uint32_t domid)
     return NULL;
 }
 
+long xen_other_domain_error(struct hv_xen_vm *x, uint32_t domid)
+{
+    if (domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid))
+        return -XEN_EPERM;
+    return -XEN_ESRCH;
+}
+
+long xen_other_domain_error_locking(struct hv_xen_vm *x, uint32_t domid)
+{
+    uint64_t t = xen_lock(x);
+    long rc = xen_other_domain_error(x, domid);
+    xen_unlock(x, t);
+    return rc;
+}
+
 /* Lowest free id, or the requested one if free; 0 if none (hub lock held). */
 static uint32_t pick_domid(struct hv_xen_hub *hub, uint32_t want)
 {
@@ -220,11 +235,10 @@ hv_status_t hv_xen_enable(struct hv_vm *vm, const struct hv_xen_config *config)
 
 hv_status_t hv_xen_disable(struct hv_vm *vm)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     const struct hv_host *h = &vm->ctx->host;
     uint64_t t = hv_lock_acquire(h, &vm->lock);
     bool busy = false;
@@ -269,55 +283,53 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
 
 hv_status_t hv_xen_domid(struct hv_vm *vm, uint32_t *domid)
 {
-    if (!vm || !domid)
-        return HV_ERR_INVALID_ARG;
-    if (!vm->xen)
-        return HV_ERR_STATE;
-    *domid = vm->xen->domid;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, domid != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
+    *domid = x->domid;
     return HV_OK;
 }
 
 /* ---- HVM parameters, host side ---- */
 
-hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value)
+/* Writes *@p value into parameter @p index (@p set) or reads it there. */
+static hv_status_t host_param(struct hv_vm *vm, bool args_ok, uint32_t index, bool set,
+                              uint64_t *value)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, args_ok, &x);
+    if (entry != HV_OK)
+        return entry;
     if (index >= HVM_NR_PARAMS)
         return HV_ERR_RANGE;
     uint64_t t = xen_lock(x);
-    x->params[index] = value;
+    if (set)
+        x->params[index] = *value;
+    else
+        *value = x->params[index];
     xen_unlock(x, t);
     return HV_OK;
 }
 
+hv_status_t hv_xen_set_param(struct hv_vm *vm, uint32_t index, uint64_t value)
+{
+    return host_param(vm, true, index, true, &value);
+}
+
 hv_status_t hv_xen_get_param(struct hv_vm *vm, uint32_t index, uint64_t *value)
 {
-    if (!vm || !value)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
-    if (index >= HVM_NR_PARAMS)
-        return HV_ERR_RANGE;
-    uint64_t t = xen_lock(x);
-    *value = x->params[index];
-    xen_unlock(x, t);
-    return HV_OK;
+    return host_param(vm, value != NULL, index, false, value);
 }
 
 /* ---- scheduling state for the embedder ---- */
 
 hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
 {
-    if (!vcpu)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vcpu->vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vcpu ? vcpu->vm : NULL, true, &x);
+    if (entry != HV_OK)
+        return entry;
     struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
     uint64_t t = xen_lock(x);
     bool was_down = xv->down;
@@ -334,11 +346,10 @@ hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
 
 hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *status)
 {
-    if (!vcpu || !status)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vcpu->vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vcpu ? vcpu->vm : NULL, status != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);

@@ -229,40 +229,81 @@ bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint6
 
 /* ---- EVTCHNOP_* --------------------------------------------------------- */
 
-/* A domain a guest names that is not itself: -EPERM if it exists, else -ESRCH. */
-static long other_domain_error(struct hv_xen_vm *x, uint32_t domid)
-{
-    if (domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid))
-        return -XEN_EPERM;
-    return -XEN_ESRCH;
-}
+/* ---- EVTCHNOP_alloc_unbound and bind_*: a new port, returned in the argument ---- */
 
-static long op_alloc_unbound(struct xen_call *c)
+union bind_arg {
+    struct xen_evtchn_alloc_unbound unbound;
+    struct xen_evtchn_bind_interdomain interdomain;
+    struct xen_evtchn_bind_virq virq;
+    struct xen_evtchn_bind_ipi ipi;
+};
+
+/* What one of these ops does besides the common frame; each step returns 0
+   or a negative Xen errno. */
+struct bind_op {
+    uint8_t size;     /* of its argument */
+    uint8_t port_off; /* where the new port goes back to the guest */
+    /* Argument checks before the lock (optional). */
+    long (*validate)(const struct hv_xen_vm *x, const union bind_arg *a);
+    /* Checks under the lock before a port is taken (optional). */
+    long (*check)(struct hv_xen_vm *x, const union bind_arg *a);
+    /* Binds the newly allocated @p port. */
+    long (*setup)(struct hv_xen_vm *x, const union bind_arg *a, uint32_t port);
+};
+
+/* The bind_op of argument struct @p type, whose member @p port gets the port. */
+#define BIND_OP(type, port, validate, check, setup)                                                \
+    {                                                                                              \
+        sizeof(struct type), offsetof(struct type, port), validate, check, setup                   \
+    }
+
+/*
+ * The common frame: the argument read from arg[1] and validated, then
+ * under the lock checked, a port allocated and bound, and on success the
+ * argument written back with the port in it.
+ */
+static long bind_new_port(struct xen_call *c, const struct bind_op *op)
 {
-    struct xen_evtchn_alloc_unbound a;
     struct hv_xen_vm *x = c->x;
-    if (xen_copy_from_guest(c, c->arg[1], &a, sizeof(a)))
+    union bind_arg a;
+    if (xen_copy_from_guest(c, c->arg[1], &a, op->size))
         return -XEN_EFAULT;
+    long rc = op->validate ? op->validate(x, &a) : 0;
+    if (rc)
+        return rc;
     xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
-    long rc;
-    if (!xen_is_self(x, a.dom)) {
-        rc = other_domain_error(x, a.dom);
-    } else {
+    rc = op->check ? op->check(x, &a) : 0;
+    if (rc == 0) {
         rc = xen_evtchn_alloc_port(x);
         if (rc > 0) {
-            struct xen_port *p = xen_port(x, rc);
-            p->state = XEN_PORT_UNBOUND;
-            p->remote_dom = a.remote_dom == XEN_DOMID_SELF ? x->domid : a.remote_dom;
-            a.port = (uint32_t)rc;
-            rc = 0;
+            uint32_t port = (uint32_t)rc;
+            rc = op->setup(x, &a, port);
+            if (rc == 0)
+                hv_memcpy((uint8_t *)&a + op->port_off, &port, sizeof(port));
         }
     }
     xen_unlock(x, t);
-    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &a, sizeof(a)))
+    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &a, op->size))
         rc = -XEN_EFAULT; /* the port stays allocated, as in Xen */
     return rc;
 }
+
+static long unbound_check(struct hv_xen_vm *x, const union bind_arg *a)
+{
+    return xen_is_self(x, a->unbound.dom) ? 0 : xen_other_domain_error(x, a->unbound.dom);
+}
+
+static long unbound_setup(struct hv_xen_vm *x, const union bind_arg *a, uint32_t port)
+{
+    struct xen_port *p = xen_port(x, port);
+    p->state = XEN_PORT_UNBOUND;
+    p->remote_dom = a->unbound.remote_dom == XEN_DOMID_SELF ? x->domid : a->unbound.remote_dom;
+    return 0;
+}
+
+static const struct bind_op bind_unbound =
+    BIND_OP(xen_evtchn_alloc_unbound, port, NULL, unbound_check, unbound_setup);
 
 /* Connect local port @p lport of x to @p rport of domain @p rdom. */
 static long connect(struct hv_xen_vm *x, uint32_t lport, uint32_t rdom, uint32_t rport)
@@ -295,91 +336,71 @@ static long connect(struct hv_xen_vm *x, uint32_t lport, uint32_t rdom, uint32_t
     return 0;
 }
 
-static long op_bind_interdomain(struct xen_call *c)
+/* The domain an EVTCHNOP_bind_interdomain names. */
+static uint32_t interdomain_rdom(const struct hv_xen_vm *x, const union bind_arg *a)
 {
-    struct xen_evtchn_bind_interdomain b;
-    struct hv_xen_vm *x = c->x;
-    if (xen_copy_from_guest(c, c->arg[1], &b, sizeof(b)))
-        return -XEN_EFAULT;
-    uint32_t rdom = b.remote_dom == XEN_DOMID_SELF ? x->domid : b.remote_dom;
-    xen_evtchn_reserve(x);
-    uint64_t t = xen_lock(x);
-    long rc;
-    if (rdom != x->domid && rdom != HV_XEN_DOMID_HOST && !xen_find_domain(x, rdom)) {
-        rc = -XEN_ESRCH;
-    } else {
-        rc = xen_evtchn_alloc_port(x);
-        if (rc > 0) {
-            uint32_t lport = (uint32_t)rc;
-            rc = connect(x, lport, rdom, b.remote_port);
-            if (rc == 0)
-                b.local_port = lport;
-        }
-    }
-    xen_unlock(x, t);
-    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &b, sizeof(b)))
-        rc = -XEN_EFAULT;
-    return rc;
+    return a->interdomain.remote_dom == XEN_DOMID_SELF ? x->domid : a->interdomain.remote_dom;
 }
 
-static long op_bind_virq(struct xen_call *c)
+static long interdomain_check(struct hv_xen_vm *x, const union bind_arg *a)
 {
-    struct xen_evtchn_bind_virq b;
-    struct hv_xen_vm *x = c->x;
-    if (xen_copy_from_guest(c, c->arg[1], &b, sizeof(b)))
-        return -XEN_EFAULT;
-    if (b.virq >= XEN_NR_VIRQS)
-        return -XEN_EINVAL;
-    if (virq_is_global(b.virq) && b.vcpu != 0)
-        return -XEN_EINVAL;
-    if (b.vcpu >= x->nvcpus)
-        return -XEN_ENOENT;
-    xen_evtchn_reserve(x);
-    uint64_t t = xen_lock(x);
-    struct hv_xen_vcpu *xv = &x->vcpus[b.vcpu];
-    long rc;
-    if (xv->virq_port[b.virq]) {
-        rc = -XEN_EEXIST;
-    } else {
-        rc = xen_evtchn_alloc_port(x);
-        if (rc > 0) {
-            struct xen_port *p = xen_port(x, rc);
-            p->state = XEN_PORT_VIRQ;
-            p->virq = (uint8_t)b.virq;
-            p->notify_vcpu = b.vcpu;
-            xv->virq_port[b.virq] = (uint32_t)rc;
-            b.port = (uint32_t)rc;
-            rc = 0;
-        }
-    }
-    xen_unlock(x, t);
-    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &b, sizeof(b)))
-        rc = -XEN_EFAULT;
-    return rc;
+    uint32_t rdom = interdomain_rdom(x, a);
+    if (rdom != x->domid && rdom != HV_XEN_DOMID_HOST && !xen_find_domain(x, rdom))
+        return -XEN_ESRCH;
+    return 0;
 }
 
-static long op_bind_ipi(struct xen_call *c)
+static long interdomain_setup(struct hv_xen_vm *x, const union bind_arg *a, uint32_t port)
 {
-    struct xen_evtchn_bind_ipi b;
-    struct hv_xen_vm *x = c->x;
-    if (xen_copy_from_guest(c, c->arg[1], &b, sizeof(b)))
-        return -XEN_EFAULT;
-    if (b.vcpu >= x->nvcpus)
-        return -XEN_ENOENT;
-    xen_evtchn_reserve(x);
-    uint64_t t = xen_lock(x);
-    long rc = xen_evtchn_alloc_port(x);
-    if (rc > 0) {
-        xen_port(x, rc)->state = XEN_PORT_IPI;
-        xen_port(x, rc)->notify_vcpu = b.vcpu;
-        b.port = (uint32_t)rc;
-        rc = 0;
-    }
-    xen_unlock(x, t);
-    if (rc == 0 && xen_copy_to_guest(c, c->arg[1], &b, sizeof(b)))
-        rc = -XEN_EFAULT;
-    return rc;
+    return connect(x, port, interdomain_rdom(x, a), a->interdomain.remote_port);
 }
+
+static const struct bind_op bind_interdomain =
+    BIND_OP(xen_evtchn_bind_interdomain, local_port, NULL, interdomain_check, interdomain_setup);
+
+static long virq_validate(const struct hv_xen_vm *x, const union bind_arg *a)
+{
+    if (a->virq.virq >= XEN_NR_VIRQS)
+        return -XEN_EINVAL;
+    if (virq_is_global(a->virq.virq) && a->virq.vcpu != 0)
+        return -XEN_EINVAL;
+    if (a->virq.vcpu >= x->nvcpus)
+        return -XEN_ENOENT;
+    return 0;
+}
+
+static long virq_check(struct hv_xen_vm *x, const union bind_arg *a)
+{
+    return x->vcpus[a->virq.vcpu].virq_port[a->virq.virq] ? -XEN_EEXIST : 0;
+}
+
+static long virq_setup(struct hv_xen_vm *x, const union bind_arg *a, uint32_t port)
+{
+    struct xen_port *p = xen_port(x, port);
+    p->state = XEN_PORT_VIRQ;
+    p->virq = (uint8_t)a->virq.virq;
+    p->notify_vcpu = a->virq.vcpu;
+    x->vcpus[a->virq.vcpu].virq_port[a->virq.virq] = port;
+    return 0;
+}
+
+static const struct bind_op bind_virq =
+    BIND_OP(xen_evtchn_bind_virq, port, virq_validate, virq_check, virq_setup);
+
+static long ipi_validate(const struct hv_xen_vm *x, const union bind_arg *a)
+{
+    return a->ipi.vcpu >= x->nvcpus ? -XEN_ENOENT : 0;
+}
+
+static long ipi_setup(struct hv_xen_vm *x, const union bind_arg *a, uint32_t port)
+{
+    xen_port(x, port)->state = XEN_PORT_IPI;
+    xen_port(x, port)->notify_vcpu = a->ipi.vcpu;
+    return 0;
+}
+
+static const struct bind_op bind_ipi =
+    BIND_OP(xen_evtchn_bind_ipi, port, ipi_validate, NULL, ipi_setup);
 
 static long op_send(struct hv_xen_vm *x, uint32_t port)
 {
@@ -419,7 +440,7 @@ static long op_status(struct xen_call *c)
     uint64_t t = xen_lock(x);
     long rc = 0;
     if (!xen_is_self(x, s.dom)) {
-        rc = other_domain_error(x, s.dom);
+        rc = xen_other_domain_error(x, s.dom);
     } else if (s.port >= x->valid_ports) {
         rc = -XEN_EINVAL;
     } else {
@@ -527,7 +548,7 @@ static long op_reset(struct xen_call *c)
     uint64_t t = xen_lock(x);
     long rc = 0;
     if (!xen_is_self(x, dom)) {
-        rc = other_domain_error(x, dom);
+        rc = xen_other_domain_error(x, dom);
     } else {
         for (uint32_t p = 1; p < x->valid_ports; p++) {
             if (xen_port(x, p)->state != XEN_PORT_FREE)
@@ -546,13 +567,13 @@ long xen_do_event_channel_op(struct xen_call *c)
 
     switch (cmd) {
     case EVTCHNOP_alloc_unbound:
-        return op_alloc_unbound(c);
+        return bind_new_port(c, &bind_unbound);
     case EVTCHNOP_bind_interdomain:
-        return op_bind_interdomain(c);
+        return bind_new_port(c, &bind_interdomain);
     case EVTCHNOP_bind_virq:
-        return op_bind_virq(c);
+        return bind_new_port(c, &bind_virq);
     case EVTCHNOP_bind_ipi:
-        return op_bind_ipi(c);
+        return bind_new_port(c, &bind_ipi);
     case EVTCHNOP_close:
     case EVTCHNOP_send:
     case EVTCHNOP_unmask:

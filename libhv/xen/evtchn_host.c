@@ -4,8 +4,7 @@
  */
 #include "xen/internal.h"
 
-/* A free host port number, or 0 [L]. */
-static uint32_t free_host_port(struct hv_xen_vm *x)
+uint32_t xen_free_host_port(struct hv_xen_vm *x)
 {
     for (uint32_t p = 1; p < XEN_HOST_PORTS; p++) {
         if (x->host_ports[p].state == XEN_PORT_FREE)
@@ -14,18 +13,12 @@ static uint32_t free_host_port(struct hv_xen_vm *x)
     return 0;
 }
 
-static struct hv_xen_vm *enabled(struct hv_vm *vm)
-{
-    return vm ? vm->xen : NULL;
-}
-
 hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port)
 {
-    if (!vm || !guest_port)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, guest_port != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     xen_evtchn_reserve(x);
     uint64_t t = xen_lock(x);
     long port = xen_evtchn_alloc_port(x);
@@ -44,14 +37,13 @@ hv_status_t hv_xen_evtchn_alloc_unbound(struct hv_vm *vm, uint32_t *guest_port)
 
 hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *host_port)
 {
-    if (!vm || !host_port)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, host_port != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
-    uint32_t hp = free_host_port(x);
+    uint32_t hp = xen_free_host_port(x);
     if (guest_port >= x->valid_ports || xen_port(x, guest_port)->state != XEN_PORT_UNBOUND ||
         xen_port(x, guest_port)->remote_dom != HV_XEN_DOMID_HOST) {
         st = HV_ERR_NOT_FOUND;
@@ -74,13 +66,12 @@ hv_status_t hv_xen_evtchn_bind(struct hv_vm *vm, uint32_t guest_port, uint32_t *
 
 hv_status_t hv_xen_evtchn_host_unbound(struct hv_vm *vm, uint32_t *host_port)
 {
-    if (!vm || !host_port)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, host_port != NULL, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
-    uint32_t hp = free_host_port(x);
+    uint32_t hp = xen_free_host_port(x);
     if (hp) {
         x->host_ports[hp].state = XEN_PORT_UNBOUND;
         x->host_ports[hp].guest_port = 0;
@@ -101,71 +92,84 @@ static struct xen_host_port *host_port(struct hv_xen_vm *x, uint32_t hp)
     return &x->host_ports[hp];
 }
 
+/* The guest port host port @p p is connected to, or NULL [L]. */
+static struct xen_port *peer(struct hv_xen_vm *x, const struct xen_host_port *p)
+{
+    if (p->state != XEN_PORT_INTERDOMAIN || p->guest_port >= x->valid_ports)
+        return NULL;
+    return xen_port(x, p->guest_port);
+}
+
+/* A host port found and locked by lock_host_port(). */
+struct locked_port {
+    struct hv_xen_vm *x;
+    uint64_t t; /* lock token */
+    struct xen_host_port *p;
+};
+
+/*
+ * The start of a call on host port @p hp: the entry check, then under the
+ * lock the port. HV_OK with the lock held and @p lp filled in; else the
+ * error, with the lock not held (HV_ERR_NOT_FOUND for a port not
+ * allocated).
+ */
+static hv_status_t lock_host_port(struct hv_vm *vm, bool args_ok, uint32_t hp,
+                                  struct locked_port *lp)
+{
+    hv_status_t st = xen_host_entry(vm, args_ok, &lp->x);
+    if (st != HV_OK)
+        return st;
+    lp->t = xen_lock(lp->x);
+    lp->p = host_port(lp->x, hp);
+    if (lp->p)
+        return HV_OK;
+    xen_unlock(lp->x, lp->t);
+    return HV_ERR_NOT_FOUND;
+}
+
 hv_status_t hv_xen_evtchn_notify(struct hv_vm *vm, uint32_t hp)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
-    uint64_t t = xen_lock(x);
-    hv_status_t st = HV_OK;
-    struct xen_host_port *p = host_port(x, hp);
-    if (!p)
-        st = HV_ERR_NOT_FOUND;
-    else if (p->state == XEN_PORT_INTERDOMAIN && p->guest_port < x->valid_ports)
-        xen_evtchn_set_pending(x, xen_port(x, p->guest_port)->notify_vcpu, p->guest_port);
-    xen_unlock(x, t);
-    return st;
+    struct locked_port lp;
+    hv_status_t st = lock_host_port(vm, true, hp, &lp);
+    if (st != HV_OK)
+        return st;
+    struct xen_port *gp = peer(lp.x, lp.p);
+    if (gp)
+        xen_evtchn_set_pending(lp.x, gp->notify_vcpu, lp.p->guest_port);
+    xen_unlock(lp.x, lp.t);
+    return HV_OK;
 }
 
 hv_status_t hv_xen_evtchn_pending(struct hv_vm *vm, uint32_t hp, bool *pending,
                                   uint32_t *guest_port)
 {
-    if (!vm || !pending)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
-    uint64_t t = xen_lock(x);
-    hv_status_t st = HV_OK;
-    struct xen_host_port *p = host_port(x, hp);
-    if (!p) {
-        st = HV_ERR_NOT_FOUND;
-    } else {
-        *pending = p->pending;
-        p->pending = false;
-        if (guest_port)
-            *guest_port = p->state == XEN_PORT_INTERDOMAIN ? p->guest_port : 0;
-    }
-    xen_unlock(x, t);
-    return st;
+    struct locked_port lp;
+    hv_status_t st = lock_host_port(vm, pending != NULL, hp, &lp);
+    if (st != HV_OK)
+        return st;
+    *pending = lp.p->pending;
+    lp.p->pending = false;
+    if (guest_port)
+        *guest_port = lp.p->state == XEN_PORT_INTERDOMAIN ? lp.p->guest_port : 0;
+    xen_unlock(lp.x, lp.t);
+    return HV_OK;
 }
 
 hv_status_t hv_xen_evtchn_close(struct hv_vm *vm, uint32_t hp)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = enabled(vm);
-    if (!x)
-        return HV_ERR_STATE;
-    uint64_t t = xen_lock(x);
-    hv_status_t st = HV_OK;
-    struct xen_host_port *p = host_port(x, hp);
-    if (!p) {
-        st = HV_ERR_NOT_FOUND;
-    } else {
-        if (p->state == XEN_PORT_INTERDOMAIN && p->guest_port < x->valid_ports) {
-            struct xen_port *gp = xen_port(x, p->guest_port);
-            if (gp->state == XEN_PORT_INTERDOMAIN && gp->remote_dom == HV_XEN_DOMID_HOST) {
-                gp->state = XEN_PORT_UNBOUND; /* waits for the host again */
-                gp->remote_port = 0;
-            }
-        }
-        if (hp == x->pvcons_host_port)
-            x->pvcons = false;
-        hv_memset(p, 0, sizeof(*p));
+    struct locked_port lp;
+    hv_status_t st = lock_host_port(vm, true, hp, &lp);
+    if (st != HV_OK)
+        return st;
+    struct hv_xen_vm *x = lp.x;
+    struct xen_port *gp = peer(x, lp.p);
+    if (gp && gp->state == XEN_PORT_INTERDOMAIN && gp->remote_dom == HV_XEN_DOMID_HOST) {
+        gp->state = XEN_PORT_UNBOUND; /* waits for the host again */
+        gp->remote_port = 0;
     }
-    xen_unlock(x, t);
-    return st;
+    if (hp == x->pvcons_host_port)
+        x->pvcons = false;
+    hv_memset(lp.p, 0, sizeof(*lp.p));
+    xen_unlock(x, lp.t);
+    return HV_OK;
 }

@@ -233,12 +233,18 @@ static int copy_one(struct hv_xen_vm *x, const struct copy_ptr *src, const struc
     return st;
 }
 
+static const struct xen_compat_layout copy_layout = XEN_COMPAT_LAYOUT(
+    xen_gnttab_copy, XEN_COMPAT_FIELD(xen_gnttab_copy, source.u),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, source.domid),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, source.offset), XEN_COMPAT_FIELD(xen_gnttab_copy, dest.u),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, dest.domid), XEN_COMPAT_FIELD(xen_gnttab_copy, dest.offset),
+    XEN_COMPAT_FIELD(xen_gnttab_copy, len), XEN_COMPAT_FIELD(xen_gnttab_copy, flags));
+
 static long gnttab_copy(struct xen_call *c, uint64_t uop, uint32_t count)
 {
     struct hv_xen_vm *x = c->x;
-    size_t size = c->compat ? sizeof(struct xen_gnttab_copy_32) : sizeof(struct xen_gnttab_copy_64);
-    size_t status_off = c->compat ? offsetof(struct xen_gnttab_copy_32, status)
-                                  : offsetof(struct xen_gnttab_copy_64, status);
+    size_t size = XEN_COMPAT_SIZEOF(c, xen_gnttab_copy);
+    size_t status_off = XEN_COMPAT_OFFSETOF(c, xen_gnttab_copy, status);
     for (uint32_t i = 0; i < count; i++) {
         if (i == COPY_BUDGET) {
             /* Continue the rest in a fresh hypercall. */
@@ -247,25 +253,13 @@ static long gnttab_copy(struct xen_call *c, uint64_t uop, uint32_t count)
             c->restart = true;
             return 0;
         }
-        struct copy_ptr src, dst;
-        uint16_t len, flags;
-        if (c->compat) {
-            struct xen_gnttab_copy_32 op;
-            if (xen_copy_from_guest(c, uop, &op, sizeof(op)))
-                return -XEN_EFAULT;
-            src = (struct copy_ptr){op.source.u, op.source.domid, op.source.offset};
-            dst = (struct copy_ptr){op.dest.u, op.dest.domid, op.dest.offset};
-            len = op.len, flags = op.flags;
-        } else {
-            struct xen_gnttab_copy_64 op;
-            if (xen_copy_from_guest(c, uop, &op, sizeof(op)))
-                return -XEN_EFAULT;
-            src = (struct copy_ptr){op.source.u, op.source.domid, op.source.offset};
-            dst = (struct copy_ptr){op.dest.u, op.dest.domid, op.dest.offset};
-            len = op.len, flags = op.flags;
-        }
+        struct xen_gnttab_copy_64 op;
+        if (xen_copy_in(c, uop, &op, &copy_layout))
+            return -XEN_EFAULT;
+        struct copy_ptr src = {op.source.u, op.source.domid, op.source.offset};
+        struct copy_ptr dst = {op.dest.u, op.dest.domid, op.dest.offset};
         uint64_t t = xen_lock(x);
-        int16_t status = (int16_t)copy_one(x, &src, &dst, len, flags);
+        int16_t status = (int16_t)copy_one(x, &src, &dst, op.len, op.flags);
         xen_unlock(x, t);
         if (xen_copy_to_guest(c, uop + status_off, &status, sizeof(status)))
             return -XEN_EFAULT;
@@ -279,31 +273,26 @@ static long gnttab_copy(struct xen_call *c, uint64_t uop, uint32_t count)
 /* GNTST for a domain a guest names that is not itself. */
 static int16_t other_domain_status(struct hv_xen_vm *x, uint16_t domid)
 {
-    uint64_t t = xen_lock(x);
-    bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
-    xen_unlock(x, t);
-    return exists ? GNTST_permission_denied : GNTST_bad_domain;
+    long rc = xen_other_domain_error_locking(x, domid);
+    return rc == -XEN_EPERM ? GNTST_permission_denied : GNTST_bad_domain;
 }
+
+static const struct xen_compat_layout setup_layout =
+    XEN_COMPAT_LAYOUT(xen_gnttab_setup_table, XEN_COMPAT_FIELD(xen_gnttab_setup_table, dom),
+                      XEN_COMPAT_FIELD(xen_gnttab_setup_table, nr_frames),
+                      XEN_COMPAT_FIELD(xen_gnttab_setup_table, frame_list));
 
 static long setup_table(struct xen_call *c, uint64_t uop, uint32_t count)
 {
     struct hv_xen_vm *x = c->x;
     struct xen_gnttab_setup_table_64 n;
-    struct xen_gnttab_setup_table_32 m;
-    uint16_t dom;
-    uint32_t nr;
-    uint64_t list;
     if (count != 1)
         return -XEN_EINVAL;
-    if (c->compat) {
-        if (xen_copy_from_guest(c, uop, &m, sizeof(m)))
-            return -XEN_EFAULT;
-        dom = m.dom, nr = m.nr_frames, list = m.frame_list;
-    } else {
-        if (xen_copy_from_guest(c, uop, &n, sizeof(n)))
-            return -XEN_EFAULT;
-        dom = n.dom, nr = n.nr_frames, list = n.frame_list;
-    }
+    if (xen_copy_in(c, uop, &n, &setup_layout))
+        return -XEN_EFAULT;
+    uint16_t dom = n.dom;
+    uint32_t nr = n.nr_frames;
+    uint64_t list = n.frame_list;
     int16_t status = GNTST_okay;
     if (!xen_is_self(x, dom)) {
         status = other_domain_status(x, dom);
@@ -327,8 +316,7 @@ static long setup_table(struct xen_call *c, uint64_t uop, uint32_t count)
                 status = XEN_GNTST_BAD_VA;
         }
     }
-    size_t off = c->compat ? offsetof(struct xen_gnttab_setup_table_32, status)
-                           : offsetof(struct xen_gnttab_setup_table_64, status);
+    size_t off = XEN_COMPAT_OFFSETOF(c, xen_gnttab_setup_table, status);
     return xen_copy_to_guest(c, uop + off, &status, sizeof(status)) ? -XEN_EFAULT : 0;
 }
 
@@ -374,8 +362,7 @@ static long get_version(struct xen_call *c, uint64_t uop)
     if (xen_copy_from_guest(c, uop, &g, sizeof(g)))
         return -XEN_EFAULT;
     if (!xen_is_self(c->x, g.dom))
-        return other_domain_status(c->x, g.dom) == GNTST_permission_denied ? -XEN_EPERM
-                                                                           : -XEN_ESRCH;
+        return xen_other_domain_error_locking(c->x, g.dom);
     g.version = 1;
     return xen_copy_to_guest(c, uop + offsetof(struct xen_gnttab_get_version, version), &g.version,
                              sizeof(g.version))
@@ -435,11 +422,10 @@ static bool library_page(const struct hv_xen_vm *x, uint64_t hpa)
 hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
                              struct hv_xen_grant_mapping *out)
 {
-    if (!vm || !out || (flags & ~HV_XEN_GRANT_READONLY))
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, out != NULL && !(flags & ~HV_XEN_GRANT_READONLY), &x);
+    if (entry != HV_OK)
+        return entry;
     bool ro = flags & HV_XEN_GRANT_READONLY;
     if (!__atomic_load_n(&x->maps, __ATOMIC_ACQUIRE)) {
         /* The table of host mappings comes with the first one. */
@@ -492,11 +478,10 @@ hv_status_t hv_xen_grant_map(struct hv_vm *vm, uint32_t ref, uint32_t flags,
 
 hv_status_t hv_xen_grant_unmap(struct hv_vm *vm, uint32_t handle)
 {
-    if (!vm)
-        return HV_ERR_INVALID_ARG;
-    struct hv_xen_vm *x = vm->xen;
-    if (!x)
-        return HV_ERR_STATE;
+    struct hv_xen_vm *x;
+    hv_status_t entry = xen_host_entry(vm, true, &x);
+    if (entry != HV_OK)
+        return entry;
     uint64_t t = xen_lock(x);
     hv_status_t st = HV_OK;
     if (handle == 0 || handle > HV_XEN_GRANT_MAPS_MAX || !x->maps || !x->maps[handle - 1].used) {

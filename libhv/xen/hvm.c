@@ -5,31 +5,23 @@
  */
 #include "xen/internal.h"
 
-static bool guest_may_set(uint32_t index)
-{
-    switch (index) {
-    case HVM_PARAM_CALLBACK_IRQ:
-    case HVM_PARAM_STORE_EVTCHN:
-    case HVM_PARAM_CONSOLE_EVTCHN:
-    case HVM_PARAM_X87_FIP_WIDTH:
-        return true;
-    default:
-        return false;
-    }
-}
+#define MAY_GET 1u
+#define MAY_SET 2u
 
-static bool guest_may_get(uint32_t index)
+/* What a guest may do with parameter @p index: MAY_GET, MAY_SET. */
+static unsigned guest_access(uint32_t index)
 {
     switch (index) {
     case HVM_PARAM_CALLBACK_IRQ:
-    case HVM_PARAM_STORE_PFN:
     case HVM_PARAM_STORE_EVTCHN:
-    case HVM_PARAM_CONSOLE_PFN:
     case HVM_PARAM_CONSOLE_EVTCHN:
     case HVM_PARAM_X87_FIP_WIDTH:
-        return true;
+        return MAY_GET | MAY_SET;
+    case HVM_PARAM_STORE_PFN:
+    case HVM_PARAM_CONSOLE_PFN:
+        return MAY_GET;
     default:
-        return false;
+        return 0;
     }
 }
 
@@ -42,21 +34,15 @@ static long param_op(struct xen_call *c, bool set)
     uint64_t t = xen_lock(x);
     long rc = 0;
     if (!xen_is_self(x, p.domid)) {
-        /* Another domain's parameters need privilege. */
-        bool exists = p.domid == HV_XEN_DOMID_HOST || xen_find_domain(x, p.domid);
-        rc = exists ? -XEN_EPERM : -XEN_ESRCH;
+        rc = xen_other_domain_error(x, p.domid); /* another domain's parameters */
     } else if (p.index >= HVM_NR_PARAMS) {
         rc = -XEN_EINVAL;
-    } else if (set) {
-        if (!guest_may_set(p.index)) {
-            rc = -XEN_EPERM;
-        } else {
-            x->params[p.index] = p.value;
-            if (p.index == HVM_PARAM_CALLBACK_IRQ)
-                xen_latch_shinfo_size(x, c->vcpu);
-        }
-    } else if (!guest_may_get(p.index)) {
+    } else if (!(guest_access(p.index) & (set ? MAY_SET : MAY_GET))) {
         rc = -XEN_EPERM;
+    } else if (set) {
+        x->params[p.index] = p.value;
+        if (p.index == HVM_PARAM_CALLBACK_IRQ)
+            xen_latch_shinfo_size(x, c->vcpu);
     } else {
         p.value = x->params[p.index];
     }

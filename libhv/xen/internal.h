@@ -203,6 +203,20 @@ static inline struct hv_xen_vm *xen_of(struct hv_vm *vm)
     return vm->xen;
 }
 
+/*
+ * The entry check of a host API call on @p vm, in the order every such call
+ * reports it: HV_ERR_INVALID_ARG for a NULL @p vm or when @p args_ok (the
+ * caller's check of its other arguments) is false, HV_ERR_STATE when Xen is
+ * not enabled on the VM; else HV_OK with *@p x its Xen state.
+ */
+static inline hv_status_t xen_host_entry(struct hv_vm *vm, bool args_ok, struct hv_xen_vm **x)
+{
+    if (!vm || !args_ok)
+        return HV_ERR_INVALID_ARG;
+    *x = vm->xen;
+    return *x ? HV_OK : HV_ERR_STATE;
+}
+
 /* The per-vCPU state of @p vcpu (always present when the VM has Xen on). */
 static inline struct hv_xen_vcpu *xen_vcpu(struct hv_xen_vm *x, struct hv_vcpu *vcpu)
 {
@@ -258,6 +272,13 @@ static inline void xen_set_block(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, ui
 /* Another domain of the hub (lock held), or NULL. */
 struct hv_xen_vm *xen_find_domain(struct hv_xen_vm *self, uint32_t domid);
 
+/* Xen's answer to a guest acting on domain @p domid, not itself, which
+   needs privilege no guest has: -EPERM if the domain exists (the host or
+   a domain of the hub), else -ESRCH. The first with the lock held, the
+   second takes it. */
+long xen_other_domain_error(struct hv_xen_vm *x, uint32_t domid);
+long xen_other_domain_error_locking(struct hv_xen_vm *x, uint32_t domid);
+
 /* The domain a hypercall names: DOMID_SELF or our own id. */
 static inline bool xen_is_self(const struct hv_xen_vm *x, uint32_t domid)
 {
@@ -285,6 +306,59 @@ struct xen_call {
 /* Copy between hypervisor and guest-virtual memory: 0 or -XEN_EFAULT. */
 int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len);
 int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t len);
+
+/*
+ * A structure whose i386 (compat) layout differs from the native one
+ * (layout.h): its two sizes and the members a handler uses, where each
+ * stands and how wide it is in either layout. Members are unsigned and
+ * never narrower natively (checked when the layout is built), so widening
+ * is zero extension.
+ */
+struct xen_compat_field {
+    uint8_t off64, size64, off32, size32;
+};
+#define XEN_COMPAT_FIELDS_MAX 8
+#define XEN_COMPAT_SIZE_MAX   24 /* struct xen_gnttab_copy_32, the largest */
+struct xen_compat_layout {
+    uint8_t size64, size32, nfields;
+    struct xen_compat_field f[XEN_COMPAT_FIELDS_MAX];
+};
+/* 0, or a compile error (negative array size) when @p ok is false. */
+#define XEN_COMPAT_CHECK(ok) (0 * sizeof(char[(ok) ? 1 : -1]))
+#define XEN_COMPAT_FIELD(s, m)                                                                     \
+    {                                                                                              \
+        offsetof(struct s##_64, m), sizeof(((struct s##_64 *)0)->m), offsetof(struct s##_32, m),   \
+            sizeof(((struct s##_32 *)0)->m) + XEN_COMPAT_CHECK(sizeof(((struct s##_32 *)0)->m) <=  \
+                                                               sizeof(((struct s##_64 *)0)->m))    \
+    }
+/* The layout of struct @p s_64 / @p s_32 with the members listed after it. */
+#define XEN_COMPAT_LAYOUT(s, ...)                                                                  \
+    {                                                                                              \
+        sizeof(struct s##_64),                                                                     \
+            sizeof(struct s##_32) +                                                                \
+                XEN_COMPAT_CHECK(sizeof(struct s##_32) <= XEN_COMPAT_SIZE_MAX),                    \
+            sizeof((struct xen_compat_field[]){__VA_ARGS__}) / sizeof(struct xen_compat_field),    \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+
+/* sizeof struct @p s, and offsetof its member @p m, in @p c's caller's layout. */
+#define XEN_COMPAT_SIZEOF(c, s) ((c)->compat ? sizeof(struct s##_32) : sizeof(struct s##_64))
+#define XEN_COMPAT_OFFSETOF(c, s, m)                                                               \
+    ((c)->compat ? offsetof(struct s##_32, m) : offsetof(struct s##_64, m))
+
+/*
+ * Copy such a structure from/to the guest in the caller's layout, @p native
+ * being its native form: a 64-bit caller's bytes as they are; an i386
+ * caller's structure read (or written) whole, in one copy of its own size,
+ * and converted member by member. On the way in, native bytes of no listed
+ * member are zero for an i386 caller; on the way out, compat bytes of no
+ * listed member are written as zero. 0 or -XEN_EFAULT.
+ */
+int xen_copy_in(struct xen_call *c, uint64_t gva, void *native, const struct xen_compat_layout *l);
+int xen_copy_out(struct xen_call *c, uint64_t gva, const void *native,
+                 const struct xen_compat_layout *l);
 
 /* Sub-op handlers: return the value for RAX (negative Xen errno on error). */
 long xen_do_xen_version(struct xen_call *c);
@@ -344,6 +418,8 @@ long xen_evtchn_alloc_port(struct hv_xen_vm *x);
 void xen_evtchn_fini(struct hv_xen_vm *x);
 /* Close @p port as EVTCHNOP_close does: 0 or -XEN_EINVAL. */
 long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
+/* The lowest free host port number (evtchn_host.c), or 0 if none [L]. */
+uint32_t xen_free_host_port(struct hv_xen_vm *x);
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)? */
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t rflags);
 

@@ -23,8 +23,26 @@
 #define XEN_PIN(type, field, off) _Static_assert(offsetof(type, field) == (off), #type "." #field)
 #define XEN_SIZE(type, size)      _Static_assert(sizeof(type) == (size), "sizeof " #type)
 
-/* An i386 structure: 8-byte members are only 4-byte aligned there. */
-#define XEN_I386 __attribute__((packed, aligned(4)))
+/*
+ * A structure that differs between the widths only in these member types
+ * is written once, as a macro of the width W (64 or 32) that defines
+ * struct <name>_W, and instantiated for both; padding is left implicit,
+ * as in Xen's headers, and the pins below hold both results:
+ *   xen_ulong_W  a C long, xen_ulong_t or guest handle (8 or 4 bytes);
+ *   xen_u64_W    a uint64_t, only 4-byte aligned on i386.
+ */
+typedef uint64_t xen_ulong_64;
+typedef uint32_t xen_ulong_32;
+typedef uint64_t xen_u64_64;
+typedef uint64_t xen_u64_32 __attribute__((aligned(4))); /* a typedef may lower alignment */
+
+/* Pins of one member (or the size) of struct <s>_64 and struct <s>_32. */
+#define XEN_PIN2(s, field, off64, off32)                                                           \
+    XEN_PIN(struct s##_64, field, off64);                                                          \
+    XEN_PIN(struct s##_32, field, off32)
+#define XEN_SIZE2(s, size64, size32)                                                               \
+    XEN_SIZE(struct s##_64, size64);                                                               \
+    XEN_SIZE(struct s##_32, size32)
 
 /* ---- time (xen.h): identical for both guest widths ---- */
 
@@ -48,37 +66,27 @@ XEN_PIN(struct xen_vcpu_time_info, flags, 29);
 
 /* ---- vcpu_info (xen.h + arch_vcpu_info of xen-x86_{64,32}.h): 64 bytes ---- */
 
-struct xen_vcpu_info_64 {
-    uint8_t evtchn_upcall_pending;
-    uint8_t evtchn_upcall_mask;
-    uint8_t pad[6];
-    uint64_t evtchn_pending_sel;
-    uint64_t arch_cr2;
-    uint64_t arch_pad;
-    struct xen_vcpu_time_info time;
-};
-XEN_SIZE(struct xen_vcpu_info_64, 64);
-XEN_PIN(struct xen_vcpu_info_64, evtchn_upcall_pending, 0);
-XEN_PIN(struct xen_vcpu_info_64, evtchn_upcall_mask, 1);
-XEN_PIN(struct xen_vcpu_info_64, evtchn_pending_sel, 8);
-XEN_PIN(struct xen_vcpu_info_64, arch_cr2, 16);
-XEN_PIN(struct xen_vcpu_info_64, time, 32);
-
-struct xen_vcpu_info_32 {
-    uint8_t evtchn_upcall_pending;
-    uint8_t evtchn_upcall_mask;
-    uint8_t pad[2];
-    uint32_t evtchn_pending_sel;
-    uint32_t arch_cr2;
-    uint32_t arch_pad[5];
-    struct xen_vcpu_time_info time;
-};
-XEN_SIZE(struct xen_vcpu_info_32, 64);
-XEN_PIN(struct xen_vcpu_info_32, evtchn_upcall_pending, 0);
-XEN_PIN(struct xen_vcpu_info_32, evtchn_upcall_mask, 1);
-XEN_PIN(struct xen_vcpu_info_32, evtchn_pending_sel, 4);
-XEN_PIN(struct xen_vcpu_info_32, arch_cr2, 8);
-XEN_PIN(struct xen_vcpu_info_32, time, 32);
+/* arch_vcpu_info: cr2, then pad[1] (x86_64) or pad[5] (x86_32) longs. */
+#define XEN_ARCH_VCPU_PAD_64 1
+#define XEN_ARCH_VCPU_PAD_32 5
+#define XEN_VCPU_INFO(W)                                                                           \
+    struct xen_vcpu_info_##W {                                                                     \
+        uint8_t evtchn_upcall_pending;                                                             \
+        uint8_t evtchn_upcall_mask;                                                                \
+        xen_ulong_##W evtchn_pending_sel;                                                          \
+        xen_ulong_##W arch_cr2;                                                                    \
+        xen_ulong_##W arch_pad[XEN_ARCH_VCPU_PAD_##W];                                             \
+        struct xen_vcpu_time_info time;                                                            \
+    }
+XEN_VCPU_INFO(64);
+XEN_VCPU_INFO(32);
+XEN_SIZE2(xen_vcpu_info, 64, 64);
+XEN_PIN2(xen_vcpu_info, evtchn_upcall_pending, 0, 0);
+XEN_PIN2(xen_vcpu_info, evtchn_upcall_mask, 1, 1);
+XEN_PIN2(xen_vcpu_info, evtchn_pending_sel, 8, 4);
+XEN_PIN2(xen_vcpu_info, arch_cr2, 16, 8);
+XEN_PIN2(xen_vcpu_info, arch_pad, 24, 12);
+XEN_PIN2(xen_vcpu_info, time, 32, 32);
 
 /* Alignment Xen requires of a registered vcpu_info (alignof the structure). */
 #define XEN_VCPU_INFO_ALIGN_64 8u
@@ -88,62 +96,53 @@ XEN_PIN(struct xen_vcpu_info_32, time, 32);
 
 #define XEN_LEGACY_MAX_VCPUS 32u
 
-struct xen_arch_shared_info_64 {
-    uint64_t max_pfn;
-    uint64_t pfn_to_mfn_frame_list_list;
-    uint64_t nmi_reason;
-    uint64_t p2m_cr3;
-    uint64_t p2m_vaddr;
-    uint64_t p2m_generation;
-};
-XEN_SIZE(struct xen_arch_shared_info_64, 48);
+/* The high word of the wall clock's seconds: in the generic part on
+   x86_64, at the end of arch_shared_info on i386 (no room before it). */
+#define XEN_WC_SEC_HI_64      uint32_t wc_sec_hi;
+#define XEN_WC_SEC_HI_32      /* in arch */
+#define XEN_ARCH_WC_SEC_HI_64 /* in the generic part */
+#define XEN_ARCH_WC_SEC_HI_32 uint32_t wc_sec_hi;
 
-struct xen_arch_shared_info_32 {
-    uint32_t max_pfn;
-    uint32_t pfn_to_mfn_frame_list_list;
-    uint32_t nmi_reason;
-    uint32_t p2m_cr3;
-    uint32_t p2m_vaddr;
-    uint32_t p2m_generation;
-    uint32_t wc_sec_hi; /* i386 keeps it here: no room in the generic part */
-};
-XEN_SIZE(struct xen_arch_shared_info_32, 28);
+#define XEN_ARCH_SHARED_INFO(W)                                                                    \
+    struct xen_arch_shared_info_##W {                                                              \
+        xen_ulong_##W max_pfn;                                                                     \
+        xen_ulong_##W pfn_to_mfn_frame_list_list;                                                  \
+        xen_ulong_##W nmi_reason;                                                                  \
+        xen_ulong_##W p2m_cr3;                                                                     \
+        xen_ulong_##W p2m_vaddr;                                                                   \
+        xen_ulong_##W p2m_generation;                                                              \
+        XEN_ARCH_WC_SEC_HI_##W                                                                     \
+    }
+XEN_ARCH_SHARED_INFO(64);
+XEN_ARCH_SHARED_INFO(32);
+XEN_SIZE2(xen_arch_shared_info, 48, 28);
+XEN_PIN2(xen_arch_shared_info, p2m_generation, 40, 20);
+XEN_PIN(struct xen_arch_shared_info_32, wc_sec_hi, 24);
 
-struct xen_shared_info_64 {
-    struct xen_vcpu_info_64 vcpu_info[XEN_LEGACY_MAX_VCPUS];
-    uint64_t evtchn_pending[64]; /* sizeof(xen_ulong_t) * 8 words */
-    uint64_t evtchn_mask[64];
-    uint32_t wc_version;
-    uint32_t wc_sec;
-    uint32_t wc_nsec;
-    uint32_t wc_sec_hi;
-    struct xen_arch_shared_info_64 arch;
-};
-XEN_SIZE(struct xen_shared_info_64, 3136);
-XEN_PIN(struct xen_shared_info_64, evtchn_pending, 2048);
-XEN_PIN(struct xen_shared_info_64, evtchn_mask, 2560);
-XEN_PIN(struct xen_shared_info_64, wc_version, 3072);
-XEN_PIN(struct xen_shared_info_64, wc_sec, 3076);
-XEN_PIN(struct xen_shared_info_64, wc_nsec, 3080);
+/* (Unformatted: XEN_WC_SEC_HI_W is a member of its own.) */
+/* clang-format off */
+#define XEN_SHARED_INFO(W)                                                                         \
+    struct xen_shared_info_##W {                                                                   \
+        struct xen_vcpu_info_##W vcpu_info[XEN_LEGACY_MAX_VCPUS];                                  \
+        xen_ulong_##W evtchn_pending[sizeof(xen_ulong_##W) * 8];                                   \
+        xen_ulong_##W evtchn_mask[sizeof(xen_ulong_##W) * 8];                                      \
+        uint32_t wc_version;                                                                       \
+        uint32_t wc_sec;                                                                           \
+        uint32_t wc_nsec;                                                                          \
+        XEN_WC_SEC_HI_##W                                                                          \
+        struct xen_arch_shared_info_##W arch;                                                      \
+    }
+/* clang-format on */
+XEN_SHARED_INFO(64);
+XEN_SHARED_INFO(32);
+XEN_SIZE2(xen_shared_info, 3136, 2344);
+XEN_PIN2(xen_shared_info, evtchn_pending, 2048, 2048);
+XEN_PIN2(xen_shared_info, evtchn_mask, 2560, 2176);
+XEN_PIN2(xen_shared_info, wc_version, 3072, 2304);
+XEN_PIN2(xen_shared_info, wc_sec, 3076, 2308);
+XEN_PIN2(xen_shared_info, wc_nsec, 3080, 2312);
 XEN_PIN(struct xen_shared_info_64, wc_sec_hi, 3084);
-XEN_PIN(struct xen_shared_info_64, arch, 3088);
-
-struct xen_shared_info_32 {
-    struct xen_vcpu_info_32 vcpu_info[XEN_LEGACY_MAX_VCPUS];
-    uint32_t evtchn_pending[32];
-    uint32_t evtchn_mask[32];
-    uint32_t wc_version;
-    uint32_t wc_sec;
-    uint32_t wc_nsec;
-    struct xen_arch_shared_info_32 arch;
-};
-XEN_SIZE(struct xen_shared_info_32, 2344);
-XEN_PIN(struct xen_shared_info_32, evtchn_pending, 2048);
-XEN_PIN(struct xen_shared_info_32, evtchn_mask, 2176);
-XEN_PIN(struct xen_shared_info_32, wc_version, 2304);
-XEN_PIN(struct xen_shared_info_32, wc_sec, 2308);
-XEN_PIN(struct xen_shared_info_32, wc_nsec, 2312);
-XEN_PIN(struct xen_shared_info_32, arch, 2316);
+XEN_PIN2(xen_shared_info, arch, 3088, 2316);
 
 /* 2-level event channels: one bit per port in pending/mask (event_channel.h). */
 #define XEN_EVTCHN_2L_PORTS_64 4096u /* 64 words of 64 bits */
@@ -188,62 +187,49 @@ XEN_SIZE(struct xen_e820_entry, 20);
 XEN_PIN(struct xen_e820_entry, size, 8);
 XEN_PIN(struct xen_e820_entry, type, 16);
 
-struct xen_memory_map_64 {
-    uint32_t nr_entries; /* IN: buffer capacity; OUT: entries written */
-    uint32_t pad;
-    uint64_t buffer; /* guest pointer to xen_e820_entry[] */
-};
-XEN_SIZE(struct xen_memory_map_64, 16);
-XEN_PIN(struct xen_memory_map_64, buffer, 8);
-
-struct xen_memory_map_32 {
-    uint32_t nr_entries;
-    uint32_t buffer;
-};
-XEN_SIZE(struct xen_memory_map_32, 8);
-XEN_PIN(struct xen_memory_map_32, buffer, 4);
+#define XEN_MEMORY_MAP(W)                                                                          \
+    struct xen_memory_map_##W {                                                                    \
+        uint32_t nr_entries;  /* IN: buffer capacity; OUT: entries written */                      \
+        xen_ulong_##W buffer; /* guest pointer to xen_e820_entry[] */                              \
+    }
+XEN_MEMORY_MAP(64);
+XEN_MEMORY_MAP(32);
+XEN_SIZE2(xen_memory_map, 16, 8);
+XEN_PIN2(xen_memory_map, nr_entries, 0, 0);
+XEN_PIN2(xen_memory_map, buffer, 8, 4);
 
 /* XENMEM_set_memory_map's argument (public/memory.h, struct
    xen_foreign_memory_map): a domid_t, then a struct xen_memory_map at its
    natural alignment. */
-struct xen_foreign_memory_map_64 {
-    uint16_t domid;
-    uint16_t pad[3];
-    struct xen_memory_map_64 map;
-};
-XEN_SIZE(struct xen_foreign_memory_map_64, 24);
-XEN_PIN(struct xen_foreign_memory_map_64, map, 8);
+#define XEN_FOREIGN_MEMORY_MAP(W)                                                                  \
+    struct xen_foreign_memory_map_##W {                                                            \
+        uint16_t domid;                                                                            \
+        struct xen_memory_map_##W map;                                                             \
+    }
+XEN_FOREIGN_MEMORY_MAP(64);
+XEN_FOREIGN_MEMORY_MAP(32);
+XEN_SIZE2(xen_foreign_memory_map, 24, 12);
+XEN_PIN2(xen_foreign_memory_map, domid, 0, 0);
+XEN_PIN2(xen_foreign_memory_map, map, 8, 4);
+XEN_PIN2(xen_foreign_memory_map, map.nr_entries, 8, 4);
+XEN_PIN2(xen_foreign_memory_map, map.buffer, 16, 8);
 
-struct xen_foreign_memory_map_32 {
-    uint16_t domid;
-    uint16_t pad;
-    struct xen_memory_map_32 map;
-};
-XEN_SIZE(struct xen_foreign_memory_map_32, 12);
-XEN_PIN(struct xen_foreign_memory_map_32, map, 4);
-
-struct xen_add_to_physmap_64 {
-    uint16_t domid;
-    uint16_t size; /* gmfn_range only */
-    uint32_t space;
-    uint64_t idx;
-    uint64_t gpfn;
-};
-XEN_SIZE(struct xen_add_to_physmap_64, 24);
-XEN_PIN(struct xen_add_to_physmap_64, space, 4);
-XEN_PIN(struct xen_add_to_physmap_64, idx, 8);
-XEN_PIN(struct xen_add_to_physmap_64, gpfn, 16);
-
-struct xen_add_to_physmap_32 {
-    uint16_t domid;
-    uint16_t size;
-    uint32_t space;
-    uint32_t idx;
-    uint32_t gpfn;
-};
-XEN_SIZE(struct xen_add_to_physmap_32, 16);
-XEN_PIN(struct xen_add_to_physmap_32, idx, 8);
-XEN_PIN(struct xen_add_to_physmap_32, gpfn, 12);
+#define XEN_ADD_TO_PHYSMAP(W)                                                                      \
+    struct xen_add_to_physmap_##W {                                                                \
+        uint16_t domid;                                                                            \
+        uint16_t size; /* gmfn_range only */                                                       \
+        uint32_t space;                                                                            \
+        xen_ulong_##W idx;                                                                         \
+        xen_ulong_##W gpfn;                                                                        \
+    }
+XEN_ADD_TO_PHYSMAP(64);
+XEN_ADD_TO_PHYSMAP(32);
+XEN_SIZE2(xen_add_to_physmap, 24, 16);
+XEN_PIN2(xen_add_to_physmap, domid, 0, 0);
+XEN_PIN2(xen_add_to_physmap, size, 2, 2);
+XEN_PIN2(xen_add_to_physmap, space, 4, 4);
+XEN_PIN2(xen_add_to_physmap, idx, 8, 8);
+XEN_PIN2(xen_add_to_physmap, gpfn, 16, 12);
 
 /* ---- sched_op arguments (sched.h) ---- */
 
@@ -252,24 +238,18 @@ struct xen_sched_shutdown {
 };
 XEN_SIZE(struct xen_sched_shutdown, 4);
 
-struct xen_sched_poll_64 {
-    uint64_t ports; /* guest pointer to evtchn_port_t[] */
-    uint32_t nr_ports;
-    uint32_t pad;
-    uint64_t timeout; /* absolute system time, 0: none */
-};
-XEN_SIZE(struct xen_sched_poll_64, 24);
-XEN_PIN(struct xen_sched_poll_64, nr_ports, 8);
-XEN_PIN(struct xen_sched_poll_64, timeout, 16);
-
-struct xen_sched_poll_32 {
-    uint32_t ports;
-    uint32_t nr_ports;
-    uint64_t timeout;
-} XEN_I386;
-XEN_SIZE(struct xen_sched_poll_32, 16);
-XEN_PIN(struct xen_sched_poll_32, nr_ports, 4);
-XEN_PIN(struct xen_sched_poll_32, timeout, 8);
+#define XEN_SCHED_POLL(W)                                                                          \
+    struct xen_sched_poll_##W {                                                                    \
+        xen_ulong_##W ports; /* guest pointer to evtchn_port_t[] */                                \
+        uint32_t nr_ports;                                                                         \
+        xen_u64_##W timeout; /* absolute system time, 0: none */                                   \
+    }
+XEN_SCHED_POLL(64);
+XEN_SCHED_POLL(32);
+XEN_SIZE2(xen_sched_poll, 24, 16);
+XEN_PIN2(xen_sched_poll, ports, 0, 0);
+XEN_PIN2(xen_sched_poll, nr_ports, 8, 4);
+XEN_PIN2(xen_sched_poll, timeout, 16, 8);
 
 struct xen_sched_remote_shutdown {
     uint16_t domain_id;
@@ -289,19 +269,16 @@ struct xen_vcpu_register_vcpu_info {
 XEN_SIZE(struct xen_vcpu_register_vcpu_info, 16);
 XEN_PIN(struct xen_vcpu_register_vcpu_info, offset, 8);
 
-struct xen_vcpu_set_singleshot_timer_64 {
-    uint64_t timeout_abs_ns;
-    uint32_t flags;
-    uint32_t pad;
-};
-XEN_SIZE(struct xen_vcpu_set_singleshot_timer_64, 16);
-
-struct xen_vcpu_set_singleshot_timer_32 {
-    uint64_t timeout_abs_ns;
-    uint32_t flags;
-} XEN_I386;
-XEN_SIZE(struct xen_vcpu_set_singleshot_timer_32, 12);
-XEN_PIN(struct xen_vcpu_set_singleshot_timer_32, flags, 8);
+#define XEN_VCPU_SET_SINGLESHOT_TIMER(W)                                                           \
+    struct xen_vcpu_set_singleshot_timer_##W {                                                     \
+        xen_u64_##W timeout_abs_ns;                                                                \
+        uint32_t flags;                                                                            \
+    }
+XEN_VCPU_SET_SINGLESHOT_TIMER(64);
+XEN_VCPU_SET_SINGLESHOT_TIMER(32);
+XEN_SIZE2(xen_vcpu_set_singleshot_timer, 16, 12);
+XEN_PIN2(xen_vcpu_set_singleshot_timer, timeout_abs_ns, 0, 0);
+XEN_PIN2(xen_vcpu_set_singleshot_timer, flags, 8, 8);
 
 struct xen_vcpu_set_periodic_timer {
     uint64_t period_ns;
@@ -441,30 +418,20 @@ XEN_PIN(struct xen_evtchn_init_control, link_bits, 16);
 
 /* ---- grant_table_op arguments (grant_table.h) ---- */
 
-struct xen_gnttab_setup_table_64 {
-    uint16_t dom;
-    uint16_t pad;
-    uint32_t nr_frames;
-    int16_t status; /* OUT: GNTST_* */
-    uint16_t pad2[3];
-    uint64_t frame_list; /* guest pointer to xen_pfn_t (8 bytes each) */
-};
-XEN_SIZE(struct xen_gnttab_setup_table_64, 24);
-XEN_PIN(struct xen_gnttab_setup_table_64, nr_frames, 4);
-XEN_PIN(struct xen_gnttab_setup_table_64, status, 8);
-XEN_PIN(struct xen_gnttab_setup_table_64, frame_list, 16);
-
-struct xen_gnttab_setup_table_32 {
-    uint16_t dom;
-    uint16_t pad;
-    uint32_t nr_frames;
-    int16_t status;
-    uint16_t pad2;
-    uint32_t frame_list; /* guest pointer to 4-byte frame numbers */
-};
-XEN_SIZE(struct xen_gnttab_setup_table_32, 16);
-XEN_PIN(struct xen_gnttab_setup_table_32, status, 8);
-XEN_PIN(struct xen_gnttab_setup_table_32, frame_list, 12);
+#define XEN_GNTTAB_SETUP_TABLE(W)                                                                  \
+    struct xen_gnttab_setup_table_##W {                                                            \
+        uint16_t dom;                                                                              \
+        uint32_t nr_frames;                                                                        \
+        int16_t status;           /* OUT: GNTST_* */                                               \
+        xen_ulong_##W frame_list; /* guest pointer to xen_pfn_t (8 or 4 bytes each) */             \
+    }
+XEN_GNTTAB_SETUP_TABLE(64);
+XEN_GNTTAB_SETUP_TABLE(32);
+XEN_SIZE2(xen_gnttab_setup_table, 24, 16);
+XEN_PIN2(xen_gnttab_setup_table, dom, 0, 0);
+XEN_PIN2(xen_gnttab_setup_table, nr_frames, 4, 4);
+XEN_PIN2(xen_gnttab_setup_table, status, 8, 8);
+XEN_PIN2(xen_gnttab_setup_table, frame_list, 16, 12);
 
 struct xen_gnttab_query_size {
     uint16_t dom;
@@ -492,46 +459,34 @@ struct xen_gnttab_get_version {
 XEN_SIZE(struct xen_gnttab_get_version, 8);
 XEN_PIN(struct xen_gnttab_get_version, version, 4);
 
-struct xen_gnttab_copy_ptr_64 {
-    uint64_t u; /* grant_ref_t ref, or xen_pfn_t gmfn */
-    uint16_t domid;
-    uint16_t offset;
-    uint32_t pad;
-};
-XEN_SIZE(struct xen_gnttab_copy_ptr_64, 16);
+#define XEN_GNTTAB_COPY_PTR(W)                                                                     \
+    struct xen_gnttab_copy_ptr_##W {                                                               \
+        xen_ulong_##W u; /* grant_ref_t ref, or xen_pfn_t gmfn */                                  \
+        uint16_t domid;                                                                            \
+        uint16_t offset;                                                                           \
+    }
+XEN_GNTTAB_COPY_PTR(64);
+XEN_GNTTAB_COPY_PTR(32);
+XEN_SIZE2(xen_gnttab_copy_ptr, 16, 8);
+XEN_PIN2(xen_gnttab_copy_ptr, u, 0, 0);
+XEN_PIN2(xen_gnttab_copy_ptr, domid, 8, 4);
+XEN_PIN2(xen_gnttab_copy_ptr, offset, 10, 6);
 
-struct xen_gnttab_copy_64 {
-    struct xen_gnttab_copy_ptr_64 source, dest;
-    uint16_t len;
-    uint16_t flags; /* GNTCOPY_* */
-    int16_t status; /* OUT */
-    uint16_t pad;
-};
-XEN_SIZE(struct xen_gnttab_copy_64, 40);
-XEN_PIN(struct xen_gnttab_copy_64, dest, 16);
-XEN_PIN(struct xen_gnttab_copy_64, len, 32);
-XEN_PIN(struct xen_gnttab_copy_64, flags, 34);
-XEN_PIN(struct xen_gnttab_copy_64, status, 36);
-
-struct xen_gnttab_copy_ptr_32 {
-    uint32_t u;
-    uint16_t domid;
-    uint16_t offset;
-};
-XEN_SIZE(struct xen_gnttab_copy_ptr_32, 8);
-
-struct xen_gnttab_copy_32 {
-    struct xen_gnttab_copy_ptr_32 source, dest;
-    uint16_t len;
-    uint16_t flags;
-    int16_t status;
-    uint16_t pad;
-};
-XEN_SIZE(struct xen_gnttab_copy_32, 24);
-XEN_PIN(struct xen_gnttab_copy_32, dest, 8);
-XEN_PIN(struct xen_gnttab_copy_32, len, 16);
-XEN_PIN(struct xen_gnttab_copy_32, flags, 18);
-XEN_PIN(struct xen_gnttab_copy_32, status, 20);
+#define XEN_GNTTAB_COPY(W)                                                                         \
+    struct xen_gnttab_copy_##W {                                                                   \
+        struct xen_gnttab_copy_ptr_##W source, dest;                                               \
+        uint16_t len;                                                                              \
+        uint16_t flags; /* GNTCOPY_* */                                                            \
+        int16_t status; /* OUT */                                                                  \
+    }
+XEN_GNTTAB_COPY(64);
+XEN_GNTTAB_COPY(32);
+XEN_SIZE2(xen_gnttab_copy, 40, 24);
+XEN_PIN2(xen_gnttab_copy, source, 0, 0);
+XEN_PIN2(xen_gnttab_copy, dest, 16, 8);
+XEN_PIN2(xen_gnttab_copy, len, 32, 16);
+XEN_PIN2(xen_gnttab_copy, flags, 34, 18);
+XEN_PIN2(xen_gnttab_copy, status, 36, 20);
 
 /* ---- hvm_op arguments (hvm/hvm_op.h): same for both widths ---- */
 

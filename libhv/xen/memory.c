@@ -55,22 +55,17 @@ void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *co
     *count = n;
 }
 
+static const struct xen_compat_layout memory_map_layout =
+    XEN_COMPAT_LAYOUT(xen_memory_map, XEN_COMPAT_FIELD(xen_memory_map, nr_entries),
+                      XEN_COMPAT_FIELD(xen_memory_map, buffer));
+
 static long memory_map(struct xen_call *c)
 {
     struct hv_xen_vm *x = c->x;
-    uint32_t nr;
-    uint64_t buf;
-    struct xen_memory_map_64 m64;
-    struct xen_memory_map_32 m32;
-    if (c->compat) {
-        if (xen_copy_from_guest(c, c->arg[1], &m32, sizeof(m32)))
-            return -XEN_EFAULT;
-        nr = m32.nr_entries, buf = m32.buffer;
-    } else {
-        if (xen_copy_from_guest(c, c->arg[1], &m64, sizeof(m64)))
-            return -XEN_EFAULT;
-        nr = m64.nr_entries, buf = m64.buffer;
-    }
+    struct xen_memory_map_64 m;
+    if (xen_copy_in(c, c->arg[1], &m, &memory_map_layout))
+        return -XEN_EFAULT;
+    uint32_t nr = m.nr_entries;
     struct xen_e820_entry e[HV_PVH_MAX_MEMMAP];
     uint64_t t = xen_lock(x);
     uint32_t have = x->memmap_count;
@@ -83,14 +78,10 @@ static long memory_map(struct xen_call *c)
     if (!have)
         return -XEN_ENOSYS; /* no map was set: Xen's answer for that case */
     nr = HV_MIN(nr, have);
-    if (xen_copy_to_guest(c, buf, e, nr * sizeof(e[0])))
+    if (xen_copy_to_guest(c, m.buffer, e, nr * sizeof(e[0])))
         return -XEN_EFAULT;
-    if (c->compat) {
-        m32.nr_entries = nr;
-        return xen_copy_to_guest(c, c->arg[1], &m32, sizeof(m32)) ? -XEN_EFAULT : 0;
-    }
-    m64.nr_entries = nr;
-    return xen_copy_to_guest(c, c->arg[1], &m64, sizeof(m64)) ? -XEN_EFAULT : 0;
+    m.nr_entries = nr;
+    return xen_copy_out(c, c->arg[1], &m, &memory_map_layout) ? -XEN_EFAULT : 0;
 }
 
 /*
@@ -101,30 +92,23 @@ static long memory_map(struct xen_call *c)
  * the entries verbatim (up to its E820MAX); here up to HV_PVH_MAX_MEMMAP,
  * more is refused as Xen refuses more than E820MAX.
  */
+static const struct xen_compat_layout foreign_map_layout =
+    XEN_COMPAT_LAYOUT(xen_foreign_memory_map, XEN_COMPAT_FIELD(xen_foreign_memory_map, domid),
+                      XEN_COMPAT_FIELD(xen_foreign_memory_map, map.nr_entries),
+                      XEN_COMPAT_FIELD(xen_foreign_memory_map, map.buffer));
+
 static long set_memory_map(struct xen_call *c)
 {
     struct hv_xen_vm *x = c->x;
-    uint32_t domid, nr;
-    uint64_t buf;
-    if (c->compat) {
-        struct xen_foreign_memory_map_32 f;
-        if (xen_copy_from_guest(c, c->arg[1], &f, sizeof(f)))
-            return -XEN_EFAULT;
-        domid = f.domid, nr = f.map.nr_entries, buf = f.map.buffer;
-    } else {
-        struct xen_foreign_memory_map_64 f;
-        if (xen_copy_from_guest(c, c->arg[1], &f, sizeof(f)))
-            return -XEN_EFAULT;
-        domid = f.domid, nr = f.map.nr_entries, buf = f.map.buffer;
-    }
+    struct xen_foreign_memory_map_64 f;
+    if (xen_copy_in(c, c->arg[1], &f, &foreign_map_layout))
+        return -XEN_EFAULT;
+    uint32_t domid = f.domid, nr = f.map.nr_entries;
+    uint64_t buf = f.map.buffer;
     if (nr > HV_PVH_MAX_MEMMAP)
         return -XEN_EINVAL;
-    if (!xen_is_self(x, domid)) {
-        uint64_t t = xen_lock(x);
-        bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
-        xen_unlock(x, t);
-        return exists ? -XEN_EPERM : -XEN_ESRCH;
-    }
+    if (!xen_is_self(x, domid))
+        return xen_other_domain_error_locking(x, domid);
     struct xen_e820_entry e[HV_PVH_MAX_MEMMAP];
     if (nr && xen_copy_from_guest(c, buf, e, nr * sizeof(e[0])))
         return -XEN_EFAULT;
@@ -176,32 +160,25 @@ long xen_map_special(struct hv_xen_vm *x, uint64_t hpa, uint64_t *cur_gfn, uint6
     return st == HV_OK ? 0 : -XEN_EINVAL;
 }
 
+static const struct xen_compat_layout add_to_physmap_layout = XEN_COMPAT_LAYOUT(
+    xen_add_to_physmap, XEN_COMPAT_FIELD(xen_add_to_physmap, domid),
+    XEN_COMPAT_FIELD(xen_add_to_physmap, space), XEN_COMPAT_FIELD(xen_add_to_physmap, idx),
+    XEN_COMPAT_FIELD(xen_add_to_physmap, gpfn));
+
 static long add_to_physmap(struct xen_call *c, uint64_t start_extent)
 {
     struct hv_xen_vm *x = c->x;
-    uint32_t domid, space;
-    uint64_t idx, gpfn;
     if (start_extent > 0xffff)
         return -XEN_EDOM;
-    if (c->compat) {
-        struct xen_add_to_physmap_32 a;
-        if (xen_copy_from_guest(c, c->arg[1], &a, sizeof(a)))
-            return -XEN_EFAULT;
-        domid = a.domid, space = a.space, idx = a.idx, gpfn = a.gpfn;
-    } else {
-        struct xen_add_to_physmap_64 a;
-        if (xen_copy_from_guest(c, c->arg[1], &a, sizeof(a)))
-            return -XEN_EFAULT;
-        domid = a.domid, space = a.space, idx = a.idx, gpfn = a.gpfn;
-    }
+    struct xen_add_to_physmap_64 a;
+    if (xen_copy_in(c, c->arg[1], &a, &add_to_physmap_layout))
+        return -XEN_EFAULT;
+    uint32_t domid = a.domid, space = a.space;
+    uint64_t idx = a.idx, gpfn = a.gpfn;
     if (space == XENMAPSPACE_gmfn_foreign)
         return -XEN_ENOSYS; /* only through add_to_physmap_batch */
-    if (!xen_is_self(x, domid)) {
-        uint64_t t = xen_lock(x);
-        bool exists = domid == HV_XEN_DOMID_HOST || xen_find_domain(x, domid);
-        xen_unlock(x, t);
-        return exists ? -XEN_EPERM : -XEN_ESRCH;
-    }
+    if (!xen_is_self(x, domid))
+        return xen_other_domain_error_locking(x, domid);
 
     long rc;
     physmap_enter(x);

@@ -98,22 +98,18 @@ static long do_block(struct xen_call *c)
     return 0;
 }
 
+static const struct xen_compat_layout poll_layout = XEN_COMPAT_LAYOUT(
+    xen_sched_poll, XEN_COMPAT_FIELD(xen_sched_poll, ports),
+    XEN_COMPAT_FIELD(xen_sched_poll, nr_ports), XEN_COMPAT_FIELD(xen_sched_poll, timeout));
+
 static long do_poll(struct xen_call *c)
 {
     struct hv_xen_vm *x = c->x;
-    uint64_t ports, timeout;
-    uint32_t nr;
-    if (c->compat) {
-        struct xen_sched_poll_32 p;
-        if (xen_copy_from_guest(c, c->arg[1], &p, sizeof(p)))
-            return -XEN_EFAULT;
-        ports = p.ports, nr = p.nr_ports, timeout = p.timeout;
-    } else {
-        struct xen_sched_poll_64 p;
-        if (xen_copy_from_guest(c, c->arg[1], &p, sizeof(p)))
-            return -XEN_EFAULT;
-        ports = p.ports, nr = p.nr_ports, timeout = p.timeout;
-    }
+    struct xen_sched_poll_64 p;
+    if (xen_copy_in(c, c->arg[1], &p, &poll_layout))
+        return -XEN_EFAULT;
+    uint64_t ports = p.ports, timeout = p.timeout;
+    uint32_t nr = p.nr_ports;
     if (nr > XEN_POLL_MAX_PORTS)
         return -XEN_EINVAL;
 

@@ -57,23 +57,18 @@ static long register_vcpu_info(struct xen_call *c, struct hv_xen_vcpu *xv)
     return rc;
 }
 
+static const struct xen_compat_layout singleshot_layout = XEN_COMPAT_LAYOUT(
+    xen_vcpu_set_singleshot_timer, XEN_COMPAT_FIELD(xen_vcpu_set_singleshot_timer, timeout_abs_ns));
+
 static long set_singleshot(struct xen_call *c, struct hv_xen_vcpu *xv)
 {
     struct hv_xen_vm *x = c->x;
-    uint64_t timeout;
     if (xv != c->xv)
         return -XEN_EINVAL;
-    if (c->compat) {
-        struct xen_vcpu_set_singleshot_timer_32 s;
-        if (xen_copy_from_guest(c, c->arg[2], &s, sizeof(s)))
-            return -XEN_EFAULT;
-        timeout = s.timeout_abs_ns;
-    } else {
-        struct xen_vcpu_set_singleshot_timer_64 s;
-        if (xen_copy_from_guest(c, c->arg[2], &s, sizeof(s)))
-            return -XEN_EFAULT;
-        timeout = s.timeout_abs_ns;
-    }
+    struct xen_vcpu_set_singleshot_timer_64 s;
+    if (xen_copy_in(c, c->arg[2], &s, &singleshot_layout))
+        return -XEN_EFAULT;
+    uint64_t timeout = s.timeout_abs_ns;
     if (!x->has_clock)
         return -XEN_ENOSYS;
     uint64_t now = xen_now(x);

@@ -67,6 +67,80 @@ static void test_enable_args(void)
     xf_teardown(&f);
 }
 
+/* The entry check every host call shares (xen_host_entry): a NULL VM or
+   bad arguments first (HV_ERR_INVALID_ARG, Xen on or not), then
+   HV_ERR_STATE on a VM without Xen. */
+static void test_host_entry(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.no_xen = true});
+    char buf[4] = {0};
+    size_t n = 0;
+    uint32_t u = 0;
+    uint64_t v = 0;
+    bool b = false;
+    struct hv_xen_grant_mapping m;
+    struct hv_xen_vcpu_status st;
+
+    CU_ASSERT_EQUAL(hv_xen_domid(NULL, &u), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_domid(f.vm, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_set_param(NULL, 0, 0), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_set_param(f.vm, 0, 0), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_set_param(f.vm, 1000, 0), HV_ERR_STATE); /* state before range */
+    CU_ASSERT_EQUAL(hv_xen_get_param(f.vm, 0, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_get_param(f.vm, 0, &v), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_console_read(f.vm, NULL, 1, &n, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_console_read(f.vm, buf, 1, NULL, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_console_read(f.vm, NULL, 0, &n, NULL), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_console_input(f.vm, NULL, 1, &n), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_console_input(f.vm, buf, 1, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_console_input(f.vm, NULL, 0, &n), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_attach(NULL, 0, &u), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_attach(f.vm, 1, &u), HV_ERR_STATE); /* before alignment */
+    CU_ASSERT_EQUAL(hv_xen_pvcons_read(f.vm, NULL, 1, &n), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_read(f.vm, buf, 1, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_read(f.vm, buf, 1, &n), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_write(f.vm, NULL, 1, &n), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_write(f.vm, buf, 1, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_write(f.vm, NULL, 0, &n), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_alloc_unbound(f.vm, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_alloc_unbound(f.vm, &u), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_bind(f.vm, 1, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_bind(f.vm, 1, &u), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_host_unbound(f.vm, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_host_unbound(f.vm, &u), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_notify(NULL, 1), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_notify(f.vm, 1), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_pending(f.vm, 1, NULL, &u), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_pending(f.vm, 1, &b, NULL), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_close(NULL, 1), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_close(f.vm, 1), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 1, 0, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 1, 0x80, &m), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_grant_map(f.vm, 1, 0, &m), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_grant_unmap(NULL, 1), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_grant_unmap(f.vm, 1), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_vcpu_set_up(NULL, true), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_vcpu_set_up(f.vcpu, true), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_xen_vcpu_status(f.vcpu, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_vcpu_status(f.vcpu, &st), HV_ERR_STATE);
+    xf_teardown(&f);
+
+    /* With Xen on, the same argument errors, and the per-call ones after. */
+    xf_setup(&f, NULL);
+    CU_ASSERT_EQUAL(hv_xen_get_param(f.vm, 0, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_get_param(f.vm, 1000, &v), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_xen_set_param(f.vm, 1000, 0), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_read(f.vm, NULL, 1, &n), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_xen_pvcons_write(f.vm, buf, 1, &n), HV_ERR_STATE); /* none attached */
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_notify(f.vm, 0), HV_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_pending(f.vm, 5, &b, &u), HV_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(hv_xen_evtchn_close(f.vm, 100000), HV_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(hv_xen_vcpu_status(NULL, &st), HV_ERR_INVALID_ARG);
+    xf_teardown(&f);
+}
+
 /* Every allocation of hv_xen_enable can fail and leaves nothing behind. */
 static void test_enable_alloc_failures(void)
 {
@@ -458,6 +532,7 @@ void xen_suite_abi(void)
 {
     CU_pSuite s = CU_add_suite("xen_abi", NULL, NULL);
     CU_add_test(s, "enable_args", test_enable_args);
+    CU_add_test(s, "host_entry", test_host_entry);
     CU_add_test(s, "enable_alloc_failures", test_enable_alloc_failures);
     CU_add_test(s, "hub_domids", test_hub_domids);
     CU_add_test(s, "cpuid_leaves", test_cpuid_leaves);
