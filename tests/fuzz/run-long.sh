@@ -31,12 +31,14 @@ done
 shift $((OPTIND - 1))
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-build=${build:-$repo/build/clang}
+build=$(cd "${build:-$repo/build/clang}" && pwd)
 targets=${*:-loader emu slat hypercall}
 long=$build/tests/fuzz/long
 mkdir -p "$long"
-commit=$(git -C "$repo" rev-parse --short=12 HEAD)
-git -C "$repo" diff --quiet HEAD -- libhv backends include tests/fuzz tests/unit || commit=$commit+dirty
+# The commit the binaries were built from (FUZZ_COMMIT when the tree moved on since).
+commit=${FUZZ_COMMIT:-$(git -C "$repo" rev-parse --short=12 HEAD)}
+[ -n "${FUZZ_COMMIT:-}" ] || git -C "$repo" diff --quiet HEAD -- libhv backends include tests/fuzz tests/unit ||
+    commit=$commit+dirty
 
 [ $nobuild = 1 ] || cmake --build "$build" -j 2 --target $(for t in $targets; do printf 'fuzz_%s ' "$t"; done) >/dev/null
 
