@@ -198,6 +198,15 @@ hv_status_t hv_slat_translate(const struct hv_slat *s, uint64_t gpa, uint32_t ac
  */
 hv_status_t hv_slat_dirty_harvest(struct hv_slat *s, uint64_t gpa, uint64_t len, uint64_t *bitmap);
 
+/*
+ * Call fn once per leaf (mapped page of any size) in ascending gpa order,
+ * with its gpa, hpa, size and HV_MEM_* | HV_MEMTYPE_* flags. Serialized
+ * with the modifying calls by the caller; fn must not change the SLAT.
+ */
+typedef void (*hv_slat_leaf_fn)(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size,
+                                uint32_t flags);
+void hv_slat_for_each_leaf(const struct hv_slat *s, hv_slat_leaf_fn fn, void *arg);
+
 /* Host-physical address of the root table (for EPTP / nCR3); fixed for the SLAT's life. */
 uint64_t hv_slat_root_hpa(const struct hv_slat *s);
 /* Live table pages, root included (an empty SLAT has 1). */
