@@ -65,8 +65,10 @@ struct hv_vm;
  * back to the host, and hv_vm_destroy() zeroes the guest RAM still mapped
  * with memory type ::HV_MEMTYPE_WB (through the host's phys_to_virt; each
  * page written once even if mapped at several addresses; mappings of other
- * types are device memory and are left alone). For hosts that reuse memory
- * across guests of different trust. Costs a write of everything freed and
+ * types are device memory and are left alone). Every such page is zeroed
+ * whatever its permissions, so unmap first any RAM shared with another VM
+ * or the host that must survive. For hosts that reuse memory across guests
+ * of different trust. Costs a write of everything freed and
  * a pass over the mapped RAM at teardown, nothing while the VM runs.
  */
 #define HV_VM_SCRUB 0x1u
