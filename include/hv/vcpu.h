@@ -246,6 +246,9 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out);
 
 /**
  * @brief Destroy a vCPU. Not while it runs.
+ *
+ * In a VM created with ::HV_VM_SCRUB, its register and FPU state and its
+ * VMCS/VMCB are zeroed before they go back to the host.
  * @param vcpu The vCPU.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_BUSY while running.
  */

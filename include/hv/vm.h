@@ -55,6 +55,25 @@ struct hv_vm;
 #define HV_PAGE_1G 0x4u /**< 1 GiB pages. */
 /** @} */
 
+/** @name VM options (hv_vm_config::flags)
+ * @{ */
+/**
+ * Scrub at teardown: hv_vm_destroy(), hv_vcpu_destroy() and
+ * hv_xen_disable() zero every page and object of the library that held
+ * this VM's guest state (VMCS/VMCB, register and FPU save areas, SLAT
+ * tables, Xen shared_info, grant-table and console state) before giving it
+ * back to the host, and hv_vm_destroy() zeroes the guest RAM still mapped
+ * with memory type ::HV_MEMTYPE_WB (through the host's phys_to_virt; each
+ * page written once even if mapped at several addresses; mappings of other
+ * types are device memory and are left alone). Every such page is zeroed
+ * whatever its permissions, so unmap first any RAM shared with another VM
+ * or the host that must survive. For hosts that reuse memory across guests
+ * of different trust. Costs a write of everything freed and
+ * a pass over the mapped RAM at teardown, nothing while the VM runs.
+ */
+#define HV_VM_SCRUB 0x1u
+/** @} */
+
 /** Options for hv_vm_create(); a zeroed struct gives the defaults. */
 struct hv_vm_config {
     /** sizeof(struct hv_vm_config); 0 is accepted as "current size". */
@@ -68,6 +87,11 @@ struct hv_vm_config {
     uint32_t page_sizes;
     /** Maximum number of vCPUs (0 = 1). */
     uint32_t max_vcpus;
+    /**
+     * HV_VM_* options (0: none; unknown bits are rejected). Callers built
+     * before this field existed pass a smaller @c size and get 0.
+     */
+    uint32_t flags;
 };
 
 /** What hv_vm_query() reports about one guest-physical address. */
@@ -92,7 +116,8 @@ struct hv_vm_stats {
  * @param config Options, or NULL for defaults.
  * @param[out] out The new VM.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG for NULL @p ctx / @p out or a bad
- *         config; ::HV_ERR_RANGE for an unsupported @c gpa_bits;
+ *         config (unknown @c flags bits included); ::HV_ERR_RANGE for an
+ *         unsupported @c gpa_bits;
  *         ::HV_ERR_NO_MEMORY; ::HV_ERR_LIMIT when no address-space
  *         identifier (ASID/VPID) is left.
  */
@@ -101,7 +126,9 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
 /**
  * @brief Destroy a VM and free its SLAT tables and objects.
  *
- * Guest RAM is the embedder's and is not touched.
+ * Guest RAM is the embedder's and is not touched, unless the VM was
+ * created with ::HV_VM_SCRUB: then the RAM still mapped is zeroed, and so
+ * is everything the library frees.
  * @param vm The VM (all its vCPUs destroyed).
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG for NULL; ::HV_ERR_BUSY while the
  *         VM still has vCPUs.

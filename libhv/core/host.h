@@ -8,11 +8,20 @@
 
 #include <hv/host.h>
 #include <hv/status.h>
+#include "core/util.h"
 
 /* The embedder's table, copied at context creation (missing tail zeroed). */
 struct hv_host {
     struct hv_host_ops ops;
     hv_log_level_t log_level; /* messages above this level are dropped */
+    /*
+     * Scrubbing teardowns running now (hv_host_scrub_begin/end, for VMs
+     * created with HV_VM_SCRUB). While non-zero, every page and object
+     * freed through the wrappers below is zeroed first: one place for all
+     * modules and backends. A free of another VM that overlaps the window
+     * is zeroed too, which costs time but nothing else.
+     */
+    volatile uint32_t scrub;
 };
 
 /* Validates and copies @p ops (size/version checks, required callbacks). */
@@ -23,10 +32,28 @@ static inline void *hv_host_page_alloc(const struct hv_host *h, size_t count, ui
     return h->ops.page_alloc(h->ops.opaque, count, hpa);
 }
 
+static inline bool hv_host_scrubbing(const struct hv_host *h)
+{
+    return HV_UNLIKELY(__atomic_load_n(&h->scrub, __ATOMIC_ACQUIRE) != 0);
+}
+
+static inline void hv_host_scrub_begin(struct hv_host *h)
+{
+    __atomic_add_fetch(&h->scrub, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void hv_host_scrub_end(struct hv_host *h)
+{
+    __atomic_sub_fetch(&h->scrub, 1, __ATOMIC_SEQ_CST);
+}
+
 static inline void hv_host_page_free(const struct hv_host *h, void *hva, size_t count)
 {
-    if (hva)
-        h->ops.page_free(h->ops.opaque, hva, count);
+    if (!hva)
+        return;
+    if (hv_host_scrubbing(h))
+        hv_memset(hva, 0, count * HV_PAGE_SIZE);
+    h->ops.page_free(h->ops.opaque, hva, count);
 }
 
 static inline void *hv_host_obj_alloc(const struct hv_host *h, size_t size)
@@ -36,8 +63,11 @@ static inline void *hv_host_obj_alloc(const struct hv_host *h, size_t size)
 
 static inline void hv_host_obj_free(const struct hv_host *h, void *ptr, size_t size)
 {
-    if (ptr)
-        h->ops.obj_free(h->ops.opaque, ptr, size);
+    if (!ptr)
+        return;
+    if (hv_host_scrubbing(h))
+        hv_memset(ptr, 0, size);
+    h->ops.obj_free(h->ops.opaque, ptr, size);
 }
 
 static inline void *hv_host_phys_to_virt(const struct hv_host *h, uint64_t hpa)

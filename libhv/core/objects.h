@@ -48,7 +48,27 @@ struct hv_vm {
     const struct hv_pv_ops *pv;         /* PV interface hooks, NULL if off (core/pv.h) */
     struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
     void *assist;                       /* MMIO regions / emulation state (core/assist) */
+    uint32_t flags;                     /* HV_VM_* options (create) */
 };
+
+/*
+ * Teardown of a VM created with HV_VM_SCRUB: between begin and end every
+ * page and object the library frees is zeroed (core/host.h). begin returns
+ * whether it started a window, to pass to end (the VM may be gone by then).
+ */
+static inline bool hv_vm_scrub_begin(struct hv_vm *vm)
+{
+    if (!(vm->flags & HV_VM_SCRUB))
+        return false;
+    hv_host_scrub_begin(&vm->ctx->host);
+    return true;
+}
+
+static inline void hv_vm_scrub_end(struct hv_ctx *ctx, bool on)
+{
+    if (on)
+        hv_host_scrub_end(&ctx->host);
+}
 
 /* What the next hv_vcpu_run() must complete before entering the guest. */
 enum hv_completion {

@@ -59,9 +59,11 @@ hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu)
     vm->vcpus[vcpu->id] = NULL;
     vm->vcpu_count--;
     hv_lock_release(host, &vm->lock, t);
+    bool scrub = hv_vm_scrub_begin(vm);
     vm->ctx->be->vcpu_fini(vcpu);
     hv_memset(vcpu, 0, sizeof(*vcpu));
     hv_host_obj_free(host, vcpu, sizeof(*vcpu));
+    hv_vm_scrub_end(vm->ctx, scrub);
     return HV_OK;
 }
 

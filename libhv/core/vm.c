@@ -8,6 +8,8 @@
 #define VM_CONFIG_MIN_SIZE (offsetof(struct hv_vm_config, gpa_bits) + sizeof(uint32_t))
 /* Upper bound on vCPUs per VM: keeps the vcpus[] array within one page. */
 #define HV_MAX_VCPUS 512
+/* hv_vm_config::flags bits this version knows. */
+#define VM_FLAGS_KNOWN HV_VM_SCRUB
 
 hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, struct hv_vm **out)
 {
@@ -35,11 +37,14 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
     uint32_t max_vcpus = cfg.max_vcpus ? cfg.max_vcpus : 1;
     if (max_vcpus > HV_MAX_VCPUS)
         return HV_ERR_LIMIT;
+    if (cfg.flags & ~(uint32_t)VM_FLAGS_KNOWN)
+        return HV_ERR_INVALID_ARG;
 
     struct hv_vm *vm = hv_host_obj_alloc(&ctx->host, sizeof(*vm));
     if (!vm)
         return HV_ERR_NO_MEMORY;
     vm->ctx = ctx;
+    vm->flags = cfg.flags;
     vm->gpa_bits = gpa_bits;
     vm->max_vcpus = max_vcpus;
     vm->vcpus = hv_host_obj_alloc(&ctx->host, max_vcpus * sizeof(vm->vcpus[0]));
@@ -69,6 +74,35 @@ free_vm:
     return st;
 }
 
+/* Page is all zero (a word at a time: pages are 8-byte aligned). */
+static bool page_is_zero(const void *page)
+{
+    const uint64_t *w = page;
+    uint64_t acc = 0;
+    for (unsigned i = 0; i < HV_PAGE_SIZE / 8; i++)
+        acc |= w[i];
+    return acc == 0;
+}
+
+/*
+ * HV_VM_SCRUB: zero the guest RAM behind one SLAT leaf. Only write-back
+ * mappings are RAM; other types map device memory, which a write could
+ * disturb. A page already zero is not written again, so RAM mapped at
+ * several guest addresses is written once.
+ */
+static void scrub_leaf(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t flags)
+{
+    const struct hv_host *h = arg;
+    (void)gpa;
+    if ((flags & HV_MEMTYPE_MASK) != HV_MEMTYPE_WB)
+        return;
+    for (uint64_t off = 0; off < size; off += HV_PAGE_SIZE) {
+        void *p = hv_host_phys_to_virt(h, hpa + off);
+        if (p && !page_is_zero(p))
+            hv_memset(p, 0, HV_PAGE_SIZE);
+    }
+}
+
 hv_status_t hv_vm_destroy(struct hv_vm *vm)
 {
     if (!vm)
@@ -76,14 +110,18 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
     struct hv_ctx *ctx = vm->ctx;
     if (vm->vcpu_count)
         return HV_ERR_BUSY;
+    bool scrub = hv_vm_scrub_begin(vm);
     if (vm->pv && vm->pv->vm_destroy)
         vm->pv->vm_destroy(vm);
     ctx->be->vm_fini(vm);
     hv_assist_vm_fini(vm);
+    if (scrub)
+        hv_slat_for_each_leaf(&vm->slat, scrub_leaf, &ctx->host);
     hv_slat_fini(&vm->slat);
     hv_host_obj_free(&ctx->host, vm->vcpus, vm->max_vcpus * sizeof(vm->vcpus[0]));
     hv_memset(vm, 0, sizeof(*vm));
     hv_host_obj_free(&ctx->host, vm, sizeof(*vm));
+    hv_vm_scrub_end(ctx, scrub);
     uint64_t t = hv_lock_acquire(&ctx->host, &ctx->lock);
     ctx->vm_count--;
     hv_lock_release(&ctx->host, &ctx->lock, t);

@@ -212,6 +212,15 @@ static inline uint64_t hv_slat_gen(const struct hv_slat *s)
     return __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Call fn once per leaf (mapped page of any size) in ascending gpa order,
+ * with its gpa, hpa, size and HV_MEM_* | HV_MEMTYPE_* flags. Serialized
+ * with the modifying calls by the caller; fn must not change the SLAT.
+ */
+typedef void (*hv_slat_leaf_fn)(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size,
+                                uint32_t flags);
+void hv_slat_for_each_leaf(const struct hv_slat *s, hv_slat_leaf_fn fn, void *arg);
+
 /* Host-physical address of the root table (for EPTP / nCR3); fixed for the SLAT's life. */
 uint64_t hv_slat_root_hpa(const struct hv_slat *s);
 /* Live table pages, root included (an empty SLAT has 1). */

@@ -258,6 +258,7 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
     hv_lock_release(h, &vm->lock, t);
     if (busy)
         return HV_ERR_BUSY;
+    bool scrub = hv_vm_scrub_begin(vm); /* HV_VM_SCRUB: what we free is zeroed */
 
     /* Peers in the hub see our ports closed; then leave the hub. */
     t = xen_lock(x);
@@ -278,6 +279,7 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
         hv_vm_unmap(vm, x->shinfo_gfn * HV_PAGE_SIZE, HV_PAGE_SIZE);
     vm->xen = NULL;
     free_xvm(h, x);
+    hv_vm_scrub_end(vm->ctx, scrub);
     return HV_OK;
 }
 

@@ -337,7 +337,10 @@ static struct world *world_get(uint8_t setup)
         if (!w)
             abort();
         mock_host_init(&w->mh);
-        w->mh.poison_free = true;
+        /* Freed blocks go back to ASan at once: its quarantine reports any
+           later read or write of them (the mock's poison only caught writes,
+           and scanning it cost a sixth of the time). */
+        w->mh.poison_free = false;
         w->mh.time = 1000000000ull;
         w->mh.time_step = 1000;
         hv_ept_format_init(&w->fmt, HV_PAGE_4K | HV_PAGE_2M | HV_PAGE_1G, true, false);

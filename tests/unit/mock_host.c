@@ -192,6 +192,25 @@ static void release(struct mock_host *m, void *raw, size_t bytes)
     m->q_count++;
 }
 
+/* scan_free: record whether a block the library gives back still holds data. */
+static void scan_freed(struct mock_host *m, const char *kind, const void *p, size_t bytes)
+{
+    if (!m->scan_free)
+        return;
+    const unsigned char *c = p;
+    uint64_t nz = 0;
+    for (size_t i = 0; i < bytes; i++)
+        nz += c[i] != 0;
+    m->freed_scanned++;
+    m->freed_scanned_bytes += bytes;
+    if (!nz)
+        return;
+    if (m->freed_nonzero++ == 0)
+        snprintf(m->freed_nonzero_first, sizeof(m->freed_nonzero_first),
+                 "%s %p (%zu bytes, %llu non-zero)", kind, p, bytes, (unsigned long long)nz);
+    m->freed_nonzero_bytes += nz;
+}
+
 /* ---- host ops ------------------------------------------------------------------ */
 
 static void *alloc_block(struct mock_host *m, size_t count, uint64_t *hpa, bool guest)
@@ -254,6 +273,7 @@ static void op_page_free(void *opaque, void *hva, size_t count)
     }
     if (b->count != count)
         mock_error(m, "page_free(%p, %zu): block has %zu pages", hva, count, b->count);
+    scan_freed(m, "page", b->hva, b->count * PAGE);
     unregister_block(m, b);
     m->pages_out -= b->count;
     release(m, b->hva, b->count * PAGE);
@@ -311,6 +331,7 @@ static void op_obj_free(void *opaque, void *ptr, size_t size)
     if (!guards_ok(ptr, real))
         mock_error(m, "obj_free(%p): guard bytes overwritten (object of %llu bytes)", ptr,
                    (unsigned long long)real);
+    scan_freed(m, "object", ptr, real);
     map_del(&m->objs, (uint64_t)(uintptr_t)ptr);
     m->objs_out--;
     m->obj_bytes_out -= real;

@@ -66,6 +66,7 @@ struct mock_host {
     bool log_echo;        /* also print log lines on stderr */
     uint64_t time;        /* time_ns() result */
     uint64_t time_step;   /* added to `time` after every time_ns() call */
+    bool scan_free;       /* look at every freed page and object (freed_* counters below) */
 
     /* ---- allocation failure injection (pages and objects share the index) ---- */
     uint64_t alloc_index; /* index of the next page_alloc/obj_alloc attempt */
@@ -83,6 +84,13 @@ struct mock_host {
     uint64_t frees_total;   /* page_free + obj_free calls */
     uint64_t page_frees;    /* page_free calls */
     uint64_t obj_frees;     /* obj_free calls */
+
+    /* ---- content of freed blocks (only while scan_free is set) ---- */
+    uint64_t freed_scanned;        /* pages and objects freed and scanned */
+    uint64_t freed_scanned_bytes;  /* their bytes */
+    uint64_t freed_nonzero;        /* of those, blocks that still held a non-zero byte */
+    uint64_t freed_nonzero_bytes;  /* non-zero bytes they held */
+    char freed_nonzero_first[128]; /* the first such block (page/object, address, size) */
 
     /* ---- misuse detected (bad free, wrong size/count, guard or poison overwritten) ---- */
     uint64_t errors;
