@@ -346,8 +346,10 @@ void xg_test_timer(void)
     CHECK_EQ(xg_last_vector, XG_VEC_CALLBACK);
 
     /* HLT with a single-shot timer. */
-    struct vcpu_set_singleshot_timer ss = {.timeout_abs_ns = xg_now() + 10 * MS};
+    /* t0 before the deadline is computed: the timer may fire 10 ms after
+       the deadline's base, which is earlier than a clock read after it. */
     t0 = xg_now();
+    struct vcpu_set_singleshot_timer ss = {.timeout_abs_ns = t0 + 10 * MS};
     CHECK_EQ(vcpuop(VCPUOP_set_singleshot_timer, 0, &ss), 0);
     while (xg_fired[t] < 2 && xg_now() - t0 < 10000 * MS)
         __asm__ volatile("sti; hlt" ::: "memory");
@@ -909,8 +911,8 @@ void xg_test_vcpu(void)
     /* Single-shot timers fire into VIRQ_TIMER (polled here, IF = 0). */
     evtchn_port_t t;
     CHECK_EQ(xg_bind_virq(VIRQ_TIMER, 0, &t), 0);
-    struct vcpu_set_singleshot_timer ss = {.timeout_abs_ns = xg_now() + 5 * MS};
-    t0 = xg_now();
+    t0 = xg_now(); /* first: the deadline is counted from it */
+    struct vcpu_set_singleshot_timer ss = {.timeout_abs_ns = t0 + 5 * MS};
     CHECK_EQ(vcpuop(VCPUOP_set_singleshot_timer, 0, &ss), 0);
     CHECK(xg_wait_port(t, 10000 * MS));
     CHECK(xg_now() - t0 >= 5 * MS);
