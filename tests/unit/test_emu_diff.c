@@ -246,8 +246,8 @@ struct memop {
     bool ss_default;
 };
 
-static bool set_mem(struct plan *p, struct gcase *c, uint64_t lin, uint32_t avoid, int seg,
-                    uint64_t segbase, struct memop *mo)
+static bool set_mem(struct plan *p, struct gcase *c, uint64_t lin, uint32_t avoid, uint64_t segbase,
+                    struct memop *mo)
 {
     uint64_t amask = p->adsize == 4 ? 0xffffffffull : ~0ull;
     uint64_t e = (lin - segbase) & amask;
@@ -709,7 +709,7 @@ static bool gen(struct gcase *c, enum cls k, int twist)
         if (locked || p.opc[0] == 0x86 || p.opc[0] == 0x87)
             lin &= ~(uint64_t)(msize - 1);
     }
-    if (!set_mem(&p, c, lin - adj, avoid, seg, segbase, &mo))
+    if (!set_mem(&p, c, lin - adj, avoid, segbase, &mo))
         return false;
     if (uses_g && (p.nopc == 2 && (p.opc[1] & 0xe7) == 0xa3) && (mo.base == (int)g))
         return false;
