@@ -329,14 +329,7 @@ static const struct {
 
 void xg_main(const struct hvm_start_info *si)
 {
-    xg_si = si;
-    xg_install_hypercall_page();
-    xg_idt_init();
-    if (si->magic != XEN_HVM_START_MAGIC) {
-        xg_printf("FAIL: start_info magic 0x%x\n", si->magic);
-        xg_shutdown(SHUTDOWN_crash);
-    }
-    xg_domid = xg_arg_u32("dom", 0);
+    xg_boot(si);
     xg_map_shared_info();
     xg_printf("hm: hostile mid-call guest, dom %u\n", xg_domid);
     for (unsigned i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {

@@ -473,6 +473,9 @@ uint64_t xg_rdmsr(uint32_t msr);
 
 /* Set-up steps (xg_lib.c). */
 uint32_t xg_cpuid_base(void);
+/* Start-up shared by every guest's xg_main: start_info, hypercall page,
+   IDT, the magic check, xg_domid from the command line. */
+void xg_boot(const struct hvm_start_info *si);
 void xg_install_hypercall_page(void);
 void xg_idt_init(void);
 void xg_map_shared_info(void);

@@ -621,7 +621,7 @@ static void reset_events(void)
     xg_upcalls = 0;
 }
 
-void xg_main(const struct hvm_start_info *si)
+void xg_boot(const struct hvm_start_info *si)
 {
     xg_si = si;
     xg_install_hypercall_page();
@@ -631,6 +631,11 @@ void xg_main(const struct hvm_start_info *si)
         xg_shutdown(SHUTDOWN_crash);
     }
     xg_domid = xg_arg_u32("dom", 0);
+}
+
+void xg_main(const struct hvm_start_info *si)
+{
+    xg_boot(si);
     xg_peer = xg_arg_u32("peer", 0);
     char test[16];
     if (!xg_arg("test", test, sizeof(test))) {
