@@ -109,6 +109,7 @@ struct svm_vcpu {
     bool nmi_window;   /* the core asked for an NMI window */
     bool irq_window;   /* the core asked for an interrupt window */
     uint64_t iret_rip;
+    bool nrip_save;    /* the CPU reports the next RIP (HV_FEAT_NRIP_SAVE) */
 };
 
 static inline struct svm_ctx *svm_ctx_of(const struct hv_ctx *ctx)
@@ -200,7 +201,16 @@ void svm_after_exit_events(struct hv_vcpu *vcpu);
 /* svm_insn.c: instruction lengths when the CPU gives no next RIP. */
 unsigned svm_insn_length(const uint8_t *buf, unsigned n, int mode_bits, const uint8_t *op,
                          unsigned oplen);
-unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned oplen);
+/* The opcode an exit implies (APM Vol. 3), as one word: its bytes, first
+   byte lowest, and its length in bits 31:24. */
+#define SVM_OPCODE(len, bytes) (((uint32_t)(len) << 24) | (uint32_t)(bytes))
+#define SVM_OP_CPUID   SVM_OPCODE(2, 0xa20f)   /* 0F A2 */
+#define SVM_OP_RDMSR   SVM_OPCODE(2, 0x320f)   /* 0F 32 */
+#define SVM_OP_WRMSR   SVM_OPCODE(2, 0x300f)   /* 0F 30 */
+#define SVM_OP_HLT     SVM_OPCODE(1, 0xf4)     /* F4 */
+#define SVM_OP_VMMCALL SVM_OPCODE(3, 0xd9010f) /* 0F 01 D9 */
+#define SVM_OP_INVD    SVM_OPCODE(2, 0x080f)   /* 0F 08 */
+unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, uint32_t opcode);
 struct hv_fetch_regs;
 void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
 uint64_t svm_next_rip(struct hv_vcpu *vcpu, unsigned len);
@@ -209,8 +219,13 @@ int svm_code_bits(const struct vmcb *vmcb);
 /* svm_run.c */
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
-/* svm_entry.S: one world switch (CLGI ... VMRUN ... STGI). */
+/* svm_entry.S: enter the guest (called with GIF=0, returns with GIF=1),
+   re-entering at once while svm_fast_exit() finishes the exits. */
 void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa,
                       uint64_t *guest_cr2);
+
+/* svm_fast.c: finish the exit in the VMCB without leaving the world
+   switch; false when the exit needs the full path (svm_run). */
+bool svm_fast_exit(struct hv_vcpu *vcpu);
 
 #endif /* HV_SVM_SVM_H */

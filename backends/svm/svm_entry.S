@@ -20,8 +20,12 @@
  *     every implementation does (Bochs leaves it alone), and the host does
  *     not need its own value back: it is also moved by hand, which is
  *     harmless where the CPU does it too.
- * STGI at the end lets a host interrupt that caused the exit reach the
- * host's IDT right away (the host keeps RFLAGS.IF=1 around hv_vcpu_run).
+ * After each exit svm_fast_exit(vcpu) may finish it (svm_fast.c): then the
+ * guest re-enters at once, still with GIF=0, the guest's CR2 in place and
+ * the host area VMSAVEd once (the host's state does not change while only
+ * the library runs). Otherwise STGI at the end lets a host interrupt that
+ * caused the exit reach the host's IDT right away (the host keeps
+ * RFLAGS.IF=1 around hv_vcpu_run).
  */
 
 /* Offsets of the GPRs in struct hv_vcpu: gpr[] is its first member, in
@@ -41,6 +45,13 @@
 #define G_R14 (14 * 8)
 #define G_R15 (15 * 8)
 
+/* Stack frame below the pushed callee-saved registers. */
+#define F_VCPU    8
+#define F_VMCB    16
+#define F_CR2     24
+#define F_HOST    32
+#define F_SIZE    40     /* 8 pad bytes keep RSP 16-aligned at the call */
+
     .text
     .globl svm_world_switch
     .type svm_world_switch, @function
@@ -54,14 +65,18 @@ svm_world_switch:
     push %r15
     push %rdx            /* host area pa */
     push %rcx            /* &vmcb->save.cr2 */
+    push %rsi            /* vmcb pa */
     push %rdi            /* vcpu */
+    sub $8, %rsp
 
     mov %rdx, %rax
     vmsave %rax          /* host's hidden segment and syscall MSR state */
     mov (%rcx), %rax
     mov %rax, %cr2
 
-    mov %rsi, %rax       /* VMRUN and VMLOAD take the VMCB in RAX */
+.Lenter:
+    mov F_VCPU(%rsp), %rdi
+    mov F_VMCB(%rsp), %rax /* VMRUN and VMLOAD take the VMCB in RAX */
     mov G_RCX(%rdi), %rcx
     mov G_RDX(%rdi), %rdx
     mov G_RBX(%rdi), %rbx
@@ -82,7 +97,7 @@ svm_world_switch:
     vmsave %rax          /* RAX is the VMCB again: VMRUN restored the host's */
 
     push %rdi            /* guest RDI */
-    mov 8(%rsp), %rdi    /* vcpu */
+    mov F_VCPU+8(%rsp), %rdi
     mov %rcx, G_RCX(%rdi)
     mov %rdx, G_RDX(%rdi)
     mov %rbx, G_RBX(%rdi)
@@ -97,8 +112,14 @@ svm_world_switch:
     mov %r14, G_R14(%rdi)
     mov %r15, G_R15(%rdi)
     popq G_RDI(%rdi)
-    pop %rdi             /* discard the vcpu pointer */
-    pop %rax             /* &vmcb->save.cr2 */
+
+    mov F_HOST(%rsp), %rax
+    vmload %rax          /* the host's state back, for C code */
+    call svm_fast_exit   /* (vcpu): finished here? GIF stays 0 */
+    test %al, %al
+    jnz .Lenter
+
+    mov F_CR2(%rsp), %rax
     mov %cr2, %rcx
     mov %rcx, (%rax)
 
@@ -111,11 +132,9 @@ svm_world_switch:
     xor %r9d, %r9d
     xor %r10d, %r10d
     xor %r11d, %r11d
-
-    pop %rax             /* host area pa */
-    vmload %rax
     stgi
 
+    add $F_SIZE, %rsp
     pop %r15
     pop %r14
     pop %r13

@@ -9,6 +9,7 @@
 #include "svm/svm.h"
 #include "core/assist.h"
 #include "core/util.h"
+#include "svm/svm_insn_fast.h"
 
 #define MAX_INSN 15u
 
@@ -78,18 +79,20 @@ void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
     fr->cpl = v->save.cpl;
 }
 
-/* Length of the exiting instruction, expected to be op[0..oplen) after
+/* Length of the exiting instruction, the opcode (SVM_OP_*) after
    prefixes; 0 if unknown. */
-unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, const uint8_t *op, unsigned oplen)
+unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, uint32_t opcode)
 {
     const struct vmcb *v = svm_vmcb(vcpu);
-    uint8_t buf[MAX_INSN];
+    unsigned oplen = opcode >> 24;
+    uint8_t buf[MAX_INSN], op[3];
+    uint64_t next;
 
-    if (vcpu->vm->ctx->caps.features & HV_FEAT_NRIP_SAVE) {
-        uint64_t len = v->ctl.nrip - v->save.rip;
-        if (v->ctl.nrip && len >= 1 && len <= MAX_INSN)
-            return (unsigned)len;
-    }
+    unsigned len = svm_insn_len_fast(vcpu, v, opcode & 0xffffff, oplen, &next);
+    if (len)
+        return len;
+    for (unsigned i = 0; i < 3; i++)
+        op[i] = (uint8_t)(opcode >> (8 * i));
     /* The exit names the instruction: if its first byte is the opcode's
        first byte, which is never a prefix, there are no prefixes and the
        length is the opcode's. One byte then suffices (copying and scanning

@@ -7,13 +7,6 @@
 #include "svm/svm.h"
 #include "core/util.h"
 
-static const uint8_t op_cpuid[] = {0x0f, 0xa2};
-static const uint8_t op_rdmsr[] = {0x0f, 0x32};
-static const uint8_t op_wrmsr[] = {0x0f, 0x30};
-static const uint8_t op_hlt[] = {0xf4};
-static const uint8_t op_vmmcall[] = {0x0f, 0x01, 0xd9};
-static const uint8_t op_invd[] = {0x0f, 0x08};
-
 static inline void svm_clgi(void)
 {
     __asm__ volatile("clgi" ::: "memory");
@@ -25,18 +18,18 @@ static inline void svm_stgi(void)
 }
 
 /* Fill insn_len/next_rip of an instruction exit (0 when unknown). */
-static void set_length(struct hv_vcpu *vcpu, struct hv_vexit *ex, const uint8_t *op, unsigned oplen)
+static void set_length(struct hv_vcpu *vcpu, struct hv_vexit *ex, uint32_t opcode)
 {
-    unsigned len = svm_guest_insn_len(vcpu, op, oplen);
+    unsigned len = svm_guest_insn_len(vcpu, opcode);
     ex->insn_len = len;
     ex->next_rip = len ? svm_next_rip(vcpu, len) : 0;
 }
 
 /* Skip an instruction handled here; false if its length is unknown. */
-static bool skip_insn(struct hv_vcpu *vcpu, const uint8_t *op, unsigned oplen)
+static bool skip_insn(struct hv_vcpu *vcpu, uint32_t opcode)
 {
     struct vmcb *v = svm_vmcb(vcpu);
-    unsigned len = svm_guest_insn_len(vcpu, op, oplen);
+    unsigned len = svm_guest_insn_len(vcpu, opcode);
     if (!len)
         return false;
     v->save.rip = svm_next_rip(vcpu, len);
@@ -58,7 +51,7 @@ static bool handle_efer(struct hv_vcpu *vcpu, bool write)
 
     if (!write) {
         uint64_t val = old & ~EFER_SVME;
-        if (!skip_insn(vcpu, op_rdmsr, sizeof(op_rdmsr)))
+        if (!skip_insn(vcpu, SVM_OP_RDMSR))
             return false;
         vcpu->gpr[HV_GPR_RAX] = (uint32_t)val;
         vcpu->gpr[HV_GPR_RDX] = val >> 32;
@@ -71,7 +64,7 @@ static bool handle_efer(struct hv_vcpu *vcpu, bool write)
         svm_inject_exception(vcpu, SVM_VEC_GP, true, 0);
         return true;
     }
-    if (!skip_insn(vcpu, op_wrmsr, sizeof(op_wrmsr)))
+    if (!skip_insn(vcpu, SVM_OP_WRMSR))
         return false;
     v->save.efer = (val & ~EFER_LMA) | (old & EFER_LMA) | EFER_SVME;
     return true;
@@ -201,22 +194,22 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         return false;
     case SVM_EXIT_CPUID:
         ex->kind = HV_VX_CPUID;
-        set_length(vcpu, ex, op_cpuid, sizeof(op_cpuid));
+        set_length(vcpu, ex, SVM_OP_CPUID);
         return true;
     case SVM_EXIT_HLT:
         ex->kind = HV_VX_HLT;
-        set_length(vcpu, ex, op_hlt, sizeof(op_hlt));
+        set_length(vcpu, ex, SVM_OP_HLT);
         return true;
     case SVM_EXIT_VMMCALL:
         ex->kind = HV_VX_HYPERCALL;
-        set_length(vcpu, ex, op_vmmcall, sizeof(op_vmmcall));
+        set_length(vcpu, ex, SVM_OP_VMMCALL);
         return true;
     case SVM_EXIT_MSR: {
         bool write = v->ctl.exitinfo1 & 1; /* 0 RDMSR, 1 WRMSR (15.11) */
         if ((uint32_t)vcpu->gpr[HV_GPR_RCX] == MSR_EFER && handle_efer(vcpu, write))
             return false;
         ex->kind = write ? HV_VX_WRMSR : HV_VX_RDMSR;
-        set_length(vcpu, ex, write ? op_wrmsr : op_rdmsr, 2);
+        set_length(vcpu, ex, write ? SVM_OP_WRMSR : SVM_OP_RDMSR);
         return true;
     }
     case SVM_EXIT_IOIO:
@@ -240,7 +233,7 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         return false;
     case SVM_EXIT_INVD:
         /* INVD would discard host cache lines; as a guest it is a no-op. */
-        if (skip_insn(vcpu, op_invd, sizeof(op_invd)))
+        if (skip_insn(vcpu, SVM_OP_INVD))
             return false;
         break;
     case SVM_EXIT_EXCP_BASE + SVM_VEC_DB:

@@ -68,6 +68,7 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
         return HV_ERR_NO_MEMORY;
     }
     s->serial = __atomic_fetch_add(&sc->next_serial, 1, __ATOMIC_RELAXED);
+    s->nrip_save = (vcpu->vm->ctx->caps.features & HV_FEAT_NRIP_SAVE) != 0;
 
     c = &s->vmcb->ctl;
     /* Intercepts (APM 15.9-15.14, Table B-1). Host interrupts and NMIs

@@ -30,37 +30,7 @@
 #include "core/objects.h"
 #include "core/policy.h"
 #include "core/util.h"
-#include "emu/emu.h"
-#include "emu/walk.h"
-
-/* The register bits a walk depends on; the three masks are disjoint. */
-#define KEY_CR0 (HV_EMU_CR0_PG | HV_EMU_CR0_WP | HV_EMU_CR0_PE)
-#define KEY_CR4                                                                                    \
-    (HV_EMU_CR4_PSE | HV_EMU_CR4_PAE | HV_EMU_CR4_LA57 | HV_EMU_CR4_SMEP | HV_EMU_CR4_SMAP |       \
-     HV_EMU_CR4_PKE | HV_EMU_CR4_PKS)
-#define KEY_EFER (HV_EMU_EFER_LMA | HV_EMU_EFER_NXE)
-
-/* The memo key: mode bits, CPL, access kind (HV_WALK_*), RFLAGS.AC; bit 63
-   tells a filled memo from an empty one. */
-static uint64_t key_of(uint64_t cr0, uint64_t cr4, uint64_t efer, unsigned cpl, unsigned access,
-                       bool ac)
-{
-    return (cr0 & KEY_CR0) | (cr4 & KEY_CR4) | (efer & KEY_EFER) | ((uint64_t)cpl << 32) |
-           ((uint64_t)access << 40) | ((uint64_t)ac << 44) | HV_BIT(63);
-}
-
-/* The memo still holds for this page, key and CR3. */
-static bool memo_valid(const struct hv_walk_memo *m, struct hv_vm *vm, uint64_t key, uint64_t cr3,
-                       uint64_t la_page)
-{
-    if (m->la_page != la_page || m->key != key || m->cr3 != cr3 ||
-        m->slat_gen != hv_slat_gen(&vm->slat))
-        return false;
-    for (unsigned i = 0; i < m->n; i++)
-        if ((__atomic_load_n(m->pte[i], __ATOMIC_RELAXED) & m->mask[i]) != m->val[i])
-            return false;
-    return true;
-}
+#include "core/walk_memo.h"
 
 /*
  * Record a successful walk; false (memo left empty) when an entry is not
@@ -106,8 +76,8 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
 
     if (regs->pdpte_valid || regs->pkru || regs->pkrs || !(regs->cr0 & HV_EMU_CR0_PG))
         return hv_walk(env, regs, la, access, res);
-    uint64_t key = key_of(regs->cr0, regs->cr4, regs->efer, regs->cpl, access, ac);
-    if (memo_valid(m, vm, key, regs->cr3, la >> 12) && m->maxphyaddr == env->maxphyaddr &&
+    uint64_t key = hv_memo_key(regs->cr0, regs->cr4, regs->efer, regs->cpl, access, ac);
+    if (hv_memo_valid(m, vm, key, regs->cr3, la >> 12) && m->maxphyaddr == env->maxphyaddr &&
         m->gbpages == env->gbpages) {
         res->outcome = HV_WALK_OK;
         res->gpa = m->gpa_page | (la & (HV_PAGE_SIZE - 1));
@@ -186,28 +156,18 @@ static const uint8_t *walk_code_page(struct hv_vcpu *vcpu, const struct hv_fetch
     return code;
 }
 
-/* The fetch memo holds for this page; CPUID overrides may have changed the
-   guest's paging width since (without overrides it is the host's). */
-static bool fetch_memo_valid(struct hv_vcpu *vcpu, uint64_t key, uint64_t cr3, uint64_t la_page)
+bool hv_fetch_memo_view_changed(struct hv_vcpu *vcpu)
 {
-    struct hv_vm *vm = vcpu->vm;
-    const struct hv_walk_memo *m = &vcpu->fetch;
-    if (!memo_valid(m, vm, key, cr3, la_page))
-        return false;
-    if (vm->cpuid_count) {
-        uint8_t w;
-        bool gb;
-        hv_cpuid_guest_paging(vm, &w, &gb);
-        if (w != m->maxphyaddr || gb != m->gbpages)
-            return false;
-    }
-    return true;
+    uint8_t w;
+    bool gb;
+    hv_cpuid_guest_paging(vcpu->vm, &w, &gb);
+    return w != vcpu->fetch.maxphyaddr || gb != vcpu->fetch.gbpages;
 }
 
 size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8_t *buf, size_t max)
 {
     bool long64 = (fr->efer & HV_EMU_EFER_LMA) && (fr->cs_attr & HV_SEG_L);
-    uint64_t key = key_of(fr->cr0, fr->cr4, fr->efer, fr->cpl, HV_WALK_EXEC, false);
+    uint64_t key = hv_memo_key(fr->cr0, fr->cr4, fr->efer, fr->cpl, HV_WALK_EXEC, false);
     size_t got = 0;
 
     while (got < max) {
@@ -228,9 +188,10 @@ size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8
         }
         size_t in_page = la & (HV_PAGE_SIZE - 1);
         room = HV_MIN(room, HV_PAGE_SIZE - in_page);
-        const uint8_t *code = fetch_memo_valid(vcpu, key, fr->cr3, la >> 12)
-                                  ? vcpu->fetch.host
-                                  : walk_code_page(vcpu, fr, key, la);
+        const uint8_t *code =
+            hv_code_memo(vcpu, fr->cr0, fr->cr3, fr->cr4, fr->efer, fr->cpl, la >> 12);
+        if (!code)
+            code = walk_code_page(vcpu, fr, key, la);
         if (!code)
             break;
         if (room == 1) {

@@ -124,6 +124,9 @@ struct hv_vcpu {
     volatile uint32_t running;         /* inside hv_vcpu_run */
     uint32_t shutdown;                 /* triple-faulted: state must be set again */
     uint32_t completion;               /* enum hv_completion */
+    /* Nothing was left to deliver at the last entry (run.c): the backend
+       may finish an exit and re-enter without the core (exit fast path). */
+    bool quiet;
     uint64_t completion_rip;           /* RIP to resume at after completion */
     uint8_t completion_size;           /* IN / MMIO load size */
     uint8_t completion_reg;            /* MMIO load destination (enum hv_gpr) */

@@ -36,8 +36,22 @@ struct hv_pv_ops {
     /* At the start of hv_vcpu_run, before anything else: return true (and
        fill `exit`) if the vCPU must not run now (a Xen vCPU that is down). */
     bool (*run_gate)(struct hv_vcpu *vcpu, struct hv_exit *exit);
-    /* Before each entry: raise pending upcalls (hv_vcpu_inject-style). */
+    /* True when pre_entry has nothing to do and nothing of the interface
+       can fall due without an exit or a kick (no timer armed, no upcall
+       asserted or waiting): judged without a lock, cheaply, before every
+       entry. The core then skips pre_entry, and the backend may re-enter
+       after an exit it finishes itself (vcpu->quiet). */
+    bool (*idle)(struct hv_vcpu *vcpu);
+    /* Before an entry the interface is not idle: raise pending upcalls
+       (hv_vcpu_inject-style). */
     void (*pre_entry)(struct hv_vcpu *vcpu);
+    /* VMCALL / VMMCALL from the backend's exit fast path (GIF=0 on SVM, as
+       inside the library's own locks: nothing that waits for another CPU
+       or returns to the embedder). HV_PV_UNHANDLED: not such a call,
+       nothing done, the full path (hypercall) runs it. HV_PV_DONE (RIP to
+       be advanced) or HV_PV_FAULT (an exception queued): done; *events
+       set when an event may be due before the next entry. */
+    enum hv_pv_result (*hypercall_fast)(struct hv_vcpu *vcpu, bool *events);
     /* The guest executed HLT: return true if an event is already pending
        (the vCPU resumes instead of returning HV_EXIT_HLT). */
     bool (*halt_wakeup)(struct hv_vcpu *vcpu);

@@ -6,6 +6,7 @@
  */
 #include "backend.h"
 #include "core/assist.h"
+#include "core/fast.h"
 #include "core/fpu.h"
 #include "core/objects.h"
 #include "core/policy.h"
@@ -109,12 +110,16 @@ static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
     return false;
 }
 
-/* Put queued events into the injection field, or ask for a window. */
-static void deliver_events(struct hv_vcpu *vcpu)
+/*
+ * Put queued events into the injection field, or ask for a window. The vCPU
+ * is quiet when nothing is left queued (so no window is open) and the PV
+ * hook had nothing to do: until the next exit the core has nothing to add
+ * to an entry, and a producer of new events kicks the vCPU (an IPI, which
+ * exits), so the backend's exit fast path may re-enter on its own.
+ */
+static void inject_queued(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
-    if (vcpu->vm->pv && vcpu->vm->pv->pre_entry)
-        vcpu->vm->pv->pre_entry(vcpu);
     if (vcpu->queued_exc.type != HV_EVENT_NONE) {
         if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
             be->inject(vcpu, &vcpu->queued_exc);
@@ -142,6 +147,28 @@ static void deliver_events(struct hv_vcpu *vcpu)
             be->set_window(vcpu, HV_EVENT_EXTINT, true);
         }
     }
+}
+
+static void deliver_events(struct hv_vcpu *vcpu)
+{
+    const struct hv_pv_ops *pv = vcpu->vm->pv;
+    bool pv_idle = !pv || (pv->idle ? pv->idle(vcpu) : !pv->pre_entry);
+    if (!pv_idle && pv->pre_entry)
+        pv->pre_entry(vcpu);
+    bool queued = vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
+                  vcpu->queued_irq.type != HV_EVENT_NONE;
+    if (queued) {
+        inject_queued(vcpu);
+        queued = vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
+                 vcpu->queued_irq.type != HV_EVENT_NONE;
+    }
+    /* After pre_entry raised an upcall, idle() tells whether more is due. */
+    vcpu->quiet = !queued && (pv_idle || (pv->idle && pv->idle(vcpu)));
+}
+
+void hv_deliver_events(struct hv_vcpu *vcpu)
+{
+    deliver_events(vcpu);
 }
 
 /*

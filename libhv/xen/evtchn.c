@@ -212,8 +212,19 @@ void xen_evtchn_close_all(struct hv_xen_vm *x)
     hv_memset(x->host_ports, 0, sizeof(x->host_ports));
 }
 
-bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t rflags)
+bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q)
 {
+    if (q->type != HV_EVENT_NONE && q->vector == xv->queued_vector)
+        return false;
+    xv->queued_vector = 0;
+    return true;
+}
+
+bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
+                              uint64_t rflags)
+{
+    if (xv->queued_vector)
+        xen_settle_delivered(xv, &vcpu->queued_irq);
     /* HVM: an upcall is deliverable when its vector is set up, the event is
        pending and the guest can take interrupts (hvm_local_events_need_delivery). */
     if (!(rflags & HV_BIT(9)))

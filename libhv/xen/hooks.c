@@ -10,6 +10,7 @@
 #include "xen/internal.h"
 
 enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit);
+enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events);
 
 /* ---- CPUID (arch-x86/cpuid.h; values as Xen's cpuid_hypervisor_leaves) ---- */
 
@@ -120,15 +121,20 @@ static hv_status_t xen_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t va
 /*
  * Nothing for the pre-entry hook to do, judged without the lock: the vCPU
  * runs (no block or poll to end), no timer of it is armed, its pvclock is
- * current, no upcall vector is in flight and none is asserted. Whoever
- * asserts one does so before it looks whether this vCPU runs (xen_wake,
- * after a full fence; hv_vcpu_run's exchange of `running` is one too), so
- * an assertion this read misses makes that CPU kick us into a new entry.
+ * current, no upcall vector waits for injection (one the core injected
+ * already is only bookkeeping the next locked pass clears) and none is
+ * asserted. Whoever asserts one does so before it looks whether this vCPU
+ * runs (xen_wake, after a full fence; hv_vcpu_run's exchange of `running`
+ * is one too), so an assertion this read misses makes that CPU kick us
+ * into a new entry.
  */
-static bool nothing_to_do(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+static bool xen_idle(struct hv_vcpu *vcpu)
 {
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
     if (__atomic_load_n(&xv->block, __ATOMIC_RELAXED) != XEN_RUNNING || xv->poll_deadline ||
-        xv->singleshot || xv->periodic_period || xv->queued_vector || !xen_time_fresh(x, xv))
+        xv->singleshot || xv->periodic_period ||
+        (xv->queued_vector && vcpu->queued_irq.type != HV_EVENT_NONE) || !xen_time_fresh(x, xv))
         return false;
     if (xv->upcall_vector)
         return !__atomic_load_n(&xv->upcall_assert, __ATOMIC_ACQUIRE);
@@ -142,8 +148,6 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
     struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
-    if (nothing_to_do(x, xv))
-        return;
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
 
@@ -170,10 +174,8 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
         }
     }
     struct hv_event *q = &vcpu->queued_irq;
-    if (xv->queued_vector) {
-        if (q->type == HV_EVENT_NONE || q->vector != xv->queued_vector) {
-            xv->queued_vector = 0; /* delivered */
-        } else if (level && !want) {
+    if (xv->queued_vector && !xen_settle_delivered(xv, q)) {
+        if (level && !want) {
             q->type = HV_EVENT_NONE; /* the guest handled it meanwhile: withdraw */
             xv->queued_vector = 0;
         }
@@ -210,7 +212,7 @@ static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
     xen_run_timers(x, xv, now);
-    bool need = xen_events_need_delivery(x, xv, rflags);
+    bool need = xen_events_need_delivery(x, xv, vcpu, rflags);
     if (!need)
         xen_set_block(x, xv, XEN_HALTED);
     xen_unlock(x, t);
@@ -230,6 +232,8 @@ const struct hv_pv_ops xen_pv_ops = {
     .msr_write = xen_msr_write,
     .hypercall = xen_hypercall,
     .run_gate = xen_run_gate,
+    .idle = xen_idle,
     .pre_entry = xen_pre_entry,
+    .hypercall_fast = xen_hypercall_fast,
     .halt_wakeup = xen_halt_wakeup,
 };

@@ -127,3 +127,47 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
     g[HV_GPR_RAX] = c.compat ? (uint32_t)ret : (uint64_t)(int64_t)ret;
     return c.exit_to_host ? HV_PV_EXIT : HV_PV_DONE;
 }
+
+/*
+ * The hv_pv_ops::hypercall_fast hook: the calls a guest makes in its hot
+ * paths and that finish in the library without the embedder: xen_version
+ * (registers and guest memory only), EVTCHNOP_send/unmask (the domain's
+ * state under its lock, whose callbacks, wake, notify and kick_cpu, run
+ * with interrupts off there already) and numbers Xen does not have
+ * (-ENOSYS). Everything else takes the full path; the list here must
+ * name every number dispatch() knows.
+ */
+enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
+{
+    const uint64_t *g = vcpu->gpr;
+    bool lm = vcpu->vm->ctx->be->long_mode(vcpu);
+    uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
+    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]);
+
+    switch (nr) {
+    case XEN_HC_XEN_VERSION:
+        *events = false;
+        break;
+    case XEN_HC_MEMORY_OP:
+    case XEN_HC_SET_TIMER_OP:
+    case XEN_HC_CONSOLE_IO:
+    case XEN_HC_GRANT_TABLE_OP:
+    case XEN_HC_VCPU_OP:
+    case XEN_HC_SCHED_OP:
+    case XEN_HC_HVM_OP:
+        return HV_PV_UNHANDLED;
+    case XEN_HC_EVENT_CHANNEL_OP:
+        if (cmd != EVTCHNOP_send && cmd != EVTCHNOP_unmask)
+            return HV_PV_UNHANDLED;
+        *events = true; /* an upcall may be asserted now */
+        break;
+    default:
+        *events = false; /* -ENOSYS (dispatch) */
+        break;
+    }
+    struct hv_exit unused; /* these calls never report to the embedder */
+    enum hv_pv_result r = xen_hypercall(vcpu, &unused);
+    if (r == HV_PV_FAULT)
+        *events = true; /* the exception queued */
+    return r;
+}

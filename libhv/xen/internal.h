@@ -420,8 +420,13 @@ void xen_evtchn_fini(struct hv_xen_vm *x);
 long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
 /* The lowest free host port number (evtchn_host.c), or 0 if none [L]. */
 uint32_t xen_free_host_port(struct hv_xen_vm *x);
-/* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)? */
-bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t rflags);
+/* Forget the upcall vector the core has injected (it has left the vCPU's
+   queued_irq); false while it still waits there. [L] */
+bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q);
+/* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)?
+   Called by the vCPU's own thread. [L] */
+bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
+                              uint64_t rflags);
 
 /* ---- timers, blocking (sched.c) ---- */
 

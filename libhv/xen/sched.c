@@ -90,7 +90,7 @@ static long do_block(struct xen_call *c)
     if (vi)
         xen_vi_clear_upcall_mask(vi);
     xen_run_timers(x, c->xv, now);
-    if (!xen_events_need_delivery(x, c->xv, rflags)) {
+    if (!xen_events_need_delivery(x, c->xv, c->vcpu, rflags)) {
         xen_set_block(c->x, c->xv, XEN_BLOCKED);
         stop(c, HV_HLT_BLOCK);
     }
@@ -116,7 +116,7 @@ static long do_poll(struct xen_call *c)
     /* An upcall already due ends the poll at once (before the ports are read). */
     uint64_t rflags = c->vcpu->vm->ctx->be->get_rflags(c->vcpu);
     uint64_t t = xen_lock(x);
-    bool due = xen_events_need_delivery(x, c->xv, rflags);
+    bool due = xen_events_need_delivery(x, c->xv, c->vcpu, rflags);
     xen_unlock(x, t);
     if (due)
         return 0;

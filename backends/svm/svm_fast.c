@@ -1,0 +1,115 @@
+/*
+ * The exit fast path: exits the library finishes without the embedder
+ * (CPUID, the PV layer's hot hypercalls) are completed here, called by svm_world_switch right after the
+ * #VMEXIT with GIF still 0, and the guest re-enters without the host's
+ * segment state being saved and restored again and without the core's run
+ * loop. That loop would add nothing when the vCPU is quiet (core/run.c
+ * deliver_events: no event queued, no window open, nothing due in the PV
+ * layer): anything that changes that kicks the vCPU, and the kick's
+ * interrupt, held pending by GIF=0, makes the next VMRUN exit at once with
+ * an INTR exit, which takes the full path.
+ *
+ * Runs with the host's FS/GS/TR/LDTR and syscall MSRs loaded (VMLOAD of
+ * the host area) but with GIF=0 and the guest's CR2: only code of the
+ * library that neither waits for another CPU nor calls the embedder.
+ */
+#include "svm/svm.h"
+#include "svm/svm_insn_fast.h"
+#include "core/fast.h"
+#include "core/policy.h"
+#include "core/pv.h"
+
+
+/* The exit left nothing behind: no event whose delivery it interrupted
+   (EXITINTINFO, 15.7.2), no NMI blocking to track, no kick to report. */
+static bool exit_is_plain(struct hv_vcpu *vcpu, const struct svm_vcpu *s, const struct vmcb *v)
+{
+    return vcpu->quiet && !(v->ctl.exitintinfo & SVM_EVT_V) && !s->iret_pending &&
+           !__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED);
+}
+
+/* Resume after the instruction: RIP, the STI/MOV SS shadow ends, and the
+   TLB control of the first entry is not repeated (svm_run sets it). */
+static void resume_at(struct vmcb *v, uint64_t next)
+{
+    v->save.rip = next;
+    v->ctl.int_state &= ~SVM_INT_SHADOW;
+    v->ctl.eventinj = 0;
+    v->ctl.tlb_control = SVM_TLB_NONE;
+}
+
+/* RIP after the exiting instruction: the inline cases, else the full
+   measurement (a page walk, library code only); false if unknown. */
+static inline __attribute__((always_inline)) bool next_rip(struct hv_vcpu *vcpu,
+                                                           const struct vmcb *v, uint32_t opcode,
+                                                           uint64_t *next)
+{
+    if (svm_insn_len_fast(vcpu, v, opcode & 0xffffff, opcode >> 24, next))
+        return true;
+    unsigned len = svm_guest_insn_len(vcpu, opcode);
+    if (!len)
+        return false;
+    *next = svm_next_rip(vcpu, len);
+    return true;
+}
+
+/* CPUID through the library's policy (core/cpuid.c). */
+static bool fast_cpuid(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    uint64_t next;
+    if (!next_rip(vcpu, v, SVM_OP_CPUID, &next))
+        return false;
+    uint32_t r[4];
+    uint64_t *g = vcpu->gpr;
+    hv_cpuid_policy(vcpu, (uint32_t)v->save.rax, (uint32_t)g[HV_GPR_RCX], r);
+    v->save.rax = r[0];
+    g[HV_GPR_RBX] = r[1];
+    g[HV_GPR_RCX] = r[2];
+    g[HV_GPR_RDX] = r[3];
+    resume_at(v, next);
+    return true;
+}
+
+/*
+ * VMMCALL the PV layer can finish here (hv_pv_ops::hypercall_fast). The
+ * guest's RAX lives in the VMCB while the world switch runs. If the call
+ * may have made an event due, the run loop's delivery runs before the
+ * re-entry, as it would in the core.
+ */
+static bool fast_hypercall(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    const struct hv_pv_ops *pv = vcpu->vm->pv;
+    uint64_t next;
+    if (!pv || !pv->hypercall_fast || !next_rip(vcpu, v, SVM_OP_VMMCALL, &next))
+        return false;
+    bool events = false;
+    vcpu->gpr[HV_GPR_RAX] = v->save.rax;
+    enum hv_pv_result r = pv->hypercall_fast(vcpu, &events);
+    if (r == HV_PV_UNHANDLED)
+        return false;
+    v->save.rax = vcpu->gpr[HV_GPR_RAX];
+    if (r == HV_PV_DONE) {
+        resume_at(v, next);
+    } else {
+        v->ctl.eventinj = 0;
+        v->ctl.tlb_control = SVM_TLB_NONE;
+    }
+    if (events)
+        hv_deliver_events(vcpu);
+    return true;
+}
+
+bool svm_fast_exit(struct hv_vcpu *vcpu)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+
+    switch ((uint32_t)v->ctl.exitcode) {
+    case SVM_EXIT_CPUID:
+        return exit_is_plain(vcpu, s, v) && fast_cpuid(vcpu, v);
+    case SVM_EXIT_VMMCALL:
+        return exit_is_plain(vcpu, s, v) && fast_hypercall(vcpu, v);
+    default:
+        return false;
+    }
+}

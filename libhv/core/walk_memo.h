@@ -1,0 +1,92 @@
+/*
+ * The vCPU's memoized page walks (core/insn_fetch.c explains when a memo
+ * holds), as inline checks: the exit fast paths of the backends test the
+ * code memo on every CPUID or VMMCALL exit of an SVM guest without NRIP
+ * save, where a call into the general fetch path would cost more than the
+ * rest of the round trip.
+ */
+#ifndef HV_CORE_WALK_MEMO_H
+#define HV_CORE_WALK_MEMO_H
+
+#include "core/objects.h"
+#include "emu/emu.h"
+#include "emu/walk.h"
+#include "slat/slat.h"
+
+/* The register bits a walk depends on; the three masks are disjoint. */
+#define HV_MEMO_KEY_CR0 (HV_EMU_CR0_PG | HV_EMU_CR0_WP | HV_EMU_CR0_PE)
+#define HV_MEMO_KEY_CR4                                                                            \
+    (HV_EMU_CR4_PSE | HV_EMU_CR4_PAE | HV_EMU_CR4_LA57 | HV_EMU_CR4_SMEP | HV_EMU_CR4_SMAP |       \
+     HV_EMU_CR4_PKE | HV_EMU_CR4_PKS)
+#define HV_MEMO_KEY_EFER (HV_EMU_EFER_LMA | HV_EMU_EFER_NXE)
+
+/* The memo key: mode bits, CPL, access kind (HV_WALK_*), RFLAGS.AC; bit 63
+   tells a filled memo from an empty one. */
+static inline uint64_t hv_memo_key(uint64_t cr0, uint64_t cr4, uint64_t efer, unsigned cpl,
+                                   unsigned access, bool ac)
+{
+    return (cr0 & HV_MEMO_KEY_CR0) | (cr4 & HV_MEMO_KEY_CR4) | (efer & HV_MEMO_KEY_EFER) |
+           ((uint64_t)cpl << 32) | ((uint64_t)access << 40) | ((uint64_t)ac << 44) | HV_BIT(63);
+}
+
+/* The memo still holds for this page, key and CR3: same SLAT generation
+   and every paging-structure entry of the walk unchanged. */
+static inline bool hv_memo_valid(const struct hv_walk_memo *m, const struct hv_vm *vm,
+                                 uint64_t key, uint64_t cr3, uint64_t la_page)
+{
+    if (m->la_page != la_page || m->key != key || m->cr3 != cr3 ||
+        m->slat_gen != hv_slat_gen(&vm->slat))
+        return false;
+    /* At most five entries (LA57): unrolled, the common four-level walk
+       costs four loads and compares. */
+    switch (m->n) {
+    case 5:
+        if ((__atomic_load_n(m->pte[4], __ATOMIC_RELAXED) & m->mask[4]) != m->val[4])
+            return false;
+        /* fall through */
+    case 4:
+        if ((__atomic_load_n(m->pte[3], __ATOMIC_RELAXED) & m->mask[3]) != m->val[3])
+            return false;
+        /* fall through */
+    case 3:
+        if ((__atomic_load_n(m->pte[2], __ATOMIC_RELAXED) & m->mask[2]) != m->val[2])
+            return false;
+        /* fall through */
+    case 2:
+        if ((__atomic_load_n(m->pte[1], __ATOMIC_RELAXED) & m->mask[1]) != m->val[1])
+            return false;
+        /* fall through */
+    case 1:
+        if ((__atomic_load_n(m->pte[0], __ATOMIC_RELAXED) & m->mask[0]) != m->val[0])
+            return false;
+        /* fall through */
+    case 0:
+        return true;
+    default:
+        return false; /* a trace has at most five entries */
+    }
+}
+
+/* The guest's paging view changed since the code memo was filled (CPUID
+   overrides of the physical-address width or 1 GiB pages). Out of line:
+   only VMs with overrides need it. */
+bool hv_fetch_memo_view_changed(struct hv_vcpu *vcpu);
+
+/*
+ * Host pointer to the guest's code page at la_page if the code memo holds
+ * for it (execute access at cpl with these paging registers), else NULL:
+ * the caller then takes the full path (hv_fetch_insn), which walks.
+ */
+static inline const uint8_t *hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3,
+                                          uint64_t cr4, uint64_t efer, unsigned cpl,
+                                          uint64_t la_page)
+{
+    uint64_t key = hv_memo_key(cr0, cr4, efer, cpl, HV_WALK_EXEC, false);
+    if (!hv_memo_valid(&vcpu->fetch, vcpu->vm, key, cr3, la_page))
+        return 0;
+    if (vcpu->vm->cpuid_count && hv_fetch_memo_view_changed(vcpu))
+        return 0;
+    return vcpu->fetch.host;
+}
+
+#endif /* HV_CORE_WALK_MEMO_H */
