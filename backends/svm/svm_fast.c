@@ -53,12 +53,10 @@ static inline __attribute__((always_inline)) bool next_rip(struct hv_vcpu *vcpu,
     return true;
 }
 
-/* CPUID through the library's policy (core/cpuid.c). */
-static bool fast_cpuid(struct hv_vcpu *vcpu, struct vmcb *v)
+/* CPUID through the library's policy (core/cpuid.c), resuming at next. */
+static inline __attribute__((always_inline)) bool finish_cpuid(struct hv_vcpu *vcpu,
+                                                               struct vmcb *v, uint64_t next)
 {
-    uint64_t next;
-    if (!next_rip(vcpu, v, SVM_OP_CPUID, &next))
-        return false;
     uint32_t r[4];
     uint64_t *g = vcpu->gpr;
     hv_cpuid_policy(vcpu, (uint32_t)v->save.rax, (uint32_t)g[HV_GPR_RCX], r);
@@ -70,13 +68,29 @@ static bool fast_cpuid(struct hv_vcpu *vcpu, struct vmcb *v)
     return true;
 }
 
+/* With NRIP save: the end of the instruction from the VMCB (a path
+   without register spills). */
+static __attribute__((noinline)) bool cpuid_at_nrip(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    return finish_cpuid(vcpu, v, v->ctl.nrip);
+}
+
+/* Without: the instruction's end measured first, then the policy. */
+static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    uint64_t next;
+    if (!next_rip(vcpu, v, SVM_OP_CPUID, &next))
+        return false;
+    return finish_cpuid(vcpu, v, next);
+}
+
 /*
  * VMMCALL the PV layer can finish here (hv_pv_ops::hypercall_fast). The
  * guest's RAX lives in the VMCB while the world switch runs. If the call
  * may have made an event due, the run loop's delivery runs before the
  * re-entry, as it would in the core.
  */
-static bool fast_hypercall(struct hv_vcpu *vcpu, struct vmcb *v)
+static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     uint64_t next;
@@ -106,7 +120,11 @@ bool svm_fast_exit(struct hv_vcpu *vcpu)
 
     switch ((uint32_t)v->ctl.exitcode) {
     case SVM_EXIT_CPUID:
-        return exit_is_plain(vcpu, s, v) && fast_cpuid(vcpu, v);
+        if (!exit_is_plain(vcpu, s, v))
+            return false;
+        if (s->nrip_save && v->ctl.nrip - v->save.rip - 1 < 15)
+            return cpuid_at_nrip(vcpu, v);
+        return fast_cpuid(vcpu, v);
     case SVM_EXIT_VMMCALL:
         return exit_is_plain(vcpu, s, v) && fast_hypercall(vcpu, v);
     default:

@@ -149,7 +149,7 @@ static void inject_queued(struct hv_vcpu *vcpu)
     }
 }
 
-static void deliver_events(struct hv_vcpu *vcpu)
+static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu *vcpu)
 {
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     bool pv_idle = !pv || (pv->idle ? pv->idle(vcpu) : !pv->pre_entry);

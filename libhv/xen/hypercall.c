@@ -64,13 +64,12 @@ static long dispatch(struct xen_call *c, uint64_t nr)
     }
 }
 
-/* The hv_pv_ops::hypercall hook. */
-enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
+/* One call in the caller's mode (both hooks below). */
+static enum hv_pv_result run_call(struct hv_vcpu *vcpu, struct hv_exit *exit, enum call_mode mode)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     uint64_t *g = vcpu->gpr;
-    enum call_mode mode = call_mode(vcpu);
 
     xen_vcpu_cached(x, vcpu);
     if (mode == MODE_V86 || be->get_cpl(vcpu) != 0) {
@@ -128,6 +127,12 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
     return c.exit_to_host ? HV_PV_EXIT : HV_PV_DONE;
 }
 
+/* The hv_pv_ops::hypercall hook. */
+enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    return run_call(vcpu, exit, call_mode(vcpu));
+}
+
 /*
  * The hv_pv_ops::hypercall_fast hook: the calls a guest makes in its hot
  * paths and that finish in the library without the embedder: xen_version
@@ -140,7 +145,8 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
 enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
 {
     const uint64_t *g = vcpu->gpr;
-    bool lm = vcpu->vm->ctx->be->long_mode(vcpu);
+    enum call_mode mode = call_mode(vcpu);
+    bool lm = mode == MODE_64;
     uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
     uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]);
 
@@ -166,7 +172,7 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
         break;
     }
     struct hv_exit unused; /* these calls never report to the embedder */
-    enum hv_pv_result r = xen_hypercall(vcpu, &unused);
+    enum hv_pv_result r = run_call(vcpu, &unused, mode);
     if (r == HV_PV_FAULT)
         *events = true; /* the exception queued */
     return r;

@@ -535,6 +535,74 @@ static void test_state(void)
     mock_host_fini(&mh);
 }
 
+/*
+ * The exit fast path (svm_fast.c) finishes a CPUID exit in the VMCB only
+ * while the vCPU is quiet and the exit left nothing behind; otherwise it
+ * changes nothing and the full path runs.
+ */
+static void test_fast_exit(void)
+{
+    static struct fake f;
+    mock_host_init(&mh);
+    CU_ASSERT_EQUAL_FATAL(fake_init(&f), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f.vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f.vcpu), HV_OK);
+    struct svm_vcpu *s = svm_vcpu_of(&f.vcpu);
+    struct vmcb *v = s->vmcb;
+    s->nrip_save = true; /* the length from the VMCB: no guest memory here */
+
+#define ARM(code)                                                                                  \
+    do {                                                                                           \
+        v->ctl.exitcode = (code);                                                                  \
+        v->ctl.exitintinfo = 0;                                                                    \
+        v->ctl.int_state = SVM_INT_SHADOW;                                                         \
+        v->ctl.tlb_control = 1;                                                                    \
+        v->save.rip = 0x1000;                                                                      \
+        v->ctl.nrip = 0x1003; /* e.g. a prefixed CPUID */                                          \
+        v->save.rax = 0x40000000u;                                                                 \
+        f.vcpu.gpr[HV_GPR_RCX] = 0;                                                                \
+        f.vcpu.gpr[HV_GPR_RBX] = 0x77;                                                             \
+    } while (0)
+
+    /* Not quiet (events to deliver first), a kick, an interrupted event
+       delivery, an exit the path does not take: nothing changes. */
+    ARM(SVM_EXIT_CPUID);
+    f.vcpu.quiet = false;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    f.vcpu.quiet = true;
+    f.vcpu.kick_pending = 1;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    f.vcpu.kick_pending = 0;
+    v->ctl.exitintinfo = SVM_EVT_V | 0x20;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    ARM(SVM_EXIT_IOIO);
+    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    ARM(SVM_EXIT_VMMCALL); /* no PV interface: the embedder's */
+    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1000);
+    CU_ASSERT_EQUAL(v->save.rax, 0x40000000u);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RBX], 0x77);
+    CU_ASSERT_EQUAL(v->ctl.int_state, SVM_INT_SHADOW);
+
+    /* Quiet: the library's leaf 0x40000000 ("libhv"), RIP at NRIP, the
+       interrupt shadow over, the entry's TLB flush not repeated. */
+    ARM(SVM_EXIT_CPUID);
+    CU_ASSERT(svm_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(v->save.rax, 0x40000000u);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RBX], 0x6862696cu);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RCX], 0x76u);
+    CU_ASSERT_EQUAL(v->save.rip, 0x1003);
+    CU_ASSERT_EQUAL(v->ctl.int_state & SVM_INT_SHADOW, 0);
+    CU_ASSERT_EQUAL(v->ctl.tlb_control, SVM_TLB_NONE);
+#undef ARM
+
+    svm_vcpu_fini(&f.vcpu);
+    svm_vm_fini(&f.vm);
+    fake_fini(&f);
+    CU_ASSERT(mock_host_clean(&mh));
+    mock_host_fini(&mh);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -549,6 +617,7 @@ int main(void)
     CU_add_test(s, "event encoding", test_events);
     CU_add_test(s, "allocation failures", test_alloc_failures);
     CU_add_test(s, "state and events", test_state);
+    CU_add_test(s, "exit fast path", test_fast_exit);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
