@@ -1,6 +1,7 @@
 /*
  * The exit fast path: exits the library finishes without the embedder
- * (CPUID, the PV layer's hot hypercalls) are completed here, called by svm_world_switch right after the
+ * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
+ * completed here, and an MMIO exit for the embedder is filled here, called by svm_world_switch right after the
  * #VMEXIT with GIF still 0, and the guest re-enters without the host's
  * segment state being saved and restored again and without the core's run
  * loop. That loop would add nothing when the vCPU is quiet (core/run.c
@@ -15,7 +16,9 @@
  */
 #include "svm/svm.h"
 #include "svm/svm_insn_fast.h"
+#include "core/assist.h"
 #include "core/fast.h"
+#include "core/util.h"
 #include "core/policy.h"
 #include "core/pv.h"
 
@@ -113,6 +116,46 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
     return true;
 }
 
+/*
+ * A nested page fault in a registered MMIO region (core/fast.h
+ * hv_fast_npf): a handler's access finished here, or the exit record for
+ * the embedder filled (svm_run then returns at once). Reads the same VMCB
+ * fields as decode_npf (APM Vol. 2 15.25.6); the guest's RAX and RSP, which
+ * live in the VMCB, may be the MOV's register or base.
+ */
+static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    uint64_t i1 = v->ctl.exitinfo1;
+    if ((i1 & (SVM_NPF_P | SVM_NPF_RSV)) || !hv_assist_claims(vcpu->vm, v->ctl.exitinfo2))
+        return false;
+    struct hv_vexit vx;
+    vx.kind = HV_VX_NPF;
+    vx.rip = v->save.rip;
+    vx.raw_code = v->ctl.exitcode;
+    vx.npf.gpa = v->ctl.exitinfo2;
+    vx.npf.present = 0;
+    vx.npf.access = (i1 & SVM_NPF_ID)   ? HV_ACCESS_EXEC
+                    : (i1 & SVM_NPF_RW) ? HV_ACCESS_WRITE
+                                        : HV_ACCESS_READ;
+    vx.npf.insn_count = 0;
+    if (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS) {
+        unsigned n = HV_MIN((unsigned)v->ctl.insn_len, (unsigned)sizeof(vx.npf.insn));
+        hv_memcpy(vx.npf.insn, v->ctl.insn_bytes, n);
+        vx.npf.insn_count = (uint8_t)n;
+    }
+    uint64_t *g = vcpu->gpr;
+    g[HV_GPR_RAX] = v->save.rax;
+    g[HV_GPR_RSP] = v->save.rsp;
+    int r = hv_fast_npf(vcpu, &vx);
+    if (r == HV_FAST_NONE)
+        return false;
+    v->save.rax = g[HV_GPR_RAX];
+    v->save.rsp = g[HV_GPR_RSP];
+    v->ctl.eventinj = 0;
+    v->ctl.tlb_control = SVM_TLB_NONE;
+    return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, svm_run returns */
+}
+
 bool svm_fast_exit(struct hv_vcpu *vcpu)
 {
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
@@ -127,6 +170,8 @@ bool svm_fast_exit(struct hv_vcpu *vcpu)
         return fast_cpuid(vcpu, v);
     case SVM_EXIT_VMMCALL:
         return exit_is_plain(vcpu, s, v) && fast_hypercall(vcpu, v);
+    case SVM_EXIT_NPF:
+        return exit_is_plain(vcpu, s, v) && fast_npf(vcpu, v);
     default:
         return false;
     }

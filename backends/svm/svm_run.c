@@ -280,6 +280,8 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         if ((uint32_t)v->ctl.exitcode == SVM_EXIT_INVALID)
             __atomic_store_n(&sv->last_on[cpu], 0, __ATOMIC_RELEASE); /* no flush happened */
         v->ctl.tlb_control = SVM_TLB_NONE;
+        if (vcpu->exit_ready)
+            return HV_OK; /* svm_fast_exit filled the embedder's exit */
 
         if (handle_exit(vcpu, ex))
             return HV_OK;

@@ -19,6 +19,7 @@
 #include "core/objects.h"
 #include "core/policy.h"
 #include "core/util.h"
+#include "core/walk_memo.h"
 #include "emu/emu.h"
 #include "emu/walk.h"
 
@@ -574,6 +575,25 @@ static bool decode_mov(const uint8_t *b, size_t n, const uint64_t *g, uint64_t r
     return true;
 }
 
+/*
+ * The data memo (core/insn_fetch.c) checked inline for the fast path's
+ * operand: its guest-physical address when the memo still holds for this
+ * page and access (the same test hv_walk_memoized() applies first).
+ */
+static bool data_memo_hit(struct hv_vcpu *vcpu, const struct hv_assist_vm *av,
+                          const struct hv_fetch_regs *fr, uint64_t ea, bool write, uint64_t *gpa)
+{
+    const struct hv_walk_memo *dm = &vcpu->data;
+    uint64_t key = hv_memo_key(fr->cr0, fr->cr4, fr->efer, fr->cpl,
+                               write ? HV_WALK_WRITE : HV_WALK_READ,
+                               (fr->rflags & HV_EMU_RFLAGS_AC) != 0);
+    if (!hv_memo_valid(dm, vcpu->vm, key, fr->cr3, ea >> 12) || dm->maxphyaddr != av->maxphyaddr ||
+        dm->gbpages != av->gbpages)
+        return false;
+    *gpa = dm->gpa_page | (ea & (HV_PAGE_SIZE - 1));
+    return true;
+}
+
 int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
     struct hv_vm *vm = vcpu->vm;
@@ -598,7 +618,18 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
         /* Within the code page only: a fetch fault beyond the instruction
            must not be taken (the full path raises it when it is real). */
         size_t room = HV_PAGE_SIZE - (size_t)(fr.rip & (HV_PAGE_SIZE - 1));
-        n = hv_fetch_insn(vcpu, &fr, buf, HV_MIN(sizeof(buf), room));
+        const uint8_t *page =
+            room >= sizeof(buf)
+                ? hv_code_memo(vcpu, fr.cr0, fr.cr3, fr.cr4, fr.efer, fr.cpl, fr.rip >> 12)
+                : NULL;
+        if (page) {
+            /* The memoized code page holds (the common case): the eight
+               bytes straight from it, as hv_fetch_insn would copy them. */
+            b = page + (fr.rip & (HV_PAGE_SIZE - 1));
+            n = sizeof(buf);
+        } else {
+            n = hv_fetch_insn(vcpu, &fr, buf, HV_MIN(sizeof(buf), room));
+        }
     }
     if (!decode_mov(b, n, vcpu->gpr, fr.rip, &m))
         return HV_FAST_NONE;
@@ -612,41 +643,46 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
     if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
         return HV_FAST_NONE;
 
-    struct hv_emu_regs r;
-    struct assist_call call = {.vcpu = vcpu, .av = av, .regs = &r};
-    struct hv_emu_env env = {
-        .ops = &assist_ops, .opaque = &call, .maxphyaddr = av->maxphyaddr, .gbpages = av->gbpages};
-    struct hv_walk_result w;
-    r.cr0 = fr.cr0;
-    r.cr3 = fr.cr3;
-    r.cr4 = fr.cr4;
-    r.efer = fr.efer;
-    r.rflags = fr.rflags;
-    r.cpl = fr.cpl;
-    r.pdpte_valid = false;
-    r.pkru = 0;
-    r.pkrs = 0;
-    if (hv_walk_memoized(vcpu, &env, &r, m.ea, m.write ? HV_WALK_WRITE : HV_WALK_READ, &w) !=
-            HV_OK ||
-        w.outcome != HV_WALK_OK)
-        return HV_FAST_NONE; /* a failed walk changed nothing */
+    uint64_t gpa;
+    if (!data_memo_hit(vcpu, av, &fr, m.ea, m.write, &gpa)) {
+        struct hv_emu_regs r;
+        struct assist_call call = {.vcpu = vcpu, .av = av, .regs = &r};
+        struct hv_emu_env env = {.ops = &assist_ops,
+                                 .opaque = &call,
+                                 .maxphyaddr = av->maxphyaddr,
+                                 .gbpages = av->gbpages};
+        struct hv_walk_result w;
+        r.cr0 = fr.cr0;
+        r.cr3 = fr.cr3;
+        r.cr4 = fr.cr4;
+        r.efer = fr.efer;
+        r.rflags = fr.rflags;
+        r.cpl = fr.cpl;
+        r.pdpte_valid = false;
+        r.pkru = 0;
+        r.pkrs = 0;
+        if (hv_walk_memoized(vcpu, &env, &r, m.ea, m.write ? HV_WALK_WRITE : HV_WALK_READ, &w) !=
+                HV_OK ||
+            w.outcome != HV_WALK_OK)
+            return HV_FAST_NONE; /* a failed walk changed nothing */
+        gpa = w.gpa;
+    }
     /* The page the CPU faulted on, in a region: else the full path decides. */
-    struct mmio_region *rg = find_region(av, w.gpa);
-    if ((w.gpa >> 12) != (vx->npf.gpa >> 12) || !rg)
+    struct mmio_region *rg = find_region(av, gpa);
+    if ((gpa >> 12) != (vx->npf.gpa >> 12) || !rg)
         return HV_FAST_NONE;
 
     uint64_t mask = m.size == 8 ? ~0ull : 0xffffffffull;
     uint64_t value = m.write ? vcpu->gpr[m.reg] & mask : 0;
     uint64_t next = fr.rip + m.len;
     if (rg->handler) {
-        hv_status_t st = rg->handler(rg->opaque, w.gpa, m.size, m.write, &value);
+        hv_status_t st = rg->handler(rg->opaque, gpa, m.size, m.write, &value);
         if (st != HV_OK) {
-            hv_memset(exit, 0, sizeof(*exit));
             exit->reason = HV_EXIT_UNHANDLED;
             exit->rip = fr.rip;
             exit->raw_code = vx->raw_code;
             exit->raw_info1 = st;
-            exit->raw_info2 = w.gpa;
+            exit->raw_info2 = gpa;
             return HV_FAST_EXIT;
         }
         if (!m.write)
@@ -656,10 +692,9 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
     }
     /* The embedder completes it; the next hv_vcpu_run() writes the loaded
        value and advances RIP without decoding again. */
-    hv_memset(exit, 0, sizeof(*exit));
     exit->reason = HV_EXIT_MMIO;
     exit->rip = fr.rip;
-    exit->mmio.gpa = w.gpa;
+    exit->mmio.gpa = gpa;
     exit->mmio.size = m.size;
     exit->mmio.write = m.write;
     exit->mmio.data = value;

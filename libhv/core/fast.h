@@ -15,4 +15,17 @@ struct hv_vcpu;
  */
 void hv_deliver_events(struct hv_vcpu *vcpu);
 
+/*
+ * An NPF the MMIO assist may finish without the full path: a fault in a
+ * registered region (the caller checked hv_assist_claims; not present,
+ * not spurious) whose instruction the
+ * assist's fast path carries out. HV_FAST_DONE: the handler ran, RIP
+ * advanced; HV_FAST_EXIT: vcpu->run_exit is filled for the embedder and
+ * vcpu->exit_ready set; HV_FAST_NONE: nothing done. Only vx's rip, npf.gpa,
+ * npf.present, npf.access, npf.insn/insn_count and raw_code are read. The
+ * guest's RAX and RSP must be in vcpu->gpr.
+ */
+struct hv_vexit;
+int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
+
 #endif /* HV_CORE_FAST_H */

@@ -127,6 +127,10 @@ struct hv_vcpu {
     /* Nothing was left to deliver at the last entry (run.c): the backend
        may finish an exit and re-enter without the core (exit fast path). */
     bool quiet;
+    /* The exit record of the hv_vcpu_run() in progress, and whether the
+       backend's fast path has filled it (the run then returns). */
+    bool exit_ready;
+    struct hv_exit *run_exit;
     uint64_t completion_rip;           /* RIP to resume at after completion */
     uint8_t completion_size;           /* IN / MMIO load size */
     uint8_t completion_reg;            /* MMIO load destination (enum hv_gpr) */

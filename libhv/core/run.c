@@ -254,6 +254,28 @@ static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
     return true;
 }
 
+/* A fault on a translation that is valid now (another CPU mapped it, or
+   the CPU walked a table retired before its flush) is spurious: the access
+   is retried. HV_ACCESS_* equal HV_MEM_* bits. */
+static bool spurious_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+{
+    uint64_t hpa;
+    return hv_slat_translate(&vcpu->vm->slat, vx->npf.gpa, vx->npf.access & HV_MEM_RWX, &hpa) ==
+           HV_OK;
+}
+
+int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+{
+    /* The MMIO cases of dispatch() below, through the assist's fast path
+       only; whatever it does not finish takes the full path again. */
+    if (vx->npf.present || spurious_npf(vcpu, vx))
+        return HV_FAST_NONE;
+    int r = hv_assist_fast(vcpu, vx, vcpu->run_exit);
+    if (r == HV_FAST_EXIT)
+        vcpu->exit_ready = true;
+    return r;
+}
+
 /* Returns true when the embedder must see the exit. */
 static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
@@ -294,12 +316,7 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     case HV_VX_IO:
         return handle_io(vcpu, vx, exit);
     case HV_VX_NPF: {
-        /* A fault on a translation that is valid now (another CPU mapped
-           it, or the CPU walked a table retired before its flush) is
-           spurious: retry the access. HV_ACCESS_* equal HV_MEM_* bits. */
-        uint64_t hpa;
-        if (hv_slat_translate(&vcpu->vm->slat, vx->npf.gpa, vx->npf.access & HV_MEM_RWX, &hpa) ==
-            HV_OK)
+        if (spurious_npf(vcpu, vx))
             return false;
         if (!vx->npf.present && hv_assist_claims(vcpu->vm, vx->npf.gpa)) {
             int fast = hv_assist_fast(vcpu, vx, exit);
@@ -370,6 +387,7 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     if (complete_pending(vcpu, exit))
         goto out;
     clear_exit(exit);
+    vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu->fpu);
     for (;;) {
@@ -383,6 +401,10 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
         st = be->run(vcpu, &vx);
         if (st != HV_OK)
             break;
+        if (vcpu->exit_ready) { /* the backend's fast path filled exit */
+            vcpu->exit_ready = false;
+            break;
+        }
         if (dispatch(vcpu, &vx, exit))
             break;
     }
