@@ -110,6 +110,7 @@ struct svm_vcpu {
     bool irq_window;   /* the core asked for an interrupt window */
     uint64_t iret_rip;
     bool nrip_save;    /* the CPU reports the next RIP (HV_FEAT_NRIP_SAVE) */
+    bool decode_assists; /* ... and the IOIO segment, NPF bytes (HV_FEAT_DECODE_ASSISTS) */
 };
 
 static inline struct svm_ctx *svm_ctx_of(const struct hv_ctx *ctx)
@@ -222,10 +223,10 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 /* svm_entry.S: enter the guest (called with GIF=0, returns with GIF=1),
    re-entering at once while svm_fast_exit() finishes the exits. */
 void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa,
-                      uint64_t *guest_cr2);
+                      uint64_t *guest_cr2, struct vmcb *vmcb);
 
 /* svm_fast.c: finish the exit in the VMCB without leaving the world
    switch; false when the exit needs the full path (svm_run). */
-bool svm_fast_exit(struct hv_vcpu *vcpu);
+bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *vmcb);
 
 #endif /* HV_SVM_SVM_H */

@@ -4,7 +4,8 @@
  *   void svm_world_switch(struct hv_vcpu *vcpu,   rdi
  *                         uint64_t vmcb_pa,       rsi
  *                         uint64_t host_area_pa,  rdx
- *                         uint64_t *guest_cr2);   rcx (&vmcb->save.cr2)
+ *                         uint64_t *guest_cr2,    rcx (&vmcb->save.cr2)
+ *                         struct vmcb *vmcb);     r8
  *
  * Called with GIF=0 (the caller executed CLGI). VMRUN saves and restores
  * only part of the host state (RAX, RSP, RIP, RFLAGS, segments' visible
@@ -45,12 +46,14 @@
 #define G_R14 (14 * 8)
 #define G_R15 (15 * 8)
 
-/* Stack frame below the pushed callee-saved registers. */
+/* Stack frame below the pushed callee-saved registers (11 pushes in all
+   keep RSP 16-aligned at the call). */
+#define F_VMCBVA  0
 #define F_VCPU    8
 #define F_VMCB    16
 #define F_CR2     24
 #define F_HOST    32
-#define F_SIZE    40     /* 8 pad bytes keep RSP 16-aligned at the call */
+#define F_SIZE    40
 
     .text
     .globl svm_world_switch
@@ -67,7 +70,7 @@ svm_world_switch:
     push %rcx            /* &vmcb->save.cr2 */
     push %rsi            /* vmcb pa */
     push %rdi            /* vcpu */
-    sub $8, %rsp
+    push %r8             /* vmcb */
 
     mov %rdx, %rax
     vmsave %rax          /* host's hidden segment and syscall MSR state */
@@ -115,7 +118,8 @@ svm_world_switch:
 
     mov F_HOST(%rsp), %rax
     vmload %rax          /* the host's state back, for C code */
-    call svm_fast_exit   /* (vcpu): finished here? GIF stays 0 */
+    mov F_VMCBVA(%rsp), %rsi
+    call svm_fast_exit   /* (vcpu, vmcb): finished here? GIF stays 0 */
     test %al, %al
     jnz .Lenter
 

@@ -24,10 +24,11 @@
 
 
 /* The exit left nothing behind: no event whose delivery it interrupted
-   (EXITINTINFO, 15.7.2), no NMI blocking to track, no kick to report. */
-static bool exit_is_plain(struct hv_vcpu *vcpu, const struct svm_vcpu *s, const struct vmcb *v)
+   (EXITINTINFO, 15.7.2), no kick to report. (svm_run clears quiet for an
+   entry with IRET bookkeeping pending.) */
+static bool exit_is_plain(struct hv_vcpu *vcpu, const struct vmcb *v)
 {
-    return vcpu->quiet && !(v->ctl.exitintinfo & SVM_EVT_V) && !s->iret_pending &&
+    return vcpu->quiet && !(v->ctl.exitintinfo & SVM_EVT_V) &&
            !__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED);
 }
 
@@ -138,7 +139,7 @@ static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb
                     : (i1 & SVM_NPF_RW) ? HV_ACCESS_WRITE
                                         : HV_ACCESS_READ;
     vx.npf.insn_count = 0;
-    if (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS) {
+    if (svm_vcpu_of(vcpu)->decode_assists) {
         unsigned n = HV_MIN((unsigned)v->ctl.insn_len, (unsigned)sizeof(vx.npf.insn));
         hv_memcpy(vx.npf.insn, v->ctl.insn_bytes, n);
         vx.npf.insn_count = (uint8_t)n;
@@ -156,23 +157,21 @@ static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb
     return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, svm_run returns */
 }
 
-bool svm_fast_exit(struct hv_vcpu *vcpu)
+bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *v)
 {
-    struct svm_vcpu *s = svm_vcpu_of(vcpu);
-    struct vmcb *v = s->vmcb;
-
-    switch ((uint32_t)v->ctl.exitcode) {
-    case SVM_EXIT_CPUID:
-        if (!exit_is_plain(vcpu, s, v))
+    /* Tested in this order on purpose: CPUID is the cheapest exit, so it
+       gets the first compare. */
+    uint32_t code = (uint32_t)v->ctl.exitcode;
+    if (code == SVM_EXIT_CPUID) {
+        if (!exit_is_plain(vcpu, v))
             return false;
-        if (s->nrip_save && v->ctl.nrip - v->save.rip - 1 < 15)
+        if (svm_vcpu_of(vcpu)->nrip_save && v->ctl.nrip - v->save.rip - 1 < 15)
             return cpuid_at_nrip(vcpu, v);
         return fast_cpuid(vcpu, v);
-    case SVM_EXIT_VMMCALL:
-        return exit_is_plain(vcpu, s, v) && fast_hypercall(vcpu, v);
-    case SVM_EXIT_NPF:
-        return exit_is_plain(vcpu, s, v) && fast_npf(vcpu, v);
-    default:
-        return false;
     }
+    if (code == SVM_EXIT_VMMCALL)
+        return exit_is_plain(vcpu, v) && fast_hypercall(vcpu, v);
+    if (code == SVM_EXIT_NPF)
+        return exit_is_plain(vcpu, v) && fast_npf(vcpu, v);
+    return false;
 }

@@ -83,7 +83,7 @@ static void decode_io(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     ex->io.rep = (i1 & SVM_IO_REP) ? 1 : 0;
     ex->io.addr_size = (i1 & SVM_IO_A16) ? 2 : (i1 & SVM_IO_A32) ? 4 : 8;
     /* The effective segment is reported with decode assists only (15.10.2). */
-    if (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS)
+    if (svm_vcpu_of(vcpu)->decode_assists)
         ex->io.seg = (uint8_t)((i1 & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT);
     else
         ex->io.seg = HV_SEG_COUNT;
@@ -111,7 +111,7 @@ static void decode_npf(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     ex->npf.present = (i1 & SVM_NPF_P) ? 1 : 0;
     ex->npf.during_walk = (i1 & SVM_NPF_WALK) ? 1 : 0;
     ex->npf.insn_count = 0;
-    if (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS) {
+    if (svm_vcpu_of(vcpu)->decode_assists) {
         unsigned n = HV_MIN((unsigned)v->ctl.insn_len, (unsigned)sizeof(ex->npf.insn));
         hv_memcpy(ex->npf.insn, v->ctl.insn_bytes, n);
         ex->npf.insn_count = (uint8_t)n;
@@ -170,7 +170,11 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
                    sizeof(ex->entry_failed.reason));
         return true;
     }
-    svm_after_exit_events(vcpu);
+    /* The common exit left no event behind and no IRET to track. */
+    if ((v->ctl.exitintinfo & SVM_EVT_V) || s->iret_pending)
+        svm_after_exit_events(vcpu);
+    else
+        v->ctl.eventinj = 0;
 
     switch (code) {
     case SVM_EXIT_INTR:
@@ -257,7 +261,6 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     struct svm_vm *sv = svm_vm_of(vm);
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
     struct vmcb *v = s->vmcb;
-    bool by_asid = (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0;
 
     for (;;) {
         v->save.rax = vcpu->gpr[HV_GPR_RAX];
@@ -272,8 +275,14 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             svm_stgi();
             return HV_ERR_HOST;
         }
-        v->ctl.tlb_control = svm_asid_tlb_control(&sv->last_on[cpu], s->serial, by_asid);
-        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2);
+        if (__atomic_load_n(&sv->last_on[cpu], __ATOMIC_ACQUIRE) != s->serial)
+            v->ctl.tlb_control =
+                svm_asid_tlb_control(&sv->last_on[cpu], s->serial,
+                                     (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0);
+        /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
+        if (s->iret_pending)
+            vcpu->quiet = false;
+        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
 
         vcpu->gpr[HV_GPR_RAX] = v->save.rax;
         vcpu->gpr[HV_GPR_RSP] = v->save.rsp;

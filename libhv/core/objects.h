@@ -125,7 +125,8 @@ struct hv_vcpu {
     uint32_t shutdown;                 /* triple-faulted: state must be set again */
     uint32_t completion;               /* enum hv_completion */
     /* Nothing was left to deliver at the last entry (run.c): the backend
-       may finish an exit and re-enter without the core (exit fast path). */
+       may finish an exit and re-enter without the core (exit fast path).
+       The backend clears it too while it has bookkeeping of its own. */
     bool quiet;
     /* The exit record of the hv_vcpu_run() in progress, and whether the
        backend's fast path has filled it (the run then returns). */

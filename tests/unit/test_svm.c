@@ -568,17 +568,17 @@ static void test_fast_exit(void)
        delivery, an exit the path does not take: nothing changes. */
     ARM(SVM_EXIT_CPUID);
     f.vcpu.quiet = false;
-    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
     f.vcpu.quiet = true;
     f.vcpu.kick_pending = 1;
-    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
     f.vcpu.kick_pending = 0;
     v->ctl.exitintinfo = SVM_EVT_V | 0x20;
-    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
     ARM(SVM_EXIT_IOIO);
-    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
     ARM(SVM_EXIT_VMMCALL); /* no PV interface: the embedder's */
-    CU_ASSERT(!svm_fast_exit(&f.vcpu));
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
     CU_ASSERT_EQUAL(v->save.rip, 0x1000);
     CU_ASSERT_EQUAL(v->save.rax, 0x40000000u);
     CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RBX], 0x77);
@@ -587,7 +587,7 @@ static void test_fast_exit(void)
     /* Quiet: the library's leaf 0x40000000 ("libhv"), RIP at NRIP, the
        interrupt shadow over, the entry's TLB flush not repeated. */
     ARM(SVM_EXIT_CPUID);
-    CU_ASSERT(svm_fast_exit(&f.vcpu));
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
     CU_ASSERT_EQUAL(v->save.rax, 0x40000000u);
     CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RBX], 0x6862696cu);
     CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RCX], 0x76u);
