@@ -101,7 +101,9 @@ static bool find_run(size_t count, size_t align, size_t *first)
 {
     for (size_t start = 0; start + count <= limit;) {
         if (bitmap[start / 64] == ~0ull && start % 64 == 0) {
-            start += 64; /* skip a full word at once */
+            /* Skip a full word at once, to the next aligned candidate
+               (an alignment above 64 pages must survive the skip). */
+            start = HV_ALIGN_UP(start + 64, align);
             continue;
         }
         size_t n = 0;
