@@ -216,6 +216,11 @@ void vmx_events_after_exit(struct hv_vcpu *vcpu, uint32_t basic_reason, uint64_t
 /* vmx_run.c */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
+/* vmx_fast.c: called by vmx_entry.S after each VM exit (interrupts off,
+   the guest's GPRs in vcpu->gpr): true when it finished the exit and the
+   guest may re-enter at once. */
+bool vmx_fast_exit(struct hv_vcpu *vcpu);
+
 /* vmx_entry.S: enter the guest; returns 0 after a VM exit, 1 if VMLAUNCH /
    VMRESUME failed with VMfailInvalid, 2 with VMfailValid. */
 int vmx_enter(struct hv_vcpu *vcpu, struct vmx_vcpu *vv);

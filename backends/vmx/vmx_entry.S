@@ -10,6 +10,16 @@
  * Returns 0 after a VM exit (through vmx_exit_trampoline, the VMCS host
  * RIP), 1 if VMLAUNCH/VMRESUME failed with VMfailInvalid (CF), 2 with
  * VMfailValid (ZF; the VM-instruction error field says why).
+ *
+ * After each exit, with the guest's GPRs and CR2 saved and interrupts
+ * still off (RFLAGS is 2 after a VM exit, SDM Vol. 3C 28.5.3),
+ * vmx_fast_exit(vcpu) may finish the exit (vmx_fast.c): then the guest
+ * re-enters at once with VMRESUME, without returning to vmx_run. The host
+ * state VM exit loaded (CR0/3/4, segments, FS/GS base, EFER, PAT, and the
+ * MSR list's KERNEL_GS_BASE and syscall MSRs) is what that C code runs
+ * on; the GDTR/IDTR/TR limits VM exit leaves at 0xffff/0x67 (SDM 28.5.2)
+ * are put back by vmx_run when the loop ends: nothing in between needs
+ * them.
  */
     .text
     .globl vmx_enter
@@ -94,9 +104,45 @@ vmx_exit_trampoline:
     mov %r15, 0x78(%rdi)
     pop %rax
     mov %rax, 0x38(%rdi)
-    pop %rsi                    /* vv */
+    mov 0(%rsp), %rsi           /* vv */
     mov %cr2, %rax
     mov %rax, 8(%rsi)
+
+    /* The exit fast path. RSP is 8 mod 16 here (8 pushes after the call
+       to vmx_enter): 8 more bytes align it for the C call. */
+    sub $8, %rsp
+    call vmx_fast_exit          /* (vcpu in RDI): finished? IF stays 0 */
+    add $8, %rsp
+    test %al, %al
+    jz 5f
+
+    /* Re-enter: the guest's GPRs again (vmx_fast_exit changed some), CR2
+       as it left it (an injected #PF sets it). */
+    mov 0(%rsp), %rsi           /* vv */
+    movq $1, 16(%rsi)           /* launched (vmx_run sets it on return) */
+    mov 8(%rsi), %rax
+    mov %rax, %cr2
+    mov 8(%rsp), %rdi           /* vcpu */
+    mov 0x08(%rdi), %rcx
+    mov 0x10(%rdi), %rdx
+    mov 0x18(%rdi), %rbx
+    mov 0x28(%rdi), %rbp
+    mov 0x30(%rdi), %rsi
+    mov 0x40(%rdi), %r8
+    mov 0x48(%rdi), %r9
+    mov 0x50(%rdi), %r10
+    mov 0x58(%rdi), %r11
+    mov 0x60(%rdi), %r12
+    mov 0x68(%rdi), %r13
+    mov 0x70(%rdi), %r14
+    mov 0x78(%rdi), %r15
+    mov 0x00(%rdi), %rax
+    mov 0x38(%rdi), %rdi
+    sti                         /* as above: its shadow covers VMRESUME */
+    vmresume
+    jmp 2b                      /* failed: the stack is as vmx_enter's */
+
+5:  pop %rsi                    /* vv */
     pop %rdi
     xor %eax, %eax
 4:  pop %r15
