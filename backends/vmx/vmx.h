@@ -106,6 +106,7 @@ struct vmx_vcpu {
     uint32_t entry_ctls;       /* VM-entry controls incl. IA-32e mode guest */
     uint32_t proc_ctls;        /* primary controls incl. the window bits */
     bool timer_armed;          /* preemption timer on (the guest runs with IF=0) */
+    uint64_t fast_until;       /* TSC until which vmx_fast_exit may re-enter */
     struct vmx_event inject;   /* event for the next entry */
     struct vmx_event reinject; /* IDT-vectoring event to deliver again */
 };
@@ -215,6 +216,11 @@ void vmx_events_after_exit(struct hv_vcpu *vcpu, uint32_t basic_reason, uint64_t
 
 /* vmx_run.c */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+
+/* TSC cycles of guest time an IF=0 guest runs before the preemption timer
+   gives the host its pending interrupts (vmx_run.c), and of exits the fast
+   path may keep finishing before vmx_run opens interrupts (vmx_fast.c). */
+#define VMX_PREEMPT_TSC (1u << 18)
 
 /* vmx_fast.c: called by vmx_entry.S after each VM exit (interrupts off,
    the guest's GPRs in vcpu->gpr): true when it finished the exit and the

@@ -33,8 +33,10 @@ vmx_enter:
     push %r15
     push %rdi                   /* vcpu: found again after the exit */
     push %rsi                   /* vv */
+    sub $8, %rsp                /* RSP 16-aligned for vmx_fast_exit */
 
-    /* Host RSP for the exit: the stack as it is now (VMCS field 6C14H). */
+    /* Host RSP for the exit: the stack as it is now (VMCS field 6C14H):
+       vv at 8(%rsp), vcpu at 16(%rsp). */
     mov $0x6c14, %eax
     vmwrite %rsp, %rax
     mov %rsp, 0(%rsi)
@@ -78,8 +80,7 @@ vmx_enter:
     mov $1, %eax
     jc 3f
     mov $2, %eax
-3:  pop %rsi
-    pop %rdi
+3:  add $24, %rsp
     jmp 4f
 
     .globl vmx_exit_trampoline
@@ -87,7 +88,7 @@ vmx_enter:
 vmx_exit_trampoline:
     /* VM exit: RSP = host RSP above, RFLAGS = 2, interrupts off. */
     push %rdi                   /* guest RDI */
-    mov 16(%rsp), %rdi          /* vcpu */
+    mov 24(%rsp), %rdi          /* vcpu */
     mov %rax, 0x00(%rdi)
     mov %rcx, 0x08(%rdi)
     mov %rdx, 0x10(%rdi)
@@ -104,25 +105,22 @@ vmx_exit_trampoline:
     mov %r15, 0x78(%rdi)
     pop %rax
     mov %rax, 0x38(%rdi)
-    mov 0(%rsp), %rsi           /* vv */
+    mov 8(%rsp), %rsi           /* vv */
     mov %cr2, %rax
     mov %rax, 8(%rsi)
 
-    /* The exit fast path. RSP is 8 mod 16 here (8 pushes after the call
-       to vmx_enter): 8 more bytes align it for the C call. */
-    sub $8, %rsp
+    /* The exit fast path (RSP is 16-aligned here, as the call needs). */
     call vmx_fast_exit          /* (vcpu in RDI): finished? IF stays 0 */
-    add $8, %rsp
     test %al, %al
     jz 5f
 
     /* Re-enter: the guest's GPRs again (vmx_fast_exit changed some), CR2
        as it left it (an injected #PF sets it). */
-    mov 0(%rsp), %rsi           /* vv */
+    mov 8(%rsp), %rsi           /* vv */
     movq $1, 16(%rsi)           /* launched (vmx_run sets it on return) */
     mov 8(%rsi), %rax
     mov %rax, %cr2
-    mov 8(%rsp), %rdi           /* vcpu */
+    mov 16(%rsp), %rdi          /* vcpu */
     mov 0x08(%rdi), %rcx
     mov 0x10(%rdi), %rdx
     mov 0x18(%rdi), %rbx
@@ -142,8 +140,7 @@ vmx_exit_trampoline:
     vmresume
     jmp 2b                      /* failed: the stack is as vmx_enter's */
 
-5:  pop %rsi                    /* vv */
-    pop %rdi
+5:  add $24, %rsp
     xor %eax, %eax
 4:  pop %r15
     pop %r14

@@ -3,8 +3,9 @@
  * file is compiled here with its VMREAD/VMWRITE redirected to an array,
  * and the core's event delivery and the backend's injection wrapped
  * (-Wl,--wrap) so that their calls are counted. Checked: the gating (only
- * CPUID and VMCALL, only for a quiet vCPU with no kick and no pending EPT
- * flush; an entry failure never), that a refused exit changes nothing,
+ * CPUID and VMCALL, only for a quiet vCPU with no kick, no pending EPT
+ * flush and time left before interrupts must open; an entry failure
+ * never), that a refused exit changes nothing,
  * and what a finished one does (the policy's registers, RIP + the exit's
  * instruction length, the STI/MOV SS shadow cleared, the PV hook's
  * results, event delivery when the hook says an event may be due).
@@ -92,6 +93,7 @@ static void arm(struct fake *f, uint32_t reason)
     f->vcpu.kick_pending = 0;
     f->xvm.ept_gen = 5;
     f->vv.ept_gen = 5;
+    f->vv.fast_until = UINT64_MAX;
     memset(f->vcpu.gpr, 0, sizeof(f->vcpu.gpr));
     f->vcpu.gpr[HV_GPR_RAX] = 0x40000000u;
     f->vcpu.gpr[HV_GPR_RBX] = 0x77;
@@ -136,6 +138,10 @@ static void test_gating(void)
     check_untouched(&f);
     arm(&f, VMX_EXIT_CPUID);
     f.xvm.ept_gen = 6;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_CPUID);
+    f.vv.fast_until = hv_rdtsc(); /* vmx_run entered VMX_PREEMPT_TSC ago */
     CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
     check_untouched(&f);
     arm(&f, VMX_EXIT_IO);
