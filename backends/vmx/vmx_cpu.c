@@ -230,6 +230,20 @@ void vmx_vmcs_evict(struct hv_vcpu *vcpu)
 uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
 {
     const struct hv_host *host = &vcpu->vm->ctx->host;
+#if !HV_HOSTED
+    /* Already current on this CPU (the run loop, its exit fast path, the
+       core's dispatch right after an exit): VMPTRST names it without asking
+       the host which CPU this is. Only vmx_vmcs_load makes a VMCS current
+       and VMCLEAR (vmcs_clear_here) ends that, on the CPU itself; with
+       interrupts off the vCPU cannot move. Every CPU is in VMX operation
+       while the context exists (vmx_ctx_init), so VMPTRST is valid. */
+    uint64_t f0 = x86_irq_save();
+    if (vmx_vmptrst() == vmx_vcpu_of(vcpu)->vmcs_hpa) {
+        *st = HV_OK;
+        return f0;
+    }
+    x86_irq_restore(f0);
+#endif
     for (int tries = 0;; tries++) {
         uint64_t f = x86_irq_save();
         *st = vmx_vmcs_load(vcpu, hv_host_cpu_current(host));
