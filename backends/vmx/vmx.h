@@ -142,9 +142,33 @@ void vmx_vpid_free(struct vmx_ctx *vc, const struct hv_host *host, uint16_t vpid
    on, then retry. */
 hv_status_t vmx_vmcs_load(struct hv_vcpu *vcpu, uint32_t cpu);
 void vmx_vmcs_evict(struct hv_vcpu *vcpu);
-/* Bracket for VMCS access outside run(): interrupts off, VMCS current. */
-uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st);
-void vmx_vmcs_end(uint64_t flags);
+/* The slow half of vmx_vmcs_begin(): make the VMCS current here. */
+uint64_t vmx_vmcs_begin_load(struct hv_vcpu *vcpu, hv_status_t *st);
+
+/* Bracket for VMCS access outside run(): interrupts off, VMCS current.
+   Returns the flags for vmx_vmcs_end(); on a hardware failure *st is set.
+   A VMCS already current on this CPU (the run loop, its exit fast path, the
+   core's dispatch right after an exit) is recognized by VMPTRST without
+   asking the host which CPU this is: only vmx_vmcs_load makes a VMCS
+   current and VMCLEAR on that CPU (vmcs_clear_here) ends it, and with
+   interrupts off the vCPU cannot move. Every CPU is in VMX operation while
+   the context exists (vmx_ctx_init), so VMPTRST is valid here. */
+static inline uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
+{
+#if !HV_HOSTED
+    uint64_t f = x86_irq_save();
+    if (vmx_vmptrst() == vmx_vcpu_of(vcpu)->vmcs_hpa) {
+        *st = HV_OK;
+        return f;
+    }
+    x86_irq_restore(f);
+#endif
+    return vmx_vmcs_begin_load(vcpu, st);
+}
+static inline void vmx_vmcs_end(uint64_t flags)
+{
+    x86_irq_restore(flags);
+}
 
 /* Host state VM exit does not restore by itself (SDM 27.5.2). */
 struct vmx_host_save {

@@ -225,25 +225,10 @@ void vmx_vmcs_evict(struct hv_vcpu *vcpu)
     host->ops.run_on_each_cpu(host->ops.opaque, vmcs_clear_here, vcpu);
 }
 
-/* Interrupts off with the vCPU's VMCS current on this CPU; returns the
-   flags for vmx_vmcs_end(). On a hardware failure *st is set. */
-uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
+/* vmx_vmcs_begin() when the VMCS is not current here yet. */
+uint64_t vmx_vmcs_begin_load(struct hv_vcpu *vcpu, hv_status_t *st)
 {
     const struct hv_host *host = &vcpu->vm->ctx->host;
-#if !HV_HOSTED
-    /* Already current on this CPU (the run loop, its exit fast path, the
-       core's dispatch right after an exit): VMPTRST names it without asking
-       the host which CPU this is. Only vmx_vmcs_load makes a VMCS current
-       and VMCLEAR (vmcs_clear_here) ends that, on the CPU itself; with
-       interrupts off the vCPU cannot move. Every CPU is in VMX operation
-       while the context exists (vmx_ctx_init), so VMPTRST is valid. */
-    uint64_t f0 = x86_irq_save();
-    if (vmx_vmptrst() == vmx_vcpu_of(vcpu)->vmcs_hpa) {
-        *st = HV_OK;
-        return f0;
-    }
-    x86_irq_restore(f0);
-#endif
     for (int tries = 0;; tries++) {
         uint64_t f = x86_irq_save();
         *st = vmx_vmcs_load(vcpu, hv_host_cpu_current(host));
@@ -252,9 +237,4 @@ uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
         x86_irq_restore(f);
         vmx_vmcs_evict(vcpu);
     }
-}
-
-void vmx_vmcs_end(uint64_t flags)
-{
-    x86_irq_restore(flags);
 }
