@@ -12,7 +12,8 @@
  * VMfailValid (ZF; the VM-instruction error field says why).
  *
  * After each exit, with the guest's GPRs and CR2 saved and interrupts
- * still off (RFLAGS is 2 after a VM exit, SDM Vol. 3C 28.5.3),
+ * still off (RFLAGS is 2 after a VM exit, SDM Vol. 3C 28.5.3 in the 2023
+ * numbering),
  * vmx_fast_exit(vcpu) may finish the exit (vmx_fast.c): then the guest
  * re-enters at once with VMRESUME, without returning to vmx_run. The host
  * state VM exit loaded (CR0/3/4, segments, FS/GS base, EFER, PAT, and the

@@ -8,7 +8,8 @@
  * layer): anything that changes that kicks the vCPU, and the kick's
  * interrupt, held pending while RFLAGS.IF is 0, makes the next VMRESUME
  * exit at once (external-interrupt and NMI exiting, SDM Vol. 3C 26.2),
- * which takes the full path. (SDM sections: Vol. 3C as numbered since
+ * which takes the full path; where an emulator does not do that, the time
+ * bound in exit_is_plain() does. (SDM sections: Vol. 3C as numbered since
  * 2023, VM exits in chapter 28.)
  *
  * What vmx_run does around an exit, and why it holds here:
@@ -19,8 +20,8 @@
  *   - IDT-vectoring information (SDM 28.2.4) is never valid for a CPUID or
  *     VMCALL exit: those are instruction exits, and an exit during event
  *     delivery reports the cause of that exit instead; "NMI unblocking due
- *     to IRET" is reported for EPT violations and exception exits only
- *     (SDM 28.2.3): neither is read;
+ *     to IRET" is reported for EPT violations, exception exits and a few
+ *     others, never for these (SDM 28.2.3): neither is read;
  *   - RIP advances by the VM-exit instruction length (SDM 28.2.5) and the
  *     STI / MOV SS blocking ends (vmx_skip_insn does the same);
  *   - RFLAGS does not change, so the preemption timer's arming (vmx_run's

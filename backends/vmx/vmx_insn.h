@@ -51,7 +51,7 @@ static inline int vmx_vmptrld(uint64_t hpa)
 }
 
 /* The current-VMCS pointer of this CPU; all ones when none is current
-   (SDM Vol. 3C 31.3 VMPTRST). */
+   (SDM Vol. 3C, 2023 numbering: 31.3 VMPTRST). */
 static inline uint64_t vmx_vmptrst(void)
 {
     uint64_t hpa;
