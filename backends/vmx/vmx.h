@@ -106,6 +106,7 @@ struct vmx_vcpu {
     uint32_t entry_ctls;       /* VM-entry controls incl. IA-32e mode guest */
     uint32_t proc_ctls;        /* primary controls incl. the window bits */
     bool timer_armed;          /* preemption timer on (the guest runs with IF=0) */
+    uint64_t fast_until;       /* TSC until which vmx_fast_exit may re-enter */
     struct vmx_event inject;   /* event for the next entry */
     struct vmx_event reinject; /* IDT-vectoring event to deliver again */
 };
@@ -141,9 +142,33 @@ void vmx_vpid_free(struct vmx_ctx *vc, const struct hv_host *host, uint16_t vpid
    on, then retry. */
 hv_status_t vmx_vmcs_load(struct hv_vcpu *vcpu, uint32_t cpu);
 void vmx_vmcs_evict(struct hv_vcpu *vcpu);
-/* Bracket for VMCS access outside run(): interrupts off, VMCS current. */
-uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st);
-void vmx_vmcs_end(uint64_t flags);
+/* The slow half of vmx_vmcs_begin(): make the VMCS current here. */
+uint64_t vmx_vmcs_begin_load(struct hv_vcpu *vcpu, hv_status_t *st);
+
+/* Bracket for VMCS access outside run(): interrupts off, VMCS current.
+   Returns the flags for vmx_vmcs_end(); on a hardware failure *st is set.
+   A VMCS already current on this CPU (the run loop, its exit fast path, the
+   core's dispatch right after an exit) is recognized by VMPTRST without
+   asking the host which CPU this is: only vmx_vmcs_load makes a VMCS
+   current and VMCLEAR on that CPU (vmcs_clear_here) ends it, and with
+   interrupts off the vCPU cannot move. Every CPU is in VMX operation while
+   the context exists (vmx_ctx_init), so VMPTRST is valid here. */
+static inline uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
+{
+#if !HV_HOSTED
+    uint64_t f = x86_irq_save();
+    if (vmx_vmptrst() == vmx_vcpu_of(vcpu)->vmcs_hpa) {
+        *st = HV_OK;
+        return f;
+    }
+    x86_irq_restore(f);
+#endif
+    return vmx_vmcs_begin_load(vcpu, st);
+}
+static inline void vmx_vmcs_end(uint64_t flags)
+{
+    x86_irq_restore(flags);
+}
 
 /* Host state VM exit does not restore by itself (SDM 27.5.2). */
 struct vmx_host_save {
@@ -215,6 +240,16 @@ void vmx_events_after_exit(struct hv_vcpu *vcpu, uint32_t basic_reason, uint64_t
 
 /* vmx_run.c */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+
+/* TSC cycles of guest time an IF=0 guest runs before the preemption timer
+   gives the host its pending interrupts (vmx_run.c), and of exits the fast
+   path may keep finishing before vmx_run opens interrupts (vmx_fast.c). */
+#define VMX_PREEMPT_TSC (1u << 18)
+
+/* vmx_fast.c: called by vmx_entry.S after each VM exit (interrupts off,
+   the guest's GPRs in vcpu->gpr): true when it finished the exit and the
+   guest may re-enter at once. */
+bool vmx_fast_exit(struct hv_vcpu *vcpu);
 
 /* vmx_entry.S: enter the guest; returns 0 after a VM exit, 1 if VMLAUNCH /
    VMRESUME failed with VMfailInvalid, 2 with VMfailValid. */

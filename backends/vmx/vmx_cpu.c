@@ -225,9 +225,8 @@ void vmx_vmcs_evict(struct hv_vcpu *vcpu)
     host->ops.run_on_each_cpu(host->ops.opaque, vmcs_clear_here, vcpu);
 }
 
-/* Interrupts off with the vCPU's VMCS current on this CPU; returns the
-   flags for vmx_vmcs_end(). On a hardware failure *st is set. */
-uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
+/* vmx_vmcs_begin() when the VMCS is not current here yet. */
+uint64_t vmx_vmcs_begin_load(struct hv_vcpu *vcpu, hv_status_t *st)
 {
     const struct hv_host *host = &vcpu->vm->ctx->host;
     for (int tries = 0;; tries++) {
@@ -238,9 +237,4 @@ uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
         x86_irq_restore(f);
         vmx_vmcs_evict(vcpu);
     }
-}
-
-void vmx_vmcs_end(uint64_t flags)
-{
-    x86_irq_restore(flags);
 }

@@ -10,6 +10,17 @@
  * Returns 0 after a VM exit (through vmx_exit_trampoline, the VMCS host
  * RIP), 1 if VMLAUNCH/VMRESUME failed with VMfailInvalid (CF), 2 with
  * VMfailValid (ZF; the VM-instruction error field says why).
+ *
+ * After each exit, with the guest's GPRs and CR2 saved and interrupts
+ * still off (RFLAGS is 2 after a VM exit, SDM Vol. 3C 28.5.3 in the 2023
+ * numbering),
+ * vmx_fast_exit(vcpu) may finish the exit (vmx_fast.c): then the guest
+ * re-enters at once with VMRESUME, without returning to vmx_run. The host
+ * state VM exit loaded (CR0/3/4, segments, FS/GS base, EFER, PAT, and the
+ * MSR list's KERNEL_GS_BASE and syscall MSRs) is what that C code runs
+ * on; the GDTR/IDTR/TR limits VM exit leaves at 0xffff/0x67 (SDM 28.5.2)
+ * are put back by vmx_run when the loop ends: nothing in between needs
+ * them.
  */
     .text
     .globl vmx_enter
@@ -23,8 +34,10 @@ vmx_enter:
     push %r15
     push %rdi                   /* vcpu: found again after the exit */
     push %rsi                   /* vv */
+    sub $8, %rsp                /* RSP 16-aligned for vmx_fast_exit */
 
-    /* Host RSP for the exit: the stack as it is now (VMCS field 6C14H). */
+    /* Host RSP for the exit: the stack as it is now (VMCS field 6C14H):
+       vv at 8(%rsp), vcpu at 16(%rsp). */
     mov $0x6c14, %eax
     vmwrite %rsp, %rax
     mov %rsp, 0(%rsi)
@@ -68,8 +81,7 @@ vmx_enter:
     mov $1, %eax
     jc 3f
     mov $2, %eax
-3:  pop %rsi
-    pop %rdi
+3:  add $24, %rsp
     jmp 4f
 
     .globl vmx_exit_trampoline
@@ -77,7 +89,7 @@ vmx_enter:
 vmx_exit_trampoline:
     /* VM exit: RSP = host RSP above, RFLAGS = 2, interrupts off. */
     push %rdi                   /* guest RDI */
-    mov 16(%rsp), %rdi          /* vcpu */
+    mov 24(%rsp), %rdi          /* vcpu */
     mov %rax, 0x00(%rdi)
     mov %rcx, 0x08(%rdi)
     mov %rdx, 0x10(%rdi)
@@ -94,10 +106,42 @@ vmx_exit_trampoline:
     mov %r15, 0x78(%rdi)
     pop %rax
     mov %rax, 0x38(%rdi)
-    pop %rsi                    /* vv */
+    mov 8(%rsp), %rsi           /* vv */
     mov %cr2, %rax
     mov %rax, 8(%rsi)
-    pop %rdi
+
+    /* The exit fast path (RSP is 16-aligned here, as the call needs). */
+    call vmx_fast_exit          /* (vcpu in RDI): finished? IF stays 0 */
+    test %al, %al
+    jz 5f
+
+    /* Re-enter: the guest's GPRs again (vmx_fast_exit changed some), CR2
+       as it left it (an injected #PF sets it). */
+    mov 8(%rsp), %rsi           /* vv */
+    movq $1, 16(%rsi)           /* launched (vmx_run sets it on return) */
+    mov 8(%rsi), %rax
+    mov %rax, %cr2
+    mov 16(%rsp), %rdi          /* vcpu */
+    mov 0x08(%rdi), %rcx
+    mov 0x10(%rdi), %rdx
+    mov 0x18(%rdi), %rbx
+    mov 0x28(%rdi), %rbp
+    mov 0x30(%rdi), %rsi
+    mov 0x40(%rdi), %r8
+    mov 0x48(%rdi), %r9
+    mov 0x50(%rdi), %r10
+    mov 0x58(%rdi), %r11
+    mov 0x60(%rdi), %r12
+    mov 0x68(%rdi), %r13
+    mov 0x70(%rdi), %r14
+    mov 0x78(%rdi), %r15
+    mov 0x00(%rdi), %rax
+    mov 0x38(%rdi), %rdi
+    sti                         /* as above: its shadow covers VMRESUME */
+    vmresume
+    jmp 2b                      /* failed: the stack is as vmx_enter's */
+
+5:  add $24, %rsp
     xor %eax, %eax
 4:  pop %r15
     pop %r14

@@ -50,6 +50,15 @@ static inline int vmx_vmptrld(uint64_t hpa)
     return vmx_flags_status(cf, zf);
 }
 
+/* The current-VMCS pointer of this CPU; all ones when none is current
+   (SDM Vol. 3C, 2023 numbering: 31.3 VMPTRST). */
+static inline uint64_t vmx_vmptrst(void)
+{
+    uint64_t hpa;
+    __asm__ volatile("vmptrst %0" : "=m"(hpa)::"cc");
+    return hpa;
+}
+
 static inline uint64_t vmx_read(uint32_t field)
 {
     uint64_t v;

@@ -15,6 +15,7 @@
 #include "vmx/vmx.h"
 #include "vmx/vmx_check.h"
 #include "vmx/vmx_decode.h"
+#include "core/cpu.h"
 #include "core/util.h"
 
 #define VEC_UD 6
@@ -81,7 +82,6 @@ static void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
  * host's pending interrupt is taken right after it. On hardware it costs
  * one extra exit per VMX_PREEMPT_TSC TSC cycles of IF=0 guest time.
  */
-#define VMX_PREEMPT_TSC (1u << 18)
 
 static void arm_timer(struct hv_vcpu *vcpu)
 {
@@ -165,6 +165,9 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         vmx_events_before_entry(vcpu);
         arm_timer(vcpu);
 
+        /* The exit fast path (vmx_fast.c) re-enters with interrupts off
+           and reloads the timer each time: it stops after this long. */
+        vv->fast_until = hv_rdtsc() + VMX_PREEMPT_TSC;
         int rc = vmx_enter(vcpu, vv);
         vmx_host_restore(&save);
 

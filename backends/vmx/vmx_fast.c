@@ -1,0 +1,135 @@
+/*
+ * The exit fast path: exits the library finishes without the embedder
+ * (CPUID, the PV layer's hot hypercalls) are completed here, called by
+ * vmx_entry.S right after the VM exit with interrupts still off, and the
+ * guest re-enters with VMRESUME without the backend's and the core's run
+ * loops. Those loops would add nothing when the vCPU is quiet (core/run.c
+ * deliver_events: no event queued, no window open, nothing due in the PV
+ * layer): anything that changes that kicks the vCPU, and the kick's
+ * interrupt, held pending while RFLAGS.IF is 0, makes the next VMRESUME
+ * exit at once (external-interrupt and NMI exiting, SDM Vol. 3C 26.2),
+ * which takes the full path; where an emulator does not do that, the time
+ * bound in exit_is_plain() does. (SDM sections: Vol. 3C as numbered since
+ * 2023, VM exits in chapter 28.)
+ *
+ * What vmx_run does around an exit, and why it holds here:
+ *   - the VMCS stays current and the CPU the same (interrupts off), so the
+ *     per-CPU host-state fields and VPID need nothing; an EPT generation
+ *     bumped by another CPU (vmx_vm::ept_gen) takes the full path, which
+ *     flushes;
+ *   - IDT-vectoring information (SDM 28.2.4) is never valid for a CPUID or
+ *     VMCALL exit: those are instruction exits, and an exit during event
+ *     delivery reports the cause of that exit instead; "NMI unblocking due
+ *     to IRET" is reported for EPT violations, exception exits and a few
+ *     others, never for these (SDM 28.2.3): neither is read;
+ *   - RIP advances by the VM-exit instruction length (SDM 28.2.5) and the
+ *     STI / MOV SS blocking ends (vmx_skip_insn does the same);
+ *   - RFLAGS does not change, so the preemption timer's arming (vmx_run's
+ *     arm_timer) stays right; its VMCS value is reloaded by every entry;
+ *   - the guest's RSP stays in the VMCS: vcpu->gpr[HV_GPR_RSP] is synced
+ *     by vmx_run only, and nothing here reads it;
+ *   - an event made due by a hypercall is delivered by the core's event
+ *     delivery and written to the VMCS as vmx_run would before the entry.
+ * Runs with the host's MSRs (VM exit loaded them) but interrupts off and
+ * the host's GDTR/IDTR/TR limits not restored: only library code that
+ * neither waits for another CPU nor returns to the embedder.
+ *
+ * VMCS accesses go through VMX_FAST_READ / VMX_FAST_WRITE so that the unit
+ * test (tests/unit/test_vmx_fast.c) can run this file on a fake VMCS.
+ */
+#include "vmx/vmx.h"
+#include "core/cpu.h"
+#include "core/fast.h"
+#include "core/policy.h"
+#include "core/pv.h"
+
+/* VMWRITE without the status vmx_write() derives from RFLAGS: the fields
+   written here are the guest's RIP and interruptibility state of the
+   current VMCS, which exist on every VMX CPU (SDM Vol. 3C 25.4). */
+static inline void vmwrite_nocheck(uint32_t field, uint64_t value)
+{
+    __asm__ volatile("vmwrite %1, %0" ::"r"((uint64_t)field), "rm"(value) : "cc", "memory");
+}
+
+#ifndef VMX_FAST_READ
+#define VMX_FAST_READ(field)         vmx_read(field)
+#define VMX_FAST_WRITE(field, value) vmwrite_nocheck(field, value)
+#endif
+
+/* The exit left nothing behind and the full path would add nothing before
+   the next entry: the vCPU is quiet, no kick is pending, no SLAT change
+   awaits its flush on this CPU, and vmx_run entered less than
+   VMX_PREEMPT_TSC ago. The last bounds how long the host's interrupts stay
+   off: on hardware a pending one makes the next VMRESUME exit at once,
+   but Bochs does not deliver it to a guest running with IF=0 (vmx_run.c,
+   arm_timer), whose preemption timer each fast re-entry reloads; a guest
+   looping on CPUID with IF=0 would keep the host out for good. */
+static inline bool exit_is_plain(const struct hv_vcpu *vcpu, const struct vmx_vcpu *vv)
+{
+    const struct vmx_vm *vm = vmx_vm_of(vcpu->vm);
+    return vcpu->quiet && !__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) &&
+           __atomic_load_n(&vm->ept_gen, __ATOMIC_RELAXED) == vv->ept_gen &&
+           hv_rdtsc() < vv->fast_until;
+}
+
+/* Resume after the exiting instruction: RIP + the VM-exit instruction
+   length (SDM 28.2.5), the STI / MOV SS shadow over (SDM 25.4.2). */
+static void resume_after(void)
+{
+    uint64_t rip = VMX_FAST_READ(VMCS_GUEST_RIP) + VMX_FAST_READ(VMCS_EXIT_INSN_LEN);
+    VMX_FAST_WRITE(VMCS_GUEST_RIP, rip);
+    uint64_t intr = VMX_FAST_READ(VMCS_GUEST_INTERRUPTIBILITY);
+    if (intr & (VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS))
+        VMX_FAST_WRITE(VMCS_GUEST_INTERRUPTIBILITY,
+                       intr & ~(uint64_t)(VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS));
+}
+
+/* CPUID through the library's policy (core/cpuid.c). */
+static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu)
+{
+    uint32_t r[4];
+    uint64_t *g = vcpu->gpr;
+    hv_cpuid_policy(vcpu, (uint32_t)g[HV_GPR_RAX], (uint32_t)g[HV_GPR_RCX], r);
+    g[HV_GPR_RAX] = r[0];
+    g[HV_GPR_RBX] = r[1];
+    g[HV_GPR_RCX] = r[2];
+    g[HV_GPR_RDX] = r[3];
+    resume_after();
+    return true;
+}
+
+/*
+ * VMCALL the PV layer can finish here (hv_pv_ops::hypercall_fast). If the
+ * call may have made an event due (or queued an exception), the core's
+ * event delivery runs and its injection goes into the VMCS, as vmx_run
+ * does before an entry (vmx_events_before_entry; the CR2 of an injected
+ * #PF is loaded by vmx_entry.S on the re-entry).
+ */
+static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
+{
+    const struct hv_pv_ops *pv = vcpu->vm->pv;
+    if (!pv || !pv->hypercall_fast)
+        return false;
+    bool events = false;
+    enum hv_pv_result r = pv->hypercall_fast(vcpu, &events);
+    if (r == HV_PV_UNHANDLED)
+        return false;
+    if (r == HV_PV_DONE)
+        resume_after();
+    if (events || r == HV_PV_FAULT) {
+        hv_deliver_events(vcpu);
+        vmx_events_before_entry(vcpu);
+    }
+    return true;
+}
+
+bool vmx_fast_exit(struct hv_vcpu *vcpu)
+{
+    /* The full 32 bits: an entry failure (bit 31) never matches. */
+    uint32_t reason = (uint32_t)VMX_FAST_READ(VMCS_EXIT_REASON);
+    if (reason != VMX_EXIT_CPUID && reason != VMX_EXIT_VMCALL)
+        return false;
+    if (!exit_is_plain(vcpu, vmx_vcpu_of(vcpu)))
+        return false;
+    return reason == VMX_EXIT_CPUID ? fast_cpuid(vcpu) : fast_hypercall(vcpu);
+}

@@ -1,0 +1,254 @@
+/*
+ * The VMX exit fast path (backends/vmx/vmx_fast.c) on a fake VMCS: the
+ * file is compiled here with its VMREAD/VMWRITE redirected to an array,
+ * and the core's event delivery and the backend's injection wrapped
+ * (-Wl,--wrap) so that their calls are counted. Checked: the gating (only
+ * CPUID and VMCALL, only for a quiet vCPU with no kick, no pending EPT
+ * flush and time left before interrupts must open; an entry failure
+ * never), that a refused exit changes nothing,
+ * and what a finished one does (the policy's registers, RIP + the exit's
+ * instruction length, the STI/MOV SS shadow cleared, the PV hook's
+ * results, event delivery when the hook says an event may be due).
+ */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include "core/pv.h"
+#include "vmx/vmx.h"
+
+/* The fake VMCS: one slot per field encoding (all are below 0x8000). */
+static uint64_t vmcs[0x8000];
+static unsigned vmcs_writes;
+
+static uint64_t fake_read(uint32_t field)
+{
+    return vmcs[field & 0x7fff];
+}
+static int fake_write(uint32_t field, uint64_t value)
+{
+    vmcs[field & 0x7fff] = value;
+    vmcs_writes++;
+    return 0;
+}
+
+#define VMX_FAST_READ(f)     fake_read(f)
+#define VMX_FAST_WRITE(f, v) fake_write(f, v)
+#define vmx_fast_exit        unit_vmx_fast_exit /* the library's copy stays apart */
+#include "vmx/vmx_fast.c"
+#undef vmx_fast_exit
+
+/* Wrapped: calls counted, nothing touched (the real ones need the core's
+   backend table and a real VMCS). */
+static unsigned delivered, injected;
+void __wrap_hv_deliver_events(struct hv_vcpu *vcpu);
+void __wrap_hv_deliver_events(struct hv_vcpu *vcpu)
+{
+    (void)vcpu;
+    delivered++;
+}
+void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu);
+void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu)
+{
+    (void)vcpu;
+    CU_ASSERT_EQUAL(injected, delivered - 1); /* after the delivery */
+    injected++;
+}
+
+/* A PV layer whose fast hook answers RAX=0x1234 calls and refuses the
+   rest; RDI selects its result and whether an event may be due. */
+static unsigned pv_calls;
+static enum hv_pv_result pv_fast(struct hv_vcpu *vcpu, bool *events)
+{
+    pv_calls++;
+    uint64_t *g = vcpu->gpr;
+    if (g[HV_GPR_RAX] != 0x1234)
+        return HV_PV_UNHANDLED;
+    *events = g[HV_GPR_RDI] & 1;
+    g[HV_GPR_RAX] = 0x5678;
+    return (g[HV_GPR_RDI] & 2) ? HV_PV_FAULT : HV_PV_DONE;
+}
+static const struct hv_pv_ops pv_ops = {.hypercall_fast = pv_fast};
+
+struct fake {
+    struct hv_ctx ctx;
+    struct vmx_ctx vc;
+    struct hv_vm vm;
+    struct vmx_vm xvm;
+    struct hv_vcpu vcpu;
+    struct vmx_vcpu vv;
+};
+
+/* An exit as the CPU leaves it: reason, RIP 0x1000, length 3 (e.g. a
+   prefixed CPUID), STI blocking; the vCPU quiet, no kick, EPT in sync. */
+static void arm(struct fake *f, uint32_t reason)
+{
+    memset(vmcs, 0, sizeof(vmcs));
+    vmcs[VMCS_EXIT_REASON] = reason;
+    vmcs[VMCS_GUEST_RIP] = 0x1000;
+    vmcs[VMCS_EXIT_INSN_LEN] = 3;
+    vmcs[VMCS_GUEST_INTERRUPTIBILITY] = VMX_INTERRUPT_STI | VMX_INTERRUPT_NMI;
+    vmcs_writes = 0;
+    delivered = injected = pv_calls = 0;
+    f->vcpu.quiet = true;
+    f->vcpu.kick_pending = 0;
+    f->xvm.ept_gen = 5;
+    f->vv.ept_gen = 5;
+    f->vv.fast_until = UINT64_MAX;
+    memset(f->vcpu.gpr, 0, sizeof(f->vcpu.gpr));
+    f->vcpu.gpr[HV_GPR_RAX] = 0x40000000u;
+    f->vcpu.gpr[HV_GPR_RBX] = 0x77;
+}
+
+/* Refused: no VMCS write, registers and RIP as they were. */
+static void check_untouched(const struct fake *f)
+{
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
+    CU_ASSERT_EQUAL(f->vcpu.gpr[HV_GPR_RAX], 0x40000000u);
+    CU_ASSERT_EQUAL(f->vcpu.gpr[HV_GPR_RBX], 0x77);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_STI | VMX_INTERRUPT_NMI);
+    CU_ASSERT_EQUAL(delivered, 0);
+}
+
+static void fake_init(struct fake *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->ctx.arch = &f->vc;
+    f->vm.ctx = &f->ctx;
+    f->vm.arch = &f->xvm;
+    f->vcpu.vm = &f->vm;
+    f->vcpu.arch = &f->vv;
+}
+
+static void test_gating(void)
+{
+    static struct fake f;
+    fake_init(&f);
+
+    /* Not quiet, a kick, an EPT generation this CPU has not flushed, an
+       exit the path does not take, an entry failure with the CPUID
+       number in its low bits, a VMCALL without a PV layer. */
+    arm(&f, VMX_EXIT_CPUID);
+    f.vcpu.quiet = false;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_CPUID);
+    f.vcpu.kick_pending = 1;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_CPUID);
+    f.xvm.ept_gen = 6;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_CPUID);
+    f.vv.fast_until = hv_rdtsc(); /* vmx_run entered VMX_PREEMPT_TSC ago */
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_IO);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_RDMSR);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_REASON_ENTRY_FAIL | VMX_EXIT_CPUID);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_VMCALL);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+}
+
+static void test_cpuid(void)
+{
+    static struct fake f;
+    fake_init(&f);
+
+    /* The library's leaf 0x40000000 ("libhv"), RIP past the 3 bytes, the
+       STI shadow over, NMI blocking kept. */
+    arm(&f, VMX_EXIT_CPUID);
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x40000000u);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RBX], 0x6862696cu);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RCX], 0x76u);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RDX], 0);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1003);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_NMI);
+    CU_ASSERT_EQUAL(delivered, 0);
+
+    /* MOV SS blocking ends the same way; without any shadow the
+       interruptibility state is not written (one VMWRITE: RIP). */
+    arm(&f, VMX_EXIT_CPUID);
+    vmcs[VMCS_GUEST_INTERRUPTIBILITY] = VMX_INTERRUPT_MOVSS;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], 0);
+    arm(&f, VMX_EXIT_CPUID);
+    vmcs[VMCS_GUEST_INTERRUPTIBILITY] = 0;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs_writes, 1);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1003);
+}
+
+static void test_hypercall(void)
+{
+    static struct fake f;
+    fake_init(&f);
+    f.vm.pv = &pv_ops;
+
+    /* A call the hook refuses: the full path runs it. */
+    arm(&f, VMX_EXIT_VMCALL);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(pv_calls, 1);
+    check_untouched(&f);
+
+    /* Not quiet: the hook is not even asked. */
+    arm(&f, VMX_EXIT_VMCALL);
+    f.vcpu.gpr[HV_GPR_RAX] = 0x1234;
+    f.vcpu.quiet = false;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(pv_calls, 0);
+
+    /* Done, nothing due: the result, RIP advanced, no delivery. */
+    arm(&f, VMX_EXIT_VMCALL);
+    f.vcpu.gpr[HV_GPR_RAX] = 0x1234;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x5678);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1003);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_NMI);
+    CU_ASSERT_EQUAL(delivered, 0);
+    CU_ASSERT_EQUAL(injected, 0);
+
+    /* Done, an event may be due (a send to the caller's own port): the
+       core's delivery, then the injection into the VMCS. */
+    arm(&f, VMX_EXIT_VMCALL);
+    f.vcpu.gpr[HV_GPR_RAX] = 0x1234;
+    f.vcpu.gpr[HV_GPR_RDI] = 1;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1003);
+    CU_ASSERT_EQUAL(delivered, 1);
+    CU_ASSERT_EQUAL(injected, 1);
+
+    /* A fault (exception queued by the hook): RIP stays, delivered. */
+    arm(&f, VMX_EXIT_VMCALL);
+    f.vcpu.gpr[HV_GPR_RAX] = 0x1234;
+    f.vcpu.gpr[HV_GPR_RDI] = 2;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_STI | VMX_INTERRUPT_NMI);
+    CU_ASSERT_EQUAL(delivered, 1);
+    CU_ASSERT_EQUAL(injected, 1);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("vmx_fast", NULL, NULL);
+    CU_add_test(s, "gating", test_gating);
+    CU_add_test(s, "cpuid", test_cpuid);
+    CU_add_test(s, "hypercall", test_hypercall);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
