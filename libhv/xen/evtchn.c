@@ -546,6 +546,11 @@ static long op_simple(struct xen_call *c, uint32_t cmd)
         rc = op_bind_vcpu(x, a.port, a.vcpu);
         break;
     }
+    /* The backend runs the event delivery right after a fast-path call:
+       an upcall of the caller's own vCPU can be queued here, under the
+       lock already held, instead of by a locked pre-entry pass. */
+    if (c->fast)
+        xen_upcall_now(x, c->xv, c->vcpu);
     xen_unlock(x, t);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <hv/xen.h>
 
+#include "core/assist.h"
 #include "core/cpu.h"
 #include "core/host.h"
 #include "core/objects.h"
@@ -294,12 +295,15 @@ struct xen_call {
     struct hv_exit *exit;
     bool compat;     /* the caller is not in 64-bit mode: i386 layouts */
     uint64_t arg[6]; /* in the caller's order, zero-extended for 32-bit */
+    bool fast;       /* from the backend's exit fast path (hypercall_fast) */
     /* Set by a handler: */
     bool exit_to_host; /* return `exit` to the embedder (RIP advanced) */
     bool restart;      /* re-execute the hypercall (continuation): RIP kept */
-    /* Guest-virtual translation state, loaded on first use (gva.c). */
+    /* The caller's registers at entry: mode, CPL and the paging state of
+       its guest-virtual buffers (gva.c). */
+    struct hv_fetch_regs fr;
+    /* The walker's form of fr, built on the first walk (gva.c). */
     bool regs_loaded;
-    bool paging;
     struct hv_emu_regs regs;
 };
 
@@ -423,6 +427,15 @@ uint32_t xen_free_host_port(struct hv_xen_vm *x);
 /* Forget the upcall vector the core has injected (it has left the vCPU's
    queued_irq); false while it still waits there. [L] */
 bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q);
+/*
+ * After a fast-path send or unmask by the vCPU's own thread (@p vcpu, the
+ * caller): queue the per-vCPU upcall vector the call asserted at once, as
+ * the pre-entry pass would before the next entry, when that pass would do
+ * nothing else (the vCPU runs, no timer is armed, its pvclock is current)
+ * and nothing waits in the vCPU's queued interrupt; else leave it to the
+ * pass (hooks.c). [L]
+ */
+void xen_upcall_now(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu);
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)?
    Called by the vCPU's own thread. [L] */
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
