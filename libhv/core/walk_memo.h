@@ -31,8 +31,10 @@ static inline uint64_t hv_memo_key(uint64_t cr0, uint64_t cr4, uint64_t efer, un
 
 /* The memo still holds for this page, key and CR3: same SLAT generation
    and every paging-structure entry of the walk unchanged. */
-static inline __attribute__((always_inline)) bool hv_memo_valid(const struct hv_walk_memo *m, const struct hv_vm *vm,
-                                 uint64_t key, uint64_t cr3, uint64_t la_page)
+static inline __attribute__((always_inline)) bool hv_memo_valid(const struct hv_walk_memo *m,
+                                                                const struct hv_vm *vm,
+                                                                uint64_t key, uint64_t cr3,
+                                                                uint64_t la_page)
 {
     if (m->la_page != la_page || m->key != key || m->cr3 != cr3 ||
         m->slat_gen != hv_slat_gen(&vm->slat))
@@ -77,9 +79,9 @@ bool hv_fetch_memo_view_changed(struct hv_vcpu *vcpu);
  * for it (execute access at cpl with these paging registers), else NULL:
  * the caller then takes the full path (hv_fetch_insn), which walks.
  */
-static inline __attribute__((always_inline)) const uint8_t *hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3,
-                                          uint64_t cr4, uint64_t efer, unsigned cpl,
-                                          uint64_t la_page)
+static inline __attribute__((always_inline)) const uint8_t *
+hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer,
+             unsigned cpl, uint64_t la_page)
 {
     uint64_t key = hv_memo_key(cr0, cr4, efer, cpl, HV_WALK_EXEC, false);
     if (!hv_memo_valid(&vcpu->fetch, vcpu->vm, key, cr3, la_page))

@@ -550,7 +550,7 @@ static long op_simple(struct xen_call *c, uint32_t cmd)
        an upcall of the caller's own vCPU can be queued here, under the
        lock already held, instead of by a locked pre-entry pass. */
     if (c->fast)
-        xen_upcall_now(x, c->xv, c->vcpu);
+        xen_upcall_now(c->xv, c->vcpu);
     xen_unlock(x, t);
     return rc;
 }

@@ -109,7 +109,8 @@ static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa
  * page's host pointer only if the page was RAM with the access's SLAT
  * permission, under a SLAT generation it checks.
  */
-static inline uint8_t *memo_ptr(struct xen_call *c, uint64_t la, unsigned access)
+static inline __attribute__((always_inline)) uint8_t *memo_ptr(struct xen_call *c, uint64_t la,
+                                                               unsigned access)
 {
     const struct hv_fetch_regs *f = &c->fr;
     if (!(f->cr0 & XEN_CR0_PG))
@@ -118,6 +119,20 @@ static inline uint8_t *memo_ptr(struct xen_call *c, uint64_t la, unsigned access
                                  (f->rflags & HV_EMU_RFLAGS_AC) != 0, access, c->x->maxphyaddr,
                                  c->x->gbpages, la >> 12);
     return page ? page + (la & (HV_PAGE_SIZE - 1)) : NULL;
+}
+
+/* A copy within one page: the hypercall arguments read on hot paths are
+   a port or a few words, where a byte loop would cost most of the call. */
+static inline __attribute__((always_inline)) void copy_small(void *dst, const void *src, size_t len)
+{
+    typedef uint32_t __attribute__((may_alias, aligned(1))) u32_t;
+    typedef uint64_t __attribute__((may_alias, aligned(1))) u64_t;
+    if (len == 4)
+        *(u32_t *)dst = *(const u32_t *)src;
+    else if (len == 8)
+        *(u64_t *)dst = *(const u64_t *)src;
+    else
+        hv_memcpy(dst, src, len);
 }
 
 /* Bytes from @p la to the end of its 4 KiB page, at most @p len. */
@@ -137,7 +152,7 @@ int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
         /* Within one page the memo was filled for: a check and a copy. */
         const uint8_t *p = memo_ptr(c, gva, HV_WALK_READ);
         if (p) {
-            hv_memcpy(buf, p, len);
+            copy_small(buf, p, len);
             return 0;
         }
     }
@@ -162,7 +177,7 @@ int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t 
         /* Within one page: the memo's page, else one walk, one translation. */
         uint8_t *p = memo_ptr(c, gva, HV_WALK_WRITE);
         if (p) {
-            hv_memcpy(p, buf, len);
+            copy_small(p, buf, len);
             return 0;
         }
         uint64_t gpa;

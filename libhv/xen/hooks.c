@@ -165,10 +165,16 @@ static void queue_upcall(struct hv_xen_vcpu *xv, struct hv_event *q, uint8_t vec
     xv->queued_vector = vec;
 }
 
-void xen_upcall_now(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
+/*
+ * Only the queueing step of the pass is done here. Whatever else the pass
+ * has to do (a block to end, timers, the pvclock) keeps xen_idle() false,
+ * so the pass still runs before the entry and finds this edge handled:
+ * timers that fire then set their bits under an upcall_pending already 1,
+ * which asserts no second edge, as when the pass ran them before queueing.
+ */
+void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
 {
-    /* Anything else for the pass to do, or no edge: leave it all to it. */
-    if (!xv->upcall_assert || xv->upcall_vector < 32 || !xen_settled(x, xv))
+    if (!xv->upcall_assert || xv->upcall_vector < 32)
         return;
     struct hv_event *q = &vcpu->queued_irq;
     if (xv->queued_vector && !xen_settle_delivered(xv, q))

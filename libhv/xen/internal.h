@@ -429,13 +429,12 @@ uint32_t xen_free_host_port(struct hv_xen_vm *x);
 bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q);
 /*
  * After a fast-path send or unmask by the vCPU's own thread (@p vcpu, the
- * caller): queue the per-vCPU upcall vector the call asserted at once, as
- * the pre-entry pass would before the next entry, when that pass would do
- * nothing else (the vCPU runs, no timer is armed, its pvclock is current)
- * and nothing waits in the vCPU's queued interrupt; else leave it to the
- * pass (hooks.c). [L]
+ * caller), whose event delivery runs next: queue the per-vCPU upcall
+ * vector the call asserted at once, as the pre-entry pass would before
+ * the next entry, if nothing waits in the vCPU's queued interrupt (else
+ * the pass does it later). [L]
  */
-void xen_upcall_now(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu);
+void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu);
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)?
    Called by the vCPU's own thread. [L] */
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
