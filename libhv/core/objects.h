@@ -25,30 +25,30 @@ struct hv_cpuid_override {
 };
 
 struct hv_ctx {
-    struct hv_host host;             /* copied host services (create) */
-    const struct hv_backend_ops *be; /* selected backend (create) */
-    struct hv_caps caps;             /* probe results (create) */
-    void *arch;                      /* backend per-context data (backend) */
-    struct hv_lock lock;             /* protects vm_count */
+    struct hv_host host;                /* copied host services (create) */
+    const struct hv_backend_ops *be;    /* selected backend (create) */
+    struct hv_caps caps;                /* probe results (create) */
+    void *arch;                         /* backend per-context data (backend) */
+    struct hv_lock lock;                /* protects vm_count */
     uint32_t vm_count;
 };
 
 struct hv_vm {
     struct hv_ctx *ctx;
-    struct hv_slat slat;         /* guest-physical map (slat/) */
-    struct hv_lock lock;         /* protects vcpus[], cpuid[], MMIO regions */
-    volatile uint32_t slat_busy; /* a map/unmap/protect/harvest call is running */
+    struct hv_slat slat;                /* guest-physical map (slat/) */
+    struct hv_lock lock;                /* protects vcpus[], cpuid[], MMIO regions */
+    volatile uint32_t slat_busy;        /* a map/unmap/protect/harvest call is running */
     uint32_t gpa_bits;
     uint32_t max_vcpus;
     uint32_t vcpu_count;
-    struct hv_vcpu **vcpus; /* max_vcpus slots */
+    struct hv_vcpu **vcpus;             /* max_vcpus slots */
     uint32_t cpuid_count;
     struct hv_cpuid_override cpuid[HV_CPUID_OVERRIDES];
-    void *arch;                 /* backend per-VM data (backend) */
-    const struct hv_pv_ops *pv; /* PV interface hooks, NULL if off (core/pv.h) */
-    struct hv_xen_vm *xen;      /* PV interface state, NULL if off (xen/) */
-    void *assist;               /* MMIO regions / emulation state (core/assist) */
-    uint32_t flags;             /* HV_VM_* options (create) */
+    void *arch;                         /* backend per-VM data (backend) */
+    const struct hv_pv_ops *pv;         /* PV interface hooks, NULL if off (core/pv.h) */
+    struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
+    void *assist;                       /* MMIO regions / emulation state (core/assist) */
+    uint32_t flags;                     /* HV_VM_* options (create) */
 };
 
 /*
@@ -98,16 +98,16 @@ struct hv_assist_access {
  * walk are what they were.
  */
 struct hv_walk_memo {
-    uint64_t key;     /* paging-mode bits, CPL, access kind; 0: empty */
-    uint64_t la_page; /* linear address >> 12 */
+    uint64_t key;             /* paging-mode bits, CPL, access kind; 0: empty */
+    uint64_t la_page;         /* linear address >> 12 */
     uint64_t cr3;
     uint64_t slat_gen;
-    uint64_t gpa_page;  /* guest-physical address of the 4 KiB page */
-    uint64_t page_size; /* of the guest's mapping (hv_walk_result) */
-    uint8_t *host;      /* host pointer to the page (readable; data memo of
-                           a write: writable), NULL if none */
-    uint32_t n;         /* entries of the walk */
-    uint8_t maxphyaddr; /* guest view the walk used (CPUID overrides) */
+    uint64_t gpa_page;        /* guest-physical address of the 4 KiB page */
+    uint64_t page_size;       /* of the guest's mapping (hv_walk_result) */
+    uint8_t *host;            /* the page (readable; a write's data memo: writable);
+                                 NULL: none */
+    uint32_t n;               /* entries of the walk */
+    uint8_t maxphyaddr;       /* guest view the walk used (CPUID overrides) */
     bool gbpages;
     const uint64_t *pte[5];   /* the 8-byte words holding the entries */
     uint64_t mask[5], val[5]; /* entry bits of each word, their value after the walk */
@@ -120,32 +120,37 @@ struct hv_vcpu {
     uint64_t gpr[HV_GPR_COUNT];
     struct hv_vm *vm;
     uint32_t id;
-    uint32_t host_cpu;              /* CPU it last ran on (run) */
-    volatile uint32_t kick_pending; /* set by hv_vcpu_kick, cleared by run */
-    volatile uint32_t running;      /* inside hv_vcpu_run */
-    uint32_t shutdown;              /* triple-faulted: state must be set again */
-    uint32_t completion;            /* enum hv_completion */
+    uint32_t host_cpu;                 /* CPU it last ran on (run) */
+    volatile uint32_t kick_pending;    /* set by hv_vcpu_kick, cleared by run */
+    volatile uint32_t running;         /* inside hv_vcpu_run */
+    uint32_t shutdown;                 /* triple-faulted: state must be set again */
+    uint32_t completion;               /* enum hv_completion */
     /* Nothing was left to deliver at the last entry (run.c): the backend
-       may finish an exit and re-enter without the core (exit fast path). */
+       may finish an exit and re-enter without the core (exit fast path).
+       The backend clears it too while it has bookkeeping of its own. */
     bool quiet;
-    uint64_t completion_rip; /* RIP to resume at after completion */
-    uint8_t completion_size; /* IN / MMIO load size */
-    uint8_t completion_reg;  /* MMIO load destination (enum hv_gpr) */
+    /* The exit record of the hv_vcpu_run() in progress, and whether the
+       backend's fast path has filled it (the run then returns). */
+    bool exit_ready;
+    struct hv_exit *run_exit;
+    uint64_t completion_rip;           /* RIP to resume at after completion */
+    uint8_t completion_size;           /* IN / MMIO load size */
+    uint8_t completion_reg;            /* MMIO load destination (enum hv_gpr) */
     /* Queued events (hv_vcpu_inject) waiting for their window. */
-    struct hv_event queued_exc; /* exception (or soft int), type NONE if none */
-    struct hv_event queued_irq; /* external interrupt */
+    struct hv_event queued_exc;        /* exception (or soft int), type NONE if none */
+    struct hv_event queued_irq;        /* external interrupt */
     bool queued_nmi;
-    uint64_t mtrr_def_type; /* IA32_MTRR_DEF_TYPE as the guest wrote it */
+    uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */
     /* Accesses of the instruction being emulated that went to the embedder,
        replayed in order when the emulation is retried (core/assist.c). */
     struct hv_assist_access alog[HV_ASSIST_LOG];
     uint8_t alog_len;
-    struct hv_walk_memo fetch; /* code page of the last fetch (core/insn_fetch.c) */
-    struct hv_walk_memo data;  /* page of the assist's last data access */
-    void *arch;                /* backend per-vCPU data (backend) */
+    struct hv_walk_memo fetch;         /* code page of the last fetch (core/insn_fetch.c) */
+    struct hv_walk_memo data;          /* page of the assist's last data access */
+    void *arch;                        /* backend per-vCPU data (backend) */
     /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */
     uint8_t fpu[512] __attribute__((aligned(16)));
-    struct hv_xen_vcpu *xen; /* PV per-vCPU state (xen/) */
+    struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
 };
 
 #endif /* HV_CORE_OBJECTS_H */
