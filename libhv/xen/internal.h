@@ -387,17 +387,11 @@ static inline uint32_t xen_2l_ports(const struct hv_xen_vm *x)
     return x->compat ? XEN_EVTCHN_2L_PORTS_32 : XEN_EVTCHN_2L_PORTS_64;
 }
 
-bool xen_port_test_and_set_pending(struct hv_xen_vm *x, uint32_t port);
-bool xen_port_test_pending(struct hv_xen_vm *x, uint32_t port);
-void xen_port_clear_pending(struct hv_xen_vm *x, uint32_t port);
-bool xen_port_test_masked(struct hv_xen_vm *x, uint32_t port);
-bool xen_port_test_and_clear_mask(struct hv_xen_vm *x, uint32_t port);
+/* Port and vcpu_info bits: xen_port_test_and_set_pending, _test_pending,
+   _clear_pending, _test_masked, _test_and_clear_mask, xen_vi_*. */
+#include "xen/shinfo.h"
 /* Host pointer to the vCPU's vcpu_info (64 bytes, one page), or NULL. */
 uint8_t *xen_vcpu_info(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
-bool xen_vi_test_and_set_sel(struct hv_xen_vm *x, uint8_t *vi, uint32_t word);
-bool xen_vi_test_and_set_upcall(uint8_t *vi);
-bool xen_vi_upcall_pending(const uint8_t *vi);
-void xen_vi_clear_upcall_mask(uint8_t *vi);
 
 /* ---- events (evtchn.c), lock held ---- */
 
