@@ -66,7 +66,7 @@ static const struct hc_entry *hcall(uint64_t nr)
 }
 
 /* The registers of the call (struct xen_call::fr), from the backend. */
-static void load_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+static inline __attribute__((always_inline)) void load_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     if (be->get_fetch_regs) {
@@ -193,6 +193,13 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
         *events = false; /* -ENOSYS (run_call) */
     } else if (e->fast == FAST_QUIET) {
         *events = false;
+        if (nr == XEN_HC_XEN_VERSION && mode != MODE_V86 && c.fr.cpl == 0 &&
+            (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]) == XENVER_VERSION) {
+            /* XENVER_version reads no argument: its answer, without the
+               call's set-up (xen_do_xen_version gives the same). */
+            vcpu->gpr[HV_GPR_RAX] = (uint64_t)xen_version_value(xen_of(vcpu->vm));
+            return HV_PV_DONE;
+        }
     } else if (e->fast == FAST_EVTCHN) {
         uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]);
         if (cmd != EVTCHNOP_send && cmd != EVTCHNOP_unmask)

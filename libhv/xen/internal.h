@@ -364,6 +364,12 @@ int xen_copy_in(struct xen_call *c, uint64_t gva, void *native, const struct xen
 int xen_copy_out(struct xen_call *c, uint64_t gva, const void *native,
                  const struct xen_compat_layout *l);
 
+/* XENVER_version's answer: major << 16 | minor. */
+static inline long xen_version_value(const struct hv_xen_vm *x)
+{
+    return ((long)x->ver_major << 16) | x->ver_minor;
+}
+
 /* Sub-op handlers: return the value for RAX (negative Xen errno on error). */
 long xen_do_xen_version(struct xen_call *c);
 long xen_do_console_io(struct xen_call *c);
