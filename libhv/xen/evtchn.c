@@ -212,14 +212,6 @@ void xen_evtchn_close_all(struct hv_xen_vm *x)
     hv_memset(x->host_ports, 0, sizeof(x->host_ports));
 }
 
-bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q)
-{
-    if (q->type != HV_EVENT_NONE && q->vector == xv->queued_vector)
-        return false;
-    xv->queued_vector = 0;
-    return true;
-}
-
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
                               uint64_t rflags)
 {

@@ -66,7 +66,8 @@ static const struct hc_entry *hcall(uint64_t nr)
 }
 
 /* The registers of the call (struct xen_call::fr), from the backend. */
-static inline __attribute__((always_inline)) void load_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+static inline __attribute__((always_inline)) void load_fetch_regs(struct hv_vcpu *vcpu,
+                                                                  struct hv_fetch_regs *fr)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     if (be->get_fetch_regs) {

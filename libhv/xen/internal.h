@@ -16,6 +16,7 @@
 
 #include "core/assist.h"
 #include "core/cpu.h"
+#include "core/guest_mem.h"
 #include "core/host.h"
 #include "core/objects.h"
 #include "core/util.h"
@@ -385,7 +386,7 @@ long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_do_event_channel_op(struct xen_call *c);
 long xen_do_grant_table_op(struct xen_call *c);
 
-/* ---- shared_info / vcpu_info (shinfo.c), lock held ---- */
+/* ---- shared_info / vcpu_info (shinfo.h), lock held ---- */
 
 /* 2-level ports of the current layout (4096 or 1024). */
 static inline uint32_t xen_2l_ports(const struct hv_xen_vm *x)
@@ -397,7 +398,17 @@ static inline uint32_t xen_2l_ports(const struct hv_xen_vm *x)
    _clear_pending, _test_masked, _test_and_clear_mask, xen_vi_*. */
 #include "xen/shinfo.h"
 /* Host pointer to the vCPU's vcpu_info (64 bytes, one page), or NULL. */
-uint8_t *xen_vcpu_info(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
+static inline uint8_t *xen_vcpu_info(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+{
+    if (xv->vi_registered) {
+        /* Registration checked the page; translate again in case the
+           guest remapped it (then events to it are lost, not misplaced). */
+        return hv_gpa_ptr(x->vm, xv->vi_gpa, HV_MEM_READ | HV_MEM_WRITE);
+    }
+    if (xv->id < XEN_LEGACY_MAX_VCPUS)
+        return (uint8_t *)x->shinfo + xv->id * sizeof(struct xen_vcpu_info_64);
+    return xv->vi_dummy;
+}
 
 /* ---- events (evtchn.c), lock held ---- */
 
@@ -426,7 +437,13 @@ long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
 uint32_t xen_free_host_port(struct hv_xen_vm *x);
 /* Forget the upcall vector the core has injected (it has left the vCPU's
    queued_irq); false while it still waits there. [L] */
-bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q);
+static inline bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q)
+{
+    if (q->type != HV_EVENT_NONE && q->vector == xv->queued_vector)
+        return false;
+    xv->queued_vector = 0;
+    return true;
+}
 /*
  * After a fast-path send or unmask by the vCPU's own thread (@p vcpu, the
  * caller), whose event delivery runs next: queue the per-vCPU upcall
