@@ -189,18 +189,21 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
     bool lm = mode == MODE_64;
     uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
     const struct hc_entry *e = hcall(nr);
+    bool denied = mode == MODE_V86 || c.fr.cpl != 0;
 
-    if (!e) {
-        *events = false; /* -ENOSYS (run_call) */
-    } else if (e->fast == FAST_QUIET) {
+    /* Answers from the registers alone, without the call's set-up, as
+       run_call() and the handler give them: -EPERM for a caller outside
+       ring 0 or in virtual-8086 mode, -ENOSYS for a number Xen does not
+       have, and XENVER_version, which reads no argument. */
+    if (!e || (nr == XEN_HC_XEN_VERSION && !denied &&
+               (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]) == XENVER_VERSION)) {
+        long ret = denied ? -XEN_EPERM : !e ? -XEN_ENOSYS : xen_version_value(xen_of(vcpu->vm));
+        vcpu->gpr[HV_GPR_RAX] = lm ? (uint64_t)(int64_t)ret : (uint32_t)ret;
         *events = false;
-        if (nr == XEN_HC_XEN_VERSION && mode != MODE_V86 && c.fr.cpl == 0 &&
-            (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]) == XENVER_VERSION) {
-            /* XENVER_version reads no argument: its answer, without the
-               call's set-up (xen_do_xen_version gives the same). */
-            vcpu->gpr[HV_GPR_RAX] = (uint64_t)xen_version_value(xen_of(vcpu->vm));
-            return HV_PV_DONE;
-        }
+        return HV_PV_DONE;
+    }
+    if (e->fast == FAST_QUIET) {
+        *events = false;
     } else if (e->fast == FAST_EVTCHN) {
         uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]);
         if (cmd != EVTCHNOP_send && cmd != EVTCHNOP_unmask)
