@@ -142,20 +142,15 @@ static size_t chunk(uint64_t la, size_t len)
     return len < room ? len : room;
 }
 
-int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
+/* Page by page through translate(); out of line, so that the memo's path
+   above it saves no registers for it. */
+static __attribute__((noinline)) int copy_from_walked(struct xen_call *c, uint64_t gva, void *buf,
+                                                      size_t len)
 {
     uint8_t *out = buf;
     uint64_t end;
     if (len && hv_add_overflows(gva, len - 1, &end))
         return -XEN_EFAULT;
-    if (len && chunk(gva, len) == len) {
-        /* Within one page the memo was filled for: a check and a copy. */
-        const uint8_t *p = memo_ptr(c, gva, HV_WALK_READ);
-        if (p) {
-            copy_small(buf, p, len);
-            return 0;
-        }
-    }
     while (len) {
         size_t n = chunk(gva, len);
         uint64_t gpa;
@@ -166,6 +161,20 @@ int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
         len -= n;
     }
     return 0;
+}
+
+int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
+{
+    if (len && chunk(gva, len) == len) {
+        /* Within one page (so no wrap) the memo was filled for: a check
+           and a copy. */
+        const uint8_t *p = memo_ptr(c, gva, HV_WALK_READ);
+        if (p) {
+            copy_small(buf, p, len);
+            return 0;
+        }
+    }
+    return copy_from_walked(c, gva, buf, len);
 }
 
 int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t len)
