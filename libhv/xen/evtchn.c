@@ -515,7 +515,7 @@ static long op_unmask(struct hv_xen_vm *x, uint32_t port)
 }
 
 /* Operations taking a plain port or (port, vcpu), run under the lock. */
-static long op_simple(struct xen_call *c, uint32_t cmd)
+long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd)
 {
     struct hv_xen_vm *x = c->x;
     struct xen_evtchn_bind_vcpu a; /* port, then vcpu: covers close/send/unmask too */
@@ -586,7 +586,7 @@ long xen_do_event_channel_op(struct xen_call *c)
     case EVTCHNOP_send:
     case EVTCHNOP_unmask:
     case EVTCHNOP_bind_vcpu:
-        return op_simple(c, cmd);
+        return xen_evtchn_port_op(c, cmd);
     case EVTCHNOP_status:
         return op_status(c);
     case EVTCHNOP_reset:

@@ -90,7 +90,8 @@ static inline __attribute__((always_inline)) void load_fetch_regs(struct hv_vcpu
 
 /* hvm_guest_x86_mode(): 64-bit code is EFER.LMA with CS.L (SDM Vol. 3A
    5.2.1); else CR0.PE, RFLAGS.VM and CS.D tell the rest. */
-static enum call_mode call_mode(const struct hv_fetch_regs *fr)
+static inline __attribute__((always_inline)) enum call_mode
+call_mode(const struct hv_fetch_regs *fr)
 {
     if ((fr->efer & HV_EMU_EFER_LMA) && (fr->cs_attr & HV_SEG_L))
         return MODE_64;
@@ -171,14 +172,20 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
     return run_call(&c, vcpu, exit, call_mode(&c.fr));
 }
 
+/* RAX as run_call() writes it: sign-extended for 64-bit callers, EAX for i386. */
+static inline void set_result(struct hv_vcpu *vcpu, bool lm, long ret)
+{
+    vcpu->gpr[HV_GPR_RAX] = lm ? (uint64_t)(int64_t)ret : (uint32_t)ret;
+}
+
 /*
  * The hv_pv_ops::hypercall_fast hook: the calls a guest makes in its hot
  * paths and that finish in the library without the embedder (the table's
  * fast class): xen_version (registers and guest memory only),
  * EVTCHNOP_send/unmask (the domain's state under its lock, whose
  * callbacks, wake, notify and kick_cpu, run with interrupts off there
- * already) and numbers Xen does not have (-ENOSYS). Everything else takes
- * the full path.
+ * already), numbers Xen does not have (-ENOSYS) and any call from outside
+ * ring 0 (-EPERM). Everything else takes the full path.
  */
 enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
 {
@@ -189,26 +196,44 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
     bool lm = mode == MODE_64;
     uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
     const struct hc_entry *e = hcall(nr);
-    bool denied = mode == MODE_V86 || c.fr.cpl != 0;
 
     /* Answers from the registers alone, without the call's set-up, as
        run_call() and the handler give them: -EPERM for a caller outside
-       ring 0 or in virtual-8086 mode, -ENOSYS for a number Xen does not
-       have, and XENVER_version, which reads no argument. */
-    if (!e || (nr == XEN_HC_XEN_VERSION && !denied &&
-               (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]) == XENVER_VERSION)) {
-        long ret = denied ? -XEN_EPERM : !e ? -XEN_ENOSYS : xen_version_value(xen_of(vcpu->vm));
-        vcpu->gpr[HV_GPR_RAX] = lm ? (uint64_t)(int64_t)ret : (uint32_t)ret;
+       ring 0 or in virtual-8086 mode (whatever the number), -ENOSYS for a
+       number Xen does not have, and XENVER_version, which reads no
+       argument. */
+    if (mode == MODE_V86 || c.fr.cpl != 0 || !e) {
+        set_result(vcpu, lm, mode == MODE_V86 || c.fr.cpl != 0 ? -XEN_EPERM : -XEN_ENOSYS);
         *events = false;
         return HV_PV_DONE;
     }
+    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]); /* int cmd */
     if (e->fast == FAST_QUIET) {
         *events = false;
-    } else if (e->fast == FAST_EVTCHN) {
-        uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]);
-        if (cmd != EVTCHNOP_send && cmd != EVTCHNOP_unmask)
-            return HV_PV_UNHANDLED;
-        *events = true; /* an upcall may be asserted (or queued) now */
+        if (nr == XEN_HC_XEN_VERSION && cmd == XENVER_VERSION) {
+            set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
+            return HV_PV_DONE;
+        }
+    } else if (e->fast == FAST_EVTCHN && (cmd == EVTCHNOP_send || cmd == EVTCHNOP_unmask)) {
+        /* The port operation straight away: of run_call()'s set-up it
+           needs the call's identity and its one argument (it neither
+           restarts nor exits to the embedder). An upcall may be asserted
+           (or queued) now. */
+        struct hv_xen_vm *x = xen_of(vcpu->vm);
+        c.vcpu = vcpu;
+        c.x = x;
+        c.xv = xen_vcpu_cached(x, vcpu);
+        c.exit = NULL;
+        c.compat = !lm;
+        c.fast = true;
+        c.exit_to_host = false;
+        c.restart = false;
+        c.regs_loaded = false;
+        c.arg[0] = cmd;
+        c.arg[1] = lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX];
+        set_result(vcpu, lm, xen_evtchn_port_op(&c, cmd));
+        *events = true;
+        return HV_PV_DONE;
     } else {
         return HV_PV_UNHANDLED;
     }

@@ -384,6 +384,9 @@ long xen_vcpu_initialise(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_do_event_channel_op(struct xen_call *c);
+/* EVTCHNOP_close, _send, _unmask or _bind_vcpu (@p cmd) with its argument
+   at c->arg[1]; the hypercall fast path calls it for send and unmask. */
+long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd);
 long xen_do_grant_table_op(struct xen_call *c);
 
 /* ---- shared_info / vcpu_info (shinfo.h), lock held ---- */

@@ -94,6 +94,12 @@ static void whitelist(bool compat)
     CU_ASSERT_EQUAL(fast_call(&f, HC_VERSION, 0, 0, &ev), HV_PV_DONE);
     CU_ASSERT_EQUAL(rax(&f), E_PERM);
     CU_ASSERT_EQUAL(xf_call(&f, HC_VERSION, 0, 0, 0, 0, 0, 0), E_PERM);
+    for (uint64_t nr = 0; nr < 80; nr++) {
+        CU_ASSERT_EQUAL(fast_call(&f, nr, 0, XF_BUF, &ev), HV_PV_DONE); /* whatever the number */
+        CU_ASSERT_EQUAL(rax(&f), E_PERM);
+        CU_ASSERT(!ev);
+    }
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 0, XF_BUF, 0, 0, 0, 0), E_PERM);
     xf_set_cpl(&f, 0);
     xf_teardown(&f);
 }
