@@ -22,7 +22,9 @@
  *   flags set): a guest may rewrite its page tables at any time without
  *   telling us.
  * Under these conditions the walk would read the same entries, reach the
- * same page and set no flag, so the memo is exact. Protection keys and
+ * same page and set no flag, so the memo is exact; the host pointer of the
+ * page it keeps (the code page; the data page, with the SLAT permission of
+ * its access) is the VM's as long as the SLAT generation is unchanged. Protection keys and
  * PDPTE registers are not memoized (walks with them always run in full).
  */
 #include "core/assist.h"
@@ -89,10 +91,15 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
     struct hv_walk_trace t;
     uint64_t gen = hv_slat_gen(&vm->slat);
     m->key = 0;
+    m->host = NULL;
     m->walks++;
     hv_status_t st = hv_walk_traced(env, regs, la, access, res, &t);
-    if (st == HV_OK && res->outcome == HV_WALK_OK)
-        memo_fill(m, vm, key, regs->cr3, la, gen, env, res, &t);
+    if (st == HV_OK && res->outcome == HV_WALK_OK &&
+        memo_fill(m, vm, key, regs->cr3, la, gen, env, res, &t)) {
+        /* The page itself, for copies through hv_data_memo(): with the
+           access's SLAT permission, else none (MMIO, read-only RAM). */
+        m->host = hv_gpa_ptr(vm, m->gpa_page, access == HV_WALK_WRITE ? HV_MEM_WRITE : HV_MEM_READ);
+    }
     return st;
 }
 
@@ -150,7 +157,7 @@ static const uint8_t *walk_code_page(struct hv_vcpu *vcpu, const struct hv_fetch
     regs.pkrs = 0;
     if (hv_walk_traced(&env, &regs, la, HV_WALK_EXEC, &w, &t) != HV_OK || w.outcome != HV_WALK_OK)
         return NULL;
-    const uint8_t *code = hv_gpa_ptr(vm, w.gpa & ~(uint64_t)(HV_PAGE_SIZE - 1), HV_MEM_READ);
+    uint8_t *code = hv_gpa_ptr(vm, w.gpa & ~(uint64_t)(HV_PAGE_SIZE - 1), HV_MEM_READ);
     if (code && memo_fill(m, vm, key, fr->cr3, la, gen, &env, &w, &t))
         m->host = code;
     return code;

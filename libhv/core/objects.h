@@ -104,7 +104,8 @@ struct hv_walk_memo {
     uint64_t slat_gen;
     uint64_t gpa_page;        /* guest-physical address of the 4 KiB page */
     uint64_t page_size;       /* of the guest's mapping (hv_walk_result) */
-    const uint8_t *host;      /* fetch memo: host pointer to the page */
+    uint8_t *host;            /* the page (readable; a write's data memo: writable);
+                                 NULL: none */
     uint32_t n;               /* entries of the walk */
     uint8_t maxphyaddr;       /* guest view the walk used (CPUID overrides) */
     bool gbpages;

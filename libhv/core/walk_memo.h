@@ -31,8 +31,10 @@ static inline uint64_t hv_memo_key(uint64_t cr0, uint64_t cr4, uint64_t efer, un
 
 /* The memo still holds for this page, key and CR3: same SLAT generation
    and every paging-structure entry of the walk unchanged. */
-static inline __attribute__((always_inline)) bool hv_memo_valid(const struct hv_walk_memo *m, const struct hv_vm *vm,
-                                 uint64_t key, uint64_t cr3, uint64_t la_page)
+static inline __attribute__((always_inline)) bool hv_memo_valid(const struct hv_walk_memo *m,
+                                                                const struct hv_vm *vm,
+                                                                uint64_t key, uint64_t cr3,
+                                                                uint64_t la_page)
 {
     if (m->la_page != la_page || m->key != key || m->cr3 != cr3 ||
         m->slat_gen != hv_slat_gen(&vm->slat))
@@ -77,9 +79,9 @@ bool hv_fetch_memo_view_changed(struct hv_vcpu *vcpu);
  * for it (execute access at cpl with these paging registers), else NULL:
  * the caller then takes the full path (hv_fetch_insn), which walks.
  */
-static inline __attribute__((always_inline)) const uint8_t *hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3,
-                                          uint64_t cr4, uint64_t efer, unsigned cpl,
-                                          uint64_t la_page)
+static inline __attribute__((always_inline)) const uint8_t *
+hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer,
+             unsigned cpl, uint64_t la_page)
 {
     uint64_t key = hv_memo_key(cr0, cr4, efer, cpl, HV_WALK_EXEC, false);
     if (!hv_memo_valid(&vcpu->fetch, vcpu->vm, key, cr3, la_page))
@@ -87,6 +89,29 @@ static inline __attribute__((always_inline)) const uint8_t *hv_code_memo(struct 
     if (vcpu->vm->cpuid_count && hv_fetch_memo_view_changed(vcpu))
         return 0;
     return vcpu->fetch.host;
+}
+
+/*
+ * Host pointer to the guest's data page at la_page if the data memo holds
+ * for it (a read or write, HV_WALK_*, at cpl with these paging registers,
+ * RFLAGS.AC and guest view, no protection keys, no PDPTE registers), else
+ * NULL: the caller then takes hv_walk_memoized(), which walks. The page
+ * was readable (writable for a write) RAM when the memo was filled, and
+ * the SLAT generation the memo checks covers that mapping.
+ */
+static inline __attribute__((always_inline)) uint8_t *
+hv_data_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer,
+             unsigned cpl, bool ac, unsigned access, uint8_t maxphyaddr, bool gbpages,
+             uint64_t la_page)
+{
+    const struct hv_walk_memo *m = &vcpu->data;
+    uint64_t key = hv_memo_key(cr0, cr4, efer, cpl, access, ac);
+    /* A filled memo's key has CR0.PG set (hv_walk_memoized never fills
+       one without paging), so an unpaged caller never matches. */
+    if (!hv_memo_valid(m, vcpu->vm, key, cr3, la_page) || m->maxphyaddr != maxphyaddr ||
+        m->gbpages != gbpages)
+        return 0;
+    return m->host;
 }
 
 #endif /* HV_CORE_WALK_MEMO_H */

@@ -212,14 +212,6 @@ void xen_evtchn_close_all(struct hv_xen_vm *x)
     hv_memset(x->host_ports, 0, sizeof(x->host_ports));
 }
 
-bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q)
-{
-    if (q->type != HV_EVENT_NONE && q->vector == xv->queued_vector)
-        return false;
-    xv->queued_vector = 0;
-    return true;
-}
-
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
                               uint64_t rflags)
 {
@@ -523,7 +515,7 @@ static long op_unmask(struct hv_xen_vm *x, uint32_t port)
 }
 
 /* Operations taking a plain port or (port, vcpu), run under the lock. */
-static long op_simple(struct xen_call *c, uint32_t cmd)
+long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd)
 {
     struct hv_xen_vm *x = c->x;
     struct xen_evtchn_bind_vcpu a; /* port, then vcpu: covers close/send/unmask too */
@@ -546,6 +538,11 @@ static long op_simple(struct xen_call *c, uint32_t cmd)
         rc = op_bind_vcpu(x, a.port, a.vcpu);
         break;
     }
+    /* The backend runs the event delivery right after a fast-path call:
+       an upcall of the caller's own vCPU can be queued here, under the
+       lock already held, instead of by a locked pre-entry pass. */
+    if (c->fast)
+        xen_upcall_now(c->xv, c->vcpu);
     xen_unlock(x, t);
     return rc;
 }
@@ -589,7 +586,7 @@ long xen_do_event_channel_op(struct xen_call *c)
     case EVTCHNOP_send:
     case EVTCHNOP_unmask:
     case EVTCHNOP_bind_vcpu:
-        return op_simple(c, cmd);
+        return xen_evtchn_port_op(c, cmd);
     case EVTCHNOP_status:
         return op_status(c);
     case EVTCHNOP_reset:

@@ -3,13 +3,16 @@
  * With paging off they are guest-physical (32-bit); with paging on they
  * are translated through the guest's own page tables by the emulator's
  * walker (memoized per vCPU), as a data access at the caller's CPL, page by page,
- * and then accessed only through the checked guest-physical accessors.
+ * and then accessed only through the checked guest-physical accessors, or,
+ * within one page the vCPU's data memo still holds for, through the host
+ * pointer the memo keeps of that page (the same bytes, checked the same).
  * Any failure is -EFAULT for the guest, never an exception: that is how
  * Xen's copy_from_guest()/copy_to_guest() report a bad pointer.
  */
 #include "backend.h"
 #include "core/assist.h"
 #include "core/guest_mem.h"
+#include "core/walk_memo.h"
 #include "emu/walk.h"
 #include "xen/internal.h"
 
@@ -50,40 +53,37 @@ static const struct hv_emu_ops walk_ops = {
 };
 
 /* What the walk of a linear address reads: the paging controls, CPL and
-   RFLAGS.AC (SMAP). Segments and GPRs are not involved (the address is
-   already linear), so they are not fetched (the walk never reads them). */
+   RFLAGS.AC (SMAP), from the registers read at entry (c->fr). Segments
+   and GPRs are not involved (the address is already linear). */
 static void load_regs(struct xen_call *c)
 {
-    const struct hv_backend_ops *be = c->vcpu->vm->ctx->be;
-    struct hv_vcpu_state st;
+    const struct hv_fetch_regs *f = &c->fr;
     struct hv_emu_regs *r = &c->regs;
 
-    be->get_state(c->vcpu, HV_STATE_CR, &st);
-    r->rflags = be->get_rflags(c->vcpu);
-    r->cr0 = st.cr0;
-    r->cr3 = st.cr3;
-    r->cr4 = st.cr4;
-    r->efer = st.efer;
-    r->cpl = (uint8_t)be->get_cpl(c->vcpu);
+    r->rflags = f->rflags;
+    r->cr0 = f->cr0;
+    r->cr3 = f->cr3;
+    r->cr4 = f->cr4;
+    r->efer = f->efer;
+    r->cpl = f->cpl;
     r->pdpte_valid = false; /* PAE: the walker reads the PDPTEs from memory */
     r->pkru = 0;
     r->pkrs = 0;
-    c->paging = (st.cr0 & XEN_CR0_PG) != 0;
     c->regs_loaded = true;
 }
 
 /* Guest-physical address of linear @p la for a read or write, or false. */
 static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa)
 {
-    if (!c->regs_loaded)
-        load_regs(c);
-    if (!c->paging) {
+    if (!(c->fr.cr0 & XEN_CR0_PG)) {
         /* Paging off: linear addresses are 32 bits wide (SDM Vol. 3A 3.1). */
         if (la > 0xffffffffull)
             return false;
         *gpa = la;
         return true;
     }
+    if (!c->regs_loaded)
+        load_regs(c);
     struct hv_emu_env env = {
         .ops = &walk_ops,
         .opaque = c->vcpu->vm,
@@ -101,6 +101,40 @@ static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa
     return true;
 }
 
+/*
+ * Host address of linear @p la if the vCPU's data memo (the last walk,
+ * core/walk_memo.h) holds for its page and this access, else NULL. Exactly
+ * what translate() and then a checked access would reach: the memo is
+ * used only while every entry of its walk is unchanged, and it keeps the
+ * page's host pointer only if the page was RAM with the access's SLAT
+ * permission, under a SLAT generation it checks.
+ */
+static inline __attribute__((always_inline)) uint8_t *memo_ptr(struct xen_call *c, uint64_t la,
+                                                               unsigned access)
+{
+    const struct hv_fetch_regs *f = &c->fr;
+    if (!(f->cr0 & XEN_CR0_PG))
+        return NULL;
+    uint8_t *page = hv_data_memo(c->vcpu, f->cr0, f->cr3, f->cr4, f->efer, f->cpl,
+                                 (f->rflags & HV_EMU_RFLAGS_AC) != 0, access, c->x->maxphyaddr,
+                                 c->x->gbpages, la >> 12);
+    return page ? page + (la & (HV_PAGE_SIZE - 1)) : NULL;
+}
+
+/* A copy within one page: the hypercall arguments read on hot paths are
+   a port or a few words, where a byte loop would cost most of the call. */
+static inline __attribute__((always_inline)) void copy_small(void *dst, const void *src, size_t len)
+{
+    typedef uint32_t __attribute__((may_alias, aligned(1))) u32_t;
+    typedef uint64_t __attribute__((may_alias, aligned(1))) u64_t;
+    if (len == 4)
+        *(u32_t *)dst = *(const u32_t *)src;
+    else if (len == 8)
+        *(u64_t *)dst = *(const u64_t *)src;
+    else
+        hv_memcpy(dst, src, len);
+}
+
 /* Bytes from @p la to the end of its 4 KiB page, at most @p len. */
 static size_t chunk(uint64_t la, size_t len)
 {
@@ -108,7 +142,10 @@ static size_t chunk(uint64_t la, size_t len)
     return len < room ? len : room;
 }
 
-int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
+/* Page by page through translate(); out of line, so that the memo's path
+   above it saves no registers for it. */
+static __attribute__((noinline)) int copy_from_walked(struct xen_call *c, uint64_t gva, void *buf,
+                                                      size_t len)
 {
     uint8_t *out = buf;
     uint64_t end;
@@ -126,13 +163,32 @@ int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
     return 0;
 }
 
+int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
+{
+    if (len && chunk(gva, len) == len) {
+        /* Within one page (so no wrap) the memo was filled for: a check
+           and a copy. */
+        const uint8_t *p = memo_ptr(c, gva, HV_WALK_READ);
+        if (p) {
+            copy_small(buf, p, len);
+            return 0;
+        }
+    }
+    return copy_from_walked(c, gva, buf, len);
+}
+
 int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t len)
 {
     uint64_t end;
     if (len && hv_add_overflows(gva, len - 1, &end))
         return -XEN_EFAULT;
     if (len && chunk(gva, len) == len) {
-        /* Within one page: one walk, one translation. */
+        /* Within one page: the memo's page, else one walk, one translation. */
+        uint8_t *p = memo_ptr(c, gva, HV_WALK_WRITE);
+        if (p) {
+            copy_small(p, buf, len);
+            return 0;
+        }
         uint64_t gpa;
         if (!translate(c, gva, true, &gpa) || cb_write(c->vcpu->vm, gpa, buf, len) != HV_OK)
             return -XEN_EFAULT;

@@ -119,29 +119,70 @@ static hv_status_t xen_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t va
 /* ---- event delivery before each entry ---- */
 
 /*
+ * The vCPU's state that the pre-entry pass keeps current, judged without
+ * the lock: it runs (no block or poll to end), no timer of it is armed,
+ * its pvclock is current.
+ */
+static inline bool xen_settled(const struct hv_xen_vm *x, const struct hv_xen_vcpu *xv)
+{
+    return __atomic_load_n(&xv->block, __ATOMIC_RELAXED) == XEN_RUNNING && !xv->poll_deadline &&
+           !xv->singleshot && !xv->periodic_period && xen_time_fresh(x, xv);
+}
+
+/*
  * Nothing for the pre-entry hook to do, judged without the lock: the vCPU
- * runs (no block or poll to end), no timer of it is armed, its pvclock is
- * current, no upcall vector waits for injection (one the core injected
- * already is only bookkeeping the next locked pass clears) and none is
- * asserted. Whoever asserts one does so before it looks whether this vCPU
- * runs (xen_wake, after a full fence; hv_vcpu_run's exchange of `running`
- * is one too), so an assertion this read misses makes that CPU kick us
- * into a new entry.
+ * is settled (above) and no upcall is asserted. With the per-vCPU upcall
+ * vector (an edge), an upcall this layer queued and the core has not
+ * injected yet needs nothing from the pass either: the core injects it
+ * (and stays out of the fast path while it waits), and the bookkeeping of
+ * queued_vector is settled by the next locked pass. The domain's callback
+ * vector is level-triggered on upcall_pending, so the pass must look at a
+ * queued one (to withdraw it) and at upcall_pending. Whoever asserts an
+ * upcall does so before it looks whether this vCPU runs (xen_wake, after
+ * a full fence; hv_vcpu_run's exchange of `running` is one too), so an
+ * assertion this read misses makes that CPU kick us into a new entry.
  */
 static bool xen_idle(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
     struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
-    if (__atomic_load_n(&xv->block, __ATOMIC_RELAXED) != XEN_RUNNING || xv->poll_deadline ||
-        xv->singleshot || xv->periodic_period ||
-        (xv->queued_vector && vcpu->queued_irq.type != HV_EVENT_NONE) || !xen_time_fresh(x, xv))
+    if (!xen_settled(x, xv))
         return false;
     if (xv->upcall_vector)
         return !__atomic_load_n(&xv->upcall_assert, __ATOMIC_ACQUIRE);
+    if (xv->queued_vector && vcpu->queued_irq.type != HV_EVENT_NONE)
+        return false;
     uint64_t cb = __atomic_load_n(&x->params[HVM_PARAM_CALLBACK_IRQ], __ATOMIC_RELAXED);
     if ((cb >> HVM_CALLBACK_TYPE_SHIFT) != HVM_CALLBACK_TYPE_VECTOR || (uint8_t)cb < 32)
         return true;
     return false; /* level-triggered on upcall_pending: the locked path reads it */
+}
+
+/* Put upcall vector @p vec into the vCPU's queued interrupt [L]. */
+static void queue_upcall(struct hv_xen_vcpu *xv, struct hv_event *q, uint8_t vec)
+{
+    *q = (struct hv_event){.type = HV_EVENT_EXTINT, .vector = vec};
+    xv->queued_vector = vec;
+}
+
+/*
+ * Only the queueing step of the pass is done here. Whatever else the pass
+ * has to do (a block to end, timers, the pvclock) keeps xen_idle() false,
+ * so the pass still runs before the entry and finds this edge handled:
+ * timers that fire then set their bits under an upcall_pending already 1,
+ * which asserts no second edge, as when the pass ran them before queueing.
+ */
+void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
+{
+    if (!xv->upcall_assert || xv->upcall_vector < 32)
+        return;
+    struct hv_event *q = &vcpu->queued_irq;
+    if (xv->queued_vector && !xen_settle_delivered(xv, q))
+        return; /* the last upcall still waits: this edge stays asserted */
+    if (q->type != HV_EVENT_NONE)
+        return; /* the embedder's interrupt first, as in the pass */
+    queue_upcall(xv, q, xv->upcall_vector);
+    xv->upcall_assert = false;
 }
 
 static void xen_pre_entry(struct hv_vcpu *vcpu)
@@ -181,10 +222,7 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
         }
     }
     if (want && vec >= 32 && !xv->queued_vector && q->type == HV_EVENT_NONE) {
-        hv_memset(q, 0, sizeof(*q));
-        q->type = HV_EVENT_EXTINT;
-        q->vector = vec;
-        xv->queued_vector = vec;
+        queue_upcall(xv, q, vec);
         if (!level)
             xv->upcall_assert = false;
     }

@@ -8,6 +8,10 @@
  * mode pass EAX and EBX ECX EDX ESI EDI EBP, and their structures use the
  * i386 layouts. Virtual-8086 mode and CPL > 0 get -EPERM; unknown numbers
  * -ENOSYS.
+ *
+ * The registers the mode, the privilege check and the guest-virtual copies
+ * (gva.c) depend on are read once, at entry, with the backend's
+ * get_fetch_regs (one read of the control block) where it has one.
  */
 #include "backend.h"
 #include "core/pv.h"
@@ -24,90 +28,122 @@ enum call_mode {
     MODE_64,
 };
 
-static enum call_mode call_mode(struct hv_vcpu *vcpu)
+/* How a number may run from the backend's exit fast path
+   (hv_pv_ops::hypercall_fast). Zero, the default of every entry of the
+   table, is the safe answer: the full path only. */
+enum fast_class {
+    FAST_NO = 0,
+    FAST_QUIET,  /* registers and guest memory only: no event can fall due */
+    FAST_EVTCHN, /* EVTCHNOP_send and _unmask only: an upcall may be asserted */
+};
+
+struct hc_entry {
+    long (*fn)(struct xen_call *c);
+    uint8_t fast; /* enum fast_class */
+};
+
+/* Every number the layer implements, in one table: dispatch() and the fast
+   path's whitelist cannot disagree. A number without a handler is -ENOSYS. */
+static const struct hc_entry hcalls[] = {
+    [XEN_HC_MEMORY_OP] = {xen_do_memory_op, FAST_NO},
+    [XEN_HC_SET_TIMER_OP] = {xen_do_set_timer_op, FAST_NO},
+    [XEN_HC_XEN_VERSION] = {xen_do_xen_version, FAST_QUIET},
+    [XEN_HC_CONSOLE_IO] = {xen_do_console_io, FAST_NO},
+    [XEN_HC_GRANT_TABLE_OP] = {xen_do_grant_table_op, FAST_NO},
+    [XEN_HC_VCPU_OP] = {xen_do_vcpu_op, FAST_NO},
+    [XEN_HC_SCHED_OP] = {xen_do_sched_op, FAST_NO},
+    [XEN_HC_EVENT_CHANNEL_OP] = {xen_do_event_channel_op, FAST_EVTCHN},
+    [XEN_HC_HVM_OP] = {xen_do_hvm_op, FAST_NO},
+};
+#define NR_HCALLS (sizeof(hcalls) / sizeof(hcalls[0]))
+
+/* The table entry of @p nr, or NULL for a number Xen (as built here) does not have. */
+static const struct hc_entry *hcall(uint64_t nr)
+{
+    if (nr >= NR_HCALLS || !hcalls[nr].fn)
+        return NULL;
+    return &hcalls[nr];
+}
+
+/* The registers of the call (struct xen_call::fr), from the backend. */
+static inline __attribute__((always_inline)) void load_fetch_regs(struct hv_vcpu *vcpu,
+                                                                  struct hv_fetch_regs *fr)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
-    if (be->long_mode(vcpu))
-        return MODE_64;
+    if (be->get_fetch_regs) {
+        be->get_fetch_regs(vcpu, fr);
+        return;
+    }
     struct hv_vcpu_state st;
     be->get_state(vcpu, HV_STATE_CR | HV_STATE_SEG, &st);
-    if (!(st.cr0 & XEN_CR0_PE))
-        return MODE_REAL;
-    if (be->get_rflags(vcpu) & XEN_RFLAGS_VM)
-        return MODE_V86;
-    return (st.seg[HV_SEG_CS].attr & HV_SEG_DB) ? MODE_32 : MODE_16;
+    fr->rip = be->get_rip(vcpu);
+    fr->rflags = be->get_rflags(vcpu);
+    fr->cr0 = st.cr0;
+    fr->cr3 = st.cr3;
+    fr->cr4 = st.cr4;
+    fr->efer = st.efer;
+    fr->cs_base = st.seg[HV_SEG_CS].base;
+    fr->cs_limit = st.seg[HV_SEG_CS].limit;
+    fr->cs_attr = (uint16_t)st.seg[HV_SEG_CS].attr;
+    fr->cpl = (uint8_t)be->get_cpl(vcpu);
 }
 
-static long dispatch(struct xen_call *c, uint64_t nr)
+/* hvm_guest_x86_mode(): 64-bit code is EFER.LMA with CS.L (SDM Vol. 3A
+   5.2.1); else CR0.PE, RFLAGS.VM and CS.D tell the rest. */
+static inline __attribute__((always_inline)) enum call_mode
+call_mode(const struct hv_fetch_regs *fr)
 {
-    switch (nr) {
-    case XEN_HC_MEMORY_OP:
-        return xen_do_memory_op(c);
-    case XEN_HC_SET_TIMER_OP:
-        return xen_do_set_timer_op(c);
-    case XEN_HC_XEN_VERSION:
-        return xen_do_xen_version(c);
-    case XEN_HC_CONSOLE_IO:
-        return xen_do_console_io(c);
-    case XEN_HC_GRANT_TABLE_OP:
-        return xen_do_grant_table_op(c);
-    case XEN_HC_VCPU_OP:
-        return xen_do_vcpu_op(c);
-    case XEN_HC_SCHED_OP:
-        return xen_do_sched_op(c);
-    case XEN_HC_EVENT_CHANNEL_OP:
-        return xen_do_event_channel_op(c);
-    case XEN_HC_HVM_OP:
-        return xen_do_hvm_op(c);
-    default:
-        return -XEN_ENOSYS;
-    }
+    if ((fr->efer & HV_EMU_EFER_LMA) && (fr->cs_attr & HV_SEG_L))
+        return MODE_64;
+    if (!(fr->cr0 & XEN_CR0_PE))
+        return MODE_REAL;
+    if (fr->rflags & XEN_RFLAGS_VM)
+        return MODE_V86;
+    return (fr->cs_attr & HV_SEG_DB) ? MODE_32 : MODE_16;
 }
 
-/* One call in the caller's mode (both hooks below). */
-static enum hv_pv_result run_call(struct hv_vcpu *vcpu, struct hv_exit *exit, enum call_mode mode)
+/* One call in the caller's mode (both hooks below); c->fr is loaded. */
+static enum hv_pv_result run_call(struct xen_call *c, struct hv_vcpu *vcpu, struct hv_exit *exit,
+                                  enum call_mode mode)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
-    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     uint64_t *g = vcpu->gpr;
 
-    xen_vcpu_cached(x, vcpu);
-    if (mode == MODE_V86 || be->get_cpl(vcpu) != 0) {
+    if (mode == MODE_V86 || c->fr.cpl != 0) {
         g[HV_GPR_RAX] = mode == MODE_64 ? (uint64_t)(int64_t)-XEN_EPERM : (uint32_t)-XEN_EPERM;
         return HV_PV_DONE;
     }
 
-    struct xen_call c;
-    c.vcpu = vcpu;
-    c.x = x;
-    c.xv = vcpu->xen;
-    c.exit = exit;
-    c.compat = mode != MODE_64;
-    c.exit_to_host = false;
-    c.restart = false;
-    c.regs_loaded = false;
-    c.paging = false;
+    c->vcpu = vcpu;
+    c->x = x;
+    c->xv = xen_vcpu_cached(x, vcpu);
+    c->exit = exit;
+    c->compat = mode != MODE_64;
+    c->exit_to_host = false;
+    c->restart = false;
+    c->regs_loaded = false;
     uint64_t nr;
-    if (!c.compat) {
-        c.arg[0] = g[HV_GPR_RDI];
-        c.arg[1] = g[HV_GPR_RSI];
-        c.arg[2] = g[HV_GPR_RDX];
-        c.arg[3] = g[HV_GPR_R10];
-        c.arg[4] = g[HV_GPR_R8];
-        c.arg[5] = g[HV_GPR_R9];
+    if (!c->compat) {
+        c->arg[0] = g[HV_GPR_RDI];
+        c->arg[1] = g[HV_GPR_RSI];
+        c->arg[2] = g[HV_GPR_RDX];
+        c->arg[3] = g[HV_GPR_R10];
+        c->arg[4] = g[HV_GPR_R8];
+        c->arg[5] = g[HV_GPR_R9];
         nr = g[HV_GPR_RAX];
     } else {
-        c.arg[0] = (uint32_t)g[HV_GPR_RBX];
-        c.arg[1] = (uint32_t)g[HV_GPR_RCX];
-        c.arg[2] = (uint32_t)g[HV_GPR_RDX];
-        c.arg[3] = (uint32_t)g[HV_GPR_RSI];
-        c.arg[4] = (uint32_t)g[HV_GPR_RDI];
-        c.arg[5] = (uint32_t)g[HV_GPR_RBP];
+        c->arg[0] = (uint32_t)g[HV_GPR_RBX];
+        c->arg[1] = (uint32_t)g[HV_GPR_RCX];
+        c->arg[2] = (uint32_t)g[HV_GPR_RDX];
+        c->arg[3] = (uint32_t)g[HV_GPR_RSI];
+        c->arg[4] = (uint32_t)g[HV_GPR_RDI];
+        c->arg[5] = (uint32_t)g[HV_GPR_RBP];
         nr = (uint32_t)g[HV_GPR_RAX];
     }
 
-    long ret = dispatch(&c, nr);
-    if (c.restart) {
+    const struct hc_entry *e = hcall(nr);
+    long ret = e ? e->fn(c) : -XEN_ENOSYS;
+    if (c->restart) {
         static const uint8_t order64[6] = {HV_GPR_RDI, HV_GPR_RSI, HV_GPR_RDX,
                                            HV_GPR_R10, HV_GPR_R8,  HV_GPR_R9};
         static const uint8_t order32[6] = {HV_GPR_RBX, HV_GPR_RCX, HV_GPR_RDX,
@@ -116,63 +152,94 @@ static enum hv_pv_result run_call(struct hv_vcpu *vcpu, struct hv_exit *exit, en
            executes the call again from where it stopped (RIP unchanged,
            nothing queued for the fault path). */
         for (int i = 0; i < 6; i++) {
-            if (c.compat)
-                g[order32[i]] = (g[order32[i]] & ~0xffffffffull) | (uint32_t)c.arg[i];
+            if (c->compat)
+                g[order32[i]] = (g[order32[i]] & ~0xffffffffull) | (uint32_t)c->arg[i];
             else
-                g[order64[i]] = c.arg[i];
+                g[order64[i]] = c->arg[i];
         }
         return HV_PV_FAULT;
     }
-    g[HV_GPR_RAX] = c.compat ? (uint32_t)ret : (uint64_t)(int64_t)ret;
-    return c.exit_to_host ? HV_PV_EXIT : HV_PV_DONE;
+    g[HV_GPR_RAX] = c->compat ? (uint32_t)ret : (uint64_t)(int64_t)ret;
+    return c->exit_to_host ? HV_PV_EXIT : HV_PV_DONE;
 }
 
 /* The hv_pv_ops::hypercall hook. */
 enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
-    return run_call(vcpu, exit, call_mode(vcpu));
+    struct xen_call c;
+    load_fetch_regs(vcpu, &c.fr);
+    c.fast = false;
+    return run_call(&c, vcpu, exit, call_mode(&c.fr));
+}
+
+/* RAX as run_call() writes it: sign-extended for 64-bit callers, EAX for i386. */
+static inline void set_result(struct hv_vcpu *vcpu, bool lm, long ret)
+{
+    vcpu->gpr[HV_GPR_RAX] = lm ? (uint64_t)(int64_t)ret : (uint32_t)ret;
 }
 
 /*
  * The hv_pv_ops::hypercall_fast hook: the calls a guest makes in its hot
- * paths and that finish in the library without the embedder: xen_version
- * (registers and guest memory only), EVTCHNOP_send/unmask (the domain's
- * state under its lock, whose callbacks, wake, notify and kick_cpu, run
- * with interrupts off there already) and numbers Xen does not have
- * (-ENOSYS). Everything else takes the full path; the list here must
- * name every number dispatch() knows.
+ * paths and that finish in the library without the embedder (the table's
+ * fast class): xen_version (registers and guest memory only),
+ * EVTCHNOP_send/unmask (the domain's state under its lock, whose
+ * callbacks, wake, notify and kick_cpu, run with interrupts off there
+ * already), numbers Xen does not have (-ENOSYS) and any call from outside
+ * ring 0 (-EPERM). Everything else takes the full path.
  */
 enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
 {
     const uint64_t *g = vcpu->gpr;
-    enum call_mode mode = call_mode(vcpu);
+    struct xen_call c;
+    load_fetch_regs(vcpu, &c.fr);
+    enum call_mode mode = call_mode(&c.fr);
     bool lm = mode == MODE_64;
     uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
-    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]);
+    const struct hc_entry *e = hcall(nr);
 
-    switch (nr) {
-    case XEN_HC_XEN_VERSION:
+    /* Answers from the registers alone, without the call's set-up, as
+       run_call() and the handler give them: -EPERM for a caller outside
+       ring 0 or in virtual-8086 mode (whatever the number), -ENOSYS for a
+       number Xen does not have, and XENVER_version, which reads no
+       argument. */
+    if (mode == MODE_V86 || c.fr.cpl != 0 || !e) {
+        set_result(vcpu, lm, mode == MODE_V86 || c.fr.cpl != 0 ? -XEN_EPERM : -XEN_ENOSYS);
         *events = false;
-        break;
-    case XEN_HC_MEMORY_OP:
-    case XEN_HC_SET_TIMER_OP:
-    case XEN_HC_CONSOLE_IO:
-    case XEN_HC_GRANT_TABLE_OP:
-    case XEN_HC_VCPU_OP:
-    case XEN_HC_SCHED_OP:
-    case XEN_HC_HVM_OP:
-        return HV_PV_UNHANDLED;
-    case XEN_HC_EVENT_CHANNEL_OP:
-        if (cmd != EVTCHNOP_send && cmd != EVTCHNOP_unmask)
-            return HV_PV_UNHANDLED;
-        *events = true; /* an upcall may be asserted now */
-        break;
-    default:
-        *events = false; /* -ENOSYS (dispatch) */
-        break;
+        return HV_PV_DONE;
     }
+    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]); /* int cmd */
+    if (e->fast == FAST_QUIET) {
+        *events = false;
+        if (nr == XEN_HC_XEN_VERSION && cmd == XENVER_VERSION) {
+            set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
+            return HV_PV_DONE;
+        }
+    } else if (e->fast == FAST_EVTCHN && (cmd == EVTCHNOP_send || cmd == EVTCHNOP_unmask)) {
+        /* The port operation straight away: of run_call()'s set-up it
+           needs the call's identity and its one argument (it neither
+           restarts nor exits to the embedder). An upcall may be asserted
+           (or queued) now. */
+        struct hv_xen_vm *x = xen_of(vcpu->vm);
+        c.vcpu = vcpu;
+        c.x = x;
+        c.xv = xen_vcpu_cached(x, vcpu);
+        c.exit = NULL;
+        c.compat = !lm;
+        c.fast = true;
+        c.exit_to_host = false;
+        c.restart = false;
+        c.regs_loaded = false;
+        c.arg[0] = cmd;
+        c.arg[1] = lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX];
+        set_result(vcpu, lm, xen_evtchn_port_op(&c, cmd));
+        *events = true;
+        return HV_PV_DONE;
+    } else {
+        return HV_PV_UNHANDLED;
+    }
+    c.fast = true;
     struct hv_exit unused; /* these calls never report to the embedder */
-    enum hv_pv_result r = run_call(vcpu, &unused, mode);
+    enum hv_pv_result r = run_call(&c, vcpu, &unused, mode);
     if (r == HV_PV_FAULT)
         *events = true; /* the exception queued */
     return r;

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <hv/xen.h>
 
+#include "core/assist.h"
 #include "core/cpu.h"
+#include "core/guest_mem.h"
 #include "core/host.h"
 #include "core/objects.h"
 #include "core/util.h"
@@ -294,12 +296,15 @@ struct xen_call {
     struct hv_exit *exit;
     bool compat;     /* the caller is not in 64-bit mode: i386 layouts */
     uint64_t arg[6]; /* in the caller's order, zero-extended for 32-bit */
+    bool fast;       /* from the backend's exit fast path (hypercall_fast) */
     /* Set by a handler: */
     bool exit_to_host; /* return `exit` to the embedder (RIP advanced) */
     bool restart;      /* re-execute the hypercall (continuation): RIP kept */
-    /* Guest-virtual translation state, loaded on first use (gva.c). */
+    /* The caller's registers at entry: mode, CPL and the paging state of
+       its guest-virtual buffers (gva.c). */
+    struct hv_fetch_regs fr;
+    /* The walker's form of fr, built on the first walk (gva.c). */
     bool regs_loaded;
-    bool paging;
     struct hv_emu_regs regs;
 };
 
@@ -360,6 +365,12 @@ int xen_copy_in(struct xen_call *c, uint64_t gva, void *native, const struct xen
 int xen_copy_out(struct xen_call *c, uint64_t gva, const void *native,
                  const struct xen_compat_layout *l);
 
+/* XENVER_version's answer: major << 16 | minor. */
+static inline long xen_version_value(const struct hv_xen_vm *x)
+{
+    return ((long)x->ver_major << 16) | x->ver_minor;
+}
+
 /* Sub-op handlers: return the value for RAX (negative Xen errno on error). */
 long xen_do_xen_version(struct xen_call *c);
 long xen_do_console_io(struct xen_call *c);
@@ -373,9 +384,12 @@ long xen_vcpu_initialise(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_do_event_channel_op(struct xen_call *c);
+/* EVTCHNOP_close, _send, _unmask or _bind_vcpu (@p cmd) with its argument
+   at c->arg[1]; the hypercall fast path calls it for send and unmask. */
+long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd);
 long xen_do_grant_table_op(struct xen_call *c);
 
-/* ---- shared_info / vcpu_info (shinfo.c), lock held ---- */
+/* ---- shared_info / vcpu_info (shinfo.h), lock held ---- */
 
 /* 2-level ports of the current layout (4096 or 1024). */
 static inline uint32_t xen_2l_ports(const struct hv_xen_vm *x)
@@ -383,17 +397,21 @@ static inline uint32_t xen_2l_ports(const struct hv_xen_vm *x)
     return x->compat ? XEN_EVTCHN_2L_PORTS_32 : XEN_EVTCHN_2L_PORTS_64;
 }
 
-bool xen_port_test_and_set_pending(struct hv_xen_vm *x, uint32_t port);
-bool xen_port_test_pending(struct hv_xen_vm *x, uint32_t port);
-void xen_port_clear_pending(struct hv_xen_vm *x, uint32_t port);
-bool xen_port_test_masked(struct hv_xen_vm *x, uint32_t port);
-bool xen_port_test_and_clear_mask(struct hv_xen_vm *x, uint32_t port);
+/* Port and vcpu_info bits: xen_port_test_and_set_pending, _test_pending,
+   _clear_pending, _test_masked, _test_and_clear_mask, xen_vi_*. */
+#include "xen/shinfo.h"
 /* Host pointer to the vCPU's vcpu_info (64 bytes, one page), or NULL. */
-uint8_t *xen_vcpu_info(struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
-bool xen_vi_test_and_set_sel(struct hv_xen_vm *x, uint8_t *vi, uint32_t word);
-bool xen_vi_test_and_set_upcall(uint8_t *vi);
-bool xen_vi_upcall_pending(const uint8_t *vi);
-void xen_vi_clear_upcall_mask(uint8_t *vi);
+static inline uint8_t *xen_vcpu_info(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+{
+    if (xv->vi_registered) {
+        /* Registration checked the page; translate again in case the
+           guest remapped it (then events to it are lost, not misplaced). */
+        return hv_gpa_ptr(x->vm, xv->vi_gpa, HV_MEM_READ | HV_MEM_WRITE);
+    }
+    if (xv->id < XEN_LEGACY_MAX_VCPUS)
+        return (uint8_t *)x->shinfo + xv->id * sizeof(struct xen_vcpu_info_64);
+    return xv->vi_dummy;
+}
 
 /* ---- events (evtchn.c), lock held ---- */
 
@@ -422,7 +440,21 @@ long xen_evtchn_close_port(struct hv_xen_vm *x, uint32_t port);
 uint32_t xen_free_host_port(struct hv_xen_vm *x);
 /* Forget the upcall vector the core has injected (it has left the vCPU's
    queued_irq); false while it still waits there. [L] */
-bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q);
+static inline bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_event *q)
+{
+    if (q->type != HV_EVENT_NONE && q->vector == xv->queued_vector)
+        return false;
+    xv->queued_vector = 0;
+    return true;
+}
+/*
+ * After a fast-path send or unmask by the vCPU's own thread (@p vcpu, the
+ * caller), whose event delivery runs next: queue the per-vCPU upcall
+ * vector the call asserted at once, as the pre-entry pass would before
+ * the next entry, if nothing waits in the vCPU's queued interrupt (else
+ * the pass does it later). [L]
+ */
+void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu);
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)?
    Called by the vCPU's own thread. [L] */
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,

@@ -34,7 +34,7 @@ long xen_do_xen_version(struct xen_call *c)
 
     switch ((uint32_t)c->arg[0]) { /* int cmd */
     case XENVER_VERSION:
-        return ((long)x->ver_major << 16) | x->ver_minor;
+        return xen_version_value(x);
     case XENVER_EXTRAVERSION:
         return put_string(c, arg, x->extraversion, XEN_EXTRAVERSION_LEN);
     case XENVER_COMPILE_INFO: {

@@ -14,7 +14,9 @@
 #include "core/assist.h"
 #include "core/fast.h"
 #include "core/ctx_internal.h"
+#include "core/guest_mem.h"
 #include "core/objects.h"
+#include "core/walk_memo.h"
 #include "mock_backend.h"
 #include "mock_host.h"
 #include "vmx/ept_format.h"
@@ -554,6 +556,120 @@ static void data_memo(void)
     down();
 }
 
+/* --- the data memo's host pointer (core/walk_memo.h hv_data_memo) --- */
+
+static hv_status_t dm_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+    return hv_gpa_read(opaque, gpa, buf, len);
+}
+
+static hv_status_t dm_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+    return hv_gpa_write(opaque, gpa, buf, len);
+}
+
+static const struct hv_emu_ops dm_ops = {.gpa_read = dm_read, .gpa_write = dm_write};
+
+/* The long-mode registers of long_mode(0x10000, ...) at CPL @p cpl. */
+static struct hv_emu_regs dm_regs(unsigned cpl, uint64_t rflags)
+{
+    struct hv_emu_regs r;
+    memset(&r, 0, sizeof(r));
+    r.cr0 = 0x80010011;
+    r.cr3 = 0x10000;
+    r.cr4 = 0x20;
+    r.efer = 0x500;
+    r.cpl = (uint8_t)cpl;
+    r.rflags = rflags;
+    return r;
+}
+
+static bool dm_walk(const struct hv_emu_regs *r, uint8_t maxphy, uint64_t la, unsigned access)
+{
+    struct hv_emu_env env = {.ops = &dm_ops, .opaque = vm, .maxphyaddr = maxphy};
+    struct hv_walk_result w;
+    return hv_walk_memoized(vcpu, &env, r, la, access, &w) == HV_OK && w.outcome == HV_WALK_OK;
+}
+
+static uint8_t *dm_host(const struct hv_emu_regs *r, uint8_t maxphy, uint64_t la, unsigned access)
+{
+    return hv_data_memo(vcpu, r->cr0, r->cr3, r->cr4, r->efer, r->cpl,
+                        (r->rflags & HV_EMU_RFLAGS_AC) != 0, access, maxphy, false, la >> 12);
+}
+
+/* The memo's host pointer is the page the walk reached, with the access's
+   SLAT permission, and never survives a change of anything it depends on. */
+static void test_data_memo_host(void)
+{
+    up();
+    build_tables(0x10000, 0x20000, 0);
+    *pte_at(0x13008) = 0x22000 | PTE_P | PTE_RW; /* linear 0x401000 */
+    struct hv_emu_regs r = dm_regs(0, 0);
+    const uint64_t la = 0x401010;
+
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ)); /* empty */
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_READ), ram + 0x22000);
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la + 0xfe0, HV_WALK_READ), ram + 0x22000);
+    /* Another access kind, page, CPL, RFLAGS.AC, CR3, paging mode or
+       guest view: not this memo. */
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la + 0x1000, HV_WALK_READ));
+    struct hv_emu_regs o = dm_regs(3, 0);
+    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    o = dm_regs(0, HV_EMU_RFLAGS_AC);
+    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    o = r, o.cr3 = 0x50000;
+    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    o = r, o.cr0 &= ~0x10000ull; /* WP */
+    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    o = r, o.cr0 &= ~0x80000000ull; /* paging off: never memoized */
+    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&r, 39, la, HV_WALK_READ));
+
+    /* A write walk: the page writable in the SLAT, the dirty flag set. */
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_WRITE), ram + 0x22000);
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT(*pte_at(0x13008) & 0x40);
+
+    /* The guest rewrites the entry (or any entry above it): gone. */
+    *pte_at(0x13008) = 0x23000 | PTE_P | PTE_RW | PTE_A | 0x40;
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_WRITE), ram + 0x23000);
+    *pte_at(0x12010) &= ~PTE_RW; /* the PDE: read-only from here down */
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT(!dm_walk(&r, 36, la, HV_WALK_WRITE)); /* CR0.WP: a fault */
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
+    *pte_at(0x12010) |= PTE_RW;
+
+    /* SLAT changes: write-protected, the write memo keeps no pointer
+       while the read memo does; unmapped, nothing; mapped again to other
+       host memory, that memory. */
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT_EQUAL(hv_vm_protect(vm, 0x23000, 0x1000, HV_MEM_READ), HV_OK);
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE)); /* the guest's walk allows it */
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_READ), ram + 0x23000);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x23000, 0x1000), HV_OK);
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ)); /* the entries are RAM */
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0x23000, ram_hpa + 0x30000, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_READ), ram + 0x30000);
+    /* A page-table page the SLAT takes away: no walk, no pointer. */
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x13000, 0x1000), HV_OK);
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT(!dm_walk(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    down();
+}
+
 static void test_data_memo(void)
 {
     data_memo(); /* the MOV fast path */
@@ -752,6 +868,7 @@ int main(void)
     CU_add_test(s, "region arguments", test_region_args);
     CU_add_test(s, "memoized instruction fetch and its invalidation", test_fetch_memo);
     CU_add_test(s, "memoized data translation of the assist", test_data_memo);
+    CU_add_test(s, "the data memo's host pointer and its invalidation", test_data_memo_host);
     CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
     CU_add_test(s, "exit fast path: hv_fast_npf", test_fast_npf);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -551,6 +551,7 @@ int main(void)
     xen_suite_misc();
     xen_suite_pvh();
     xen_suite_smp();
+    xen_suite_fast();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

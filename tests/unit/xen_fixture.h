@@ -141,5 +141,6 @@ void xen_suite_grant(void);
 void xen_suite_misc(void);
 void xen_suite_pvh(void);
 void xen_suite_smp(void);
+void xen_suite_fast(void);
 
 #endif /* XEN_FIXTURE_H */

@@ -1,0 +1,338 @@
+/*
+ * The hot paths of the Xen layer: which calls the backend's exit fast path
+ * may finish (hv_pv_ops::hypercall_fast), the upcall a fast-path send
+ * queues at once for the caller's own vCPU, and guest-virtual copies
+ * through the data memo's host pointer, which must never outlive a change
+ * of the guest's page tables or of the SLAT.
+ */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include "core/fast.h"
+#include "core/objects.h"
+#include "core/pv.h"
+#include "xen/internal.h"
+#include "xen_fixture.h"
+
+#define OP_SEND     4
+#define OP_BIND_IPI 7
+#define OP_UNMASK   9
+#define UPCALL_VEC  0xe0
+
+/* The fast hook as the backend calls it, with the 64-bit convention. */
+static enum hv_pv_result fast_call(struct xf *f, uint64_t nr, uint64_t a0, uint64_t a1,
+                                   bool *events)
+{
+    uint64_t *g = f->vcpu->gpr;
+    if (f->compat) {
+        g[HV_GPR_RAX] = nr;
+        g[HV_GPR_RBX] = a0;
+        g[HV_GPR_RCX] = a1;
+    } else {
+        g[HV_GPR_RAX] = nr;
+        g[HV_GPR_RDI] = a0;
+        g[HV_GPR_RSI] = a1;
+    }
+    *events = false;
+    return f->vm->pv->hypercall_fast(f->vcpu, events);
+}
+
+static long rax(struct xf *f)
+{
+    uint64_t v = f->vcpu->gpr[HV_GPR_RAX];
+    return f->compat ? (long)(int32_t)(uint32_t)v : (long)v;
+}
+
+static bool implemented(uint64_t nr)
+{
+    return nr == HC_MEMORY_OP || nr == HC_SET_TIMER || nr == HC_VERSION || nr == HC_CONSOLE ||
+           nr == HC_GNTTAB || nr == HC_VCPU_OP || nr == HC_SCHED || nr == HC_EVTCHN || nr == HC_HVM;
+}
+
+/* Every number the layer implements takes the full path from the fast
+   hook, except xen_version and EVTCHNOP_send/unmask; every other number
+   is -ENOSYS there, as on the full path. */
+static void whitelist(bool compat)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.compat = compat, .svm = true});
+    bool ev;
+    for (uint64_t nr = 0; nr < 80; nr++) {
+        if (nr == HC_VERSION || nr == HC_EVTCHN)
+            continue;
+        enum hv_pv_result r = fast_call(&f, nr, 0, XF_BUF, &ev);
+        if (implemented(nr)) {
+            CU_ASSERT_EQUAL(r, HV_PV_UNHANDLED);
+            CU_ASSERT_EQUAL(f.vcpu->gpr[HV_GPR_RAX], nr); /* untouched */
+        } else {
+            CU_ASSERT_EQUAL(r, HV_PV_DONE);
+            CU_ASSERT_EQUAL(rax(&f), E_NOSYS);
+            CU_ASSERT(!ev);
+            CU_ASSERT_EQUAL(xf_call(&f, nr, 0, XF_BUF, 0, 0, 0, 0), E_NOSYS);
+        }
+    }
+    /* xen_version: done, no event. 64-bit callers pass the whole RAX, i386
+       callers EAX only. */
+    CU_ASSERT_EQUAL(fast_call(&f, HC_VERSION, 0, 0, &ev), HV_PV_DONE);
+    CU_ASSERT(rax(&f) > 0);
+    CU_ASSERT(!ev);
+    long ver = rax(&f);
+    CU_ASSERT_EQUAL(fast_call(&f, (1ull << 32) | HC_VERSION, 0, 0, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), compat ? ver : E_NOSYS);
+    /* Event channels: send and unmask only; the rest take the full path. */
+    uint32_t port0 = 0;
+    memcpy(xf_gpa(&f, XF_BUF), &port0, 4);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_INVAL); /* port 0 is reserved */
+    CU_ASSERT(ev);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_UNMASK, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_BIND_IPI, XF_BUF, &ev), HV_PV_UNHANDLED);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, (1ull << 32) | OP_BIND_IPI, XF_BUF, &ev),
+                    HV_PV_UNHANDLED);
+    /* A caller outside ring 0: -EPERM, as on the full path. */
+    xf_set_cpl(&f, 3);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_VERSION, 0, 0, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_PERM);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VERSION, 0, 0, 0, 0, 0, 0), E_PERM);
+    for (uint64_t nr = 0; nr < 80; nr++) {
+        CU_ASSERT_EQUAL(fast_call(&f, nr, 0, XF_BUF, &ev), HV_PV_DONE); /* whatever the number */
+        CU_ASSERT_EQUAL(rax(&f), E_PERM);
+        CU_ASSERT(!ev);
+    }
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 0, XF_BUF, 0, 0, 0, 0), E_PERM);
+    xf_set_cpl(&f, 0);
+    xf_teardown(&f);
+}
+
+static void test_fast_whitelist(void)
+{
+    whitelist(false);
+    whitelist(true);
+}
+
+/* A 64-bit guest with shared_info, upcall vector UPCALL_VEC on vCPU 0 and
+   an IPI port to itself; returns the port. */
+static uint32_t upcall_setup(struct xf *f)
+{
+    xf_setup(f, &(struct xf_opts){.svm = true});
+    CU_ASSERT_EQUAL(xf_map_shinfo(f, SHINFO_GFN), 0);
+    uint32_t uv[2] = {0, UPCALL_VEC};
+    memcpy(xf_gpa(f, XF_BUF), uv, 8);
+    CU_ASSERT_EQUAL(xf_call(f, HC_HVM, 23, XF_BUF, 0, 0, 0, 0), 0);
+    uint32_t ipi[2] = {0, 0};
+    memcpy(xf_gpa(f, XF_BUF), ipi, 8);
+    CU_ASSERT_EQUAL(xf_call(f, HC_EVTCHN, OP_BIND_IPI, XF_BUF, 0, 0, 0, 0), 0);
+    uint32_t port;
+    memcpy(&port, xf_gpa(f, XF_BUF + 4), 4);
+    CU_ASSERT(port > 0);
+    xf_set_upcall_pending(f, 0, 0);
+    xf_set_if(f, f->vcpu, true);
+    xf_enter(f, f->vcpu); /* settle: nothing due */
+    return port;
+}
+
+/* The guest's handler: upcall_pending, the selector and the port cleared. */
+static void guest_ack(struct xf *f, uint32_t port)
+{
+    xf_set_upcall_pending(f, 0, 0);
+    uint8_t *sel = (uint8_t *)f->vm->xen->shinfo + 8;
+    memset(sel, 0, 8);
+    xf_clear_pending(f, port);
+}
+
+static void test_fast_upcall(void)
+{
+    struct xf f;
+    uint32_t port = upcall_setup(&f);
+    struct hv_xen_vcpu *xv = &f.vm->xen->vcpus[0];
+    const struct hv_pv_ops *pv = f.vm->pv;
+    uint8_t vec = 0;
+    bool ev;
+    unsigned n0 = xf_injected(f.vcpu, &vec);
+    memcpy(xf_gpa(&f, XF_BUF), &port, 4);
+
+    /* Send to itself: the upcall is queued in the call, so the delivery
+       that follows injects it without a pre-entry pass, and the vCPU is
+       quiet again. */
+    CU_ASSERT(pv->idle(f.vcpu));
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), 0);
+    CU_ASSERT(ev);
+    CU_ASSERT(xf_port_pending(&f, port));
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 1);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.vector, UPCALL_VEC);
+    CU_ASSERT_EQUAL(xv->queued_vector, UPCALL_VEC);
+    CU_ASSERT(!xv->upcall_assert);
+    CU_ASSERT(pv->idle(f.vcpu)); /* the edge is handled: no pass needed */
+    hv_deliver_events(f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 1);
+    CU_ASSERT_EQUAL(vec, UPCALL_VEC);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_NONE);
+    CU_ASSERT(f.vcpu->quiet);
+
+    /* Sent again before the guest acknowledged: no new edge. */
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_NONE);
+    CU_ASSERT(!xv->upcall_assert);
+    hv_deliver_events(f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 1);
+
+    /* Interrupts off: queued, not injected (a window opens), not quiet. A
+       second edge while it waits stays asserted for the pass. */
+    guest_ack(&f, port);
+    xf_set_if(&f, f.vcpu, false);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    hv_deliver_events(f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 1);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
+    CU_ASSERT(!f.vcpu->quiet);
+    guest_ack(&f, port);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT(xv->upcall_assert);
+    CU_ASSERT(!pv->idle(f.vcpu));
+    /* Interrupts on: the first goes in, then the pass queues the second. */
+    xf_set_if(&f, f.vcpu, true);
+    xf_enter(&f, f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 2);
+    CU_ASSERT(xv->upcall_assert || f.vcpu->queued_irq.type == HV_EVENT_EXTINT);
+    xf_enter(&f, f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 3);
+    CU_ASSERT_EQUAL(vec, UPCALL_VEC);
+    CU_ASSERT(!xv->upcall_assert);
+
+    /* A masked port: pending only, nothing queued; unmask raises it. */
+    guest_ack(&f, port);
+    xf_mask_port(&f, port, true);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_NONE);
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 0);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_UNMASK, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 1);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
+    hv_deliver_events(f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 4);
+
+    /* The embedder's interrupt waits in the queue: the upcall stays
+       asserted for the pass, the embedder's event is not replaced. */
+    guest_ack(&f, port);
+    f.vcpu->queued_irq = (struct hv_event){.type = HV_EVENT_EXTINT, .vector = 0x40};
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.vector, 0x40);
+    CU_ASSERT(xv->upcall_assert);
+    xf_enter(&f, f.vcpu);
+    xf_enter(&f, f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 6);
+    CU_ASSERT_EQUAL(vec, UPCALL_VEC);
+    xf_teardown(&f);
+}
+
+/* EVTCHNOP_send with its port read from linear @p gva. */
+static long send_at(struct xf *f, uint64_t gva)
+{
+    return xf_call(f, HC_EVTCHN, OP_SEND, gva, 0, 0, 0, 0);
+}
+
+#define PD2_ENTRY (XF_PT_BASE + 0x3000) /* maps XF_ALIAS_GVA, 2 MiB */
+
+static void put_pde(struct xf *f, uint64_t v)
+{
+    memcpy(xf_gpa(f, PD2_ENTRY), &v, 8);
+}
+
+static void test_fast_memo_stale(void)
+{
+    struct xf f;
+    uint32_t p = upcall_setup(&f);
+    uint32_t ipi[2] = {0, 0};
+    memcpy(xf_gpa(&f, XF_BUF), ipi, 8);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, OP_BIND_IPI, XF_BUF, 0, 0, 0, 0), 0);
+    uint32_t q;
+    memcpy(&q, xf_gpa(&f, XF_BUF + 4), 4);
+    uint64_t gva = XF_ALIAS_GVA + 0x100;
+    memcpy(xf_gpa(&f, XF_ALIAS_GPA + 0x100), &p, 4);
+    memcpy(xf_gpa(&f, 0x100), &q, 4);
+
+    /* The first read walks and fills the memo; the second uses it. */
+    CU_ASSERT_EQUAL(send_at(&f, gva), 0);
+    uint64_t w0 = f.vcpu->data.walks;
+    CU_ASSERT_PTR_NOT_NULL(f.vcpu->data.host);
+    CU_ASSERT(xf_port_pending(&f, p));
+    xf_clear_pending(&f, p);
+    CU_ASSERT_EQUAL(send_at(&f, gva), 0);
+    CU_ASSERT_EQUAL(f.vcpu->data.walks, w0);
+    CU_ASSERT(xf_port_pending(&f, p));
+    xf_clear_pending(&f, p);
+
+    /* The guest points the page elsewhere: the new page's port. */
+    put_pde(&f, 0x000000 | 0x83);
+    CU_ASSERT_EQUAL(send_at(&f, gva), 0);
+    CU_ASSERT_EQUAL(f.vcpu->data.walks, w0 + 1);
+    CU_ASSERT(xf_port_pending(&f, q));
+    CU_ASSERT(!xf_port_pending(&f, p));
+    xf_clear_pending(&f, q);
+    /* Not present: -EFAULT, nothing sent. */
+    put_pde(&f, 0);
+    CU_ASSERT_EQUAL(send_at(&f, gva), E_FAULT);
+    CU_ASSERT(!xf_port_pending(&f, p) && !xf_port_pending(&f, q));
+    /* Present again: the port again. */
+    put_pde(&f, XF_ALIAS_GPA | 0x83);
+    CU_ASSERT_EQUAL(send_at(&f, gva), 0);
+    CU_ASSERT(xf_port_pending(&f, p));
+    xf_clear_pending(&f, p);
+
+    /* The SLAT takes the page away: -EFAULT, not the old host page. */
+    CU_ASSERT_EQUAL(hv_vm_unmap(f.vm, XF_ALIAS_GPA, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(send_at(&f, gva), E_FAULT);
+    CU_ASSERT(!xf_port_pending(&f, p));
+    /* Mapped again to other host memory: that memory's port. */
+    uint8_t *other = xf_gpa(&f, 0x100000);
+    memcpy(other + 0x100, &q, 4);
+    CU_ASSERT_EQUAL(hv_vm_map(f.vm, XF_ALIAS_GPA, f.ram_hpa + 0x100000, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(send_at(&f, gva), 0);
+    CU_ASSERT(xf_port_pending(&f, q));
+    CU_ASSERT(!xf_port_pending(&f, p));
+    xf_clear_pending(&f, q);
+    CU_ASSERT_EQUAL(hv_vm_unmap(f.vm, XF_ALIAS_GPA, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_map(f.vm, XF_ALIAS_GPA, f.ram_hpa + XF_ALIAS_GPA, 0x1000, HV_MEM_RWX),
+                    HV_OK);
+
+    /* Writes: bind_ipi returns its port through the argument. The second
+       write goes through the memo; a read-only SLAT page then gets
+       -EFAULT and no byte. */
+    uint64_t arg = XF_ALIAS_GVA + 0x200;
+    uint8_t *a = xf_gpa(&f, XF_ALIAS_GPA + 0x200);
+    for (int i = 0; i < 2; i++) {
+        memcpy(a, ipi, 8);
+        CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, OP_BIND_IPI, arg, 0, 0, 0, 0), 0);
+        uint32_t got;
+        memcpy(&got, a + 4, 4);
+        CU_ASSERT(got > q);
+    }
+    uint64_t w1 = f.vcpu->data.walks;
+    memcpy(a, ipi, 8);
+    CU_ASSERT_EQUAL(hv_vm_protect(f.vm, XF_ALIAS_GPA, 0x1000, HV_MEM_READ), HV_OK);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, OP_BIND_IPI, arg, 0, 0, 0, 0), E_FAULT);
+    CU_ASSERT_EQUAL(memcmp(a, ipi, 8), 0);
+    CU_ASSERT(f.vcpu->data.walks > w1);
+    CU_ASSERT_EQUAL(hv_vm_protect(f.vm, XF_ALIAS_GPA, 0x1000, HV_MEM_RWX), HV_OK);
+    /* A read memo never stands in for a write: a read-only guest PTE,
+       which ring 0 honours with CR0.WP. */
+    mock_vcpu_of(f.vcpu)->st.cr0 |= 1u << 16;
+    put_pde(&f, XF_ALIAS_GPA | 0x81);           /* present, not writable */
+    CU_ASSERT_EQUAL(send_at(&f, arg), E_INVAL); /* the read fills the memo (port 0) */
+    CU_ASSERT_PTR_NOT_NULL(f.vcpu->data.host);
+    memcpy(a, ipi, 8);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, OP_BIND_IPI, arg, 0, 0, 0, 0), E_FAULT);
+    CU_ASSERT_EQUAL(memcmp(a, ipi, 8), 0);
+    put_pde(&f, XF_ALIAS_GPA | 0x83);
+    xf_teardown(&f);
+}
+
+void xen_suite_fast(void)
+{
+    CU_pSuite s = CU_add_suite("xen_fast", NULL, NULL);
+    CU_add_test(s, "fast_whitelist", test_fast_whitelist);
+    CU_add_test(s, "fast_upcall", test_fast_upcall);
+    CU_add_test(s, "fast_memo_stale", test_fast_memo_stale);
+}
