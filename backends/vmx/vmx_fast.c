@@ -36,7 +36,9 @@
  *     delivery and written to the VMCS as vmx_run would before the entry.
  * Runs with the host's MSRs (VM exit loaded them) but interrupts off and
  * the host's GDTR/IDTR/TR limits not restored: only library code that
- * neither waits for another CPU nor returns to the embedder.
+ * neither waits for another CPU nor returns to the embedder, and an MMIO
+ * region's handler, whose contract (include/hv/assist.h) allows this:
+ * interrupts possibly off, no sleeping, no waiting for another CPU.
  *
  * VMCS accesses go through VMX_FAST_READ / VMX_FAST_WRITE so that the unit
  * test (tests/unit/test_vmx_fast.c) can run this file on a fake VMCS.
