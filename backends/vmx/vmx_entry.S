@@ -15,12 +15,13 @@
  * still off (RFLAGS is 2 after a VM exit, SDM Vol. 3C 28.5.3 in the 2023
  * numbering),
  * vmx_fast_exit(vcpu) may finish the exit (vmx_fast.c): then the guest
- * re-enters at once with VMRESUME, without returning to vmx_run. The host
- * state VM exit loaded (CR0/3/4, segments, FS/GS base, EFER, PAT, and the
- * MSR list's KERNEL_GS_BASE and syscall MSRs) is what that C code runs
- * on; the GDTR/IDTR/TR limits VM exit leaves at 0xffff/0x67 (SDM 28.5.2)
- * are put back by vmx_run when the loop ends: nothing in between needs
- * them.
+ * re-enters at once with VMRESUME, without returning to vmx_run (an MMIO
+ * exit it filled for the embedder returns here, and vmx_run sees
+ * exit_ready). The host state VM exit loaded (CR0/3/4, segments, FS/GS
+ * base, EFER, PAT, and the MSR list's KERNEL_GS_BASE and syscall MSRs) is
+ * what that C code runs on, an MMIO handler's included; the GDTR/IDTR/TR
+ * limits VM exit leaves at 0xffff/0x67 (SDM 28.5.2) are put back by
+ * vmx_run when the loop ends: nothing in between needs them.
  */
     .text
     .globl vmx_enter

@@ -1,16 +1,15 @@
 /*
  * The exit fast path: exits the library finishes without the embedder
- * (CPUID, the PV layer's hot hypercalls) are completed here, called by
- * vmx_entry.S right after the VM exit with interrupts still off, and the
- * guest re-enters with VMRESUME without the backend's and the core's run
- * loops. Those loops would add nothing when the vCPU is quiet (core/run.c
- * deliver_events: no event queued, no window open, nothing due in the PV
- * layer): anything that changes that kicks the vCPU, and the kick's
- * interrupt, held pending while RFLAGS.IF is 0, makes the next VMRESUME
- * exit at once (external-interrupt and NMI exiting, SDM Vol. 3C 26.2),
- * which takes the full path; where an emulator does not do that, the time
- * bound in exit_is_plain() does. (SDM sections: Vol. 3C as numbered since
- * 2023, VM exits in chapter 28.)
+ * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
+ * completed here, and an MMIO exit for the embedder is filled here (then
+ * vmx_run returns at once), called by vmx_entry.S right after the VM exit
+ * with interrupts still off, and the guest re-enters with VMRESUME without
+ * the backend's and the core's run loops. Those loops would add nothing when the vCPU is quiet
+ * (core/run.c deliver_events: no event queued, no window open, nothing due in the PV layer):
+ * anything that changes that kicks the vCPU, and the kick's interrupt, held pending while RFLAGS.IF
+ * is 0, makes the next VMRESUME exit at once (external-interrupt and NMI exiting, SDM Vol.
+ * 3C 26.2), which takes the full path; where an emulator does not do that, the time bound in
+ * exit_is_plain() does. (SDM sections: Vol. 3C as numbered since 2023, VM exits in chapter 28.)
  *
  * What vmx_run does around an exit, and why it holds here:
  *   - the VMCS stays current and the CPU the same (interrupts off), so the
@@ -21,23 +20,31 @@
  *     VMCALL exit: those are instruction exits, and an exit during event
  *     delivery reports the cause of that exit instead; "NMI unblocking due
  *     to IRET" is reported for EPT violations, exception exits and a few
- *     others, never for these (SDM 28.2.3): neither is read;
+ *     others, never for these (SDM 28.2.3): neither is read for them. An
+ *     EPT violation can have either (a fault on the IDT or the stack while
+ *     delivering an event, an IRET's stack pop): both take the full path,
+ *     whose vmx_events_after_exit re-injects or re-blocks;
  *   - RIP advances by the VM-exit instruction length (SDM 28.2.5) and the
- *     STI / MOV SS blocking ends (vmx_skip_insn does the same);
+ *     STI / MOV SS blocking ends (vmx_skip_insn does the same; for MMIO
+ *     the core moves RIP through the backend's set_rip, which does too);
  *   - RFLAGS does not change, so the preemption timer's arming (vmx_run's
  *     arm_timer) stays right; its VMCS value is reloaded by every entry;
  *   - the guest's RSP stays in the VMCS: vcpu->gpr[HV_GPR_RSP] is synced
- *     by vmx_run only, and nothing here reads it;
+ *     by vmx_run, and for the MMIO case, whose MOV may use RSP as its base
+ *     or its register, around the assist here;
  *   - an event made due by a hypercall is delivered by the core's event
  *     delivery and written to the VMCS as vmx_run would before the entry.
  * Runs with the host's MSRs (VM exit loaded them) but interrupts off and
  * the host's GDTR/IDTR/TR limits not restored: only library code that
- * neither waits for another CPU nor returns to the embedder.
+ * neither waits for another CPU nor returns to the embedder, and an MMIO
+ * region's handler, whose contract (include/hv/assist.h) allows this:
+ * interrupts possibly off, no sleeping, no waiting for another CPU.
  *
  * VMCS accesses go through VMX_FAST_READ / VMX_FAST_WRITE so that the unit
  * test (tests/unit/test_vmx_fast.c) can run this file on a fake VMCS.
  */
 #include "vmx/vmx.h"
+#include "core/assist.h"
 #include "core/cpu.h"
 #include "core/fast.h"
 #include "core/policy.h"
@@ -123,13 +130,71 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
     return true;
 }
 
+/* EPT-violation exit qualification (SDM 28.2.1, table 28-7). */
+#define EPTV_READ      (1u << 0)
+#define EPTV_WRITE     (1u << 1)
+#define EPTV_FETCH     (1u << 2)
+#define EPTV_ALLOWED   (7u << 3) /* the entry allowed read/write/execute */
+#define EPTV_GLA_VALID (1u << 7)
+#define EPTV_GLA_FINAL (1u << 8) /* with bit 7: the access to the final translation */
+
+/*
+ * An EPT violation in a registered MMIO region (core/fast.h hv_fast_npf):
+ * a handler's access finished here, or the exit record for the embedder
+ * filled (vmx_run then returns at once). The vexit is what vmx_decode.c
+ * makes of the exit. Left to the full path: a violation on a present
+ * entry (a permission fault), an instruction fetch, an access that is not
+ * the final translation of a linear address (a guest paging-structure
+ * entry, a PDPTE load: bits 7 and 8), one during event delivery (IDT-vectoring
+ * information valid, SDM 28.2.4) and one that unblocked NMIs in an IRET
+ * (bit 12, SDM 28.2.3: blocking must be set again before the retry).
+ */
+static __attribute__((noinline)) bool fast_ept_violation(struct hv_vcpu *vcpu)
+{
+    uint64_t q = VMX_FAST_READ(VMCS_EXIT_QUAL);
+    const uint64_t gla_final = EPTV_GLA_VALID | EPTV_GLA_FINAL;
+    if ((q & (EPTV_FETCH | EPTV_ALLOWED | VMX_INTR_NMI_UNBLOCK)) || (q & gla_final) != gla_final ||
+        (VMX_FAST_READ(VMCS_IDT_VEC_INFO) & VMX_INTR_VALID))
+        return false;
+    uint64_t gpa = VMX_FAST_READ(VMCS_GUEST_PHYS_ADDR);
+    if (!hv_assist_claims(vcpu->vm, gpa))
+        return false;
+    struct hv_vexit vx;
+    vx.kind = HV_VX_NPF;
+    vx.insn_len = 0;
+    vx.next_rip = 0;
+    vx.rip = VMX_FAST_READ(VMCS_GUEST_RIP);
+    vx.raw_code = VMX_EXIT_EPT_VIOLATION;
+    vx.raw_info1 = q;
+    vx.raw_info2 = gpa;
+    vx.npf.gpa = gpa;
+    vx.npf.present = 0;
+    vx.npf.access =
+        ((q & EPTV_READ) ? HV_ACCESS_READ : 0) | ((q & EPTV_WRITE) ? HV_ACCESS_WRITE : 0);
+    vx.npf.gva_valid = 1;
+    vx.npf.gva = VMX_FAST_READ(VMCS_GUEST_LINEAR_ADDR);
+    vx.npf.during_walk = 0;
+    vx.npf.insn_count = 0; /* VMX provides no instruction bytes */
+    uint64_t *g = vcpu->gpr;
+    uint64_t rsp = VMX_FAST_READ(VMCS_GUEST_RSP);
+    g[HV_GPR_RSP] = rsp;
+    int r = hv_fast_npf(vcpu, &vx);
+    if (r == HV_FAST_NONE)
+        return false;
+    if (g[HV_GPR_RSP] != rsp) /* a load into RSP */
+        VMX_FAST_WRITE(VMCS_GUEST_RSP, g[HV_GPR_RSP]);
+    return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, vmx_run returns */
+}
+
 bool vmx_fast_exit(struct hv_vcpu *vcpu)
 {
     /* The full 32 bits: an entry failure (bit 31) never matches. */
     uint32_t reason = (uint32_t)VMX_FAST_READ(VMCS_EXIT_REASON);
-    if (reason != VMX_EXIT_CPUID && reason != VMX_EXIT_VMCALL)
+    if (reason != VMX_EXIT_CPUID && reason != VMX_EXIT_VMCALL && reason != VMX_EXIT_EPT_VIOLATION)
         return false;
     if (!exit_is_plain(vcpu, vmx_vcpu_of(vcpu)))
         return false;
-    return reason == VMX_EXIT_CPUID ? fast_cpuid(vcpu) : fast_hypercall(vcpu);
+    if (reason == VMX_EXIT_CPUID)
+        return fast_cpuid(vcpu);
+    return reason == VMX_EXIT_VMCALL ? fast_hypercall(vcpu) : fast_ept_violation(vcpu);
 }

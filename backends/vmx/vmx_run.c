@@ -183,6 +183,12 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             return HV_OK;
         }
         vv->launched = 1;
+        /* vmx_fast_exit filled the embedder's exit (an MMIO access): the
+           exit needs nothing else (no event in flight, RSP synced). */
+        if (vcpu->exit_ready) {
+            vmx_vmcs_end(flags);
+            return HV_OK;
+        }
 
         raw.reason = (uint32_t)vmx_read(VMCS_EXIT_REASON);
         raw.qual = vmx_read(VMCS_EXIT_QUAL);

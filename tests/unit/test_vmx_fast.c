@@ -8,7 +8,13 @@
  * never), that a refused exit changes nothing,
  * and what a finished one does (the policy's registers, RIP + the exit's
  * instruction length, the STI/MOV SS shadow cleared, the PV hook's
- * results, event delivery when the hook says an event may be due).
+ * results, event delivery when the hook says an event may be due). For
+ * EPT violations the core's MMIO fast path (hv_fast_npf) and the region
+ * lookup are wrapped too: checked are what reaches them (the vexit as
+ * vmx_decode.c fills it, the guest's RSP from the VMCS), the cases left
+ * to the full path (present entry, fetch, paging-structure access, event
+ * delivery, NMI unblocking by IRET, an unclaimed address) and how each
+ * result is carried back (RSP written back, exit_ready left for vmx_run).
  */
 #include <CUnit/Basic.h>
 #include <string.h>
@@ -54,6 +60,43 @@ void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu)
     injected++;
 }
 
+/* The MMIO region is [MMIO_BASE, MMIO_BASE + 4 KiB); hv_fast_npf answers
+   npf_result after recording its arguments. HV_FAST_DONE emulates a
+   handler's `mov rsp, [mem]` when npf_load_rsp (the core's set_rip
+   writes RIP: here straight into the fake VMCS); HV_FAST_EXIT fills the
+   embedder's record as the core does. */
+#define MMIO_BASE 0xfee00000ull
+static unsigned claims_calls, npf_calls;
+static int npf_result;
+static bool npf_load_rsp;
+static struct hv_vexit npf_vx;
+static uint64_t npf_rsp;
+bool __wrap_hv_assist_claims(struct hv_vm *vm, uint64_t gpa);
+bool __wrap_hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
+{
+    (void)vm;
+    claims_calls++;
+    return gpa - MMIO_BASE < 0x1000;
+}
+int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
+int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+{
+    npf_calls++;
+    npf_vx = *vx;
+    npf_rsp = vcpu->gpr[HV_GPR_RSP];
+    if (npf_result == HV_FAST_DONE) {
+        if (npf_load_rsp)
+            vcpu->gpr[HV_GPR_RSP] = 0x9000;
+        fake_write(VMCS_GUEST_RIP, vx->rip + 4);
+    } else if (npf_result == HV_FAST_EXIT) {
+        vcpu->run_exit->reason = HV_EXIT_MMIO;
+        vcpu->run_exit->rip = vx->rip;
+        vcpu->run_exit->mmio.gpa = vx->npf.gpa;
+        vcpu->exit_ready = true;
+    }
+    return npf_result;
+}
+
 /* A PV layer whose fast hook answers RAX=0x1234 calls and refuses the
    rest; RDI selects its result and whether an event may be due. */
 static unsigned pv_calls;
@@ -89,6 +132,10 @@ static void arm(struct fake *f, uint32_t reason)
     vmcs[VMCS_GUEST_INTERRUPTIBILITY] = VMX_INTERRUPT_STI | VMX_INTERRUPT_NMI;
     vmcs_writes = 0;
     delivered = injected = pv_calls = 0;
+    claims_calls = npf_calls = 0;
+    npf_result = HV_FAST_NONE;
+    npf_load_rsp = false;
+    memset(&npf_vx, 0, sizeof(npf_vx));
     f->vcpu.quiet = true;
     f->vcpu.kick_pending = 0;
     f->xvm.ept_gen = 5;
@@ -238,6 +285,161 @@ static void test_hypercall(void)
     CU_ASSERT_EQUAL(injected, 1);
 }
 
+/* EPT-violation qualification bits (SDM 28.2.1, table 28-7). */
+#define Q_READ   0x1u
+#define Q_WRITE  0x2u
+#define Q_FETCH  0x4u
+#define Q_RPERM  0x8u
+#define Q_GLA    0x80u
+#define Q_FINAL  0x100u
+#define Q_NMI_UB 0x1000u
+
+/* A store to the region at 0xfee00030 through linear 0xffff800000001030,
+   the final translation, not during event delivery; guest RSP 0x7000. */
+static void arm_ept(struct fake *f, uint64_t qual)
+{
+    arm(f, VMX_EXIT_EPT_VIOLATION);
+    vmcs[VMCS_EXIT_QUAL] = qual;
+    vmcs[VMCS_GUEST_PHYS_ADDR] = MMIO_BASE + 0x30;
+    vmcs[VMCS_GUEST_LINEAR_ADDR] = 0xffff800000001030ull;
+    vmcs[VMCS_GUEST_RSP] = 0x7000;
+}
+
+static void test_ept_gating(void)
+{
+    static struct fake f;
+    static struct hv_exit ex;
+    fake_init(&f);
+    f.vcpu.run_exit = &ex;
+    const uint64_t q = Q_WRITE | Q_GLA | Q_FINAL;
+
+    /* The vCPU's state: not quiet, a kick, an unflushed EPT generation,
+       no time left. Not even the region table is asked. */
+    arm_ept(&f, q);
+    f.vcpu.quiet = false;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    arm_ept(&f, q);
+    f.vcpu.kick_pending = 1;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    arm_ept(&f, q);
+    f.xvm.ept_gen = 6;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    arm_ept(&f, q);
+    f.vv.fast_until = hv_rdtsc();
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(claims_calls, 0);
+    CU_ASSERT_EQUAL(npf_calls, 0);
+    check_untouched(&f);
+
+    /* The exit: a present entry (a permission violation), an instruction
+       fetch, an access to a guest paging-structure entry (bit 8 clear),
+       no linear address (bit 7 clear), NMI unblocking due to IRET. */
+    static const uint64_t quals[] = {q | Q_RPERM, q | Q_READ | Q_FETCH, Q_WRITE | Q_GLA,
+                                     Q_WRITE,     q | Q_NMI_UB,         q | (Q_RPERM << 2)};
+    for (unsigned i = 0; i < sizeof(quals) / sizeof(quals[0]); i++) {
+        arm_ept(&f, quals[i]);
+        npf_result = HV_FAST_DONE; /* would be taken if asked */
+        CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+        CU_ASSERT_EQUAL(claims_calls, 0);
+        CU_ASSERT_EQUAL(npf_calls, 0);
+        check_untouched(&f);
+    }
+
+    /* During event delivery (the IDT-vectoring information valid: a
+       fault on the stack while pushing an interrupt frame). */
+    arm_ept(&f, q);
+    vmcs[VMCS_IDT_VEC_INFO] = VMX_INTR_VALID | (VMX_INTR_TYPE_EXTINT << 8) | 0x30;
+    npf_result = HV_FAST_DONE;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(npf_calls, 0);
+    check_untouched(&f);
+
+    /* An address no region claims: asked, refused, the core not called. */
+    arm_ept(&f, q);
+    vmcs[VMCS_GUEST_PHYS_ADDR] = MMIO_BASE + 0x1000;
+    npf_result = HV_FAST_DONE;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(claims_calls, 1);
+    CU_ASSERT_EQUAL(npf_calls, 0);
+    check_untouched(&f);
+
+    /* The core's fast path declines (not a plain MOV...): nothing done,
+       no exit record, the full path next. */
+    arm_ept(&f, q);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(npf_calls, 1);
+    CU_ASSERT(!f.vcpu.exit_ready);
+    check_untouched(&f);
+}
+
+static void test_ept_done(void)
+{
+    static struct fake f;
+    static struct hv_exit ex;
+    fake_init(&f);
+    f.vcpu.run_exit = &ex;
+
+    /* A store a handler finished: the vexit as vmx_decode.c makes it,
+       the guest's RSP in vcpu->gpr for the decoder, RIP set by the core,
+       RSP unchanged and so not written back (one VMCS write: RIP). */
+    arm_ept(&f, Q_WRITE | Q_GLA | Q_FINAL);
+    npf_result = HV_FAST_DONE;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(npf_calls, 1);
+    CU_ASSERT_EQUAL(npf_vx.kind, HV_VX_NPF);
+    CU_ASSERT_EQUAL(npf_vx.rip, 0x1000);
+    CU_ASSERT_EQUAL(npf_vx.raw_code, VMX_EXIT_EPT_VIOLATION);
+    CU_ASSERT_EQUAL(npf_vx.raw_info1, Q_WRITE | Q_GLA | Q_FINAL);
+    CU_ASSERT_EQUAL(npf_vx.raw_info2, MMIO_BASE + 0x30);
+    CU_ASSERT_EQUAL(npf_vx.npf.gpa, MMIO_BASE + 0x30);
+    CU_ASSERT_EQUAL(npf_vx.npf.present, 0);
+    CU_ASSERT_EQUAL(npf_vx.npf.access, HV_ACCESS_WRITE);
+    CU_ASSERT_EQUAL(npf_vx.npf.gva_valid, 1);
+    CU_ASSERT_EQUAL(npf_vx.npf.gva, 0xffff800000001030ull);
+    CU_ASSERT_EQUAL(npf_vx.npf.during_walk, 0);
+    CU_ASSERT_EQUAL(npf_vx.npf.insn_count, 0);
+    CU_ASSERT_EQUAL(npf_rsp, 0x7000);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1004);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RSP], 0x7000);
+    CU_ASSERT_EQUAL(vmcs_writes, 1);
+    CU_ASSERT(!f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(delivered, 0);
+    CU_ASSERT_EQUAL(injected, 0);
+
+    /* A load into RSP (`mov rsp, [mem]`): the new RSP goes to the VMCS,
+       where the CPU takes it from at the next entry; a read access. */
+    arm_ept(&f, Q_READ | Q_GLA | Q_FINAL);
+    npf_result = HV_FAST_DONE;
+    npf_load_rsp = true;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(npf_vx.npf.access, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RSP], 0x9000);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1004);
+}
+
+static void test_ept_exit(void)
+{
+    static struct fake f;
+    static struct hv_exit ex;
+    fake_init(&f);
+    f.vcpu.run_exit = &ex;
+
+    /* The embedder's exit filled: no re-entry (vmx_enter returns and
+       vmx_run sees exit_ready), RIP and RSP left for the completion. */
+    memset(&ex, 0, sizeof(ex));
+    arm_ept(&f, Q_READ | Q_GLA | Q_FINAL);
+    npf_result = HV_FAST_EXIT;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(npf_calls, 1);
+    CU_ASSERT(f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(ex.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(ex.rip, 0x1000);
+    CU_ASSERT_EQUAL(ex.mmio.gpa, MMIO_BASE + 0x30);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RSP], 0x7000);
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -246,6 +448,9 @@ int main(void)
     CU_add_test(s, "gating", test_gating);
     CU_add_test(s, "cpuid", test_cpuid);
     CU_add_test(s, "hypercall", test_hypercall);
+    CU_add_test(s, "ept_gating", test_ept_gating);
+    CU_add_test(s, "ept_done", test_ept_done);
+    CU_add_test(s, "ept_exit", test_ept_exit);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
