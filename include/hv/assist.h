@@ -33,9 +33,10 @@ struct hv_vm;
  * @brief An MMIO handler, called from inside hv_vcpu_run().
  *
  * Runs on the exit path of the vCPU's host CPU with interrupts possibly
- * disabled (on SVM the exit fast path calls it with GIF=0, which also holds
- * NMIs until the next guest entry): it must not sleep or wait for another
- * CPU.
+ * disabled (the backends' exit fast paths call it with host interrupts
+ * held: GIF=0 on SVM, which also holds NMIs, RFLAGS.IF=0 on VMX before the
+ * host's descriptor-table limits are restored): it must not sleep, wait
+ * for another CPU or fault.
  * @param opaque The pointer given at registration.
  * @param gpa Guest-physical address of the access (inside the region).
  * @param size 1, 2, 4 or 8 bytes.
