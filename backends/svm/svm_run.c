@@ -281,7 +281,7 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
                                      (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0);
         /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
         if (s->iret_pending)
-            vcpu->quiet = false;
+            __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
         svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
 
         vcpu->gpr[HV_GPR_RAX] = v->save.rax;

@@ -131,7 +131,10 @@ void svm_vm_fini(struct hv_vm *vm)
  * this VM's ASID. Forgetting every CPU's owner makes each vCPU flush at its
  * next VMRUN (flush-by-ASID when the CPU has it, else TLB_CONTROL=1). A vCPU
  * running right now on another CPU is interrupted so that it re-enters
- * through that flush (the decision is taken with GIF=0, see svm_run.c).
+ * through that flush (the decision is taken with GIF=0, see svm_run.c);
+ * every vCPU also loses its quiet state, so that the exit fast path
+ * (svm_fast.c), which re-enters without that decision, hands its next exit
+ * to svm_run even where the host has no kick_cpu.
  */
 void svm_slat_flush(struct hv_vm *vm)
 {
@@ -141,7 +144,12 @@ void svm_slat_flush(struct hv_vm *vm)
     if (!sv)
         return;
     svm_asid_forget_all(sv->last_on, sv->ncpus);
-    if (!h->ops.kick_cpu || !vm->vcpus)
+    if (!vm->vcpus)
+        return;
+    for (uint32_t i = 0; i < vm->max_vcpus; i++)
+        if (vm->vcpus[i])
+            __atomic_store_n(&vm->vcpus[i]->quiet, false, __ATOMIC_RELAXED);
+    if (!h->ops.kick_cpu)
         return;
     uint32_t self = hv_host_cpu_current(h);
     for (uint32_t i = 0; i < vm->max_vcpus; i++) {

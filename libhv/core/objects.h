@@ -128,7 +128,7 @@ struct hv_vcpu {
     /* Nothing was left to deliver at the last entry (run.c): the backend
        may finish an exit and re-enter without the core (exit fast path).
        The backend clears it too while it has bookkeeping of its own. */
-    bool quiet;
+    volatile bool quiet; /* also cleared by other CPUs (SLAT flush) */
     /* The exit record of the hv_vcpu_run() in progress, and whether the
        backend's fast path has filled it (the run then returns). */
     bool exit_ready;

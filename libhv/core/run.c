@@ -163,7 +163,8 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
                  vcpu->queued_irq.type != HV_EVENT_NONE;
     }
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
-    vcpu->quiet = !queued && (pv_idle || (pv->idle && pv->idle(vcpu)));
+    __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
+                     __ATOMIC_RELAXED);
 }
 
 void hv_deliver_events(struct hv_vcpu *vcpu)

@@ -594,6 +594,17 @@ static void test_fast_exit(void)
     CU_ASSERT_EQUAL(v->save.rip, 0x1003);
     CU_ASSERT_EQUAL(v->ctl.int_state & SVM_INT_SHADOW, 0);
     CU_ASSERT_EQUAL(v->ctl.tlb_control, SVM_TLB_NONE);
+
+    /* A SLAT flush takes the quiet state away: the next exit goes to
+       svm_run, which flushes before the entry. */
+    f.slots[0] = &f.vcpu;
+    CU_ASSERT(f.vcpu.quiet);
+    svm_slat_flush(&f.vm);
+    CU_ASSERT(!f.vcpu.quiet);
+    ARM(SVM_EXIT_CPUID);
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1000);
+    f.slots[0] = NULL;
 #undef ARM
 
     svm_vcpu_fini(&f.vcpu);
