@@ -23,6 +23,26 @@
  * limits VM exit leaves at 0xffff/0x67 (SDM 28.5.2) are put back by
  * vmx_run when the loop ends: nothing in between needs them.
  */
+/* Every guest GPR but RSP from vcpu->gpr (in %rdi, enum hv_gpr order:
+   RAX RCX RDX RBX RSP RBP RSI RDI R8..R15); RDI last. */
+.macro LOAD_GUEST_GPRS
+    mov 0x08(%rdi), %rcx
+    mov 0x10(%rdi), %rdx
+    mov 0x18(%rdi), %rbx
+    mov 0x28(%rdi), %rbp
+    mov 0x30(%rdi), %rsi
+    mov 0x40(%rdi), %r8
+    mov 0x48(%rdi), %r9
+    mov 0x50(%rdi), %r10
+    mov 0x58(%rdi), %r11
+    mov 0x60(%rdi), %r12
+    mov 0x68(%rdi), %r13
+    mov 0x70(%rdi), %r14
+    mov 0x78(%rdi), %r15
+    mov 0x00(%rdi), %rax
+    mov 0x38(%rdi), %rdi
+.endm
+
     .text
     .globl vmx_enter
     .type vmx_enter, @function
@@ -48,21 +68,7 @@ vmx_enter:
 
     cmpq $0, 16(%rsi)           /* flags survive the MOVs below */
 
-    mov 0x08(%rdi), %rcx
-    mov 0x10(%rdi), %rdx
-    mov 0x18(%rdi), %rbx
-    mov 0x28(%rdi), %rbp
-    mov 0x30(%rdi), %rsi
-    mov 0x40(%rdi), %r8
-    mov 0x48(%rdi), %r9
-    mov 0x50(%rdi), %r10
-    mov 0x58(%rdi), %r11
-    mov 0x60(%rdi), %r12
-    mov 0x68(%rdi), %r13
-    mov 0x70(%rdi), %r14
-    mov 0x78(%rdi), %r15
-    mov 0x00(%rdi), %rax
-    mov 0x38(%rdi), %rdi
+    LOAD_GUEST_GPRS
 
     /* STI right before the entry: its shadow keeps interrupts out until
        VMLAUNCH/VMRESUME, which leave RFLAGS to the guest. Entering with
@@ -123,21 +129,7 @@ vmx_exit_trampoline:
     mov 8(%rsi), %rax
     mov %rax, %cr2
     mov 16(%rsp), %rdi          /* vcpu */
-    mov 0x08(%rdi), %rcx
-    mov 0x10(%rdi), %rdx
-    mov 0x18(%rdi), %rbx
-    mov 0x28(%rdi), %rbp
-    mov 0x30(%rdi), %rsi
-    mov 0x40(%rdi), %r8
-    mov 0x48(%rdi), %r9
-    mov 0x50(%rdi), %r10
-    mov 0x58(%rdi), %r11
-    mov 0x60(%rdi), %r12
-    mov 0x68(%rdi), %r13
-    mov 0x70(%rdi), %r14
-    mov 0x78(%rdi), %r15
-    mov 0x00(%rdi), %rax
-    mov 0x38(%rdi), %rdi
+    LOAD_GUEST_GPRS
     sti                         /* as above: its shadow covers VMRESUME */
     vmresume
     jmp 2b                      /* failed: the stack is as vmx_enter's */
