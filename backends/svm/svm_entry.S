@@ -29,6 +29,11 @@
  * RFLAGS.IF=1 around hv_vcpu_run).
  */
 
+#include "core/vcpu_asm.h"
+
+#define VMCB_TLB_CONTROL 0x5c /* byte of the control area (APM Vol. 2 Table B-1) */
+#define TLB_FLUSH_ALL    1    /* TLB_CONTROL: flush every ASID's entries (15.16.1) */
+
 /* Offsets of the GPRs in struct hv_vcpu: gpr[] is its first member, in
    enum hv_gpr order. */
 #define G_RCX (1 * 8)
@@ -79,6 +84,13 @@ svm_world_switch:
 
 .Lenter:
     mov F_VCPU(%rsp), %rdi
+    /* The SLAT grace period (core/vm.c wait_for_guests): in guest mode from
+       here (odd epoch; LOCK makes the increment a full barrier), then a
+       flush request still pending makes this VMRUN drop the TLB. */
+    lock incq HV_VCPU_GUEST_EPOCH(%rdi)
+    cmpb $0, HV_VCPU_FLUSH_REQ(%rdi)
+    jne .Lflush
+.Lgo:
     mov F_VMCB(%rsp), %rax /* VMRUN and VMLOAD take the VMCB in RAX */
     mov G_RCX(%rdi), %rcx
     mov G_RDX(%rdi), %rdx
@@ -115,6 +127,7 @@ svm_world_switch:
     mov %r14, G_R14(%rdi)
     mov %r15, G_R15(%rdi)
     popq G_RDI(%rdi)
+    incq HV_VCPU_GUEST_EPOCH(%rdi) /* out of guest mode (even) */
 
     mov F_HOST(%rsp), %rax
     vmload %rax          /* the host's state back, for C code */
@@ -146,6 +159,12 @@ svm_world_switch:
     pop %rbx
     pop %rbp
     ret
+
+.Lflush:
+    movb $0, HV_VCPU_FLUSH_REQ(%rdi)
+    mov F_VMCBVA(%rsp), %rax
+    movb $TLB_FLUSH_ALL, VMCB_TLB_CONTROL(%rax)
+    jmp .Lgo
     .size svm_world_switch, .-svm_world_switch
 
     .section .note.GNU-stack, "", @progbits

@@ -250,6 +250,8 @@ hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
    the guest's GPRs in vcpu->gpr): true when it finished the exit and the
    guest may re-enter at once. */
 bool vmx_fast_exit(struct hv_vcpu *vcpu);
+/* vmx_run.c: the SLAT flush request an entry takes (vmx_entry.S). */
+void vmx_flush_for_entry(struct hv_vcpu *vcpu);
 
 /* vmx_entry.S: enter the guest; returns 0 after a VM exit, 1 if VMLAUNCH /
    VMRESUME failed with VMfailInvalid, 2 with VMfailValid. */

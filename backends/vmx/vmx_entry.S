@@ -23,6 +23,8 @@
  * limits VM exit leaves at 0xffff/0x67 (SDM 28.5.2) are put back by
  * vmx_run when the loop ends: nothing in between needs them.
  */
+#include "core/vcpu_asm.h"
+
 /* Every guest GPR but RSP from vcpu->gpr (in %rdi, enum hv_gpr order:
    RAX RCX RDX RBX RSP RBP RSI RDI R8..R15); RDI last. */
 .macro LOAD_GUEST_GPRS
@@ -63,6 +65,16 @@ vmx_enter:
     vmwrite %rsp, %rax
     mov %rsp, 0(%rsi)
 
+    /* The SLAT grace period (core/vm.c wait_for_guests): in guest mode from
+       here (odd epoch; LOCK makes the increment a full barrier), then a
+       flush request still pending is carried out before the entry. */
+    lock incq HV_VCPU_GUEST_EPOCH(%rdi)
+    cmpb $0, HV_VCPU_FLUSH_REQ(%rdi)
+    je 7f
+    call vmx_flush_for_entry    /* (vcpu in RDI); RSP is 16-aligned */
+    mov 16(%rsp), %rdi
+    mov 8(%rsp), %rsi
+7:
     mov 8(%rsi), %rax
     mov %rax, %cr2
 
@@ -88,7 +100,9 @@ vmx_enter:
     mov $1, %eax
     jc 3f
     mov $2, %eax
-3:  add $24, %rsp
+3:  mov 16(%rsp), %rdi          /* no entry: out of guest mode again */
+    incq HV_VCPU_GUEST_EPOCH(%rdi)
+    add $24, %rsp
     jmp 4f
 
     .globl vmx_exit_trampoline
@@ -113,6 +127,7 @@ vmx_exit_trampoline:
     mov %r15, 0x78(%rdi)
     pop %rax
     mov %rax, 0x38(%rdi)
+    incq HV_VCPU_GUEST_EPOCH(%rdi) /* out of guest mode (even) */
     mov 8(%rsp), %rsi           /* vv */
     mov %cr2, %rax
     mov %rax, 8(%rsi)
@@ -122,9 +137,15 @@ vmx_exit_trampoline:
     test %al, %al
     jz 5f
 
-    /* Re-enter: the guest's GPRs again (vmx_fast_exit changed some), CR2
-       as it left it (an injected #PF sets it). */
-    mov 8(%rsp), %rsi           /* vv */
+    /* Re-enter: in guest mode again, with the flush request taken as at
+       the first entry; the guest's GPRs again (vmx_fast_exit changed
+       some), CR2 as it left it (an injected #PF sets it). */
+    mov 16(%rsp), %rdi          /* vcpu */
+    lock incq HV_VCPU_GUEST_EPOCH(%rdi)
+    cmpb $0, HV_VCPU_FLUSH_REQ(%rdi)
+    je 8f
+    call vmx_flush_for_entry
+8:  mov 8(%rsp), %rsi           /* vv */
     movq $1, 16(%rsi)           /* launched (vmx_run sets it on return) */
     mov 8(%rsi), %rax
     mov %rax, %cr2

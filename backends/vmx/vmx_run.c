@@ -55,6 +55,23 @@ static void diagnose_entry_failure(struct hv_vcpu *vcpu, uint32_t reason, uint64
            vcpu->id, reason, why);
 }
 
+/*
+ * A SLAT flush request taken at an entry (vmx_entry.S, core/vm.c
+ * wait_for_guests): the VM's EPT-derived translations dropped on this CPU
+ * now (INVEPT, SDM Vol. 3C 29.4.3.1), the generation recorded as the full
+ * path's flush_before_entry records it. Interrupts are off.
+ */
+void vmx_flush_for_entry(struct hv_vcpu *vcpu)
+{
+    struct vmx_vm *vm = vmx_vm_of(vcpu->vm);
+    __atomic_store_n(&vcpu->flush_req, 0, __ATOMIC_RELAXED);
+    uint64_t gen = __atomic_load_n(&vm->ept_gen, __ATOMIC_ACQUIRE);
+#if !HV_HOSTED
+    vmx_invept(vmx_ctx_of_vcpu(vcpu)->cfg.invept_type, vm->eptp);
+#endif
+    vmx_vcpu_of(vcpu)->ept_gen = gen;
+}
+
 /* Per-CPU invalidation before entering (see vmx_cpu.c on VPIDs). */
 static void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
 {

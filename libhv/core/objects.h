@@ -118,6 +118,13 @@ struct hv_vcpu {
     /* Guest GPRs in hv_gpr order. First member: the world-switch assembly
        addresses it at offset 0. Valid between exits (backend run()). */
     uint64_t gpr[HV_GPR_COUNT];
+    /* The SLAT grace period (core/vm.c wait_for_guests), at fixed offsets
+       for the world-switch assembly (core/vcpu_asm.h): guest_epoch is odd
+       from just before a guest entry to just after the exit (the assembly
+       increments it twice), and flush_req asks the next entry to drop the
+       guest's cached translations first. */
+    volatile uint64_t guest_epoch;
+    volatile uint8_t flush_req;
     struct hv_vm *vm;
     uint32_t id;
     uint32_t host_cpu;                 /* CPU it last ran on (run) */

@@ -1,9 +1,12 @@
 /* VM lifecycle and the guest-physical memory API (vm.h). */
+#include <stddef.h>
+
 #include "backend.h"
 #include "core/assist.h"
 #include "core/objects.h"
 #include "core/pv.h"
 #include "core/util.h"
+#include "core/vcpu_asm.h"
 
 #define VM_CONFIG_MIN_SIZE (offsetof(struct hv_vm_config, gpa_bits) + sizeof(uint32_t))
 /* Upper bound on vCPUs per VM: keeps the vcpus[] array within one page. */
@@ -145,10 +148,57 @@ static bool begin_slat_call(struct hv_vm *vm)
  * call unlinked are freed only after that flush, when no CPU can still
  * walk them.
  */
+/*
+ * The grace period of a flush: a CPU keeps using the translations it has
+ * cached for the guest until an entry drops them (SDM Vol. 3C 29.4.3,
+ * APM Vol. 2 15.16), so neither the pages a call unmapped (the embedder may
+ * reuse them once it returns) nor the tables it retired may be let go
+ * while a vCPU of the VM is still in guest mode on another CPU. Every vCPU
+ * gets a flush request, which its next entry takes (the world-switch
+ * assembly: epoch odd, a full barrier, then the request is read and the
+ * TLB flushed); a vCPU in guest mode now (odd epoch, read after the
+ * requests with a full barrier between: one of the two sides sees the
+ * other) is kicked and waited for until it has exited. A vCPU outside
+ * guest mode is not waited for: it may be spinning on a lock the caller
+ * holds, and its next entry flushes anyway.
+ */
+_Static_assert(offsetof(struct hv_vcpu, guest_epoch) == HV_VCPU_GUEST_EPOCH, "vcpu_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, flush_req) == HV_VCPU_FLUSH_REQ, "vcpu_asm.h");
+
+static void wait_for_guests(struct hv_vm *vm)
+{
+    const struct hv_host *h = &vm->ctx->host;
+    if (!vm->vcpus)
+        return;
+    for (uint32_t i = 0; i < vm->max_vcpus; i++)
+        if (vm->vcpus[i])
+            __atomic_store_n(&vm->vcpus[i]->flush_req, 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    uint32_t self = hv_host_cpu_current(h);
+    for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+        struct hv_vcpu *v = vm->vcpus[i];
+        if (!v)
+            continue;
+        uint64_t epoch = __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE);
+        /* In guest mode the vCPU cannot migrate, so host_cpu is where it
+           runs; it cannot be this CPU (only an NMI handler interrupting
+           its entry could call us here, and must not wait for itself). */
+        uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_ACQUIRE);
+        if (!(epoch & 1) || cpu == self)
+            continue;
+        if (h->ops.kick_cpu)
+            h->ops.kick_cpu(h->ops.opaque, cpu);
+        while (__atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) == epoch)
+            __builtin_ia32_pause();
+    }
+}
+
 static hv_status_t end_slat_call(struct hv_vm *vm, hv_status_t st)
 {
-    if (hv_slat_take_flush(&vm->slat))
+    if (hv_slat_take_flush(&vm->slat)) {
         vm->ctx->be->slat_flush(vm);
+        wait_for_guests(vm);
+    }
     hv_slat_flush_done(&vm->slat);
     __atomic_store_n(&vm->slat_busy, 0, __ATOMIC_RELEASE);
     return st;

@@ -699,6 +699,76 @@ static void test_alloc_failure(void)
     teardown();
 }
 
+/* --- the SLAT grace period (core/vm.c wait_for_guests) ------------------- */
+
+static struct hv_vcpu *grace_vcpu;
+static unsigned grace_kicks;
+
+/* The host's kick_cpu: the kicked vCPU leaves guest mode (what the IPI's
+   exit does), after the flush request was published. */
+static void grace_kick(void *opaque, uint32_t cpu)
+{
+    (void)opaque;
+    grace_kicks++;
+    CU_ASSERT_EQUAL(cpu, 1);
+    CU_ASSERT(grace_vcpu->flush_req);
+    grace_vcpu->guest_epoch++;
+}
+
+static void test_slat_grace(void)
+{
+    setup();
+    mh.cpus = 2;
+    struct hv_host_ops ops = mh.ops;
+    ops.kick_cpu = grace_kick;
+    struct hv_ctx *ctx = NULL;
+    struct hv_vm *vm;
+    struct hv_vcpu *vcpu;
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, NULL, &vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 0, &vcpu), HV_OK);
+    uint64_t hpa;
+    void *ram = mock_guest_ram_alloc(&mh, 0x4000, &hpa);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0, hpa, 0x4000, HV_MEM_RWX), HV_OK);
+    grace_vcpu = vcpu;
+    grace_kicks = 0;
+
+    /* Out of guest mode (even epoch): not waited for, not kicked; its next
+       entry takes the flush request. */
+    CU_ASSERT_EQUAL(vcpu->guest_epoch, 0);
+    CU_ASSERT(!vcpu->flush_req);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x3000, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(grace_kicks, 0);
+    CU_ASSERT(vcpu->flush_req);
+
+    /* In guest mode on CPU 1: kicked, and the unmap returns only once it
+       has left guest mode (grace_kick moves the epoch on). */
+    vcpu->flush_req = 0;
+    vcpu->guest_epoch = 5;
+    vcpu->host_cpu = 1;
+    CU_ASSERT_EQUAL(hv_vm_protect(vm, 0x2000, 0x1000, HV_MEM_READ), HV_OK);
+    CU_ASSERT_EQUAL(grace_kicks, 1);
+    CU_ASSERT_EQUAL(vcpu->guest_epoch, 6);
+    CU_ASSERT(vcpu->flush_req);
+
+    /* A change that removes nothing needs no flush and no wait. */
+    vcpu->guest_epoch = 7;
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0x3000, hpa + 0x3000, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(grace_kicks, 1);
+
+    /* "In guest mode" on the caller's own CPU cannot be: not waited for. */
+    vcpu->host_cpu = 0;
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x3000, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(grace_kicks, 1);
+    vcpu->guest_epoch = 8;
+
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpu), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    mock_guest_ram_free(&mh, ram);
+    teardown();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -718,6 +788,7 @@ int main(void)
     CU_add_test(s, "event windows", test_event_windows);
     CU_add_test(s, "unhandled hypercall exit", test_hypercall_exit);
     CU_add_test(s, "allocation failure injection", test_alloc_failure);
+    CU_add_test(s, "SLAT grace period", test_slat_grace);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
