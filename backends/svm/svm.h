@@ -109,7 +109,7 @@ struct svm_vcpu {
     bool nmi_window;   /* the core asked for an NMI window */
     bool irq_window;   /* the core asked for an interrupt window */
     uint64_t iret_rip;
-    bool nrip_save;    /* the CPU reports the next RIP (HV_FEAT_NRIP_SAVE) */
+    bool nrip_save;      /* the CPU reports the next RIP (HV_FEAT_NRIP_SAVE) */
     bool decode_assists; /* ... and the IOIO segment, NPF bytes (HV_FEAT_DECODE_ASSISTS) */
 };
 
@@ -205,12 +205,12 @@ unsigned svm_insn_length(const uint8_t *buf, unsigned n, int mode_bits, const ui
 /* The opcode an exit implies (APM Vol. 3), as one word: its bytes, first
    byte lowest, and its length in bits 31:24. */
 #define SVM_OPCODE(len, bytes) (((uint32_t)(len) << 24) | (uint32_t)(bytes))
-#define SVM_OP_CPUID   SVM_OPCODE(2, 0xa20f)   /* 0F A2 */
-#define SVM_OP_RDMSR   SVM_OPCODE(2, 0x320f)   /* 0F 32 */
-#define SVM_OP_WRMSR   SVM_OPCODE(2, 0x300f)   /* 0F 30 */
-#define SVM_OP_HLT     SVM_OPCODE(1, 0xf4)     /* F4 */
-#define SVM_OP_VMMCALL SVM_OPCODE(3, 0xd9010f) /* 0F 01 D9 */
-#define SVM_OP_INVD    SVM_OPCODE(2, 0x080f)   /* 0F 08 */
+#define SVM_OP_CPUID           SVM_OPCODE(2, 0xa20f)   /* 0F A2 */
+#define SVM_OP_RDMSR           SVM_OPCODE(2, 0x320f)   /* 0F 32 */
+#define SVM_OP_WRMSR           SVM_OPCODE(2, 0x300f)   /* 0F 30 */
+#define SVM_OP_HLT             SVM_OPCODE(1, 0xf4)     /* F4 */
+#define SVM_OP_VMMCALL         SVM_OPCODE(3, 0xd9010f) /* 0F 01 D9 */
+#define SVM_OP_INVD            SVM_OPCODE(2, 0x080f)   /* 0F 08 */
 unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, uint32_t opcode);
 struct hv_fetch_regs;
 void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);

@@ -1,10 +1,11 @@
 /*
  * The exit fast path: exits the library finishes without the embedder
  * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
- * completed here, and an MMIO exit for the embedder is filled here, called by svm_world_switch right after the
- * #VMEXIT with GIF still 0, and the guest re-enters without the host's
- * segment state being saved and restored again and without the core's run
- * loop. That loop would add nothing when the vCPU is quiet (core/run.c
+ * completed here, and an MMIO exit for the embedder is filled here, by
+ * svm_fast_exit(), which svm_world_switch calls right after the #VMEXIT
+ * with GIF still 0; the guest then re-enters without the host's segment
+ * state being saved and restored again and without the core's run loop.
+ * That loop would add nothing when the vCPU is quiet (core/run.c
  * deliver_events: no event queued, no window open, nothing due in the PV
  * layer): anything that changes that kicks the vCPU, and the kick's
  * interrupt, held pending by GIF=0, makes the next VMRUN exit at once with
@@ -21,7 +22,6 @@
 #include "core/util.h"
 #include "core/policy.h"
 #include "core/pv.h"
-
 
 /* The exit left nothing behind: no event whose delivery it interrupted
    (EXITINTINFO, 15.7.2), no kick to report. (svm_run clears quiet for an
@@ -44,9 +44,8 @@ static void resume_at(struct vmcb *v, uint64_t next)
 
 /* RIP after the exiting instruction: the inline cases, else the full
    measurement (a page walk, library code only); false if unknown. */
-static inline __attribute__((always_inline)) bool next_rip(struct hv_vcpu *vcpu,
-                                                           const struct vmcb *v, uint32_t opcode,
-                                                           uint64_t *next)
+static inline __attribute__((always_inline)) bool
+next_rip(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opcode, uint64_t *next)
 {
     if (svm_insn_len_fast(vcpu, v, opcode & 0xffffff, opcode >> 24, next))
         return true;
@@ -58,8 +57,8 @@ static inline __attribute__((always_inline)) bool next_rip(struct hv_vcpu *vcpu,
 }
 
 /* CPUID through the library's policy (core/cpuid.c), resuming at next. */
-static inline __attribute__((always_inline)) bool finish_cpuid(struct hv_vcpu *vcpu,
-                                                               struct vmcb *v, uint64_t next)
+static inline __attribute__((always_inline)) bool finish_cpuid(struct hv_vcpu *vcpu, struct vmcb *v,
+                                                               uint64_t next)
 {
     uint32_t r[4];
     uint64_t *g = vcpu->gpr;

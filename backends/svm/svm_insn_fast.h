@@ -17,8 +17,9 @@
  * within that page and the CS limit. Sets *next, wrapped to the code size;
  * 0 when neither applies (16-bit code, prefixes, a stale memo).
  */
-static inline __attribute__((always_inline)) unsigned svm_insn_len_fast(struct hv_vcpu *vcpu, const struct vmcb *v,
-                                         uint32_t opval, unsigned oplen, uint64_t *next)
+static inline __attribute__((always_inline)) unsigned
+svm_insn_len_fast(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
+                  uint64_t *next)
 {
     uint64_t rip = v->save.rip;
     if (svm_vcpu_of(vcpu)->nrip_save) {

@@ -584,9 +584,9 @@ static bool data_memo_hit(struct hv_vcpu *vcpu, const struct hv_assist_vm *av,
                           const struct hv_fetch_regs *fr, uint64_t ea, bool write, uint64_t *gpa)
 {
     const struct hv_walk_memo *dm = &vcpu->data;
-    uint64_t key = hv_memo_key(fr->cr0, fr->cr4, fr->efer, fr->cpl,
-                               write ? HV_WALK_WRITE : HV_WALK_READ,
-                               (fr->rflags & HV_EMU_RFLAGS_AC) != 0);
+    uint64_t key =
+        hv_memo_key(fr->cr0, fr->cr4, fr->efer, fr->cpl, write ? HV_WALK_WRITE : HV_WALK_READ,
+                    (fr->rflags & HV_EMU_RFLAGS_AC) != 0);
     if (!hv_memo_valid(dm, vcpu->vm, key, fr->cr3, ea >> 12) || dm->maxphyaddr != av->maxphyaddr ||
         dm->gbpages != av->gbpages)
         return false;
@@ -618,10 +618,9 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
         /* Within the code page only: a fetch fault beyond the instruction
            must not be taken (the full path raises it when it is real). */
         size_t room = HV_PAGE_SIZE - (size_t)(fr.rip & (HV_PAGE_SIZE - 1));
-        const uint8_t *page =
-            room >= sizeof(buf)
-                ? hv_code_memo(vcpu, fr.cr0, fr.cr3, fr.cr4, fr.efer, fr.cpl, fr.rip >> 12)
-                : NULL;
+        const uint8_t *page = room >= sizeof(buf) ? hv_code_memo(vcpu, fr.cr0, fr.cr3, fr.cr4,
+                                                                 fr.efer, fr.cpl, fr.rip >> 12)
+                                                  : NULL;
         if (page) {
             /* The memoized code page holds (the common case): the eight
                bytes straight from it, as hv_fetch_insn would copy them. */

@@ -219,8 +219,7 @@ static bool handle_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv
     return true;
 }
 
-static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
-                             struct hv_exit *exit)
+static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     if (vcpu->vm->pv && vcpu->vm->pv->hypercall) {
@@ -246,7 +245,7 @@ static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
     exit->hypercall.nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
     /* Xen's order: 64-bit RDI RSI RDX R10 R8 R9; 32-bit EBX ECX EDX ESI EDI EBP. */
     static const uint8_t order64[6] = {HV_GPR_RDI, HV_GPR_RSI, HV_GPR_RDX,
-                                       HV_GPR_R10, HV_GPR_R8, HV_GPR_R9};
+                                       HV_GPR_R10, HV_GPR_R8,  HV_GPR_R9};
     static const uint8_t order32[6] = {HV_GPR_RBX, HV_GPR_RCX, HV_GPR_RDX,
                                        HV_GPR_RSI, HV_GPR_RDI, HV_GPR_RBP};
     for (int i = 0; i < 6; i++)
@@ -353,8 +352,8 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
                   sizeof(exit->entry_failed.reason));
         exit->entry_failed.reason[sizeof(exit->entry_failed.reason) - 1] = 0;
         return true;
-    case HV_VX_EXTINT:   /* the host took its interrupt after the exit */
-    case HV_VX_PREEMPT:  /* the loop top checks for kicks */
+    case HV_VX_EXTINT:  /* the host took its interrupt after the exit */
+    case HV_VX_PREEMPT: /* the loop top checks for kicks */
         return false;
     case HV_VX_IRQ_WINDOW:
         be->set_window(vcpu, HV_EVENT_EXTINT, false);

@@ -39,7 +39,8 @@ static void teardown(void)
 static struct hv_ctx *make_ctx(void)
 {
     struct hv_ctx *ctx = NULL;
-    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx),
+                          HV_OK);
     return ctx;
 }
 
@@ -74,16 +75,20 @@ static void test_ctx_args(void)
 
     struct hv_host_ops ops = mh.ops;
     ops.size = 8;
-    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx),
+                    HV_ERR_VERSION);
     ops = mh.ops;
     ops.version = 0;
-    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx),
+                    HV_ERR_VERSION);
     ops = mh.ops;
     ops.page_alloc = NULL;
-    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx),
+                    HV_ERR_VERSION);
     ops = mh.ops;
     ops.irq_restore = NULL; /* irq_save without irq_restore */
-    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx), HV_ERR_VERSION);
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&ops, NULL, &mock_backend_ops, &ctx),
+                    HV_ERR_VERSION);
     /* A larger table from a newer embedder is accepted. */
     struct {
         struct hv_host_ops ops;
@@ -110,7 +115,8 @@ static void test_ctx_args(void)
                     HV_ERR_UNSUPPORTED);
     mock_be.probe_status = HV_OK;
     mock_be.ctx_init_status = HV_ERR_HOST;
-    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx), HV_ERR_HOST);
+    CU_ASSERT_EQUAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx),
+                    HV_ERR_HOST);
     mock_be.ctx_init_status = HV_OK;
 
     CU_ASSERT_EQUAL(hv_ctx_destroy(NULL), HV_ERR_INVALID_ARG);
@@ -419,12 +425,12 @@ static void test_cpuid_filter(void)
     fixture_up(&f);
     uint32_t r[4];
     cpuid_through(&f, 1, 0, r);
-    CU_ASSERT(r[2] & (1u << 31));      /* hypervisor present */
-    CU_ASSERT(!(r[2] & (1u << 5)));    /* VMX hidden */
-    CU_ASSERT(!(r[2] & (1u << 26)));   /* XSAVE hidden */
-    CU_ASSERT_EQUAL(r[1] >> 24, 0);    /* APIC id = vCPU id */
+    CU_ASSERT(r[2] & (1u << 31));    /* hypervisor present */
+    CU_ASSERT(!(r[2] & (1u << 5)));  /* VMX hidden */
+    CU_ASSERT(!(r[2] & (1u << 26))); /* XSAVE hidden */
+    CU_ASSERT_EQUAL(r[1] >> 24, 0);  /* APIC id = vCPU id */
     cpuid_through(&f, 0x80000001u, 0, r);
-    CU_ASSERT(!(r[2] & (1u << 2)));    /* SVM hidden */
+    CU_ASSERT(!(r[2] & (1u << 2))); /* SVM hidden */
     cpuid_through(&f, 0x40000000u, 0, r);
     CU_ASSERT_EQUAL(r[0], 0x40000000u);
     CU_ASSERT_EQUAL(memcmp(&r[1], "libhv", 5), 0);
