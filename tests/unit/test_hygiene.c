@@ -347,11 +347,16 @@ static void test_pages_start_zeroed(void)
         CU_ASSERT_EQUAL(r, 0);
         struct hv_mapping mp;
         CU_ASSERT_EQUAL_FATAL(hv_vm_query(g.vm, gfn << 12, &mp), HV_OK);
+        /* The library writes time values into shared_info at once, whose
+           bytes may happen to be 0x3C: the secret shows as a run of it
+           (8 bytes in a row by chance: 2^-64). */
         const uint8_t *p = mock_phys_to_virt(&f.mh, mp.hpa);
-        unsigned secret = 0;
-        for (unsigned k = 0; k < 4096; k++)
-            secret += p[k] == 0x3C;
-        CU_ASSERT_EQUAL(secret, 0);
+        unsigned run = 0, longest = 0;
+        for (unsigned k = 0; k < 4096; k++) {
+            run = p[k] == 0x3C ? run + 1 : 0;
+            longest = run > longest ? run : longest;
+        }
+        CU_ASSERT(longest < 8);
     }
     xf_teardown_peer(&g);
     xf_teardown(&f);
