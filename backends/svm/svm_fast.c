@@ -16,10 +16,10 @@
  * library that neither waits for another CPU nor calls the embedder.
  */
 #include "svm/svm.h"
+#include "svm/svm_decode_npf.h"
 #include "svm/svm_insn_fast.h"
 #include "core/assist.h"
 #include "core/fast.h"
-#include "core/util.h"
 #include "core/policy.h"
 #include "core/pv.h"
 
@@ -60,13 +60,7 @@ next_rip(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opcode, uint64_t *
 static inline __attribute__((always_inline)) bool finish_cpuid(struct hv_vcpu *vcpu, struct vmcb *v,
                                                                uint64_t next)
 {
-    uint32_t r[4];
-    uint64_t *g = vcpu->gpr;
-    hv_cpuid_policy(vcpu, (uint32_t)v->save.rax, (uint32_t)g[HV_GPR_RCX], r);
-    v->save.rax = r[0];
-    g[HV_GPR_RBX] = r[1];
-    g[HV_GPR_RCX] = r[2];
-    g[HV_GPR_RDX] = r[3];
+    hv_cpuid_exit(vcpu, &v->save.rax);
     resume_at(v, next);
     return true;
 }
@@ -119,8 +113,8 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
 /*
  * A nested page fault in a registered MMIO region (core/fast.h
  * hv_fast_npf): a handler's access finished here, or the exit record for
- * the embedder filled (svm_run then returns at once). Reads the same VMCB
- * fields as decode_npf (APM Vol. 2 15.25.6); the guest's RAX and RSP, which
+ * the embedder filled (svm_run then returns at once). Decoded as svm_run
+ * decodes it (svm_decode_npf); the guest's RAX and RSP, which
  * live in the VMCB, may be the MOV's register or base.
  */
 static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb *v)
@@ -129,20 +123,9 @@ static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb
     if ((i1 & (SVM_NPF_P | SVM_NPF_RSV)) || !hv_assist_claims(vcpu->vm, v->ctl.exitinfo2))
         return false;
     struct hv_vexit vx;
-    vx.kind = HV_VX_NPF;
     vx.rip = v->save.rip;
     vx.raw_code = v->ctl.exitcode;
-    vx.npf.gpa = v->ctl.exitinfo2;
-    vx.npf.present = 0;
-    vx.npf.access = (i1 & SVM_NPF_ID)   ? HV_ACCESS_EXEC
-                    : (i1 & SVM_NPF_RW) ? HV_ACCESS_WRITE
-                                        : HV_ACCESS_READ;
-    vx.npf.insn_count = 0;
-    if (svm_vcpu_of(vcpu)->decode_assists) {
-        unsigned n = HV_MIN((unsigned)v->ctl.insn_len, (unsigned)sizeof(vx.npf.insn));
-        hv_memcpy(vx.npf.insn, v->ctl.insn_bytes, n);
-        vx.npf.insn_count = (uint8_t)n;
-    }
+    svm_decode_npf(vcpu, &vx);
     uint64_t *g = vcpu->gpr;
     g[HV_GPR_RAX] = v->save.rax;
     g[HV_GPR_RSP] = v->save.rsp;

@@ -5,6 +5,7 @@
  * core's dispatcher (APM Vol. 2 15.6-15.13, 15.25.6, Appendix C).
  */
 #include "svm/svm.h"
+#include "svm/svm_decode_npf.h"
 #include "core/util.h"
 
 static inline void svm_clgi(void)
@@ -91,35 +92,6 @@ static void decode_io(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     ex->next_rip = v->ctl.exitinfo2;
     uint64_t len = (ex->next_rip - ex->rip) & 0xffffffffull;
     ex->insn_len = (len >= 1 && len <= 15) ? (uint32_t)len : 0;
-}
-
-static void decode_npf(struct hv_vcpu *vcpu, struct hv_vexit *ex)
-{
-    const struct vmcb *v = svm_vmcb(vcpu);
-    uint64_t i1 = v->ctl.exitinfo1;
-
-    ex->kind = HV_VX_NPF;
-    ex->npf.gpa = v->ctl.exitinfo2;
-    ex->npf.gva = 0;
-    ex->npf.gva_valid = 0; /* SVM does not report the linear address */
-    if (i1 & SVM_NPF_ID)
-        ex->npf.access = HV_ACCESS_EXEC;
-    else if (i1 & SVM_NPF_RW)
-        ex->npf.access = HV_ACCESS_WRITE;
-    else
-        ex->npf.access = HV_ACCESS_READ;
-    ex->npf.present = (i1 & SVM_NPF_P) ? 1 : 0;
-    ex->npf.during_walk = (i1 & SVM_NPF_WALK) ? 1 : 0;
-    ex->npf.insn_count = 0;
-    if (svm_vcpu_of(vcpu)->decode_assists) {
-        unsigned n = HV_MIN((unsigned)v->ctl.insn_len, (unsigned)sizeof(ex->npf.insn));
-        hv_memcpy(ex->npf.insn, v->ctl.insn_bytes, n);
-        ex->npf.insn_count = (uint8_t)n;
-    }
-    if (i1 & SVM_NPF_RSV)
-        hv_log(&vcpu->vm->ctx->host, HV_LOG_ERROR,
-               "svm: NPT reserved-bit fault at gpa %#llx: table bug",
-               (unsigned long long)ex->npf.gpa);
 }
 
 /* NMI bookkeeping at an IRET exit: the handler is returning. */
@@ -220,7 +192,7 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         decode_io(vcpu, ex);
         return true;
     case SVM_EXIT_NPF:
-        decode_npf(vcpu, ex);
+        svm_decode_npf(vcpu, ex);
         return true;
     case SVM_EXIT_SHUTDOWN:
         ex->kind = HV_VX_SHUTDOWN;

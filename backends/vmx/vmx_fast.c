@@ -94,13 +94,7 @@ static void resume_after(void)
 /* CPUID through the library's policy (core/cpuid.c). */
 static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu)
 {
-    uint32_t r[4];
-    uint64_t *g = vcpu->gpr;
-    hv_cpuid_policy(vcpu, (uint32_t)g[HV_GPR_RAX], (uint32_t)g[HV_GPR_RCX], r);
-    g[HV_GPR_RAX] = r[0];
-    g[HV_GPR_RBX] = r[1];
-    g[HV_GPR_RCX] = r[2];
-    g[HV_GPR_RDX] = r[3];
+    hv_cpuid_exit(vcpu, &vcpu->gpr[HV_GPR_RAX]);
     resume_after();
     return true;
 }

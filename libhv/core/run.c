@@ -110,13 +110,7 @@ static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
     return false;
 }
 
-/*
- * Put queued events into the injection field, or ask for a window. The vCPU
- * is quiet when nothing is left queued (so no window is open) and the PV
- * hook had nothing to do: until the next exit the core has nothing to add
- * to an entry, and a producer of new events kicks the vCPU (an IPI, which
- * exits), so the backend's exit fast path may re-enter on its own.
- */
+/* Put queued events into the injection field, or ask for a window. */
 static void inject_queued(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
@@ -149,18 +143,30 @@ static void inject_queued(struct hv_vcpu *vcpu)
     }
 }
 
+static inline bool events_queued(const struct hv_vcpu *vcpu)
+{
+    return vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
+           vcpu->queued_irq.type != HV_EVENT_NONE;
+}
+
+/*
+ * The event delivery before each entry: the PV layer's upcalls raised
+ * unless it is idle, queued events injected. The vCPU is quiet when nothing
+ * is left queued (so no window is open) and the PV layer is idle: until the
+ * next exit the core has nothing to add to an entry, and a producer of new
+ * events kicks the vCPU (an IPI, which exits), so the backend's exit fast
+ * path may re-enter on its own.
+ */
 static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu *vcpu)
 {
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     bool pv_idle = !pv || (pv->idle ? pv->idle(vcpu) : !pv->pre_entry);
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
-    bool queued = vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
-                  vcpu->queued_irq.type != HV_EVENT_NONE;
+    bool queued = events_queued(vcpu);
     if (queued) {
         inject_queued(vcpu);
-        queued = vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
-                 vcpu->queued_irq.type != HV_EVENT_NONE;
+        queued = events_queued(vcpu);
     }
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
     __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
@@ -283,16 +289,10 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     uint64_t *g = vcpu->gpr;
 
     switch (vx->kind) {
-    case HV_VX_CPUID: {
-        uint32_t r[4];
-        hv_cpuid_policy(vcpu, (uint32_t)g[HV_GPR_RAX], (uint32_t)g[HV_GPR_RCX], r);
-        g[HV_GPR_RAX] = r[0];
-        g[HV_GPR_RBX] = r[1];
-        g[HV_GPR_RCX] = r[2];
-        g[HV_GPR_RDX] = r[3];
+    case HV_VX_CPUID:
+        hv_cpuid_exit(vcpu, &g[HV_GPR_RAX]);
         advance(vcpu, vx);
         return false;
-    }
     case HV_VX_RDMSR: {
         uint64_t v;
         if (hv_msr_read(vcpu, (uint32_t)g[HV_GPR_RCX], &v) != HV_OK) {

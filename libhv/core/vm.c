@@ -174,7 +174,7 @@ static void wait_for_guests(struct hv_vm *vm)
         if (vm->vcpus[i])
             __atomic_store_n(&vm->vcpus[i]->flush_req, 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    uint32_t self = hv_host_cpu_current(h);
+    uint32_t self = UINT32_MAX; /* asked only if a vCPU is in guest mode */
     for (uint32_t i = 0; i < vm->max_vcpus; i++) {
         struct hv_vcpu *v = vm->vcpus[i];
         if (!v)
@@ -183,8 +183,12 @@ static void wait_for_guests(struct hv_vm *vm)
         /* In guest mode the vCPU cannot migrate, so host_cpu is where it
            runs; it cannot be this CPU (only an NMI handler interrupting
            its entry could call us here, and must not wait for itself). */
+        if (!(epoch & 1))
+            continue;
         uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_ACQUIRE);
-        if (!(epoch & 1) || cpu == self)
+        if (self == UINT32_MAX)
+            self = hv_host_cpu_current(h);
+        if (cpu == self)
             continue;
         if (h->ops.kick_cpu)
             h->ops.kick_cpu(h->ops.opaque, cpu);
