@@ -1,7 +1,8 @@
 /*
  * The exit fast path: exits the library finishes without the embedder
  * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
- * completed here, and an MMIO exit for the embedder is filled here, by
+ * completed here, and an MMIO or port I/O exit for the embedder is filled
+ * here, by
  * svm_fast_exit(), which svm_world_switch calls right after the #VMEXIT
  * with GIF still 0; the guest then re-enters without the host's segment
  * state being saved and restored again and without the core's run loop.
@@ -16,6 +17,7 @@
  * library that neither waits for another CPU nor calls the embedder.
  */
 #include "svm/svm.h"
+#include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
 #include "svm/svm_insn_fast.h"
 #include "core/assist.h"
@@ -139,6 +141,30 @@ static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb
     return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, svm_run returns */
 }
 
+/*
+ * Port I/O for the embedder (core/fast.h hv_fast_io): the exit record is
+ * filled here and the world switch returns; svm_run then returns at once,
+ * without its exit decoding or the core's dispatcher. String I/O takes the
+ * full path (the assist emulates it). Decoded as svm_run decodes it
+ * (svm_decode_io). Returns false: the embedder must see the exit.
+ */
+static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    struct hv_vexit vx;
+    vx.rip = v->save.rip;
+    vx.raw_code = v->ctl.exitcode;
+    vx.raw_info1 = v->ctl.exitinfo1;
+    vx.raw_info2 = v->ctl.exitinfo2;
+    svm_decode_io(svm_vcpu_of(vcpu), v, &vx);
+    if (vx.io.string)
+        return false;
+    vcpu->gpr[HV_GPR_RAX] = v->save.rax;
+    hv_fast_io(vcpu, &vx);
+    v->ctl.eventinj = 0;
+    v->ctl.tlb_control = SVM_TLB_NONE;
+    return false;
+}
+
 bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     /* Tested in this order on purpose: CPUID is the cheapest exit, so it
@@ -155,5 +181,7 @@ bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *v)
         return exit_is_plain(vcpu, v) && fast_hypercall(vcpu, v);
     if (code == SVM_EXIT_NPF)
         return exit_is_plain(vcpu, v) && fast_npf(vcpu, v);
+    if (code == SVM_EXIT_IOIO && exit_is_plain(vcpu, v))
+        return fast_io(vcpu, v);
     return false;
 }

@@ -5,6 +5,7 @@
  * core's dispatcher (APM Vol. 2 15.6-15.13, 15.25.6, Appendix C).
  */
 #include "svm/svm.h"
+#include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
 #include "core/util.h"
 
@@ -69,29 +70,6 @@ static bool handle_efer(struct hv_vcpu *vcpu, bool write)
         return false;
     v->save.efer = (val & ~EFER_LMA) | (old & EFER_LMA) | EFER_SVME;
     return true;
-}
-
-static void decode_io(struct hv_vcpu *vcpu, struct hv_vexit *ex)
-{
-    const struct vmcb *v = svm_vmcb(vcpu);
-    uint64_t i1 = v->ctl.exitinfo1;
-
-    ex->kind = HV_VX_IO;
-    ex->io.port = (uint16_t)(i1 >> SVM_IO_PORT_SHIFT);
-    ex->io.size = (i1 & SVM_IO_SZ8) ? 1 : (i1 & SVM_IO_SZ16) ? 2 : 4;
-    ex->io.write = !(i1 & SVM_IO_IN);
-    ex->io.string = (i1 & SVM_IO_STR) ? 1 : 0;
-    ex->io.rep = (i1 & SVM_IO_REP) ? 1 : 0;
-    ex->io.addr_size = (i1 & SVM_IO_A16) ? 2 : (i1 & SVM_IO_A32) ? 4 : 8;
-    /* The effective segment is reported with decode assists only (15.10.2). */
-    if (svm_vcpu_of(vcpu)->decode_assists)
-        ex->io.seg = (uint8_t)((i1 & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT);
-    else
-        ex->io.seg = HV_SEG_COUNT;
-    /* EXITINFO2 holds the next RIP for IOIO even without NRIP save. */
-    ex->next_rip = v->ctl.exitinfo2;
-    uint64_t len = (ex->next_rip - ex->rip) & 0xffffffffull;
-    ex->insn_len = (len >= 1 && len <= 15) ? (uint32_t)len : 0;
 }
 
 /* NMI bookkeeping at an IRET exit: the handler is returning. */
@@ -189,7 +167,7 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         return true;
     }
     case SVM_EXIT_IOIO:
-        decode_io(vcpu, ex);
+        svm_decode_io(s, v, ex);
         return true;
     case SVM_EXIT_NPF:
         svm_decode_npf(vcpu, ex);
@@ -247,6 +225,9 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             svm_stgi();
             return HV_ERR_HOST;
         }
+        /* Where kicks and the SLAT grace period find it (before the
+           guest-mode epoch turns odd, in svm_world_switch). */
+        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
         if (__atomic_load_n(&sv->last_on[cpu], __ATOMIC_ACQUIRE) != s->serial)
             v->ctl.tlb_control =
                 svm_asid_tlb_control(&sv->last_on[cpu], s->serial,
@@ -262,7 +243,7 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             __atomic_store_n(&sv->last_on[cpu], 0, __ATOMIC_RELEASE); /* no flush happened */
         v->ctl.tlb_control = SVM_TLB_NONE;
         if (vcpu->exit_ready)
-            return HV_OK; /* svm_fast_exit filled the embedder's exit */
+            return HV_OK; /* svm_fast_exit filled the embedder's exit (MMIO, I/O) */
 
         if (handle_exit(vcpu, ex))
             return HV_OK;

@@ -176,6 +176,9 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             return HV_OK;
         }
         uint32_t cpu = hv_host_cpu_current(host);
+        /* Where kicks and the SLAT grace period find it (interrupts are
+           off until the exit: no migration). */
+        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
         flush_before_entry(vcpu, cpu);
         vmx_vmcs_host_state(vcpu, &save);
         vmx_write(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);

@@ -23,6 +23,10 @@
 #define CR0_CD  (1 << 30)
 #define CR0_PG  (1 << 31)
 #define CR4_PAE (1 << 5)
+/* SSE state enabled as a 64-bit kernel has it: FXSAVE/FXRSTOR then
+   cover the XMM registers (SDM Vol. 3A 13.1.3). */
+#define CR4_OSFXSR     (1 << 9)
+#define CR4_OSXMMEXCPT (1 << 10)
 #define MSR_EFER 0xc0000080
 #define EFER_LME (1 << 8)
 #define EFER_NXE (1 << 11)
@@ -89,7 +93,7 @@ _start:
     mov $boot_pml4, %eax
     mov %eax, %cr3
     mov %cr4, %eax
-    or $CR4_PAE, %eax
+    or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
     mov %eax, %cr4
     mov $MSR_EFER, %ecx
     rdmsr

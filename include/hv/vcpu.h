@@ -163,7 +163,12 @@ typedef enum hv_exit_reason {
 #define HV_ACCESS_EXEC  0x4u /**< Instruction fetch. */
 /** @} */
 
-/** The exit record filled by hv_vcpu_run(). Fixed size, no pointers. */
+/**
+ * The exit record filled by hv_vcpu_run(). Fixed size, no pointers. The
+ * fields before the union and the union member that @c reason selects are
+ * written whole (reserved fields zero); the union's bytes beyond that
+ * member are unspecified.
+ */
 struct hv_exit {
     uint32_t reason;   /**< ::hv_exit_reason_t. */
     uint32_t reserved; /**< Zero. */

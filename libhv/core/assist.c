@@ -678,6 +678,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
         hv_status_t st = rg->handler(rg->opaque, gpa, m.size, m.write, &value);
         if (st != HV_OK) {
             exit->reason = HV_EXIT_UNHANDLED;
+            exit->reserved = 0;
             exit->rip = fr.rip;
             exit->raw_code = vx->raw_code;
             exit->raw_info1 = st;
@@ -691,11 +692,19 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
     }
     /* The embedder completes it; the next hv_vcpu_run() writes the loaded
        value and advances RIP without decoding again. */
+    /* The header and the member whole: the record is not cleared first
+       (core/run.c), and the full path's fill reports no raw exit. */
     exit->reason = HV_EXIT_MMIO;
+    exit->reserved = 0;
+    exit->raw_code = 0;
+    exit->raw_info1 = 0;
+    exit->raw_info2 = 0;
     exit->rip = fr.rip;
     exit->mmio.gpa = gpa;
     exit->mmio.size = m.size;
     exit->mmio.write = m.write;
+    for (unsigned i = 0; i < sizeof(exit->mmio.reserved); i++)
+        exit->mmio.reserved[i] = 0;
     exit->mmio.data = value;
     vcpu->completion = m.write ? HV_COMPLETE_ADVANCE : HV_COMPLETE_MMIO_LOAD;
     vcpu->completion_rip = next;

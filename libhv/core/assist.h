@@ -80,8 +80,8 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
  * out on the registers alone. Returns HV_FAST_NONE when the instruction or
  * the situation is anything else (the caller takes hv_assist_emulate(),
  * nothing was done), HV_FAST_DONE when the guest can resume, HV_FAST_EXIT
- * when the embedder must see `exit`. `exit` is zeroed already (hv_vcpu_run
- * clears it); only the fields of the report are written.
+ * when the embedder must see `exit`, whose header and union member are
+ * then written whole (it is not cleared before: core/run.c).
  */
 enum { HV_FAST_NONE, HV_FAST_DONE, HV_FAST_EXIT };
 int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit);

@@ -28,4 +28,13 @@ void hv_deliver_events(struct hv_vcpu *vcpu);
 struct hv_vexit;
 int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
 
+/*
+ * A port I/O exit for the embedder (vx decoded as for the full path: kind,
+ * rip, the raw fields, io.*, next_rip or insn_len; not a string
+ * instruction): vcpu->run_exit filled, the instruction's completion
+ * deferred to the next hv_vcpu_run(), vcpu->exit_ready set. The guest's
+ * RAX must be in vcpu->gpr.
+ */
+void hv_fast_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
+
 #endif /* HV_CORE_FAST_H */

@@ -536,9 +536,10 @@ static void test_state(void)
 }
 
 /*
- * The exit fast path (svm_fast.c) finishes a CPUID exit in the VMCB only
- * while the vCPU is quiet and the exit left nothing behind; otherwise it
- * changes nothing and the full path runs.
+ * The exit fast path (svm_fast.c) finishes a CPUID exit in the VMCB, and
+ * fills a port I/O exit for the embedder, only while the vCPU is quiet and
+ * the exit left nothing behind; otherwise it changes nothing and the full
+ * path runs.
  */
 static void test_fast_exit(void)
 {
@@ -575,8 +576,6 @@ static void test_fast_exit(void)
     f.vcpu.kick_pending = 0;
     v->ctl.exitintinfo = SVM_EVT_V | 0x20;
     CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
-    ARM(SVM_EXIT_IOIO);
-    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
     ARM(SVM_EXIT_VMMCALL); /* no PV interface: the embedder's */
     CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
     CU_ASSERT_EQUAL(v->save.rip, 0x1000);
@@ -594,6 +593,65 @@ static void test_fast_exit(void)
     CU_ASSERT_EQUAL(v->save.rip, 0x1003);
     CU_ASSERT_EQUAL(v->ctl.int_state & SVM_INT_SHADOW, 0);
     CU_ASSERT_EQUAL(v->ctl.tlb_control, SVM_TLB_NONE);
+
+    /* Port I/O: the embedder's exit record filled here, whole (it is not
+       cleared before), the OUT's completion deferred to the next run; the
+       world switch leaves (false). */
+    struct hv_exit rec;
+    hv_memset(&rec, 0xaa, sizeof(rec));
+    f.vcpu.run_exit = &rec;
+    ARM(SVM_EXIT_IOIO);
+    v->ctl.exitinfo1 = (0x1234ull << SVM_IO_PORT_SHIFT) | SVM_IO_SZ16; /* OUT DX, AX */
+    v->ctl.exitinfo2 = 0x1002;
+    v->save.rax = 0xdeadbeef;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT(f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(rec.reserved, 0);
+    CU_ASSERT_EQUAL(rec.raw_code, SVM_EXIT_IOIO);
+    CU_ASSERT_EQUAL(rec.raw_info1, v->ctl.exitinfo1);
+    CU_ASSERT_EQUAL(rec.raw_info2, 0x1002);
+    CU_ASSERT_EQUAL(rec.rip, 0x1000);
+    CU_ASSERT_EQUAL(rec.io.port, 0x1234);
+    CU_ASSERT_EQUAL(rec.io.size, 2);
+    CU_ASSERT_EQUAL(rec.io.write, 1);
+    CU_ASSERT_EQUAL(rec.io.reserved, 0);
+    CU_ASSERT_EQUAL(rec.io.data, 0xbeef);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_ADVANCE);
+    CU_ASSERT_EQUAL(f.vcpu.completion_rip, 0x1002);
+    CU_ASSERT_EQUAL(v->save.rip, 0x1000); /* RIP moves at the next run */
+    f.vcpu.exit_ready = false;
+    /* IN AL: the value comes back from the embedder. */
+    ARM(SVM_EXIT_IOIO);
+    v->ctl.exitinfo1 = (0x60ull << SVM_IO_PORT_SHIFT) | SVM_IO_SZ8 | SVM_IO_IN;
+    v->ctl.exitinfo2 = 0x1002;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT(f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.io.port, 0x60);
+    CU_ASSERT_EQUAL(rec.io.size, 1);
+    CU_ASSERT_EQUAL(rec.io.write, 0);
+    CU_ASSERT_EQUAL(rec.io.data, 0);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_IO_IN);
+    CU_ASSERT_EQUAL(f.vcpu.completion_size, 1);
+    f.vcpu.exit_ready = false;
+    f.vcpu.completion = HV_COMPLETE_NONE;
+    /* String I/O is the assist's (full path); so is any I/O while events
+       are due. */
+    ARM(SVM_EXIT_IOIO);
+    v->ctl.exitinfo1 = (0x60ull << SVM_IO_PORT_SHIFT) | SVM_IO_SZ8 | SVM_IO_STR;
+    rec.reason = HV_EXIT_NONE;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT(!f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_NONE);
+    ARM(SVM_EXIT_IOIO);
+    v->ctl.exitinfo1 = (0x60ull << SVM_IO_PORT_SHIFT) | SVM_IO_SZ8;
+    f.vcpu.quiet = false;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT(!f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_NONE);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
+    f.vcpu.quiet = true;
+    f.vcpu.run_exit = NULL;
 
     /* A SLAT flush takes the quiet state away: the next exit goes to
        svm_run, which flushes before the entry. */

@@ -215,25 +215,55 @@ static int xmm_round(struct vmt *t, uint32_t value, uint32_t *seen)
     return 0;
 }
 
-/*
- * x87/SSE registers are not in the VMCS: two VMs taking turns on one CPU
- * must each read back their own XMM0, never the other's.
- */
-static int case_fpu_isolation(struct kcase_ctx *kc)
+#define CR4_OSFXSR (1ull << 9)
+
+static uint64_t read_cr4(void)
 {
-    struct hv_ctx *ctx;
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
+static void write_cr4(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
+
+/* The host's XMM0 (this kernel is built without SSE: only asm touches it). */
+static void host_xmm0_set(uint32_t v)
+{
+    __asm__ volatile("movd %0, %%xmm0" ::"r"(v));
+}
+
+static uint32_t host_xmm0_get(void)
+{
+    uint32_t v;
+    __asm__ volatile("movd %%xmm0, %0" : "=r"(v));
+    return v;
+}
+
+/*
+ * x87/SSE registers are not in the VMCS/VMCB: two VMs taking turns on one
+ * CPU must each read back their own XMM0, never the other's, and the
+ * host's XMM0 must be its own after each run. The library switches the
+ * state with FXSAVE/FXRSTOR, which cover the XMM registers only with
+ * CR4.OSFXSR set (SDM Vol. 2A FXSAVE): a host without it gets it set
+ * around the switch, so both host settings are run.
+ */
+static int fpu_isolation_pass(struct kcase_ctx *kc, struct hv_ctx *ctx, bool osfxsr)
+{
     struct vmt a, b;
     uint32_t seen = 0, last_a = 0, last_b = 0;
+    const uint32_t host_value = 0x4057f00du;
     int rc;
 
-    struct hv_caps caps;
-    if (vmt_ctx_create(kc, &ctx))
-        return -1;
     hv_memset(&a, 0, sizeof(a));
     hv_memset(&b, 0, sizeof(b));
-    rc = vmx_caps_of(kc, ctx, &caps);
-    if (!rc)
-        rc = vmt_create(kc, ctx, &a, &xmm_guest);
+    uint64_t cr4 = read_cr4();
+    write_cr4(osfxsr ? cr4 | CR4_OSFXSR : cr4 & ~CR4_OSFXSR);
+    if (osfxsr)
+        host_xmm0_set(host_value);
+    rc = vmt_create(kc, ctx, &a, &xmm_guest);
     if (!rc)
         rc = vmt_create(kc, ctx, &b, &xmm_guest);
     if (!rc)
@@ -249,11 +279,30 @@ static int case_fpu_isolation(struct kcase_ctx *kc)
             rc = xmm_round(&b, vb, &seen);
         if (!rc && seen != last_b)
             rc = kcase_fail(kc, "round %u: VM B's XMM0 held 0x%x, expected 0x%x", r, seen, last_b);
+        if (!rc && osfxsr && host_xmm0_get() != host_value)
+            rc = kcase_fail(kc, "round %u: the host's XMM0 held 0x%x, expected 0x%x", r,
+                            host_xmm0_get(), host_value);
         last_a = va;
         last_b = vb;
     }
+    if (!rc && read_cr4() != (osfxsr ? cr4 | CR4_OSFXSR : cr4 & ~CR4_OSFXSR))
+        rc = kcase_fail(kc, "the host's CR4 changed across runs");
+    write_cr4(cr4);
     vmt_destroy(&a);
     vmt_destroy(&b);
+    if (!rc)
+        kprintf("vmx.fpu_isolation: host CR4.OSFXSR=%d: 10 rounds, each XMM0 its own\n", osfxsr);
+    return rc;
+}
+
+static int case_fpu_isolation(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    int rc = fpu_isolation_pass(kc, ctx, true);
+    if (!rc)
+        rc = fpu_isolation_pass(kc, ctx, false);
     hv_ctx_destroy(ctx);
     return rc;
 }
