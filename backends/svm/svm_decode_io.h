@@ -8,6 +8,23 @@
 
 #include "svm/svm.h"
 
+/* The fields of EXITINFO1 the fast path reads too (svm_fast.c). */
+static inline uint16_t svm_io_port(uint64_t i1)
+{
+    return (uint16_t)(i1 >> SVM_IO_PORT_SHIFT);
+}
+
+/* SZ8, SZ16 and SZ32 are bits 4-6, one of them set: 1, 2 or 4 bytes. */
+static inline uint8_t svm_io_size(uint64_t i1)
+{
+    return (uint8_t)((i1 / SVM_IO_SZ8) & 7);
+}
+
+static inline bool svm_io_write(uint64_t i1)
+{
+    return !(i1 & SVM_IO_IN);
+}
+
 /* io.* and the instruction's end into ex; ex->rip and the raw fields are
    the caller's (ex->rip must be set: the length is measured from it). */
 static inline __attribute__((always_inline)) void svm_decode_io(const struct svm_vcpu *s,
@@ -17,10 +34,9 @@ static inline __attribute__((always_inline)) void svm_decode_io(const struct svm
     uint64_t i1 = v->ctl.exitinfo1;
 
     ex->kind = HV_VX_IO;
-    ex->io.port = (uint16_t)(i1 >> SVM_IO_PORT_SHIFT);
-    /* SZ8, SZ16 and SZ32 are bits 4-6: one of them is set, 1, 2 or 4 bytes. */
-    ex->io.size = (uint8_t)((i1 / SVM_IO_SZ8) & 7);
-    ex->io.write = !(i1 & SVM_IO_IN);
+    ex->io.port = svm_io_port(i1);
+    ex->io.size = svm_io_size(i1);
+    ex->io.write = svm_io_write(i1);
     ex->io.string = (i1 & SVM_IO_STR) ? 1 : 0;
     if (ex->io.string) {
         ex->io.rep = (i1 & SVM_IO_REP) ? 1 : 0;

@@ -142,24 +142,21 @@ static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb
 }
 
 /*
- * Port I/O for the embedder (core/fast.h hv_fast_io): the exit record is
+ * Port I/O for the embedder (core/fast.h hv_io_exit): the exit record is
  * filled here and the world switch returns; svm_run then returns at once,
  * without its exit decoding or the core's dispatcher. String I/O takes the
- * full path (the assist emulates it). Decoded as svm_run decodes it
- * (svm_decode_io). Returns false: the embedder must see the exit.
+ * full path (the assist emulates it). EXITINFO1 is read with the accessors
+ * svm_decode_io uses. Returns false: the embedder must see the exit.
  */
 static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu, struct vmcb *v)
 {
-    struct hv_vexit vx;
-    vx.rip = v->save.rip;
-    vx.raw_code = v->ctl.exitcode;
-    vx.raw_info1 = v->ctl.exitinfo1;
-    vx.raw_info2 = v->ctl.exitinfo2;
-    svm_decode_io(svm_vcpu_of(vcpu), v, &vx);
-    if (vx.io.string)
+    uint64_t i1 = v->ctl.exitinfo1;
+    if (i1 & SVM_IO_STR)
         return false;
-    vcpu->gpr[HV_GPR_RAX] = v->save.rax;
-    hv_fast_io(vcpu, &vx);
+    /* EXITINFO2 holds the next RIP for IOIO even without NRIP save. */
+    hv_io_exit(vcpu, vcpu->run_exit, svm_io_port(i1), svm_io_size(i1), svm_io_write(i1),
+               v->save.rip, v->ctl.exitinfo2, v->save.rax, v->ctl.exitcode, i1, v->ctl.exitinfo2);
+    vcpu->exit_ready = true;
     v->ctl.eventinj = 0;
     v->ctl.tlb_control = SVM_TLB_NONE;
     return false;

@@ -6,7 +6,7 @@
 #ifndef HV_CORE_FAST_H
 #define HV_CORE_FAST_H
 
-struct hv_vcpu;
+#include "core/objects.h"
 
 /*
  * The run loop's event delivery before an entry (core/run.c): queued
@@ -29,12 +29,40 @@ struct hv_vexit;
 int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
 
 /*
- * A port I/O exit for the embedder (vx decoded as for the full path: kind,
- * rip, the raw fields, io.*, next_rip or insn_len; not a string
- * instruction): vcpu->run_exit filled, the instruction's completion
- * deferred to the next hv_vcpu_run(), vcpu->exit_ready set. The guest's
- * RAX must be in vcpu->gpr.
+ * A port I/O exit for the embedder, not a string one (the assist runs
+ * those): the header and hv_exit::io written whole (the record is not
+ * cleared first), the instruction's completion deferred to the next
+ * hv_vcpu_run() (OUT: RIP to next_rip; IN: RAX from io.data, then RIP).
+ * Inline: the core's dispatcher and both backends' exit fast paths fill
+ * it with what they decoded, without an intermediate record. raw_* are
+ * the backend's exit code and information for the embedder; rax the
+ * guest's RAX (OUT's data).
  */
-void hv_fast_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
+static inline __attribute__((always_inline)) void
+hv_io_exit(struct hv_vcpu *vcpu, struct hv_exit *exit, uint16_t port, uint8_t size, bool write,
+           uint64_t rip, uint64_t next_rip, uint64_t rax, uint64_t raw_code, uint64_t raw_info1,
+           uint64_t raw_info2)
+{
+    exit->reason = HV_EXIT_IO;
+    exit->reserved = 0;
+    exit->raw_code = raw_code;
+    exit->raw_info1 = raw_info1;
+    exit->raw_info2 = raw_info2;
+    exit->rip = rip;
+    exit->io.port = port;
+    exit->io.size = size;
+    exit->io.write = write;
+    exit->io.reserved = 0;
+    vcpu->completion_rip = next_rip;
+    if (write) {
+        uint64_t mask = size == 4 ? 0xffffffffull : (1ull << (size * 8)) - 1;
+        exit->io.data = rax & mask;
+        vcpu->completion = HV_COMPLETE_ADVANCE;
+    } else {
+        exit->io.data = 0;
+        vcpu->completion_size = size;
+        vcpu->completion = HV_COMPLETE_IO_IN;
+    }
+}
 
 #endif /* HV_CORE_FAST_H */

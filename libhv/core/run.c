@@ -206,40 +206,13 @@ static void fill_raw(struct hv_exit *exit, const struct hv_vexit *vx, uint32_t r
     exit->rip = vx->rip;
 }
 
-/* An I/O exit for the embedder (not a string one: the assist runs
-   those); the instruction completes at the next hv_vcpu_run(). */
-static inline __attribute__((always_inline)) void fill_io(struct hv_vcpu *vcpu,
-                                                          const struct hv_vexit *vx,
-                                                          struct hv_exit *exit)
-{
-    fill_raw(exit, vx, HV_EXIT_IO);
-    exit->io.port = vx->io.port;
-    exit->io.size = vx->io.size;
-    exit->io.write = vx->io.write;
-    exit->io.reserved = 0;
-    if (vx->io.write) {
-        uint64_t mask = vx->io.size == 4 ? 0xffffffffull : (1ull << (vx->io.size * 8)) - 1;
-        exit->io.data = vcpu->gpr[HV_GPR_RAX] & mask;
-        defer(vcpu, vx, HV_COMPLETE_ADVANCE);
-    } else {
-        exit->io.data = 0;
-        vcpu->completion_size = vx->io.size;
-        defer(vcpu, vx, HV_COMPLETE_IO_IN);
-    }
-}
-
 static bool handle_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
     if (vx->io.string)
         return hv_assist_emulate(vcpu, vx, exit);
-    fill_io(vcpu, vx, exit);
+    hv_io_exit(vcpu, exit, vx->io.port, vx->io.size, vx->io.write, vx->rip, next_rip(vx),
+               vcpu->gpr[HV_GPR_RAX], vx->raw_code, vx->raw_info1, vx->raw_info2);
     return true;
-}
-
-void hv_fast_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
-{
-    fill_io(vcpu, vx, vcpu->run_exit);
-    vcpu->exit_ready = true;
 }
 
 static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
