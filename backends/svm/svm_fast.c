@@ -122,8 +122,8 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
 static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     uint64_t i1 = v->ctl.exitinfo1;
-    if ((i1 & (SVM_NPF_P | SVM_NPF_RSV)) || !hv_assist_claims(vcpu->vm, v->ctl.exitinfo2))
-        return false;
+    if (i1 & (SVM_NPF_P | SVM_NPF_RSV))
+        return false; /* hv_fast_npf looks the region up */
     struct hv_vexit vx;
     vx.rip = v->save.rip;
     vx.raw_code = v->ctl.exitcode;

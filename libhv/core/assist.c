@@ -15,6 +15,7 @@
 #include <hv/assist.h>
 #include "backend.h"
 #include "core/assist.h"
+#include "core/fast.h"
 #include "core/guest_mem.h"
 #include "core/objects.h"
 #include "core/policy.h"
@@ -54,22 +55,50 @@ struct assist_call {
     uint64_t fail_gpa;
 };
 
+static bool region_holds(const struct mmio_region *r, uint64_t gpa)
+{
+    return gpa >= r->gpa && gpa - r->gpa < r->len;
+}
+
 static struct mmio_region *find_region(struct hv_assist_vm *av, uint64_t gpa)
 {
     if (!av)
         return NULL;
     for (uint32_t i = 0; i < av->count; i++) {
         struct mmio_region *r = &av->regions[i];
-        if (gpa >= r->gpa && gpa - r->gpa < r->len)
+        if (region_holds(r, gpa))
             return r;
     }
     return NULL;
+}
+
+static inline __attribute__((always_inline)) const struct mmio_region *
+region_of(struct hv_vcpu *vcpu, uint64_t gpa)
+{
+    /* A guest driving a device faults in its region again and again. */
+    struct hv_assist_vm *av = vcpu->vm->assist;
+    if (!av)
+        return NULL;
+    uint32_t hint = vcpu->mmio_hint;
+    if (hint < av->count && region_holds(&av->regions[hint], gpa))
+        return &av->regions[hint];
+    struct mmio_region *r = find_region(av, gpa);
+    if (r)
+        vcpu->mmio_hint = (uint32_t)(r - av->regions);
+    return r;
+}
+
+const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa)
+{
+    return region_of(vcpu, gpa);
 }
 
 bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
 {
     return find_region(vm->assist, gpa) != NULL;
 }
+
+
 
 hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
                                 hv_mmio_handler handler, void *opaque)
@@ -594,7 +623,8 @@ static bool data_memo_hit(struct hv_vcpu *vcpu, const struct hv_assist_vm *av,
     return true;
 }
 
-int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
+int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
+                   struct hv_exit *exit)
 {
     struct hv_vm *vm = vcpu->vm;
     const struct hv_backend_ops *be = vm->ctx->be;
@@ -642,8 +672,20 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
     if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
         return HV_FAST_NONE;
 
-    uint64_t gpa;
-    if (!data_memo_hit(vcpu, av, &fr, m.ea, m.write, &gpa)) {
+    /* The operand's guest-physical address: the one the CPU faulted on
+       when the fault is this MOV's data access: not a fetch or a guest
+       page-table access, the same direction, the same offset within the
+       page, and the same linear address where VMX reports it (NPF
+       EXITINFO2 and the EPT violation's guest-physical address are
+       byte-exact, APM Vol. 2 15.25.6, SDM Vol. 3C 28.2.1). The CPU's own
+       walk of the guest's tables then granted the access: no second walk.
+       Otherwise the memo of the last data walk, or a walk. */
+    uint64_t gpa = vx->npf.gpa;
+    uint32_t want = m.write ? HV_ACCESS_WRITE : HV_ACCESS_READ;
+    bool cpu_gpa = !vx->npf.during_walk && vx->npf.access == want &&
+                   ((m.ea ^ gpa) & (HV_PAGE_SIZE - 1)) == 0 &&
+                   (!vx->npf.gva_valid || vx->npf.gva == m.ea);
+    if (!cpu_gpa && !data_memo_hit(vcpu, av, &fr, m.ea, m.write, &gpa)) {
         struct hv_emu_regs r;
         struct assist_call call = {.vcpu = vcpu, .av = av, .regs = &r};
         struct hv_emu_env env = {.ops = &assist_ops,
@@ -666,9 +708,10 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
             return HV_FAST_NONE; /* a failed walk changed nothing */
         gpa = w.gpa;
     }
-    /* The page the CPU faulted on, in a region: else the full path decides. */
-    struct mmio_region *rg = find_region(av, gpa);
-    if ((gpa >> 12) != (vx->npf.gpa >> 12) || !rg)
+    /* The page the CPU faulted on, in a region (rg holds the CPU's gpa):
+       else the full path decides. */
+    if (!cpu_gpa && ((gpa >> 12) != (vx->npf.gpa >> 12) ||
+                     (!region_holds(rg, gpa) && !(rg = find_region(av, gpa)))))
         return HV_FAST_NONE;
 
     uint64_t mask = m.size == 8 ? ~0ull : 0xffffffffull;
@@ -711,4 +754,31 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_ex
     vcpu->completion_size = m.size;
     vcpu->completion_reg = m.reg;
     return HV_FAST_EXIT;
+}
+
+int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+{
+    /* The MMIO cases of the dispatcher (core/run.c), through the fast path
+       above only; whatever it does not finish takes the full path again. */
+    if (vx->npf.present)
+        return HV_FAST_NONE;
+    const struct mmio_region *rg = region_of(vcpu, vx->npf.gpa);
+    if (!rg)
+        return HV_FAST_NONE;
+    /* Not spurious: the page was unmapped when last checked, and the SLAT
+       has not changed since (its generation moves after every change). A
+       change in progress counts as after the fault, which is then an MMIO
+       access from before that change. Otherwise walk, and remember. */
+    uint64_t page = vx->npf.gpa >> 12;
+    uint64_t gen = hv_slat_gen(&vcpu->vm->slat);
+    if (page != vcpu->hole_page || gen != vcpu->hole_gen) {
+        if (hv_npf_spurious(vcpu, vx))
+            return HV_FAST_NONE;
+        vcpu->hole_page = page;
+        vcpu->hole_gen = gen;
+    }
+    int r = hv_assist_fast(vcpu, vx, rg, vcpu->run_exit);
+    if (r == HV_FAST_EXIT)
+        vcpu->exit_ready = true;
+    return r;
 }

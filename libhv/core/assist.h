@@ -17,7 +17,14 @@ struct hv_vm;
 struct hv_vexit;
 struct hv_exit;
 
-/* Is gpa inside a registered MMIO region of the VM? (NPF dispatch) */
+/* A registered MMIO region (opaque outside assist.c). */
+struct mmio_region;
+
+/* The registered MMIO region holding gpa, or NULL (NPF dispatch); the
+   region vcpu found last is tried first. */
+const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa);
+
+/* Is gpa inside a registered MMIO region of the VM? */
 bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa);
 
 /*
@@ -77,14 +84,16 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
 /*
  * The MMIO fast path (NPF in a registered region): a plain 32/64-bit
  * `mov reg, [mem]` or `mov [mem], reg` in 64-bit mode, decoded and carried
- * out on the registers alone. Returns HV_FAST_NONE when the instruction or
+ * out on the registers alone; rg is hv_assist_region() of the fault's gpa.
+ * Returns HV_FAST_NONE when the instruction or
  * the situation is anything else (the caller takes hv_assist_emulate(),
  * nothing was done), HV_FAST_DONE when the guest can resume, HV_FAST_EXIT
  * when the embedder must see `exit`, whose header and union member are
  * then written whole (it is not cleared before: core/run.c).
  */
 enum { HV_FAST_NONE, HV_FAST_DONE, HV_FAST_EXIT };
-int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit);
+int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
+                   struct hv_exit *exit);
 
 /* Free the VM's region table (VM destroy). */
 void hv_assist_vm_fini(struct hv_vm *vm);

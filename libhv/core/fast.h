@@ -6,6 +6,7 @@
 #ifndef HV_CORE_FAST_H
 #define HV_CORE_FAST_H
 
+#include "backend.h"
 #include "core/objects.h"
 
 /*
@@ -16,10 +17,23 @@
 void hv_deliver_events(struct hv_vcpu *vcpu);
 
 /*
+ * A fault on a translation that is valid now (another CPU mapped it, or
+ * the CPU walked a table retired before its flush) is spurious: the access
+ * is retried. HV_ACCESS_* equal HV_MEM_* bits. (The dispatcher and
+ * hv_fast_npf.)
+ */
+static inline bool hv_npf_spurious(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+{
+    uint64_t hpa;
+    return hv_slat_translate(&vcpu->vm->slat, vx->npf.gpa, vx->npf.access & HV_MEM_RWX, &hpa) ==
+           HV_OK;
+}
+
+/*
  * An NPF the MMIO assist may finish without the full path: a fault in a
- * registered region (the caller checked hv_assist_claims; not present,
- * not spurious) whose instruction the
- * assist's fast path carries out. HV_FAST_DONE: the handler ran, RIP
+ * registered region (looked up here: a backend need not check
+ * hv_assist_claims first), not present, not spurious, whose instruction
+ * the assist's fast path carries out. HV_FAST_DONE: the handler ran, RIP
  * advanced; HV_FAST_EXIT: vcpu->run_exit is filled for the embedder and
  * vcpu->exit_ready set; HV_FAST_NONE: nothing done. Only vx's rip, npf.gpa,
  * npf.present, npf.access, npf.insn/insn_count and raw_code are read. The

@@ -154,6 +154,12 @@ struct hv_vcpu {
     uint8_t alog_len;
     struct hv_walk_memo fetch;         /* code page of the last fetch (core/insn_fetch.c) */
     struct hv_walk_memo data;          /* page of the assist's last data access */
+    /* The last MMIO page a fault was checked on and found unmapped, and
+       the SLAT generation then (core/run.c hv_fast_npf): while the
+       generation holds, a fault there is not spurious without a walk. */
+    uint64_t hole_page;
+    uint64_t hole_gen;
+    uint32_t mmio_hint; /* index of the MMIO region it last faulted in (assist.c) */
     void *arch;                        /* backend per-vCPU data (backend) */
     /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */
     uint8_t fpu[512] __attribute__((aligned(16)));

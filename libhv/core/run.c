@@ -250,28 +250,6 @@ static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx, st
     return true;
 }
 
-/* A fault on a translation that is valid now (another CPU mapped it, or
-   the CPU walked a table retired before its flush) is spurious: the access
-   is retried. HV_ACCESS_* equal HV_MEM_* bits. */
-static bool spurious_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
-{
-    uint64_t hpa;
-    return hv_slat_translate(&vcpu->vm->slat, vx->npf.gpa, vx->npf.access & HV_MEM_RWX, &hpa) ==
-           HV_OK;
-}
-
-int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
-{
-    /* The MMIO cases of dispatch() below, through the assist's fast path
-       only; whatever it does not finish takes the full path again. */
-    if (vx->npf.present || spurious_npf(vcpu, vx))
-        return HV_FAST_NONE;
-    int r = hv_assist_fast(vcpu, vx, vcpu->run_exit);
-    if (r == HV_FAST_EXIT)
-        vcpu->exit_ready = true;
-    return r;
-}
-
 /* Returns true when the embedder must see the exit. */
 static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
@@ -306,10 +284,11 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     case HV_VX_IO:
         return handle_io(vcpu, vx, exit);
     case HV_VX_NPF: {
-        if (spurious_npf(vcpu, vx))
+        if (hv_npf_spurious(vcpu, vx))
             return false;
-        if (!vx->npf.present && hv_assist_claims(vcpu->vm, vx->npf.gpa)) {
-            int fast = hv_assist_fast(vcpu, vx, exit);
+        const struct mmio_region *rg;
+        if (!vx->npf.present && (rg = hv_assist_region(vcpu, vx->npf.gpa))) {
+            int fast = hv_assist_fast(vcpu, vx, rg, exit);
             if (fast != HV_FAST_NONE)
                 return fast == HV_FAST_EXIT;
             return hv_assist_emulate(vcpu, vx, exit);

@@ -24,6 +24,7 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     vcpu->vm = vm;
     vcpu->id = id;
     vcpu->host_cpu = UINT32_MAX;
+    vcpu->hole_page = UINT64_MAX; /* no gpa page has this number */
     hv_fpu_init_state(vcpu->fpu);
     hv_status_t st = vm->ctx->be->vcpu_init(vcpu);
     if (st != HV_OK) {
