@@ -26,16 +26,16 @@ uint16_t vmx_ar_to_attr(uint32_t ar)
     return attr;
 }
 
-/* I/O exit qualification (SDM 27.2.1, table 27-5). */
+/* I/O exit qualification (SDM 28.2.1, table 28-5; accessors in vmx_decode.h). */
 static void decode_io(const struct vmx_exit_raw *raw, struct hv_vexit *ex)
 {
     uint64_t q = raw->qual;
     ex->kind = HV_VX_IO;
-    ex->io.size = (uint8_t)((q & 7u) + 1); /* 0, 1, 3 encode 1, 2, 4 bytes */
-    ex->io.write = (q & (1u << 3)) ? 0 : 1;
-    ex->io.string = (q >> 4) & 1u;
-    ex->io.rep = (q >> 5) & 1u;
-    ex->io.port = (uint16_t)(q >> 16);
+    ex->io.size = vmx_io_size(q);
+    ex->io.write = vmx_io_write(q);
+    ex->io.string = vmx_io_string(q);
+    ex->io.rep = (q & VMX_IO_REP) ? 1 : 0;
+    ex->io.port = vmx_io_port(q);
     ex->io.addr_size = raw->cpu_mode_addr_size;
     ex->io.seg = ex->io.write ? HV_SEG_DS : HV_SEG_ES;
     if (ex->io.string && raw->insn_info_valid) {
@@ -79,7 +79,11 @@ void vmx_decode_exit(const struct vmx_exit_raw *raw, struct hv_vexit *ex)
     ex->next_rip = 0;
     ex->raw_code = raw->reason;
     ex->raw_info1 = raw->qual;
-    ex->raw_info2 = raw->gpa;
+    /* The guest-physical address field is defined for EPT violations and
+       misconfigurations only (SDM 28.2.1): 0 for the rest, so that an
+       exit's record does not carry a stale address (and the fast path,
+       which does not read the field, reports the same, vmx_fast.c). */
+    ex->raw_info2 = vmx_exit_has_gpa(basic) ? raw->gpa : 0;
     ex->rip = raw->rip;
 
     switch (basic) {
@@ -132,7 +136,7 @@ void vmx_decode_exit(const struct vmx_exit_raw *raw, struct hv_vexit *ex)
     }
     /* The instruction length is defined for exits caused by an instruction
        (SDM 27.2.4); VMX always reports it, so the next RIP is known. */
-    if (insn && raw->insn_len >= 1 && raw->insn_len <= 15) {
+    if (insn && vmx_insn_len(raw->insn_len)) {
         ex->insn_len = raw->insn_len;
         ex->next_rip = raw->rip + raw->insn_len;
     }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "backend.h"
+#include "vmx/vmx_arch.h"
 
 /* The VMCS fields an exit is decoded from (read once by vmx_run.c). */
 struct vmx_exit_raw {
@@ -22,6 +23,49 @@ struct vmx_exit_raw {
     uint64_t rip;               /* guest RIP */
     uint8_t cpu_mode_addr_size; /* 2, 4 or 8: default address size of the guest code */
 };
+
+/*
+ * The I/O-instruction exit qualification (SDM Vol. 3C 28.2.1, Table 28-5),
+ * read by vmx_decode_exit() and by the exit fast path (vmx_fast.c): size in
+ * bits 2:0 (0, 1, 3: 1, 2, 4 bytes), direction bit 3 (1 = IN), string
+ * instruction bit 4, REP prefix bit 5, port in bits 31:16.
+ */
+#define VMX_IO_IN     (1u << 3)
+#define VMX_IO_STRING (1u << 4)
+#define VMX_IO_REP    (1u << 5)
+
+static inline uint8_t vmx_io_size(uint64_t qual)
+{
+    return (uint8_t)((qual & 7u) + 1);
+}
+
+static inline bool vmx_io_write(uint64_t qual)
+{
+    return !(qual & VMX_IO_IN);
+}
+
+static inline bool vmx_io_string(uint64_t qual)
+{
+    return (qual & VMX_IO_STRING) != 0;
+}
+
+static inline uint16_t vmx_io_port(uint64_t qual)
+{
+    return (uint16_t)(qual >> 16);
+}
+
+/* The VM-exit instruction length (SDM 28.2.5) as both paths use it: 1-15
+   bytes, anything else 0 (no length: the next RIP is unknown). */
+static inline uint32_t vmx_insn_len(uint32_t len)
+{
+    return (len >= 1 && len <= 15) ? len : 0;
+}
+
+/* Exits whose guest-physical address field is defined (SDM 28.2.1). */
+static inline bool vmx_exit_has_gpa(uint32_t basic)
+{
+    return basic == VMX_EXIT_EPT_VIOLATION || basic == VMX_EXIT_EPT_MISCONFIG;
+}
 
 /* Segment access rights: VMX format (SDM 24.4.1) <-> hv_segment::attr. */
 uint32_t vmx_attr_to_ar(uint16_t attr);

@@ -1,14 +1,14 @@
 /*
  * The exit fast path: exits the library finishes without the embedder
  * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
- * completed here, and an MMIO exit for the embedder is filled here (then
- * vmx_run returns at once), called by vmx_entry.S right after the VM exit
- * with interrupts still off, and the guest re-enters with VMRESUME without
- * the backend's and the core's run loops. Those loops would add nothing when the vCPU is quiet
- * (core/run.c deliver_events: no event queued, no window open, nothing due in the PV layer):
- * anything that changes that kicks the vCPU, and the kick's interrupt, held pending while RFLAGS.IF
- * is 0, makes the next VMRESUME exit at once (external-interrupt and NMI exiting, SDM Vol.
- * 3C 26.2), which takes the full path; where an emulator does not do that, the time bound in
+ * completed here, and an MMIO or port I/O exit for the embedder is filled
+ * here (then vmx_run returns at once), called by vmx_entry.S right after
+ * the VM exit with interrupts still off, and the guest re-enters with
+ * VMRESUME without the backend's and the core's run loops. Those loops would add nothing when the
+ * vCPU is quiet (core/run.c deliver_events: no event queued, no window open, nothing due in the PV
+ * layer): anything that changes that kicks the vCPU, and the kick's interrupt, held pending while
+ * RFLAGS.IF is 0, makes the next VMRESUME exit at once (external-interrupt and NMI exiting, SDM
+ * Vol. 3C 26.2), which takes the full path; where an emulator does not do that, the time bound in
  * exit_is_plain() does. (SDM sections: Vol. 3C as numbered since 2023, VM exits in chapter 28.)
  *
  * What vmx_run does around an exit, and why it holds here:
@@ -16,22 +16,26 @@
  *     per-CPU host-state fields and VPID need nothing; an EPT generation
  *     bumped by another CPU (vmx_vm::ept_gen) takes the full path, which
  *     flushes;
- *   - IDT-vectoring information (SDM 28.2.4) is never valid for a CPUID or
- *     VMCALL exit: those are instruction exits, and an exit during event
- *     delivery reports the cause of that exit instead; "NMI unblocking due
- *     to IRET" is reported for EPT violations, exception exits and a few
- *     others, never for these (SDM 28.2.3): neither is read for them. An
- *     EPT violation can have either (a fault on the IDT or the stack while
- *     delivering an event, an IRET's stack pop): both take the full path,
- *     whose vmx_events_after_exit re-injects or re-blocks;
+ *   - IDT-vectoring information (SDM 28.2.4) is never valid for a CPUID,
+ *     VMCALL or I/O exit: those are instruction exits, and an exit during
+ *     event delivery reports the cause of that exit instead; "NMI
+ *     unblocking due to IRET" is reported for EPT violations, exception
+ *     exits and a few others, never for these (SDM 28.2.3): neither is
+ *     read for them. An EPT violation can have either (a fault on the IDT
+ *     or the stack while delivering an event, an IRET's stack pop): both
+ *     take the full path, whose vmx_events_after_exit re-injects or
+ *     re-blocks;
  *   - RIP advances by the VM-exit instruction length (SDM 28.2.5) and the
  *     STI / MOV SS blocking ends (vmx_skip_insn does the same; for MMIO
- *     the core moves RIP through the backend's set_rip, which does too);
+ *     the core moves RIP through the backend's set_rip, which does too;
+ *     for I/O it does so at the next run, as on the full path);
  *   - RFLAGS does not change, so the preemption timer's arming (vmx_run's
  *     arm_timer) stays right; its VMCS value is reloaded by every entry;
  *   - the guest's RSP stays in the VMCS: vcpu->gpr[HV_GPR_RSP] is synced
  *     by vmx_run, and for the MMIO case, whose MOV may use RSP as its base
- *     or its register, around the assist here;
+ *     or its register, around the assist here; an I/O exit for the
+ *     embedder copies it from the VMCS (vmx_run's next entry writes it
+ *     back, and the embedder may read it before);
  *   - an event made due by a hypercall is delivered by the core's event
  *     delivery and written to the VMCS as vmx_run would before the entry.
  * Runs with the host's MSRs (VM exit loaded them) but interrupts off and
@@ -44,6 +48,7 @@
  * test (tests/unit/test_vmx_fast.c) can run this file on a fake VMCS.
  */
 #include "vmx/vmx.h"
+#include "vmx/vmx_decode.h"
 #include "core/assist.h"
 #include "core/cpu.h"
 #include "core/fast.h"
@@ -180,15 +185,48 @@ static __attribute__((noinline)) bool fast_ept_violation(struct hv_vcpu *vcpu)
     return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, vmx_run returns */
 }
 
+/*
+ * Port I/O for the embedder (core/fast.h hv_io_exit): the exit record is
+ * filled here, vmx_enter returns, and run_inner (vmx_run.c) returns at
+ * once on exit_ready, without its exit decoding or the core's dispatcher.
+ * String I/O (INS/OUTS) takes the full path: the assist emulates it. The
+ * record is the full path's (vmx_decode.c, then core/run.c handle_io): the
+ * qualification read through the same accessors (vmx_decode.h), the next
+ * RIP from the same instruction length, raw_info2 0 as vmx_decode_exit
+ * reports it for an exit without a guest-physical address. Of what
+ * run_inner does after an exit, only the RSP sync matters here
+ * (vmx_events_after_exit has nothing to do: see the top of this file).
+ * Returns false: the embedder must see the exit.
+ */
+static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu)
+{
+    uint64_t q = VMX_FAST_READ(VMCS_EXIT_QUAL);
+    if (vmx_io_string(q))
+        return false;
+    uint64_t rip = VMX_FAST_READ(VMCS_GUEST_RIP);
+    uint32_t len = vmx_insn_len((uint32_t)VMX_FAST_READ(VMCS_EXIT_INSN_LEN));
+    uint64_t *g = vcpu->gpr;
+    g[HV_GPR_RSP] = VMX_FAST_READ(VMCS_GUEST_RSP);
+    hv_io_exit(vcpu, vcpu->run_exit, vmx_io_port(q), vmx_io_size(q), vmx_io_write(q), rip,
+               rip + len, g[HV_GPR_RAX], VMX_EXIT_IO, q, 0);
+    vcpu->exit_ready = true;
+    return false;
+}
+
 bool vmx_fast_exit(struct hv_vcpu *vcpu)
 {
-    /* The full 32 bits: an entry failure (bit 31) never matches. */
+    /* The full 32 bits: an entry failure (bit 31) never matches. Tested
+       one by one, CPUID first: it is the cheapest exit, so a test in
+       front of it costs it the most. */
     uint32_t reason = (uint32_t)VMX_FAST_READ(VMCS_EXIT_REASON);
-    if (reason != VMX_EXIT_CPUID && reason != VMX_EXIT_VMCALL && reason != VMX_EXIT_EPT_VIOLATION)
-        return false;
-    if (!exit_is_plain(vcpu, vmx_vcpu_of(vcpu)))
-        return false;
+    const struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
     if (reason == VMX_EXIT_CPUID)
-        return fast_cpuid(vcpu);
-    return reason == VMX_EXIT_VMCALL ? fast_hypercall(vcpu) : fast_ept_violation(vcpu);
+        return exit_is_plain(vcpu, vv) && fast_cpuid(vcpu);
+    if (reason == VMX_EXIT_VMCALL)
+        return exit_is_plain(vcpu, vv) && fast_hypercall(vcpu);
+    if (reason == VMX_EXIT_EPT_VIOLATION)
+        return exit_is_plain(vcpu, vv) && fast_ept_violation(vcpu);
+    if (reason == VMX_EXIT_IO && exit_is_plain(vcpu, vv))
+        return fast_io(vcpu);
+    return false;
 }

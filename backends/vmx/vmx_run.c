@@ -203,7 +203,7 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             return HV_OK;
         }
         vv->launched = 1;
-        /* vmx_fast_exit filled the embedder's exit (an MMIO access): the
+        /* vmx_fast_exit filled the embedder's exit (MMIO, port I/O): the
            exit needs nothing else (no event in flight, RSP synced). */
         if (vcpu->exit_ready) {
             vmx_vmcs_end(flags);
@@ -237,7 +237,7 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             continue;
         }
 
-        raw.gpa = vmx_read(VMCS_GUEST_PHYS_ADDR);
+        raw.gpa = vmx_exit_has_gpa(basic) ? vmx_read(VMCS_GUEST_PHYS_ADDR) : 0;
         raw.gla = basic == VMX_EXIT_EPT_VIOLATION ? vmx_read(VMCS_GUEST_LINEAR_ADDR) : 0;
         raw.insn_info_valid = vc->cfg.ins_outs_info;
         raw.insn_info = raw.insn_info_valid ? (uint32_t)vmx_read(VMCS_EXIT_INSN_INFO) : 0;

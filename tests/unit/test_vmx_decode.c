@@ -59,6 +59,12 @@ static void test_io_decode(void)
     CU_ASSERT_EQUAL(ex.next_rip, 0x1001);
     CU_ASSERT_EQUAL(ex.rip, 0x1000);
     CU_ASSERT_EQUAL(ex.raw_code, VMX_EXIT_IO);
+    CU_ASSERT_EQUAL(ex.raw_info1, 0x03f80000ull);
+    /* The guest-physical address field is undefined for this exit (SDM
+       28.2.1): a stale value in it is not reported. */
+    r.gpa = 0xdead000;
+    vmx_decode_exit(&r, &ex);
+    CU_ASSERT_EQUAL(ex.raw_info2, 0);
     /* IN EAX, imm8 0x71: size 4 (3), in (bit 3), immediate (bit 6). */
     r = raw_exit(VMX_EXIT_IO, (0x71ull << 16) | (1u << 6) | (1u << 3) | 3u);
     vmx_decode_exit(&r, &ex);
@@ -145,8 +151,11 @@ static void test_other_exits(void)
         struct hv_vexit ex;
         struct vmx_exit_raw r = raw_exit(map[i].reason, 0);
         r.insn_len = 3;
+        r.gpa = 0x5000;
         vmx_decode_exit(&r, &ex);
         CU_ASSERT_EQUAL(ex.kind, map[i].kind);
+        /* The guest-physical address only where it is defined. */
+        CU_ASSERT_EQUAL(ex.raw_info2, map[i].reason == VMX_EXIT_EPT_MISCONFIG ? 0x5000u : 0u);
         CU_ASSERT_EQUAL(ex.insn_len, map[i].insn ? 3u : 0u);
         CU_ASSERT_EQUAL(ex.next_rip, map[i].insn ? 0x1003u : 0u);
     }

@@ -3,10 +3,10 @@
  * file is compiled here with its VMREAD/VMWRITE redirected to an array,
  * and the core's event delivery and the backend's injection wrapped
  * (-Wl,--wrap) so that their calls are counted. Checked: the gating (only
- * CPUID and VMCALL, only for a quiet vCPU with no kick, no pending EPT
- * flush and time left before interrupts must open; an entry failure
- * never), that a refused exit changes nothing,
- * and what a finished one does (the policy's registers, RIP + the exit's
+ * CPUID, VMCALL, EPT violations and port I/O, only for a quiet vCPU with
+ * no kick, no pending EPT flush and time left before interrupts must open;
+ * an entry failure never), that a refused exit changes nothing, and what
+ * a finished one does (the policy's registers, RIP + the exit's
  * instruction length, the STI/MOV SS shadow cleared, the PV hook's
  * results, event delivery when the hook says an event may be due). For
  * EPT violations the core's MMIO fast path (hv_fast_npf) and the region
@@ -15,12 +15,19 @@
  * to the full path (present entry, fetch, paging-structure access, event
  * delivery, NMI unblocking by IRET, an unclaimed address) and how each
  * result is carried back (RSP written back, exit_ready left for vmx_run).
+ * For port I/O: the embedder's record filled whole (over 0xaa bytes) and
+ * equal to the full path's (vmx_decode_exit, then the core's fill), the
+ * completion deferred, the guest's RSP synced from the VMCS, nothing
+ * written to the VMCS; string I/O and a vCPU that is not quiet left to
+ * the full path.
  */
 #include <CUnit/Basic.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/pv.h"
 #include "vmx/vmx.h"
+#include "vmx/vmx_decode.h"
 
 /* The fake VMCS: one slot per field encoding (all are below 0x8000). */
 static uint64_t vmcs[0x8000];
@@ -191,7 +198,7 @@ static void test_gating(void)
     f.vv.fast_until = hv_rdtsc(); /* vmx_run entered VMX_PREEMPT_TSC ago */
     CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
     check_untouched(&f);
-    arm(&f, VMX_EXIT_IO);
+    arm(&f, VMX_EXIT_HLT);
     CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
     check_untouched(&f);
     arm(&f, VMX_EXIT_RDMSR);
@@ -440,6 +447,187 @@ static void test_ept_exit(void)
     CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
 }
 
+/* I/O-instruction qualification (SDM 28.2.1, table 28-5): size code
+   (0, 1, 3: 1, 2, 4 bytes), IN, string, REP, port. */
+#define IOQ(port, code) (((uint64_t)(port) << 16) | (code))
+#define IOQ_IN          0x8u
+#define IOQ_STR         0x10u
+#define IOQ_REP         0x20u
+
+/* An I/O exit of a 2-byte instruction at 0x1000, guest RSP 0x7000 in the
+   VMCS (vcpu->gpr's is stale after fast re-entries), a stale address in
+   the guest-physical address field (undefined for this exit), RAX. */
+static void arm_io(struct fake *f, uint64_t qual)
+{
+    arm(f, VMX_EXIT_IO);
+    vmcs[VMCS_EXIT_QUAL] = qual;
+    vmcs[VMCS_EXIT_INSN_LEN] = 2;
+    vmcs[VMCS_GUEST_RSP] = 0x7000;
+    vmcs[VMCS_GUEST_PHYS_ADDR] = 0xdead000;
+    f->vcpu.gpr[HV_GPR_RAX] = 0x12345678deadbeefull;
+    f->vcpu.gpr[HV_GPR_RSP] = 0x5000;
+    f->vcpu.completion = HV_COMPLETE_NONE;
+    f->vcpu.completion_rip = 0;
+    f->vcpu.completion_size = 0;
+    f->vcpu.exit_ready = false;
+}
+
+/* The full path's record for the armed exit: run_inner's reads (the
+   guest-physical address included), vmx_decode_exit, then the core's
+   fill as handle_io calls it (core/run.c, next_rip()), into a cleared
+   record as hv_vcpu_run's; its completion goes to *fv. */
+static void full_path_io(const struct fake *f, struct hv_vcpu *fv, struct hv_exit *rec)
+{
+    struct vmx_exit_raw raw = {
+        .reason = (uint32_t)vmcs[VMCS_EXIT_REASON],
+        .qual = vmcs[VMCS_EXIT_QUAL],
+        .gpa = vmcs[VMCS_GUEST_PHYS_ADDR],
+        .insn_len = (uint32_t)vmcs[VMCS_EXIT_INSN_LEN],
+        .rip = vmcs[VMCS_GUEST_RIP],
+        .cpu_mode_addr_size = 8,
+    };
+    struct hv_vexit vx;
+    vmx_decode_exit(&raw, &vx);
+    CU_ASSERT_EQUAL(vx.kind, HV_VX_IO);
+    CU_ASSERT_EQUAL(vx.io.string, 0);
+    memset(rec, 0, sizeof(*rec));
+    memset(fv, 0, sizeof(*fv));
+    uint64_t next = vx.next_rip ? vx.next_rip : vx.rip + vx.insn_len;
+    hv_io_exit(fv, rec, vx.io.port, vx.io.size, vx.io.write, vx.rip, next, f->vcpu.gpr[HV_GPR_RAX],
+               vx.raw_code, vx.raw_info1, vx.raw_info2);
+}
+
+/* The fast fill equals the full path's: the header and hv_exit::io (the
+   union's bytes beyond it are unspecified), and the completion. */
+static void check_same_as_full(const struct fake *f, const struct hv_exit *rec,
+                               const struct hv_exit *full, const struct hv_vcpu *fv)
+{
+    size_t n = offsetof(struct hv_exit, io) + sizeof(rec->io);
+    CU_ASSERT_EQUAL(memcmp(rec, full, n), 0);
+    CU_ASSERT_EQUAL(f->vcpu.completion, fv->completion);
+    CU_ASSERT_EQUAL(f->vcpu.completion_rip, fv->completion_rip);
+    CU_ASSERT_EQUAL(f->vcpu.completion_size, fv->completion_size);
+}
+
+static void test_io(void)
+{
+    static struct fake f;
+    static struct hv_exit rec, full;
+    static struct hv_vcpu fv;
+    fake_init(&f);
+    f.vcpu.run_exit = &rec;
+
+    /* OUT DX, AX to 0x1234: the record filled whole over 0xaa bytes, the
+       world switch leaves (false) with exit_ready for run_inner, RIP moves
+       at the next run (completion), the guest's RSP in vcpu->gpr, the STI
+       shadow left for the completion's set_rip, no VMCS write. */
+    memset(&rec, 0xaa, sizeof(rec));
+    arm_io(&f, IOQ(0x1234, 1));
+    full_path_io(&f, &fv, &full);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT(f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(rec.reserved, 0);
+    CU_ASSERT_EQUAL(rec.raw_code, VMX_EXIT_IO);
+    CU_ASSERT_EQUAL(rec.raw_info1, IOQ(0x1234, 1));
+    CU_ASSERT_EQUAL(rec.raw_info2, 0);
+    CU_ASSERT_EQUAL(rec.rip, 0x1000);
+    CU_ASSERT_EQUAL(rec.io.port, 0x1234);
+    CU_ASSERT_EQUAL(rec.io.size, 2);
+    CU_ASSERT_EQUAL(rec.io.write, 1);
+    CU_ASSERT_EQUAL(rec.io.reserved, 0);
+    CU_ASSERT_EQUAL(rec.io.data, 0xbeef);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_ADVANCE);
+    CU_ASSERT_EQUAL(f.vcpu.completion_rip, 0x1002);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RSP], 0x7000);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x12345678deadbeefull);
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_STI | VMX_INTERRUPT_NMI);
+    CU_ASSERT_EQUAL(delivered, 0);
+    check_same_as_full(&f, &rec, &full, &fv);
+
+    /* OUT DX, EAX and OUT imm8, AL: the data masked to the size. */
+    memset(&rec, 0xaa, sizeof(rec));
+    arm_io(&f, IOQ(0xcf8, 3));
+    full_path_io(&f, &fv, &full);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(rec.io.port, 0xcf8);
+    CU_ASSERT_EQUAL(rec.io.size, 4);
+    CU_ASSERT_EQUAL(rec.io.data, 0xdeadbeef);
+    check_same_as_full(&f, &rec, &full, &fv);
+    memset(&rec, 0xaa, sizeof(rec));
+    arm_io(&f, IOQ(0x80, 0));
+    full_path_io(&f, &fv, &full);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(rec.io.size, 1);
+    CU_ASSERT_EQUAL(rec.io.data, 0xef);
+    check_same_as_full(&f, &rec, &full, &fv);
+
+    /* IN EAX, DX: the value comes back from the embedder (data 0 until
+       then), RAX untouched until the completion. */
+    memset(&rec, 0xaa, sizeof(rec));
+    arm_io(&f, IOQ(0xcfc, 3) | IOQ_IN);
+    full_path_io(&f, &fv, &full);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT(f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(rec.io.port, 0xcfc);
+    CU_ASSERT_EQUAL(rec.io.size, 4);
+    CU_ASSERT_EQUAL(rec.io.write, 0);
+    CU_ASSERT_EQUAL(rec.io.data, 0);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_IO_IN);
+    CU_ASSERT_EQUAL(f.vcpu.completion_size, 4);
+    CU_ASSERT_EQUAL(f.vcpu.completion_rip, 0x1002);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x12345678deadbeefull);
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    check_same_as_full(&f, &rec, &full, &fv);
+
+    /* A length outside 1-15 (never reported by a CPU): no next RIP on
+       either path, the instruction would run again. */
+    memset(&rec, 0xaa, sizeof(rec));
+    arm_io(&f, IOQ(0x60, 0) | IOQ_IN);
+    vmcs[VMCS_EXIT_INSN_LEN] = 16;
+    full_path_io(&f, &fv, &full);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(f.vcpu.completion_rip, 0x1000);
+    check_same_as_full(&f, &rec, &full, &fv);
+}
+
+static void test_io_refused(void)
+{
+    static struct fake f;
+    static struct hv_exit rec;
+    fake_init(&f);
+    f.vcpu.run_exit = &rec;
+
+    /* String I/O (OUTSB, REP INSW) is the assist's, on the full path; so
+       is any I/O while the vCPU is not quiet, a kick is pending, or the
+       time is up: the record, the completion and RSP untouched. */
+    static const uint64_t quals[] = {IOQ(0x3f8, 0) | IOQ_STR,
+                                     IOQ(0x1f0, 1) | IOQ_IN | IOQ_STR | IOQ_REP};
+    for (unsigned i = 0; i < 6; i++) {
+        memset(&rec, 0xaa, sizeof(rec));
+        arm_io(&f, i < 2 ? quals[i] : IOQ(0x60, 0));
+        if (i == 2)
+            f.vcpu.quiet = false;
+        if (i == 3)
+            f.vcpu.kick_pending = 1;
+        if (i == 4)
+            f.xvm.ept_gen = 6;
+        if (i == 5)
+            f.vv.fast_until = hv_rdtsc();
+        CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+        CU_ASSERT(!f.vcpu.exit_ready);
+        CU_ASSERT_EQUAL(rec.reason, 0xaaaaaaaau);
+        CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
+        CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RSP], 0x5000);
+        CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x12345678deadbeefull);
+        CU_ASSERT_EQUAL(vmcs_writes, 0);
+        CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
+    }
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -451,6 +639,8 @@ int main(void)
     CU_add_test(s, "ept_gating", test_ept_gating);
     CU_add_test(s, "ept_done", test_ept_done);
     CU_add_test(s, "ept_exit", test_ept_exit);
+    CU_add_test(s, "io", test_io);
+    CU_add_test(s, "io_refused", test_io_refused);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
