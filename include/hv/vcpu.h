@@ -174,7 +174,7 @@ struct hv_exit {
     uint32_t reserved; /**< Zero. */
     uint64_t raw_code; /**< Backend exit code (VMX basic exit reason / SVM EXITCODE). */
     uint64_t raw_info1; /**< VMX exit qualification / SVM EXITINFO1. */
-    uint64_t raw_info2; /**< VMX guest-physical address / SVM EXITINFO2. */
+    uint64_t raw_info2; /**< VMX guest-physical address (EPT violation and misconfiguration; 0 for other exits, where the SDM leaves the field undefined) / SVM EXITINFO2. */
     uint64_t rip;       /**< Guest RIP of the exiting instruction. */
     union {
         /** ::HV_EXIT_IO. For IN, write the value to @c data before the next hv_vcpu_run(). */
