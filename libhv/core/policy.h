@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <hv/status.h>
+#include "core/cpu.h"
 #include "core/objects.h"
 
 struct hv_vcpu;
@@ -12,6 +13,22 @@ struct hv_vm;
 
 /* The values CPUID(leaf, subleaf) returns to this vCPU. */
 void hv_cpuid_policy(struct hv_vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/*
+ * Basic leaves (0-31) the policy passes through from the host unchanged:
+ * every one but those hv_cpuid_policy() edits (1, 4, 5, 7, 0xb, 0xd, 0x1f;
+ * cpuid.c). unit.core checks each against the policy.
+ */
+#define HV_CPUID_PASS_BASIC                                                                        \
+    (0xffffffffu & ~((1u << 0x1) | (1u << 0x4) | (1u << 0x5) | (1u << 0x7) | (1u << 0xb) |       \
+                     (1u << 0xd) | (1u << 0x1f)))
+
+/* Does the policy answer CPUID(leaf) with the host's values (no override
+   in the VM, a pass-through leaf)? */
+static inline bool hv_cpuid_passthrough(const struct hv_vm *vm, uint32_t leaf)
+{
+    return leaf < 32 && ((HV_CPUID_PASS_BASIC >> leaf) & 1) && vm->cpuid_count == 0;
+}
 
 /*
  * The CPUID exit: EAX/ECX in, EAX..EDX out through the policy. The guest's
@@ -23,7 +40,12 @@ static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *
 {
     uint32_t r[4];
     uint64_t *g = vcpu->gpr;
-    hv_cpuid_policy(vcpu, (uint32_t)*rax, (uint32_t)g[HV_GPR_RCX], r);
+    /* A pass-through leaf straight from the CPU: the policy's call, its
+       override scan and its leaf switch are most of a CPUID round trip. */
+    if (hv_cpuid_passthrough(vcpu->vm, (uint32_t)*rax))
+        hv_cpuid((uint32_t)*rax, (uint32_t)g[HV_GPR_RCX], r);
+    else
+        hv_cpuid_policy(vcpu, (uint32_t)*rax, (uint32_t)g[HV_GPR_RCX], r);
     *rax = r[0];
     g[HV_GPR_RBX] = r[1];
     g[HV_GPR_RCX] = r[2];

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "core/ctx_internal.h"
 #include "core/objects.h"
+#include "core/policy.h"
 #include "mock_backend.h"
 #include "mock_host.h"
 #include "vmx/ept_format.h"
@@ -436,6 +437,30 @@ static void test_cpuid_filter(void)
     CU_ASSERT_EQUAL(memcmp(&r[1], "libhv", 5), 0);
     cpuid_through(&f, 0xd, 0, r);
     CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0);
+
+    /* The exit's shortcut for pass-through leaves (core/policy.h) claims
+       only leaves the policy returns unchanged from the host, and answers
+       them as the policy does. (0x1a, the core type, differs between the
+       cores of a hybrid host the test may migrate across.) */
+    for (uint32_t leaf = 0; leaf < 32; leaf++) {
+        uint32_t pol[4], host[4];
+        if (leaf == 0x1a || !hv_cpuid_passthrough(f.vm, leaf))
+            continue;
+        hv_cpuid_policy(f.vcpu, leaf, 0, pol);
+        hv_cpuid(leaf, 0, host);
+        CU_ASSERT_EQUAL(memcmp(pol, host, sizeof(pol)), 0);
+        cpuid_through(&f, leaf, 0, r);
+        CU_ASSERT_EQUAL(memcmp(r, pol, sizeof(pol)), 0);
+    }
+    CU_ASSERT(hv_cpuid_passthrough(f.vm, 0));
+    CU_ASSERT(!hv_cpuid_passthrough(f.vm, 1));
+    CU_ASSERT(!hv_cpuid_passthrough(f.vm, 0x80000000u));
+    /* An override anywhere turns the shortcut off: leaf 0 is the VM's. */
+    const uint32_t over[4] = {0x5, 0x11, 0x22, 0x33};
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(f.vm, 0, 0, over), HV_OK);
+    CU_ASSERT(!hv_cpuid_passthrough(f.vm, 0));
+    cpuid_through(&f, 0, 0, r);
+    CU_ASSERT_EQUAL(memcmp(r, over, sizeof(over)), 0);
     fixture_down(&f);
 }
 
