@@ -4,11 +4,16 @@
 
 #include <stdint.h>
 
+/* CPUID into four variables (which may live in registers). */
+static inline void hv_cpuid_regs(uint32_t leaf, uint32_t subleaf, uint32_t *a, uint32_t *b,
+                                 uint32_t *c, uint32_t *d)
+{
+    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(subleaf));
+}
+
 static inline void hv_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
-    __asm__ volatile("cpuid"
-                     : "=a"(out[0]), "=b"(out[1]), "=c"(out[2]), "=d"(out[3])
-                     : "a"(leaf), "c"(subleaf));
+    hv_cpuid_regs(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
 }
 
 static inline uint64_t hv_rdtsc(void)

@@ -38,18 +38,26 @@ static inline bool hv_cpuid_passthrough(const struct hv_vm *vm, uint32_t leaf)
  */
 static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *vcpu, uint64_t *rax)
 {
-    uint32_t r[4];
     uint64_t *g = vcpu->gpr;
-    /* A pass-through leaf straight from the CPU: the policy's call, its
-       override scan and its leaf switch are most of a CPUID round trip. */
-    if (hv_cpuid_passthrough(vcpu->vm, (uint32_t)*rax))
-        hv_cpuid((uint32_t)*rax, (uint32_t)g[HV_GPR_RCX], r);
-    else
-        hv_cpuid_policy(vcpu, (uint32_t)*rax, (uint32_t)g[HV_GPR_RCX], r);
-    *rax = r[0];
-    g[HV_GPR_RBX] = r[1];
-    g[HV_GPR_RCX] = r[2];
-    g[HV_GPR_RDX] = r[3];
+    uint32_t leaf = (uint32_t)*rax, sub = (uint32_t)g[HV_GPR_RCX];
+    uint32_t a, b, c, d;
+    /* A pass-through leaf straight from the CPU into the registers: the
+       policy's call, its override scan and its leaf switch are most of a
+       CPUID round trip. */
+    if (hv_cpuid_passthrough(vcpu->vm, leaf)) {
+        hv_cpuid_regs(leaf, sub, &a, &b, &c, &d);
+    } else {
+        uint32_t r[4];
+        hv_cpuid_policy(vcpu, leaf, sub, r);
+        a = r[0];
+        b = r[1];
+        c = r[2];
+        d = r[3];
+    }
+    *rax = a;
+    g[HV_GPR_RBX] = b;
+    g[HV_GPR_RCX] = c;
+    g[HV_GPR_RDX] = d;
 }
 
 /* Paging facts of the guest's CPUID view the page-table walker needs:
