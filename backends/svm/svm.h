@@ -220,7 +220,8 @@ int svm_code_bits(const struct vmcb *vmcb);
 /* svm_run.c */
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
-/* svm_entry.S: enter the guest (called with GIF=0, returns with GIF=1),
+/* svm_entry.S: enter the guest (called and returning with GIF=0: the
+   caller restores the host's XCR0, then STGI),
    re-entering at once while svm_fast_exit() finishes the exits. */
 void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa,
                       uint64_t *guest_cr2, struct vmcb *vmcb);
