@@ -220,9 +220,9 @@ int svm_code_bits(const struct vmcb *vmcb);
 /* svm_run.c */
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
-/* svm_entry.S: enter the guest (called and returning with GIF=0: the
-   caller restores the host's XCR0, then STGI),
-   re-entering at once while svm_fast_exit() finishes the exits. */
+/* svm_entry.S: enter the guest, re-entering at once while svm_fast_exit()
+   finishes the exits. Called and returning with GIF=0: the caller puts the
+   host's XCR0 back (svm_xcr0.h), then executes STGI. */
 void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa,
                       uint64_t *guest_cr2, struct vmcb *vmcb);
 

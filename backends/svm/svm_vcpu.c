@@ -74,12 +74,13 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
     c = &s->vmcb->ctl;
     /* Intercepts (APM 15.9-15.14, Table B-1). Host interrupts and NMIs
        exit (INTR/NMI); SVM instructions exit so that the guest sees #UD
-       (its EFER.SVME reads 0); XSETBV exits so that it never changes
-       the CPU's XCR0 (svm_xcr0.h: the guest's CPUID has no XSAVE, it gets
-       #UD, svm_run.c), as the guest can set CR4.OSXSAVE; INVD would drop host cache lines; SHUTDOWN
-       keeps a triple fault from resetting the host. #DB and #AC are
-       intercepted and reflected: a guest could otherwise make the CPU loop
-       delivering them forever, out of reach of host interrupts.
+       (its EFER.SVME reads 0); XSETBV exits so that it never reaches the
+       CPU's XCR0 (the guest can set CR4.OSXSAVE; its CPUID has no XSAVE,
+       so it gets #UD, svm_run.c, svm_xcr0.h); INVD would drop host cache
+       lines; SHUTDOWN keeps a triple fault from resetting the host. #DB
+       and #AC are intercepted and reflected: a guest could otherwise make
+       the CPU loop delivering them forever, out of reach of host
+       interrupts.
        Emulator limits (tests/system/CMakeLists.txt has the evidence): Bochs
        2.7 masks INTR for the whole guest run when VMRUN loads RFLAGS.IF=0,
        and panics on a triple fault before it checks the SHUTDOWN intercept. */

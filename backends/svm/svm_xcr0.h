@@ -18,6 +18,8 @@
  *
  * XCR0 is readable only with the host's CR4.OSXSAVE set (XGETBV #UDs
  * otherwise): a host without it, or with XCR0 = x87|SSE, pays a CR4 read.
+ * Clearing CR4.OSXSAVE does not reset XCR0, so a host that turns it off
+ * after enabling AVX must first put XCR0 back to x87 (its RESET value).
  */
 #ifndef HV_SVM_XCR0_H
 #define HV_SVM_XCR0_H
