@@ -220,8 +220,9 @@ int svm_code_bits(const struct vmcb *vmcb);
 /* svm_run.c */
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
-/* svm_entry.S: enter the guest (called with GIF=0, returns with GIF=1),
-   re-entering at once while svm_fast_exit() finishes the exits. */
+/* svm_entry.S: enter the guest, re-entering at once while svm_fast_exit()
+   finishes the exits. Called and returning with GIF=0: the caller puts the
+   host's XCR0 back (svm_xcr0.h), then executes STGI. */
 void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa,
                       uint64_t *guest_cr2, struct vmcb *vmcb);
 

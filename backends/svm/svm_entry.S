@@ -24,9 +24,10 @@
  * After each exit svm_fast_exit(vcpu) may finish it (svm_fast.c): then the
  * guest re-enters at once, still with GIF=0, the guest's CR2 in place and
  * the host area VMSAVEd once (the host's state does not change while only
- * the library runs). Otherwise STGI at the end lets a host interrupt that
- * caused the exit reach the host's IDT right away (the host keeps
- * RFLAGS.IF=1 around hv_vcpu_run).
+ * the library runs). Otherwise it returns with GIF still 0: svm_run puts
+ * the host's XCR0 back (svm_xcr0.h) and then executes STGI, which lets a
+ * host interrupt that caused the exit reach the host's IDT right away (the
+ * host keeps RFLAGS.IF=1 around hv_vcpu_run).
  */
 
 #include "core/vcpu_asm.h"
@@ -149,7 +150,6 @@ svm_world_switch:
     xor %r9d, %r9d
     xor %r10d, %r10d
     xor %r11d, %r11d
-    stgi
 
     add $F_SIZE, %rsp
     pop %r15

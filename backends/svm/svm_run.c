@@ -7,6 +7,7 @@
 #include "svm/svm.h"
 #include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
+#include "svm/svm_xcr0.h"
 #include "core/util.h"
 
 static inline void svm_clgi(void)
@@ -129,7 +130,7 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     switch (code) {
     case SVM_EXIT_INTR:
     case SVM_EXIT_NMI:
-        /* The host took it right after STGI, in svm_world_switch. */
+        /* The host took it right after STGI, in svm_run. */
         ex->kind = HV_VX_EXTINT;
         return true;
     case SVM_EXIT_VINTR:
@@ -185,6 +186,13 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         /* The guest's EFER.SVME reads 0: these raise #UD (APM Vol. 3). */
         svm_inject_exception(vcpu, SVM_VEC_UD, false, 0);
         return false;
+    case SVM_EXIT_XSETBV:
+        /* The guest's CPUID has no XSAVE (core/cpuid.c): XSETBV is an
+           undefined opcode for it (SDM Vol. 2B XSETBV, APM Vol. 3 XSETBV:
+           #UD if CPUID.01H:ECX.XSAVE = 0), whatever its CR4.OSXSAVE.
+           Never executed: XCR0 is the host's (svm_xcr0.h). */
+        svm_inject_exception(vcpu, SVM_VEC_UD, false, 0);
+        return false;
     case SVM_EXIT_INVD:
         /* INVD would discard host cache lines; as a guest it is a no-op. */
         if (skip_insn(vcpu, SVM_OP_INVD))
@@ -235,7 +243,12 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
         if (s->iret_pending)
             __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
+        uint64_t host_xcr0 = svm_xcr0_enter();
         svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
+        svm_xcr0_leave(host_xcr0);
+        /* A host interrupt that caused the exit is taken here, with the
+           host's XCR0 back. */
+        svm_stgi();
 
         vcpu->gpr[HV_GPR_RAX] = v->save.rax;
         vcpu->gpr[HV_GPR_RSP] = v->save.rsp;

@@ -74,10 +74,13 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
     c = &s->vmcb->ctl;
     /* Intercepts (APM 15.9-15.14, Table B-1). Host interrupts and NMIs
        exit (INTR/NMI); SVM instructions exit so that the guest sees #UD
-       (its EFER.SVME reads 0); INVD would drop host cache lines; SHUTDOWN
-       keeps a triple fault from resetting the host. #DB and #AC are
-       intercepted and reflected: a guest could otherwise make the CPU loop
-       delivering them forever, out of reach of host interrupts.
+       (its EFER.SVME reads 0); XSETBV exits so that it never reaches the
+       CPU's XCR0 (the guest can set CR4.OSXSAVE; its CPUID has no XSAVE,
+       so it gets #UD, svm_run.c, svm_xcr0.h); INVD would drop host cache
+       lines; SHUTDOWN keeps a triple fault from resetting the host. #DB
+       and #AC are intercepted and reflected: a guest could otherwise make
+       the CPU loop delivering them forever, out of reach of host
+       interrupts.
        Emulator limits (tests/system/CMakeLists.txt has the evidence): Bochs
        2.7 masks INTR for the whole guest run when VMRUN loads RFLAGS.IF=0,
        and panics on a triple fault before it checks the SHUTDOWN intercept. */
@@ -85,7 +88,7 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
     c->intercept_misc1 = SVM_I1_INTR | SVM_I1_NMI | SVM_I1_CPUID | SVM_I1_HLT | SVM_I1_INVD |
                          SVM_I1_IOIO_PROT | SVM_I1_MSR_PROT | SVM_I1_SHUTDOWN | SVM_I1_INVLPGA;
     c->intercept_misc2 = SVM_I2_VMRUN | SVM_I2_VMMCALL | SVM_I2_VMLOAD | SVM_I2_VMSAVE |
-                         SVM_I2_STGI | SVM_I2_CLGI | SVM_I2_SKINIT;
+                         SVM_I2_STGI | SVM_I2_CLGI | SVM_I2_SKINIT | SVM_I2_XSETBV;
     c->iopm_base_pa = sv->iopm_pa;
     c->msrpm_base_pa = sv->msrpm_pa;
     c->asid = sv->asid;

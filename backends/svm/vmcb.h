@@ -254,6 +254,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "B-2");
 #define SVM_EXIT_STGI      0x084u
 #define SVM_EXIT_CLGI      0x085u
 #define SVM_EXIT_SKINIT    0x086u
+#define SVM_EXIT_XSETBV    0x08du
 #define SVM_EXIT_NPF       0x400u
 /* The exit code field is 64 bits but VMRUN failure writes -1 into it and
    some implementations only 32 bits of it (PLATFORM.md): compare the low

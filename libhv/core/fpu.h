@@ -5,7 +5,9 @@
  * FPU/SSE code (-mgeneral-regs-only), so the guest's image can stay loaded
  * for a whole hv_vcpu_run() call and is swapped only at its start and end.
  * FXSAVE/FXRSTOR cover everything a guest can reach, since the CPUID policy
- * hides XSAVE/AVX (SDM Vol. 1 10.5, Vol. 2A FXSAVE).
+ * hides XSAVE/AVX (SDM Vol. 1 10.5, Vol. 2A FXSAVE) and XCR0 never enables
+ * more while a guest runs: VMX refuses the guest CR4.OSXSAVE, SVM narrows
+ * XCR0 around VMRUN (backends/svm/svm_xcr0.h).
  */
 #ifndef HV_CORE_FPU_H
 #define HV_CORE_FPU_H

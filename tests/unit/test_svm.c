@@ -424,6 +424,9 @@ static void test_state(void)
     CU_ASSERT_EQUAL(sv->asid, 1);
     CU_ASSERT_EQUAL(v->ctl.asid, 1);
     CU_ASSERT(v->ctl.intercept_misc2 & SVM_I2_VMRUN);
+    /* XSETBV never reaches the CPU: the guest may set CR4.OSXSAVE. */
+    CU_ASSERT(v->ctl.intercept_misc2 & SVM_I2_XSETBV);
+    CU_ASSERT_EQUAL(SVM_I2_XSETBV, 1u << 13); /* APM Vol. 2 Table B-1, vector 4 */
     CU_ASSERT(v->ctl.vintr & SVM_VINTR_MASKING);
     CU_ASSERT_EQUAL(v->ctl.iopm_base_pa, sv->iopm_pa);
     /* Every port intercepted; EFER intercepted, FS_BASE not. */

@@ -1,0 +1,332 @@
+/*
+ * A guest that goes for the CPU's XCR0 and the host's AVX registers
+ * (hostile.h).
+ *
+ * XCR0 is not in the VMCB or the VMCS and VMRUN/VM entry do not switch it
+ * (APM Vol. 2 15.5.1); the library switches only the x87/SSE state. The
+ * host enables CR4.OSXSAVE, sets XCR0 to x87|SSE|AVX (7) when the CPU has
+ * AVX (else x87|SSE, 3) and puts a pattern in the upper half of YMM0; then
+ * a guest in 32-bit protected mode
+ *   - sets CR4.OSXSAVE (SVM lets it, VMX refuses with #GP),
+ *   - executes XSETBV(XCR0 = 1): must raise #UD (its CPUID has no XSAVE)
+ *     and leave the host's XCR0 alone,
+ *   - reads XCR0 (XGETBV): #UD, or at most x87|SSE,
+ *   - reads and clears the upper half of YMM0 with VEX instructions: must
+ *     raise #UD (XCR0.AVX clear while it runs, or no CR4.OSXSAVE),
+ * and the host checks its XCR0, its YMM0 and its CR4 afterwards. A CPU
+ * without XSAVE (qemu64) runs the guest part only, and says so. QEMU's TCG
+ * does not implement the XSETBV intercept (EPYC, max): there the guest's
+ * XSETBV takes effect inside the guest, which the case reports, and the
+ * host's XCR0 must still be its own after the run.
+ *
+ *   hostile.xsetbv
+ */
+#include "core/util.h"
+#include "cpu.h"
+#include "hostile.h"
+
+/* Addresses inside the image: label - image start + load address. */
+#define HX_ADDR(label) "(" #label " - hx_start + 0x1000)"
+
+/* The guest reports, each on PORT_VAL: the vector its CR4 write raised (0:
+   none) and CR4 read back; XSETBV's vector; XGETBV's vector and EAX;
+   VEXTRACTF128's vector and the upper half's low dword it read; VXORPS's
+   vector. Then 0xff on PORT_MARK and HLT. A #UD or #GP handler records
+   its vector and resumes at hx_resume. */
+/* clang-format off */
+__asm__(".pushsection .rodata.hostile_xsetbv, \"a\"\n"
+        ".code16\n"
+        ".balign 16\n"
+        "hx_start:\n"
+        "    cli\n"
+        "    xorw %ax, %ax\n"
+        "    movw %ax, %ds\n"
+        "    movw %ax, %ss\n"
+        "    movw $0x1000, %sp\n"
+        "    lgdtl " HX_ADDR(hx_gdtr) "\n"
+        "    movl %cr0, %eax\n"
+        "    orl $1, %eax\n"
+        "    movl %eax, %cr0\n"
+        "    ljmpl $0x08, $" HX_ADDR(hx_pm) "\n"
+        ".code32\n"
+        "hx_pm:\n"
+        "    movw $0x10, %ax\n"
+        "    movw %ax, %ds\n"
+        "    movw %ax, %es\n"
+        "    movw %ax, %ss\n"
+        "    movl $0x1000, %esp\n"
+        "    lidtl " HX_ADDR(hx_idtr) "\n"
+        "    movl %cr4, %eax\n"
+        "    orl $0x200, %eax\n"           /* OSFXSR: MOVD from XMM1 below */
+        "    movl %eax, %cr4\n"
+        /* CR4.OSXSAVE, if IN 0xe4 says so */
+        "    movl $0, " HX_ADDR(hx_fault) "\n"
+        "    movl $" HX_ADDR(hx_s1) ", " HX_ADDR(hx_resume) "\n"
+        "    inl $0xe4, %eax\n"
+        "    testl %eax, %eax\n"
+        "    jz hx_s1\n"
+        "    movl %cr4, %eax\n"
+        "    orl $0x40000, %eax\n"
+        "    movl %eax, %cr4\n"
+        "hx_s1:\n"
+        "    movl " HX_ADDR(hx_fault) ", %eax\n"
+        "    outl %eax, $0xe0\n"
+        "    movl %cr4, %eax\n"
+        "    outl %eax, $0xe0\n"
+        /* XSETBV: XCR0 = x87 only */
+        "    movl $0, " HX_ADDR(hx_fault) "\n"
+        "    movl $" HX_ADDR(hx_s2) ", " HX_ADDR(hx_resume) "\n"
+        "    xorl %ecx, %ecx\n"
+        "    xorl %edx, %edx\n"
+        "    movl $1, %eax\n"
+        "    xsetbv\n"
+        "hx_s2:\n"
+        "    movl " HX_ADDR(hx_fault) ", %eax\n"
+        "    outl %eax, $0xe0\n"
+        /* XGETBV */
+        "    movl $0, " HX_ADDR(hx_fault) "\n"
+        "    movl $" HX_ADDR(hx_s3) ", " HX_ADDR(hx_resume) "\n"
+        "    movl $0xffffffff, %ebx\n"
+        "    xorl %ecx, %ecx\n"
+        "    xgetbv\n"
+        "    movl %eax, %ebx\n"
+        "hx_s3:\n"
+        "    movl " HX_ADDR(hx_fault) ", %eax\n"
+        "    outl %eax, $0xe0\n"
+        "    movl %ebx, %eax\n"
+        "    outl %eax, $0xe0\n"
+        /* read YMM0's upper half */
+        "    movl $0, " HX_ADDR(hx_fault) "\n"
+        "    movl $" HX_ADDR(hx_s4) ", " HX_ADDR(hx_resume) "\n"
+        "    movl $0xffffffff, %ebx\n"
+        "    vextractf128 $1, %ymm0, %xmm1\n"
+        "    movd %xmm1, %ebx\n"
+        "hx_s4:\n"
+        "    movl " HX_ADDR(hx_fault) ", %eax\n"
+        "    outl %eax, $0xe0\n"
+        "    movl %ebx, %eax\n"
+        "    outl %eax, $0xe0\n"
+        /* clear it */
+        "    movl $0, " HX_ADDR(hx_fault) "\n"
+        "    movl $" HX_ADDR(hx_s5) ", " HX_ADDR(hx_resume) "\n"
+        "    vxorps %ymm0, %ymm0, %ymm0\n"
+        "hx_s5:\n"
+        "    movl " HX_ADDR(hx_fault) ", %eax\n"
+        "    outl %eax, $0xe0\n"
+        "    movb $0xff, %al\n"
+        "    outb %al, $0x80\n"
+        "1:  hlt\n"
+        "    jmp 1b\n"
+        "hx_ud:\n"
+        "    movl $6, " HX_ADDR(hx_fault) "\n"
+        "    jmp 2f\n"
+        "hx_gp:\n"
+        "    addl $4, %esp\n"               /* the error code */
+        "    movl $13, " HX_ADDR(hx_fault) "\n"
+        "2:  movl " HX_ADDR(hx_resume) ", %eax\n"
+        "    movl %eax, (%esp)\n"
+        "    iret\n"
+        ".balign 4\n"
+        "hx_fault: .long 0\n"
+        "hx_resume: .long 0\n"
+        ".balign 8\n"
+        "hx_gdt:\n"
+        "    .quad 0\n"
+        "    .quad 0x00cf9b000000ffff\n"    /* 0x08: flat 32-bit code */
+        "    .quad 0x00cf93000000ffff\n"    /* 0x10: flat data */
+        "hx_gdtr:\n"
+        "    .word 23\n"
+        "    .long " HX_ADDR(hx_gdt) "\n"
+        ".balign 8\n"
+        "hx_idt:\n"                         /* 32-bit interrupt gates, SDM Vol. 3A 6.11 */
+        "    .fill 6, 8, 0\n"
+        "    .word " HX_ADDR(hx_ud) ", 0x08, 0x8e00, 0\n"
+        "    .fill 6, 8, 0\n"
+        "    .word " HX_ADDR(hx_gp) ", 0x08, 0x8e00, 0\n"
+        "hx_idtr:\n"
+        "    .word 14 * 8 - 1\n"
+        "    .long " HX_ADDR(hx_idt) "\n"
+        "hx_end:\n"
+        ".code64\n"
+        ".popsection\n");
+/* clang-format on */
+
+extern const uint8_t hx_start[], hx_end[];
+static const struct vmt_image hx_guest = {"hostile_xsetbv", hx_start, hx_end};
+
+#define CR4_OSFXSR  (1ull << 9)
+#define CR4_OSXSAVE (1ull << 18)
+#define VEC_UD      6u
+#define VEC_GP      13u
+#define YMM_PATTERN 0x7e57a11du
+
+static uint64_t cr4_get(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
+static void cr4_set(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
+
+static uint64_t xcr0_get(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void xcr0_set(uint64_t v)
+{
+    __asm__ volatile("xsetbv" ::"c"(0u), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+/* The upper half of the host's YMM0 (low dword; this kernel is built
+   without SSE, so only asm touches vector registers). */
+static void ymm0_hi_set(uint32_t v)
+{
+    __asm__ volatile("movd %0, %%xmm1\n\tvinsertf128 $1, %%xmm1, %%ymm0, %%ymm0" ::"r"(v));
+}
+
+static uint32_t ymm0_hi_get(void)
+{
+    uint32_t v;
+    __asm__ volatile("vextractf128 $1, %%ymm0, %%xmm1\n\tmovd %%xmm1, %0" : "=r"(v));
+    return v;
+}
+
+/* QEMU's fw_cfg device answers selector 0 (its signature) with "QEMU" on
+   data port 0x511; Bochs has no device there. */
+static bool on_qemu(void)
+{
+    static const char sig[4] = {'Q', 'E', 'M', 'U'};
+    __asm__ volatile("outw %0, %1" ::"a"((uint16_t)0), "Nd"((uint16_t)0x510));
+    for (unsigned i = 0; i < 4; i++)
+        if (inb(0x511) != (uint8_t)sig[i])
+            return false;
+    return true;
+}
+
+/* The guest's question: set CR4.OSXSAVE? Only where the CPU has XSAVE (a
+   CPU without it refuses the bit: #GP, or a failed entry under QEMU). */
+static uint32_t answer_osxsave(struct vmt *t, uint16_t port, uint8_t size)
+{
+    (void)port;
+    (void)size;
+    return *(const bool *)t->arg;
+}
+
+struct xs_seen {
+    uint32_t cr4_vec, cr4, xsetbv_vec, xgetbv_vec, xgetbv, read_vec, read, clear_vec;
+};
+
+static int run_guest(struct kcase_ctx *kc, struct hv_ctx *ctx, bool xsave, struct xs_seen *s)
+{
+    struct vmt t;
+    int rc;
+
+    hv_memset(&t, 0, sizeof(t));
+    rc = vmt_create(kc, ctx, &t, &hx_guest);
+    t.on_in = answer_osxsave;
+    t.arg = &xsave;
+    if (!rc)
+        rc = vmt_run_until(&t, HV_EXIT_HLT);
+    if (!rc && (t.nouts != 9 || t.outs[8].port != PORT_MARK || t.outs[8].value != 0xff))
+        rc = kcase_fail(kc, "the guest reported %u values, expected 8 and its end mark", t.nouts);
+    if (!rc) {
+        uint32_t *v = &s->cr4_vec;
+        for (unsigned i = 0; i < 8; i++)
+            v[i] = t.outs[i].value;
+    }
+    vmt_destroy(&t);
+    return rc;
+}
+
+static int case_xsetbv(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct xs_seen s;
+    uint32_t r[4];
+    uint64_t cr4 = cr4_get(), old_xcr0 = 0, xcr0 = 0;
+    bool xsave, avx = false;
+    int rc;
+
+    cpuid(1, 0, r);
+    xsave = (r[2] >> 26) & 1;
+    if (xsave) {
+        bool avx_cpu = (r[2] >> 28) & 1;
+        cpuid(0xd, 0, r);
+        avx = avx_cpu && (r[0] & 7) == 7;
+        xcr0 = avx ? 7 : 3;
+        if (cr4 & CR4_OSXSAVE)
+            old_xcr0 = xcr0_get();
+        cr4_set(cr4 | CR4_OSFXSR | CR4_OSXSAVE);
+        xcr0_set(xcr0);
+        if (avx)
+            ymm0_hi_set(YMM_PATTERN);
+    }
+    hv_memset(&s, 0, sizeof(s));
+    rc = vmt_ctx_create(kc, &ctx);
+    if (!rc) {
+        rc = run_guest(kc, ctx, xsave, &s);
+        hv_ctx_destroy(ctx);
+    }
+    uint64_t xcr0_after = xsave ? xcr0_get() : 0;
+    uint32_t ymm_after = avx ? ymm0_hi_get() : 0;
+    uint64_t cr4_after = cr4_get();
+    if (xsave) {
+        xcr0_set(old_xcr0 ? old_xcr0 : 1);
+        cr4_set(cr4);
+    }
+    if (rc)
+        return rc;
+    const char *osxsave = "ignored";
+    if (!xsave)
+        osxsave = "not tried (no XSAVE)";
+    else if (s.cr4_vec)
+        osxsave = "refused";
+    else if (s.cr4 & CR4_OSXSAVE)
+        osxsave = "set";
+    kprintf("hostile.xsetbv: guest CR4.OSXSAVE %s (vector %u), XSETBV vector %u, XGETBV vector %u "
+            "(0x%x), VEX vectors %u/%u\n",
+            osxsave, s.cr4_vec, s.xsetbv_vec, s.xgetbv_vec, s.xgetbv, s.read_vec, s.clear_vec);
+    /* QEMU 7.2's TCG has no XSETBV intercept (its helper_xsetbv checks
+       none): there the guest's XSETBV runs and only the XCR0 switch
+       around VMRUN keeps the host's value (checked below). The VMCB's
+       intercept bit is checked by unit.svm. */
+    if (s.xsetbv_vec == 0 && on_qemu())
+        kprintf("hostile.xsetbv: QEMU does not intercept XSETBV: it ran in the guest\n");
+    else if (s.xsetbv_vec != VEC_UD)
+        return kcase_fail(kc, "the guest's XSETBV raised vector %u, expected #UD", s.xsetbv_vec);
+    if (s.xgetbv_vec == 0 && (s.xgetbv & ~3u))
+        return kcase_fail(kc, "the guest read XCR0 0x%x: more than x87|SSE", s.xgetbv);
+    if (s.xgetbv_vec != 0 && s.xgetbv_vec != VEC_UD)
+        return kcase_fail(kc, "the guest's XGETBV raised vector %u", s.xgetbv_vec);
+    if (s.read_vec != VEC_UD || s.clear_vec != VEC_UD)
+        return kcase_fail(kc,
+                          "VEX instructions in the guest raised %u/%u, expected #UD (it read 0x%x)",
+                          s.read_vec, s.clear_vec, s.read);
+    if (cr4_after != (xsave ? cr4 | CR4_OSFXSR | CR4_OSXSAVE : cr4))
+        return kcase_fail(kc, "the host's CR4 changed: 0x%lx", (unsigned long)cr4_after);
+    if (!xsave) {
+        kprintf("hostile.xsetbv: this CPU has no XSAVE: checked only that XSETBV and VEX "
+                "instructions raise #UD in the guest\n");
+        return 0;
+    }
+    if (xcr0_after != xcr0)
+        return kcase_fail(kc, "the host's XCR0 is 0x%lx after the guest's run, was 0x%lx",
+                          (unsigned long)xcr0_after, (unsigned long)xcr0);
+    if (avx && ymm_after != YMM_PATTERN)
+        return kcase_fail(kc, "the host's YMM0 upper half holds 0x%x, expected 0x%x", ymm_after,
+                          YMM_PATTERN);
+    kprintf("hostile.xsetbv: host XCR0 0x%lx kept%s\n", (unsigned long)xcr0,
+            avx ? ", YMM0's upper half kept and out of the guest's reach" : " (no AVX)");
+    return 0;
+}
+
+static const struct kcase hostile_xsetbv_cases[] KCASE_TABLE = {
+    {"hostile.xsetbv", case_xsetbv, 0},
+};
