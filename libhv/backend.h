@@ -133,6 +133,12 @@ struct hv_backend_ops {
     bool (*can_inject)(struct hv_vcpu *vcpu, hv_event_type_t type);
     void (*inject)(struct hv_vcpu *vcpu, const struct hv_event *ev);
     void (*set_window)(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
+    /* Make the next entry deliver a single-step #DB before any guest
+       instruction, as the trap of an instruction the core finished: DR6.BS
+       (bit 14) set, RIP already past the instruction, the STI / MOV SS
+       shadow over (set_rip ended it). Called when can_inject(EXCEPTION)
+       holds; nothing else is injected at that entry. */
+    void (*inject_step)(struct hv_vcpu *vcpu);
 };
 
 #if HV_CONFIG_VMX

@@ -38,6 +38,8 @@
 #define RFLAGS_TF (1ull << 8)
 #define RFLAGS_IF (1ull << 9)
 #define RFLAGS_VM (1ull << 17)
+/* DR6.BS: the #DB was a single-step trap (APM Vol. 2 13.1.1.3). */
+#define DR6_BS (1ull << 14)
 
 /* CPUID Fn8000_000A EDX feature bits (APM Vol. 3 E.4.10). */
 #define SVM_CPUID_NP           (1u << 0)
@@ -197,6 +199,7 @@ bool svm_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type);
 void svm_inject(struct hv_vcpu *vcpu, const struct hv_event *ev);
 void svm_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
 void svm_inject_exception(struct hv_vcpu *vcpu, uint8_t vector, bool has_err, uint32_t err);
+void svm_inject_step(struct hv_vcpu *vcpu);
 void svm_after_exit_events(struct hv_vcpu *vcpu);
 
 /* svm_insn.c: instruction lengths when the CPU gives no next RIP. */

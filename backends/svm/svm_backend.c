@@ -63,4 +63,5 @@ const struct hv_backend_ops hv_svm_backend = {
     .can_inject = svm_can_inject,
     .inject = svm_inject,
     .set_window = svm_set_window,
+    .inject_step = svm_inject_step,
 };

@@ -94,6 +94,22 @@ void svm_inject_exception(struct hv_vcpu *vcpu, uint8_t vector, bool has_err, ui
 }
 
 /*
+ * The single-step trap of an instruction the core finished (backend.h
+ * inject_step): what the CPU would have done, DR6.BS set in the guest's
+ * DR6, which VMRUN loads from the VMCB (APM Vol. 2 15.5.1), and #DB
+ * delivered (13.1.3), here through EVENTINJ (15.20). An injected event
+ * is not checked against the exception intercepts: the #DB intercept
+ * (svm_vcpu.c) does not see it, as for the #DBs svm_run reflects.
+ */
+void svm_inject_step(struct hv_vcpu *vcpu)
+{
+    struct vmcb *v = svm_vmcb(vcpu);
+    struct hv_event db = {.type = HV_EVENT_EXCEPTION, .vector = SVM_VEC_DB};
+    v->save.dr6 |= DR6_BS;
+    svm_inject(vcpu, &db);
+}
+
+/*
  * After every exit: EVENTINJ has been consumed or reported in EXITINTINFO.
  * An interrupted event is put back for the next entry, except software
  * interrupts and INT3/INTO (soft exceptions): their RIP still points at the

@@ -34,6 +34,14 @@ static bool exit_is_plain(struct hv_vcpu *vcpu, const struct vmcb *v)
            !__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED);
 }
 
+/* As exit_is_plain, and the guest is not single-stepping (RFLAGS.TF): the
+   full path raises the #DB after an instruction it finishes (core/objects.h
+   hv_step_trap) or notes it for the completion at the next run. */
+static inline bool exit_completes_here(struct hv_vcpu *vcpu, const struct vmcb *v)
+{
+    return exit_is_plain(vcpu, v) && !(v->save.rflags & RFLAGS_TF);
+}
+
 /* Resume after the instruction: RIP, the STI/MOV SS shadow ends, and the
    TLB control of the first entry is not repeated (svm_run sets it). */
 static void resume_at(struct vmcb *v, uint64_t next)
@@ -168,17 +176,17 @@ bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *v)
        gets the first compare. */
     uint32_t code = (uint32_t)v->ctl.exitcode;
     if (code == SVM_EXIT_CPUID) {
-        if (!exit_is_plain(vcpu, v))
+        if (!exit_completes_here(vcpu, v))
             return false;
         if (svm_vcpu_of(vcpu)->nrip_save && v->ctl.nrip - v->save.rip - 1 < 15)
             return cpuid_at_nrip(vcpu, v);
         return fast_cpuid(vcpu, v);
     }
     if (code == SVM_EXIT_VMMCALL)
-        return exit_is_plain(vcpu, v) && fast_hypercall(vcpu, v);
+        return exit_completes_here(vcpu, v) && fast_hypercall(vcpu, v);
     if (code == SVM_EXIT_NPF)
-        return exit_is_plain(vcpu, v) && fast_npf(vcpu, v);
-    if (code == SVM_EXIT_IOIO && exit_is_plain(vcpu, v))
+        return exit_completes_here(vcpu, v) && fast_npf(vcpu, v);
+    if (code == SVM_EXIT_IOIO && exit_completes_here(vcpu, v))
         return fast_io(vcpu, v);
     return false;
 }

@@ -232,6 +232,7 @@ void vmx_skip_insn(struct hv_vcpu *vcpu, uint32_t insn_len);
 bool vmx_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type);
 void vmx_inject(struct hv_vcpu *vcpu, const struct hv_event *ev);
 void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
+void vmx_inject_step(struct hv_vcpu *vcpu);
 /* Queue an exception raised by the backend itself (#GP, #UD). */
 void vmx_raise(struct hv_vcpu *vcpu, uint8_t vector, bool has_error, uint32_t error);
 void vmx_events_before_entry(struct hv_vcpu *vcpu);

@@ -339,6 +339,9 @@ enum vmx_exit_reason {
 #define X86_RFLAGS_TF    (1ull << 8)
 #define X86_RFLAGS_IF    (1ull << 9)
 #define X86_RFLAGS_VM    (1ull << 17)
+/* Pending debug exceptions field, BS: a single-step trap is pending
+   (SDM Vol. 3C 25.4.2, table 25-4). */
+#define VMX_PENDING_DBG_BS (1ull << 14)
 /* Bits 3, 5, 15 and 22-63 of RFLAGS are reserved (must be 0). */
 #define X86_RFLAGS_RESERVED (0xffffffffffc08028ull)
 

@@ -229,4 +229,5 @@ const struct hv_backend_ops hv_vmx_backend = {
     .can_inject = vmx_can_inject,
     .inject = vmx_inject,
     .set_window = vmx_set_window,
+    .inject_step = vmx_inject_step,
 };

@@ -81,6 +81,28 @@ void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
     vmx_vmcs_end(f);
 }
 
+/*
+ * The single-step trap of an instruction the core finished (backend.h
+ * inject_step): the BS bit of the guest's pending debug exceptions (SDM
+ * Vol. 3C 25.4.2), which an entry that injects nothing turns into a #DB
+ * right after it, with the priority of a trap on the previous instruction
+ * and DR6 updated as for any #DB (27.7.3). DR6 is not in the VMCS, and an
+ * injected #DB would leave it alone: hence the field, not injection. The
+ * entry check on it (27.3.1.5: under STI / MOV SS blocking or in HLT, BS
+ * must equal RFLAGS.TF and not DEBUGCTL.BTF) holds: TF is set, set_rip
+ * ended the shadow, the vCPU is active and the guest cannot set BTF (its
+ * DEBUGCTL writes fault, core/msr.c). A VM exit before the #DB is
+ * delivered saves the field with BS still set (28.3.4).
+ */
+void vmx_inject_step(struct hv_vcpu *vcpu)
+{
+    hv_status_t st;
+    uint64_t f = vmx_vmcs_begin(vcpu, &st);
+    if (st == HV_OK)
+        vmx_write(VMCS_GUEST_PENDING_DBG, vmx_read(VMCS_GUEST_PENDING_DBG) | VMX_PENDING_DBG_BS);
+    vmx_vmcs_end(f);
+}
+
 void vmx_events_before_entry(struct hv_vcpu *vcpu)
 {
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);

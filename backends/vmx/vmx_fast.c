@@ -84,6 +84,14 @@ static inline bool exit_is_plain(const struct hv_vcpu *vcpu, const struct vmx_vc
            hv_rdtsc() < vv->fast_until;
 }
 
+/* As exit_is_plain, and the guest is not single-stepping (RFLAGS.TF): the
+   full path raises the #DB after an instruction it finishes (core/objects.h
+   hv_step_trap) or notes it for the completion at the next run. */
+static inline bool exit_completes_here(const struct hv_vcpu *vcpu, const struct vmx_vcpu *vv)
+{
+    return exit_is_plain(vcpu, vv) && !(VMX_FAST_READ(VMCS_GUEST_RFLAGS) & X86_RFLAGS_TF);
+}
+
 /* Resume after the exiting instruction: RIP + the VM-exit instruction
    length (SDM 28.2.5), the STI / MOV SS shadow over (SDM 25.4.2). */
 static void resume_after(void)
@@ -221,12 +229,12 @@ bool vmx_fast_exit(struct hv_vcpu *vcpu)
     uint32_t reason = (uint32_t)VMX_FAST_READ(VMCS_EXIT_REASON);
     const struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
     if (reason == VMX_EXIT_CPUID)
-        return exit_is_plain(vcpu, vv) && fast_cpuid(vcpu);
+        return exit_completes_here(vcpu, vv) && fast_cpuid(vcpu);
     if (reason == VMX_EXIT_VMCALL)
-        return exit_is_plain(vcpu, vv) && fast_hypercall(vcpu);
+        return exit_completes_here(vcpu, vv) && fast_hypercall(vcpu);
     if (reason == VMX_EXIT_EPT_VIOLATION)
-        return exit_is_plain(vcpu, vv) && fast_ept_violation(vcpu);
-    if (reason == VMX_EXIT_IO && exit_is_plain(vcpu, vv))
+        return exit_completes_here(vcpu, vv) && fast_ept_violation(vcpu);
+    if (reason == VMX_EXIT_IO && exit_completes_here(vcpu, vv))
         return fast_io(vcpu);
     return false;
 }

@@ -98,8 +98,6 @@ bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
     return find_region(vm->assist, gpa) != NULL;
 }
 
-
-
 hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
                                 hv_mmio_handler handler, void *opaque)
 {
@@ -429,6 +427,7 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     bool retry = vcpu->alog_len != 0;
 
     be->get_state(vcpu, ASSIST_STATE, &st);
+    uint64_t rflags0 = st.rflags; /* TF when the instruction started */
     to_emu_regs(&st, &regs);
     struct hv_emu_env env;
     env_init(&env, &call, vcpu);
@@ -485,7 +484,12 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
     }
     switch (res.outcome) {
     case HV_EMU_DONE:
+        /* Completed: a single-step trap if TF was set when it started. */
+        write_back(vcpu, &st, &regs);
+        hv_step_trap(vcpu, rflags0);
+        return false;
     case HV_EMU_RESUME:
+        /* Not completed (a REP that goes on): no trap yet. */
         write_back(vcpu, &st, &regs);
         return false;
     case HV_EMU_EXCEPTION:
@@ -731,6 +735,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
         if (!m.write)
             vcpu->gpr[m.reg] = value & mask; /* a 32-bit load zero-extends (SDM Vol. 1 3.4.1.1) */
         be->set_rip(vcpu, next);
+        hv_step_trap(vcpu, fr.rflags);
         return HV_FAST_DONE;
     }
     /* The embedder completes it; the next hv_vcpu_run() writes the loaded
@@ -753,6 +758,8 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     vcpu->completion_rip = next;
     vcpu->completion_size = m.size;
     vcpu->completion_reg = m.reg;
+    if (fr.rflags & HV_RFLAGS_TF) /* only on the full path: core/run.c note_step */
+        vcpu->completion_step = true;
     return HV_FAST_EXIT;
 }
 

@@ -50,7 +50,9 @@ int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
  * Inline: the core's dispatcher and both backends' exit fast paths fill
  * it with what they decoded, without an intermediate record. raw_* are
  * the backend's exit code and information for the embedder; rax the
- * guest's RAX (OUT's data).
+ * guest's RAX (OUT's data). The completion's single-step trap is the
+ * caller's: the dispatcher notes it (core/run.c note_step), the fast paths
+ * leave exits of a guest with RFLAGS.TF set to the dispatcher.
  */
 static inline __attribute__((always_inline)) void
 hv_io_exit(struct hv_vcpu *vcpu, struct hv_exit *exit, uint16_t port, uint8_t size, bool write,

@@ -143,10 +143,16 @@ struct hv_vcpu {
     uint64_t completion_rip;           /* RIP to resume at after completion */
     uint8_t completion_size;           /* IN / MMIO load size */
     uint8_t completion_reg;            /* MMIO load destination (enum hv_gpr) */
+    /* RFLAGS.TF was set when the instruction to complete started: its
+       completion raises the single-step trap (hv_step_trap). */
+    bool completion_step;
     /* Queued events (hv_vcpu_inject) waiting for their window. */
     struct hv_event queued_exc;        /* exception (or soft int), type NONE if none */
     struct hv_event queued_irq;        /* external interrupt */
     bool queued_nmi;
+    /* A single-step #DB is due for an instruction the library finished
+       (hv_step_trap); delivered before the queued events. */
+    bool step_db;
     uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */
     /* Accesses of the instruction being emulated that went to the embedder,
        replayed in order when the emulation is retried (core/assist.c). */
@@ -165,5 +171,23 @@ struct hv_vcpu {
     uint8_t fpu[512] __attribute__((aligned(16)));
     struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
 };
+
+/* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */
+#define HV_RFLAGS_TF (1ull << 8)
+
+/*
+ * An instruction the library finished for the guest (it never ran on the
+ * CPU: CPUID, MSRs, HLT, hypercalls, I/O, MMIO, the assist's emulation)
+ * traps as if it had run: with RFLAGS.TF set, a single-step #DB with
+ * DR6.BS is due before the guest's next instruction (SDM Vol. 3B 18.3.1.4,
+ * APM Vol. 2 13.1.3). rflags: the guest's RFLAGS when it started. The
+ * core's event delivery (core/run.c) hands it to the backend's
+ * inject_step. Not called for an instruction that faulted or is retried.
+ */
+static inline void hv_step_trap(struct hv_vcpu *vcpu, uint64_t rflags)
+{
+    if (rflags & HV_RFLAGS_TF)
+        vcpu->step_db = true;
+}
 
 #endif /* HV_CORE_OBJECTS_H */

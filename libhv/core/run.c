@@ -50,10 +50,24 @@ static uint64_t next_rip(const struct hv_vexit *vx)
     return vx->rip + len;
 }
 
-/* Finish the instruction now: the guest resumes after it. */
+/* Finish the instruction now: the guest resumes after it, and a guest
+   single-stepping it gets its #DB (hv_step_trap; the instructions the
+   dispatcher finishes leave RFLAGS.TF as it was when they started). */
 static void advance(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
 {
-    vcpu->vm->ctx->be->set_rip(vcpu, next_rip(vx));
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    be->set_rip(vcpu, next_rip(vx));
+    hv_step_trap(vcpu, be->get_rflags(vcpu));
+}
+
+/* An instruction the next hv_vcpu_run() finishes: its single-step trap
+   depends on TF now, when it started (the embedder may change RFLAGS in
+   between). The exit fast paths leave exits with TF set to this path, so
+   they never set the flag; complete_pending() clears it. */
+static void note_step(struct hv_vcpu *vcpu)
+{
+    if (vcpu->vm->ctx->be->get_rflags(vcpu) & HV_RFLAGS_TF)
+        vcpu->completion_step = true;
 }
 
 /* Finish the instruction at the next hv_vcpu_run (after the embedder). */
@@ -61,6 +75,7 @@ static void defer(struct hv_vcpu *vcpu, const struct hv_vexit *vx, uint32_t kind
 {
     vcpu->completion = kind;
     vcpu->completion_rip = next_rip(vx);
+    note_step(vcpu);
 }
 
 static void queue_gp(struct hv_vcpu *vcpu)
@@ -106,7 +121,13 @@ static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
         uint64_t v = exit->mmio.data;
         vcpu->gpr[vcpu->completion_reg & 15] = vcpu->completion_size == 8 ? v : v & 0xffffffffull;
     }
+    /* Finished: the single-step trap if TF was set when the instruction
+       started (note_step at the exit: no RFLAGS read on this path). */
     be->set_rip(vcpu, vcpu->completion_rip);
+    if (vcpu->completion_step) {
+        vcpu->completion_step = false;
+        vcpu->step_db = true;
+    }
     return false;
 }
 
@@ -114,6 +135,22 @@ static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
 static void inject_queued(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (vcpu->step_db) {
+        /* The single-step trap of the instruction just finished comes
+           before NMIs and external interrupts (SDM Vol. 3A 6.9, priority
+           4 against 5 and 6) and before an exception queued for later. It
+           takes this entry alone; what waits behind it gets a window, so
+           that the guest exits once the #DB is delivered. */
+        if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
+            be->inject_step(vcpu);
+            vcpu->step_db = false;
+            if (vcpu->queued_nmi)
+                be->set_window(vcpu, HV_EVENT_NMI, true);
+            if (vcpu->queued_irq.type != HV_EVENT_NONE)
+                be->set_window(vcpu, HV_EVENT_EXTINT, true);
+        }
+        return;
+    }
     if (vcpu->queued_exc.type != HV_EVENT_NONE) {
         if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
             be->inject(vcpu, &vcpu->queued_exc);
@@ -145,7 +182,7 @@ static void inject_queued(struct hv_vcpu *vcpu)
 
 static inline bool events_queued(const struct hv_vcpu *vcpu)
 {
-    return vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
+    return vcpu->step_db || vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
            vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
@@ -212,6 +249,7 @@ static bool handle_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv
         return hv_assist_emulate(vcpu, vx, exit);
     hv_io_exit(vcpu, exit, vx->io.port, vx->io.size, vx->io.write, vx->rip, next_rip(vx),
                vcpu->gpr[HV_GPR_RAX], vx->raw_code, vx->raw_info1, vx->raw_info2);
+    note_step(vcpu);
     return true;
 }
 

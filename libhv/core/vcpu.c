@@ -97,6 +97,8 @@ hv_status_t hv_vcpu_set_state(struct hv_vcpu *vcpu, uint32_t mask,
            half-finished instruction. */
         vcpu->shutdown = 0;
         vcpu->completion = HV_COMPLETE_NONE;
+        vcpu->step_db = false;
+        vcpu->completion_step = false;
     }
     return st;
 }

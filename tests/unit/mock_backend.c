@@ -279,6 +279,15 @@ static void mock_inject(struct hv_vcpu *vcpu, const struct hv_event *ev)
         m->injected[m->injected_count++] = *ev;
 }
 
+static void mock_inject_step(struct hv_vcpu *vcpu)
+{
+    struct mock_vcpu *m = vcpu->arch;
+    struct hv_event db = {.type = HV_EVENT_EXCEPTION, .vector = 1};
+    m->steps++;
+    m->dr6 |= 1ull << 14;
+    mock_inject(vcpu, &db);
+}
+
 static void mock_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
 {
     ((struct mock_vcpu *)vcpu->arch)->window[type] = on;
@@ -307,7 +316,8 @@ static void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
     .vcpu_fini = mock_vcpu_fini, .get_state = mock_get_state, .set_state = mock_set_state,         \
     .run = mock_run, .get_rip = mock_get_rip, .set_rip = mock_set_rip,                             \
     .get_rflags = mock_get_rflags, .get_cpl = mock_get_cpl, .long_mode = mock_long_mode,           \
-    .can_inject = mock_can_inject, .inject = mock_inject, .set_window = mock_set_window,
+    .can_inject = mock_can_inject, .inject = mock_inject, .set_window = mock_set_window,           \
+    .inject_step = mock_inject_step,
 
 const struct hv_backend_ops mock_backend_ops = {MOCK_OPS.get_fetch_regs = mock_get_fetch_regs};
 const struct hv_backend_ops mock_backend_ops_nofast = {MOCK_OPS};

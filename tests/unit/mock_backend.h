@@ -26,6 +26,10 @@ struct mock_vcpu {
     unsigned script_len, script_pos;
     struct hv_event injected[MOCK_INJECTED_MAX];
     unsigned injected_count;
+    /* inject_step calls: each also appends a #DB (vector 1) to injected[]
+       and sets DR6.BS in dr6, as the hardware backends do. */
+    unsigned steps;
+    uint64_t dr6;
     bool window[HV_EVENT_SOFTINT + 1]; /* set_window state per event type */
     unsigned entries;                /* run() calls */
 };

@@ -822,6 +822,62 @@ static void test_fast_mov(void)
  * embedder's exit is filled into vcpu->run_exit with exit_ready set, and a
  * present or spurious fault is left alone with nothing done.
  */
+/*
+ * Single-step over the instructions the assist finishes (core/objects.h
+ * hv_step_trap): one #DB (the mock's inject_step) after each completed
+ * instruction, at the entry after its completion; none while an embedder
+ * round trip leaves it unfinished. The emulator (32-bit) and the MOV fast
+ * path (64-bit), each with a handler and with the embedder.
+ */
+static void test_single_step(void)
+{
+    up();
+    mv->st.rflags = 0x102;                                               /* TF */
+    static const uint8_t store[] = {0x89, 0x05, 0x10, 0x00, 0xe0, 0xfe}; /* mov [0xfee00010], eax */
+    static const uint8_t add[] = {0x83, 0x05, 0x00, 0x00,
+                                  0xd0, 0xfe, 0x05}; /* add dword [0xfed00000], 5 */
+    npf_at(0x1000, store, sizeof(store), 0xfee00010, HV_ACCESS_WRITE);
+    npf_at(0x1006, add, sizeof(add), 0xfed00000, HV_ACCESS_READ);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO); /* the ADD's read */
+    CU_ASSERT_EQUAL(mv->steps, 1);           /* the handler's store */
+    CU_ASSERT_EQUAL(mv->injected_count, 1);
+    CU_ASSERT_EQUAL(mv->injected[0].vector, 1);
+    x.mmio.data = 1;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO); /* the ADD's write */
+    CU_ASSERT_EQUAL(mv->steps, 1);           /* not finished yet */
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(rip_now(), 0x100d);
+    CU_ASSERT_EQUAL(mv->steps, 2);
+
+    /* 64-bit: the fast path's handler load, then the embedder's load. */
+    build_tables(0x10000, 0x20000, 0);
+    *pte_at(0x13008) = 0xfee00000 | PTE_P | PTE_RW; /* 0x401000: handler region */
+    *pte_at(0x13010) = 0xfed00000 | PTE_P | PTE_RW; /* 0x402000: embedder region */
+    long_mode(0x10000, 0x400000, 0);
+    mv->st.rflags = 0x102;
+    static const uint8_t ld[] = {0x45, 0x8b, 0x13}; /* mov r10d, [r11] */
+    vcpu->gpr[HV_GPR_R11] = 0x401020;
+    run_insn(0x400000, ld, sizeof(ld), 0xfee00020, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(rip_now(), 0x400003);
+    CU_ASSERT_EQUAL(mv->steps, 3);
+    vcpu->gpr[HV_GPR_R11] = 0x402020;
+    run_insn(0x400010, ld, sizeof(ld), 0xfed00020, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
+    CU_ASSERT_EQUAL(vcpu->completion, HV_COMPLETE_MMIO_LOAD);
+    CU_ASSERT_EQUAL(mv->steps, 3);
+    x.mmio.data = 7;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_R10], 7);
+    CU_ASSERT_EQUAL(rip_now(), 0x400013);
+    CU_ASSERT_EQUAL(mv->steps, 4);
+    down();
+}
+
 static void test_fast_npf(void)
 {
     up();
@@ -898,6 +954,7 @@ int main(void)
     CU_add_test(s, "the data memo's host pointer and its invalidation", test_data_memo_host);
     CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
     CU_add_test(s, "exit fast path: hv_fast_npf", test_fast_npf);
+    CU_add_test(s, "single-step #DB after finished instructions", test_single_step);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -654,7 +654,32 @@ static void test_fast_exit(void)
     CU_ASSERT_EQUAL(rec.reason, HV_EXIT_NONE);
     CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
     f.vcpu.quiet = true;
+    /* A guest single-stepping (RFLAGS.TF): every exit the path takes is
+       left to the full path, which raises the #DB after the instruction
+       or notes it for the completion (core/objects.h hv_step_trap). */
+    ARM(SVM_EXIT_CPUID);
+    v->save.rflags = RFLAGS_TF | 2;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1000);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RBX], 0x77);
+    ARM(SVM_EXIT_IOIO);
+    v->ctl.exitinfo1 = (0x60ull << SVM_IO_PORT_SHIFT) | SVM_IO_SZ8;
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT(!f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
+    v->save.rflags = 2;
     f.vcpu.run_exit = NULL;
+
+    /* The single-step trap the core asks for: DR6.BS in the VMCB (kept
+       with the other bits), #DB injected as a hardware exception. */
+    v->save.dr6 = 0xffff0ff1ull;
+    v->ctl.eventinj = 0;
+    CU_ASSERT(svm_can_inject(&f.vcpu, HV_EVENT_EXCEPTION));
+    svm_inject_step(&f.vcpu);
+    CU_ASSERT_EQUAL(v->save.dr6, 0xffff4ff1ull);
+    CU_ASSERT_EQUAL(v->ctl.eventinj,
+                    SVM_EVT_V | (SVM_EVT_TYPE_EXC << SVM_EVT_TYPE_SHIFT) | SVM_VEC_DB);
+    v->ctl.eventinj = 0;
 
     /* A SLAT flush takes the quiet state away: the next exit goes to
        svm_run, which flushes before the entry. */

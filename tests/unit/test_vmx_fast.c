@@ -509,6 +509,49 @@ static void check_same_as_full(const struct fake *f, const struct hv_exit *rec,
     CU_ASSERT_EQUAL(f->vcpu.completion_size, fv->completion_size);
 }
 
+/* A guest single-stepping (RFLAGS.TF) is left to the full path for every
+   exit the fast path takes (CPUID, VMCALL, an MMIO access, port I/O for
+   the embedder), which raises the #DB after the instruction or notes it
+   for the completion at the next run (core/objects.h hv_step_trap). */
+static void test_step_gating(void)
+{
+    static struct fake f;
+    static struct hv_exit ex;
+    fake_init(&f);
+    f.vcpu.run_exit = &ex;
+    f.vm.pv = &pv_ops;
+    const uint64_t tf = X86_RFLAGS_TF | X86_RFLAGS_FIXED;
+
+    arm(&f, VMX_EXIT_CPUID);
+    vmcs[VMCS_GUEST_RFLAGS] = tf;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    arm(&f, VMX_EXIT_VMCALL);
+    vmcs[VMCS_GUEST_RFLAGS] = tf;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    check_untouched(&f);
+    CU_ASSERT_EQUAL(pv_calls, 0);
+    arm_ept(&f, Q_WRITE | Q_GLA | Q_FINAL);
+    vmcs[VMCS_GUEST_RFLAGS] = tf;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(claims_calls + npf_calls, 0);
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    /* Without TF the same CPUID is finished here. */
+    arm(&f, VMX_EXIT_CPUID);
+    vmcs[VMCS_GUEST_RFLAGS] = X86_RFLAGS_FIXED;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1003);
+    /* OUT: not filled here. */
+    arm_io(&f, IOQ(0x1234, 1));
+    vmcs[VMCS_GUEST_RFLAGS] = tf;
+    f.vcpu.exit_ready = false;
+    f.vcpu.completion = HV_COMPLETE_NONE;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT(!f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
+}
+
 static void test_io(void)
 {
     static struct fake f;
@@ -641,6 +684,7 @@ int main(void)
     CU_add_test(s, "ept_exit", test_ept_exit);
     CU_add_test(s, "io", test_io);
     CU_add_test(s, "io_refused", test_io_refused);
+    CU_add_test(s, "step_gating", test_step_gating);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

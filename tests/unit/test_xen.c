@@ -526,12 +526,33 @@ static void test_xen_version(void)
     xf_teardown(&f);
 }
 
+/* A PV hypercall the library finishes never ran on the CPU: with RFLAGS.TF
+   set the guest gets one single-step #DB with DR6.BS after it (the mock's
+   inject_step, core/objects.h hv_step_trap), none without TF. */
+static void test_hypercall_step(void)
+{
+    struct xf f;
+    xf_setup(&f, NULL);
+    struct mock_vcpu *m = mock_vcpu_of(f.vcpu);
+    m->st.rflags |= 0x100; /* TF */
+    CU_ASSERT_EQUAL(xf_call(&f, 17, 0, 0, 0, 0, 0, 0), (4 << 16) | 19);
+    CU_ASSERT_EQUAL(m->steps, 1);
+    CU_ASSERT(m->dr6 & (1u << 14));
+    CU_ASSERT_EQUAL(xf_call(&f, 99, 0, 0, 0, 0, 0, 0), E_NOSYS);
+    CU_ASSERT_EQUAL(m->steps, 2);
+    m->st.rflags &= ~0x100ull;
+    CU_ASSERT_EQUAL(xf_call(&f, 17, 0, 0, 0, 0, 0, 0), (4 << 16) | 19);
+    CU_ASSERT_EQUAL(m->steps, 2);
+    xf_teardown(&f);
+}
+
 /* ---- main ---- */
 
 void xen_suite_abi(void)
 {
     CU_pSuite s = CU_add_suite("xen_abi", NULL, NULL);
     CU_add_test(s, "enable_args", test_enable_args);
+    CU_add_test(s, "hypercall_step", test_hypercall_step);
     CU_add_test(s, "host_entry", test_host_entry);
     CU_add_test(s, "enable_alloc_failures", test_enable_alloc_failures);
     CU_add_test(s, "hub_domids", test_hub_domids);
