@@ -666,16 +666,6 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     }
     if (!decode_mov(b, n, vcpu->gpr, fr.rip, &m))
         return HV_FAST_NONE;
-    /* Faults (#GP/#SS non-canonical, #AC, #PF) and page-crossing accesses
-       are left to the full path, which raises them exactly. (The
-       non-canonical range starts and ends at page boundaries: the last
-       byte of an access within one page is canonical with the first.) */
-    uint64_t last = m.ea + m.size - 1;
-    if ((m.ea >> 12) != (last >> 12) || !canonical(m.ea, fr.cr4))
-        return HV_FAST_NONE;
-    if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
-        return HV_FAST_NONE;
-
     /* The operand's guest-physical address: the one the CPU faulted on
        when the fault is this MOV's data access: not a fetch or a guest
        page-table access, the same direction, the same offset within the
@@ -689,6 +679,17 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     bool cpu_gpa = !vx->npf.during_walk && vx->npf.access == want &&
                    ((m.ea ^ gpa) & (HV_PAGE_SIZE - 1)) == 0 &&
                    (!vx->npf.gva_valid || vx->npf.gva == m.ea);
+    /* Faults (#GP/#SS non-canonical, #AC, #PF) and page-crossing accesses
+       are left to the full path, which raises them exactly. An access the
+       CPU made was canonical (a non-canonical one faults before any
+       translation, SDM Vol. 1 3.3.7.1). (The non-canonical range starts
+       and ends at page boundaries: the last byte of an access within one
+       page is canonical with the first.) */
+    uint64_t last = m.ea + m.size - 1;
+    if ((m.ea >> 12) != (last >> 12) || (!cpu_gpa && !canonical(m.ea, fr.cr4)))
+        return HV_FAST_NONE;
+    if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
+        return HV_FAST_NONE;
     if (!cpu_gpa && !data_memo_hit(vcpu, av, &fr, m.ea, m.write, &gpa)) {
         struct hv_emu_regs r;
         struct assist_call call = {.vcpu = vcpu, .av = av, .regs = &r};
@@ -749,10 +750,15 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     exit->raw_info2 = 0;
     exit->rip = fr.rip;
     exit->mmio.gpa = gpa;
-    exit->mmio.size = m.size;
-    exit->mmio.write = m.write;
-    for (unsigned i = 0; i < sizeof(exit->mmio.reserved); i++)
-        exit->mmio.reserved[i] = 0;
+    /* size, write and the six reserved bytes: one little-endian word. */
+    typedef uint64_t __attribute__((may_alias)) word_t;
+    _Static_assert(offsetof(struct hv_exit, mmio.write) == offsetof(struct hv_exit, mmio.size) + 1 &&
+                       offsetof(struct hv_exit, mmio.reserved) ==
+                           offsetof(struct hv_exit, mmio.size) + 2 &&
+                       sizeof(exit->mmio.reserved) == 6 &&
+                       offsetof(struct hv_exit, mmio.size) % 8 == 0,
+                   "mmio size/write/reserved share one word");
+    *(word_t *)(void *)&exit->mmio.size = (uint64_t)m.size | (uint64_t)m.write << 8;
     exit->mmio.data = value;
     vcpu->completion = m.write ? HV_COMPLETE_ADVANCE : HV_COMPLETE_MMIO_LOAD;
     vcpu->completion_rip = next;

@@ -20,10 +20,51 @@
    FCW 037FH, MXCSR 1F80H, everything else 0. */
 void hv_fpu_init_state(uint8_t *area);
 
+#define HV_FPU_CR4_OSFXSR (1ull << 9)
+
+static inline void hv_fx_save(uint8_t *area)
+{
+    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[HV_FPU_AREA])area));
+}
+
+static inline void hv_fx_restore(const uint8_t *area)
+{
+    __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[HV_FPU_AREA])area));
+}
+
+/* The switch on a host without CR4.OSFXSR (fpu.c). */
+void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load);
+
+/*
+ * Save the current state into save, load load. Inline: it runs twice per
+ * hv_vcpu_run(). A host with CR4.OSFXSR set (a 64-bit kernel using SSE)
+ * pays one CR4 read; a hosted process (unit tests) has it set by its OS
+ * and cannot read CR4.
+ */
+static inline void hv_fpu_swap(uint8_t *save, const uint8_t *load)
+{
+#if !HV_HOSTED
+    uint64_t cr4;
+    __asm__ volatile("movq %%cr4, %0" : "=r"(cr4));
+    if (!(cr4 & HV_FPU_CR4_OSFXSR)) {
+        hv_fpu_swap_slow(save, load);
+        return;
+    }
+#endif
+    hv_fx_save(save);
+    hv_fx_restore(load);
+}
+
 /* Save the current (host) state into host_area, load guest_area. */
-void hv_fpu_enter_guest(uint8_t *host_area, const uint8_t *guest_area);
+static inline void hv_fpu_enter_guest(uint8_t *host_area, const uint8_t *guest_area)
+{
+    hv_fpu_swap(host_area, guest_area);
+}
 
 /* Save the current (guest) state into guest_area, load host_area. */
-void hv_fpu_leave_guest(uint8_t *guest_area, const uint8_t *host_area);
+static inline void hv_fpu_leave_guest(uint8_t *guest_area, const uint8_t *host_area)
+{
+    hv_fpu_swap(guest_area, host_area);
+}
 
 #endif /* HV_CORE_FPU_H */
