@@ -39,6 +39,22 @@ static inline uint64_t read_cr0(void)
     return v;
 }
 
+/* CR4 bits the test cases switch (SDM Vol. 3A 2.5). */
+#define CR4_OSFXSR  (1ull << 9)
+#define CR4_OSXSAVE (1ull << 18)
+
+static inline uint64_t read_cr4(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
+static inline void write_cr4(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
+
 static inline uint64_t read_cr2(void)
 {
     uint64_t v;

@@ -154,23 +154,9 @@ __asm__(".pushsection .rodata.hostile_xsetbv, \"a\"\n"
 extern const uint8_t hx_start[], hx_end[];
 static const struct vmt_image hx_guest = {"hostile_xsetbv", hx_start, hx_end};
 
-#define CR4_OSFXSR  (1ull << 9)
-#define CR4_OSXSAVE (1ull << 18)
 #define VEC_UD      6u
 #define VEC_GP      13u
 #define YMM_PATTERN 0x7e57a11du
-
-static uint64_t cr4_get(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
-static void cr4_set(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
-}
 
 static uint64_t xcr0_get(void)
 {
@@ -250,7 +236,7 @@ static int case_xsetbv(struct kcase_ctx *kc)
     struct hv_ctx *ctx;
     struct xs_seen s;
     uint32_t r[4];
-    uint64_t cr4 = cr4_get(), old_xcr0 = 0, xcr0 = 0;
+    uint64_t cr4 = read_cr4(), old_xcr0 = 0, xcr0 = 0;
     bool xsave, avx = false;
     int rc;
 
@@ -263,7 +249,7 @@ static int case_xsetbv(struct kcase_ctx *kc)
         xcr0 = avx ? 7 : 3;
         if (cr4 & CR4_OSXSAVE)
             old_xcr0 = xcr0_get();
-        cr4_set(cr4 | CR4_OSFXSR | CR4_OSXSAVE);
+        write_cr4(cr4 | CR4_OSFXSR | CR4_OSXSAVE);
         xcr0_set(xcr0);
         if (avx)
             ymm0_hi_set(YMM_PATTERN);
@@ -276,10 +262,10 @@ static int case_xsetbv(struct kcase_ctx *kc)
     }
     uint64_t xcr0_after = xsave ? xcr0_get() : 0;
     uint32_t ymm_after = avx ? ymm0_hi_get() : 0;
-    uint64_t cr4_after = cr4_get();
+    uint64_t cr4_after = read_cr4();
     if (xsave) {
         xcr0_set(old_xcr0 ? old_xcr0 : 1);
-        cr4_set(cr4);
+        write_cr4(cr4);
     }
     if (rc)
         return rc;

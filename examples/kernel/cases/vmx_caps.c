@@ -4,6 +4,7 @@
  * corei7_sandy_bridge_2600k (neither) they take different paths. On SVM
  * they only check that they are not on VMX and pass.
  */
+#include "cpu.h"
 #include "vm_harness.h"
 
 #include "core/util.h"
@@ -213,20 +214,6 @@ static int xmm_round(struct vmt *t, uint32_t value, uint32_t *seen)
         return kcase_fail(t->kc, "%u OUTs in one round", t->nouts);
     *seen = t->outs[0].value;
     return 0;
-}
-
-#define CR4_OSFXSR (1ull << 9)
-
-static uint64_t read_cr4(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
-static void write_cr4(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
 }
 
 /* The host's XMM0 (this kernel is built without SSE: only asm touches it). */
