@@ -47,6 +47,7 @@ struct hv_vexit {
     uint32_t insn_len;    /* length of the exiting instruction, 0 if unknown */
     uint64_t next_rip;    /* RIP after the instruction if the CPU reported it, else 0 */
     uint64_t rip;         /* RIP of the exiting instruction */
+    uint64_t rflags;      /* RFLAGS at the exit (TF: the single-step trap, core/run.c) */
     uint64_t raw_code;    /* VMX basic exit reason / SVM EXITCODE */
     uint64_t raw_info1;   /* exit qualification / EXITINFO1 */
     uint64_t raw_info2;   /* guest-physical address / EXITINFO2 */

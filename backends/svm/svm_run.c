@@ -109,6 +109,7 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     ex->insn_len = 0;
     ex->next_rip = 0;
     ex->rip = v->save.rip;
+    ex->rflags = v->save.rflags;
     ex->raw_code = v->ctl.exitcode;
     ex->raw_info1 = v->ctl.exitinfo1;
     ex->raw_info2 = v->ctl.exitinfo2;

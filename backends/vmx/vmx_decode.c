@@ -85,6 +85,7 @@ void vmx_decode_exit(const struct vmx_exit_raw *raw, struct hv_vexit *ex)
        which does not read the field, reports the same, vmx_fast.c). */
     ex->raw_info2 = vmx_exit_has_gpa(basic) ? raw->gpa : 0;
     ex->rip = raw->rip;
+    ex->rflags = raw->rflags;
 
     switch (basic) {
     case VMX_EXIT_CPUID:

@@ -21,6 +21,7 @@ struct vmx_exit_raw {
     uint32_t insn_info;         /* VM-exit instruction information */
     bool insn_info_valid;       /* IA32_VMX_BASIC[54]: INS/OUTS info is reported */
     uint64_t rip;               /* guest RIP */
+    uint64_t rflags;            /* guest RFLAGS */
     uint8_t cpu_mode_addr_size; /* 2, 4 or 8: default address size of the guest code */
 };
 

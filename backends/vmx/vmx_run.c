@@ -242,6 +242,7 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         raw.insn_info_valid = vc->cfg.ins_outs_info;
         raw.insn_info = raw.insn_info_valid ? (uint32_t)vmx_read(VMCS_EXIT_INSN_INFO) : 0;
         raw.rip = vmx_read(VMCS_GUEST_RIP);
+        raw.rflags = vmx_read(VMCS_GUEST_RFLAGS);
         if (vv->entry_ctls & VMX_ENTRY_IA32E &&
             (vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_CS) & VMX_AR_L))
             raw.cpu_mode_addr_size = 8;

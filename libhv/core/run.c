@@ -55,18 +55,17 @@ static uint64_t next_rip(const struct hv_vexit *vx)
    dispatcher finishes leave RFLAGS.TF as it was when they started). */
 static void advance(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
 {
-    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
-    be->set_rip(vcpu, next_rip(vx));
-    hv_step_trap(vcpu, be->get_rflags(vcpu));
+    vcpu->vm->ctx->be->set_rip(vcpu, next_rip(vx));
+    hv_step_trap(vcpu, vx->rflags);
 }
 
 /* An instruction the next hv_vcpu_run() finishes: its single-step trap
    depends on TF now, when it started (the embedder may change RFLAGS in
    between). The exit fast paths leave exits with TF set to this path, so
    they never set the flag; complete_pending() clears it. */
-static void note_step(struct hv_vcpu *vcpu)
+static void note_step(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
 {
-    if (vcpu->vm->ctx->be->get_rflags(vcpu) & HV_RFLAGS_TF)
+    if (vx->rflags & HV_RFLAGS_TF)
         vcpu->completion_step = true;
 }
 
@@ -75,7 +74,7 @@ static void defer(struct hv_vcpu *vcpu, const struct hv_vexit *vx, uint32_t kind
 {
     vcpu->completion = kind;
     vcpu->completion_rip = next_rip(vx);
-    note_step(vcpu);
+    note_step(vcpu, vx);
 }
 
 static void queue_gp(struct hv_vcpu *vcpu)
@@ -249,7 +248,7 @@ static bool handle_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv
         return hv_assist_emulate(vcpu, vx, exit);
     hv_io_exit(vcpu, exit, vx->io.port, vx->io.size, vx->io.write, vx->rip, next_rip(vx),
                vcpu->gpr[HV_GPR_RAX], vx->raw_code, vx->raw_info1, vx->raw_info2);
-    note_step(vcpu);
+    note_step(vcpu, vx);
     return true;
 }
 

@@ -230,8 +230,10 @@ static hv_status_t mock_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     if (e->set_gprs)
         memcpy(vcpu->gpr, e->gpr, sizeof(vcpu->gpr));
     *ex = e->vx;
-    /* The guest was at the exiting instruction when it exited. */
+    /* The guest was at the exiting instruction when it exited, with the
+       RFLAGS it has. */
     m->st.rip = e->vx.rip;
+    ex->rflags = m->st.rflags;
     return HV_OK;
 }
 
