@@ -27,9 +27,8 @@ static inline bool svm_io_write(uint64_t i1)
 
 /* io.* and the instruction's end into ex; ex->rip and the raw fields are
    the caller's (ex->rip must be set: the length is measured from it). */
-static inline __attribute__((always_inline)) void svm_decode_io(const struct svm_vcpu *s,
-                                                                const struct vmcb *v,
-                                                                struct hv_vexit *ex)
+static inline __attribute__((always_inline)) void
+svm_decode_io(const struct svm_vcpu *s, const struct vmcb *v, struct hv_vexit *ex)
 {
     uint64_t i1 = v->ctl.exitinfo1;
 

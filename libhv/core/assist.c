@@ -752,12 +752,11 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     exit->mmio.gpa = gpa;
     /* size, write and the six reserved bytes: one little-endian word. */
     typedef uint64_t __attribute__((may_alias)) word_t;
-    _Static_assert(offsetof(struct hv_exit, mmio.write) == offsetof(struct hv_exit, mmio.size) + 1 &&
-                       offsetof(struct hv_exit, mmio.reserved) ==
-                           offsetof(struct hv_exit, mmio.size) + 2 &&
-                       sizeof(exit->mmio.reserved) == 6 &&
-                       offsetof(struct hv_exit, mmio.size) % 8 == 0,
-                   "mmio size/write/reserved share one word");
+    _Static_assert(
+        offsetof(struct hv_exit, mmio.write) == offsetof(struct hv_exit, mmio.size) + 1 &&
+            offsetof(struct hv_exit, mmio.reserved) == offsetof(struct hv_exit, mmio.size) + 2 &&
+            sizeof(exit->mmio.reserved) == 6 && offsetof(struct hv_exit, mmio.size) % 8 == 0,
+        "mmio size/write/reserved share one word");
     *(word_t *)(void *)&exit->mmio.size = (uint64_t)m.size | (uint64_t)m.write << 8;
     exit->mmio.data = value;
     vcpu->completion = m.write ? HV_COMPLETE_ADVANCE : HV_COMPLETE_MMIO_LOAD;

@@ -20,7 +20,7 @@ void hv_cpuid_policy(struct hv_vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint
  * cpuid.c). unit.core checks each against the policy.
  */
 #define HV_CPUID_PASS_BASIC                                                                        \
-    (0xffffffffu & ~((1u << 0x1) | (1u << 0x4) | (1u << 0x5) | (1u << 0x7) | (1u << 0xb) |       \
+    (0xffffffffu & ~((1u << 0x1) | (1u << 0x4) | (1u << 0x5) | (1u << 0x7) | (1u << 0xb) |         \
                      (1u << 0xd) | (1u << 0x1f)))
 
 /* Does the policy answer CPUID(leaf) with the host's values (no override
