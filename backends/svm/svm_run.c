@@ -7,6 +7,7 @@
 #include "svm/svm.h"
 #include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
+#include "svm/svm_pkru.h"
 #include "svm/svm_xcr0.h"
 #include "core/util.h"
 
@@ -243,11 +244,20 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
         if (s->iret_pending)
             __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
-        uint64_t host_xcr0 = svm_xcr0_enter();
+        /* XCR0 and PKRU are the CPU's, not the VMCB's (svm_xcr0.h,
+           svm_pkru.h): switched here, with GIF=0. */
+        uint64_t host_cr4 = svm_read_cr4();
+        uint64_t host_xcr0 = svm_xcr0_enter(host_cr4);
+        bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
+        uint32_t host_pkru = 0;
+        if (__builtin_expect(pkru, 0))
+            host_pkru = svm_pkru_enter(host_cr4, s->pkru);
         svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
+        if (__builtin_expect(pkru, 0))
+            s->pkru = svm_pkru_leave(host_cr4, host_pkru);
         svm_xcr0_leave(host_xcr0);
         /* A host interrupt that caused the exit is taken here, with the
-           host's XCR0 back. */
+           host's XCR0 and PKRU back. */
         svm_stgi();
 
         vcpu->gpr[HV_GPR_RAX] = v->save.rax;
