@@ -256,13 +256,14 @@ static int case_pkru(struct kcase_ctx *kc)
     struct hp_host h;
     struct hp_seen s[3];
     uint32_t r[4];
-    uint64_t cr4 = read_cr4();
+    uint64_t cr4;
     uint32_t old_pkru = 0, pkru_after = 0, pkru_later = 0;
     uint64_t cr4_after = 0, cr4_after_off = 0;
     int rc;
 
     hv_memset(&h, 0, sizeof(h));
     hv_memset(&caps, 0, sizeof(caps));
+    caps.size = sizeof(caps);
     cpuid(0, 0, r);
     if (r[0] >= 7) {
         cpuid(7, 0, r);
@@ -272,6 +273,7 @@ static int case_pkru(struct kcase_ctx *kc)
     if (rc)
         return rc;
     hv_ctx_caps(ctx, &caps);
+    cr4 = read_cr4(); /* with VMXE now, on VMX */
     bool vmx = caps.backend == HV_BACKEND_VMX;
     /* 1: the host with CR4.PKE and its own PKRU. */
     if (h.pku) {
@@ -281,9 +283,9 @@ static int case_pkru(struct kcase_ctx *kc)
         h.host_pke = true;
     }
     rc = run_guest(kc, ctx, &h, &s[0]);
+    cr4_after = read_cr4();
     if (h.pku) {
         pkru_after = rdpkru();
-        cr4_after = read_cr4();
         /* 2: the host without CR4.PKE (the library sets it for the switch
            only): two guests in turn, the second must not find the
            first's PKRU. */
@@ -305,8 +307,8 @@ static int case_pkru(struct kcase_ctx *kc)
     if (rc)
         return rc;
     if (!h.pku) {
-        if (read_cr4() != cr4)
-            return kcase_fail(kc, "the host's CR4 changed: 0x%lx", (unsigned long)read_cr4());
+        if (cr4_after != cr4)
+            return kcase_fail(kc, "the host's CR4 changed: 0x%lx", (unsigned long)cr4_after);
         kprintf("hostile.pkru: this CPU has no PKU: checked only that RDPKRU and WRPKRU raise "
                 "#UD in the guest\n");
         return 0;
