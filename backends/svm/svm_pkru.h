@@ -15,14 +15,16 @@
  * sharing its CR4 read: the host's PKRU is saved and the vCPU's own
  * (svm_vcpu.pkru, RESET value 0, SDM Vol. 3A 9.1.1) loaded; after the exit
  * the guest's is saved and the host's put back. RDPKRU and WRPKRU #UD
- * without CR4.PKE: a host without it gets CR4.PKE set before VMRUN (which
- * saves that CR4 in the host save area, so #VMEXIT brings it back) and
- * cleared after the exit; under GIF=0 no host code sees that.
+ * without CR4.PKE: a host without it gets CR4.PKE set around them only
+ * (GIF=0: no host code sees that); the register keeps its value with
+ * CR4.PKE clear, and the guest's CR4 is the VMCB's.
  *
- * The exit fast path (svm_fast.c) runs between the two, with the guest's
- * PKRU and CR4.PKE set: PKRU only governs data accesses to user-mode
- * addresses (U/S = 1 at every paging level), which the library makes only
- * if the embedder maps the memory it hands over as user pages.
+ * The exit fast path (svm_fast.c) runs between the two with the guest's
+ * PKRU loaded. PKRU governs host accesses only with the host's CR4.PKE
+ * set (to user-mode pages, SDM Vol. 3A 4.6.2): a host without it is not
+ * affected, and for a host with it svm_run keeps the fast path off
+ * (vcpu->quiet), so that no library or embedder code (MMIO handlers) runs
+ * under the guest's keys.
  */
 #ifndef HV_SVM_PKRU_H
 #define HV_SVM_PKRU_H
@@ -73,6 +75,8 @@ static inline uint32_t svm_pkru_enter(uint64_t host_cr4, uint32_t guest_pkru)
     uint32_t host_pkru = svm_rdpkru();
     if (host_pkru != guest_pkru)
         svm_wrpkru(guest_pkru);
+    if (!(host_cr4 & SVM_CR4_PKE))
+        svm_write_cr4(host_cr4);
     return host_pkru;
 }
 
@@ -80,6 +84,8 @@ static inline uint32_t svm_pkru_enter(uint64_t host_cr4, uint32_t guest_pkru)
    back in the CPU and CR4 the host's again. */
 static inline uint32_t svm_pkru_leave(uint64_t host_cr4, uint32_t host_pkru)
 {
+    if (!(host_cr4 & SVM_CR4_PKE))
+        svm_write_cr4(host_cr4 | SVM_CR4_PKE);
     uint32_t guest_pkru = svm_rdpkru();
     if (guest_pkru != host_pkru)
         svm_wrpkru(host_pkru);

@@ -225,8 +225,13 @@ static __attribute__((noinline)) void world_switch_switched(struct hv_vcpu *vcpu
     bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
     uint32_t host_pkru = 0;
     uint64_t host_xcr0 = svm_xcr0_enter(host_cr4);
-    if (pkru)
+    if (pkru) {
         host_pkru = svm_pkru_enter(host_cr4, s->pkru);
+        /* A host using protection keys would run the fast path (library
+           and MMIO handler code) under the guest's PKRU: not this entry. */
+        if (host_cr4 & SVM_CR4_PKE)
+            __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
+    }
     svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, &v->save.cr2, v);
     if (pkru)
         s->pkru = svm_pkru_leave(host_cr4, host_pkru);
