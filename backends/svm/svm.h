@@ -113,6 +113,7 @@ struct svm_vcpu {
     uint64_t iret_rip;
     bool nrip_save;      /* the CPU reports the next RIP (HV_FEAT_NRIP_SAVE) */
     bool decode_assists; /* ... and the IOIO segment, NPF bytes (HV_FEAT_DECODE_ASSISTS) */
+    uint32_t pkru;       /* the guest's PKRU while it does not run (svm_pkru.h) */
 };
 
 static inline struct svm_ctx *svm_ctx_of(const struct hv_ctx *ctx)

@@ -25,9 +25,9 @@
  * guest re-enters at once, still with GIF=0, the guest's CR2 in place and
  * the host area VMSAVEd once (the host's state does not change while only
  * the library runs). Otherwise it returns with GIF still 0: svm_run puts
- * the host's XCR0 back (svm_xcr0.h) and then executes STGI, which lets a
- * host interrupt that caused the exit reach the host's IDT right away (the
- * host keeps RFLAGS.IF=1 around hv_vcpu_run).
+ * the host's XCR0 and PKRU back (svm_xcr0.h, svm_pkru.h) and then executes
+ * STGI, which lets a host interrupt that caused the exit reach the host's
+ * IDT right away (the host keeps RFLAGS.IF=1 around hv_vcpu_run).
  */
 
 #include "core/vcpu_asm.h"

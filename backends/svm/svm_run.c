@@ -7,6 +7,7 @@
 #include "svm/svm.h"
 #include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
+#include "svm/svm_pkru.h"
 #include "svm/svm_xcr0.h"
 #include "core/util.h"
 
@@ -212,6 +213,32 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     return true;
 }
 
+/* The world switch with XCR0 narrowed and PKRU switched around it
+   (svm_xcr0.h, svm_pkru.h), GIF=0; out of line, so that the common case
+   (neither needed) costs svm_run two tests. */
+static __attribute__((noinline)) void world_switch_switched(struct hv_vcpu *vcpu,
+                                                            const struct svm_ctx *sc,
+                                                            uint64_t host_cr4,
+                                                            uint64_t host_area_pa)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+    bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
+    uint32_t host_pkru = 0;
+    uint64_t host_xcr0 = svm_xcr0_enter(host_cr4);
+    if (pkru) {
+        host_pkru = svm_pkru_enter(host_cr4, s->pkru);
+        /* A host using protection keys would run the fast path (library
+           and MMIO handler code) under the guest's PKRU: not this entry. */
+        if (host_cr4 & SVM_CR4_PKE)
+            __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
+    }
+    svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, &v->save.cr2, v);
+    if (pkru)
+        s->pkru = svm_pkru_leave(host_cr4, host_pkru);
+    svm_xcr0_leave(host_xcr0);
+}
+
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     struct hv_vm *vm = vcpu->vm;
@@ -244,11 +271,16 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
         if (s->iret_pending)
             __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
-        uint64_t host_xcr0 = svm_xcr0_enter();
-        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
-        svm_xcr0_leave(host_xcr0);
+        /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
+           when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
+        uint64_t host_cr4 = svm_read_cr4();
+        if (__builtin_expect(
+                !(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed), 1))
+            svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
+        else
+            world_switch_switched(vcpu, sc, host_cr4, sc->cpu[cpu].host_area_pa);
         /* A host interrupt that caused the exit is taken here, with the
-           host's XCR0 back. */
+           host's XCR0 and PKRU back. */
         svm_stgi();
 
         vcpu->gpr[HV_GPR_RAX] = v->save.rax;

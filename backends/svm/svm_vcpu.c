@@ -70,6 +70,7 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
     s->serial = __atomic_fetch_add(&sc->next_serial, 1, __ATOMIC_RELAXED);
     s->nrip_save = (vcpu->vm->ctx->caps.features & HV_FEAT_NRIP_SAVE) != 0;
     s->decode_assists = (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS) != 0;
+    s->pkru = 0; /* its RESET value (SDM Vol. 3A 9.1.1), switched in svm_run */
 
     c = &s->vmcb->ctl;
     /* Intercepts (APM 15.9-15.14, Table B-1). Host interrupts and NMIs

@@ -43,11 +43,11 @@ static inline void svm_xsetbv0(uint64_t v)
 
 /* With GIF=0, before the world switch: narrow XCR0 for the guest. Returns
    the host's XCR0 to put back after the exit, 0 if XCR0 was left alone
-   (bit 0 of a valid XCR0 is always 1, SDM Vol. 1 13.3). */
-static inline uint64_t svm_xcr0_enter(void)
+   (bit 0 of a valid XCR0 is always 1, SDM Vol. 1 13.3). cr4: the host's
+   CR4, read once for this and the PKRU switch (svm_pkru.h). */
+static inline uint64_t svm_xcr0_enter(uint64_t cr4)
 {
-    uint64_t cr4, xcr0;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    uint64_t xcr0;
     if (__builtin_expect(!(cr4 & SVM_CR4_OSXSAVE), 1))
         return 0;
     xcr0 = svm_xgetbv0();

@@ -331,6 +331,7 @@ enum vmx_exit_reason {
 #define X86_CR4_PCIDE    (1ull << 17)
 #define X86_CR4_OSFXSR   (1ull << 9)
 #define X86_CR4_OSXSAVE  (1ull << 18)
+#define X86_CR4_PKE      (1ull << 22)
 #define X86_EFER_SCE     (1ull << 0)
 #define X86_EFER_LME     (1ull << 8)
 #define X86_EFER_LMA     (1ull << 10)

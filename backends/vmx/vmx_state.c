@@ -272,6 +272,11 @@ hv_status_t vmx_apply_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv
         s = HV_ERR_UNSUPPORTED;
         goto out;
     }
+    if (cr4 & X86_CR4_PKE) {
+        hv_log(host, HV_LOG_WARN, "vmx: set_state: CR4.PKE (PKRU is not switched)");
+        s = HV_ERR_UNSUPPORTED;
+        goto out;
+    }
     if (!cfg->ug && (!(cr0 & X86_CR0_PE) || !(cr0 & X86_CR0_PG)) && !force) {
         hv_log(host, HV_LOG_WARN,
                "vmx: set_state: real mode / paging off needs unrestricted guest");

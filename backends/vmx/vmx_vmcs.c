@@ -121,8 +121,12 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
                         cfg->cr0_fixed0 | (~cfg->cr0_fixed1 & 0xffffffffull);
     uint64_t cr4_mask = X86_CR4_VMXE | cfg->cr4_fixed0 | ~cfg->cr4_fixed1;
     /* OSXSAVE too: the CPUID policy hides XSAVE and this backend switches
-       only the FXSAVE state, not XCR0 (XSETBV would exit unhandled). */
-    cr4_mask |= X86_CR4_OSXSAVE;
+       only the FXSAVE state, not XCR0 (XSETBV would exit unhandled). And
+       PKE: the policy hides PKU and PKRU is not switched (it is in neither
+       the VMCS nor the entry/exit MSR lists): with CR4.PKE clear the guest's
+       RDPKRU/WRPKRU raise #UD (SDM Vol. 3A 4.6.2, Vol. 2 WRPKRU), so it can
+       neither change the host's PKRU nor read another context's. */
+    cr4_mask |= X86_CR4_OSXSAVE | X86_CR4_PKE;
     vv->cr0_mask = cr0_mask;
     vv->cr4_mask = cr4_mask;
     bad |= vmx_write(VMCS_CR0_MASK, cr0_mask);

@@ -42,6 +42,7 @@ static inline uint64_t read_cr0(void)
 /* CR4 bits the test cases switch (SDM Vol. 3A 2.5). */
 #define CR4_OSFXSR  (1ull << 9)
 #define CR4_OSXSAVE (1ull << 18)
+#define CR4_PKE     (1ull << 22)
 
 static inline uint64_t read_cr4(void)
 {

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "mock_host.h"
 #include "svm/svm.h"
+#include "svm/svm_pkru.h"
 
 static struct mock_host mh;
 
@@ -427,6 +428,14 @@ static void test_state(void)
     /* XSETBV never reaches the CPU: the guest may set CR4.OSXSAVE. */
     CU_ASSERT(v->ctl.intercept_misc2 & SVM_I2_XSETBV);
     CU_ASSERT_EQUAL(SVM_I2_XSETBV, 1u << 13); /* APM Vol. 2 Table B-1, vector 4 */
+    /* PKRU: switched in svm_run exactly when the CPU implements CR4.PKE
+       (bit 22, SDM Vol. 3A 2.5), whatever the guest's CR4 says (it can
+       toggle the bit without an exit); a new vCPU's is its RESET value. */
+    CU_ASSERT_EQUAL(SVM_CR4_PKE, 1ull << 22);
+    CU_ASSERT(!svm_pkru_needed(lim.cr4_allowed));
+    CU_ASSERT(svm_pkru_needed(lim.cr4_allowed | SVM_CR4_PKE));
+    CU_ASSERT(!svm_pkru_needed(~SVM_CR4_PKE));
+    CU_ASSERT_EQUAL(svm_vcpu_of(&f.vcpu)->pkru, 0);
     CU_ASSERT(v->ctl.vintr & SVM_VINTR_MASKING);
     CU_ASSERT_EQUAL(v->ctl.iopm_base_pa, sv->iopm_pa);
     /* Every port intercepted; EFER intercepted, FS_BASE not. */
