@@ -88,8 +88,13 @@ struct vmx_event {
    vmx_vmcs_setup write them. */
 struct vmx_host_fields {
     uint64_t cr0, cr3, cr4;
-    uint64_t fs_base, gs_base, tr_base, gdtr_base, idtr_base;
-    uint64_t sysenter_cs, sysenter_esp, sysenter_eip, efer, pat;
+    uint64_t gdtr_base, idtr_base;
+    /* TR base: the base bits of the TSS descriptor (vmx_host_tss). */
+    uint64_t tss_desc_lo;
+    uint32_t tss_desc_hi;
+    /* MSRs as RDMSR returns them: EAX, EDX. */
+    uint32_t fs_base[2], gs_base[2];
+    uint32_t sysenter_cs[2], sysenter_esp[2], sysenter_eip[2], efer[2], pat[2];
     uint16_t cs, ss, ds, es, fs, gs, tr;
 };
 

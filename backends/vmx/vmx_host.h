@@ -47,4 +47,44 @@ static inline __attribute__((always_inline)) void vmx_host_sel(uint16_t *held, u
     }
 }
 
+/* The same for a field that takes an MSR's value: the halves RDMSR
+   returns are compared as they are, which spares joining them unless the
+   field is written. */
+static inline __attribute__((always_inline)) void
+vmx_host_msr(uint32_t held[2], uint32_t field, uint32_t lo, uint32_t hi, bool all, bool *valid)
+{
+    if (all || __builtin_expect(lo != held[0], 0) || __builtin_expect(hi != held[1], 0)) {
+        held[0] = lo;
+        held[1] = hi;
+        if (VMX_HOST_WRITE(field, ((uint64_t)hi << 32) | lo) != 0)
+            *valid = false;
+    }
+}
+
+/* The base bits of a 64-bit TSS descriptor's first quadword: bytes 2-4
+   and 7 (SDM Vol. 3A 7.2.3); the busy bit (byte 5) is not among them. */
+#define VMX_TSS_DESC_BASE_LO 0xff0000ffffff0000ull
+
+/* The base a TSS descriptor gives: first quadword's base bits @p lo, its
+   third dword @p hi (bits 63:32). */
+static inline uint64_t vmx_tss_base(uint64_t lo, uint32_t hi)
+{
+    return ((lo >> 16) & 0xffffffull) | ((lo >> 32) & 0xff000000ull) | ((uint64_t)hi << 32);
+}
+
+/* HOST_TR_BASE from the descriptor TR selects: its base bits are
+   compared as they are, the base is put together only when written. */
+static inline __attribute__((always_inline)) void
+vmx_host_tss(struct vmx_host_fields *held, uint64_t lo, uint32_t hi, bool all, bool *valid)
+{
+    lo &= VMX_TSS_DESC_BASE_LO;
+    if (all || __builtin_expect(lo != held->tss_desc_lo, 0) ||
+        __builtin_expect(hi != held->tss_desc_hi, 0)) {
+        held->tss_desc_lo = lo;
+        held->tss_desc_hi = hi;
+        if (VMX_HOST_WRITE(VMCS_HOST_TR_BASE, vmx_tss_base(lo, hi)) != 0)
+            *valid = false;
+    }
+}
+
 #endif /* HV_VMX_VMX_HOST_H */

@@ -145,19 +145,6 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
 }
 
 #if !HV_HOSTED
-/* Base of the TSS the host's TR selects, from its 16-byte GDT descriptor
-   (SDM Vol. 3A 7.2.3). */
-static inline __attribute__((always_inline)) uint64_t tss_base(uint64_t gdt, uint16_t tr)
-{
-    const uint8_t *d = (const uint8_t *)(uintptr_t)(gdt + (tr & ~7u));
-    uint64_t b =
-        (uint64_t)d[2] | ((uint64_t)d[3] << 8) | ((uint64_t)d[4] << 16) | ((uint64_t)d[7] << 24);
-    b |= (uint64_t)(d[8] | (d[9] << 8) | (d[10] << 16) | ((uint32_t)d[11] << 24)) << 32;
-    return b;
-}
-#endif
-
-#if !HV_HOSTED
 /* Every host field read again, written when it changed (vmx_host.h);
    @p all (an invalid copy) writes them all. Inlined twice, once for each
    value of @p all, so that the common path carries no test of it. */
@@ -168,6 +155,12 @@ static inline __attribute__((always_inline)) void host_fields(struct vmx_vcpu *v
 {
     struct vmx_host_fields *h = &vv->host;
     bool *ok = &vv->host_valid;
+    uint32_t lo, hi;
+#define HOST_MSR(member, field, msr)                                                               \
+    do {                                                                                           \
+        __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));                                 \
+        vmx_host_msr(h->member, field, lo, hi, all, ok);                                           \
+    } while (0)
 
     vmx_host_field(&h->cr0, VMCS_HOST_CR0, x86_read_cr0(), all, ok);
     vmx_host_field(&h->cr3, VMCS_HOST_CR3, x86_read_cr3(), all, ok);
@@ -180,18 +173,23 @@ static inline __attribute__((always_inline)) void host_fields(struct vmx_vcpu *v
     vmx_host_sel(&h->fs, VMCS_HOST_FS_SEL, x86_read_fs(), all, ok);
     vmx_host_sel(&h->gs, VMCS_HOST_GS_SEL, x86_read_gs(), all, ok);
     vmx_host_sel(&h->tr, VMCS_HOST_TR_SEL, tr, all, ok);
-    vmx_host_field(&h->fs_base, VMCS_HOST_FS_BASE, hv_rdmsr(VMX_MSR_FS_BASE), all, ok);
-    vmx_host_field(&h->gs_base, VMCS_HOST_GS_BASE, hv_rdmsr(VMX_MSR_GS_BASE), all, ok);
-    vmx_host_field(&h->tr_base, VMCS_HOST_TR_BASE, tss_base(gdtr->base, tr), all, ok);
+    HOST_MSR(fs_base, VMCS_HOST_FS_BASE, VMX_MSR_FS_BASE);
+    HOST_MSR(gs_base, VMCS_HOST_GS_BASE, VMX_MSR_GS_BASE);
+    /* The TSS descriptor in the host's GDT (16 bytes, SDM Vol. 3A 7.2.3). */
+    uint64_t desc_lo;
+    uint32_t desc_hi;
+    const uint8_t *desc = (const uint8_t *)(uintptr_t)(gdtr->base + (tr & ~7u));
+    __builtin_memcpy(&desc_lo, desc, sizeof(desc_lo));
+    __builtin_memcpy(&desc_hi, desc + 8, sizeof(desc_hi));
+    vmx_host_tss(h, desc_lo, desc_hi, all, ok);
     vmx_host_field(&h->gdtr_base, VMCS_HOST_GDTR_BASE, gdtr->base, all, ok);
     vmx_host_field(&h->idtr_base, VMCS_HOST_IDTR_BASE, idtr->base, all, ok);
-    vmx_host_field(&h->sysenter_cs, VMCS_HOST_SYSENTER_CS, hv_rdmsr(VMX_MSR_SYSENTER_CS), all, ok);
-    vmx_host_field(&h->sysenter_esp, VMCS_HOST_SYSENTER_ESP, hv_rdmsr(VMX_MSR_SYSENTER_ESP), all,
-                   ok);
-    vmx_host_field(&h->sysenter_eip, VMCS_HOST_SYSENTER_EIP, hv_rdmsr(VMX_MSR_SYSENTER_EIP), all,
-                   ok);
-    vmx_host_field(&h->efer, VMCS_HOST_EFER, hv_rdmsr(VMX_MSR_EFER), all, ok);
-    vmx_host_field(&h->pat, VMCS_HOST_PAT, hv_rdmsr(VMX_MSR_PAT), all, ok);
+    HOST_MSR(sysenter_cs, VMCS_HOST_SYSENTER_CS, VMX_MSR_SYSENTER_CS);
+    HOST_MSR(sysenter_esp, VMCS_HOST_SYSENTER_ESP, VMX_MSR_SYSENTER_ESP);
+    HOST_MSR(sysenter_eip, VMCS_HOST_SYSENTER_EIP, VMX_MSR_SYSENTER_EIP);
+    HOST_MSR(efer, VMCS_HOST_EFER, VMX_MSR_EFER);
+    HOST_MSR(pat, VMCS_HOST_PAT, VMX_MSR_PAT);
+#undef HOST_MSR
 }
 #endif
 
