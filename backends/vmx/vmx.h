@@ -82,6 +82,22 @@ struct vmx_event {
     bool set_cr2;
 };
 
+/* The host values behind the VMCS host-state fields (SDM Vol. 3C 24.5)
+   as last written (vmx_host.h); selectors as read, before RPL/TI are
+   cleared for the VMCS. HOST_RSP/RIP are not here: vmx_entry.S and
+   vmx_vmcs_setup write them. */
+struct vmx_host_fields {
+    uint64_t cr0, cr3, cr4;
+    uint64_t gdtr_base, idtr_base;
+    /* TR base: the base bits of the TSS descriptor (vmx_host_tss). */
+    uint64_t tss_desc_lo;
+    uint32_t tss_desc_hi;
+    /* MSRs as RDMSR returns them: EAX, EDX. */
+    uint32_t fs_base[2], gs_base[2];
+    uint32_t sysenter_cs[2], sysenter_esp[2], sysenter_eip[2], efer[2], pat[2];
+    uint16_t cs, ss, ds, es, fs, gs, tr;
+};
+
 struct vmx_vcpu {
     /* World-switch scratch, addressed by vmx_entry.S: keep first. */
     uint64_t host_rsp;  /* offset 0 */
@@ -96,6 +112,11 @@ struct vmx_vcpu {
     uint32_t last_cpu; /* CPU it last ran on (VPID flush on move) */
     uint16_t vpid;     /* 0 when VPIDs are off */
     uint64_t ept_gen;  /* vmx_vm::ept_gen seen at the last flush */
+    /* What the VMCS's host-state area holds (vmx_host.h); meaningless
+       unless host_valid, which VMCLEAR (vmcs_clear_here), a new VMCS
+       (vmx_vcpu_init) and a failed VMWRITE reset. */
+    struct vmx_host_fields host;
+    bool host_valid;
 
     /* Guest-visible state the VMCS does not hold as the guest sees it. */
     uint64_t cr0;      /* guest's CR0 (read shadow) */

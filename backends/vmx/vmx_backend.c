@@ -73,6 +73,7 @@ static hv_status_t vmx_vcpu_init(struct hv_vcpu *vcpu)
         return HV_ERR_NO_MEMORY;
     vv->cpu = VMX_NO_CPU;
     vv->last_cpu = VMX_NO_CPU;
+    vv->host_valid = false; /* a new VMCS holds no host state (vmx_host.h) */
     vv->vmcs = hv_host_page_alloc(host, 1, &vv->vmcs_hpa);
     vv->msrs = hv_host_page_alloc(host, 1, &vv->msrs_hpa);
     if (!vv->vmcs || !vv->msrs)

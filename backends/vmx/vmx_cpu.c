@@ -213,6 +213,8 @@ static void vmcs_clear_here(void *arg, uint32_t cpu)
     if (vc->cpus[cpu].current == vcpu)
         vc->cpus[cpu].current = NULL;
     vv->launched = 0;
+    /* The next CPU must not trust what this one wrote (vmx_host.h). */
+    vv->host_valid = false;
     __atomic_store_n(&vv->cpu, VMX_NO_CPU, __ATOMIC_RELEASE);
 }
 

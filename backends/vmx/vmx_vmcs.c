@@ -5,6 +5,7 @@
  */
 #include "vmx/vmx.h"
 #include "vmx/vmx_arch.h"
+#include "vmx/vmx_host.h"
 #include "vmx/vmx_insn.h"
 #include "core/cpu.h"
 #include "core/util.h"
@@ -56,12 +57,19 @@ void vmx_msr_lists_init(struct vmx_vcpu *vv)
 }
 
 #if !HV_HOSTED
-/* Host values can differ per CPU (KERNEL_GS_BASE in SMP kernels). */
+/* Host values can differ per CPU (KERNEL_GS_BASE in SMP kernels). The list
+   is libhv's own memory, which the CPU only reads (at exits, SDM 27.6): a
+   store is cheaper than a compare to skip it, so each value is stored,
+   EDX:EAX as RDMSR returns them (the list is little-endian, SDM 24.8.2). */
 static void msr_lists_host(struct vmx_vcpu *vv)
 {
     struct vmx_msr_entry *host = (struct vmx_msr_entry *)((uint8_t *)vv->msrs + 2048);
+#pragma GCC unroll 8
     for (int i = 0; i < VMX_SW_COUNT; i++)
-        host[i].value = hv_rdmsr(switched_msrs[i]);
+        __asm__ volatile("rdmsr; mov %%eax, %0; mov %%edx, 4+%0"
+                         : "=m"(host[i].value)
+                         : "c"(switched_msrs[i])
+                         : "rax", "rdx");
 }
 #endif
 
@@ -141,15 +149,51 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
 }
 
 #if !HV_HOSTED
-/* Base of the TSS the host's TR selects, from its 16-byte GDT descriptor
-   (SDM Vol. 3A 7.2.3). */
-static uint64_t tss_base(uint64_t gdt, uint16_t tr)
+/* Every host field read again, written when it changed (vmx_host.h);
+   @p all (an invalid copy) writes them all. Inlined twice, once for each
+   value of @p all, so that the common path carries no test of it. */
+static inline __attribute__((always_inline)) void host_fields(struct vmx_vcpu *vv,
+                                                              const struct x86_dtr *gdtr,
+                                                              const struct x86_dtr *idtr,
+                                                              uint16_t tr, bool all)
 {
-    const uint8_t *d = (const uint8_t *)(uintptr_t)(gdt + (tr & ~7u));
-    uint64_t b =
-        (uint64_t)d[2] | ((uint64_t)d[3] << 8) | ((uint64_t)d[4] << 16) | ((uint64_t)d[7] << 24);
-    b |= (uint64_t)(d[8] | (d[9] << 8) | (d[10] << 16) | ((uint32_t)d[11] << 24)) << 32;
-    return b;
+    struct vmx_host_fields *h = &vv->host;
+    bool *ok = &vv->host_valid;
+    uint32_t lo, hi;
+#define HOST_MSR(member, field, msr)                                                               \
+    do {                                                                                           \
+        __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));                                 \
+        vmx_host_msr(h->member, field, lo, hi, all, ok);                                           \
+    } while (0)
+
+    vmx_host_field(&h->cr0, VMCS_HOST_CR0, x86_read_cr0(), all, ok);
+    vmx_host_field(&h->cr3, VMCS_HOST_CR3, x86_read_cr3(), all, ok);
+    vmx_host_field(&h->cr4, VMCS_HOST_CR4, x86_read_cr4(), all, ok);
+    /* SDM 26.2.3 host checks: selectors with RPL=TI=0; CS and TR not 0. */
+    vmx_host_sel(&h->cs, VMCS_HOST_CS_SEL, x86_read_cs(), all, ok);
+    vmx_host_sel(&h->ss, VMCS_HOST_SS_SEL, x86_read_ss(), all, ok);
+    vmx_host_sel(&h->ds, VMCS_HOST_DS_SEL, x86_read_ds(), all, ok);
+    vmx_host_sel(&h->es, VMCS_HOST_ES_SEL, x86_read_es(), all, ok);
+    vmx_host_sel(&h->fs, VMCS_HOST_FS_SEL, x86_read_fs(), all, ok);
+    vmx_host_sel(&h->gs, VMCS_HOST_GS_SEL, x86_read_gs(), all, ok);
+    vmx_host_sel(&h->tr, VMCS_HOST_TR_SEL, tr, all, ok);
+    HOST_MSR(fs_base, VMCS_HOST_FS_BASE, VMX_MSR_FS_BASE);
+    HOST_MSR(gs_base, VMCS_HOST_GS_BASE, VMX_MSR_GS_BASE);
+    /* The TSS descriptor in the host's GDT (16 bytes, SDM Vol. 3A 7.2.3). */
+    uint64_t desc_lo;
+    uint32_t desc_hi;
+    const uint8_t *desc = (const uint8_t *)(uintptr_t)(gdtr->base + (tr & ~7u));
+    __builtin_memcpy(&desc_lo, desc, sizeof(desc_lo));
+    __builtin_memcpy(&desc_hi, desc + 8, sizeof(desc_hi));
+    vmx_host_tss(h, desc_lo, desc_hi, all, ok);
+    vmx_host_field(&h->gdtr_base, VMCS_HOST_GDTR_BASE, gdtr->base, all, ok);
+    vmx_host_field(&h->idtr_base, VMCS_HOST_IDTR_BASE, idtr->base, all, ok);
+    HOST_MSR(sysenter_cs, VMCS_HOST_SYSENTER_CS, VMX_MSR_SYSENTER_CS);
+    HOST_MSR(sysenter_esp, VMCS_HOST_SYSENTER_ESP, VMX_MSR_SYSENTER_ESP);
+    HOST_MSR(sysenter_eip, VMCS_HOST_SYSENTER_EIP, VMX_MSR_SYSENTER_EIP);
+    HOST_MSR(efer, VMCS_HOST_EFER, VMX_MSR_EFER);
+    HOST_MSR(pat, VMCS_HOST_PAT, VMX_MSR_PAT);
+#undef HOST_MSR
 }
 #endif
 
@@ -162,27 +206,12 @@ void vmx_vmcs_host_state(struct hv_vcpu *vcpu, struct vmx_host_save *save)
     x86_sidt(&idtr);
     uint16_t tr = x86_str();
 
-    /* SDM 26.2.3 host checks: selectors with RPL=TI=0; CS and TR not 0. */
-    vmx_write(VMCS_HOST_CR0, x86_read_cr0());
-    vmx_write(VMCS_HOST_CR3, x86_read_cr3());
-    vmx_write(VMCS_HOST_CR4, x86_read_cr4());
-    vmx_write(VMCS_HOST_CS_SEL, x86_read_cs() & ~7u);
-    vmx_write(VMCS_HOST_SS_SEL, x86_read_ss() & ~7u);
-    vmx_write(VMCS_HOST_DS_SEL, x86_read_ds() & ~7u);
-    vmx_write(VMCS_HOST_ES_SEL, x86_read_es() & ~7u);
-    vmx_write(VMCS_HOST_FS_SEL, x86_read_fs() & ~7u);
-    vmx_write(VMCS_HOST_GS_SEL, x86_read_gs() & ~7u);
-    vmx_write(VMCS_HOST_TR_SEL, tr & ~7u);
-    vmx_write(VMCS_HOST_FS_BASE, hv_rdmsr(VMX_MSR_FS_BASE));
-    vmx_write(VMCS_HOST_GS_BASE, hv_rdmsr(VMX_MSR_GS_BASE));
-    vmx_write(VMCS_HOST_TR_BASE, tss_base(gdtr.base, tr));
-    vmx_write(VMCS_HOST_GDTR_BASE, gdtr.base);
-    vmx_write(VMCS_HOST_IDTR_BASE, idtr.base);
-    vmx_write(VMCS_HOST_SYSENTER_CS, hv_rdmsr(VMX_MSR_SYSENTER_CS));
-    vmx_write(VMCS_HOST_SYSENTER_ESP, hv_rdmsr(VMX_MSR_SYSENTER_ESP));
-    vmx_write(VMCS_HOST_SYSENTER_EIP, hv_rdmsr(VMX_MSR_SYSENTER_EIP));
-    vmx_write(VMCS_HOST_EFER, hv_rdmsr(VMX_MSR_EFER));
-    vmx_write(VMCS_HOST_PAT, hv_rdmsr(VMX_MSR_PAT));
+    if (__builtin_expect(vv->host_valid, 1)) {
+        host_fields(vv, &gdtr, &idtr, tr, false);
+    } else {
+        vv->host_valid = true; /* until a VMWRITE fails */
+        host_fields(vv, &gdtr, &idtr, tr, true);
+    }
     msr_lists_host(vv);
 
     /* What VM exit does not restore (SDM 27.5.2): the GDTR/IDTR limits
