@@ -36,7 +36,10 @@ struct hv_vm;
  * disabled (the backends' exit fast paths call it with host interrupts
  * held: GIF=0 on SVM, which also holds NMIs, RFLAGS.IF=0 on VMX before the
  * host's descriptor-table limits are restored): it must not sleep, wait
- * for another CPU or fault.
+ * for another CPU or fault. The guest's x87/SSE registers are loaded
+ * while it runs (and on SVM an XCR0 narrowed to x87/SSE): it must not use
+ * x87, SSE or AVX registers (build it as the library is built,
+ * `-mgeneral-regs-only`).
  * @param opaque The pointer given at registration.
  * @param gpa Guest-physical address of the access (inside the region).
  * @param size 1, 2, 4 or 8 bytes.
