@@ -18,6 +18,7 @@
  */
 #include "core/util.h"
 #include "cpu.h"
+#include "guest32.h"
 #include "hostile.h"
 
 /* Addresses inside the image: label - image start + load address. */
@@ -33,27 +34,9 @@
    resumes at hp_resume. */
 /* clang-format off */
 __asm__(".pushsection .rodata.hostile_pkru, \"a\"\n"
-        ".code16\n"
         ".balign 16\n"
         "hp_start:\n"
-        "    cli\n"
-        "    xorw %ax, %ax\n"
-        "    movw %ax, %ds\n"
-        "    movw %ax, %ss\n"
-        "    movw $0x1000, %sp\n"
-        "    lgdtl " HP_ADDR(hp_gdtr) "\n"
-        "    movl %cr0, %eax\n"
-        "    orl $1, %eax\n"
-        "    movl %eax, %cr0\n"
-        "    ljmpl $0x08, $" HP_ADDR(hp_pm) "\n"
-        ".code32\n"
-        "hp_pm:\n"
-        "    movw $0x10, %ax\n"
-        "    movw %ax, %ds\n"
-        "    movw %ax, %es\n"
-        "    movw %ax, %ss\n"
-        "    movl $0x1000, %esp\n"
-        "    lidtl " HP_ADDR(hp_idtr) "\n"
+        G32_ENTER(hp)
         /* CR4.PKE, if IN 0xe4 says the CPU has PKU */
         "    movl $0, " HP_ADDR(hp_fault) "\n"
         "    movl $" HP_ADDR(hp_s1) ", " HP_ADDR(hp_resume) "\n"
@@ -107,35 +90,7 @@ __asm__(".pushsection .rodata.hostile_pkru, \"a\"\n"
         "    outb %al, $0x80\n"
         "1:  hlt\n"
         "    jmp 1b\n"
-        "hp_ud:\n"
-        "    movl $6, " HP_ADDR(hp_fault) "\n"
-        "    jmp 2f\n"
-        "hp_gp:\n"
-        "    addl $4, %esp\n"               /* the error code */
-        "    movl $13, " HP_ADDR(hp_fault) "\n"
-        "2:  movl " HP_ADDR(hp_resume) ", %eax\n"
-        "    movl %eax, (%esp)\n"
-        "    iret\n"
-        ".balign 4\n"
-        "hp_fault: .long 0\n"
-        "hp_resume: .long 0\n"
-        ".balign 8\n"
-        "hp_gdt:\n"
-        "    .quad 0\n"
-        "    .quad 0x00cf9b000000ffff\n"    /* 0x08: flat 32-bit code */
-        "    .quad 0x00cf93000000ffff\n"    /* 0x10: flat data */
-        "hp_gdtr:\n"
-        "    .word 23\n"
-        "    .long " HP_ADDR(hp_gdt) "\n"
-        ".balign 8\n"
-        "hp_idt:\n"                         /* 32-bit interrupt gates, SDM Vol. 3A 6.11 */
-        "    .fill 6, 8, 0\n"
-        "    .word " HP_ADDR(hp_ud) ", 0x08, 0x8e00, 0\n"
-        "    .fill 6, 8, 0\n"
-        "    .word " HP_ADDR(hp_gp) ", 0x08, 0x8e00, 0\n"
-        "hp_idtr:\n"
-        "    .word 14 * 8 - 1\n"
-        "    .long " HP_ADDR(hp_idt) "\n"
+        G32_FAULTS(hp)
         "hp_end:\n"
         ".code64\n"
         ".popsection\n");

@@ -23,6 +23,7 @@
  */
 #include "core/util.h"
 #include "cpu.h"
+#include "guest32.h"
 #include "hostile.h"
 
 /* Addresses inside the image: label - image start + load address. */
@@ -35,27 +36,9 @@
    its vector and resumes at hx_resume. */
 /* clang-format off */
 __asm__(".pushsection .rodata.hostile_xsetbv, \"a\"\n"
-        ".code16\n"
         ".balign 16\n"
         "hx_start:\n"
-        "    cli\n"
-        "    xorw %ax, %ax\n"
-        "    movw %ax, %ds\n"
-        "    movw %ax, %ss\n"
-        "    movw $0x1000, %sp\n"
-        "    lgdtl " HX_ADDR(hx_gdtr) "\n"
-        "    movl %cr0, %eax\n"
-        "    orl $1, %eax\n"
-        "    movl %eax, %cr0\n"
-        "    ljmpl $0x08, $" HX_ADDR(hx_pm) "\n"
-        ".code32\n"
-        "hx_pm:\n"
-        "    movw $0x10, %ax\n"
-        "    movw %ax, %ds\n"
-        "    movw %ax, %es\n"
-        "    movw %ax, %ss\n"
-        "    movl $0x1000, %esp\n"
-        "    lidtl " HX_ADDR(hx_idtr) "\n"
+        G32_ENTER(hx)
         "    movl %cr4, %eax\n"
         "    orl $0x200, %eax\n"           /* OSFXSR: MOVD from XMM1 below */
         "    movl %eax, %cr4\n"
@@ -117,35 +100,7 @@ __asm__(".pushsection .rodata.hostile_xsetbv, \"a\"\n"
         "    outb %al, $0x80\n"
         "1:  hlt\n"
         "    jmp 1b\n"
-        "hx_ud:\n"
-        "    movl $6, " HX_ADDR(hx_fault) "\n"
-        "    jmp 2f\n"
-        "hx_gp:\n"
-        "    addl $4, %esp\n"               /* the error code */
-        "    movl $13, " HX_ADDR(hx_fault) "\n"
-        "2:  movl " HX_ADDR(hx_resume) ", %eax\n"
-        "    movl %eax, (%esp)\n"
-        "    iret\n"
-        ".balign 4\n"
-        "hx_fault: .long 0\n"
-        "hx_resume: .long 0\n"
-        ".balign 8\n"
-        "hx_gdt:\n"
-        "    .quad 0\n"
-        "    .quad 0x00cf9b000000ffff\n"    /* 0x08: flat 32-bit code */
-        "    .quad 0x00cf93000000ffff\n"    /* 0x10: flat data */
-        "hx_gdtr:\n"
-        "    .word 23\n"
-        "    .long " HX_ADDR(hx_gdt) "\n"
-        ".balign 8\n"
-        "hx_idt:\n"                         /* 32-bit interrupt gates, SDM Vol. 3A 6.11 */
-        "    .fill 6, 8, 0\n"
-        "    .word " HX_ADDR(hx_ud) ", 0x08, 0x8e00, 0\n"
-        "    .fill 6, 8, 0\n"
-        "    .word " HX_ADDR(hx_gp) ", 0x08, 0x8e00, 0\n"
-        "hx_idtr:\n"
-        "    .word 14 * 8 - 1\n"
-        "    .long " HX_ADDR(hx_idt) "\n"
+        G32_FAULTS(hx)
         "hx_end:\n"
         ".code64\n"
         ".popsection\n");
