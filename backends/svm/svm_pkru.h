@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/cpu.h"
 
 #define SVM_CR4_PKE (1ull << 22)
 
@@ -39,18 +40,6 @@
 static inline bool svm_pkru_needed(uint64_t cr4_allowed)
 {
     return (cr4_allowed & SVM_CR4_PKE) != 0;
-}
-
-static inline uint64_t svm_read_cr4(void)
-{
-    uint64_t cr4;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-    return cr4;
-}
-
-static inline void svm_write_cr4(uint64_t cr4)
-{
-    __asm__ volatile("mov %0, %%cr4" ::"r"(cr4) : "memory");
 }
 
 /* RDPKRU/WRPKRU (SDM Vol. 2B): ECX (and EDX for WRPKRU) must be 0. */
@@ -71,12 +60,12 @@ static inline void svm_wrpkru(uint32_t v)
 static inline uint32_t svm_pkru_enter(uint64_t host_cr4, uint32_t guest_pkru)
 {
     if (!(host_cr4 & SVM_CR4_PKE))
-        svm_write_cr4(host_cr4 | SVM_CR4_PKE);
+        hv_write_cr4(host_cr4 | SVM_CR4_PKE);
     uint32_t host_pkru = svm_rdpkru();
     if (host_pkru != guest_pkru)
         svm_wrpkru(guest_pkru);
     if (!(host_cr4 & SVM_CR4_PKE))
-        svm_write_cr4(host_cr4);
+        hv_write_cr4(host_cr4);
     return host_pkru;
 }
 
@@ -85,12 +74,12 @@ static inline uint32_t svm_pkru_enter(uint64_t host_cr4, uint32_t guest_pkru)
 static inline uint32_t svm_pkru_leave(uint64_t host_cr4, uint32_t host_pkru)
 {
     if (!(host_cr4 & SVM_CR4_PKE))
-        svm_write_cr4(host_cr4 | SVM_CR4_PKE);
+        hv_write_cr4(host_cr4 | SVM_CR4_PKE);
     uint32_t guest_pkru = svm_rdpkru();
     if (guest_pkru != host_pkru)
         svm_wrpkru(host_pkru);
     if (!(host_cr4 & SVM_CR4_PKE))
-        svm_write_cr4(host_cr4);
+        hv_write_cr4(host_cr4);
     return guest_pkru;
 }
 

@@ -273,7 +273,7 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
         /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
            when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
-        uint64_t host_cr4 = svm_read_cr4();
+        uint64_t host_cr4 = hv_read_cr4();
         if (__builtin_expect(
                 !(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed), 1))
             svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);

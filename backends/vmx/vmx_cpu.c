@@ -37,7 +37,7 @@ static void cpu_enable(void *arg, uint32_t cpu)
         p->status = HV_ERR_UNSUPPORTED;
         return;
     }
-    uint64_t cr4 = x86_read_cr4();
+    uint64_t cr4 = hv_read_cr4();
     if (cr4 & X86_CR4_VMXE) {
         /* Someone else (another context, another hypervisor) is in VMX
            operation here: VMXON would fail or steal it. */
@@ -50,11 +50,11 @@ static void cpu_enable(void *arg, uint32_t cpu)
     uint64_t cr0 = (p->saved_cr0 | cfg->cr0_fixed0) & (cfg->cr0_fixed1 | 0xffffffff00000000ull);
     if (cr0 != p->saved_cr0)
         x86_write_cr0(cr0);
-    x86_write_cr4((cr4 | X86_CR4_VMXE | cfg->cr4_fixed0) & cfg->cr4_fixed1);
+    hv_write_cr4((cr4 | X86_CR4_VMXE | cfg->cr4_fixed0) & cfg->cr4_fixed1);
     p->set_vmxe = true;
     *(uint32_t *)p->vmxon = cfg->revision; /* SDM 24.11.5 */
     if (vmx_vmxon(p->vmxon_hpa) != 0) {
-        x86_write_cr4(cr4);
+        hv_write_cr4(cr4);
         x86_write_cr0(p->saved_cr0);
         p->set_vmxe = false;
         p->status = HV_ERR_HW;
@@ -78,7 +78,7 @@ static void cpu_disable(void *arg, uint32_t cpu)
         p->on = false;
     }
     if (p->set_vmxe) {
-        x86_write_cr4(x86_read_cr4() & ~X86_CR4_VMXE);
+        hv_write_cr4(hv_read_cr4() & ~X86_CR4_VMXE);
         if (x86_read_cr0() != p->saved_cr0)
             x86_write_cr0(p->saved_cr0);
         p->set_vmxe = false;

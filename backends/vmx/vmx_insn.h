@@ -119,16 +119,6 @@ static inline uint64_t x86_read_cr3(void)
     __asm__ volatile("mov %%cr3, %0" : "=r"(v));
     return v;
 }
-static inline uint64_t x86_read_cr4(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-static inline void x86_write_cr4(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
-}
 
 struct __attribute__((packed)) x86_dtr {
     uint16_t limit;

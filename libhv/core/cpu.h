@@ -16,6 +16,20 @@ static inline void hv_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
     hv_cpuid_regs(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
 }
 
+/* CR4 (ring 0 only): the x87/SSE switch, SVM's XCR0/PKRU switches and
+   VMX's enable and host state read it. */
+static inline uint64_t hv_read_cr4(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
+static inline void hv_write_cr4(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
+
 static inline uint64_t hv_rdtsc(void)
 {
     uint32_t lo, hi;

@@ -21,13 +21,13 @@ void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load)
 {
     uint64_t flags, cr4;
     __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
-    __asm__ volatile("movq %%cr4, %0" : "=r"(cr4)); /* as of now, interrupts off */
+    cr4 = hv_read_cr4(); /* as of now, interrupts off */
     if (!(cr4 & HV_FPU_CR4_OSFXSR))
-        __asm__ volatile("movq %0, %%cr4" ::"r"(cr4 | HV_FPU_CR4_OSFXSR));
+        hv_write_cr4(cr4 | HV_FPU_CR4_OSFXSR);
     hv_fx_save(save);
     hv_fx_restore(load);
     if (!(cr4 & HV_FPU_CR4_OSFXSR))
-        __asm__ volatile("movq %0, %%cr4" ::"r"(cr4));
+        hv_write_cr4(cr4);
     if (flags & (1ull << 9))
         __asm__ volatile("sti" ::: "memory");
 }

@@ -13,6 +13,7 @@
 #define HV_CORE_FPU_H
 
 #include <stdint.h>
+#include "core/cpu.h"
 
 #define HV_FPU_AREA 512
 
@@ -44,9 +45,7 @@ void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load);
 static inline void hv_fpu_swap(uint8_t *save, const uint8_t *load)
 {
 #if !HV_HOSTED
-    uint64_t cr4;
-    __asm__ volatile("movq %%cr4, %0" : "=r"(cr4));
-    if (!(cr4 & HV_FPU_CR4_OSFXSR)) {
+    if (!(hv_read_cr4() & HV_FPU_CR4_OSFXSR)) {
         hv_fpu_swap_slow(save, load);
         return;
     }
