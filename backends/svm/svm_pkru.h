@@ -42,28 +42,15 @@ static inline bool svm_pkru_needed(uint64_t cr4_allowed)
     return (cr4_allowed & SVM_CR4_PKE) != 0;
 }
 
-/* RDPKRU/WRPKRU (SDM Vol. 2B): ECX (and EDX for WRPKRU) must be 0. */
-static inline uint32_t svm_rdpkru(void)
-{
-    uint32_t eax, edx;
-    __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0u));
-    return eax;
-}
-
-static inline void svm_wrpkru(uint32_t v)
-{
-    __asm__ volatile(".byte 0x0f, 0x01, 0xef" ::"a"(v), "c"(0u), "d"(0u) : "memory");
-}
-
 /* With GIF=0, before the world switch: the vCPU's PKRU in, the host's
    returned for svm_pkru_leave. host_cr4: the CR4 the host runs with. */
 static inline uint32_t svm_pkru_enter(uint64_t host_cr4, uint32_t guest_pkru)
 {
     if (!(host_cr4 & SVM_CR4_PKE))
         hv_write_cr4(host_cr4 | SVM_CR4_PKE);
-    uint32_t host_pkru = svm_rdpkru();
+    uint32_t host_pkru = hv_rdpkru();
     if (host_pkru != guest_pkru)
-        svm_wrpkru(guest_pkru);
+        hv_wrpkru(guest_pkru);
     if (!(host_cr4 & SVM_CR4_PKE))
         hv_write_cr4(host_cr4);
     return host_pkru;
@@ -75,9 +62,9 @@ static inline uint32_t svm_pkru_leave(uint64_t host_cr4, uint32_t host_pkru)
 {
     if (!(host_cr4 & SVM_CR4_PKE))
         hv_write_cr4(host_cr4 | SVM_CR4_PKE);
-    uint32_t guest_pkru = svm_rdpkru();
+    uint32_t guest_pkru = hv_rdpkru();
     if (guest_pkru != host_pkru)
-        svm_wrpkru(host_pkru);
+        hv_wrpkru(host_pkru);
     if (!(host_cr4 & SVM_CR4_PKE))
         hv_write_cr4(host_cr4);
     return guest_pkru;

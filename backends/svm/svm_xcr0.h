@@ -25,21 +25,10 @@
 #define HV_SVM_XCR0_H
 
 #include <stdint.h>
+#include "core/cpu.h"
 
 #define SVM_CR4_OSXSAVE (1ull << 18)
 #define SVM_XCR0_GUEST  3ull /* x87 (bit 0) | SSE (bit 1), SDM Vol. 1 13.3 */
-
-static inline uint64_t svm_xgetbv0(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static inline void svm_xsetbv0(uint64_t v)
-{
-    __asm__ volatile("xsetbv" ::"c"(0u), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
-}
 
 /* With GIF=0, before the world switch: narrow XCR0 for the guest. Returns
    the host's XCR0 to put back after the exit, 0 if XCR0 was left alone
@@ -50,11 +39,11 @@ static inline uint64_t svm_xcr0_enter(uint64_t cr4)
     uint64_t xcr0;
     if (__builtin_expect(!(cr4 & SVM_CR4_OSXSAVE), 1))
         return 0;
-    xcr0 = svm_xgetbv0();
+    xcr0 = hv_xgetbv0();
     if (!(xcr0 & ~SVM_XCR0_GUEST))
         return 0;
     /* x87 is always set, and SSE alone needs nothing else: a valid value. */
-    svm_xsetbv0(xcr0 & SVM_XCR0_GUEST);
+    hv_xsetbv0(xcr0 & SVM_XCR0_GUEST);
     return xcr0;
 }
 
@@ -62,7 +51,7 @@ static inline uint64_t svm_xcr0_enter(uint64_t cr4)
 static inline void svm_xcr0_leave(uint64_t host_xcr0)
 {
     if (host_xcr0)
-        svm_xsetbv0(host_xcr0);
+        hv_xsetbv0(host_xcr0);
 }
 
 #endif /* HV_SVM_XCR0_H */

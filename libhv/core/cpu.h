@@ -30,6 +30,33 @@ static inline void hv_write_cr4(uint64_t v)
     __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
 }
 
+/* XCR0 (XGETBV/XSETBV with ECX = 0; both #UD without CR4.OSXSAVE, SDM Vol. 2B). */
+static inline uint64_t hv_xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void hv_xsetbv0(uint64_t v)
+{
+    __asm__ volatile("xsetbv" ::"c"(0u), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+/* PKRU (RDPKRU/WRPKRU, ECX and EDX 0; #UD without CR4.PKE, SDM Vol. 2B),
+   by their encodings for assemblers that lack them. */
+static inline uint32_t hv_rdpkru(void)
+{
+    uint32_t eax, edx;
+    __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0u));
+    return eax;
+}
+
+static inline void hv_wrpkru(uint32_t v)
+{
+    __asm__ volatile(".byte 0x0f, 0x01, 0xef" ::"a"(v), "c"(0u), "d"(0u) : "memory");
+}
+
 static inline uint64_t hv_rdtsc(void)
 {
     uint32_t lo, hi;

@@ -16,6 +16,7 @@
  *
  *   hostile.pkru
  */
+#include "core/cpu.h"
 #include "core/util.h"
 #include "cpu.h"
 #include "guest32.h"
@@ -102,18 +103,6 @@ static const struct vmt_image hp_guest = {"hostile_pkru", hp_start, hp_end};
 #define VEC_UD 6u
 #define VEC_GP 13u
 
-static uint32_t rdpkru(void)
-{
-    uint32_t eax, edx;
-    __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0u));
-    return eax;
-}
-
-static void wrpkru(uint32_t v)
-{
-    __asm__ volatile(".byte 0x0f, 0x01, 0xef" ::"a"(v), "c"(0u), "d"(0u) : "memory");
-}
-
 struct hp_host {
     bool pku;         /* the CPU has PKU: the guest tries CR4.PKE */
     bool host_pke;    /* the host runs with CR4.PKE: it checks its PKRU */
@@ -131,7 +120,7 @@ static uint32_t answer(struct vmt *t, uint16_t port, uint8_t size)
     (void)size;
     h->ins++;
     if (h->host_pke) {
-        uint32_t now = rdpkru();
+        uint32_t now = hv_rdpkru();
         if (now != PKRU_HOST && !h->bad_ins++)
             h->bad = now;
     }
@@ -228,31 +217,31 @@ static int case_pkru(struct kcase_ctx *kc)
     if (rc)
         return rc;
     hv_ctx_caps(ctx, &caps);
-    cr4 = read_cr4(); /* with VMXE now, on VMX */
+    cr4 = hv_read_cr4(); /* with VMXE now, on VMX */
     bool vmx = caps.backend == HV_BACKEND_VMX;
     /* 1: the host with CR4.PKE and its own PKRU. */
     if (h.pku) {
-        write_cr4(cr4 | CR4_PKE);
-        old_pkru = rdpkru();
-        wrpkru(PKRU_HOST);
+        hv_write_cr4(cr4 | CR4_PKE);
+        old_pkru = hv_rdpkru();
+        hv_wrpkru(PKRU_HOST);
         h.host_pke = true;
     }
     rc = run_guest(kc, ctx, &h, &s[0]);
-    cr4_after = read_cr4();
+    cr4_after = hv_read_cr4();
     if (h.pku) {
-        pkru_after = rdpkru();
+        pkru_after = hv_rdpkru();
         /* 2: the host without CR4.PKE (the library sets it for the switch
            only): two guests in turn, the second must not find the
            first's PKRU. */
-        write_cr4(cr4 & ~CR4_PKE);
+        hv_write_cr4(cr4 & ~CR4_PKE);
         h.host_pke = false;
         for (unsigned i = 1; i < 3 && !rc; i++)
             rc = run_guest(kc, ctx, &h, &s[i]);
-        cr4_after_off = read_cr4();
-        write_cr4(cr4 | CR4_PKE);
-        pkru_later = rdpkru();
-        wrpkru(old_pkru);
-        write_cr4(cr4);
+        cr4_after_off = hv_read_cr4();
+        hv_write_cr4(cr4 | CR4_PKE);
+        pkru_later = hv_rdpkru();
+        hv_wrpkru(old_pkru);
+        hv_write_cr4(cr4);
     }
     hv_ctx_destroy(ctx);
     if (rc)

@@ -21,6 +21,7 @@
  *
  *   hostile.xsetbv
  */
+#include "core/cpu.h"
 #include "core/util.h"
 #include "cpu.h"
 #include "guest32.h"
@@ -113,18 +114,6 @@ static const struct vmt_image hx_guest = {"hostile_xsetbv", hx_start, hx_end};
 #define VEC_GP      13u
 #define YMM_PATTERN 0x7e57a11du
 
-static uint64_t xcr0_get(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static void xcr0_set(uint64_t v)
-{
-    __asm__ volatile("xsetbv" ::"c"(0u), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
-}
-
 /* The upper half of the host's YMM0 (low dword; this kernel is built
    without SSE, so only asm touches vector registers). */
 static void ymm0_hi_set(uint32_t v)
@@ -191,7 +180,7 @@ static int case_xsetbv(struct kcase_ctx *kc)
     struct hv_ctx *ctx;
     struct xs_seen s;
     uint32_t r[4];
-    uint64_t cr4 = read_cr4(), old_xcr0 = 0, xcr0 = 0;
+    uint64_t cr4 = hv_read_cr4(), old_xcr0 = 0, xcr0 = 0;
     bool xsave, avx = false;
     int rc;
 
@@ -203,9 +192,9 @@ static int case_xsetbv(struct kcase_ctx *kc)
         avx = avx_cpu && (r[0] & 7) == 7;
         xcr0 = avx ? 7 : 3;
         if (cr4 & CR4_OSXSAVE)
-            old_xcr0 = xcr0_get();
-        write_cr4(cr4 | CR4_OSFXSR | CR4_OSXSAVE);
-        xcr0_set(xcr0);
+            old_xcr0 = hv_xgetbv0();
+        hv_write_cr4(cr4 | CR4_OSFXSR | CR4_OSXSAVE);
+        hv_xsetbv0(xcr0);
         if (avx)
             ymm0_hi_set(YMM_PATTERN);
     }
@@ -215,12 +204,12 @@ static int case_xsetbv(struct kcase_ctx *kc)
         rc = run_guest(kc, ctx, xsave, &s);
         hv_ctx_destroy(ctx);
     }
-    uint64_t xcr0_after = xsave ? xcr0_get() : 0;
+    uint64_t xcr0_after = xsave ? hv_xgetbv0() : 0;
     uint32_t ymm_after = avx ? ymm0_hi_get() : 0;
-    uint64_t cr4_after = read_cr4();
+    uint64_t cr4_after = hv_read_cr4();
     if (xsave) {
-        xcr0_set(old_xcr0 ? old_xcr0 : 1);
-        write_cr4(cr4);
+        hv_xsetbv0(old_xcr0 ? old_xcr0 : 1);
+        hv_write_cr4(cr4);
     }
     if (rc)
         return rc;

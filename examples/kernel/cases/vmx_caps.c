@@ -7,6 +7,7 @@
 #include "cpu.h"
 #include "vm_harness.h"
 
+#include "core/cpu.h"
 #include "core/util.h"
 
 VMT_GUEST(mem);
@@ -246,8 +247,8 @@ static int fpu_isolation_pass(struct kcase_ctx *kc, struct hv_ctx *ctx, bool osf
 
     hv_memset(&a, 0, sizeof(a));
     hv_memset(&b, 0, sizeof(b));
-    uint64_t cr4 = read_cr4();
-    write_cr4(osfxsr ? cr4 | CR4_OSFXSR : cr4 & ~CR4_OSFXSR);
+    uint64_t cr4 = hv_read_cr4();
+    hv_write_cr4(osfxsr ? cr4 | CR4_OSFXSR : cr4 & ~CR4_OSFXSR);
     if (osfxsr)
         host_xmm0_set(host_value);
     rc = vmt_create(kc, ctx, &a, &xmm_guest);
@@ -272,9 +273,9 @@ static int fpu_isolation_pass(struct kcase_ctx *kc, struct hv_ctx *ctx, bool osf
         last_a = va;
         last_b = vb;
     }
-    if (!rc && read_cr4() != (osfxsr ? cr4 | CR4_OSFXSR : cr4 & ~CR4_OSFXSR))
+    if (!rc && hv_read_cr4() != (osfxsr ? cr4 | CR4_OSFXSR : cr4 & ~CR4_OSFXSR))
         rc = kcase_fail(kc, "the host's CR4 changed across runs");
-    write_cr4(cr4);
+    hv_write_cr4(cr4);
     vmt_destroy(&a);
     vmt_destroy(&b);
     if (!rc)
