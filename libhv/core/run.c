@@ -217,8 +217,8 @@ void hv_deliver_events(struct hv_vcpu *vcpu)
 /*
  * Clear the exit record with straight-line word stores: it is cleared for
  * every exit the dispatcher sees, where a byte loop cost ~550 instructions
- * and a word loop ~70 (17 stores now). may_alias: the record is written through its
- * members right after.
+ * and a word loop ~70 (17 stores now). may_alias: the record is written
+ * through its members right after.
  */
 typedef uint64_t __attribute__((may_alias)) exit_word_t;
 _Static_assert(sizeof(struct hv_exit) % sizeof(uint64_t) == 0, "whole words");
