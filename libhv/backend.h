@@ -140,6 +140,10 @@ struct hv_backend_ops {
        shadow over (set_rip ended it). Called when can_inject(EXCEPTION)
        holds; nothing else is injected at that entry. */
     void (*inject_step)(struct hv_vcpu *vcpu);
+    /* Intercept (on) or not the guest's accesses to DR0-DR3: on from
+       vcpu_init, off once the backend has loaded them for an intercepted
+       access (core/debugreg.h), on again when the core puts them back. */
+    void (*debug_intercept)(struct hv_vcpu *vcpu, bool on);
 };
 
 #if HV_CONFIG_VMX

@@ -201,6 +201,7 @@ void svm_inject(struct hv_vcpu *vcpu, const struct hv_event *ev);
 void svm_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
 void svm_inject_exception(struct hv_vcpu *vcpu, uint8_t vector, bool has_err, uint32_t err);
 void svm_inject_step(struct hv_vcpu *vcpu);
+void svm_debug_intercept(struct hv_vcpu *vcpu, bool on);
 void svm_after_exit_events(struct hv_vcpu *vcpu);
 
 /* svm_insn.c: instruction lengths when the CPU gives no next RIP. */

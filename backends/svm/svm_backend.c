@@ -64,4 +64,5 @@ const struct hv_backend_ops hv_svm_backend = {
     .inject = svm_inject,
     .set_window = svm_set_window,
     .inject_step = svm_inject_step,
+    .debug_intercept = svm_debug_intercept,
 };

@@ -138,3 +138,14 @@ void svm_after_exit_events(struct hv_vcpu *vcpu)
     v->ctl.eventinj = info & (0xffffffff00000000ull | SVM_EVT_V | SVM_EVT_EV | SVM_EVT_TYPE_MASK |
                               SVM_EVT_VECTOR_MASK);
 }
+
+/* MOV to and from DR0-DR3 (APM Vol. 2 15.11: VMCB offset 004h, bits 3:0
+   reads, 19:16 writes), until core/debugreg.h has loaded the guest's. */
+void svm_debug_intercept(struct hv_vcpu *vcpu, bool on)
+{
+    struct vmcb *v = svm_vmcb(vcpu);
+    if (on)
+        v->ctl.intercept_dr |= SVM_DR0_3_INTERCEPTS;
+    else
+        v->ctl.intercept_dr &= ~SVM_DR0_3_INTERCEPTS;
+}

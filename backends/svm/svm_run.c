@@ -9,6 +9,7 @@
 #include "svm/svm_decode_npf.h"
 #include "svm/svm_pkru.h"
 #include "svm/svm_xcr0.h"
+#include "core/debugreg.h"
 #include "core/util.h"
 
 static inline void svm_clgi(void)
@@ -200,6 +201,12 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         if (skip_insn(vcpu, SVM_OP_INVD))
             return false;
         break;
+    case SVM_EXIT_DR0_READ ... SVM_EXIT_DR0_READ + 3:
+    case SVM_EXIT_DR0_WRITE ... SVM_EXIT_DR0_WRITE + 3:
+        /* The guest's DR0-3 into the CPU; the MOV runs again there. */
+        hv_debug_regs_load(vcpu);
+        svm_debug_intercept(vcpu, false);
+        return false;
     case SVM_EXIT_EXCP_BASE + SVM_VEC_DB:
         svm_inject_exception(vcpu, SVM_VEC_DB, false, 0);
         return false;

@@ -78,7 +78,8 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
        (its EFER.SVME reads 0); XSETBV exits so that it never reaches the
        CPU's XCR0 (the guest can set CR4.OSXSAVE; its CPUID has no XSAVE,
        so it gets #UD, svm_run.c, svm_xcr0.h); INVD would drop host cache
-       lines; SHUTDOWN keeps a triple fault from resetting the host. #DB
+       lines; SHUTDOWN keeps a triple fault from resetting the host. DR0-3
+       are the host's until the guest first touches them. #DB
        and #AC are intercepted and reflected: a guest could otherwise make
        the CPU loop delivering them forever, out of reach of host
        interrupts.
@@ -86,6 +87,7 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
        2.7 masks INTR for the whole guest run when VMRUN loads RFLAGS.IF=0,
        and panics on a triple fault before it checks the SHUTDOWN intercept. */
     c->intercept_exc = (1u << SVM_VEC_DB) | (1u << SVM_VEC_AC);
+    c->intercept_dr = SVM_DR0_3_INTERCEPTS; /* until the first access (core/debugreg.h) */
     c->intercept_misc1 = SVM_I1_INTR | SVM_I1_NMI | SVM_I1_CPUID | SVM_I1_HLT | SVM_I1_INVD |
                          SVM_I1_IOIO_PROT | SVM_I1_MSR_PROT | SVM_I1_SHUTDOWN | SVM_I1_INVLPGA;
     c->intercept_misc2 = SVM_I2_VMRUN | SVM_I2_VMMCALL | SVM_I2_VMLOAD | SVM_I2_VMSAVE |

@@ -176,6 +176,9 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "B-2");
 #define SVM_I2_MWAIT   (1u << 11)
 #define SVM_I2_XSETBV  (1u << 13)
 
+/* intercept_dr (15.11): reads (bits 3:0) and writes (19:16) of DR0-DR3. */
+#define SVM_DR0_3_INTERCEPTS 0x000f000fu
+
 /* TLB_CONTROL (offset 0x05c), APM 15.16.2. */
 #define SVM_TLB_NONE 0u
 #define SVM_TLB_ALL  1u /* flush every ASID's entries */
@@ -230,6 +233,8 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "B-2");
 /* Exit codes, APM Appendix C (Table C-1). */
 #define SVM_EXIT_CR0_READ  0x000u
 #define SVM_EXIT_CR0_WRITE 0x010u
+#define SVM_EXIT_DR0_READ  0x020u /* + n: MOV from DRn */
+#define SVM_EXIT_DR0_WRITE 0x030u /* + n: MOV to DRn */
 #define SVM_EXIT_EXCP_BASE 0x040u
 #define SVM_EXIT_INTR      0x060u
 #define SVM_EXIT_NMI       0x061u

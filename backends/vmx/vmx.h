@@ -126,6 +126,7 @@ struct vmx_vcpu {
     uint64_t cr8;              /* TPR, MOV CR8 is intercepted */
     uint32_t entry_ctls;       /* VM-entry controls incl. IA-32e mode guest */
     uint32_t proc_ctls;        /* primary controls incl. the window bits */
+    uint64_t dr6;              /* the guest's DR6 while the host runs (vmx_run.c) */
     bool timer_armed;          /* preemption timer on (the guest runs with IF=0) */
     uint64_t fast_until;       /* TSC until which vmx_fast_exit may re-enter */
     struct vmx_event inject;   /* event for the next entry */
@@ -254,6 +255,7 @@ bool vmx_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type);
 void vmx_inject(struct hv_vcpu *vcpu, const struct hv_event *ev);
 void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
 void vmx_inject_step(struct hv_vcpu *vcpu);
+void vmx_debug_intercept(struct hv_vcpu *vcpu, bool on);
 /* Queue an exception raised by the backend itself (#GP, #UD). */
 void vmx_raise(struct hv_vcpu *vcpu, uint8_t vector, bool has_error, uint32_t error);
 void vmx_events_before_entry(struct hv_vcpu *vcpu);

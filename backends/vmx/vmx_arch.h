@@ -109,6 +109,8 @@
 #define VMX_PROC_TPR_SHADOW  (1u << 21)
 #define VMX_PROC_NMI_WINDOW  (1u << 22)
 #define VMX_PROC_MOV_DR      (1u << 23)
+/* DR6 after RESET/INIT (SDM Vol. 3A 9.1.1, Table 9-1). */
+#define VMX_DR6_INIT         0xffff0ff0ull
 #define VMX_PROC_UNCOND_IO   (1u << 24)
 #define VMX_PROC_IO_BITMAPS  (1u << 25)
 #define VMX_PROC_MTF         (1u << 27)

@@ -231,4 +231,5 @@ const struct hv_backend_ops hv_vmx_backend = {
     .inject = vmx_inject,
     .set_window = vmx_set_window,
     .inject_step = vmx_inject_step,
+    .debug_intercept = vmx_debug_intercept,
 };

@@ -28,6 +28,9 @@ static const struct vmx_ctl_want wants[] = {
     W(PROC, 19, 1, 1, "CR8-load exiting"),
     W(PROC, 20, 1, 1, "CR8-store exiting"),
     W(PROC, 22, 1, 1, "NMI-window exiting"),
+    /* The host's DR0-3 stay out of a guest's reach until it first uses
+       its own (core/debugreg.h); cleared once they are loaded. */
+    W(PROC, 23, 1, 1, "MOV-DR exiting"),
     W(PROC, 24, 1, 1, "unconditional I/O exiting"),
     W(PROC, 28, 1, 1, "use MSR bitmaps"),
     W(PROC, 31, 1, 1, "activate secondary controls"),

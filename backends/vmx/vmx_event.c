@@ -65,10 +65,10 @@ void vmx_raise(struct hv_vcpu *vcpu, uint8_t vector, bool has_error, uint32_t er
         vmx_inject(vcpu, &ev);
 }
 
-void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
+/* One primary processor-based control on or off (SDM Vol. 3C 25.6.2). */
+static void proc_ctl(struct hv_vcpu *vcpu, uint32_t bit, bool on)
 {
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
-    uint32_t bit = type == HV_EVENT_NMI ? VMX_PROC_NMI_WINDOW : VMX_PROC_INTR_WINDOW;
     uint32_t ctls = on ? (vv->proc_ctls | bit) : (vv->proc_ctls & ~bit);
     if (ctls == vv->proc_ctls)
         return;
@@ -79,6 +79,18 @@ void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
         vmx_write(VMCS_PROC_CTLS, ctls);
     }
     vmx_vmcs_end(f);
+}
+
+void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
+{
+    proc_ctl(vcpu, type == HV_EVENT_NMI ? VMX_PROC_NMI_WINDOW : VMX_PROC_INTR_WINDOW, on);
+}
+
+/* MOV-DR exiting: every MOV to or from a debug register exits while the
+   guest's DR0-3 are not loaded (core/debugreg.h). */
+void vmx_debug_intercept(struct hv_vcpu *vcpu, bool on)
+{
+    proc_ctl(vcpu, VMX_PROC_MOV_DR, on);
 }
 
 /*

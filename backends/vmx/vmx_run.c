@@ -16,6 +16,7 @@
 #include "vmx/vmx_check.h"
 #include "vmx/vmx_decode.h"
 #include "core/cpu.h"
+#include "core/debugreg.h"
 #include "core/util.h"
 
 #define VEC_UD 6
@@ -139,6 +140,12 @@ static bool handle_internal(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual,
     case VMX_EXIT_WBINVD:
         vmx_skip_insn(vcpu, insn_len);
         return true;
+    case VMX_EXIT_DR_ACCESS:
+        /* The guest's DR0-3 into the CPU; the MOV runs again there
+           (DR6 is already the guest's, DR7 the VMCS's). */
+        hv_debug_regs_load(vcpu);
+        vmx_debug_intercept(vcpu, false);
+        return true;
     case VMX_EXIT_EPT_MISCONFIG:
         /* libhv built an entry the CPU rejects: a bug in our tables. */
         hv_log(&vcpu->vm->ctx->host, HV_LOG_ERROR,
@@ -188,7 +195,17 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         /* The exit fast path (vmx_fast.c) re-enters with interrupts off
            and reloads the timer each time: it stops after this long. */
         vv->fast_until = hv_rdtsc() + VMX_PREEMPT_TSC;
+        /* DR6 is not guest state in the VMCS (SDM Vol. 3C 25.4.1 has DR7
+           only): the guest's in the CPU while it runs. */
+#if !HV_HOSTED
+        uint64_t host_dr6 = hv_read_dr6();
+        hv_write_dr6(vv->dr6);
+#endif
         int rc = vmx_enter(vcpu, vv);
+#if !HV_HOSTED
+        vv->dr6 = hv_read_dr6();
+        hv_write_dr6(host_dr6);
+#endif
         vmx_host_restore(&save);
 
         if (rc != 0) {

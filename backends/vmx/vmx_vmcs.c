@@ -96,6 +96,7 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
         return st;
     }
     vv->proc_ctls = cfg->ctl[VMX_CTL_PROC];
+    vv->dr6 = VMX_DR6_INIT;
     vv->entry_ctls = cfg->ctl[VMX_CTL_ENTRY];
     bad |= vmx_write(VMCS_PIN_CTLS, cfg->ctl[VMX_CTL_PIN]);
     bad |= vmx_write(VMCS_PROC_CTLS, vv->proc_ctls);

@@ -57,6 +57,33 @@ static inline void hv_wrpkru(uint32_t v)
     __asm__ volatile(".byte 0x0f, 0x01, 0xef" ::"a"(v), "c"(0u), "d"(0u) : "memory");
 }
 
+/* DR0-DR3 and DR6 (ring 0 only; SDM Vol. 3B 18.2): the lazy switch of
+   the guest's debug registers (core/debugreg.h) and VMX's DR6 switch. */
+static inline void hv_read_dr0_3(uint64_t d[4])
+{
+    __asm__ volatile("mov %%db0, %0\n\tmov %%db1, %1\n\tmov %%db2, %2\n\tmov %%db3, %3"
+                     : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]));
+}
+
+static inline void hv_write_dr0_3(const uint64_t d[4])
+{
+    __asm__ volatile("mov %0, %%db0\n\tmov %1, %%db1\n\tmov %2, %%db2\n\tmov %3, %%db3" ::"r"(d[0]),
+                     "r"(d[1]), "r"(d[2]), "r"(d[3])
+                     : "memory");
+}
+
+static inline uint64_t hv_read_dr6(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%db6, %0" : "=r"(v));
+    return v;
+}
+
+static inline void hv_write_dr6(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%db6" ::"r"(v) : "memory");
+}
+
 static inline uint64_t hv_rdtsc(void)
 {
     uint32_t lo, hi;

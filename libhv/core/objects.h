@@ -153,6 +153,12 @@ struct hv_vcpu {
     /* A single-step #DB is due for an instruction the library finished
        (hv_step_trap); delivered before the queued events. */
     bool step_db;
+    /* DR0-DR3 (core/debugreg.h): the guest's while the host runs, the
+       host's while dr_loaded (inside hv_vcpu_run, after the guest's first
+       access). */
+    uint64_t dr[4];
+    uint64_t host_dr[4];
+    bool dr_loaded;
     uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */
     /* Accesses of the instruction being emulated that went to the embedder,
        replayed in order when the emulation is retried (core/assist.c). */

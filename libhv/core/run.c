@@ -6,6 +6,7 @@
  */
 #include "backend.h"
 #include "core/assist.h"
+#include "core/debugreg.h"
 #include "core/fast.h"
 #include "core/fpu.h"
 #include "core/objects.h"
@@ -417,6 +418,8 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
             break;
     }
     hv_fpu_leave_guest(vcpu->fpu, host_fpu);
+    if (vcpu->dr_loaded)
+        hv_debug_regs_put(vcpu);
 out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
     return st;

@@ -3,6 +3,7 @@
 
 #include "mock_backend.h"
 #include "core/assist.h"
+#include "core/debugreg.h"
 #include "core/host.h"
 
 struct mock_backend_config mock_be;
@@ -96,6 +97,7 @@ static hv_status_t mock_vcpu_init(struct hv_vcpu *vcpu)
     if (!m)
         return HV_ERR_NO_MEMORY;
     reset_state(&m->st);
+    m->dr_intercept = true;
     vcpu->arch = m;
     return HV_OK;
 }
@@ -227,6 +229,11 @@ static hv_status_t mock_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         return HV_OK;
     }
     const struct mock_exit *e = &m->script[m->script_pos++];
+    if (e->vx.raw_code == MOCK_DR_ACCESS) {
+        hv_debug_regs_load(vcpu);
+        m->dr_intercept = false;
+        return mock_run(vcpu, ex);
+    }
     if (e->set_gprs)
         memcpy(vcpu->gpr, e->gpr, sizeof(vcpu->gpr));
     *ex = e->vx;
@@ -290,6 +297,13 @@ static void mock_inject_step(struct hv_vcpu *vcpu)
     mock_inject(vcpu, &db);
 }
 
+static void mock_debug_intercept(struct hv_vcpu *vcpu, bool on)
+{
+    struct mock_vcpu *m = vcpu->arch;
+    m->dr_intercept = on;
+    m->dr_intercept_calls++;
+}
+
 static void mock_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
 {
     ((struct mock_vcpu *)vcpu->arch)->window[type] = on;
@@ -319,7 +333,7 @@ static void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
     .run = mock_run, .get_rip = mock_get_rip, .set_rip = mock_set_rip,                             \
     .get_rflags = mock_get_rflags, .get_cpl = mock_get_cpl, .long_mode = mock_long_mode,           \
     .can_inject = mock_can_inject, .inject = mock_inject, .set_window = mock_set_window,           \
-    .inject_step = mock_inject_step,
+    .inject_step = mock_inject_step, .debug_intercept = mock_debug_intercept,
 
 const struct hv_backend_ops mock_backend_ops = {MOCK_OPS.get_fetch_regs = mock_get_fetch_regs};
 const struct hv_backend_ops mock_backend_ops_nofast = {MOCK_OPS};

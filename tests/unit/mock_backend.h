@@ -32,6 +32,8 @@ struct mock_vcpu {
     uint64_t dr6;
     bool window[HV_EVENT_SOFTINT + 1]; /* set_window state per event type */
     unsigned entries;                /* run() calls */
+    bool dr_intercept;               /* debug_intercept state (on from vcpu_init) */
+    unsigned dr_intercept_calls;     /* debug_intercept calls */
 };
 
 /* Knobs the tests set before creating objects (test-only global). */
@@ -58,6 +60,10 @@ struct mock_vcpu *mock_vcpu_of(struct hv_vcpu *vcpu);
 /* Append an exit to the vCPU's script; when the script is exhausted run()
    reports HV_VX_UNHANDLED with raw_code MOCK_END_OF_SCRIPT. */
 #define MOCK_END_OF_SCRIPT 0xe0dull
+/* A scripted exit with this raw_code is a guest MOV to DR0-3: run() loads
+   the guest's debug registers and drops the intercept as the hardware
+   backends do (core/debugreg.h), then goes on with the next exit. */
+#define MOCK_DR_ACCESS 0xd0aull
 void mock_script(struct hv_vcpu *vcpu, const struct mock_exit *e);
 
 /* Shorthand: an exit of `kind` at rip with no length information. */

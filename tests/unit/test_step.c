@@ -4,7 +4,9 @@
  * embedder completes, a hypercall the embedder answers and HLT, the next
  * entry delivers one #DB with DR6.BS (the backend's inject_step), before
  * a queued interrupt; none without TF, none for an instruction that
- * faulted, none left over after a full state reload.
+ * faulted, none left over after a full state reload. And the lazy switch
+ * of DR0-3 (core/debugreg.h): loaded at the guest's first access, put back
+ * with the backend's intercept on before hv_vcpu_run returns.
  */
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -243,6 +245,34 @@ static void test_reload_drops(void)
     fixture_down(&f);
 }
 
+/* A run with a DR access loads the guest's DR0-3 and drops the intercept
+   (the mock, as the backends); the run puts them back and re-arms it. A
+   run without one touches neither. */
+static void test_debug_regs_put(void)
+{
+    struct fixture f;
+    fixture_up(&f, 0x2);
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_UNHANDLED;
+    e.vx.raw_code = MOCK_DR_ACCESS;
+    mock_script(f.vcpu, &e);
+    script_io(&f, 0x2000, true);
+    script_io(&f, 0x2002, true);
+    CU_ASSERT_TRUE(f.mv->dr_intercept);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(x.rip, 0x2000);
+    CU_ASSERT_FALSE(f.vcpu->dr_loaded);
+    CU_ASSERT_TRUE(f.mv->dr_intercept);
+    CU_ASSERT_EQUAL(f.mv->dr_intercept_calls, 1);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.rip, 0x2002);
+    CU_ASSERT_EQUAL(f.mv->dr_intercept_calls, 1);
+    fixture_down(&f);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -255,6 +285,7 @@ int main(void)
     CU_add_test(s, "faulting RDMSR: no #DB", test_fault_no_db);
     CU_add_test(s, "#DB before a queued interrupt", test_before_irq);
     CU_add_test(s, "full reload drops it", test_reload_drops);
+    CU_add_test(s, "DR0-3 put back at the end of a run", test_debug_regs_put);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
