@@ -34,6 +34,12 @@ void svm_inject(struct hv_vcpu *vcpu, const struct hv_event *ev)
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
     struct vmcb *v = s->vmcb;
 
+    /* The common event, an external interrupt (the PV layer's upcall):
+       its vector and type alone. */
+    if (ev->type == HV_EVENT_EXTINT && !ev->has_error_code) {
+        v->ctl.eventinj = SVM_EVT_V | ev->vector | (SVM_EVT_TYPE_INTR << SVM_EVT_TYPE_SHIFT);
+        return;
+    }
     if (!svm_event_valid(ev) || ev->type == HV_EVENT_NONE)
         return;
     v->ctl.eventinj = svm_event_encode(ev);
@@ -76,7 +82,10 @@ void svm_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
     } else {
         return;
     }
-    vintr_request(v, s->irq_window || (s->nmi_window && s->iret_pending));
+    bool want = s->irq_window || (s->nmi_window && s->iret_pending);
+    bool armed = (v->ctl.intercept_misc1 & SVM_I1_VINTR) && (v->ctl.vintr & SVM_VINTR_IRQ);
+    if (want != armed)
+        vintr_request(v, want);
 }
 
 /* Queue a hardware exception from inside the backend (e.g. #UD for an SVM

@@ -131,8 +131,15 @@ static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
     return false;
 }
 
-/* Put queued events into the injection field, or ask for a window. */
-static void inject_queued(struct hv_vcpu *vcpu)
+static inline bool events_queued(const struct hv_vcpu *vcpu)
+{
+    return vcpu->step_db || vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
+           vcpu->queued_irq.type != HV_EVENT_NONE;
+}
+
+/* Put queued events into the injection field, or ask for a window.
+   Returns whether any is still queued (events_queued after it). */
+static bool inject_queued(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     if (vcpu->step_db) {
@@ -149,14 +156,14 @@ static void inject_queued(struct hv_vcpu *vcpu)
             if (vcpu->queued_irq.type != HV_EVENT_NONE)
                 be->set_window(vcpu, HV_EVENT_EXTINT, true);
         }
-        return;
+        return events_queued(vcpu);
     }
     if (vcpu->queued_exc.type != HV_EVENT_NONE) {
         if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
             be->inject(vcpu, &vcpu->queued_exc);
             vcpu->queued_exc.type = HV_EVENT_NONE;
         }
-        return; /* one event per entry */
+        return events_queued(vcpu); /* one event per entry */
     }
     if (vcpu->queued_nmi) {
         if (be->can_inject(vcpu, HV_EVENT_NMI)) {
@@ -167,23 +174,20 @@ static void inject_queued(struct hv_vcpu *vcpu)
         } else {
             be->set_window(vcpu, HV_EVENT_NMI, true);
         }
-        return;
+        return events_queued(vcpu);
     }
+    /* Only an interrupt can be queued now: nothing is left once it is in. */
     if (vcpu->queued_irq.type != HV_EVENT_NONE) {
         if (be->can_inject(vcpu, HV_EVENT_EXTINT)) {
             be->inject(vcpu, &vcpu->queued_irq);
             vcpu->queued_irq.type = HV_EVENT_NONE;
             be->set_window(vcpu, HV_EVENT_EXTINT, false);
-        } else {
-            be->set_window(vcpu, HV_EVENT_EXTINT, true);
+            return false;
         }
+        be->set_window(vcpu, HV_EVENT_EXTINT, true);
+        return true;
     }
-}
-
-static inline bool events_queued(const struct hv_vcpu *vcpu)
-{
-    return vcpu->step_db || vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
-           vcpu->queued_irq.type != HV_EVENT_NONE;
+    return false;
 }
 
 /*
@@ -201,10 +205,8 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
     bool queued = events_queued(vcpu);
-    if (queued) {
-        inject_queued(vcpu);
-        queued = events_queued(vcpu);
-    }
+    if (queued)
+        queued = inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
     __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
                      __ATOMIC_RELAXED);
