@@ -39,6 +39,10 @@ static bool skip_insn(struct hv_vcpu *vcpu, uint32_t opcode)
         return false;
     v->save.rip = svm_next_rip(vcpu, len);
     v->ctl.int_state &= ~SVM_INT_SHADOW;
+    /* Finished here, so its single-step trap is ours to raise (APM Vol. 2
+       13.1.3.4; backend.h inject_step). */
+    if ((v->save.rflags & RFLAGS_TF) && !(v->ctl.eventinj & SVM_EVT_V))
+        svm_inject_step(vcpu);
     return true;
 }
 

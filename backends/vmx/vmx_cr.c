@@ -20,6 +20,10 @@ void vmx_skip_insn(struct hv_vcpu *vcpu, uint32_t insn_len)
     if (intr & (VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS))
         vmx_write(VMCS_GUEST_INTERRUPTIBILITY,
                   intr & ~(uint64_t)(VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS));
+    /* Finished here, so its single-step trap is ours to raise: BS in the
+       pending debug exceptions, as vmx_inject_step (SDM Vol. 3B 18.3.1.4). */
+    if (vmx_read(VMCS_GUEST_RFLAGS) & X86_RFLAGS_TF)
+        vmx_write(VMCS_GUEST_PENDING_DBG, vmx_read(VMCS_GUEST_PENDING_DBG) | VMX_PENDING_DBG_BS);
 }
 
 static bool in_64bit_code(struct hv_vcpu *vcpu)

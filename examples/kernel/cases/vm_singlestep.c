@@ -1,7 +1,8 @@
 /*
  * vm.singlestep: a guest single-stepping (RFLAGS.TF) over instructions that
  * never run on the CPU because libhv or the embedder finishes them (CPUID,
- * OUT, IN, VMMCALL/VMCALL, an MMIO store, HLT) gets one #DB after each,
+ * OUT, IN, VMMCALL/VMCALL, an MMIO store, HLT; INVD and, on SVM, RDMSR of
+ * EFER, which the backend finishes on its own) gets one #DB after each,
  * with DR6.BS, at the next instruction (SDM Vol. 3B 18.3.1.4, APM Vol. 2
  * 13.1.3), before that instruction runs; one after an instruction the CPU
  * runs itself (the JMP after HLT), for comparison; none after an OUT run
@@ -44,8 +45,11 @@ static const uint8_t step_code[0x120] = {
     0xe4, PORT_ARG,                     /* 24: in $0xe4, %al      #DB at 26 */
     0x0f, 0x01, 0xd9,                   /* 26: vmmcall (vmcall)   #DB at 29 */
     0xa2, 0x00, 0x90,                   /* 29: mov %al, 0x9000    #DB at 2c */
-    0xf4,                               /* 2c: hlt                #DB at 2d */
-    0xeb, 0xfd,                         /* 2d: jmp 2c             #DB at 2c */
+    0x0f, 0x08,                         /* 2c: invd (the backend) #DB at 2e */
+    0x66, 0xb9, 0x80, 0x00, 0x00, 0xc0, /* 2e: mov $EFER, %ecx    #DB at 34 */
+    0x0f, 0x32,                         /* 34: rdmsr (SVM: the backend) #DB at 36 */
+    0xf4,                               /* 36: hlt                #DB at 37 */
+    0xeb, 0xfd,                         /* 37: jmp 36             #DB at 36 */
     [0x100] = 0x55,                     /* 100: push %bp */
     0x89, 0xe5,                         /* 101: mov %sp, %bp */
     0x66, 0x50,                         /* 103: push %eax */
@@ -149,22 +153,30 @@ static int steps(struct vmt *t)
         rc = expect_db(t, &i, RIP(0x29), "the hypercall");
     if (!rc)
         rc = expect_end(t, i, "hypercall");
-    /* The MMIO store's completion, then HLT. */
+    /* The MMIO store's completion, INVD (finished inside the backend), the
+       MOV (the CPU), RDMSR of EFER (inside SVM's backend, on the CPU with
+       VMX), then HLT. */
     i = 0;
     if (!rc)
-        rc = run_to(t, HV_EXIT_HLT, RIP(0x2c));
+        rc = run_to(t, HV_EXIT_HLT, RIP(0x36));
     if (!rc)
         rc = expect_db(t, &i, RIP(0x2c), "the MMIO store");
     if (!rc)
-        rc = expect_end(t, i, "MMIO store");
+        rc = expect_db(t, &i, RIP(0x2e), "INVD");
+    if (!rc)
+        rc = expect_db(t, &i, RIP(0x34), "the MOV to ECX");
+    if (!rc)
+        rc = expect_db(t, &i, RIP(0x36), "RDMSR of EFER");
+    if (!rc)
+        rc = expect_end(t, i, "MMIO store, INVD and RDMSR");
     /* HLT's #DB at the next run; the JMP runs on the CPU and traps there. */
     i = 0;
     if (!rc)
-        rc = run_to(t, HV_EXIT_HLT, RIP(0x2c));
+        rc = run_to(t, HV_EXIT_HLT, RIP(0x36));
     if (!rc)
-        rc = expect_db(t, &i, RIP(0x2d), "HLT");
+        rc = expect_db(t, &i, RIP(0x37), "HLT");
     if (!rc)
-        rc = expect_db(t, &i, RIP(0x2c), "the JMP");
+        rc = expect_db(t, &i, RIP(0x36), "the JMP");
     if (!rc)
         rc = expect_end(t, i, "HLT and JMP");
     return rc;
@@ -196,7 +208,7 @@ static int case_singlestep(struct kcase_ctx *kc)
     if (!rc)
         rc = steps(&t);
     if (!rc)
-        kprintf("vm.singlestep: one #DB with DR6.BS after CPUID, OUT, IN, %s, MMIO, HLT, JMP\n",
+        kprintf("vm.singlestep: one #DB with DR6.BS after CPUID, OUT, IN, %s, MMIO, INVD, RDMSR, HLT, JMP\n",
                 caps.backend == HV_BACKEND_VMX ? "VMCALL" : "VMMCALL");
     vmt_destroy(&t);
     hv_ctx_destroy(ctx);
