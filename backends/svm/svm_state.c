@@ -158,6 +158,8 @@ void svm_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcpu_state *st
     }
     if (mask & HV_STATE_TSC)
         st->tsc_offset = v->ctl.tsc_offset;
+    if (mask & HV_STATE_DEBUG)
+        st->dr6 = v->save.dr6;
 }
 
 static bool canonical(uint64_t a, bool la57)
@@ -231,6 +233,8 @@ hv_status_t svm_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_v
         in.dr7 = st->dr7;
         in.efer = st->efer | EFER_SVME;
     }
+    if (mask & HV_STATE_DEBUG)
+        in.dr6 = st->dr6;
     if (mask & HV_STATE_MSR)
         in.g_pat = st->pat;
     if (mask & HV_STATE_EVENTS)
@@ -296,6 +300,8 @@ apply:
     }
     if (mask & HV_STATE_TSC)
         v->ctl.tsc_offset = st->tsc_offset;
+    if (mask & HV_STATE_DEBUG)
+        v->save.dr6 = st->dr6;
     if (mask & (HV_STATE_SEG | HV_STATE_CR | HV_STATE_GPR))
         v->save.cpl = (uint8_t)cpl_of(v);
     return HV_OK;

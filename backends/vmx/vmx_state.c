@@ -133,6 +133,8 @@ void vmx_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcpu_state *st
     }
     if (mask & HV_STATE_TSC)
         st->tsc_offset = vmx_read(VMCS_TSC_OFFSET);
+    if (mask & HV_STATE_DEBUG)
+        st->dr6 = vv->dr6;
     vmx_vmcs_end(f);
 }
 
@@ -346,6 +348,8 @@ hv_status_t vmx_apply_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv
     }
     if (mask & HV_STATE_TSC)
         vmx_write(VMCS_TSC_OFFSET, st->tsc_offset);
+    if (mask & HV_STATE_DEBUG)
+        vv->dr6 = st->dr6;
     s = HV_OK;
 out:
     vmx_vmcs_end(f);
@@ -395,6 +399,7 @@ void vmx_reset_state(struct hv_vcpu *vcpu)
     st.idtr.limit = 0xffff;
     st.cr0 = X86_CR0_CD | X86_CR0_NW | X86_CR0_ET;
     st.dr7 = 0x400;
+    st.dr6 = VMX_DR6_INIT;
     st.pat = 0x0007040600070406ull;
     vmx_apply_state(vcpu, HV_STATE_ALL, &st, true);
 }

@@ -98,7 +98,8 @@ struct hv_event {
 #define HV_STATE_MSR    0x10u /**< The MSRs listed in struct hv_vcpu_state. */
 #define HV_STATE_EVENTS 0x20u /**< Interrupt shadow, NMI blocking, pending event. */
 #define HV_STATE_TSC    0x40u /**< tsc_offset. */
-#define HV_STATE_ALL    0x7fu /**< Every group. */
+#define HV_STATE_DEBUG  0x80u /**< dr[], dr6 (dr7 is in ::HV_STATE_CR). */
+#define HV_STATE_ALL    0xffu /**< Every group. */
 /** @} */
 
 /** The architectural state of a vCPU, by groups (HV_STATE_*). */
@@ -130,6 +131,10 @@ struct hv_vcpu_state {
     uint8_t nmi_blocked;             /**< Non-zero while an NMI handler runs (until IRET). */
     uint8_t reserved[6];             /**< Must be zero. */
     struct hv_event pending;         /**< Event queued for the next entry (type NONE if none). */
+    /** DR0-DR3, breakpoint linear addresses: canonical (bits 63:47 equal),
+        as MOV to DR0-DR3 requires in 64-bit mode (SDM Vol. 2B MOV). */
+    uint64_t dr[4];
+    uint64_t dr6;                    /**< DR6; bits 63:32 zero (SDM Vol. 3B 18.2.3). */
 };
 
 /** Exit reasons (hv_exit::reason). */

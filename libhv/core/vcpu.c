@@ -75,6 +75,8 @@ hv_status_t hv_vcpu_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcp
     if (vcpu->running)
         return HV_ERR_BUSY;
     vcpu->vm->ctx->be->get_state(vcpu, mask, state);
+    if (mask & HV_STATE_DEBUG) /* DR6 is the backend's; these are never loaded here */
+        hv_memcpy(state->dr, vcpu->dr, sizeof(state->dr));
     return HV_OK;
 }
 
@@ -90,7 +92,18 @@ hv_status_t hv_vcpu_set_state(struct hv_vcpu *vcpu, uint32_t mask,
         if (ev->type > HV_EVENT_SOFTINT || ev->reserved)
             return HV_ERR_INVALID_ARG;
     }
+    /* The values go into the CPU with MOV (core/debugreg.h), which raises
+       #GP for a non-canonical DR0-3 or DR6[63:32] set: in the host. */
+    if (mask & HV_STATE_DEBUG) {
+        for (unsigned i = 0; i < 4; i++)
+            if ((uint64_t)((int64_t)(state->dr[i] << 16) >> 16) != state->dr[i])
+                return HV_ERR_INVALID_ARG;
+        if (state->dr6 >> 32)
+            return HV_ERR_INVALID_ARG;
+    }
     hv_status_t st = vcpu->vm->ctx->be->set_state(vcpu, mask, state);
+    if (st == HV_OK && (mask & HV_STATE_DEBUG))
+        hv_memcpy(vcpu->dr, state->dr, sizeof(vcpu->dr));
     if (st == HV_OK && (mask & (HV_STATE_GPR | HV_STATE_CR | HV_STATE_SEG)) ==
                            (HV_STATE_GPR | HV_STATE_CR | HV_STATE_SEG)) {
         /* A full reload revives a vCPU that shut down and drops any

@@ -148,6 +148,8 @@ static void mock_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcpu_s
     }
     if (mask & HV_STATE_TSC)
         st->tsc_offset = m->st.tsc_offset;
+    if (mask & HV_STATE_DEBUG)
+        st->dr6 = m->dr6;
 }
 
 static hv_status_t mock_set_state(struct hv_vcpu *vcpu, uint32_t mask,
@@ -198,6 +200,8 @@ static hv_status_t mock_set_state(struct hv_vcpu *vcpu, uint32_t mask,
     }
     if (mask & HV_STATE_TSC)
         m->st.tsc_offset = st->tsc_offset;
+    if (mask & HV_STATE_DEBUG)
+        m->dr6 = st->dr6;
     return HV_OK;
 }
 

@@ -292,7 +292,7 @@ static void test_vcpu_args(void)
     struct hv_vcpu_state st;
     CU_ASSERT_EQUAL(hv_vcpu_get_state(NULL, HV_STATE_ALL, &st), HV_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_ALL, NULL), HV_ERR_INVALID_ARG);
-    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, 0x80, &st), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, 0x100, &st), HV_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_ALL, &st), HV_OK);
     /* Reset state: SDM Vol. 3A 9.1.4. */
     CU_ASSERT_EQUAL(st.rip, 0xfff0);

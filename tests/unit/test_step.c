@@ -273,6 +273,41 @@ static void test_debug_regs_put(void)
     fixture_down(&f);
 }
 
+/* HV_STATE_DEBUG: DR0-3 kept by the core, DR6 by the backend; what a MOV
+   would refuse in the host is refused, and changes nothing. */
+static void test_debug_state(void)
+{
+    struct fixture f;
+    fixture_up(&f, 0x2);
+    struct hv_vcpu_state st, got;
+    memset(&st, 0, sizeof(st));
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_DEBUG, &st), HV_OK);
+    CU_ASSERT_EQUAL(st.dr[0] | st.dr[1] | st.dr[2] | st.dr[3], 0);
+    st.dr[0] = 0x1000;
+    st.dr[1] = 0xffff800000001000ull;
+    st.dr[2] = 0x00007ffffffff000ull;
+    st.dr[3] = 0x2000;
+    st.dr6 = 0xffff0ff1;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_DEBUG, &st), HV_OK);
+    memset(&got, 0, sizeof(got));
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_DEBUG, &got), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(got.dr, st.dr, sizeof(st.dr)), 0);
+    CU_ASSERT_EQUAL(got.dr6, 0xffff0ff1);
+    struct hv_vcpu_state bad = st;
+    bad.dr[3] = 0x0000800000000000ull; /* bit 47 set, 63:48 clear */
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_DEBUG, &bad), HV_ERR_INVALID_ARG);
+    bad = st;
+    bad.dr[0] = 0xfff0000000000000ull;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_DEBUG, &bad), HV_ERR_INVALID_ARG);
+    bad = st;
+    bad.dr6 = 1ull << 32;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_DEBUG, &bad), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_DEBUG, &got), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(got.dr, st.dr, sizeof(st.dr)), 0);
+    CU_ASSERT_EQUAL(got.dr6, 0xffff0ff1);
+    fixture_down(&f);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -286,6 +321,7 @@ int main(void)
     CU_add_test(s, "#DB before a queued interrupt", test_before_irq);
     CU_add_test(s, "full reload drops it", test_reload_drops);
     CU_add_test(s, "DR0-3 put back at the end of a run", test_debug_regs_put);
+    CU_add_test(s, "HV_STATE_DEBUG", test_debug_state);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

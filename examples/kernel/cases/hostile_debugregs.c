@@ -13,7 +13,9 @@
  *     back (loaded again after the host's run call returned), then HLT;
  *   - guest B, in another VM, does the same with its own seed and DR6.B1:
  *     it must not see A's values;
- *   - guest A runs again and must read its values back;
+ *   - the embedder reads guest A's values with hv_vcpu_get_state(), has
+ *     non-canonical ones refused and sets new ones, which guest A, run
+ *     again, must read;
  * and after each run the host's DR0-3 (and on VMX DR6) must be its own.
  *
  *   hostile.debugregs
@@ -143,6 +145,58 @@ static int run_round(struct kcase_ctx *kc, struct vmt *t, unsigned n, uint32_t m
     return rc;
 }
 
+#define SEED_SET 0x33330000u /* DR0-3 the embedder sets for guest A's last round */
+#define B_SET    0x3u
+
+/* hv_vcpu_get_state(HV_STATE_DEBUG) shows the guest's values. */
+static int state_of(struct kcase_ctx *kc, struct vmt *t, uint32_t seed, uint32_t b_bits)
+{
+    struct hv_vcpu_state st;
+    hv_status_t s = hv_vcpu_get_state(t->vcpu, HV_STATE_DEBUG, &st);
+    if (s != HV_OK)
+        return kcase_fail(kc, "hv_vcpu_get_state(DEBUG): %s", hv_status_str(s));
+    for (unsigned i = 0; i < 4; i++)
+        if (st.dr[i] != seed + 0x100 * i)
+            return kcase_fail(kc, "state: DR%u 0x%lx, expected 0x%x", i, (unsigned long)st.dr[i],
+                              seed + 0x100 * i);
+    if ((st.dr6 & DR6_B0_3) != b_bits)
+        return kcase_fail(kc, "state: DR6 0x%lx, expected B0-B3 = 0x%x", (unsigned long)st.dr6,
+                          b_bits);
+    return 0;
+}
+
+/* A non-canonical DR0-3 and DR6[63:32] are refused. */
+static int state_refused(struct kcase_ctx *kc, struct vmt *t)
+{
+    struct hv_vcpu_state st;
+    if (hv_vcpu_get_state(t->vcpu, HV_STATE_DEBUG, &st) != HV_OK)
+        return kcase_fail(kc, "hv_vcpu_get_state(DEBUG) failed");
+    struct hv_vcpu_state bad = st;
+    bad.dr[2] = 0x0000800000000000ull;
+    hv_status_t s1 = hv_vcpu_set_state(t->vcpu, HV_STATE_DEBUG, &bad);
+    bad = st;
+    bad.dr6 |= 1ull << 32;
+    hv_status_t s2 = hv_vcpu_set_state(t->vcpu, HV_STATE_DEBUG, &bad);
+    if (s1 != HV_ERR_INVALID_ARG || s2 != HV_ERR_INVALID_ARG)
+        return kcase_fail(kc, "non-canonical DR2 / DR6[32] set: %s / %s, expected invalid",
+                          hv_status_str(s1), hv_status_str(s2));
+    return 0;
+}
+
+static int state_set(struct kcase_ctx *kc, struct vmt *t, uint32_t seed, uint32_t b_bits)
+{
+    struct hv_vcpu_state st;
+    if (hv_vcpu_get_state(t->vcpu, HV_STATE_DEBUG, &st) != HV_OK)
+        return kcase_fail(kc, "hv_vcpu_get_state(DEBUG) failed");
+    for (unsigned i = 0; i < 4; i++)
+        st.dr[i] = seed + 0x100 * i;
+    st.dr6 = (st.dr6 & ~DR6_B0_3) | b_bits;
+    hv_status_t s = hv_vcpu_set_state(t->vcpu, HV_STATE_DEBUG, &st);
+    if (s != HV_OK)
+        return kcase_fail(kc, "hv_vcpu_set_state(DEBUG): %s", hv_status_str(s));
+    return 0;
+}
+
 static int case_debugregs(struct kcase_ctx *kc)
 {
     static const uint64_t host[4] = {0x7e570000, 0x7e570040, 0x7e570080, 0x7e5700c0};
@@ -191,11 +245,19 @@ static int case_debugregs(struct kcase_ctx *kc)
         rc = check_round(kc, &b, 6, arg_b.seed, arg_b.b_bits, "guest B after its exit");
     if (!rc)
         rc = host_kept(kc, host, vmx, "guest B's run");
-    /* A again: its own, not B's. */
+    /* A's state as the embedder sees it: its own values, not B's. A new
+       set through hv_vcpu_set_state() is what A reads next; values the
+       CPU would refuse (#GP in the host) are refused. */
+    if (!rc)
+        rc = state_of(kc, &a, arg_a.seed, arg_a.b_bits);
+    if (!rc)
+        rc = state_refused(kc, &a);
+    if (!rc)
+        rc = state_set(kc, &a, SEED_SET, B_SET);
     if (!rc)
         rc = run_round(kc, &a, 6, 3);
     if (!rc)
-        rc = check_round(kc, &a, 0, arg_a.seed, arg_a.b_bits, "guest A after guest B");
+        rc = check_round(kc, &a, 0, SEED_SET, B_SET, "guest A after guest B and a set_state");
     if (!rc)
         rc = host_kept(kc, host, vmx, "guest A's second run");
     vmt_destroy(&b);
