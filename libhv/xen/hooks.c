@@ -158,33 +158,6 @@ static bool xen_idle(struct hv_vcpu *vcpu)
     return false; /* level-triggered on upcall_pending: the locked path reads it */
 }
 
-/* Put upcall vector @p vec into the vCPU's queued interrupt [L]. */
-static void queue_upcall(struct hv_xen_vcpu *xv, struct hv_event *q, uint8_t vec)
-{
-    *q = (struct hv_event){.type = HV_EVENT_EXTINT, .vector = vec};
-    xv->queued_vector = vec;
-}
-
-/*
- * Only the queueing step of the pass is done here. Whatever else the pass
- * has to do (a block to end, timers, the pvclock) keeps xen_idle() false,
- * so the pass still runs before the entry and finds this edge handled:
- * timers that fire then set their bits under an upcall_pending already 1,
- * which asserts no second edge, as when the pass ran them before queueing.
- */
-void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
-{
-    if (!xv->upcall_assert || xv->upcall_vector < 32)
-        return;
-    struct hv_event *q = &vcpu->queued_irq;
-    if (xv->queued_vector && !xen_settle_delivered(xv, q))
-        return; /* the last upcall still waits: this edge stays asserted */
-    if (q->type != HV_EVENT_NONE)
-        return; /* the embedder's interrupt first, as in the pass */
-    queue_upcall(xv, q, xv->upcall_vector);
-    xv->upcall_assert = false;
-}
-
 static void xen_pre_entry(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
@@ -222,7 +195,7 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
         }
     }
     if (want && vec >= 32 && !xv->queued_vector && q->type == HV_EVENT_NONE) {
-        queue_upcall(xv, q, vec);
+        xen_queue_upcall(xv, q, vec);
         if (!level)
             xv->upcall_assert = false;
     }

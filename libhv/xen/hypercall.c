@@ -15,7 +15,7 @@
  */
 #include "backend.h"
 #include "core/pv.h"
-#include "xen/internal.h"
+#include "xen/gva.h"
 
 #define XEN_RFLAGS_VM HV_BIT(17)
 #define XEN_CR0_PE    HV_BIT(0)
@@ -168,7 +168,6 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     struct xen_call c;
     load_fetch_regs(vcpu, &c.fr);
-    c.fast = false;
     return run_call(&c, vcpu, exit, call_mode(&c.fr));
 }
 
@@ -195,49 +194,47 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
     enum call_mode mode = call_mode(&c.fr);
     bool lm = mode == MODE_64;
     uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
-    const struct hc_entry *e = hcall(nr);
+    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]); /* int cmd */
+    *events = false;
 
     /* Answers from the registers alone, without the call's set-up, as
        run_call() and the handler give them: -EPERM for a caller outside
-       ring 0 or in virtual-8086 mode (whatever the number), -ENOSYS for a
-       number Xen does not have, and XENVER_version, which reads no
-       argument. */
-    if (mode == MODE_V86 || c.fr.cpl != 0 || !e) {
-        set_result(vcpu, lm, mode == MODE_V86 || c.fr.cpl != 0 ? -XEN_EPERM : -XEN_ENOSYS);
-        *events = false;
+       ring 0 or in virtual-8086 mode (whatever the number), XENVER_version,
+       which reads no argument, and -ENOSYS for a number Xen does not
+       have. */
+    if (mode == MODE_V86 || c.fr.cpl != 0) {
+        set_result(vcpu, lm, -XEN_EPERM);
         return HV_PV_DONE;
     }
-    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]); /* int cmd */
-    if (e->fast == FAST_QUIET) {
-        *events = false;
-        if (nr == XEN_HC_XEN_VERSION && cmd == XENVER_VERSION) {
-            set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
-            return HV_PV_DONE;
-        }
-    } else if (e->fast == FAST_EVTCHN && (cmd == EVTCHNOP_send || cmd == EVTCHNOP_unmask)) {
+    if (nr == XEN_HC_XEN_VERSION && cmd == XENVER_VERSION) {
+        set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
+        return HV_PV_DONE;
+    }
+    const struct hc_entry *e = hcall(nr);
+    if (!e) {
+        set_result(vcpu, lm, -XEN_ENOSYS);
+        return HV_PV_DONE;
+    }
+    if (e->fast == FAST_EVTCHN && (cmd == EVTCHNOP_send || cmd == EVTCHNOP_unmask)) {
         /* The port operation straight away: of run_call()'s set-up it
-           needs the call's identity and its one argument (it neither
-           restarts nor exits to the embedder). An upcall may be asserted
-           (or queued) now. */
+           needs what reading its one argument, the port, takes (it
+           neither restarts nor exits to the embedder). An upcall may be
+           asserted (or queued) now. */
         struct hv_xen_vm *x = xen_of(vcpu->vm);
         c.vcpu = vcpu;
         c.x = x;
-        c.xv = xen_vcpu_cached(x, vcpu);
-        c.exit = NULL;
-        c.compat = !lm;
-        c.fast = true;
-        c.exit_to_host = false;
-        c.restart = false;
         c.regs_loaded = false;
-        c.arg[0] = cmd;
-        c.arg[1] = lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX];
-        set_result(vcpu, lm, xen_evtchn_port_op(&c, cmd));
-        *events = true;
+        uint32_t port;
+        long rc = -XEN_EFAULT;
+        if (xen_get_u32(&c, lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX], &port) == 0) {
+            rc = xen_evtchn_fast_op(vcpu, x, xen_vcpu_cached(x, vcpu), cmd, port);
+            *events = true;
+        }
+        set_result(vcpu, lm, rc);
         return HV_PV_DONE;
-    } else {
-        return HV_PV_UNHANDLED;
     }
-    c.fast = true;
+    if (e->fast != FAST_QUIET)
+        return HV_PV_UNHANDLED;
     struct hv_exit unused; /* these calls never report to the embedder */
     enum hv_pv_result r = run_call(&c, vcpu, &unused, mode);
     if (r == HV_PV_FAULT)
