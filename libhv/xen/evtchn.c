@@ -136,23 +136,31 @@ void xen_mark_events_pending(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
         xen_wake(x, upcall_raised(xv, NULL));
 }
 
-/* The 2-level edges below the port's pending bit for an unmasked port:
-   the selector bit of its word in the vCPU's vcpu_info, then
+/* The 2-level edges below an unmasked port's pending bit, in vcpu_info
+   @p vi of layout @p compat: the selector bit of the port's word, then
    upcall_pending; the vCPU to wake (upcall_raised) or NULL. [L] */
-static inline struct hv_xen_vcpu *raise_sel(struct hv_xen_vm *x, struct hv_xen_vcpu *xv,
-                                            uint32_t port, const struct hv_xen_vcpu *self)
+static inline __attribute__((always_inline)) struct hv_xen_vcpu *
+sel_edges(bool compat, uint8_t *vi, struct hv_xen_vcpu *xv, uint32_t port,
+          const struct hv_xen_vcpu *self)
 {
-    uint8_t *vi = xen_vcpu_info(x, xv);
-    bool compat = x->compat;
-    if (!vi || xen_vi_test_and_set_sel(compat, vi, port / (compat ? 32 : 64)) ||
+    if (xen_vi_test_and_set_sel(compat, vi, port / (compat ? 32 : 64)) ||
         xen_vi_test_and_set_upcall(vi))
         return NULL;
     return upcall_raised(xv, self);
 }
 
+/* sel_edges() in the vCPU's vcpu_info wherever it is. [L] */
+static struct hv_xen_vcpu *raise_sel(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t port,
+                                     const struct hv_xen_vcpu *self)
+{
+    uint8_t *vi = xen_vcpu_info(x, xv);
+    return vi ? sel_edges(x->compat, vi, xv, port, self) : NULL;
+}
+
 /* What may follow a pending edge: @p wake woken unless NULL, and the
-   pollers of @p port. Out of line: the self-send path needs neither, and
-   without a call there it saves no registers. [L] */
+   pollers of @p port. Out of line, as the next: the self-send path needs
+   neither, and with no call left in it but tail calls it saves no
+   registers. [L] */
 static __attribute__((noinline)) void pending_wakes(struct hv_xen_vm *x, struct hv_xen_vcpu *wake,
                                                     uint32_t port)
 {
@@ -162,10 +170,19 @@ static __attribute__((noinline)) void pending_wakes(struct hv_xen_vm *x, struct 
         xen_check_pollers(x, port);
 }
 
+/* The rest of set_pending() for a vCPU whose vcpu_info the guest
+   registered (translated again on every use: xen_vcpu_info). [L] */
+static __attribute__((noinline)) void pending_registered(struct hv_xen_vm *x,
+                                                         struct hv_xen_vcpu *xv, uint32_t port,
+                                                         const struct hv_xen_vcpu *self)
+{
+    pending_wakes(x, raise_sel(x, xv, port, self), port);
+}
+
 /*
  * Xen's 2-level set_pending (event_2l.c) in one pass, the layout read
  * once: the port's pending bit; on its 0->1 edge, if the port is
- * unmasked, raise_sel(); pollers of the port are woken on the pending
+ * unmasked, sel_edges(); pollers of the port are woken on the pending
  * edge, masked or not. A port outside the 2-level space has no bits:
  * nothing happens. @p self as for upcall_raised(). [L]
  */
@@ -175,12 +192,20 @@ static void set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port,
     if (vcpu_id >= x->nvcpus)
         return;
     bool compat = x->compat;
+    void *shinfo = x->shinfo;
     if (port >= (compat ? XEN_EVTCHN_2L_PORTS_32 : XEN_EVTCHN_2L_PORTS_64) ||
-        xen_bit_test_and_set(compat, xen_bitmap_of(x->shinfo, compat, false), port))
+        xen_bit_test_and_set(compat, xen_bitmap_of(shinfo, compat, false), port))
         return;
     struct hv_xen_vcpu *wake = NULL;
-    if (!xen_bit_test(compat, xen_bitmap_of(x->shinfo, compat, true), port))
-        wake = raise_sel(x, &x->vcpus[vcpu_id], port, self);
+    if (!xen_bit_test(compat, xen_bitmap_of(shinfo, compat, true), port)) {
+        struct hv_xen_vcpu *xv = &x->vcpus[vcpu_id];
+        if (xv->vi_registered) {
+            pending_registered(x, xv, port, self);
+            return;
+        }
+        /* Its slot in shared_info (or the placeholder): never NULL. */
+        wake = sel_edges(compat, xen_vcpu_info(x, xv), xv, port, self);
+    }
     if (wake || x->npolling)
         pending_wakes(x, wake, port);
 }

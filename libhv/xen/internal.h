@@ -106,6 +106,11 @@ struct hv_xen_vcpu {
     /* pvclock: published at the current vcpu_info location [L]. */
     bool time_valid;
     uint64_t time_stamp_tsc; /* host TSC at the last update */
+    /* Host TSC before which the vCPU stays settled (hooks.c xen_idle): no
+       block or poll to end, no timer armed, its pvclock current. Set by
+       the pre-entry pass, zeroed by whatever unsettles the vCPU
+       (xen_unsettle) [L]; read without the lock. 0: the pass must run. */
+    uint64_t settled_until;
 };
 
 struct hv_xen_hub {
@@ -264,11 +269,21 @@ static inline struct xen_port *xen_port(struct hv_xen_vm *x, uint32_t port)
     return &x->port_page[port / XEN_PORTS_PER_PAGE][port % XEN_PORTS_PER_PAGE];
 }
 
+/* The vCPU may have something for the pre-entry pass to do now (a timer
+   armed, a block, its pvclock moved): it is not idle until that pass has
+   run (struct hv_xen_vcpu::settled_until) [L]. */
+static inline void xen_unsettle(struct hv_xen_vcpu *xv)
+{
+    __atomic_store_n(&xv->settled_until, 0, __ATOMIC_RELAXED);
+}
+
 /* Change why the vCPU is not running, counting pollers [L]. */
 static inline void xen_set_block(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint8_t block)
 {
     x->npolling += (block == XEN_POLLING) - (xv->block == XEN_POLLING);
     __atomic_store_n(&xv->block, block, __ATOMIC_RELAXED);
+    if (block != XEN_RUNNING)
+        xen_unsettle(xv);
 }
 
 /* Another domain of the hub (lock held), or NULL. */
