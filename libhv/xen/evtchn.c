@@ -8,7 +8,7 @@
  * it unmasks). Every function here runs with the [L] lock held.
  */
 #include "core/guest_mem.h"
-#include "xen/internal.h"
+#include "xen/gva.h"
 
 static uint32_t port_limit(const struct hv_xen_vm *x)
 {
@@ -186,8 +186,10 @@ static __attribute__((noinline)) void pending_registered(struct hv_xen_vm *x,
  * edge, masked or not. A port outside the 2-level space has no bits:
  * nothing happens. @p self as for upcall_raised(). [L]
  */
-static void set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port,
-                        const struct hv_xen_vcpu *self)
+static inline __attribute__((always_inline)) void set_pending_inline(struct hv_xen_vm *x,
+                                                                     uint32_t vcpu_id,
+                                                                     uint32_t port,
+                                                                     const struct hv_xen_vcpu *self)
 {
     if (vcpu_id >= x->nvcpus)
         return;
@@ -208,6 +210,13 @@ static void set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port,
     }
     if (wake || x->npolling)
         pending_wakes(x, wake, port);
+}
+
+/* The same out of line, for every caller but a send to an IPI port. */
+static void set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port,
+                        const struct hv_xen_vcpu *self)
+{
+    set_pending_inline(x, vcpu_id, port, self);
 }
 
 void xen_evtchn_set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port)
@@ -480,8 +489,10 @@ static long ipi_setup(struct hv_xen_vm *x, const union bind_arg *a, uint32_t por
 static const struct bind_op bind_ipi =
     BIND_OP(xen_evtchn_bind_ipi, port, ipi_validate, NULL, ipi_setup);
 
-/* EVTCHNOP_send on @p port; @p self: the caller's vCPU (set_pending). */
-static long op_send(struct hv_xen_vm *x, uint32_t port, const struct hv_xen_vcpu *self)
+/* EVTCHNOP_send on @p port; @p self: the caller's vCPU (set_pending).
+   Inline in its two callers, the fast path's above all. */
+static inline __attribute__((always_inline)) long op_send(struct hv_xen_vm *x, uint32_t port,
+                                                          const struct hv_xen_vcpu *self)
 {
     if (port >= x->valid_ports)
         return -XEN_EINVAL;
@@ -501,7 +512,7 @@ static long op_send(struct hv_xen_vm *x, uint32_t port, const struct hv_xen_vcpu
         }
         return 0;
     case XEN_PORT_IPI:
-        set_pending(x, p->notify_vcpu, port, self);
+        set_pending_inline(x, p->notify_vcpu, port, self);
         return 0;
     case XEN_PORT_UNBOUND:
         return 0; /* silently dropped */
@@ -590,17 +601,22 @@ static long op_unmask(struct hv_xen_vm *x, uint32_t port, const struct hv_xen_vc
     return 0;
 }
 
-long xen_evtchn_fast_op(struct hv_vcpu *vcpu, struct hv_xen_vm *x, struct hv_xen_vcpu *xv,
-                        uint32_t cmd, uint32_t port)
+long xen_evtchn_fast_op(struct xen_call *c, uint32_t cmd, uint64_t port_gva, bool *events)
 {
+    struct hv_xen_vm *x = c->x;
+    struct hv_xen_vcpu *xv = c->xv;
+    uint32_t port;
+    if (xen_get_u32(c, port_gva, &port))
+        return -XEN_EFAULT;
     /* Interrupts are off on the fast path: the lock needs no irq_save. */
     hv_spin_acquire(x->lock);
     long rc = cmd == EVTCHNOP_send ? op_send(x, port, xv) : op_unmask(x, port, xv);
     /* The backend runs the event delivery right after: an upcall of the
        caller's own vCPU is queued here, under the lock already held,
        instead of by a locked pre-entry pass. */
-    xen_upcall_now(xv, vcpu);
+    xen_upcall_now(xv, c->vcpu);
     hv_spin_release(x->lock);
+    *events = true;
     return rc;
 }
 

@@ -15,7 +15,7 @@
  */
 #include "backend.h"
 #include "core/pv.h"
-#include "xen/gva.h"
+#include "xen/internal.h"
 
 #define XEN_RFLAGS_VM HV_BIT(17)
 #define XEN_CR0_PE    HV_BIT(0)
@@ -223,14 +223,10 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
         struct hv_xen_vm *x = xen_of(vcpu->vm);
         c.vcpu = vcpu;
         c.x = x;
+        c.xv = xen_vcpu_cached(x, vcpu);
         c.regs_loaded = false;
-        uint32_t port;
-        long rc = -XEN_EFAULT;
-        if (xen_get_u32(&c, lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX], &port) == 0) {
-            rc = xen_evtchn_fast_op(vcpu, x, xen_vcpu_cached(x, vcpu), cmd, port);
-            *events = true;
-        }
-        set_result(vcpu, lm, rc);
+        uint64_t port = lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX];
+        set_result(vcpu, lm, xen_evtchn_fast_op(&c, cmd, port, events));
         return HV_PV_DONE;
     }
     if (e->fast != FAST_QUIET)

@@ -401,12 +401,15 @@ long xen_do_event_channel_op(struct xen_call *c);
 /* EVTCHNOP_close, _send, _unmask or _bind_vcpu (@p cmd) with its argument
    at c->arg[1]. */
 long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd);
-/* EVTCHNOP_send or _unmask (@p cmd) of @p port, already read, from the
-   hypercall fast path of @p vcpu (@p xv its Xen state), with interrupts
-   off: under the lock, and the upcall it asserts for the caller queued
-   (xen_upcall_now). The call's result, 0 or a negative Xen errno. */
-long xen_evtchn_fast_op(struct hv_vcpu *vcpu, struct hv_xen_vm *x, struct hv_xen_vcpu *xv,
-                        uint32_t cmd, uint32_t port);
+/*
+ * EVTCHNOP_send or _unmask (@p cmd) from the hypercall fast path (c->vcpu,
+ * c->x, c->xv, c->fr and c->regs_loaded set; interrupts off), its port
+ * read at guest-virtual @p port_gva (xen_get_u32): under the lock, and
+ * the upcall it asserts for the caller queued (xen_upcall_now). The
+ * call's result, 0 or a negative Xen errno; *@p events set when the
+ * operation ran (not for a bad pointer, -EFAULT).
+ */
+long xen_evtchn_fast_op(struct xen_call *c, uint32_t cmd, uint64_t port_gva, bool *events);
 long xen_do_grant_table_op(struct xen_call *c);
 
 /* ---- shared_info / vcpu_info (shinfo.h), lock held ---- */
