@@ -528,6 +528,41 @@ static void test_fast_port_read(void)
     xf_teardown(&f);
 }
 
+/* An i386 caller's fast send: the port from ECX's pointer (paging off),
+   the bits in the 32-bit shared_info layout (selector word port / 32). */
+static void test_fast_compat_send(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.compat = true, .svm = true});
+    CU_ASSERT_EQUAL(xf_map_shinfo(&f, SHINFO_GFN), 0);
+    /* HVMOP_set_param(CALLBACK_IRQ, 0) from i386 latches the i386 layout. */
+    uint8_t param[16] = {0xf0, 0x7f}; /* DOMID_SELF, index 0, value 0 */
+    memcpy(xf_gpa(&f, XF_BUF2), param, sizeof(param));
+    CU_ASSERT_EQUAL(xf_call(&f, HC_HVM, 0, XF_BUF2, 0, 0, 0, 0), 0);
+    CU_ASSERT_FATAL(f.vm->xen->compat);
+    uint32_t port = 0;
+    while (port < 70) { /* a port whose 32- and 64-bit selector words differ */
+        uint32_t ipi[2] = {0, 0};
+        memcpy(xf_gpa(&f, XF_BUF), ipi, 8);
+        CU_ASSERT_FATAL(xf_call(&f, HC_EVTCHN, OP_BIND_IPI, XF_BUF, 0, 0, 0, 0) == 0);
+        memcpy(&port, xf_gpa(&f, XF_BUF + 4), 4);
+    }
+    xf_set_upcall_pending(&f, 0, 0);
+    memcpy(xf_gpa(&f, XF_BUF), &port, 4);
+    bool ev;
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, (1ull << 32) | OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), 0);
+    CU_ASSERT(ev);
+    CU_ASSERT(xf_port_pending(&f, port));
+    CU_ASSERT_EQUAL(xf_pending_sel(&f, 0), 1ull << (port / 32));
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 1);
+    /* A pointer into a hole of guest RAM: -EFAULT, nothing reported. */
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_HOLE, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT(!ev);
+    xf_teardown(&f);
+}
+
 void xen_suite_fast(void)
 {
     CU_pSuite s = CU_add_suite("xen_fast", NULL, NULL);
@@ -537,4 +572,5 @@ void xen_suite_fast(void)
     CU_add_test(s, "fast_idle_settled", test_fast_idle_settled);
     CU_add_test(s, "fast_cross_vcpu", test_fast_cross_vcpu);
     CU_add_test(s, "fast_port_read", test_fast_port_read);
+    CU_add_test(s, "fast_compat_send", test_fast_compat_send);
 }
