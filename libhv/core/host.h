@@ -109,18 +109,30 @@ struct hv_lock {
     volatile uint32_t held;
 };
 
-static inline uint64_t hv_lock_acquire(const struct hv_host *h, struct hv_lock *l)
+/* The lock alone, for a caller that runs with interrupts off already (the
+   backends' exit fast paths): nothing to save or restore. */
+static inline void hv_spin_acquire(struct hv_lock *l)
 {
-    uint64_t token = h->ops.irq_save ? h->ops.irq_save(h->ops.opaque) : 0;
     while (__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
         while (__atomic_load_n(&l->held, __ATOMIC_RELAXED))
             __builtin_ia32_pause();
+}
+
+static inline void hv_spin_release(struct hv_lock *l)
+{
+    __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+}
+
+static inline uint64_t hv_lock_acquire(const struct hv_host *h, struct hv_lock *l)
+{
+    uint64_t token = h->ops.irq_save ? h->ops.irq_save(h->ops.opaque) : 0;
+    hv_spin_acquire(l);
     return token;
 }
 
 static inline void hv_lock_release(const struct hv_host *h, struct hv_lock *l, uint64_t token)
 {
-    __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+    hv_spin_release(l);
     if (h->ops.irq_restore)
         h->ops.irq_restore(h->ops.opaque, token);
 }

@@ -45,12 +45,14 @@ struct hv_pv_ops {
     /* Before an entry the interface is not idle: raise pending upcalls
        (hv_vcpu_inject-style). */
     void (*pre_entry)(struct hv_vcpu *vcpu);
-    /* VMCALL / VMMCALL from the backend's exit fast path (GIF=0 on SVM, as
-       inside the library's own locks: nothing that waits for another CPU
-       or returns to the embedder). HV_PV_UNHANDLED: not such a call,
-       nothing done, the full path (hypercall) runs it. HV_PV_DONE (RIP to
-       be advanced) or HV_PV_FAULT (an exception queued): done; *events
-       set when an event may be due before the next entry. */
+    /* VMCALL / VMMCALL from the backend's exit fast path, with interrupts
+       off (GIF=0 on SVM, RFLAGS.IF=0 after the VM exit on VMX), as inside
+       the library's own locks: nothing that waits for another CPU or
+       returns to the embedder; a lock may be taken without irq_save.
+       HV_PV_UNHANDLED: not such a call, nothing done, the full path
+       (hypercall) runs it. HV_PV_DONE (RIP to be advanced) or
+       HV_PV_FAULT (an exception queued): done; *events set when an event
+       may be due before the next entry. */
     enum hv_pv_result (*hypercall_fast)(struct hv_vcpu *vcpu, bool *events);
     /* The guest executed HLT: return true if an event is already pending
        (the vCPU resumes instead of returning HV_EXIT_HLT). */

@@ -8,7 +8,7 @@
  * it unmasks). Every function here runs with the [L] lock held.
  */
 #include "core/guest_mem.h"
-#include "xen/internal.h"
+#include "xen/gva.h"
 
 static uint32_t port_limit(const struct hv_xen_vm *x)
 {
@@ -112,32 +112,116 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
         h->ops.kick_cpu(h->ops.opaque, cpu);
 }
 
-void xen_mark_events_pending(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+/*
+ * The vCPU's upcall_pending went 0->1: assert the upcall, and return the
+ * vCPU to wake (xen_wake), or NULL when it is @p self, the vCPU whose own
+ * thread makes this call (a hypercall of it): that one runs here, on this
+ * CPU, inside hv_vcpu_run, so xen_wake() would find it running with
+ * nothing to kick, and its event delivery runs before its next entry.
+ */
+static inline struct hv_xen_vcpu *upcall_raised(struct hv_xen_vcpu *xv,
+                                                const struct hv_xen_vcpu *self)
 {
-    uint8_t *vi = xen_vcpu_info(x, xv);
-    if (!vi || xen_vi_test_and_set_upcall(vi))
-        return;
     /* hvm_assert_evtchn_irq: an edge on the per-vCPU vector; the global
        callback vector is level-triggered on upcall_pending (pre_entry). */
     if (xv->upcall_vector)
         xv->upcall_assert = true;
-    xen_wake(x, xv);
+    return xv != self ? xv : NULL;
+}
+
+void xen_mark_events_pending(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
+{
+    uint8_t *vi = xen_vcpu_info(x, xv);
+    if (vi && !xen_vi_test_and_set_upcall(vi))
+        xen_wake(x, upcall_raised(xv, NULL));
+}
+
+/* The 2-level edges below an unmasked port's pending bit, in vcpu_info
+   @p vi of layout @p compat: the selector bit of the port's word, then
+   upcall_pending; the vCPU to wake (upcall_raised) or NULL. [L] */
+static inline __attribute__((always_inline)) struct hv_xen_vcpu *
+sel_edges(bool compat, uint8_t *vi, struct hv_xen_vcpu *xv, uint32_t port,
+          const struct hv_xen_vcpu *self)
+{
+    if (xen_vi_test_and_set_sel(compat, vi, port / (compat ? 32 : 64)) ||
+        xen_vi_test_and_set_upcall(vi))
+        return NULL;
+    return upcall_raised(xv, self);
+}
+
+/* sel_edges() in the vCPU's vcpu_info wherever it is. [L] */
+static struct hv_xen_vcpu *raise_sel(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t port,
+                                     const struct hv_xen_vcpu *self)
+{
+    uint8_t *vi = xen_vcpu_info(x, xv);
+    return vi ? sel_edges(x->compat, vi, xv, port, self) : NULL;
+}
+
+/* What may follow a pending edge: @p wake woken unless NULL, and the
+   pollers of @p port. Out of line, as the next: the self-send path needs
+   neither, and with no call left in it but tail calls it saves no
+   registers. [L] */
+static __attribute__((noinline)) void pending_wakes(struct hv_xen_vm *x, struct hv_xen_vcpu *wake,
+                                                    uint32_t port)
+{
+    if (wake)
+        xen_wake(x, wake);
+    if (x->npolling)
+        xen_check_pollers(x, port);
+}
+
+/* The rest of set_pending() for a vCPU whose vcpu_info the guest
+   registered (translated again on every use: xen_vcpu_info). [L] */
+static __attribute__((noinline)) void pending_registered(struct hv_xen_vm *x,
+                                                         struct hv_xen_vcpu *xv, uint32_t port,
+                                                         const struct hv_xen_vcpu *self)
+{
+    pending_wakes(x, raise_sel(x, xv, port, self), port);
+}
+
+/*
+ * Xen's 2-level set_pending (event_2l.c) in one pass, the layout read
+ * once: the port's pending bit; on its 0->1 edge, if the port is
+ * unmasked, sel_edges(); pollers of the port are woken on the pending
+ * edge, masked or not. A port outside the 2-level space has no bits:
+ * nothing happens. @p self as for upcall_raised(). [L]
+ */
+static inline __attribute__((always_inline)) void set_pending_inline(struct hv_xen_vm *x,
+                                                                     uint32_t vcpu_id,
+                                                                     uint32_t port,
+                                                                     const struct hv_xen_vcpu *self)
+{
+    if (vcpu_id >= x->nvcpus)
+        return;
+    bool compat = x->compat;
+    void *shinfo = x->shinfo;
+    if (port >= (compat ? XEN_EVTCHN_2L_PORTS_32 : XEN_EVTCHN_2L_PORTS_64) ||
+        xen_bit_test_and_set(compat, xen_bitmap_of(shinfo, compat, false), port))
+        return;
+    struct hv_xen_vcpu *wake = NULL;
+    if (!xen_bit_test(compat, xen_bitmap_of(shinfo, compat, true), port)) {
+        struct hv_xen_vcpu *xv = &x->vcpus[vcpu_id];
+        if (xv->vi_registered) {
+            pending_registered(x, xv, port, self);
+            return;
+        }
+        /* Its slot in shared_info (or the placeholder): never NULL. */
+        wake = sel_edges(compat, xen_vcpu_info(x, xv), xv, port, self);
+    }
+    if (wake || x->npolling)
+        pending_wakes(x, wake, port);
+}
+
+/* The same out of line, for every caller but a send to an IPI port. */
+static void set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port,
+                        const struct hv_xen_vcpu *self)
+{
+    set_pending_inline(x, vcpu_id, port, self);
 }
 
 void xen_evtchn_set_pending(struct hv_xen_vm *x, uint32_t vcpu_id, uint32_t port)
 {
-    if (vcpu_id >= x->nvcpus)
-        return;
-    struct hv_xen_vcpu *xv = &x->vcpus[vcpu_id];
-    if (xen_port_test_and_set_pending(x, port))
-        return;
-    if (!xen_port_test_masked(x, port)) {
-        uint8_t *vi = xen_vcpu_info(x, xv);
-        uint32_t bits = x->compat ? 32 : 64;
-        if (vi && !xen_vi_test_and_set_sel(x, vi, port / bits))
-            xen_mark_events_pending(x, xv);
-    }
-    xen_check_pollers(x, port);
+    set_pending(x, vcpu_id, port, NULL);
 }
 
 void xen_send_vcpu_virq(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint32_t virq)
@@ -405,7 +489,10 @@ static long ipi_setup(struct hv_xen_vm *x, const union bind_arg *a, uint32_t por
 static const struct bind_op bind_ipi =
     BIND_OP(xen_evtchn_bind_ipi, port, ipi_validate, NULL, ipi_setup);
 
-static long op_send(struct hv_xen_vm *x, uint32_t port)
+/* EVTCHNOP_send on @p port; @p self: the caller's vCPU (set_pending).
+   Inline in its two callers, the fast path's above all. */
+static inline __attribute__((always_inline)) long op_send(struct hv_xen_vm *x, uint32_t port,
+                                                          const struct hv_xen_vcpu *self)
 {
     if (port >= x->valid_ports)
         return -XEN_EINVAL;
@@ -421,11 +508,11 @@ static long op_send(struct hv_xen_vm *x, uint32_t port)
         } else {
             struct hv_xen_vm *r = p->remote_dom == x->domid ? x : xen_find_domain(x, p->remote_dom);
             if (r && p->remote_port < r->valid_ports)
-                xen_evtchn_set_pending(r, xen_port(r, p->remote_port)->notify_vcpu, p->remote_port);
+                set_pending(r, xen_port(r, p->remote_port)->notify_vcpu, p->remote_port, self);
         }
         return 0;
     case XEN_PORT_IPI:
-        xen_evtchn_set_pending(x, p->notify_vcpu, port);
+        set_pending_inline(x, p->notify_vcpu, port, self);
         return 0;
     case XEN_PORT_UNBOUND:
         return 0; /* silently dropped */
@@ -500,18 +587,37 @@ static long op_bind_vcpu(struct hv_xen_vm *x, uint32_t port, uint32_t vcpu)
     }
 }
 
-static long op_unmask(struct hv_xen_vm *x, uint32_t port)
+/* EVTCHNOP_unmask on @p port (evtchn_2l_unmask); @p self as for op_send. */
+static long op_unmask(struct hv_xen_vm *x, uint32_t port, const struct hv_xen_vcpu *self)
 {
     if (port >= x->valid_ports)
         return -XEN_EINVAL;
     struct hv_xen_vcpu *xv = &x->vcpus[HV_MIN(xen_port(x, port)->notify_vcpu, x->nvcpus - 1)];
     if (xen_port_test_and_clear_mask(x, port) && xen_port_test_pending(x, port)) {
-        uint8_t *vi = xen_vcpu_info(x, xv);
-        uint32_t bits = x->compat ? 32 : 64;
-        if (vi && !xen_vi_test_and_set_sel(x, vi, port / bits))
-            xen_mark_events_pending(x, xv);
+        struct hv_xen_vcpu *wake = raise_sel(x, xv, port, self);
+        if (wake)
+            xen_wake(x, wake);
     }
     return 0;
+}
+
+long xen_evtchn_fast_op(struct xen_call *c, uint32_t cmd, uint64_t port_gva, bool *events)
+{
+    struct hv_xen_vm *x = c->x;
+    struct hv_xen_vcpu *xv = c->xv;
+    uint32_t port;
+    if (xen_get_u32(c, port_gva, &port))
+        return -XEN_EFAULT;
+    /* Interrupts are off on the fast path: the lock needs no irq_save. */
+    hv_spin_acquire(x->lock);
+    long rc = cmd == EVTCHNOP_send ? op_send(x, port, xv) : op_unmask(x, port, xv);
+    /* The backend runs the event delivery right after: an upcall of the
+       caller's own vCPU is queued here, under the lock already held,
+       instead of by a locked pre-entry pass. */
+    xen_upcall_now(xv, c->vcpu);
+    hv_spin_release(x->lock);
+    *events = true;
+    return rc;
 }
 
 /* Operations taking a plain port or (port, vcpu), run under the lock. */
@@ -529,20 +635,15 @@ long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd)
         rc = xen_evtchn_close_port(x, a.port);
         break;
     case EVTCHNOP_send:
-        rc = op_send(x, a.port);
+        rc = op_send(x, a.port, c->xv);
         break;
     case EVTCHNOP_unmask:
-        rc = op_unmask(x, a.port);
+        rc = op_unmask(x, a.port, c->xv);
         break;
     default:
         rc = op_bind_vcpu(x, a.port, a.vcpu);
         break;
     }
-    /* The backend runs the event delivery right after a fast-path call:
-       an upcall of the caller's own vCPU can be queued here, under the
-       lock already held, instead of by a locked pre-entry pass. */
-    if (c->fast)
-        xen_upcall_now(c->xv, c->vcpu);
     xen_unlock(x, t);
     return rc;
 }

@@ -12,9 +12,8 @@
 #include "backend.h"
 #include "core/assist.h"
 #include "core/guest_mem.h"
-#include "core/walk_memo.h"
 #include "emu/walk.h"
-#include "xen/internal.h"
+#include "xen/gva.h"
 
 #define XEN_CR0_PG HV_BIT(31)
 
@@ -101,26 +100,6 @@ static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa
     return true;
 }
 
-/*
- * Host address of linear @p la if the vCPU's data memo (the last walk,
- * core/walk_memo.h) holds for its page and this access, else NULL. Exactly
- * what translate() and then a checked access would reach: the memo is
- * used only while every entry of its walk is unchanged, and it keeps the
- * page's host pointer only if the page was RAM with the access's SLAT
- * permission, under a SLAT generation it checks.
- */
-static inline __attribute__((always_inline)) uint8_t *memo_ptr(struct xen_call *c, uint64_t la,
-                                                               unsigned access)
-{
-    const struct hv_fetch_regs *f = &c->fr;
-    if (!(f->cr0 & XEN_CR0_PG))
-        return NULL;
-    uint8_t *page = hv_data_memo(c->vcpu, f->cr0, f->cr3, f->cr4, f->efer, f->cpl,
-                                 (f->rflags & HV_EMU_RFLAGS_AC) != 0, access, c->x->maxphyaddr,
-                                 c->x->gbpages, la >> 12);
-    return page ? page + (la & (HV_PAGE_SIZE - 1)) : NULL;
-}
-
 /* A copy within one page: the hypercall arguments read on hot paths are
    a port or a few words, where a byte loop would cost most of the call. */
 static inline __attribute__((always_inline)) void copy_small(void *dst, const void *src, size_t len)
@@ -168,7 +147,7 @@ int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
     if (len && chunk(gva, len) == len) {
         /* Within one page (so no wrap) the memo was filled for: a check
            and a copy. */
-        const uint8_t *p = memo_ptr(c, gva, HV_WALK_READ);
+        const uint8_t *p = xen_memo_ptr(c, gva, HV_WALK_READ);
         if (p) {
             copy_small(buf, p, len);
             return 0;
@@ -184,7 +163,7 @@ int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t 
         return -XEN_EFAULT;
     if (len && chunk(gva, len) == len) {
         /* Within one page: the memo's page, else one walk, one translation. */
-        uint8_t *p = memo_ptr(c, gva, HV_WALK_WRITE);
+        uint8_t *p = xen_memo_ptr(c, gva, HV_WALK_WRITE);
         if (p) {
             copy_small(p, buf, len);
             return 0;

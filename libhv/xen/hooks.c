@@ -119,34 +119,44 @@ static hv_status_t xen_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t va
 /* ---- event delivery before each entry ---- */
 
 /*
- * The vCPU's state that the pre-entry pass keeps current, judged without
- * the lock: it runs (no block or poll to end), no timer of it is armed,
- * its pvclock is current.
+ * The vCPU's state that the pre-entry pass keeps current, judged under the
+ * lock at the end of the pass: until which host TSC it stays settled (runs,
+ * no block or poll to end, no timer armed, its pvclock current: the TSC at
+ * which xen_time_fresh() turns false), or 0. Whatever unsettles it later
+ * zeroes the value (xen_unsettle), so xen_idle() reads one word and the
+ * TSC. Settling (a timer stopped, a wake) leaves it 0 until the next pass.
  */
-static inline bool xen_settled(const struct hv_xen_vm *x, const struct hv_xen_vcpu *xv)
+static uint64_t settled_until(const struct hv_xen_vm *x, const struct hv_xen_vcpu *xv)
 {
-    return __atomic_load_n(&xv->block, __ATOMIC_RELAXED) == XEN_RUNNING && !xv->poll_deadline &&
-           !xv->singleshot && !xv->periodic_period && xen_time_fresh(x, xv);
+    if (xv->block != XEN_RUNNING || xv->poll_deadline || xv->singleshot || xv->periodic_period)
+        return 0;
+    if (!x->has_clock || !x->tsc_khz)
+        return UINT64_MAX; /* no pvclock to keep */
+    if (!xv->time_valid)
+        return 0;
+    uint64_t until;
+    return hv_add_overflows(xv->time_stamp_tsc, x->resync_tsc, &until) ? UINT64_MAX : until;
 }
 
 /*
  * Nothing for the pre-entry hook to do, judged without the lock: the vCPU
- * is settled (above) and no upcall is asserted. With the per-vCPU upcall
- * vector (an edge), an upcall this layer queued and the core has not
- * injected yet needs nothing from the pass either: the core injects it
- * (and stays out of the fast path while it waits), and the bookkeeping of
- * queued_vector is settled by the next locked pass. The domain's callback
- * vector is level-triggered on upcall_pending, so the pass must look at a
- * queued one (to withdraw it) and at upcall_pending. Whoever asserts an
- * upcall does so before it looks whether this vCPU runs (xen_wake, after
- * a full fence; hv_vcpu_run's exchange of `running` is one too), so an
- * assertion this read misses makes that CPU kick us into a new entry.
+ * is settled (settled_until) and no upcall is asserted. With the per-vCPU
+ * upcall vector (an edge), an upcall this layer queued and the core has
+ * not injected yet needs nothing from the pass either: the core injects
+ * it (and stays out of the fast path while it waits), and the bookkeeping
+ * of queued_vector is settled by the next locked pass. The domain's
+ * callback vector is level-triggered on upcall_pending, so the pass must
+ * look at a queued one (to withdraw it) and at upcall_pending. Whoever
+ * asserts an upcall does so before it looks whether this vCPU runs
+ * (xen_wake, after a full fence; hv_vcpu_run's exchange of `running` is
+ * one too), so an assertion this read misses makes that CPU kick us into
+ * a new entry.
  */
 static bool xen_idle(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
     struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
-    if (!xen_settled(x, xv))
+    if (hv_rdtsc() >= __atomic_load_n(&xv->settled_until, __ATOMIC_RELAXED))
         return false;
     if (xv->upcall_vector)
         return !__atomic_load_n(&xv->upcall_assert, __ATOMIC_ACQUIRE);
@@ -156,33 +166,6 @@ static bool xen_idle(struct hv_vcpu *vcpu)
     if ((cb >> HVM_CALLBACK_TYPE_SHIFT) != HVM_CALLBACK_TYPE_VECTOR || (uint8_t)cb < 32)
         return true;
     return false; /* level-triggered on upcall_pending: the locked path reads it */
-}
-
-/* Put upcall vector @p vec into the vCPU's queued interrupt [L]. */
-static void queue_upcall(struct hv_xen_vcpu *xv, struct hv_event *q, uint8_t vec)
-{
-    *q = (struct hv_event){.type = HV_EVENT_EXTINT, .vector = vec};
-    xv->queued_vector = vec;
-}
-
-/*
- * Only the queueing step of the pass is done here. Whatever else the pass
- * has to do (a block to end, timers, the pvclock) keeps xen_idle() false,
- * so the pass still runs before the entry and finds this edge handled:
- * timers that fire then set their bits under an upcall_pending already 1,
- * which asserts no second edge, as when the pass ran them before queueing.
- */
-void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
-{
-    if (!xv->upcall_assert || xv->upcall_vector < 32)
-        return;
-    struct hv_event *q = &vcpu->queued_irq;
-    if (xv->queued_vector && !xen_settle_delivered(xv, q))
-        return; /* the last upcall still waits: this edge stays asserted */
-    if (q->type != HV_EVENT_NONE)
-        return; /* the embedder's interrupt first, as in the pass */
-    queue_upcall(xv, q, xv->upcall_vector);
-    xv->upcall_assert = false;
 }
 
 static void xen_pre_entry(struct hv_vcpu *vcpu)
@@ -222,10 +205,11 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
         }
     }
     if (want && vec >= 32 && !xv->queued_vector && q->type == HV_EVENT_NONE) {
-        queue_upcall(xv, q, vec);
+        xen_queue_upcall(xv, q, vec);
         if (!level)
             xv->upcall_assert = false;
     }
+    __atomic_store_n(&xv->settled_until, settled_until(x, xv), __ATOMIC_RELAXED);
     xen_unlock(x, t);
 }
 

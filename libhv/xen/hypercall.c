@@ -29,12 +29,13 @@ enum call_mode {
 };
 
 /* How a number may run from the backend's exit fast path
-   (hv_pv_ops::hypercall_fast). Zero, the default of every entry of the
-   table, is the safe answer: the full path only. */
+   (hv_pv_ops::hypercall_fast) through run_call(). Zero, the default of
+   every entry of the table, is the safe answer: the full path only. The
+   hook's hottest calls, XENVER_version and EVTCHNOP_send/unmask, it
+   recognises itself before the table. */
 enum fast_class {
     FAST_NO = 0,
-    FAST_QUIET,  /* registers and guest memory only: no event can fall due */
-    FAST_EVTCHN, /* EVTCHNOP_send and _unmask only: an upcall may be asserted */
+    FAST_QUIET, /* registers and guest memory only: no event can fall due */
 };
 
 struct hc_entry {
@@ -52,7 +53,7 @@ static const struct hc_entry hcalls[] = {
     [XEN_HC_GRANT_TABLE_OP] = {xen_do_grant_table_op, FAST_NO},
     [XEN_HC_VCPU_OP] = {xen_do_vcpu_op, FAST_NO},
     [XEN_HC_SCHED_OP] = {xen_do_sched_op, FAST_NO},
-    [XEN_HC_EVENT_CHANNEL_OP] = {xen_do_event_channel_op, FAST_EVTCHN},
+    [XEN_HC_EVENT_CHANNEL_OP] = {xen_do_event_channel_op, FAST_NO}, /* send, unmask: above */
     [XEN_HC_HVM_OP] = {xen_do_hvm_op, FAST_NO},
 };
 #define NR_HCALLS (sizeof(hcalls) / sizeof(hcalls[0]))
@@ -168,7 +169,6 @@ enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     struct xen_call c;
     load_fetch_regs(vcpu, &c.fr);
-    c.fast = false;
     return run_call(&c, vcpu, exit, call_mode(&c.fr));
 }
 
@@ -180,12 +180,12 @@ static inline void set_result(struct hv_vcpu *vcpu, bool lm, long ret)
 
 /*
  * The hv_pv_ops::hypercall_fast hook: the calls a guest makes in its hot
- * paths and that finish in the library without the embedder (the table's
- * fast class): xen_version (registers and guest memory only),
+ * paths and that finish in the library without the embedder:
  * EVTCHNOP_send/unmask (the domain's state under its lock, whose
  * callbacks, wake, notify and kick_cpu, run with interrupts off there
- * already), numbers Xen does not have (-ENOSYS) and any call from outside
- * ring 0 (-EPERM). Everything else takes the full path.
+ * already), xen_version (the table's fast class: registers and guest
+ * memory only), numbers Xen does not have (-ENOSYS) and any call from
+ * outside ring 0 (-EPERM). Everything else takes the full path.
  */
 enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
 {
@@ -195,49 +195,43 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
     enum call_mode mode = call_mode(&c.fr);
     bool lm = mode == MODE_64;
     uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
-    const struct hc_entry *e = hcall(nr);
+    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]); /* int cmd */
+    *events = false;
 
     /* Answers from the registers alone, without the call's set-up, as
        run_call() and the handler give them: -EPERM for a caller outside
-       ring 0 or in virtual-8086 mode (whatever the number), -ENOSYS for a
-       number Xen does not have, and XENVER_version, which reads no
-       argument. */
-    if (mode == MODE_V86 || c.fr.cpl != 0 || !e) {
-        set_result(vcpu, lm, mode == MODE_V86 || c.fr.cpl != 0 ? -XEN_EPERM : -XEN_ENOSYS);
-        *events = false;
+       ring 0 or in virtual-8086 mode (whatever the number), XENVER_version,
+       which reads no argument, and (after the port operations) -ENOSYS
+       for a number Xen does not have. */
+    if (mode == MODE_V86 || c.fr.cpl != 0) {
+        set_result(vcpu, lm, -XEN_EPERM);
         return HV_PV_DONE;
     }
-    uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]); /* int cmd */
-    if (e->fast == FAST_QUIET) {
-        *events = false;
-        if (nr == XEN_HC_XEN_VERSION && cmd == XENVER_VERSION) {
-            set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
-            return HV_PV_DONE;
-        }
-    } else if (e->fast == FAST_EVTCHN && (cmd == EVTCHNOP_send || cmd == EVTCHNOP_unmask)) {
+    if (nr == XEN_HC_XEN_VERSION && cmd == XENVER_VERSION) {
+        set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
+        return HV_PV_DONE;
+    }
+    if (nr == XEN_HC_EVENT_CHANNEL_OP && (cmd == EVTCHNOP_send || cmd == EVTCHNOP_unmask)) {
         /* The port operation straight away: of run_call()'s set-up it
-           needs the call's identity and its one argument (it neither
-           restarts nor exits to the embedder). An upcall may be asserted
-           (or queued) now. */
+           needs what reading its one argument, the port, takes (it
+           neither restarts nor exits to the embedder). An upcall may be
+           asserted (or queued) now. */
         struct hv_xen_vm *x = xen_of(vcpu->vm);
         c.vcpu = vcpu;
         c.x = x;
         c.xv = xen_vcpu_cached(x, vcpu);
-        c.exit = NULL;
-        c.compat = !lm;
-        c.fast = true;
-        c.exit_to_host = false;
-        c.restart = false;
         c.regs_loaded = false;
-        c.arg[0] = cmd;
-        c.arg[1] = lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX];
-        set_result(vcpu, lm, xen_evtchn_port_op(&c, cmd));
-        *events = true;
+        uint64_t port = lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX];
+        set_result(vcpu, lm, xen_evtchn_fast_op(&c, cmd, port, events));
         return HV_PV_DONE;
-    } else {
-        return HV_PV_UNHANDLED;
     }
-    c.fast = true;
+    const struct hc_entry *e = hcall(nr);
+    if (!e) {
+        set_result(vcpu, lm, -XEN_ENOSYS);
+        return HV_PV_DONE;
+    }
+    if (e->fast != FAST_QUIET)
+        return HV_PV_UNHANDLED;
     struct hv_exit unused; /* these calls never report to the embedder */
     enum hv_pv_result r = run_call(&c, vcpu, &unused, mode);
     if (r == HV_PV_FAULT)

@@ -106,6 +106,11 @@ struct hv_xen_vcpu {
     /* pvclock: published at the current vcpu_info location [L]. */
     bool time_valid;
     uint64_t time_stamp_tsc; /* host TSC at the last update */
+    /* Host TSC before which the vCPU stays settled (hooks.c xen_idle): no
+       block or poll to end, no timer armed, its pvclock current. Set by
+       the pre-entry pass, zeroed by whatever unsettles the vCPU
+       (xen_unsettle) [L]; read without the lock. 0: the pass must run. */
+    uint64_t settled_until;
 };
 
 struct hv_xen_hub {
@@ -264,11 +269,21 @@ static inline struct xen_port *xen_port(struct hv_xen_vm *x, uint32_t port)
     return &x->port_page[port / XEN_PORTS_PER_PAGE][port % XEN_PORTS_PER_PAGE];
 }
 
+/* The vCPU may have something for the pre-entry pass to do now (a timer
+   armed, a block, its pvclock moved): it is not idle until that pass has
+   run (struct hv_xen_vcpu::settled_until) [L]. */
+static inline void xen_unsettle(struct hv_xen_vcpu *xv)
+{
+    __atomic_store_n(&xv->settled_until, 0, __ATOMIC_RELAXED);
+}
+
 /* Change why the vCPU is not running, counting pollers [L]. */
 static inline void xen_set_block(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint8_t block)
 {
     x->npolling += (block == XEN_POLLING) - (xv->block == XEN_POLLING);
     __atomic_store_n(&xv->block, block, __ATOMIC_RELAXED);
+    if (block != XEN_RUNNING)
+        xen_unsettle(xv);
 }
 
 /* Another domain of the hub (lock held), or NULL. */
@@ -296,7 +311,6 @@ struct xen_call {
     struct hv_exit *exit;
     bool compat;     /* the caller is not in 64-bit mode: i386 layouts */
     uint64_t arg[6]; /* in the caller's order, zero-extended for 32-bit */
-    bool fast;       /* from the backend's exit fast path (hypercall_fast) */
     /* Set by a handler: */
     bool exit_to_host; /* return `exit` to the embedder (RIP advanced) */
     bool restart;      /* re-execute the hypercall (continuation): RIP kept */
@@ -385,8 +399,17 @@ long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv);
 long xen_do_event_channel_op(struct xen_call *c);
 /* EVTCHNOP_close, _send, _unmask or _bind_vcpu (@p cmd) with its argument
-   at c->arg[1]; the hypercall fast path calls it for send and unmask. */
+   at c->arg[1]. */
 long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd);
+/*
+ * EVTCHNOP_send or _unmask (@p cmd) from the hypercall fast path (c->vcpu,
+ * c->x, c->xv, c->fr and c->regs_loaded set; interrupts off), its port
+ * read at guest-virtual @p port_gva (xen_get_u32): under the lock, and
+ * the upcall it asserts for the caller queued (xen_upcall_now). The
+ * call's result, 0 or a negative Xen errno; *@p events set when the
+ * operation ran (not for a bad pointer, -EFAULT).
+ */
+long xen_evtchn_fast_op(struct xen_call *c, uint32_t cmd, uint64_t port_gva, bool *events);
 long xen_do_grant_table_op(struct xen_call *c);
 
 /* ---- shared_info / vcpu_info (shinfo.h), lock held ---- */
@@ -447,14 +470,36 @@ static inline bool xen_settle_delivered(struct hv_xen_vcpu *xv, const struct hv_
     xv->queued_vector = 0;
     return true;
 }
+/* Put upcall vector @p vec into the vCPU's queued interrupt [L]. */
+static inline void xen_queue_upcall(struct hv_xen_vcpu *xv, struct hv_event *q, uint8_t vec)
+{
+    *q = (struct hv_event){.type = HV_EVENT_EXTINT, .vector = vec};
+    xv->queued_vector = vec;
+}
 /*
  * After a fast-path send or unmask by the vCPU's own thread (@p vcpu, the
  * caller), whose event delivery runs next: queue the per-vCPU upcall
  * vector the call asserted at once, as the pre-entry pass would before
  * the next entry, if nothing waits in the vCPU's queued interrupt (else
- * the pass does it later). [L]
+ * the pass does it later). Only the queueing step of the pass is done
+ * here: whatever else the pass has to do (a block to end, timers, the
+ * pvclock) keeps xen_idle() false, so the pass still runs before the
+ * entry and finds this edge handled; timers that fire then set their bits
+ * under an upcall_pending already 1, which asserts no second edge, as
+ * when the pass ran them before queueing. [L]
  */
-void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu);
+static inline void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
+{
+    if (!xv->upcall_assert || xv->upcall_vector < 32)
+        return;
+    struct hv_event *q = &vcpu->queued_irq;
+    if (xv->queued_vector && !xen_settle_delivered(xv, q))
+        return; /* the last upcall still waits: this edge stays asserted */
+    if (q->type != HV_EVENT_NONE)
+        return; /* the embedder's interrupt first, as in the pass */
+    xen_queue_upcall(xv, q, xv->upcall_vector);
+    xv->upcall_assert = false;
+}
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)?
    Called by the vCPU's own thread. [L] */
 bool xen_events_need_delivery(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,

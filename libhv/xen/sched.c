@@ -136,7 +136,7 @@ static long do_poll(struct xen_call *c)
     }
     c->xv->poll_port = nr == 1 ? (int32_t)port[0] : -1;
     c->xv->poll_deadline = timeout;
-    xen_set_block(c->x, c->xv, XEN_POLLING);
+    xen_set_block(c->x, c->xv, XEN_POLLING); /* unsettles it */
     stop(c, HV_HLT_POLL);
 out:
     xen_unlock(x, t);
@@ -221,6 +221,7 @@ long xen_do_set_timer_op(struct xen_call *c)
     } else {
         c->xv->singleshot = timeout; /* a past deadline fires at the next check */
     }
+    xen_unsettle(c->xv);
     xen_unlock(x, t);
     return 0;
 }

@@ -9,15 +9,22 @@
 #ifndef HV_XEN_SHINFO_H
 #define HV_XEN_SHINFO_H
 
-/* The pending (or mask) bitmap: an array of 64-bit or 32-bit words. */
-static inline void *xen_bitmap(struct hv_xen_vm *x, bool mask)
+/* The pending (or mask) bitmap of shared_info @p shinfo in the layout
+   @p compat names: an array of 64-bit or 32-bit words. */
+static inline void *xen_bitmap_of(void *shinfo, bool compat, bool mask)
 {
-    if (x->compat) {
-        struct xen_shared_info_32 *s = x->shinfo;
+    if (compat) {
+        struct xen_shared_info_32 *s = shinfo;
         return mask ? (void *)s->evtchn_mask : (void *)s->evtchn_pending;
     }
-    struct xen_shared_info_64 *s = x->shinfo;
+    struct xen_shared_info_64 *s = shinfo;
     return mask ? (void *)s->evtchn_mask : (void *)s->evtchn_pending;
+}
+
+/* The same in the domain's latched layout. */
+static inline void *xen_bitmap(struct hv_xen_vm *x, bool mask)
+{
+    return xen_bitmap_of(x->shinfo, x->compat, mask);
 }
 
 /* Atomic bit operations on bit @p bit of a word array of the guest's width. */
@@ -82,9 +89,10 @@ static inline bool xen_port_test_and_clear_mask(struct hv_xen_vm *x, uint32_t po
     return xen_bit_test_and_clear(x->compat, xen_bitmap(x, true), port);
 }
 
-static inline bool xen_vi_test_and_set_sel(struct hv_xen_vm *x, uint8_t *vi, uint32_t word)
+/* Bit @p word of evtchn_pending_sel in vcpu_info @p vi of the layout @p compat names. */
+static inline bool xen_vi_test_and_set_sel(bool compat, uint8_t *vi, uint32_t word)
 {
-    if (x->compat)
+    if (compat)
         return xen_bit_test_and_set(
             true, vi + offsetof(struct xen_vcpu_info_32, evtchn_pending_sel), word);
     return xen_bit_test_and_set(false, vi + offsetof(struct xen_vcpu_info_64, evtchn_pending_sel),

@@ -42,6 +42,7 @@ static long register_vcpu_info(struct xen_call *c, struct hv_xen_vcpu *xv)
         xv->vi_registered = true;
         xv->vi_gpa = gpa;
         xv->time_valid = false;
+        xen_unsettle(xv);
         /* Everything may be pending: the guest copes with a spurious event. */
         if (x->compat)
             __atomic_store_n(
@@ -79,6 +80,7 @@ static long set_singleshot(struct xen_call *c, struct hv_xen_vcpu *xv)
         xen_send_vcpu_virq(x, xv, XEN_VIRQ_TIMER);
     } else {
         xv->singleshot = timeout ? timeout : 1;
+        xen_unsettle(xv);
     }
     xen_unlock(x, t);
     return 0;
@@ -99,6 +101,7 @@ static long set_periodic(struct xen_call *c, struct hv_xen_vcpu *xv)
     if (xv->periodic_period != p.period_ns) {
         xv->periodic_period = p.period_ns;
         xv->periodic_next = now + p.period_ns;
+        xen_unsettle(xv);
     }
     xen_unlock(x, t);
     return 0;

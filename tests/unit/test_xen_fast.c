@@ -329,10 +329,248 @@ static void test_fast_memo_stale(void)
     xf_teardown(&f);
 }
 
+#define MS 1000000ull
+
+/* The idle check reads the settled-until word the pre-entry pass wrote:
+   whatever arms a timer, blocks or moves the pvclock after that pass
+   must make the vCPU not idle at once, before any pass ran again, and a
+   pass with nothing armed makes it idle again. */
+static void test_fast_idle_settled(void)
+{
+    struct xf f;
+    upcall_setup(&f);
+    const struct hv_pv_ops *pv = f.vm->pv;
+    struct hv_xen_vm *x = f.vm->xen;
+    struct hv_xen_vcpu *xv = &x->vcpus[0];
+    CU_ASSERT(pv->idle(f.vcpu));
+    CU_ASSERT(f.vcpu->quiet);
+    /* Settled until the pvclock is a resync period old. */
+    CU_ASSERT(xv->time_valid);
+    CU_ASSERT_EQUAL(xv->settled_until, xv->time_stamp_tsc + x->resync_tsc);
+
+    uint64_t now = f.mh.time - x->time_base_ns; /* guest system time */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_SET_TIMER, now + 50 * MS, 0, 0, 0, 0, 0), 0);
+    CU_ASSERT(!pv->idle(f.vcpu));
+    CU_ASSERT(!f.vcpu->quiet);
+    xf_enter(&f, f.vcpu);
+    CU_ASSERT(!pv->idle(f.vcpu)); /* armed: every entry takes the pass */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_SET_TIMER, 0, 0, 0, 0, 0, 0), 0);
+    CU_ASSERT(pv->idle(f.vcpu)); /* the pass after the call settled it */
+    CU_ASSERT(f.vcpu->quiet);
+
+    uint64_t sst[2] = {now + 3 * MS, 0};
+    memcpy(xf_gpa(&f, XF_BUF), sst, 16);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 8, 0, XF_BUF, 0, 0, 0), 0);
+    CU_ASSERT(!pv->idle(f.vcpu));
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 9, 0, 0, 0, 0, 0), 0);
+    CU_ASSERT(pv->idle(f.vcpu));
+
+    uint64_t period = 10 * MS;
+    memcpy(xf_gpa(&f, XF_BUF), &period, 8);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 6, 0, XF_BUF, 0, 0, 0), 0);
+    CU_ASSERT(!pv->idle(f.vcpu));
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 7, 0, 0, 0, 0, 0), 0);
+    CU_ASSERT(pv->idle(f.vcpu));
+
+    /* SCHEDOP_block with nothing pending: not idle until the embedder
+       runs it again (the pass ends the block). */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_SCHED, 1, 0, 0, 0, 0, 0), 0);
+    CU_ASSERT_EQUAL(f.exit.reason, HV_EXIT_HLT);
+    CU_ASSERT(!pv->idle(f.vcpu));
+    xf_enter(&f, f.vcpu);
+    CU_ASSERT_EQUAL(xv->block, XEN_RUNNING);
+    CU_ASSERT(pv->idle(f.vcpu));
+
+    /* The pvclock's resync time passed: not idle, and the pass republishes. */
+    xv->settled_until = hv_rdtsc() - 1;
+    CU_ASSERT(!pv->idle(f.vcpu));
+    xv->time_stamp_tsc -= x->resync_tsc;
+    uint64_t stamp = xv->time_stamp_tsc;
+    xf_enter(&f, f.vcpu);
+    CU_ASSERT(xv->time_stamp_tsc > stamp);
+    CU_ASSERT(pv->idle(f.vcpu));
+    xf_teardown(&f);
+}
+
+/* vCPU 1's vcpu_info in shared_info: clear its selector and upcall_pending. */
+static void ack_vcpu1(struct xf *f, uint32_t port)
+{
+    xf_set_upcall_pending(f, 1, 0);
+    memset((uint8_t *)f->vm->xen->shinfo + 64 + 8, 0, 8);
+    xf_clear_pending(f, port);
+}
+
+/* A fast-path send to another vCPU's port wakes it when it blocks and
+   kicks its CPU when it runs elsewhere; a send to the caller's own port
+   does neither (it runs here), and queues nothing for another vCPU. */
+static void test_fast_cross_vcpu(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.svm = true, .two_vcpus = true});
+    CU_ASSERT_EQUAL(xf_map_shinfo(&f, SHINFO_GFN), 0);
+    const struct hv_xen_vcpu *xv1 = &f.vm->xen->vcpus[1];
+    uint32_t uv[2] = {1, UPCALL_VEC};
+    memcpy(xf_gpa(&f, XF_BUF), uv, 8);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_HVM, 23, XF_BUF, 0, 0, 0, 0), 0);
+    uint32_t ports[2];
+    for (uint32_t v = 0; v < 2; v++) {
+        uint32_t ipi[2] = {v, 0};
+        memcpy(xf_gpa(&f, XF_BUF), ipi, 8);
+        CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, OP_BIND_IPI, XF_BUF, 0, 0, 0, 0), 0);
+        memcpy(&ports[v], xf_gpa(&f, XF_BUF + 4), 4);
+    }
+    xf_set_upcall_pending(&f, 0, 0);
+    xf_set_upcall_pending(&f, 1, 0);
+    xf_set_if(&f, f.vcpu1, true);
+    xf_enter(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(xf_call_on(&f, f.vcpu1, HC_SCHED, 1, 0, 0), 0);
+    CU_ASSERT_EQUAL(f.exit.reason, HV_EXIT_HLT);
+    CU_ASSERT_EQUAL(xv1->block, XEN_BLOCKED);
+
+    bool ev;
+    unsigned wakes = f.wakes;
+    uint64_t kicks = f.mh.kicks;
+    memcpy(xf_gpa(&f, XF_BUF), &ports[1], 4);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), 0);
+    CU_ASSERT_EQUAL(f.wakes, wakes + 1);
+    CU_ASSERT_PTR_EQUAL(f.last_woken, f.vcpu1);
+    CU_ASSERT_EQUAL(xv1->block, XEN_RUNNING);
+    CU_ASSERT(xv1->upcall_assert);
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 1), 1);
+    CU_ASSERT_EQUAL(xf_pending_sel(&f, 1), 1ull << (ports[1] / 64));
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 0);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_NONE); /* not the caller's */
+    CU_ASSERT_EQUAL(f.mh.kicks, kicks);
+
+    /* vCPU 1 inside hv_vcpu_run on CPU 1: its CPU is kicked, no wake. */
+    ack_vcpu1(&f, ports[1]);
+    f.mh.cpus = 2;
+    f.vcpu1->running = 1;
+    f.vcpu1->host_cpu = 1;
+    f.mh.current_cpu = 0;
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(f.mh.kicks, kicks + 1);
+    CU_ASSERT_EQUAL(f.mh.last_kick_cpu, 1);
+    CU_ASSERT_EQUAL(f.wakes, wakes + 1);
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 1), 1);
+
+    /* The caller's own port: bits set, neither a wake nor a kick. */
+    f.vcpu->running = 1;
+    f.vcpu->host_cpu = 0;
+    memcpy(xf_gpa(&f, XF_BUF), &ports[0], 4);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), 0);
+    CU_ASSERT(xf_port_pending(&f, ports[0]));
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 1);
+    CU_ASSERT_EQUAL(f.mh.kicks, kicks + 1);
+    CU_ASSERT_EQUAL(f.wakes, wakes + 1);
+    f.vcpu->running = 0;
+    f.vcpu1->running = 0;
+    xf_teardown(&f);
+}
+
+#define PT_4K 0x60000u /* a 4 KiB page table for XF_ALIAS_GVA's first 2 MiB */
+
+static void put_pte(struct xf *f, unsigned i, uint64_t v)
+{
+    memcpy(xf_gpa(f, PT_4K + 8 * i), &v, 8);
+}
+
+/* The port read by the fast path: within a page through the memo, across
+   a page boundary through the walk of both pages, never through the
+   memo of the first page alone; a bad pointer -EFAULT with nothing sent
+   and no event reported. */
+static void test_fast_port_read(void)
+{
+    struct xf f;
+    uint32_t port = upcall_setup(&f);
+    bool ev;
+    /* 4 KiB pages at XF_ALIAS_GVA: the first present, the second not. */
+    memset(xf_gpa(&f, PT_4K), 0, 0x1000);
+    put_pte(&f, 0, XF_ALIAS_GPA | 3);
+    put_pde(&f, PT_4K | 3);
+    uint64_t gva = XF_ALIAS_GVA + 0xffe; /* the last two bytes of the first page */
+    uint8_t *at = xf_gpa(&f, XF_ALIAS_GPA + 0xffe);
+    memcpy(at, &port, 4);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, gva, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT(!ev);
+    CU_ASSERT(!xf_port_pending(&f, port));
+    /* The first page's memo (port 0 at its start: -EINVAL) does not
+       stand in for the straddling read. */
+    memset(xf_gpa(&f, XF_ALIAS_GPA), 0, 4);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_ALIAS_GVA, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(f.vcpu->data.host);
+    uint64_t walks = f.vcpu->data.walks;
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_ALIAS_GVA, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(f.vcpu->data.walks, walks); /* the memo held */
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, gva, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT(!xf_port_pending(&f, port));
+    /* Both pages present: the value from both. */
+    put_pte(&f, 1, (XF_ALIAS_GPA + 0x1000) | 3);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, gva, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), 0);
+    CU_ASSERT(ev);
+    CU_ASSERT(xf_port_pending(&f, port));
+    guest_ack(&f, port);
+    hv_deliver_events(f.vcpu);
+    put_pde(&f, XF_ALIAS_GPA | 0x83);
+    /* A non-canonical pointer, and one that wraps the address space. */
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, 0x0000800000000000ull, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, ~0ull - 1, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT(!ev);
+    CU_ASSERT(!xf_port_pending(&f, port));
+    xf_teardown(&f);
+}
+
+/* An i386 caller's fast send: the port from ECX's pointer (paging off),
+   the bits in the 32-bit shared_info layout (selector word port / 32). */
+static void test_fast_compat_send(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.compat = true, .svm = true});
+    CU_ASSERT_EQUAL(xf_map_shinfo(&f, SHINFO_GFN), 0);
+    /* HVMOP_set_param(CALLBACK_IRQ, 0) from i386 latches the i386 layout. */
+    uint8_t param[16] = {0xf0, 0x7f}; /* DOMID_SELF, index 0, value 0 */
+    memcpy(xf_gpa(&f, XF_BUF2), param, sizeof(param));
+    CU_ASSERT_EQUAL(xf_call(&f, HC_HVM, 0, XF_BUF2, 0, 0, 0, 0), 0);
+    CU_ASSERT_FATAL(f.vm->xen->compat);
+    uint32_t port = 0;
+    while (port < 70) { /* a port whose 32- and 64-bit selector words differ */
+        uint32_t ipi[2] = {0, 0};
+        memcpy(xf_gpa(&f, XF_BUF), ipi, 8);
+        CU_ASSERT_FATAL(xf_call(&f, HC_EVTCHN, OP_BIND_IPI, XF_BUF, 0, 0, 0, 0) == 0);
+        memcpy(&port, xf_gpa(&f, XF_BUF + 4), 4);
+    }
+    xf_set_upcall_pending(&f, 0, 0);
+    memcpy(xf_gpa(&f, XF_BUF), &port, 4);
+    bool ev;
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, (1ull << 32) | OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), 0);
+    CU_ASSERT(ev);
+    CU_ASSERT(xf_port_pending(&f, port));
+    CU_ASSERT_EQUAL(xf_pending_sel(&f, 0), 1ull << (port / 32));
+    CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 1);
+    /* A pointer into a hole of guest RAM: -EFAULT, nothing reported. */
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_HOLE, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT(!ev);
+    xf_teardown(&f);
+}
+
 void xen_suite_fast(void)
 {
     CU_pSuite s = CU_add_suite("xen_fast", NULL, NULL);
     CU_add_test(s, "fast_whitelist", test_fast_whitelist);
     CU_add_test(s, "fast_upcall", test_fast_upcall);
     CU_add_test(s, "fast_memo_stale", test_fast_memo_stale);
+    CU_add_test(s, "fast_idle_settled", test_fast_idle_settled);
+    CU_add_test(s, "fast_cross_vcpu", test_fast_cross_vcpu);
+    CU_add_test(s, "fast_port_read", test_fast_port_read);
+    CU_add_test(s, "fast_compat_send", test_fast_compat_send);
 }
