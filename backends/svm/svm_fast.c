@@ -162,8 +162,9 @@ static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu, struct vmcb 
     if (i1 & SVM_IO_STR)
         return false;
     /* EXITINFO2 holds the next RIP for IOIO even without NRIP save. */
+    uint64_t i2 = v->ctl.exitinfo2;
     hv_io_exit(vcpu, vcpu->run_exit, svm_io_port(i1), svm_io_size(i1), svm_io_write(i1),
-               v->save.rip, v->ctl.exitinfo2, v->save.rax, v->ctl.exitcode, i1, v->ctl.exitinfo2);
+               v->save.rip, i2, v->save.rax, SVM_EXIT_IOIO, i1, i2);
     vcpu->exit_ready = true;
     v->ctl.eventinj = 0;
     v->ctl.tlb_control = SVM_TLB_NONE;

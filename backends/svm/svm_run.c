@@ -213,16 +213,33 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     return true;
 }
 
-/* The world switch with XCR0 narrowed and PKRU switched around it
-   (svm_xcr0.h, svm_pkru.h), GIF=0; out of line, so that the common case
-   (neither needed) costs svm_run two tests. */
-static __attribute__((noinline)) void world_switch_switched(struct hv_vcpu *vcpu,
-                                                            const struct svm_ctx *sc,
-                                                            uint64_t host_cr4,
-                                                            uint64_t host_area_pa)
+/*
+ * The entry for the rare cases, out of line so that svm_run's common one
+ * (none of them) costs it a few tests: the ASID may hold stale entries on
+ * this CPU (svm_asid.c), IRET bookkeeping is pending, or XCR0 and PKRU
+ * must be switched around the world switch (svm_xcr0.h, svm_pkru.h).
+ * GIF=0, vcpu->host_cpu set.
+ */
+static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t cpu,
+                                                 uint64_t host_cr4)
 {
+    struct hv_vm *vm = vcpu->vm;
+    const struct svm_ctx *sc = svm_ctx_of(vm->ctx);
+    struct svm_vm *sv = svm_vm_of(vm);
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
     struct vmcb *v = s->vmcb;
+    uint64_t host_area_pa = sc->cpu[cpu].host_area_pa;
+
+    if (__atomic_load_n(&sv->last_on[cpu], __ATOMIC_ACQUIRE) != s->serial)
+        v->ctl.tlb_control = svm_asid_tlb_control(
+            &sv->last_on[cpu], s->serial, (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0);
+    /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
+    if (s->iret_pending)
+        __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
+    if (!(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed)) {
+        svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, &v->save.cr2, v);
+        return;
+    }
     bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
     uint32_t host_pkru = 0;
     uint64_t host_xcr0 = svm_xcr0_enter(host_cr4);
@@ -239,24 +256,58 @@ static __attribute__((noinline)) void world_switch_switched(struct hv_vcpu *vcpu
     svm_xcr0_leave(host_xcr0);
 }
 
+/*
+ * The rest of an exit no fast path finished (the full path): the
+ * bookkeeping after the world switch, then the decoding. Returns true
+ * when ex goes to the core, false to re-enter. Out of line, so that
+ * svm_run's own frame stays small: an exit the fast path filled for the
+ * embedder (vcpu->exit_ready) never comes here.
+ */
+static __attribute__((noinline)) bool full_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    struct vmcb *v = svm_vmcb(vcpu);
+    if ((uint32_t)v->ctl.exitcode == SVM_EXIT_INVALID) /* no flush happened */
+        __atomic_store_n(&svm_vm_of(vcpu->vm)->last_on[vcpu->host_cpu], 0, __ATOMIC_RELEASE);
+    /* The fast paths reset it themselves when they finish or fill an exit. */
+    v->ctl.tlb_control = SVM_TLB_NONE;
+
+    if (handle_exit(vcpu, ex))
+        return true;
+    if (nmi_window_open(vcpu)) {
+        hv_memset(ex, 0, sizeof(*ex));
+        ex->kind = HV_VX_NMI_WINDOW;
+        ex->rip = v->save.rip;
+        return true;
+    }
+    /* Internal exits never starve the host: a kick ends the loop. */
+    if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
+        hv_memset(ex, 0, sizeof(*ex));
+        ex->kind = HV_VX_PREEMPT;
+        ex->rip = v->save.rip;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Enter the guest until an exit for the core. The hot path (an exit a
+ * fast path filled for the embedder) keeps only vcpu across calls, so
+ * that the frame stays small: the host's CPU number is asked first, then
+ * the rest is loaded, and everything after the world switch is reloaded
+ * from vcpu.
+ */
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    struct hv_vm *vm = vcpu->vm;
-    const struct hv_host *h = &vm->ctx->host;
-    struct svm_ctx *sc = svm_ctx_of(vm->ctx);
-    struct svm_vm *sv = svm_vm_of(vm);
-    struct svm_vcpu *s = svm_vcpu_of(vcpu);
-    struct vmcb *v = s->vmcb;
-
-    for (;;) {
-        v->save.rax = vcpu->gpr[HV_GPR_RAX];
-        v->save.rsp = vcpu->gpr[HV_GPR_RSP];
-
+    do {
         /* GIF=0 from here to the exit: no migration, and an interrupt that
            arrives now (e.g. a kick after a SLAT flush) stays pending and
            makes the guest exit at once instead of slipping in before VMRUN. */
         svm_clgi();
-        uint32_t cpu = hv_host_cpu_current(h);
+        uint32_t cpu = hv_host_cpu_current(&vcpu->vm->ctx->host);
+        struct hv_vm *vm = vcpu->vm;
+        struct svm_ctx *sc = svm_ctx_of(vm->ctx);
+        struct svm_vcpu *s = svm_vcpu_of(vcpu);
+        struct vmcb *v = s->vmcb;
         if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled) {
             svm_stgi();
             return HV_ERR_HOST;
@@ -264,47 +315,28 @@ hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         /* Where kicks and the SLAT grace period find it (before the
            guest-mode epoch turns odd, in svm_world_switch). */
         __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&sv->last_on[cpu], __ATOMIC_ACQUIRE) != s->serial)
-            v->ctl.tlb_control =
-                svm_asid_tlb_control(&sv->last_on[cpu], s->serial,
-                                     (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0);
-        /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
-        if (s->iret_pending)
-            __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
+        v->save.rax = vcpu->gpr[HV_GPR_RAX];
+        v->save.rsp = vcpu->gpr[HV_GPR_RSP];
         /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
            when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
         uint64_t host_cr4 = hv_read_cr4();
-        if (__builtin_expect(
-                !(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed), 1))
+        if (__builtin_expect(__atomic_load_n(&svm_vm_of(vm)->last_on[cpu], __ATOMIC_ACQUIRE) ==
+                                     s->serial &&
+                                 !s->iret_pending && !(host_cr4 & SVM_CR4_OSXSAVE) &&
+                                 !svm_pkru_needed(sc->limits.cr4_allowed),
+                             1))
             svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
         else
-            world_switch_switched(vcpu, sc, host_cr4, sc->cpu[cpu].host_area_pa);
+            enter_slow(vcpu, cpu, host_cr4);
         /* A host interrupt that caused the exit is taken here, with the
            host's XCR0 and PKRU back. */
         svm_stgi();
 
+        v = svm_vmcb(vcpu);
         vcpu->gpr[HV_GPR_RAX] = v->save.rax;
         vcpu->gpr[HV_GPR_RSP] = v->save.rsp;
-        if ((uint32_t)v->ctl.exitcode == SVM_EXIT_INVALID)
-            __atomic_store_n(&sv->last_on[cpu], 0, __ATOMIC_RELEASE); /* no flush happened */
-        v->ctl.tlb_control = SVM_TLB_NONE;
         if (vcpu->exit_ready)
             return HV_OK; /* svm_fast_exit filled the embedder's exit (MMIO, I/O) */
-
-        if (handle_exit(vcpu, ex))
-            return HV_OK;
-        if (nmi_window_open(vcpu)) {
-            hv_memset(ex, 0, sizeof(*ex));
-            ex->kind = HV_VX_NMI_WINDOW;
-            ex->rip = v->save.rip;
-            return HV_OK;
-        }
-        /* Internal exits never starve the host: a kick ends the loop. */
-        if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
-            hv_memset(ex, 0, sizeof(*ex));
-            ex->kind = HV_VX_PREEMPT;
-            ex->rip = v->save.rip;
-            return HV_OK;
-        }
-    }
+    } while (!full_exit(vcpu, ex));
+    return HV_OK;
 }
