@@ -259,11 +259,10 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
 /*
  * The rest of an exit no fast path finished (the full path): the
  * bookkeeping after the world switch, then the decoding. Returns true
- * when ex goes to the core, false to re-enter. Out of line, so that
- * svm_run's own frame stays small: an exit the fast path filled for the
- * embedder (vcpu->exit_ready) never comes here.
+ * when ex goes to the core, false to re-enter.
  */
-static __attribute__((noinline)) bool full_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+static inline __attribute__((always_inline)) bool full_exit(struct hv_vcpu *vcpu,
+                                                            struct hv_vexit *ex)
 {
     struct vmcb *v = svm_vmcb(vcpu);
     if ((uint32_t)v->ctl.exitcode == SVM_EXIT_INVALID) /* no flush happened */
@@ -290,53 +289,68 @@ static __attribute__((noinline)) bool full_exit(struct hv_vcpu *vcpu, struct hv_
 }
 
 /*
- * Enter the guest until an exit for the core. The hot path (an exit a
- * fast path filled for the embedder) keeps only vcpu across calls, so
- * that the frame stays small: the host's CPU number is asked first, then
- * the rest is loaded, and everything after the world switch is reloaded
- * from vcpu.
+ * One entry and its exit, up to where a fast path may have filled the
+ * embedder's exit (vcpu->exit_ready). Only vcpu stays live across the
+ * calls (the host's CPU number is asked first, everything after the world
+ * switch is reloaded), so that svm_run's frame stays small.
  */
+static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *vcpu)
+{
+    /* GIF=0 from here to the exit: no migration, and an interrupt that
+       arrives now (e.g. a kick after a SLAT flush) stays pending and makes
+       the guest exit at once instead of slipping in before VMRUN. */
+    svm_clgi();
+    uint32_t cpu = hv_host_cpu_current(&vcpu->vm->ctx->host);
+    struct hv_vm *vm = vcpu->vm;
+    struct svm_ctx *sc = svm_ctx_of(vm->ctx);
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+    if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled) {
+        svm_stgi();
+        return HV_ERR_HOST;
+    }
+    /* Where kicks and the SLAT grace period find it (before the guest-mode
+       epoch turns odd, in svm_world_switch). */
+    __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
+    v->save.rax = vcpu->gpr[HV_GPR_RAX];
+    v->save.rsp = vcpu->gpr[HV_GPR_RSP];
+    /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
+       when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
+    uint64_t host_cr4 = hv_read_cr4();
+    if (__builtin_expect(__atomic_load_n(&svm_vm_of(vm)->last_on[cpu], __ATOMIC_ACQUIRE) ==
+                                 s->serial &&
+                             !s->iret_pending && !(host_cr4 & SVM_CR4_OSXSAVE) &&
+                             !svm_pkru_needed(sc->limits.cr4_allowed),
+                         1))
+        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
+    else
+        enter_slow(vcpu, cpu, host_cr4);
+    /* A host interrupt that caused the exit is taken here, with the host's
+       XCR0 and PKRU back. */
+    svm_stgi();
+
+    v = svm_vmcb(vcpu);
+    vcpu->gpr[HV_GPR_RAX] = v->save.rax;
+    vcpu->gpr[HV_GPR_RSP] = v->save.rsp;
+    return HV_OK;
+}
+
+/* The loop after an exit that needs the full path: its own (larger)
+   frame, which an exit the fast path filled never pays. */
+static __attribute__((noinline)) hv_status_t run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    while (!full_exit(vcpu, ex)) {
+        hv_status_t st = enter(vcpu);
+        if (st != HV_OK || vcpu->exit_ready)
+            return st; /* exit_ready: svm_fast_exit filled the embedder's exit */
+    }
+    return HV_OK;
+}
+
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    do {
-        /* GIF=0 from here to the exit: no migration, and an interrupt that
-           arrives now (e.g. a kick after a SLAT flush) stays pending and
-           makes the guest exit at once instead of slipping in before VMRUN. */
-        svm_clgi();
-        uint32_t cpu = hv_host_cpu_current(&vcpu->vm->ctx->host);
-        struct hv_vm *vm = vcpu->vm;
-        struct svm_ctx *sc = svm_ctx_of(vm->ctx);
-        struct svm_vcpu *s = svm_vcpu_of(vcpu);
-        struct vmcb *v = s->vmcb;
-        if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled) {
-            svm_stgi();
-            return HV_ERR_HOST;
-        }
-        /* Where kicks and the SLAT grace period find it (before the
-           guest-mode epoch turns odd, in svm_world_switch). */
-        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
-        v->save.rax = vcpu->gpr[HV_GPR_RAX];
-        v->save.rsp = vcpu->gpr[HV_GPR_RSP];
-        /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
-           when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
-        uint64_t host_cr4 = hv_read_cr4();
-        if (__builtin_expect(__atomic_load_n(&svm_vm_of(vm)->last_on[cpu], __ATOMIC_ACQUIRE) ==
-                                     s->serial &&
-                                 !s->iret_pending && !(host_cr4 & SVM_CR4_OSXSAVE) &&
-                                 !svm_pkru_needed(sc->limits.cr4_allowed),
-                             1))
-            svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
-        else
-            enter_slow(vcpu, cpu, host_cr4);
-        /* A host interrupt that caused the exit is taken here, with the
-           host's XCR0 and PKRU back. */
-        svm_stgi();
-
-        v = svm_vmcb(vcpu);
-        vcpu->gpr[HV_GPR_RAX] = v->save.rax;
-        vcpu->gpr[HV_GPR_RSP] = v->save.rsp;
-        if (vcpu->exit_ready)
-            return HV_OK; /* svm_fast_exit filled the embedder's exit (MMIO, I/O) */
-    } while (!full_exit(vcpu, ex));
-    return HV_OK;
+    hv_status_t st = enter(vcpu);
+    if (st != HV_OK || vcpu->exit_ready)
+        return st; /* exit_ready: svm_fast_exit filled the embedder's exit (MMIO, I/O) */
+    return run_full(vcpu, ex);
 }

@@ -45,7 +45,7 @@ void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load);
 static inline void hv_fpu_swap(uint8_t *save, const uint8_t *load)
 {
 #if !HV_HOSTED
-    if (!(hv_read_cr4() & HV_FPU_CR4_OSFXSR)) {
+    if (__builtin_expect(!(hv_read_cr4() & HV_FPU_CR4_OSFXSR), 0)) {
         hv_fpu_swap_slow(save, load);
         return;
     }

@@ -84,23 +84,33 @@ static void queue_gp(struct hv_vcpu *vcpu)
         hv_memcpy(&vcpu->queued_exc, &ev, sizeof(ev));
 }
 
+/* The instruction is finished: RIP past it, and the single-step trap if
+   TF was set when it started (note_step at the exit: no RFLAGS read on
+   this path). */
+static inline __attribute__((always_inline)) void finish_completion(const struct hv_backend_ops *be,
+                                                                    struct hv_vcpu *vcpu)
+{
+    be->set_rip(vcpu, vcpu->completion_rip);
+    if (__builtin_expect(vcpu->completion_step, 0)) {
+        vcpu->completion_step = false;
+        vcpu->step_db = true;
+    }
+}
+
 /*
  * Complete the instruction the embedder handled (IN value, RIP advance, or
- * a retry of an emulated instruction). Returns true when that retry needs
- * the embedder again (exit filled).
+ * a retry of an emulated instruction); vcpu->completion is not NONE.
+ * Returns true when that retry needs the embedder again (exit filled).
+ * Out of line: hv_vcpu_run finishes the common kind (an OUT or an MMIO
+ * store to advance over) itself.
  */
-static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
+static __attribute__((noinline)) bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
-    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     uint32_t kind = vcpu->completion;
     vcpu->completion = HV_COMPLETE_NONE;
-    if (kind == HV_COMPLETE_NONE)
-        return false;
-    if (kind == HV_COMPLETE_EMULATION) {
-        hv_assist_complete(vcpu, exit);
-        return hv_assist_emulate(vcpu, NULL, exit);
-    }
-    if (kind == HV_COMPLETE_IO_IN) {
+    if (kind == HV_COMPLETE_ADVANCE) {
+        /* nothing to load (hv_vcpu_run finishes these itself) */
+    } else if (kind == HV_COMPLETE_IO_IN) {
         /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
         uint64_t v = exit->io.data;
         uint64_t *rax = &vcpu->gpr[HV_GPR_RAX];
@@ -119,14 +129,13 @@ static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
         /* The assist's fast path: a 32-bit load zero-extends. */
         uint64_t v = exit->mmio.data;
         vcpu->gpr[vcpu->completion_reg & 15] = vcpu->completion_size == 8 ? v : v & 0xffffffffull;
+    } else if (kind == HV_COMPLETE_EMULATION) {
+        hv_assist_complete(vcpu, exit);
+        return hv_assist_emulate(vcpu, NULL, exit);
+    } else {
+        return false; /* no other kind is ever set */
     }
-    /* Finished: the single-step trap if TF was set when the instruction
-       started (note_step at the exit: no RFLAGS read on this path). */
-    be->set_rip(vcpu, vcpu->completion_rip);
-    if (vcpu->completion_step) {
-        vcpu->completion_step = false;
-        vcpu->step_db = true;
-    }
+    finish_completion(vcpu->vm->ctx->be, vcpu);
     return false;
 }
 
@@ -373,49 +382,79 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     }
 }
 
+/*
+ * An exit no fast path filled: the record cleared (the fast fills write
+ * the header and their member whole, the dispatcher's handlers may write
+ * a few fields only), then dispatched. Out of line, so that the run loop
+ * keeps a small frame for the exits the backend filled.
+ */
+static inline __attribute__((always_inline)) bool
+full_dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
+{
+    clear_exit(exit);
+    return dispatch(vcpu, vx, exit);
+}
+
+/* A kick ends the run before the entry (hv_vcpu_kick). */
+static __attribute__((noinline)) void kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    clear_exit(exit);
+    exit->reason = HV_EXIT_KICK;
+    exit->rip = vcpu->vm->ctx->be->get_rip(vcpu);
+}
+
+/* Enter the guest until an exit for the embedder, with the guest's x87/SSE
+   state loaded. */
+static inline __attribute__((always_inline)) hv_status_t
+run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    struct hv_vexit vx;
+    for (;;) {
+        /* A plain load first: the exchange only when a kick is there. */
+        if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED), 0) &&
+            __atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
+            kick_exit(vcpu, exit);
+            return HV_OK;
+        }
+        deliver_events(vcpu);
+        hv_status_t st = be->run(vcpu, &vx); /* sets vcpu->host_cpu before the entry */
+        if (st != HV_OK)
+            return st;
+        if (vcpu->exit_ready) { /* the backend's fast path filled exit */
+            vcpu->exit_ready = false;
+            return HV_OK;
+        }
+        if (full_dispatch(vcpu, &vx, exit))
+            return HV_OK;
+    }
+}
+
 hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     if (!vcpu || !exit)
         return HV_ERR_INVALID_ARG;
     if (__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE))
         return HV_ERR_BUSY;
-    if (vcpu->shutdown) {
-        __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
-        return HV_ERR_STATE;
-    }
-    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     hv_status_t st = HV_OK;
-    struct hv_vexit vx;
-
+    if (vcpu->shutdown) {
+        st = HV_ERR_STATE;
+        goto out;
+    }
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     if (pv && pv->run_gate && pv->run_gate(vcpu, exit))
         goto out;
-    if (complete_pending(vcpu, exit))
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (vcpu->completion == HV_COMPLETE_ADVANCE) {
+        /* The common completion (an OUT, an MMIO store) inline. */
+        vcpu->completion = HV_COMPLETE_NONE;
+        finish_completion(be, vcpu);
+    } else if (vcpu->completion != HV_COMPLETE_NONE && complete_pending(vcpu, exit)) {
         goto out;
+    }
     vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu->fpu);
-    for (;;) {
-        if (__atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
-            clear_exit(exit);
-            exit->reason = HV_EXIT_KICK;
-            exit->rip = be->get_rip(vcpu);
-            break;
-        }
-        deliver_events(vcpu);
-        st = be->run(vcpu, &vx); /* sets vcpu->host_cpu before the entry */
-        if (st != HV_OK)
-            break;
-        if (vcpu->exit_ready) { /* the backend's fast path filled exit */
-            vcpu->exit_ready = false;
-            break;
-        }
-        /* The fast path's fills write the header and their member whole;
-           the dispatcher's handlers may write a few fields only. */
-        clear_exit(exit);
-        if (dispatch(vcpu, &vx, exit))
-            break;
-    }
+    st = run_loop(be, vcpu, exit);
     hv_fpu_leave_guest(vcpu->fpu, host_fpu);
 out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
