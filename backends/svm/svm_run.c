@@ -4,7 +4,9 @@
  * NMI bookkeeping) and normalize the rest into struct hv_vexit for the
  * core's dispatcher (APM Vol. 2 15.6-15.13, 15.25.6, Appendix C).
  */
+#include <stddef.h>
 #include "svm/svm.h"
+#include "svm/svm_asm.h"
 #include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
 #include "svm/svm_pkru.h"
@@ -237,7 +239,7 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
     if (s->iret_pending)
         __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
     if (!(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed)) {
-        svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, &v->save.cr2, v);
+        svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
         return;
     }
     bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
@@ -250,7 +252,7 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
         if (host_cr4 & SVM_CR4_PKE)
             __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
     }
-    svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, &v->save.cr2, v);
+    svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
     if (pkru)
         s->pkru = svm_pkru_leave(host_cr4, host_pkru);
     svm_xcr0_leave(host_xcr0);
@@ -322,7 +324,7 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
                              !s->iret_pending && !(host_cr4 & SVM_CR4_OSXSAVE) &&
                              !svm_pkru_needed(sc->limits.cr4_allowed),
                          1))
-        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
+        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, v);
     else
         enter_slow(vcpu, cpu, host_cr4);
     /* A host interrupt that caused the exit is taken here, with the host's
@@ -336,8 +338,9 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
 }
 
 /* The loop after an exit that needs the full path: its own (larger)
-   frame, which an exit the fast path filled never pays. */
-static __attribute__((noinline)) hv_status_t run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+   frame, which an exit the fast path filled never pays. svm_entry.S's
+   svm_run tail-calls it, with the guest's RAX/RSP in vcpu->gpr and GIF=1. */
+hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     while (!full_exit(vcpu, ex)) {
         hv_status_t st = enter(vcpu);
@@ -347,10 +350,47 @@ static __attribute__((noinline)) hv_status_t run_full(struct hv_vcpu *vcpu, stru
     return HV_OK;
 }
 
-hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+/* The whole run in C: svm_entry.S's svm_run hands over to it, before the
+   entry, whenever the entry is not the common one. */
+hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     hv_status_t st = enter(vcpu);
     if (st != HV_OK || vcpu->exit_ready)
         return st; /* exit_ready: svm_fast_exit filled the embedder's exit (MMIO, I/O) */
-    return run_full(vcpu, ex);
+    return svm_run_full(vcpu, ex);
 }
+
+/* The layout svm_entry.S's svm_run reads (svm_asm.h). */
+_Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RAX]) == HV_VCPU_RAX, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RSP]) == HV_VCPU_RSP, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, vm) == HV_VCPU_VM, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, host_cpu) == HV_VCPU_HOST_CPU, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, exit_ready) == HV_VCPU_EXIT_READY, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, arch) == HV_VCPU_ARCH, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vm, ctx) == HV_VM_CTX, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vm, arch) == HV_VM_ARCH, "svm_asm.h");
+_Static_assert(offsetof(struct hv_ctx, host.ops.opaque) == HV_CTX_HOST_OPAQUE, "svm_asm.h");
+_Static_assert(offsetof(struct hv_ctx, host.ops.cpu_current) == HV_CTX_HOST_CPU_CURRENT,
+               "svm_asm.h");
+_Static_assert(offsetof(struct hv_ctx, arch) == HV_CTX_ARCH, "svm_asm.h");
+_Static_assert(offsetof(struct svm_ctx, limits.cr4_allowed) == SVM_CTX_CR4_ALLOWED, "svm_asm.h");
+_Static_assert(offsetof(struct svm_ctx, ncpus) == SVM_CTX_NCPUS, "svm_asm.h");
+_Static_assert(offsetof(struct svm_ctx, cpu) == SVM_CTX_CPU, "svm_asm.h");
+_Static_assert(sizeof(struct svm_cpu) == SVM_CPU_SIZE, "svm_asm.h");
+_Static_assert(offsetof(struct svm_cpu, host_area_pa) == SVM_CPU_HOST_AREA_PA, "svm_asm.h");
+_Static_assert(offsetof(struct svm_cpu, enabled) == SVM_CPU_ENABLED, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vm, last_on) == SVM_VM_LAST_ON, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, vmcb) == SVM_VCPU_VMCB, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, vmcb_pa) == SVM_VCPU_VMCB_PA, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, serial) == SVM_VCPU_SERIAL, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, iret_pending) == SVM_VCPU_IRET_PENDING, "svm_asm.h");
+_Static_assert(sizeof(((struct svm_vcpu *)0)->iret_pending) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct hv_vcpu *)0)->exit_ready) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct svm_cpu *)0)->enabled) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct hv_vcpu *)0)->host_cpu) == 4, "svm_asm.h: 32-bit store");
+_Static_assert(sizeof(((struct svm_ctx *)0)->ncpus) == 4, "svm_asm.h: 32-bit compare");
+_Static_assert(offsetof(struct vmcb, save.rax) == VMCB_RAX, "svm_asm.h");
+_Static_assert(offsetof(struct vmcb, save.rsp) == VMCB_RSP, "svm_asm.h");
+_Static_assert(offsetof(struct vmcb, save.cr2) == VMCB_CR2, "svm_asm.h");
+_Static_assert(SVM_ASM_CR4_OSXSAVE == SVM_CR4_OSXSAVE && SVM_ASM_CR4_PKE == SVM_CR4_PKE,
+               "svm_asm.h");
