@@ -73,8 +73,7 @@ void vmx_flush_for_entry(struct hv_vcpu *vcpu)
 }
 
 /* Per-CPU invalidation before entering (see vmx_cpu.c on VPIDs). */
-static inline __attribute__((always_inline)) void flush_before_entry(struct hv_vcpu *vcpu,
-                                                                     uint32_t cpu)
+static void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vm *vm = vmx_vm_of(vcpu->vm);
@@ -101,7 +100,7 @@ static inline __attribute__((always_inline)) void flush_before_entry(struct hv_v
  * one extra exit per VMX_PREEMPT_TSC TSC cycles of IF=0 guest time.
  */
 
-static inline __attribute__((always_inline)) void arm_timer(struct hv_vcpu *vcpu)
+static void arm_timer(struct hv_vcpu *vcpu)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
@@ -153,112 +152,64 @@ static bool handle_internal(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual,
     }
 }
 
-/* The ends of an entry that did not happen, out of line (enter() stays
-   short): each fills ex or logs, and ends the VMCS section. */
-static __attribute__((noinline)) void vmcs_unusable(struct hv_vcpu *vcpu, uint64_t flags,
-                                                    hv_status_t st)
-{
-    vmx_vmcs_end(flags);
-    hv_log(&vcpu->vm->ctx->host, HV_LOG_ERROR, "vmx: cannot make the VMCS current (%s)",
-           hv_status_str(st));
-}
-
-static __attribute__((noinline)) void needs_ug(struct hv_vcpu *vcpu, struct hv_vexit *ex,
-                                               uint64_t flags)
-{
-    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
-    entry_failed(ex, 0, vmx_read(VMCS_GUEST_RIP),
-                 (vv->cr0 & X86_CR0_PE) ? "paging off needs unrestricted guest"
-                                        : "real mode needs unrestricted guest");
-    vmx_vmcs_end(flags);
-}
-
-static __attribute__((noinline)) void entry_insn_failed(struct hv_vcpu *vcpu, struct hv_vexit *ex,
-                                                        uint64_t flags, int rc)
-{
-    /* VMfailInvalid / VMfailValid (SDM 30.2, 30.4). */
-    uint32_t err = rc == 2 ? (uint32_t)vmx_read(VMCS_INSN_ERROR) : 0;
-    char why[64];
-    hv_snprintf(why, sizeof(why), "%s: %s", vmx_vcpu_of(vcpu)->launched ? "VMRESUME" : "VMLAUNCH",
-                rc == 2 ? vmx_insn_error_name(err) : "no current VMCS");
-    entry_failed(ex, err, vmx_read(VMCS_GUEST_RIP), why);
-    vmx_vmcs_end(flags);
-    hv_log(&vcpu->vm->ctx->host, HV_LOG_ERROR, "vmx: vCPU %u: %s (error %u)", vcpu->id, why, err);
-}
-
-/*
- * One entry and its exit, up to where a fast path may have filled the
- * embedder's exit (vcpu->exit_ready). Returns true with *flags (interrupts
- * still off, the VMCS current) when the exit needs decoding; false when
- * the run ends here with *st (an error, an entry that failed or could not
- * be attempted: ex filled; or the fast path's exit). Inline in vmx_run,
- * whose frame stays small for the fast path's exits, and in run_full.
- */
-static inline __attribute__((always_inline)) bool enter(struct hv_vcpu *vcpu, struct hv_vexit *ex,
-                                                        uint64_t *flags_out, hv_status_t *st_out)
-{
-    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
-    struct vmx_host_save save;
-    hv_status_t st;
-
-    *st_out = HV_OK;
-    uint64_t flags = vmx_vmcs_begin(vcpu, &st);
-    if (__builtin_expect(st != HV_OK, 0)) {
-        vmcs_unusable(vcpu, flags, st);
-        *st_out = HV_ERR_HW;
-        return false;
-    }
-    if (!vmx_ctx_of_vcpu(vcpu)->cfg.ug && (!(vv->cr0 & X86_CR0_PE) || !(vv->cr0 & X86_CR0_PG))) {
-        needs_ug(vcpu, ex, flags);
-        return false;
-    }
-    uint32_t cpu = hv_host_cpu_current(&vcpu->vm->ctx->host);
-    /* Where kicks and the SLAT grace period find it (interrupts are off
-       until the exit: no migration). */
-    __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
-    flush_before_entry(vcpu, cpu);
-    vmx_vmcs_host_state(vcpu, &save);
-    vmx_write(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
-    vmx_events_before_entry(vcpu);
-    arm_timer(vcpu);
-
-    /* The exit fast path (vmx_fast.c) re-enters with interrupts off and
-       reloads the timer each time: it stops after this long. */
-    vv = vmx_vcpu_of(vcpu);
-    vv->fast_until = hv_rdtsc() + VMX_PREEMPT_TSC;
-    int rc = vmx_enter(vcpu, vv);
-    vmx_host_restore(&save);
-
-    if (__builtin_expect(rc != 0, 0)) {
-        entry_insn_failed(vcpu, ex, flags, rc);
-        return false;
-    }
-    vmx_vcpu_of(vcpu)->launched = 1;
-    /* vmx_fast_exit filled the embedder's exit (MMIO, port I/O): the exit
-       needs nothing else (no event in flight, RSP synced). */
-    if (vcpu->exit_ready) {
-        vmx_vmcs_end(flags);
-        return false;
-    }
-    *flags_out = flags;
-    return true;
-}
-
-/*
- * The exits no fast path filled: decoded here, and the loop goes on here
- * for the ones the backend finishes (its own, larger frame, which the
- * fast path's exits never pay). flags: vmx_vmcs_begin's, of the entry
- * whose exit this is.
- */
-static __attribute__((noinline)) hv_status_t run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex,
-                                                      uint64_t flags)
+static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
     const struct hv_host *host = &vcpu->vm->ctx->host;
+    struct vmx_host_save save;
     struct vmx_exit_raw raw;
 
     for (;;) {
-        struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+        hv_status_t st;
+        uint64_t flags = vmx_vmcs_begin(vcpu, &st);
+        if (st != HV_OK) {
+            vmx_vmcs_end(flags);
+            hv_log(host, HV_LOG_ERROR, "vmx: cannot make the VMCS current (%s)", hv_status_str(st));
+            return HV_ERR_HW;
+        }
+        if (!vc->cfg.ug && (!(vv->cr0 & X86_CR0_PE) || !(vv->cr0 & X86_CR0_PG))) {
+            entry_failed(ex, 0, vmx_read(VMCS_GUEST_RIP),
+                         (vv->cr0 & X86_CR0_PE) ? "paging off needs unrestricted guest"
+                                                : "real mode needs unrestricted guest");
+            vmx_vmcs_end(flags);
+            return HV_OK;
+        }
+        uint32_t cpu = hv_host_cpu_current(host);
+        /* Where kicks and the SLAT grace period find it (interrupts are
+           off until the exit: no migration). */
+        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
+        flush_before_entry(vcpu, cpu);
+        vmx_vmcs_host_state(vcpu, &save);
+        vmx_write(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
+        vmx_events_before_entry(vcpu);
+        arm_timer(vcpu);
+
+        /* The exit fast path (vmx_fast.c) re-enters with interrupts off
+           and reloads the timer each time: it stops after this long. */
+        vv->fast_until = hv_rdtsc() + VMX_PREEMPT_TSC;
+        int rc = vmx_enter(vcpu, vv);
+        vmx_host_restore(&save);
+
+        if (rc != 0) {
+            /* VMfailInvalid / VMfailValid (SDM 30.2, 30.4). */
+            uint32_t err = rc == 2 ? (uint32_t)vmx_read(VMCS_INSN_ERROR) : 0;
+            char why[64];
+            hv_snprintf(why, sizeof(why), "%s: %s", vv->launched ? "VMRESUME" : "VMLAUNCH",
+                        rc == 2 ? vmx_insn_error_name(err) : "no current VMCS");
+            entry_failed(ex, err, vmx_read(VMCS_GUEST_RIP), why);
+            vmx_vmcs_end(flags);
+            hv_log(host, HV_LOG_ERROR, "vmx: vCPU %u: %s (error %u)", vcpu->id, why, err);
+            return HV_OK;
+        }
+        vv->launched = 1;
+        /* vmx_fast_exit filled the embedder's exit (MMIO, port I/O): the
+           exit needs nothing else (no event in flight, RSP synced). */
+        if (vcpu->exit_ready) {
+            vmx_vmcs_end(flags);
+            return HV_OK;
+        }
+
         raw.reason = (uint32_t)vmx_read(VMCS_EXIT_REASON);
         raw.qual = vmx_read(VMCS_EXIT_QUAL);
         uint32_t basic = VMX_EXIT_REASON_BASIC(raw.reason);
@@ -283,9 +234,6 @@ static __attribute__((noinline)) hv_status_t run_full(struct hv_vcpu *vcpu, stru
                 ex->kind = HV_VX_PREEMPT;
                 return HV_OK;
             }
-            hv_status_t st;
-            if (!enter(vcpu, ex, &flags, &st))
-                return st;
             continue;
         }
 
@@ -313,14 +261,8 @@ static __attribute__((noinline)) hv_status_t run_full(struct hv_vcpu *vcpu, stru
     }
 }
 
-/* x87/SSE state is switched by the core around the whole run loop
-   (core/fpu.h). The first entry inline: an exit the fast path filled for
-   the embedder returns from here. */
+/* x87/SSE state is switched by the core around the whole run loop (core/fpu.h). */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    uint64_t flags;
-    hv_status_t st;
-    if (!enter(vcpu, ex, &flags, &st))
-        return st;
-    return run_full(vcpu, ex, flags);
+    return run_inner(vcpu, ex);
 }

@@ -84,58 +84,56 @@ static void queue_gp(struct hv_vcpu *vcpu)
         hv_memcpy(&vcpu->queued_exc, &ev, sizeof(ev));
 }
 
-/* The instruction is finished: RIP past it, and the single-step trap if
-   TF was set when it started (note_step at the exit: no RFLAGS read on
-   this path). */
-static inline __attribute__((always_inline)) void finish_completion(const struct hv_backend_ops *be,
-                                                                    struct hv_vcpu *vcpu)
+/*
+ * Complete the instruction the embedder handled (IN value, RIP advance, or
+ * a retry of an emulated instruction). Returns true when that retry needs
+ * the embedder again (exit filled). The kinds in the order of their
+ * frequency: an OUT or an MMIO store to advance over first.
+ */
+static inline __attribute__((always_inline)) bool
+complete_pending(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
+    uint32_t kind = vcpu->completion;
+    if (kind != HV_COMPLETE_ADVANCE) {
+        if (kind == HV_COMPLETE_NONE)
+            return false;
+        vcpu->completion = HV_COMPLETE_NONE;
+        if (kind == HV_COMPLETE_MMIO_LOAD) {
+            /* The assist's fast path: a 32-bit load zero-extends. */
+            uint64_t v = exit->mmio.data;
+            vcpu->gpr[vcpu->completion_reg & 15] =
+                vcpu->completion_size == 8 ? v : v & 0xffffffffull;
+        } else if (kind == HV_COMPLETE_IO_IN) {
+            /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
+            uint64_t v = exit->io.data;
+            uint64_t *rax = &vcpu->gpr[HV_GPR_RAX];
+            switch (vcpu->completion_size) {
+            case 1:
+                *rax = (*rax & ~0xffull) | (v & 0xff);
+                break;
+            case 2:
+                *rax = (*rax & ~0xffffull) | (v & 0xffff);
+                break;
+            default:
+                *rax = v & 0xffffffffull;
+                break;
+            }
+        } else if (kind == HV_COMPLETE_EMULATION) {
+            hv_assist_complete(vcpu, exit);
+            return hv_assist_emulate(vcpu, NULL, exit);
+        } else {
+            return false; /* no other kind is ever set */
+        }
+    } else {
+        vcpu->completion = HV_COMPLETE_NONE;
+    }
+    /* Finished: the single-step trap if TF was set when the instruction
+       started (note_step at the exit: no RFLAGS read on this path). */
     be->set_rip(vcpu, vcpu->completion_rip);
     if (__builtin_expect(vcpu->completion_step, 0)) {
         vcpu->completion_step = false;
         vcpu->step_db = true;
     }
-}
-
-/*
- * Complete the instruction the embedder handled (IN value, RIP advance, or
- * a retry of an emulated instruction); vcpu->completion is not NONE.
- * Returns true when that retry needs the embedder again (exit filled).
- * Out of line: hv_vcpu_run finishes the common kind (an OUT or an MMIO
- * store to advance over) itself.
- */
-static __attribute__((noinline)) bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
-{
-    uint32_t kind = vcpu->completion;
-    vcpu->completion = HV_COMPLETE_NONE;
-    if (kind == HV_COMPLETE_ADVANCE) {
-        /* nothing to load (hv_vcpu_run finishes these itself) */
-    } else if (kind == HV_COMPLETE_IO_IN) {
-        /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
-        uint64_t v = exit->io.data;
-        uint64_t *rax = &vcpu->gpr[HV_GPR_RAX];
-        switch (vcpu->completion_size) {
-        case 1:
-            *rax = (*rax & ~0xffull) | (v & 0xff);
-            break;
-        case 2:
-            *rax = (*rax & ~0xffffull) | (v & 0xffff);
-            break;
-        default:
-            *rax = v & 0xffffffffull;
-            break;
-        }
-    } else if (kind == HV_COMPLETE_MMIO_LOAD) {
-        /* The assist's fast path: a 32-bit load zero-extends. */
-        uint64_t v = exit->mmio.data;
-        vcpu->gpr[vcpu->completion_reg & 15] = vcpu->completion_size == 8 ? v : v & 0xffffffffull;
-    } else if (kind == HV_COMPLETE_EMULATION) {
-        hv_assist_complete(vcpu, exit);
-        return hv_assist_emulate(vcpu, NULL, exit);
-    } else {
-        return false; /* no other kind is ever set */
-    }
-    finish_completion(vcpu->vm->ctx->be, vcpu);
     return false;
 }
 
@@ -444,13 +442,8 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     if (pv && pv->run_gate && pv->run_gate(vcpu, exit))
         goto out;
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
-    if (vcpu->completion == HV_COMPLETE_ADVANCE) {
-        /* The common completion (an OUT, an MMIO store) inline. */
-        vcpu->completion = HV_COMPLETE_NONE;
-        finish_completion(be, vcpu);
-    } else if (vcpu->completion != HV_COMPLETE_NONE && complete_pending(vcpu, exit)) {
+    if (complete_pending(be, vcpu, exit))
         goto out;
-    }
     vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu->fpu);
