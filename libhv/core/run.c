@@ -429,12 +429,12 @@ run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *
 
 hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
-    if (!vcpu || !exit)
+    if (__builtin_expect(!vcpu || !exit, 0))
         return HV_ERR_INVALID_ARG;
-    if (__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE))
+    if (__builtin_expect(__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE), 0))
         return HV_ERR_BUSY;
     hv_status_t st = HV_OK;
-    if (vcpu->shutdown) {
+    if (__builtin_expect(vcpu->shutdown, 0)) {
         st = HV_ERR_STATE;
         goto out;
     }
