@@ -63,7 +63,9 @@ vmx_enter:
     /* Host RSP for the exit: the stack as it is now (VMCS field 6C14H):
        vv at 8(%rsp), vcpu at 16(%rsp). vv->host_rsp is what the VMCS
        holds (0 for a new VMCS: obj_alloc zeroes vv; VMCLEAR and VMPTRLD
-       keep the field): written only when the stack moved. */
+       keep the field; code that writes the field itself, like the bare
+       benchmark handler, must zero it): written only when the stack
+       moved. */
     cmp %rsp, 0(%rsi)
     je 6f
     mov $0x6c14, %eax
