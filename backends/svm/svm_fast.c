@@ -2,10 +2,10 @@
  * The exit fast path: exits the library finishes without the embedder
  * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
  * completed here, and an MMIO or port I/O exit for the embedder is filled
- * here, by
- * svm_fast_exit(), which svm_world_switch calls right after the #VMEXIT
- * with GIF still 0; the guest then re-enters without the host's segment
- * state being saved and restored again and without the core's run loop.
+ * here, by svm_fast_exit(), which the world switch (svm_entry.S) calls
+ * right after the #VMEXIT with GIF still 0; the guest then re-enters
+ * without the host's segment state being saved and restored again and
+ * without the core's run loop.
  * That loop would add nothing when the vCPU is quiet (core/run.c
  * deliver_events: no event queued, no window open, nothing due in the PV
  * layer): anything that changes that kicks the vCPU, and the kick's
