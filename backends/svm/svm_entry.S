@@ -10,7 +10,7 @@
  * only part of the host state (RAX, RSP, RIP, RFLAGS, segments' visible
  * parts, CR0/3/4, EFER, GDTR/IDTR, through VM_HSAVE_PA); the rest that the
  * guest can change is handled here:
- *   - every GPR but RAX/RSP: loaded from and stored to vcpu->gpr (the C
+ *   - every GPR but RAX/RSP: loaded from and stored to vcpu->gpr (the
  *     caller keeps RAX/RSP in sync with the VMCB);
  *   - FS/GS/TR/LDTR hidden state, KERNEL_GS_BASE, STAR/LSTAR/CSTAR/SFMASK,
  *     SYSENTER_*: VMSAVE to the per-CPU host area before, VMLOAD of the
@@ -23,10 +23,26 @@
  * After each exit svm_fast_exit(vcpu) may finish it (svm_fast.c): then the
  * guest re-enters at once, still with GIF=0, the guest's CR2 in place and
  * the host area VMSAVEd once (the host's state does not change while only
- * the library runs). Otherwise it returns with GIF still 0: svm_run puts
- * the host's XCR0 and PKRU back (svm_xcr0.h, svm_pkru.h) and then executes
- * STGI, which lets a host interrupt that caused the exit reach the host's
- * IDT right away (the host keeps RFLAGS.IF=1 around hv_vcpu_run).
+ * the library runs). Otherwise it returns with GIF still 0: its C caller
+ * (svm_run.c) puts the host's XCR0 and PKRU back (svm_xcr0.h, svm_pkru.h)
+ * and then executes STGI, which lets a host interrupt that caused the exit
+ * reach the host's IDT right away (the host keeps RFLAGS.IF=1 around
+ * hv_vcpu_run).
+ *
+ *   hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+ *
+ * The backend's run() for the common entry, fused with the world switch
+ * in one frame (one set of callee-saved registers, no call in between):
+ * CLGI, the host's CPU number (hv_host_ops::cpu_current) and its checks,
+ * then the entry when nothing unusual is due. Anything else ends in C
+ * before the entry, after STGI: a CPU out of range or not enabled, an
+ * ASID whose last run on this CPU was another vCPU's (TLB control), IRET
+ * bookkeeping, a host with CR4.OSXSAVE or a CPU with PKU (XCR0 and PKRU
+ * switches): svm_run_c (svm_run.c) then does the whole run, asking for
+ * the CPU number again. After the exit: the guest's RAX/RSP to
+ * vcpu->gpr, the host's registers back, STGI, and either the exit a fast
+ * path filled (vcpu->exit_ready: HV_OK) or the full path's loop,
+ * svm_run_full (svm_run.c), as a tail call.
  */
 
 #include "svm/svm_asm.h"
@@ -257,11 +273,10 @@ svm_run:
     mov %rcx, HV_VCPU_RAX(%rdi)
     mov VMCB_RSP(%rsi), %rdx
     mov %rdx, HV_VCPU_RSP(%rdi)
-    /* A host interrupt that caused the exit is taken here. */
-    stgi
 
     /* No guest value stays in a caller-saved register (RDI and RSI hold
-       the vCPU and its VMCB now). */
+       the vCPU and its VMCB now), nor, once popped, in a callee-saved one
+       when STGI lets a host interrupt that caused the exit in. */
     xor %ecx, %ecx
     xor %edx, %edx
     xor %r8d, %r8d
@@ -273,12 +288,14 @@ svm_run:
     xor %eax, %eax       /* HV_OK: svm_fast_exit filled the embedder's exit */
     add $F_SIZE, %rsp
     POP_CALLEE_SAVED
+    stgi
     ret
 
 .Lfull:                  /* svm_run_full(vcpu, ex) */
     mov F_EX(%rsp), %rsi
     add $F_SIZE, %rsp
     POP_CALLEE_SAVED
+    stgi
     jmp svm_run_full
 
 .Lbail:                  /* svm_run_c(vcpu, ex): the run in C */
