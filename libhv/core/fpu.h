@@ -50,8 +50,11 @@ static inline void hv_fpu_swap(uint8_t *save, const uint8_t *load)
         return;
     }
 #endif
-    hv_fx_save(save);
-    hv_fx_restore(load);
+    /* One statement: both images addressed directly (as two, GCC kept
+       load's address in a stack slot across the first). */
+    __asm__ volatile("fxsave64 %0\n\tfxrstor64 %1"
+                     : "=m"(*(uint8_t(*)[HV_FPU_AREA])save)
+                     : "m"(*(const uint8_t(*)[HV_FPU_AREA])load));
 }
 
 /* Save the current (host) state into host_area, load guest_area. */
