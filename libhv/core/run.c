@@ -446,9 +446,9 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
         goto out;
     vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
-    hv_fpu_enter_guest(host_fpu, vcpu->fpu);
+    hv_fpu_enter_guest(host_fpu, vcpu);
     st = run_loop(be, vcpu, exit);
-    hv_fpu_leave_guest(vcpu->fpu, host_fpu);
+    hv_fpu_leave_guest(vcpu, host_fpu);
 out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
     return st;
