@@ -380,19 +380,6 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     }
 }
 
-/*
- * An exit no fast path filled: the record cleared (the fast fills write
- * the header and their member whole, the dispatcher's handlers may write
- * a few fields only), then dispatched. Out of line, so that the run loop
- * keeps a small frame for the exits the backend filled.
- */
-static inline __attribute__((always_inline)) bool
-full_dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
-{
-    clear_exit(exit);
-    return dispatch(vcpu, vx, exit);
-}
-
 /* A kick ends the run before the entry (hv_vcpu_kick). */
 static __attribute__((noinline)) void kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
@@ -422,7 +409,10 @@ run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *
             vcpu->exit_ready = false;
             return HV_OK;
         }
-        if (full_dispatch(vcpu, &vx, exit))
+        /* The fast path's fills write the header and their member whole;
+           the dispatcher's handlers may write a few fields only. */
+        clear_exit(exit);
+        if (dispatch(vcpu, &vx, exit))
             return HV_OK;
     }
 }
