@@ -222,14 +222,18 @@ void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
 uint64_t svm_next_rip(struct hv_vcpu *vcpu, unsigned len);
 int svm_code_bits(const struct vmcb *vmcb);
 
-/* svm_run.c */
+/* svm_entry.S: the backend's run() (the common entry fused with the world
+   switch); svm_run.c: the run in C for every other entry, and the full
+   path's loop after an exit no fast path finished. */
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
 /* svm_entry.S: enter the guest, re-entering at once while svm_fast_exit()
    finishes the exits. Called and returning with GIF=0: the caller puts the
    host's XCR0 back (svm_xcr0.h), then executes STGI. */
 void svm_world_switch(struct hv_vcpu *vcpu, uint64_t vmcb_pa, uint64_t host_area_pa,
-                      uint64_t *guest_cr2, struct vmcb *vmcb);
+                      struct vmcb *vmcb);
 
 /* svm_fast.c: finish the exit in the VMCB without leaving the world
    switch; false when the exit needs the full path (svm_run). */

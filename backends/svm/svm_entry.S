@@ -4,14 +4,13 @@
  *   void svm_world_switch(struct hv_vcpu *vcpu,   rdi
  *                         uint64_t vmcb_pa,       rsi
  *                         uint64_t host_area_pa,  rdx
- *                         uint64_t *guest_cr2,    rcx (&vmcb->save.cr2)
- *                         struct vmcb *vmcb);     r8
+ *                         struct vmcb *vmcb);     rcx
  *
  * Called with GIF=0 (the caller executed CLGI). VMRUN saves and restores
  * only part of the host state (RAX, RSP, RIP, RFLAGS, segments' visible
  * parts, CR0/3/4, EFER, GDTR/IDTR, through VM_HSAVE_PA); the rest that the
  * guest can change is handled here:
- *   - every GPR but RAX/RSP: loaded from and stored to vcpu->gpr (the C
+ *   - every GPR but RAX/RSP: loaded from and stored to vcpu->gpr (the
  *     caller keeps RAX/RSP in sync with the VMCB);
  *   - FS/GS/TR/LDTR hidden state, KERNEL_GS_BASE, STAR/LSTAR/CSTAR/SFMASK,
  *     SYSENTER_*: VMSAVE to the per-CPU host area before, VMLOAD of the
@@ -24,16 +23,32 @@
  * After each exit svm_fast_exit(vcpu) may finish it (svm_fast.c): then the
  * guest re-enters at once, still with GIF=0, the guest's CR2 in place and
  * the host area VMSAVEd once (the host's state does not change while only
- * the library runs). Otherwise it returns with GIF still 0: svm_run puts
- * the host's XCR0 and PKRU back (svm_xcr0.h, svm_pkru.h) and then executes
- * STGI, which lets a host interrupt that caused the exit reach the host's
- * IDT right away (the host keeps RFLAGS.IF=1 around hv_vcpu_run).
+ * the library runs). Otherwise it returns with GIF still 0: its C caller
+ * (svm_run.c) puts the host's XCR0 and PKRU back (svm_xcr0.h, svm_pkru.h)
+ * and then executes STGI, which lets a host interrupt that caused the exit
+ * reach the host's IDT right away (the host keeps RFLAGS.IF=1 around
+ * hv_vcpu_run).
+ *
+ *   hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+ *
+ * The backend's run() for the common entry, fused with the world switch
+ * in one frame (one set of callee-saved registers, no call in between):
+ * CLGI, the host's CPU number (hv_host_ops::cpu_current) and its checks,
+ * then the entry when nothing unusual is due. Anything else ends in C
+ * before the entry, after STGI: a CPU out of range or not enabled, an
+ * ASID whose last run on this CPU was another vCPU's (TLB control), IRET
+ * bookkeeping, a host with CR4.OSXSAVE or a CPU with PKU (XCR0 and PKRU
+ * switches): svm_run_c (svm_run.c) then does the whole run, asking for
+ * the CPU number again. After the exit: the guest's RAX/RSP to
+ * vcpu->gpr, the host's registers back, STGI, and either the exit a fast
+ * path filled (vcpu->exit_ready: HV_OK) or the full path's loop,
+ * svm_run_full (svm_run.c), as a tail call.
  */
 
-#include "core/vcpu_asm.h"
+#include "svm/svm_asm.h"
 
+#define TLB_FLUSH_ALL 1    /* TLB_CONTROL: flush every ASID's entries (15.16.1) */
 #define VMCB_TLB_CONTROL 0x5c /* byte of the control area (APM Vol. 2 Table B-1) */
-#define TLB_FLUSH_ALL    1    /* TLB_CONTROL: flush every ASID's entries (15.16.1) */
 
 /* Offsets of the GPRs in struct hv_vcpu: gpr[] is its first member, in
    enum hv_gpr order. */
@@ -52,47 +67,32 @@
 #define G_R14 (14 * 8)
 #define G_R15 (15 * 8)
 
-/* Stack frame below the pushed callee-saved registers (11 pushes in all
-   keep RSP 16-aligned at the call). */
+/* The frame both functions keep below the six callee-saved registers
+   (RSP 16-aligned at the fast path's call). */
 #define F_VMCBVA  0
 #define F_VCPU    8
-#define F_VMCB    16
-#define F_CR2     24
-#define F_HOST    32
+#define F_VMCBPA  16
+#define F_HOST    24
+#define F_EX      32 /* svm_run's ex; svm_world_switch: unused */
 #define F_SIZE    40
 
-    .text
-    .globl svm_world_switch
-    .type svm_world_switch, @function
-svm_world_switch:
-    /* Host callee-saved registers (SysV ABI). */
-    push %rbp
-    push %rbx
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-    push %rdx            /* host area pa */
-    push %rcx            /* &vmcb->save.cr2 */
-    push %rsi            /* vmcb pa */
-    push %rdi            /* vcpu */
-    push %r8             /* vmcb */
-
-    mov %rdx, %rax
-    vmsave %rax          /* host's hidden segment and syscall MSR state */
-    mov (%rcx), %rax
-    mov %rax, %cr2
-
-.Lenter:
+/*
+ * The guest's run with the host area VMSAVEd and the guest's CR2 loaded:
+ * VMRUN, and again at once while svm_fast_exit() finishes the exits.
+ * Ends with GIF=0, the host's state loaded (VMLOAD), the guest's GPRs in
+ * vcpu->gpr and its CR2 still in the register. \@: labels per use.
+ */
+.macro WORLD_SWITCH
+.Lenter\@:
     mov F_VCPU(%rsp), %rdi
     /* The SLAT grace period (core/vm.c wait_for_guests): in guest mode from
        here (odd epoch; LOCK makes the increment a full barrier), then a
        flush request still pending makes this VMRUN drop the TLB. */
     lock incq HV_VCPU_GUEST_EPOCH(%rdi)
     cmpb $0, HV_VCPU_FLUSH_REQ(%rdi)
-    jne .Lflush
-.Lgo:
-    mov F_VMCB(%rsp), %rax /* VMRUN and VMLOAD take the VMCB in RAX */
+    jne .Lflush\@
+.Lgo\@:
+    mov F_VMCBPA(%rsp), %rax /* VMRUN and VMLOAD take the VMCB in RAX */
     mov G_RCX(%rdi), %rcx
     mov G_RDX(%rdi), %rdx
     mov G_RBX(%rdi), %rbx
@@ -135,11 +135,58 @@ svm_world_switch:
     mov F_VMCBVA(%rsp), %rsi
     call svm_fast_exit   /* (vcpu, vmcb): finished here? GIF stays 0 */
     test %al, %al
-    jnz .Lenter
+    jnz .Lenter\@
 
-    mov F_CR2(%rsp), %rax
+    /* Out of the way (no jump over it on the common path). */
+    .pushsection .text.unlikely, "ax", @progbits
+.Lflush\@:
+    movb $0, HV_VCPU_FLUSH_REQ(%rdi)
+    mov F_VMCBVA(%rsp), %rax
+    movb $TLB_FLUSH_ALL, VMCB_TLB_CONTROL(%rax)
+    jmp .Lgo\@
+    .popsection
+.endm
+
+.macro PUSH_CALLEE_SAVED
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+.endm
+
+.macro POP_CALLEE_SAVED
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+.endm
+
+    .text
+    .globl svm_world_switch
+    .type svm_world_switch, @function
+svm_world_switch:
+    /* Host callee-saved registers (SysV ABI). */
+    PUSH_CALLEE_SAVED
+    sub $8, %rsp         /* F_EX: unused here */
+    push %rdx            /* host area pa */
+    push %rsi            /* vmcb pa */
+    push %rdi            /* vcpu */
+    push %rcx            /* vmcb */
+
+    mov %rdx, %rax
+    vmsave %rax          /* host's hidden segment and syscall MSR state */
+    mov VMCB_CR2(%rcx), %rax
+    mov %rax, %cr2
+
+    WORLD_SWITCH
+
+    mov F_VMCBVA(%rsp), %rax
     mov %cr2, %rcx
-    mov %rcx, (%rax)
+    mov %rcx, VMCB_CR2(%rax)
 
     /* No guest value stays in a caller-saved register. */
     xor %ecx, %ecx
@@ -152,19 +199,112 @@ svm_world_switch:
     xor %r11d, %r11d
 
     add $F_SIZE, %rsp
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %rbx
-    pop %rbp
+    POP_CALLEE_SAVED
+    ret
+    .size svm_world_switch, .-svm_world_switch
+
+    .globl svm_run
+    .type svm_run, @function
+svm_run:
+    PUSH_CALLEE_SAVED
+    push %rsi            /* F_EX */
+    sub $F_EX, %rsp
+    mov %rdi, F_VCPU(%rsp)
+    mov %rdi, %rbx       /* vcpu, across the callback */
+
+    /* GIF=0 from here to the exit: no migration, and an interrupt that
+       arrives now (a kick after a SLAT flush) stays pending and makes the
+       guest exit at once instead of slipping in before VMRUN. */
+    clgi
+    mov HV_VCPU_VM(%rbx), %r12           /* struct hv_vm */
+    mov HV_VM_CTX(%r12), %r13            /* struct hv_ctx */
+    mov HV_CTX_HOST_OPAQUE(%r13), %rdi
+    call *HV_CTX_HOST_CPU_CURRENT(%r13)  /* the host's CPU number, in EAX */
+
+    mov HV_CTX_ARCH(%r13), %r13          /* struct svm_ctx */
+    cmp SVM_CTX_NCPUS(%r13), %eax
+    jae .Lbail
+    mov %eax, %ecx
+    imul $SVM_CPU_SIZE, %rcx, %rdx
+    add SVM_CTX_CPU(%r13), %rdx          /* &sc->cpu[cpu] */
+    cmpb $0, SVM_CPU_ENABLED(%rdx)
+    je .Lbail
+    /* This vCPU was the last of its ASID on this CPU (svm_asid.c). */
+    mov HV_VM_ARCH(%r12), %rsi
+    mov SVM_VM_LAST_ON(%rsi), %rsi
+    mov HV_VCPU_ARCH(%rbx), %r14         /* struct svm_vcpu */
+    mov (%rsi,%rcx,8), %rsi
+    cmp SVM_VCPU_SERIAL(%r14), %rsi
+    jne .Lbail
+    /* No IRET bookkeeping (it keeps the fast path off: svm_run.c). */
+    cmpb $0, SVM_VCPU_IRET_PENDING(%r14)
+    jne .Lbail
+    /* Neither XCR0 nor PKRU to switch (svm_xcr0.h, svm_pkru.h). */
+    mov %cr4, %rsi
+    test $SVM_ASM_CR4_OSXSAVE, %esi
+    jnz .Lbail
+    testl $SVM_ASM_CR4_PKE, SVM_CTX_CR4_ALLOWED(%r13)
+    jnz .Lbail
+
+    /* Where kicks and the SLAT grace period find it (before the guest-mode
+       epoch turns odd). */
+    mov %eax, HV_VCPU_HOST_CPU(%rbx)
+    mov SVM_VCPU_VMCB(%r14), %r8
+    mov HV_VCPU_RAX(%rbx), %rsi
+    mov %rsi, VMCB_RAX(%r8)
+    mov HV_VCPU_RSP(%rbx), %rsi
+    mov %rsi, VMCB_RSP(%r8)
+    mov %r8, F_VMCBVA(%rsp)
+    mov SVM_VCPU_VMCB_PA(%r14), %rsi
+    mov %rsi, F_VMCBPA(%rsp)
+    mov SVM_CPU_HOST_AREA_PA(%rdx), %rax
+    mov %rax, F_HOST(%rsp)
+    vmsave %rax          /* host's hidden segment and syscall MSR state */
+    mov VMCB_CR2(%r8), %rax
+    mov %rax, %cr2
+
+    WORLD_SWITCH
+
+    mov F_VMCBVA(%rsp), %rsi
+    mov %cr2, %rcx
+    mov %rcx, VMCB_CR2(%rsi)
+    mov F_VCPU(%rsp), %rdi
+    mov VMCB_RAX(%rsi), %rcx
+    mov %rcx, HV_VCPU_RAX(%rdi)
+    mov VMCB_RSP(%rsi), %rdx
+    mov %rdx, HV_VCPU_RSP(%rdi)
+
+    /* No guest value stays in a caller-saved register (RDI and RSI hold
+       the vCPU and its VMCB now), nor, once popped, in a callee-saved one
+       when STGI lets a host interrupt that caused the exit in. */
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r11d, %r11d
+    cmpb $0, HV_VCPU_EXIT_READY(%rdi)
+    je .Lfull
+    xor %eax, %eax       /* HV_OK: svm_fast_exit filled the embedder's exit */
+    add $F_SIZE, %rsp
+    POP_CALLEE_SAVED
+    stgi
     ret
 
-.Lflush:
-    movb $0, HV_VCPU_FLUSH_REQ(%rdi)
-    mov F_VMCBVA(%rsp), %rax
-    movb $TLB_FLUSH_ALL, VMCB_TLB_CONTROL(%rax)
-    jmp .Lgo
-    .size svm_world_switch, .-svm_world_switch
+.Lfull:                  /* svm_run_full(vcpu, ex) */
+    mov F_EX(%rsp), %rsi
+    add $F_SIZE, %rsp
+    POP_CALLEE_SAVED
+    stgi
+    jmp svm_run_full
+
+.Lbail:                  /* svm_run_c(vcpu, ex): the run in C */
+    stgi
+    mov %rbx, %rdi
+    mov F_EX(%rsp), %rsi
+    add $F_SIZE, %rsp
+    POP_CALLEE_SAVED
+    jmp svm_run_c
+    .size svm_run, .-svm_run
 
     .section .note.GNU-stack, "", @progbits

@@ -2,10 +2,10 @@
  * The exit fast path: exits the library finishes without the embedder
  * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
  * completed here, and an MMIO or port I/O exit for the embedder is filled
- * here, by
- * svm_fast_exit(), which svm_world_switch calls right after the #VMEXIT
- * with GIF still 0; the guest then re-enters without the host's segment
- * state being saved and restored again and without the core's run loop.
+ * here, by svm_fast_exit(), which the world switch (svm_entry.S) calls
+ * right after the #VMEXIT with GIF still 0; the guest then re-enters
+ * without the host's segment state being saved and restored again and
+ * without the core's run loop.
  * That loop would add nothing when the vCPU is quiet (core/run.c
  * deliver_events: no event queued, no window open, nothing due in the PV
  * layer): anything that changes that kicks the vCPU, and the kick's
@@ -162,8 +162,9 @@ static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu, struct vmcb 
     if (i1 & SVM_IO_STR)
         return false;
     /* EXITINFO2 holds the next RIP for IOIO even without NRIP save. */
+    uint64_t i2 = v->ctl.exitinfo2;
     hv_io_exit(vcpu, vcpu->run_exit, svm_io_port(i1), svm_io_size(i1), svm_io_write(i1),
-               v->save.rip, v->ctl.exitinfo2, v->save.rax, v->ctl.exitcode, i1, v->ctl.exitinfo2);
+               v->save.rip, i2, v->save.rax, SVM_EXIT_IOIO, i1, i2);
     vcpu->exit_ready = true;
     v->ctl.eventinj = 0;
     v->ctl.tlb_control = SVM_TLB_NONE;

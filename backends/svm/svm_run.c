@@ -4,7 +4,9 @@
  * NMI bookkeeping) and normalize the rest into struct hv_vexit for the
  * core's dispatcher (APM Vol. 2 15.6-15.13, 15.25.6, Appendix C).
  */
+#include <stddef.h>
 #include "svm/svm.h"
+#include "svm/svm_asm.h"
 #include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
 #include "svm/svm_pkru.h"
@@ -224,16 +226,33 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     return true;
 }
 
-/* The world switch with XCR0 narrowed and PKRU switched around it
-   (svm_xcr0.h, svm_pkru.h), GIF=0; out of line, so that the common case
-   (neither needed) costs svm_run two tests. */
-static __attribute__((noinline)) void world_switch_switched(struct hv_vcpu *vcpu,
-                                                            const struct svm_ctx *sc,
-                                                            uint64_t host_cr4,
-                                                            uint64_t host_area_pa)
+/*
+ * The entry for the rare cases, out of line so that svm_run's common one
+ * (none of them) costs it a few tests: the ASID may hold stale entries on
+ * this CPU (svm_asid.c), IRET bookkeeping is pending, or XCR0 and PKRU
+ * must be switched around the world switch (svm_xcr0.h, svm_pkru.h).
+ * GIF=0, vcpu->host_cpu set.
+ */
+static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t cpu,
+                                                 uint64_t host_cr4)
 {
+    struct hv_vm *vm = vcpu->vm;
+    const struct svm_ctx *sc = svm_ctx_of(vm->ctx);
+    struct svm_vm *sv = svm_vm_of(vm);
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
     struct vmcb *v = s->vmcb;
+    uint64_t host_area_pa = sc->cpu[cpu].host_area_pa;
+
+    if (__atomic_load_n(&sv->last_on[cpu], __ATOMIC_ACQUIRE) != s->serial)
+        v->ctl.tlb_control = svm_asid_tlb_control(
+            &sv->last_on[cpu], s->serial, (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0);
+    /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
+    if (s->iret_pending)
+        __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
+    if (!(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed)) {
+        svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
+        return;
+    }
     bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
     uint32_t host_pkru = 0;
     uint64_t host_xcr0 = svm_xcr0_enter(host_cr4);
@@ -244,78 +263,145 @@ static __attribute__((noinline)) void world_switch_switched(struct hv_vcpu *vcpu
         if (host_cr4 & SVM_CR4_PKE)
             __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
     }
-    svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, &v->save.cr2, v);
+    svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
     if (pkru)
         s->pkru = svm_pkru_leave(host_cr4, host_pkru);
     svm_xcr0_leave(host_xcr0);
 }
 
-hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+/*
+ * The rest of an exit no fast path finished (the full path): the
+ * bookkeeping after the world switch, then the decoding. Returns true
+ * when ex goes to the core, false to re-enter.
+ */
+static inline __attribute__((always_inline)) bool full_exit(struct hv_vcpu *vcpu,
+                                                            struct hv_vexit *ex)
 {
+    struct vmcb *v = svm_vmcb(vcpu);
+    if ((uint32_t)v->ctl.exitcode == SVM_EXIT_INVALID) /* no flush happened */
+        __atomic_store_n(&svm_vm_of(vcpu->vm)->last_on[vcpu->host_cpu], 0, __ATOMIC_RELEASE);
+    /* The fast paths reset it themselves when they finish or fill an exit. */
+    v->ctl.tlb_control = SVM_TLB_NONE;
+
+    if (handle_exit(vcpu, ex))
+        return true;
+    if (nmi_window_open(vcpu)) {
+        hv_memset(ex, 0, sizeof(*ex));
+        ex->kind = HV_VX_NMI_WINDOW;
+        ex->rip = v->save.rip;
+        return true;
+    }
+    /* Internal exits never starve the host: a kick ends the loop. */
+    if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
+        hv_memset(ex, 0, sizeof(*ex));
+        ex->kind = HV_VX_PREEMPT;
+        ex->rip = v->save.rip;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * One entry and its exit, up to where a fast path may have filled the
+ * embedder's exit (vcpu->exit_ready). Only vcpu stays live across the
+ * calls (the host's CPU number is asked first, everything after the world
+ * switch is reloaded), so that svm_run's frame stays small.
+ */
+static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *vcpu)
+{
+    /* GIF=0 from here to the exit: no migration, and an interrupt that
+       arrives now (e.g. a kick after a SLAT flush) stays pending and makes
+       the guest exit at once instead of slipping in before VMRUN. */
+    svm_clgi();
+    uint32_t cpu = hv_host_cpu_current(&vcpu->vm->ctx->host);
     struct hv_vm *vm = vcpu->vm;
-    const struct hv_host *h = &vm->ctx->host;
     struct svm_ctx *sc = svm_ctx_of(vm->ctx);
-    struct svm_vm *sv = svm_vm_of(vm);
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
     struct vmcb *v = s->vmcb;
-
-    for (;;) {
-        v->save.rax = vcpu->gpr[HV_GPR_RAX];
-        v->save.rsp = vcpu->gpr[HV_GPR_RSP];
-
-        /* GIF=0 from here to the exit: no migration, and an interrupt that
-           arrives now (e.g. a kick after a SLAT flush) stays pending and
-           makes the guest exit at once instead of slipping in before VMRUN. */
-        svm_clgi();
-        uint32_t cpu = hv_host_cpu_current(h);
-        if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled) {
-            svm_stgi();
-            return HV_ERR_HOST;
-        }
-        /* Where kicks and the SLAT grace period find it (before the
-           guest-mode epoch turns odd, in svm_world_switch). */
-        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&sv->last_on[cpu], __ATOMIC_ACQUIRE) != s->serial)
-            v->ctl.tlb_control =
-                svm_asid_tlb_control(&sv->last_on[cpu], s->serial,
-                                     (vm->ctx->caps.features & HV_FEAT_FLUSH_BY_ASID) != 0);
-        /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
-        if (s->iret_pending)
-            __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
-        /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
-           when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
-        uint64_t host_cr4 = hv_read_cr4();
-        if (__builtin_expect(
-                !(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed), 1))
-            svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, &v->save.cr2, v);
-        else
-            world_switch_switched(vcpu, sc, host_cr4, sc->cpu[cpu].host_area_pa);
-        /* A host interrupt that caused the exit is taken here, with the
-           host's XCR0 and PKRU back. */
+    if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled) {
         svm_stgi();
-
-        vcpu->gpr[HV_GPR_RAX] = v->save.rax;
-        vcpu->gpr[HV_GPR_RSP] = v->save.rsp;
-        if ((uint32_t)v->ctl.exitcode == SVM_EXIT_INVALID)
-            __atomic_store_n(&sv->last_on[cpu], 0, __ATOMIC_RELEASE); /* no flush happened */
-        v->ctl.tlb_control = SVM_TLB_NONE;
-        if (vcpu->exit_ready)
-            return HV_OK; /* svm_fast_exit filled the embedder's exit (MMIO, I/O) */
-
-        if (handle_exit(vcpu, ex))
-            return HV_OK;
-        if (nmi_window_open(vcpu)) {
-            hv_memset(ex, 0, sizeof(*ex));
-            ex->kind = HV_VX_NMI_WINDOW;
-            ex->rip = v->save.rip;
-            return HV_OK;
-        }
-        /* Internal exits never starve the host: a kick ends the loop. */
-        if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
-            hv_memset(ex, 0, sizeof(*ex));
-            ex->kind = HV_VX_PREEMPT;
-            ex->rip = v->save.rip;
-            return HV_OK;
-        }
+        return HV_ERR_HOST;
     }
+    /* Where kicks and the SLAT grace period find it (before the guest-mode
+       epoch turns odd, in svm_world_switch). */
+    __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
+    v->save.rax = vcpu->gpr[HV_GPR_RAX];
+    v->save.rsp = vcpu->gpr[HV_GPR_RSP];
+    /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
+       when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
+    uint64_t host_cr4 = hv_read_cr4();
+    if (__builtin_expect(__atomic_load_n(&svm_vm_of(vm)->last_on[cpu], __ATOMIC_ACQUIRE) ==
+                                 s->serial &&
+                             !s->iret_pending && !(host_cr4 & SVM_CR4_OSXSAVE) &&
+                             !svm_pkru_needed(sc->limits.cr4_allowed),
+                         1))
+        svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, v);
+    else
+        enter_slow(vcpu, cpu, host_cr4);
+    /* A host interrupt that caused the exit is taken here, with the host's
+       XCR0 and PKRU back. */
+    svm_stgi();
+
+    v = svm_vmcb(vcpu);
+    vcpu->gpr[HV_GPR_RAX] = v->save.rax;
+    vcpu->gpr[HV_GPR_RSP] = v->save.rsp;
+    return HV_OK;
 }
+
+/* The loop after an exit that needs the full path: its own (larger)
+   frame, which an exit the fast path filled never pays. svm_entry.S's
+   svm_run tail-calls it, with the guest's RAX/RSP in vcpu->gpr and GIF=1. */
+hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    while (!full_exit(vcpu, ex)) {
+        hv_status_t st = enter(vcpu);
+        if (st != HV_OK || vcpu->exit_ready)
+            return st; /* exit_ready: svm_fast_exit filled the embedder's exit */
+    }
+    return HV_OK;
+}
+
+/* The whole run in C: svm_entry.S's svm_run hands over to it, before the
+   entry, whenever the entry is not the common one. */
+hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    hv_status_t st = enter(vcpu);
+    if (st != HV_OK || vcpu->exit_ready)
+        return st; /* exit_ready: svm_fast_exit filled the embedder's exit (MMIO, I/O) */
+    return svm_run_full(vcpu, ex);
+}
+
+/* The layout svm_entry.S's svm_run reads (svm_asm.h). */
+_Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RAX]) == HV_VCPU_RAX, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RSP]) == HV_VCPU_RSP, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, vm) == HV_VCPU_VM, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, host_cpu) == HV_VCPU_HOST_CPU, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, exit_ready) == HV_VCPU_EXIT_READY, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, arch) == HV_VCPU_ARCH, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vm, ctx) == HV_VM_CTX, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vm, arch) == HV_VM_ARCH, "svm_asm.h");
+_Static_assert(offsetof(struct hv_ctx, host.ops.opaque) == HV_CTX_HOST_OPAQUE, "svm_asm.h");
+_Static_assert(offsetof(struct hv_ctx, host.ops.cpu_current) == HV_CTX_HOST_CPU_CURRENT,
+               "svm_asm.h");
+_Static_assert(offsetof(struct hv_ctx, arch) == HV_CTX_ARCH, "svm_asm.h");
+_Static_assert(offsetof(struct svm_ctx, limits.cr4_allowed) == SVM_CTX_CR4_ALLOWED, "svm_asm.h");
+_Static_assert(offsetof(struct svm_ctx, ncpus) == SVM_CTX_NCPUS, "svm_asm.h");
+_Static_assert(offsetof(struct svm_ctx, cpu) == SVM_CTX_CPU, "svm_asm.h");
+_Static_assert(sizeof(struct svm_cpu) == SVM_CPU_SIZE, "svm_asm.h");
+_Static_assert(offsetof(struct svm_cpu, host_area_pa) == SVM_CPU_HOST_AREA_PA, "svm_asm.h");
+_Static_assert(offsetof(struct svm_cpu, enabled) == SVM_CPU_ENABLED, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vm, last_on) == SVM_VM_LAST_ON, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, vmcb) == SVM_VCPU_VMCB, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, vmcb_pa) == SVM_VCPU_VMCB_PA, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, serial) == SVM_VCPU_SERIAL, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, iret_pending) == SVM_VCPU_IRET_PENDING, "svm_asm.h");
+_Static_assert(sizeof(((struct svm_vcpu *)0)->iret_pending) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct hv_vcpu *)0)->exit_ready) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct svm_cpu *)0)->enabled) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct hv_vcpu *)0)->host_cpu) == 4, "svm_asm.h: 32-bit store");
+_Static_assert(sizeof(((struct svm_ctx *)0)->ncpus) == 4, "svm_asm.h: 32-bit compare");
+_Static_assert(offsetof(struct vmcb, save.rax) == VMCB_RAX, "svm_asm.h");
+_Static_assert(offsetof(struct vmcb, save.rsp) == VMCB_RSP, "svm_asm.h");
+_Static_assert(offsetof(struct vmcb, save.cr2) == VMCB_CR2, "svm_asm.h");
+_Static_assert(SVM_ASM_CR4_OSXSAVE == SVM_CR4_OSXSAVE && SVM_ASM_CR4_PKE == SVM_CR4_PKE,
+               "svm_asm.h");

@@ -3,7 +3,8 @@
  *
  * int vmx_enter(struct hv_vcpu *vcpu, struct vmx_vcpu *vv)
  *   vcpu->gpr[16] is at offset 0 of struct hv_vcpu (hv_gpr order: RAX RCX
- *   RDX RBX RSP RBP RSI RDI R8..R15); vv->host_rsp at 0, vv->guest_cr2 at 8,
+ *   RDX RBX RSP RBP RSI RDI R8..R15); vv->host_rsp at 0 (the VMCS's host
+ *   RSP as last written), vv->guest_cr2 at 8,
  *   vv->launched at 16. RSP, RIP and RFLAGS come from the VMCS; every other
  *   guest GPR is switched here, and CR2, which the VMCS does not hold.
  *   Called with interrupts off and the vCPU's VMCS current.
@@ -60,10 +61,17 @@ vmx_enter:
     sub $8, %rsp                /* RSP 16-aligned for vmx_fast_exit */
 
     /* Host RSP for the exit: the stack as it is now (VMCS field 6C14H):
-       vv at 8(%rsp), vcpu at 16(%rsp). */
+       vv at 8(%rsp), vcpu at 16(%rsp). vv->host_rsp is what the VMCS
+       holds (0 for a new VMCS: obj_alloc zeroes vv; VMCLEAR and VMPTRLD
+       keep the field; code that writes the field itself, like the bare
+       benchmark handler, must zero it): written only when the stack
+       moved. */
+    cmp %rsp, 0(%rsi)
+    je 6f
     mov $0x6c14, %eax
     vmwrite %rsp, %rax
     mov %rsp, 0(%rsi)
+6:
 
     /* The SLAT grace period (core/vm.c wait_for_guests): in guest mode from
        here (odd epoch; LOCK makes the increment a full barrier), then a

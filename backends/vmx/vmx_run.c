@@ -21,6 +21,19 @@
 
 #define VEC_UD 6
 
+/*
+ * VMWRITE of a field written before every entry, without the status
+ * vmx_write() derives from RFLAGS (which these callers never looked at):
+ * the guest's RSP exists on every VMX CPU (SDM Vol. 3C 25.4.1), the
+ * preemption timer's value wherever arm_timer() writes it (the control is
+ * supported, 25.5.1). A failure would show at the entry as an invalid
+ * field value anyway.
+ */
+static inline void vmwrite_entry(uint32_t field, uint64_t value)
+{
+    __asm__ volatile("vmwrite %1, %0" ::"r"((uint64_t)field), "rm"(value) : "cc", "memory");
+}
+
 static void entry_failed(struct hv_vexit *ex, uint64_t code, uint64_t rip, const char *reason)
 {
     hv_memset(ex, 0, sizeof(*ex));
@@ -113,7 +126,7 @@ static void arm_timer(struct hv_vcpu *vcpu)
         vv->timer_armed = arm;
     }
     if (arm)
-        vmx_write(VMCS_PREEMPT_TIMER, VMX_PREEMPT_TSC >> vc->cfg.timer_shift);
+        vmwrite_entry(VMCS_PREEMPT_TIMER, VMX_PREEMPT_TSC >> vc->cfg.timer_shift);
 }
 
 /* Exits finished here. Returns true to enter again. */
@@ -188,7 +201,7 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
         flush_before_entry(vcpu, cpu);
         vmx_vmcs_host_state(vcpu, &save);
-        vmx_write(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
+        vmwrite_entry(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
         vmx_events_before_entry(vcpu);
         arm_timer(vcpu);
 

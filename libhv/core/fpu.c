@@ -31,3 +31,13 @@ void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load)
     if (flags & (1ull << 9))
         __asm__ volatile("sti" ::: "memory");
 }
+
+void hv_fpu_enter_slow(uint8_t *host_area, struct hv_vcpu *vcpu)
+{
+    hv_fpu_swap_slow(host_area, vcpu->fpu);
+}
+
+void hv_fpu_leave_slow(struct hv_vcpu *vcpu, const uint8_t *host_area)
+{
+    hv_fpu_swap_slow(vcpu->fpu, host_area);
+}

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include "core/cpu.h"
+#include "core/objects.h"
 
 #define HV_FPU_AREA 512
 
@@ -37,33 +38,48 @@ static inline void hv_fx_restore(const uint8_t *area)
 void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load);
 
 /*
- * Save the current state into save, load load. Inline: it runs twice per
- * hv_vcpu_run(). A host with CR4.OSFXSR set (a 64-bit kernel using SSE)
- * pays one CR4 read; a hosted process (unit tests) has it set by its OS
- * and cannot read CR4.
+ * Save the current state into save, load load: both in one statement, so
+ * that both images are addressed directly (as two, GCC kept load's
+ * address in a stack slot across the first). Needs CR4.OSFXSR (a 64-bit
+ * kernel using SSE has it; a hosted process, the unit tests, has it set
+ * by its OS and cannot read CR4); the callers below check it, with one
+ * CR4 read per switch.
  */
-static inline void hv_fpu_swap(uint8_t *save, const uint8_t *load)
+static inline void hv_fx_swap(uint8_t *save, const uint8_t *load)
+{
+    __asm__ volatile("fxsave64 %0\n\tfxrstor64 %1"
+                     : "=m"(*(uint8_t(*)[HV_FPU_AREA])save)
+                     : "m"(*(const uint8_t(*)[HV_FPU_AREA])load));
+}
+
+/* The switches of a run on a host without CR4.OSFXSR (fpu.c): they take
+   the vCPU, so that the inline callers compute its area's address on
+   their slow branch only. */
+void hv_fpu_enter_slow(uint8_t *host_area, struct hv_vcpu *vcpu);
+void hv_fpu_leave_slow(struct hv_vcpu *vcpu, const uint8_t *host_area);
+
+/* Save the current (host) state into host_area, load the vCPU's. */
+static inline void hv_fpu_enter_guest(uint8_t *host_area, struct hv_vcpu *vcpu)
 {
 #if !HV_HOSTED
-    if (!(hv_read_cr4() & HV_FPU_CR4_OSFXSR)) {
-        hv_fpu_swap_slow(save, load);
+    if (__builtin_expect(!(hv_read_cr4() & HV_FPU_CR4_OSFXSR), 0)) {
+        hv_fpu_enter_slow(host_area, vcpu);
         return;
     }
 #endif
-    hv_fx_save(save);
-    hv_fx_restore(load);
+    hv_fx_swap(host_area, vcpu->fpu);
 }
 
-/* Save the current (host) state into host_area, load guest_area. */
-static inline void hv_fpu_enter_guest(uint8_t *host_area, const uint8_t *guest_area)
+/* Save the current (guest) state into the vCPU's area, load host_area. */
+static inline void hv_fpu_leave_guest(struct hv_vcpu *vcpu, const uint8_t *host_area)
 {
-    hv_fpu_swap(host_area, guest_area);
-}
-
-/* Save the current (guest) state into guest_area, load host_area. */
-static inline void hv_fpu_leave_guest(uint8_t *guest_area, const uint8_t *host_area)
-{
-    hv_fpu_swap(guest_area, host_area);
+#if !HV_HOSTED
+    if (__builtin_expect(!(hv_read_cr4() & HV_FPU_CR4_OSFXSR), 0)) {
+        hv_fpu_leave_slow(vcpu, host_area);
+        return;
+    }
+#endif
+    hv_fx_swap(vcpu->fpu, host_area);
 }
 
 #endif /* HV_CORE_FPU_H */

@@ -153,12 +153,6 @@ struct hv_vcpu {
     /* A single-step #DB is due for an instruction the library finished
        (hv_step_trap); delivered before the queued events. */
     bool step_db;
-    /* DR0-DR3 (core/debugreg.h): the guest's while the host runs, the
-       host's while dr_loaded (inside hv_vcpu_run, after the guest's first
-       access). */
-    uint64_t dr[4];
-    uint64_t host_dr[4];
-    bool dr_loaded;
     uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */
     /* Accesses of the instruction being emulated that went to the embedder,
        replayed in order when the emulation is retried (core/assist.c). */
@@ -176,6 +170,12 @@ struct hv_vcpu {
     /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */
     uint8_t fpu[512] __attribute__((aligned(16)));
     struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
+    /* DR0-DR3 (core/debugreg.h): the guest's while the host runs, the
+       host's while dr_loaded (inside hv_vcpu_run, after the guest's first
+       access). */
+    uint64_t dr[4];
+    uint64_t host_dr[4];
+    bool dr_loaded;
 };
 
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */

@@ -88,43 +88,50 @@ static void queue_gp(struct hv_vcpu *vcpu)
 /*
  * Complete the instruction the embedder handled (IN value, RIP advance, or
  * a retry of an emulated instruction). Returns true when that retry needs
- * the embedder again (exit filled).
+ * the embedder again (exit filled). The kinds in the order of their
+ * frequency: an OUT or an MMIO store to advance over first.
  */
-static bool complete_pending(struct hv_vcpu *vcpu, struct hv_exit *exit)
+static inline __attribute__((always_inline)) bool
+complete_pending(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
-    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     uint32_t kind = vcpu->completion;
-    vcpu->completion = HV_COMPLETE_NONE;
-    if (kind == HV_COMPLETE_NONE)
-        return false;
-    if (kind == HV_COMPLETE_EMULATION) {
-        hv_assist_complete(vcpu, exit);
-        return hv_assist_emulate(vcpu, NULL, exit);
-    }
-    if (kind == HV_COMPLETE_IO_IN) {
-        /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
-        uint64_t v = exit->io.data;
-        uint64_t *rax = &vcpu->gpr[HV_GPR_RAX];
-        switch (vcpu->completion_size) {
-        case 1:
-            *rax = (*rax & ~0xffull) | (v & 0xff);
-            break;
-        case 2:
-            *rax = (*rax & ~0xffffull) | (v & 0xffff);
-            break;
-        default:
-            *rax = v & 0xffffffffull;
-            break;
+    if (kind != HV_COMPLETE_ADVANCE) {
+        if (kind == HV_COMPLETE_NONE)
+            return false;
+        vcpu->completion = HV_COMPLETE_NONE;
+        if (kind == HV_COMPLETE_MMIO_LOAD) {
+            /* The assist's fast path: a 32-bit load zero-extends. */
+            uint64_t v = exit->mmio.data;
+            vcpu->gpr[vcpu->completion_reg & 15] =
+                vcpu->completion_size == 8 ? v : v & 0xffffffffull;
+        } else if (kind == HV_COMPLETE_IO_IN) {
+            /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
+            uint64_t v = exit->io.data;
+            uint64_t *rax = &vcpu->gpr[HV_GPR_RAX];
+            switch (vcpu->completion_size) {
+            case 1:
+                *rax = (*rax & ~0xffull) | (v & 0xff);
+                break;
+            case 2:
+                *rax = (*rax & ~0xffffull) | (v & 0xffff);
+                break;
+            default:
+                *rax = v & 0xffffffffull;
+                break;
+            }
+        } else if (kind == HV_COMPLETE_EMULATION) {
+            hv_assist_complete(vcpu, exit);
+            return hv_assist_emulate(vcpu, NULL, exit);
+        } else {
+            return false; /* no other kind is ever set */
         }
-    } else if (kind == HV_COMPLETE_MMIO_LOAD) {
-        /* The assist's fast path: a 32-bit load zero-extends. */
-        uint64_t v = exit->mmio.data;
-        vcpu->gpr[vcpu->completion_reg & 15] = vcpu->completion_size == 8 ? v : v & 0xffffffffull;
+    } else {
+        vcpu->completion = HV_COMPLETE_NONE;
     }
     /* Finished: the single-step trap if TF was set when the instruction
        started (note_step at the exit: no RFLAGS read on this path). */
     be->set_rip(vcpu, vcpu->completion_rip);
-    if (vcpu->completion_step) {
+    if (__builtin_expect(vcpu->completion_step, 0)) {
         vcpu->completion_step = false;
         vcpu->step_db = true;
     }
@@ -376,52 +383,74 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     }
 }
 
-hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
+/* The guest used its DR0-3 in this run (core/debugreg.h): out of line,
+   so that the common run pays one test for it. */
+static __attribute__((noinline, cold)) void debug_regs_put(struct hv_vcpu *vcpu)
 {
-    if (!vcpu || !exit)
-        return HV_ERR_INVALID_ARG;
-    if (__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE))
-        return HV_ERR_BUSY;
-    if (vcpu->shutdown) {
-        __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
-        return HV_ERR_STATE;
-    }
-    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
-    hv_status_t st = HV_OK;
-    struct hv_vexit vx;
+    hv_debug_regs_put(vcpu);
+}
 
-    const struct hv_pv_ops *pv = vcpu->vm->pv;
-    if (pv && pv->run_gate && pv->run_gate(vcpu, exit))
-        goto out;
-    if (complete_pending(vcpu, exit))
-        goto out;
-    vcpu->run_exit = exit;
-    uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
-    hv_fpu_enter_guest(host_fpu, vcpu->fpu);
+/* A kick ends the run before the entry (hv_vcpu_kick). */
+static __attribute__((noinline)) void kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    clear_exit(exit);
+    exit->reason = HV_EXIT_KICK;
+    exit->rip = vcpu->vm->ctx->be->get_rip(vcpu);
+}
+
+/* Enter the guest until an exit for the embedder, with the guest's x87/SSE
+   state loaded. */
+static inline __attribute__((always_inline)) hv_status_t
+run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    struct hv_vexit vx;
     for (;;) {
-        if (__atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
-            clear_exit(exit);
-            exit->reason = HV_EXIT_KICK;
-            exit->rip = be->get_rip(vcpu);
-            break;
+        /* A plain load first: the exchange only when a kick is there. */
+        if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED), 0) &&
+            __atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
+            kick_exit(vcpu, exit);
+            return HV_OK;
         }
         deliver_events(vcpu);
-        st = be->run(vcpu, &vx); /* sets vcpu->host_cpu before the entry */
+        hv_status_t st = be->run(vcpu, &vx); /* sets vcpu->host_cpu before the entry */
         if (st != HV_OK)
-            break;
+            return st;
         if (vcpu->exit_ready) { /* the backend's fast path filled exit */
             vcpu->exit_ready = false;
-            break;
+            return HV_OK;
         }
         /* The fast path's fills write the header and their member whole;
            the dispatcher's handlers may write a few fields only. */
         clear_exit(exit);
         if (dispatch(vcpu, &vx, exit))
-            break;
+            return HV_OK;
     }
-    hv_fpu_leave_guest(vcpu->fpu, host_fpu);
-    if (vcpu->dr_loaded)
-        hv_debug_regs_put(vcpu);
+}
+
+hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    if (__builtin_expect(!vcpu || !exit, 0))
+        return HV_ERR_INVALID_ARG;
+    if (__builtin_expect(__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE), 0))
+        return HV_ERR_BUSY;
+    hv_status_t st = HV_OK;
+    if (__builtin_expect(vcpu->shutdown, 0)) {
+        st = HV_ERR_STATE;
+        goto out;
+    }
+    const struct hv_pv_ops *pv = vcpu->vm->pv;
+    if (pv && pv->run_gate && pv->run_gate(vcpu, exit))
+        goto out;
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (complete_pending(be, vcpu, exit))
+        goto out;
+    vcpu->run_exit = exit;
+    uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
+    hv_fpu_enter_guest(host_fpu, vcpu);
+    st = run_loop(be, vcpu, exit);
+    if (__builtin_expect(vcpu->dr_loaded, 0))
+        debug_regs_put(vcpu);
+    hv_fpu_leave_guest(vcpu, host_fpu);
 out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
     return st;

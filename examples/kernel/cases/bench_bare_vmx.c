@@ -169,6 +169,9 @@ int bench_bare_vmx(struct bench_vm *b, enum bench_bare_kind kind)
     vcpu->gpr[HV_GPR_RSP] = vmread(F_GUEST_RSP);
     uint64_t rip = vmread(F_GUEST_RIP);
     vmwrite(F_HOST_RIP, host_rip);
+    /* Its HOST_RSP was this handler's: libhv writes the field only when
+       the stack differs from its copy (vmx_entry.S), so drop the copy. */
+    vv->host_rsp = 0;
     /* VM exit sets the GDTR/IDTR limits to 0xffff and TR's to 0x67 (SDM
        27.5.2): put the host's back, as the backend does after each exit. */
     __asm__ volatile("lgdt %0; lidt %1" : : "m"(gdtr), "m"(idtr) : "memory");
