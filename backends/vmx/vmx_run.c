@@ -186,7 +186,8 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         if (st != HV_OK) {
             vmx_vmcs_end(flags);
             hv_log(host, HV_LOG_ERROR, "vmx: cannot make the VMCS current (%s)", hv_status_str(st));
-            return HV_ERR_HW;
+            /* HV_ERR_HOST: a CPU number that names no enabled CPU. */
+            return st == HV_ERR_HOST ? HV_ERR_HOST : HV_ERR_HW;
         }
         if (!vc->cfg.ug && (!(vv->cr0 & X86_CR0_PE) || !(vv->cr0 & X86_CR0_PG))) {
             entry_failed(ex, 0, vmx_read(VMCS_GUEST_RIP),
@@ -196,6 +197,16 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             return HV_OK;
         }
         uint32_t cpu = hv_host_cpu_current(host);
+        /* The VMCS is current on vv->cpu, and with interrupts off this
+           thread is there: another number is the embedder's callback
+           naming no CPU libhv enabled (kicks would go astray), as SVM's
+           entry refuses it. */
+        if (__builtin_expect(cpu != vv->cpu, 0)) {
+            vmx_vmcs_end(flags);
+            hv_log(host, HV_LOG_ERROR, "vmx: vCPU %u: host CPU number %u, but running on %u",
+                   vcpu->id, cpu, vv->cpu);
+            return HV_ERR_HOST;
+        }
         /* Where kicks and the SLAT grace period find it (interrupts are
            off until the exit: no migration). */
         __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
