@@ -188,15 +188,7 @@ svm_world_switch:
     mov %cr2, %rcx
     mov %rcx, VMCB_CR2(%rax)
 
-    /* No guest value stays in a caller-saved register. */
-    xor %ecx, %ecx
-    xor %edx, %edx
-    xor %esi, %esi
-    xor %edi, %edi
-    xor %r8d, %r8d
-    xor %r9d, %r9d
-    xor %r10d, %r10d
-    xor %r11d, %r11d
+    HV_CLEAR_GUEST_SCRATCH
 
     add $F_SIZE, %rsp
     POP_CALLEE_SAVED

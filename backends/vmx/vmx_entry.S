@@ -164,17 +164,7 @@ vmx_exit_trampoline:
     jmp 2b                      /* failed: the stack is as vmx_enter's */
 
 5:  add $24, %rsp
-    /* No guest value left in a caller-saved register for the C code
-       after the return to use, even speculatively (the callee-saved ones
-       get the host's back below); as SVM's exit does. */
-    xor %ecx, %ecx
-    xor %edx, %edx
-    xor %esi, %esi
-    xor %edi, %edi
-    xor %r8d, %r8d
-    xor %r9d, %r9d
-    xor %r10d, %r10d
-    xor %r11d, %r11d
+    HV_CLEAR_GUEST_SCRATCH       /* the callee-saved get the host's back below */
     xor %eax, %eax
 4:  pop %r15
     pop %r14

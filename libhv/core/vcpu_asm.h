@@ -8,4 +8,20 @@
 #define HV_VCPU_GUEST_EPOCH 128 /* after gpr[16] */
 #define HV_VCPU_FLUSH_REQ   136
 
+#ifdef __ASSEMBLER__
+/* After an exit, before returning to C: no guest value left in a
+   caller-saved register (RAX aside: the return value) for the C code to
+   use, even speculatively. */
+.macro HV_CLEAR_GUEST_SCRATCH
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %esi, %esi
+    xor %edi, %edi
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r11d, %r11d
+.endm
+#endif
+
 #endif /* HV_CORE_VCPU_ASM_H */

@@ -30,19 +30,6 @@ static uint32_t cpu_current_wrapped(void *opaque)
     return c != NO_OVERRIDE ? c : kernel_cpu_current(opaque);
 }
 
-static uint32_t io_in(struct vmt *t, uint16_t port, uint8_t size)
-{
-    (void)t;
-    if (port == 0x11 && size == 1)
-        return 0xdeadbe5bu;
-    if (port == 0x11 && size == 2)
-        return 0xbeefcafeu;
-    if (port == 0x11 && size == 4)
-        return 0x13579bdfu;
-    if (port == 0x1234 && size == 2)
-        return 0xffff4321u;
-    return 0xffffffffu;
-}
 
 /* The timer ticks within 200 ms of host time: interrupts (and on SVM,
    GIF) are on. */
@@ -82,7 +69,7 @@ static int case_cpu_number(struct kcase_ctx *kc)
         return kcase_fail(kc, "hv_ctx_create: %s", hv_status_str(st));
     uint32_t ncpus = kc->host_ops.cpu_count(kc->host_ops.opaque);
     rc = vmt_create(kc, ctx, &t, &guest_io);
-    t.on_in = io_in;
+    t.on_in = vmt_io_guest_in;
 
     /* Before the first entry, and with an OUT's completion pending. */
     if (!rc)

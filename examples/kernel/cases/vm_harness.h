@@ -86,6 +86,11 @@ int vmt_run(struct vmt *t);
 /* Run and require the exit to be of @p reason. */
 int vmt_run_until(struct vmt *t, uint32_t reason);
 
+/* The IN answers of the io guest (tests/system/guests/io.S), with junk in
+   the bytes beyond the access size: only the accessed bytes may reach the
+   guest. */
+uint32_t vmt_io_guest_in(struct vmt *t, uint16_t port, uint8_t size);
+
 /* Compare the recorded OUTs with @p exp; reports the first difference. */
 int vmt_expect(struct vmt *t, const struct vmt_out *exp, unsigned n);
 
