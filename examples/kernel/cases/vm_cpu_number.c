@@ -30,7 +30,6 @@ static uint32_t cpu_current_wrapped(void *opaque)
     return c != NO_OVERRIDE ? c : kernel_cpu_current(opaque);
 }
 
-
 /* The timer ticks within 200 ms of host time: interrupts (and on SVM,
    GIF) are on. */
 static int ticking(struct kcase_ctx *kc, const char *when)

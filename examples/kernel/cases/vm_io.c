@@ -7,7 +7,6 @@ VMT_GUEST(io);
 VMT_GUEST(hlt);
 VMT_GUEST(tsc);
 
-
 static int case_io(struct kcase_ctx *kc)
 {
     struct hv_ctx *ctx;
