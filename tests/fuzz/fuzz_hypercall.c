@@ -8,7 +8,10 @@
  * steered at RAM, read-only pages, holes, the end of memory), guest memory
  * writes (argument structures, grant entries, page tables), host-side
  * event-channel, grant, console and parameter calls, CPL and mode changes,
- * vCPU entries that deliver events and fire timers.
+ * vCPU entries that deliver events and fire timers. With bit 4 of the
+ * set-up byte, every hypercall of a quiet vCPU first goes where the
+ * backends' exit fast path sends it (hv_pv_ops::hypercall_fast, then the
+ * event delivery), and to the full path only when that declines.
  *
  * Invariants: no sanitizer report; each return value is in the set Xen
  * defines for that call; calls from CPL > 0 get -EPERM and unknown numbers
@@ -24,6 +27,8 @@
 #include <hv/xen.h>
 #include "backend.h"
 #include "core/ctx_internal.h"
+#include "core/fast.h"
+#include "core/pv.h"
 #include "core/objects.h"
 #include "fuzz_common.h"
 #include "mock_backend.h"
@@ -266,8 +271,39 @@ static void check_ret(uint64_t nr, uint64_t a0, long r, bool compat)
              (unsigned long long)cmd, r);
 }
 
+/* The exit fast path's way (svm_fast.c / vmx_fast.c fast_hypercall): the
+   hook with the guest's registers, RIP past the call when it is done, the
+   event delivery when it says one may be due. False: it declined. */
+static bool fast_hook(struct world *w, struct hv_vcpu *vcpu, const uint64_t gpr[HV_GPR_COUNT])
+{
+    const struct hv_pv_ops *pv = vcpu->vm->pv;
+    struct hv_xen_vcpu_status vs;
+    if (!pv || !pv->hypercall_fast || !vcpu->quiet)
+        return false;
+    /* Only a vCPU that runs exits there (down or blocked, it never enters). */
+    if (hv_xen_vcpu_status(vcpu, &vs) != HV_OK || vs.blocked)
+        return false;
+    uint64_t saved[HV_GPR_COUNT];
+    memcpy(saved, vcpu->gpr, sizeof(saved));
+    memcpy(vcpu->gpr, gpr, sizeof(vcpu->gpr));
+    bool events = true;
+    enum hv_pv_result r = pv->hypercall_fast(vcpu, &events);
+    if (r == HV_PV_UNHANDLED) {
+        FZ_CHECK(memcmp(vcpu->gpr, gpr, sizeof(saved)) == 0, "a declined fast call changed GPRs");
+        memcpy(vcpu->gpr, saved, sizeof(saved));
+        return false;
+    }
+    if (r == HV_PV_DONE)
+        mock_vcpu_of(vcpu)->st.rip += 3;
+    if (events)
+        hv_deliver_events(vcpu);
+    w->not_run = false;
+    w->exit.reason = HV_EXIT_UNHANDLED; /* finished in the library, as the mock's end of script */
+    return true;
+}
+
 static long hypercall(struct world *w, struct dom *d, struct hv_vcpu *vcpu, uint64_t nr,
-                      const uint64_t a[6], unsigned *exits)
+                      const uint64_t a[6], unsigned *exits, bool fast)
 {
     struct mock_exit e;
     memset(&e, 0, sizeof(e));
@@ -284,6 +320,10 @@ static long hypercall(struct world *w, struct dom *d, struct hv_vcpu *vcpu, uint
     for (int i = 0; i < 6; i++)
         e.gpr[d->compat ? r32[i] : r64[i]] = a[i];
     struct mock_vcpu *m = mock_vcpu_of(vcpu);
+    if (fast && fast_hook(w, vcpu, e.gpr)) {
+        uint64_t rax = vcpu->gpr[HV_GPR_RAX];
+        return d->compat ? (long)(int32_t)(uint32_t)rax : (long)rax;
+    }
     for (unsigned round = 0;; round++) {
         m->script_len = m->script_pos = 0;
         mock_script(vcpu, &e);
@@ -397,7 +437,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 a[i] = i < 1 + (c & 3) * 2 ? arg(&in, w) : 0;
             if (!(c & 4))
                 a[0] = fz_u8(&in) & 0x3f; /* sub-op numbers are small */
-            long r = hypercall(w, d, vcpu, nr, a, &exits);
+            long r = hypercall(w, d, vcpu, nr, a, &exits, setup & 16);
             if (w->not_run)
                 break;
             struct hv_vcpu_state st;
