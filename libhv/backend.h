@@ -141,8 +141,9 @@ struct hv_backend_ops {
        holds; nothing else is injected at that entry. */
     void (*inject_step)(struct hv_vcpu *vcpu);
     /* Intercept (on) or not the guest's accesses to DR0-DR3: on from
-       vcpu_init, off once the backend has loaded them for an intercepted
-       access (core/debugreg.h), on again when the core puts them back. */
+       vcpu_init; off once the backend has loaded them for an intercepted
+       access (core/debugreg.h), or the embedder set them (the core calls
+       it then), for the vCPU's life. */
     void (*debug_intercept)(struct hv_vcpu *vcpu, bool on);
 };
 

@@ -171,11 +171,12 @@ struct hv_vcpu {
     uint8_t fpu[512] __attribute__((aligned(16)));
     struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
     /* DR0-DR3 (core/debugreg.h): the guest's while the host runs, the
-       host's while dr_loaded (inside hv_vcpu_run, after the guest's first
-       access). */
+       host's while dr_loaded (inside hv_vcpu_run, once the guest has its
+       own: dr_used). */
     uint64_t dr[4];
     uint64_t host_dr[4];
     bool dr_loaded;
+    bool dr_used;
 };
 
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */

@@ -383,8 +383,13 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     }
 }
 
-/* The guest used its DR0-3 in this run (core/debugreg.h): out of line,
-   so that the common run pays one test for it. */
+/* The guest has DR0-3 of its own (core/debugreg.h): out of line, so that
+   the common run pays a test at each end for them. */
+static __attribute__((noinline, cold)) void debug_regs_load(struct hv_vcpu *vcpu)
+{
+    hv_debug_regs_load(vcpu);
+}
+
 static __attribute__((noinline, cold)) void debug_regs_put(struct hv_vcpu *vcpu)
 {
     hv_debug_regs_put(vcpu);
@@ -447,6 +452,8 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu);
+    if (__builtin_expect(vcpu->dr_used, 0))
+        debug_regs_load(vcpu);
     st = run_loop(be, vcpu, exit);
     if (__builtin_expect(vcpu->dr_loaded, 0))
         debug_regs_put(vcpu);

@@ -102,8 +102,15 @@ hv_status_t hv_vcpu_set_state(struct hv_vcpu *vcpu, uint32_t mask,
             return HV_ERR_INVALID_ARG;
     }
     hv_status_t st = vcpu->vm->ctx->be->set_state(vcpu, mask, state);
-    if (st == HV_OK && (mask & HV_STATE_DEBUG))
+    if (st == HV_OK && (mask & HV_STATE_DEBUG)) {
+        /* Loaded at every run from now on (core/debugreg.h): DR7 may arm
+           them without the guest touching them again. */
         hv_memcpy(vcpu->dr, state->dr, sizeof(vcpu->dr));
+        if (!vcpu->dr_used) {
+            vcpu->dr_used = true;
+            vcpu->vm->ctx->be->debug_intercept(vcpu, false);
+        }
+    }
     if (st == HV_OK && (mask & (HV_STATE_GPR | HV_STATE_CR | HV_STATE_SEG)) ==
                            (HV_STATE_GPR | HV_STATE_CR | HV_STATE_SEG)) {
         /* A full reload revives a vCPU that shut down and drops any

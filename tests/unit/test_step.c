@@ -246,8 +246,8 @@ static void test_reload_drops(void)
 }
 
 /* A run with a DR access loads the guest's DR0-3 and drops the intercept
-   (the mock, as the backends); the run puts them back and re-arms it. A
-   run without one touches neither. */
+   (the mock, as the backends) for good; the run puts the host's back, and
+   every later run loads the guest's again before its first entry. */
 static void test_debug_regs_put(void)
 {
     struct fixture f;
@@ -261,15 +261,17 @@ static void test_debug_regs_put(void)
     script_io(&f, 0x2002, true);
     CU_ASSERT_TRUE(f.mv->dr_intercept);
     struct hv_exit x;
+    CU_ASSERT_FALSE(f.vcpu->dr_used);
     CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
     CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
     CU_ASSERT_EQUAL(x.rip, 0x2000);
     CU_ASSERT_FALSE(f.vcpu->dr_loaded);
-    CU_ASSERT_TRUE(f.mv->dr_intercept);
-    CU_ASSERT_EQUAL(f.mv->dr_intercept_calls, 1);
+    CU_ASSERT_TRUE(f.vcpu->dr_used);
+    CU_ASSERT_FALSE(f.mv->dr_intercept);
     CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
     CU_ASSERT_EQUAL(x.rip, 0x2002);
-    CU_ASSERT_EQUAL(f.mv->dr_intercept_calls, 1);
+    CU_ASSERT_FALSE(f.vcpu->dr_loaded);
+    CU_ASSERT_EQUAL(f.mv->dr_intercept_calls, 0);
     fixture_down(&f);
 }
 
@@ -288,7 +290,12 @@ static void test_debug_state(void)
     st.dr[2] = 0x00007ffffffff000ull;
     st.dr[3] = 0x2000;
     st.dr6 = 0xffff0ff1;
+    CU_ASSERT_FALSE(f.vcpu->dr_used);
     CU_ASSERT_EQUAL(hv_vcpu_set_state(f.vcpu, HV_STATE_DEBUG, &st), HV_OK);
+    /* Set by the embedder: loaded at every run, no intercept. */
+    CU_ASSERT_TRUE(f.vcpu->dr_used);
+    CU_ASSERT_FALSE(f.mv->dr_intercept);
+    CU_ASSERT_EQUAL(f.mv->dr_intercept_calls, 1);
     memset(&got, 0, sizeof(got));
     CU_ASSERT_EQUAL(hv_vcpu_get_state(f.vcpu, HV_STATE_DEBUG, &got), HV_OK);
     CU_ASSERT_EQUAL(memcmp(got.dr, st.dr, sizeof(st.dr)), 0);
