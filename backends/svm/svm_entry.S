@@ -147,30 +147,12 @@
     .popsection
 .endm
 
-.macro PUSH_CALLEE_SAVED
-    push %rbp
-    push %rbx
-    push %r12
-    push %r13
-    push %r14
-    push %r15
-.endm
-
-.macro POP_CALLEE_SAVED
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %rbx
-    pop %rbp
-.endm
-
     .text
     .globl svm_world_switch
     .type svm_world_switch, @function
 svm_world_switch:
     /* Host callee-saved registers (SysV ABI). */
-    PUSH_CALLEE_SAVED
+    HV_PUSH_CALLEE_SAVED
     sub $8, %rsp         /* F_EX: unused here */
     push %rdx            /* host area pa */
     push %rsi            /* vmcb pa */
@@ -191,14 +173,14 @@ svm_world_switch:
     HV_CLEAR_GUEST_SCRATCH
 
     add $F_SIZE, %rsp
-    POP_CALLEE_SAVED
+    HV_POP_CALLEE_SAVED
     ret
     .size svm_world_switch, .-svm_world_switch
 
     .globl svm_run
     .type svm_run, @function
 svm_run:
-    PUSH_CALLEE_SAVED
+    HV_PUSH_CALLEE_SAVED
     push %rsi            /* F_EX */
     sub $F_EX, %rsp
     mov %rdi, F_VCPU(%rsp)
@@ -279,14 +261,14 @@ svm_run:
     je .Lfull
     xor %eax, %eax       /* HV_OK: svm_fast_exit filled the embedder's exit */
     add $F_SIZE, %rsp
-    POP_CALLEE_SAVED
+    HV_POP_CALLEE_SAVED
     stgi
     ret
 
 .Lfull:                  /* svm_run_full(vcpu, ex) */
     mov F_EX(%rsp), %rsi
     add $F_SIZE, %rsp
-    POP_CALLEE_SAVED
+    HV_POP_CALLEE_SAVED
     stgi
     jmp svm_run_full
 
@@ -295,7 +277,7 @@ svm_run:
     mov %rbx, %rdi
     mov F_EX(%rsp), %rsi
     add $F_SIZE, %rsp
-    POP_CALLEE_SAVED
+    HV_POP_CALLEE_SAVED
     jmp svm_run_c
     .size svm_run, .-svm_run
 

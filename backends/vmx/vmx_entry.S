@@ -50,12 +50,7 @@
     .globl vmx_enter
     .type vmx_enter, @function
 vmx_enter:
-    push %rbp
-    push %rbx
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    HV_PUSH_CALLEE_SAVED
     push %rdi                   /* vcpu: found again after the exit */
     push %rsi                   /* vv */
     sub $8, %rsp                /* RSP 16-aligned for vmx_fast_exit */
@@ -166,12 +161,7 @@ vmx_exit_trampoline:
 5:  add $24, %rsp
     HV_CLEAR_GUEST_SCRATCH       /* the callee-saved get the host's back below */
     xor %eax, %eax
-4:  pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %rbx
-    pop %rbp
+4:  HV_POP_CALLEE_SAVED
     ret
     .size vmx_enter, . - vmx_enter
 

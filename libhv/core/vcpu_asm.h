@@ -9,6 +9,25 @@
 #define HV_VCPU_FLUSH_REQ   136
 
 #ifdef __ASSEMBLER__
+/* The host's callee-saved registers (SysV ABI) around a world switch. */
+.macro HV_PUSH_CALLEE_SAVED
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+.endm
+
+.macro HV_POP_CALLEE_SAVED
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+.endm
+
 /* After an exit, before returning to C: no guest value left in a
    caller-saved register (RAX aside: the return value) for the C code to
    use, even speculatively. */

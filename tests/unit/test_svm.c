@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "io_exit_check.h"
 #include "mock_host.h"
 #include "svm/svm.h"
 #include "svm/svm_pkru.h"
@@ -617,20 +618,8 @@ static void test_fast_exit(void)
     v->ctl.exitinfo2 = 0x1002;
     v->save.rax = 0xdeadbeef;
     CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
-    CU_ASSERT(f.vcpu.exit_ready);
-    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_IO);
-    CU_ASSERT_EQUAL(rec.reserved, 0);
-    CU_ASSERT_EQUAL(rec.raw_code, SVM_EXIT_IOIO);
-    CU_ASSERT_EQUAL(rec.raw_info1, v->ctl.exitinfo1);
-    CU_ASSERT_EQUAL(rec.raw_info2, 0x1002);
-    CU_ASSERT_EQUAL(rec.rip, 0x1000);
-    CU_ASSERT_EQUAL(rec.io.port, 0x1234);
-    CU_ASSERT_EQUAL(rec.io.size, 2);
-    CU_ASSERT_EQUAL(rec.io.write, 1);
-    CU_ASSERT_EQUAL(rec.io.reserved, 0);
-    CU_ASSERT_EQUAL(rec.io.data, 0xbeef);
-    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_ADVANCE);
-    CU_ASSERT_EQUAL(f.vcpu.completion_rip, 0x1002);
+    check_out_exit(&f.vcpu, &rec, SVM_EXIT_IOIO, v->ctl.exitinfo1, 0x1002, 0x1000, 0x1002, 0x1234,
+                   2, 0xbeef);
     CU_ASSERT_EQUAL(v->save.rip, 0x1000); /* RIP moves at the next run */
     f.vcpu.exit_ready = false;
     /* IN AL: the value comes back from the embedder. */

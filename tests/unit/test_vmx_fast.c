@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "core/pv.h"
+#include "io_exit_check.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_decode.h"
 
@@ -568,20 +569,8 @@ static void test_io(void)
     arm_io(&f, IOQ(0x1234, 1));
     full_path_io(&f, &fv, &full);
     CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
-    CU_ASSERT(f.vcpu.exit_ready);
-    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_IO);
-    CU_ASSERT_EQUAL(rec.reserved, 0);
-    CU_ASSERT_EQUAL(rec.raw_code, VMX_EXIT_IO);
-    CU_ASSERT_EQUAL(rec.raw_info1, IOQ(0x1234, 1));
-    CU_ASSERT_EQUAL(rec.raw_info2, 0);
-    CU_ASSERT_EQUAL(rec.rip, 0x1000);
-    CU_ASSERT_EQUAL(rec.io.port, 0x1234);
-    CU_ASSERT_EQUAL(rec.io.size, 2);
-    CU_ASSERT_EQUAL(rec.io.write, 1);
-    CU_ASSERT_EQUAL(rec.io.reserved, 0);
-    CU_ASSERT_EQUAL(rec.io.data, 0xbeef);
-    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_ADVANCE);
-    CU_ASSERT_EQUAL(f.vcpu.completion_rip, 0x1002);
+    check_out_exit(&f.vcpu, &rec, VMX_EXIT_IO, IOQ(0x1234, 1), 0, 0x1000, 0x1002, 0x1234, 2,
+                   0xbeef);
     CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RSP], 0x7000);
     CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x12345678deadbeefull);
     CU_ASSERT_EQUAL(vmcs_writes, 0);
