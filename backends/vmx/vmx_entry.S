@@ -5,7 +5,8 @@
  *   vcpu->gpr[16] is at offset 0 of struct hv_vcpu (hv_gpr order: RAX RCX
  *   RDX RBX RSP RBP RSI RDI R8..R15); vv->host_rsp at 0 (the VMCS's host
  *   RSP as last written), vv->guest_cr2 at 8,
- *   vv->launched at 16. RSP, RIP and RFLAGS come from the VMCS; every other
+ *   vv->launched at 16 (set here before the entry, cleared again when
+ *   VMLAUNCH fails). RSP, RIP and RFLAGS come from the VMCS; every other
  *   guest GPR is switched here, and CR2, which the VMCS does not hold.
  *   Called with interrupts off and the vCPU's VMCS current.
  * Returns 0 after a VM exit (through vmx_exit_trampoline, the VMCS host
@@ -82,6 +83,7 @@ vmx_enter:
     mov %rax, %cr2
 
     cmpq $0, 16(%rsi)           /* flags survive the MOVs below */
+    movq $1, 16(%rsi)           /* launched: a VMLAUNCH that fails clears it */
 
     LOAD_GUEST_GPRS
 
@@ -97,6 +99,9 @@ vmx_enter:
     jmp 2f
 1:  sti
     vmlaunch
+    cli                         /* VMLAUNCH failed: still not launched */
+    mov 8(%rsp), %rsi           /* (MOVs leave CF and ZF alone) */
+    movq $0, 16(%rsi)
 2:  /* Only reached when the instruction failed: CF or ZF is set. CLI
        leaves both alone. */
     cli
@@ -142,18 +147,15 @@ vmx_exit_trampoline:
 
     /* Re-enter: in guest mode again, with the flush request taken as at
        the first entry; the guest's GPRs again (vmx_fast_exit changed
-       some), CR2 as it left it (an injected #PF sets it). */
+       some). CR2 is still the guest's: vmx_fast_exit reloads it on the
+       paths that may change it (an injected #PF, an MMIO handler). */
     mov 16(%rsp), %rdi          /* vcpu */
     lock incq HV_VCPU_GUEST_EPOCH(%rdi)
     cmpb $0, HV_VCPU_FLUSH_REQ(%rdi)
     je 8f
     call vmx_flush_for_entry
-8:  mov 8(%rsp), %rsi           /* vv */
-    movq $1, 16(%rsi)           /* launched (vmx_run sets it on return) */
-    mov 8(%rsi), %rax
-    mov %rax, %cr2
     mov 16(%rsp), %rdi          /* vcpu */
-    LOAD_GUEST_GPRS
+8:  LOAD_GUEST_GPRS
     sti                         /* as above: its shadow covers VMRESUME */
     vmresume
     jmp 2b                      /* failed: the stack is as vmx_enter's */

@@ -243,7 +243,6 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             hv_log(host, HV_LOG_ERROR, "vmx: vCPU %u: %s (error %u)", vcpu->id, why, err);
             return HV_OK;
         }
-        vv->launched = 1;
         /* vmx_fast_exit filled the embedder's exit (MMIO, port I/O): the
            exit needs nothing else (no event in flight, RSP synced). */
         if (vcpu->exit_ready) {
