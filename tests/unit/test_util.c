@@ -43,27 +43,35 @@ static void test_format(void)
 
 static void test_memory(void)
 {
-    unsigned char a[64], b[64];
-    for (int i = 0; i < 64; i++)
-        a[i] = (unsigned char)i;
-    for (int off = 0; off < 8; off++) {
-        for (int len = 0; len < 40; len++) {
-            memcpy(b, a, 64);
+    /* Every overlap distance and source/destination alignment up to 40
+       bytes, lengths across the 32-byte blocks, the words and the bytes,
+       in both directions; memcpy from misaligned sources too. */
+    enum { N = 192 };
+    unsigned char a[N], b[N], c[N];
+    for (int i = 0; i < N; i++)
+        a[i] = (unsigned char)(i * 7 + 1);
+    for (int off = 0; off < 41; off++) {
+        for (int len = 0; len <= N - 41; len += len < 80 ? 1 : 13) {
+            memcpy(b, a, N);
             hv_memmove(b + off, b, len);
-            unsigned char c[64];
-            memcpy(c, a, 64);
+            memcpy(c, a, N);
             memmove(c + off, c, len);
-            CU_ASSERT_EQUAL(memcmp(b, c, 64), 0);
-            memcpy(b, a, 64);
+            CU_ASSERT_EQUAL(memcmp(b, c, N), 0);
+            memcpy(b, a, N);
             hv_memmove(b, b + off, len);
-            memcpy(c, a, 64);
+            memcpy(c, a, N);
             memmove(c, c + off, len);
-            CU_ASSERT_EQUAL(memcmp(b, c, 64), 0);
-            memset(b, 0, 64);
+            CU_ASSERT_EQUAL(memcmp(b, c, N), 0);
+            memset(b, 0, N);
             hv_memcpy(b + off, a, len);
-            memset(c, 0, 64);
+            memset(c, 0, N);
             memcpy(c + off, a, len);
-            CU_ASSERT_EQUAL(memcmp(b, c, 64), 0);
+            CU_ASSERT_EQUAL(memcmp(b, c, N), 0);
+            memset(b, 0, N);
+            hv_memcpy(b + 3, a + off, len);
+            memset(c, 0, N);
+            memcpy(c + 3, a + off, len);
+            CU_ASSERT_EQUAL(memcmp(b, c, N), 0);
         }
     }
     hv_memset(b, 0x5a, 64);
@@ -71,7 +79,6 @@ static void test_memory(void)
         CU_ASSERT_EQUAL(b[i], 0x5a);
     for (int off = 0; off < 9; off++) {
         for (int len = 0; len < 40; len++) {
-            unsigned char c[64];
             memset(b, 1, 64);
             memset(c, 1, 64);
             hv_memset(b + off, 0xe7, len);
