@@ -74,6 +74,38 @@ static void test_memory(void)
             CU_ASSERT_EQUAL(memcmp(b, c, N), 0);
         }
     }
+    /* Blocks from REP_MIN (256) bytes on take REP MOVSQ in an
+       unsanitized build: overlaps closer than a word and than a block. */
+    enum { L = 1024 };
+    static unsigned char la[L], lb[L], lc[L];
+    for (int i = 0; i < L; i++)
+        la[i] = (unsigned char)(i * 13 + 5);
+    static const int offs[] = {0, 1, 3, 7, 8, 9, 31, 32, 33, 255, 256, 300};
+    for (unsigned k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+        int off = offs[k];
+        for (int len = 250; len <= L - 300; len += 37) {
+            memcpy(lb, la, L);
+            hv_memmove(lb + off, lb, len);
+            memcpy(lc, la, L);
+            memmove(lc + off, lc, len);
+            CU_ASSERT_EQUAL(memcmp(lb, lc, L), 0);
+            memcpy(lb, la, L);
+            hv_memmove(lb, lb + off, len);
+            memcpy(lc, la, L);
+            memmove(lc, lc + off, len);
+            CU_ASSERT_EQUAL(memcmp(lb, lc, L), 0);
+            memset(lb, 0, L);
+            hv_memcpy(lb + off, la + 5, len);
+            memset(lc, 0, L);
+            memcpy(lc + off, la + 5, len);
+            CU_ASSERT_EQUAL(memcmp(lb, lc, L), 0);
+            memset(lb, 1, L);
+            hv_memset(lb + off, 0x3c, len);
+            memset(lc, 1, L);
+            memset(lc + off, 0x3c, len);
+            CU_ASSERT_EQUAL(memcmp(lb, lc, L), 0);
+        }
+    }
     hv_memset(b, 0x5a, 64);
     for (int i = 0; i < 64; i++)
         CU_ASSERT_EQUAL(b[i], 0x5a);
