@@ -68,7 +68,7 @@ struct hv_fpu_state {
     uint8_t st[8][16];
     uint8_t xmm[16][16]; /**< Bytes 160-415: XMM0-XMM15, each little-endian. */
     /** Bytes 416-511: reserved (416-463) and available to software
-        (464-511, which FXSAVE never writes): not taken from the caller;
+        (464-511, which FXSAVE never writes):
         hv_vcpu_set_fpu() ignores them, hv_vcpu_get_fpu() returns zeros. */
     uint8_t reserved[96];
 };
