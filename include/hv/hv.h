@@ -8,9 +8,9 @@
  *
  * Start with hv_ctx_create() (ctx.h), then hv_vm_create() and hv_vm_map()
  * (vm.h), hv_vcpu_create() and hv_vcpu_run() (vcpu.h). The host services
- * the embedder provides are described in host.h; emulated MMIO in
- * assist.h; guest images, PVH boot and the Xen interface in image.h,
- * pvh.h and xen.h.
+ * the embedder provides are described in host.h; a vCPU's x87/SSE state
+ * in fpu.h; emulated MMIO in assist.h; guest images, PVH boot and the Xen
+ * interface in image.h, pvh.h and xen.h.
  */
 #ifndef HV_HV_H
 #define HV_HV_H
@@ -20,6 +20,7 @@
 #include <hv/ctx.h>
 #include <hv/vm.h>
 #include <hv/vcpu.h>
+#include <hv/fpu.h>
 #include <hv/assist.h>
 #include <hv/image.h>
 #include <hv/pvh.h>

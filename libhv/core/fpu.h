@@ -17,6 +17,10 @@
 #include "core/objects.h"
 
 #define HV_FPU_AREA 512
+/* Offsets in the FXSAVE image (SDM Vol. 1 10.5.1, table 10-2). */
+#define HV_FPU_MXCSR      24
+#define HV_FPU_MXCSR_MASK 28
+#define HV_FPU_RESERVED   416 /* 416-511: reserved and software bytes */
 
 /* The FXSAVE image of the INIT state (SDM Vol. 3A 9.1.1, table 9-1):
    FCW 037FH, MXCSR 1F80H, everything else 0. */
@@ -34,7 +38,11 @@ static inline void hv_fx_restore(const uint8_t *area)
     __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[HV_FPU_AREA])area));
 }
 
-/* The switch on a host without CR4.OSFXSR (fpu.c). */
+/* The MXCSR bits this CPU supports: MXCSR_MASK of an FXSAVE here, or
+   HV_FPU_MXCSR_MASK_DEFAULT when the CPU stores 0 (SDM Vol. 1 11.6.6). */
+uint32_t hv_fpu_host_mxcsr_mask(void);
+
+/* The switch on a host without CR4.OSFXSR (fpu.c); a NULL load only saves. */
 void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load);
 
 /*

@@ -31,6 +31,9 @@ struct hv_ctx {
     void *arch;                         /* backend per-context data (backend) */
     struct hv_lock lock;                /* protects vm_count */
     uint32_t vm_count;
+    /* The host CPU's MXCSR mask, 0 until hv_vcpu_get_fpu/set_fpu first
+       need it (core/fpu_state.c); written atomically, always the same. */
+    uint32_t mxcsr_mask;
 };
 
 struct hv_vm {

@@ -343,6 +343,134 @@ static void test_vcpu_args(void)
     fixture_down(&f);
 }
 
+/* --- x87/SSE state (hv/fpu.h) --------------------------------------------- */
+
+/* This CPU's MXCSR mask, as the library must find it (SDM Vol. 1 11.6.6). */
+static uint32_t host_mxcsr_mask(void)
+{
+    uint8_t area[512] __attribute__((aligned(16)));
+    uint32_t mask;
+    memset(area, 0, sizeof(area));
+    __asm__ volatile("fxsave64 %0" : "=m"(area));
+    memcpy(&mask, area + 28, sizeof(mask));
+    return mask ? mask : HV_FPU_MXCSR_MASK_DEFAULT;
+}
+
+static uint32_t cur_mxcsr(void)
+{
+    uint32_t v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+
+static void test_fpu_state(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    const uint32_t mask = host_mxcsr_mask();
+    struct hv_fpu_state a, b, before;
+
+    CU_ASSERT_EQUAL(sizeof(struct hv_fpu_state), 512);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(NULL, &a), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(NULL, &a), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, NULL), HV_ERR_INVALID_ARG);
+
+    /* A new vCPU holds the INIT state (SDM Vol. 3A table 9-1); the mask
+       reported is the host's, the reserved bytes zero. */
+    memset(&a, 0xee, sizeof(a));
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_get_fpu(f.vcpu, &a), HV_OK);
+    memset(&b, 0, sizeof(b));
+    b.fcw = HV_FPU_FCW_INIT;
+    b.mxcsr = HV_FPU_MXCSR_INIT;
+    b.mxcsr_mask = mask;
+    CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
+
+    /* Round trip: every field through XMM15 as given, the image's own
+       mask and bytes 416-511 not taken. */
+    uint8_t *p = (uint8_t *)&a;
+    for (unsigned i = 0; i < sizeof(a); i++)
+        p[i] = (uint8_t)(i * 7 + 3);
+    a.mxcsr = 0x7f80; /* RC = 11, every exception masked: valid on any SSE CPU */
+    a.mxcsr_mask = 0xdeadbeef;
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &a), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(f.vcpu->fpu, &a, 28), 0); /* the image the run loads */
+    CU_ASSERT_EQUAL(memcmp(f.vcpu->fpu + 32, a.st, 416 - 32), 0);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &b), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(&b, &a, 28), 0);
+    CU_ASSERT_EQUAL(b.mxcsr_mask, mask);
+    CU_ASSERT_EQUAL(memcmp(b.st, a.st, 416 - 32), 0);
+    for (unsigned i = 0; i < sizeof(b.reserved); i++)
+        CU_ASSERT_EQUAL(b.reserved[i], 0);
+    a.mxcsr_mask = 0; /* "0 means FFBF" in an image: still ignored */
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &a), HV_OK);
+
+    /* An MXCSR bit outside the host's mask would make FXRSTOR raise #GP
+       in the host: refused, nothing written. */
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_get_fpu(f.vcpu, &before), HV_OK);
+    uint32_t bad = 0;
+    for (unsigned bit = 0; bit < 32 && !bad; bit++)
+        if (!(mask & (1u << bit)))
+            bad = 1u << bit;
+    CU_ASSERT_NOT_EQUAL_FATAL(bad, 0);
+    memset(&b, 0x11, sizeof(b));
+    b.mxcsr = HV_FPU_MXCSR_INIT | bad;
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &b), HV_ERR_INVALID_ARG);
+    b.mxcsr = HV_FPU_MXCSR_INIT | 0x80000000u;
+    b.mxcsr_mask = 0xffffffffu; /* the image's own mask does not widen it */
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &b), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &a), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(&a, &before, sizeof(a)), 0);
+    /* The check follows the context's mask: a CPU without DAZ (bit 6)
+       reports FFBF, one with it FFFF. */
+    f.ctx->mxcsr_mask = HV_FPU_MXCSR_MASK_DEFAULT;
+    b.mxcsr = HV_FPU_MXCSR_INIT | 0x40;
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &b), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &a), HV_OK);
+    CU_ASSERT_EQUAL(a.mxcsr_mask, HV_FPU_MXCSR_MASK_DEFAULT);
+    CU_ASSERT_EQUAL(a.mxcsr, before.mxcsr);
+    f.ctx->mxcsr_mask = 0xffff;
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &b), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &a), HV_OK);
+    CU_ASSERT_EQUAL(a.mxcsr, HV_FPU_MXCSR_INIT | 0x40);
+    f.ctx->mxcsr_mask = mask;
+
+    /* Not while the vCPU runs: its state is in the CPU then. */
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &before), HV_OK);
+    f.vcpu->running = 1;
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &a), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &b), HV_ERR_BUSY);
+    f.vcpu->running = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &a), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(&a, &before, sizeof(a)), 0);
+
+    /* Through a run: hv_vcpu_run loads the image into this CPU and saves
+       it back (x87 and MXCSR only: the mock's C code may use the XMM
+       registers), and this process's own MXCSR comes back. */
+    memset(&a, 0, sizeof(a));
+    a.fcw = HV_FPU_FCW_INIT;
+    a.fsw = 7u << 11;  /* TOP = 7: ST0 is R7 */
+    a.ftw = 0x80;      /* R7 valid */
+    a.st[0][7] = 0x80; /* ST0 = 1.0: 3FFF 8000000000000000 */
+    a.st[0][8] = 0xff;
+    a.st[0][9] = 0x3f;
+    a.mxcsr = HV_FPU_MXCSR_INIT | 0x2000; /* RC = 01 */
+    CU_ASSERT_EQUAL(hv_vcpu_set_fpu(f.vcpu, &a), HV_OK);
+    uint32_t own = cur_mxcsr();
+    struct hv_exit x;
+    mock_script_kind(f.vcpu, HV_VX_HLT, 0x500);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_HLT);
+    CU_ASSERT_EQUAL(cur_mxcsr(), own);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &b), HV_OK);
+    CU_ASSERT_EQUAL(b.fcw, a.fcw);
+    CU_ASSERT_EQUAL(b.fsw, a.fsw);
+    CU_ASSERT_EQUAL(b.ftw, a.ftw);
+    CU_ASSERT_EQUAL(memcmp(b.st[0], a.st[0], 10), 0);
+    CU_ASSERT_EQUAL(b.mxcsr, a.mxcsr);
+    fixture_down(&f);
+}
+
 /* Put the vCPU in 64-bit mode at CPL 0 with IF set. */
 static void long_mode(struct fixture *f)
 {
@@ -811,6 +939,7 @@ int main(void)
     CU_add_test(s, "VM arguments and memory API", test_vm_args);
     CU_add_test(s, "dirty harvest unsupported", test_dirty_unsupported);
     CU_add_test(s, "vCPU arguments and events", test_vcpu_args);
+    CU_add_test(s, "x87/SSE state get/set", test_fpu_state);
     CU_add_test(s, "run: CPUID dispatch and RIP advance", test_run_cpuid_policy);
     CU_add_test(s, "CPUID filter", test_cpuid_filter);
     CU_add_test(s, "MSR policy", test_msr_policy);

@@ -1,0 +1,221 @@
+/*
+ * vm.fpu_state: the guest's x87/SSE state through hv_vcpu_get_fpu() and
+ * hv_vcpu_set_fpu() (hv/fpu.h), on a real guest (tests/system/guests/
+ * fpu.S). The embedder sets XMM0, XMM15, MXCSR, FCW, FSW and ST0; the
+ * guest stores what it finds, loads other values and halts; the embedder
+ * reads those back. Between the two, a set whose MXCSR has a bit outside
+ * the host's MXCSR_MASK (FXRSTOR would raise #GP in the host at the run)
+ * must be refused and change nothing, and the host's own x87/SSE state,
+ * set before the run, must come back whole.
+ */
+#include "core/util.h"
+#include "vm_harness.h"
+
+VMT_GUEST(fpu);
+
+#define FPU_REPORT 0x80000u /* guests/fpu.S */
+
+/* FXSAVE image offsets (SDM Vol. 1 10.5.1, table 10-2). */
+#define FX_FCW   0
+#define FX_FSW   2
+#define FX_FTW   4
+#define FX_MXCSR 24
+#define FX_MASK  28
+#define FX_ST0   32
+#define FX_XMM0  160
+
+static void fx_save(uint8_t *a)
+{
+    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])a));
+}
+
+static void fx_restore(const uint8_t *a)
+{
+    __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])a));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    hv_memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+    uint16_t v;
+    hv_memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static void fill(uint8_t *p, unsigned n, uint8_t seed)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(seed + i * 13);
+}
+
+/* The values of guests/fpu.S (new_*). */
+static const uint8_t new_xmm0[16] = {0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+                                     0x00, 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99};
+static const uint8_t new_xmm15[16] = {0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f,
+                                      0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87};
+static const uint8_t new_st0[10] = {0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xbf}; /* -1.5 */
+#define NEW_FCW   0x0c7fu
+#define NEW_MXCSR 0xffa0u
+
+/* The embedder's values for the guest. */
+static const uint8_t set_st0[10] = {0x35, 0xc2, 0x68, 0x21, 0xa2,
+                                    0xda, 0x0f, 0xc9, 0x00, 0x40}; /* pi */
+#define SET_FCW   0x027fu /* PC = 10 (double), all masked */
+#define SET_FSW   0x6900u /* C3, TOP = 5, C0 */
+#define SET_FTW   0x20u   /* R5 (ST0 with TOP = 5) valid */
+#define SET_MXCSR 0x5f80u /* RC = 10 (up), all masked */
+
+/* The host's x87/SSE state around the run: every register its own. */
+static void host_image(uint8_t *img)
+{
+    fx_save(img);
+    img[FX_FCW] = 0x7f;
+    img[FX_FCW + 1] = 0x03;
+    img[FX_FSW] = 0;
+    img[FX_FSW + 1] = 3 << 3; /* TOP = 3 */
+    img[FX_FTW] = 0x08;       /* R3 valid */
+    for (unsigned i = 0; i < 8; i++)
+        hv_memset(img + FX_ST0 + 16 * i, 0, 16);
+    img[FX_ST0 + 7] = 0xa0; /* ST0 = 5.0: 4001 A000000000000000 */
+    img[FX_ST0 + 8] = 0x01;
+    img[FX_ST0 + 9] = 0x40;
+    uint32_t mxcsr = 0x3f80; /* RC = 01 (down) */
+    hv_memcpy(img + FX_MXCSR, &mxcsr, 4);
+    fill(img + FX_XMM0, 256, 0x40);
+}
+
+/* The host's state after the run against the image it set. */
+static int host_check(struct kcase_ctx *kc, const uint8_t *want, const uint8_t *got)
+{
+    if (rd16(got + FX_FCW) != rd16(want + FX_FCW) || rd16(got + FX_FSW) != rd16(want + FX_FSW) ||
+        got[FX_FTW] != want[FX_FTW] || rd32(got + FX_MXCSR) != rd32(want + FX_MXCSR))
+        return kcase_fail(kc, "host FCW/FSW/FTW/MXCSR %x/%x/%x/%x after the run, not %x/%x/%x/%x",
+                          rd16(got + FX_FCW), rd16(got + FX_FSW), got[FX_FTW], rd32(got + FX_MXCSR),
+                          rd16(want + FX_FCW), rd16(want + FX_FSW), want[FX_FTW],
+                          rd32(want + FX_MXCSR));
+    for (unsigned i = 0; i < 8; i++)
+        if (hv_memcmp(got + FX_ST0 + 16 * i, want + FX_ST0 + 16 * i, 10))
+            return kcase_fail(kc, "host ST%u changed across the run", i);
+    for (unsigned i = 0; i < 16; i++)
+        if (hv_memcmp(got + FX_XMM0 + 16 * i, want + FX_XMM0 + 16 * i, 16))
+            return kcase_fail(kc, "host XMM%u changed across the run", i);
+    return 0;
+}
+
+/* What the guest stored at FPU_REPORT: the values the embedder set. */
+static int report_check(struct kcase_ctx *kc, const uint8_t *r, const struct hv_fpu_state *set)
+{
+    if (hv_memcmp(r, set->xmm[0], 16) || hv_memcmp(r + 16, set->xmm[15], 16))
+        return kcase_fail(kc, "the guest read XMM0 %08x.. XMM15 %08x.., not the %08x.. %08x.. set",
+                          rd32(r), rd32(r + 16), rd32(set->xmm[0]), rd32(set->xmm[15]));
+    if (rd32(r + 32) != SET_MXCSR || rd16(r + 36) != SET_FCW || rd16(r + 38) != SET_FSW)
+        return kcase_fail(kc, "the guest read MXCSR %x FCW %x FSW %x, not %x %x %x", rd32(r + 32),
+                          rd16(r + 36), rd16(r + 38), SET_MXCSR, SET_FCW, SET_FSW);
+    if (hv_memcmp(r + 48, set_st0, 10))
+        return kcase_fail(kc, "the guest read ST0 %04x:%08x%08x, not the value set", rd16(r + 56),
+                          rd32(r + 52), rd32(r + 48));
+    return 0;
+}
+
+/* The state the guest left, through the API. */
+static int result_check(struct kcase_ctx *kc, const struct hv_fpu_state *g, uint32_t mask)
+{
+    if (hv_memcmp(g->xmm[0], new_xmm0, 16) || hv_memcmp(g->xmm[15], new_xmm15, 16))
+        return kcase_fail(kc, "get_fpu: XMM0 %08x.. XMM15 %08x.., not the guest's", rd32(g->xmm[0]),
+                          rd32(g->xmm[15]));
+    /* After FSTP and FLD: TOP 5 again, R5 valid, no exception (ES);
+       FLD leaves C0, C2, C3 undefined (SDM Vol. 2A FLD). */
+    if (g->mxcsr != NEW_MXCSR || g->fcw != NEW_FCW || (g->fsw & 0x3880) != 0x2800 ||
+        g->ftw != SET_FTW || g->mxcsr_mask != mask)
+        return kcase_fail(kc, "get_fpu: MXCSR %x FCW %x FSW %x FTW %x mask %x, not %x %x %x %x %x",
+                          g->mxcsr, g->fcw, g->fsw, g->ftw, g->mxcsr_mask, NEW_MXCSR, NEW_FCW,
+                          0x2800, SET_FTW, mask);
+    if (hv_memcmp(g->st[0], new_st0, 10))
+        return kcase_fail(kc, "get_fpu: ST0 is not the guest's -1.5");
+    return 0;
+}
+
+static int case_fpu_state(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct vmt t;
+    struct hv_fpu_state set, bad, got;
+    uint8_t kernel_fpu[512] __attribute__((aligned(16)));
+    uint8_t host_set[512] __attribute__((aligned(16)));
+    uint8_t host_after[512] __attribute__((aligned(16)));
+    int rc;
+
+    hv_memset(&t, 0, sizeof(t));
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    rc = vmt_create(kc, ctx, &t, &guest_fpu);
+
+    /* The mask the library must report: this CPU's (SDM Vol. 1 11.6.6). */
+    fx_save(kernel_fpu);
+    uint32_t mask = rd32(kernel_fpu + FX_MASK) ? rd32(kernel_fpu + FX_MASK) : 0xffbf;
+    if (!rc && hv_vcpu_get_fpu(t.vcpu, &got) != HV_OK)
+        rc = kcase_fail(kc, "get_fpu of a new vCPU failed");
+    if (!rc &&
+        (got.fcw != HV_FPU_FCW_INIT || got.mxcsr != HV_FPU_MXCSR_INIT || got.mxcsr_mask != mask))
+        rc = kcase_fail(kc, "new vCPU: FCW %x MXCSR %x mask %x, not %x %x %x", got.fcw, got.mxcsr,
+                        got.mxcsr_mask, HV_FPU_FCW_INIT, HV_FPU_MXCSR_INIT, mask);
+
+    hv_memcpy(&set, &got, sizeof(set));
+    fill(set.xmm[0], 16, 0x10);
+    fill(set.xmm[15], 16, 0xf0);
+    set.fcw = SET_FCW;
+    set.fsw = SET_FSW;
+    set.ftw = SET_FTW;
+    hv_memcpy(set.st[0], set_st0, 10);
+    set.mxcsr = SET_MXCSR;
+    if (!rc && hv_vcpu_set_fpu(t.vcpu, &set) != HV_OK)
+        rc = kcase_fail(kc, "set_fpu refused a valid image");
+
+    /* The lowest MXCSR bit this CPU lacks: FXRSTOR would #GP in the host. */
+    uint32_t bad_bit = 1;
+    while (bad_bit && (mask & bad_bit))
+        bad_bit <<= 1;
+    hv_memcpy(&bad, &set, sizeof(bad));
+    fill(bad.xmm[0], 16, 0x99);
+    bad.mxcsr = SET_MXCSR | bad_bit;
+    bad.mxcsr_mask = 0xffffffffu;
+    if (!rc && hv_vcpu_set_fpu(t.vcpu, &bad) != HV_ERR_INVALID_ARG)
+        rc = kcase_fail(kc, "set_fpu took MXCSR %x with host mask %x", bad.mxcsr, mask);
+
+    /* The host's own state, then the run: the guest must see the values
+       set (not the refused ones), the host its own afterwards. */
+    if (!rc) {
+        host_image(host_set);
+        fx_restore(host_set);
+        rc = vmt_run_until(&t, HV_EXIT_HLT);
+        fx_save(host_after);
+        fx_restore(kernel_fpu);
+        if (!rc)
+            rc = host_check(kc, host_set, host_after);
+    }
+    if (!rc && (t.nouts != 1 || t.outs[0].port != PORT_MARK || t.outs[0].value != 1))
+        rc = kcase_fail(kc, "the guest did not reach its report (%u OUTs)", t.nouts);
+    if (!rc)
+        rc = report_check(kc, t.ram + FPU_REPORT, &set);
+    if (!rc && hv_vcpu_get_fpu(t.vcpu, &got) != HV_OK)
+        rc = kcase_fail(kc, "get_fpu after the run failed");
+    if (!rc)
+        rc = result_check(kc, &got, mask);
+    if (!rc)
+        kprintf("vm.fpu_state: host MXCSR_MASK 0x%x, MXCSR bit 0x%x refused; guest read and "
+                "wrote XMM0/XMM15/ST0/MXCSR/FCW\n",
+                mask, bad_bit);
+    vmt_destroy(&t);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
+static const struct kcase vm_fpu_state_cases[] KCASE_TABLE = {
+    {"vm.fpu_state", case_fpu_state, 0},
+};
