@@ -67,9 +67,10 @@ struct svm_cpu {
     uint64_t hsave_pa;
     void *host_area;
     uint64_t host_area_pa;
-    bool enabled;     /* EFER.SVME set by us on this CPU */
-    bool svme_before; /* EFER.SVME was already set: leave it on at fini */
-    bool failed;      /* enabling failed here */
+    bool enabled;      /* EFER.SVME set by us on this CPU */
+    bool svme_before;  /* EFER.SVME was already set: leave it on at fini */
+    bool ffxsr_before; /* EFER.FFXSR was set: cleared while enabled, set again at fini */
+    bool failed;       /* enabling failed here */
 };
 
 /* The per-context ASID allocator (svm_asid.c). ASID 0 is the host's. */

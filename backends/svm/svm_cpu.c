@@ -31,13 +31,19 @@ static void svm_cpu_enable(void *arg, uint32_t cpu)
         return;
     }
     c->svme_before = (efer & EFER_SVME) != 0;
-    if (!c->svme_before && !svm_wrmsr(MSR_EFER, efer | EFER_SVME)) {
+    /* Fast FXSAVE/FXRSTOR (APM Vol. 2 3.1.7): with EFER.FFXSR, both skip
+       XMM0-15 in 64-bit mode at CPL 0, so the x87/SSE switch around every
+       run (core/fpu.h) would leave the host's XMM registers to the guest
+       and the guest's to the host. Off while the library is enabled here. */
+    c->ffxsr_before = (efer & EFER_FFXSR) != 0;
+    uint64_t on = (efer | EFER_SVME) & ~EFER_FFXSR;
+    if (on != efer && !svm_wrmsr(MSR_EFER, on)) {
         c->failed = true;
         return;
     }
     /* VMRUN saves the host state here; 4 KiB aligned (APM 15.30.4). */
     if (!svm_wrmsr(MSR_VM_HSAVE_PA, c->hsave_pa)) {
-        if (!c->svme_before)
+        if (on != efer)
             svm_wrmsr(MSR_EFER, efer);
         c->failed = true;
         return;
@@ -58,8 +64,9 @@ static void svm_cpu_disable(void *arg, uint32_t cpu)
         return;
     /* GIF is 1 here: every world switch ends with STGI. */
     svm_wrmsr(MSR_VM_HSAVE_PA, 0);
-    if (!c->svme_before && svm_rdmsr(MSR_EFER, &efer))
-        svm_wrmsr(MSR_EFER, efer & ~EFER_SVME);
+    if ((!c->svme_before || c->ffxsr_before) && svm_rdmsr(MSR_EFER, &efer))
+        svm_wrmsr(MSR_EFER,
+                  (c->svme_before ? efer : efer & ~EFER_SVME) | (c->ffxsr_before ? EFER_FFXSR : 0));
     c->enabled = false;
 }
 

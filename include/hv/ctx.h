@@ -72,6 +72,11 @@ struct hv_ctx_config {
 /**
  * @brief Create a context: validate @p ops, probe the CPU, pick a backend,
  *        enable virtualization on every host CPU.
+ *
+ * On AMD the per-CPU enable also clears EFER.FFXSR (fast FXSAVE/FXRSTOR
+ * would skip XMM0-15 in the x87/SSE switch around each run); the host
+ * must not set it while the context lives. hv_ctx_destroy() restores
+ * EFER.SVME and EFER.FFXSR as it found them.
  * @param ops Host services; copied, so it may be temporary.
  * @param config Options, or NULL.
  * @param[out] out The new context.

@@ -9,6 +9,7 @@
  * set before the run, must come back whole.
  */
 #include "core/util.h"
+#include "cpu.h"
 #include "vm_harness.h"
 
 VMT_GUEST(fpu);
@@ -141,9 +142,9 @@ static int result_check(struct kcase_ctx *kc, const struct hv_fpu_state *g, uint
     return 0;
 }
 
-static int case_fpu_state(struct kcase_ctx *kc)
+/* The whole exchange on a VM of ctx; name prefixes the summary line. */
+static int fpu_exchange(struct kcase_ctx *kc, struct hv_ctx *ctx, const char *name)
 {
-    struct hv_ctx *ctx;
     struct vmt t;
     struct hv_fpu_state set, bad, got;
     uint8_t kernel_fpu[512] __attribute__((aligned(16)));
@@ -152,8 +153,6 @@ static int case_fpu_state(struct kcase_ctx *kc)
     int rc;
 
     hv_memset(&t, 0, sizeof(t));
-    if (vmt_ctx_create(kc, &ctx))
-        return -1;
     rc = vmt_create(kc, ctx, &t, &guest_fpu);
 
     /* The mask the library must report: this CPU's (SDM Vol. 1 11.6.6). */
@@ -208,14 +207,74 @@ static int case_fpu_state(struct kcase_ctx *kc)
     if (!rc)
         rc = result_check(kc, &got, mask);
     if (!rc)
-        kprintf("vm.fpu_state: host MXCSR_MASK 0x%x, MXCSR bit 0x%x refused; guest read and "
+        kprintf("%s: host MXCSR_MASK 0x%x, MXCSR bit 0x%x refused; guest read and "
                 "wrote XMM0/XMM15/ST0/MXCSR/FCW\n",
-                mask, bad_bit);
+                name, mask, bad_bit);
     vmt_destroy(&t);
+    return rc;
+}
+
+static int case_fpu_state(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    int rc = fpu_exchange(kc, ctx, "vm.fpu_state");
     hv_ctx_destroy(ctx);
+    return rc;
+}
+
+#define MSR_EFER   0xc0000080u
+#define EFER_FFXSR (1ull << 14) /* AMD fast FXSAVE/FXRSTOR (APM Vol. 2 3.1.7) */
+
+static void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/*
+ * vm.fpu_ffxsr: a host that runs with EFER.FFXSR, under which FXSAVE and
+ * FXRSTOR in 64-bit mode at CPL 0 skip XMM0-15 (APM Vol. 2 3.1.7, Vol. 4
+ * FXSAVE): the library's switch of the x87/SSE state would then leave the
+ * host's XMM registers to the guest and the guest's to the host. Set on
+ * this CPU before the context exists, the bit must be clear while it
+ * does (the exchange above passes), and set again after hv_ctx_destroy.
+ */
+static int case_fpu_ffxsr(struct kcase_ctx *kc)
+{
+    uint32_t r[4];
+    cpuid(0x80000000u, 0, r);
+    bool has = false;
+    if (r[0] >= 0x80000001u) {
+        cpuid(0x80000001u, 0, r);
+        has = (r[3] >> 25) & 1;
+    }
+    if (!has) {
+        kprintf("vm.fpu_ffxsr: this CPU has no EFER.FFXSR: nothing to check\n");
+        return 0;
+    }
+    uint64_t efer = rdmsr(MSR_EFER);
+    wrmsr(MSR_EFER, efer | EFER_FFXSR);
+    struct hv_ctx *ctx;
+    int rc = vmt_ctx_create(kc, &ctx);
+    if (rc) {
+        wrmsr(MSR_EFER, efer);
+        return rc;
+    }
+    if (rdmsr(MSR_EFER) & EFER_FFXSR)
+        rc = kcase_fail(kc, "EFER.FFXSR still set with the context enabled on this CPU");
+    if (!rc)
+        rc = fpu_exchange(kc, ctx, "vm.fpu_ffxsr");
+    hv_ctx_destroy(ctx);
+    if (!rc && !(rdmsr(MSR_EFER) & EFER_FFXSR))
+        rc = kcase_fail(kc, "EFER.FFXSR not set again after hv_ctx_destroy");
+    wrmsr(MSR_EFER, efer);
+    if (!rc)
+        kprintf("vm.fpu_ffxsr: EFER.FFXSR clear while the context lived, set again after\n");
     return rc;
 }
 
 static const struct kcase vm_fpu_state_cases[] KCASE_TABLE = {
     {"vm.fpu_state", case_fpu_state, 0},
+    {"vm.fpu_ffxsr", case_fpu_ffxsr, 0},
 };
