@@ -41,20 +41,21 @@
  * runnable from SCHEDOP_yield or VCPUOP_up (hv_xen_vcpu_set_up()) to the
  * next hv_vcpu_run(); offline while down. Times are guest system time (the
  * pvclock's; 0 at hv_xen_enable(), where vCPU 0 starts runnable and the
- * others offline; without hv_host_ops::time_ns every time is 0). A vCPU
- * may register the area of any vCPU of its domain, as in Xen; the area is
- * a guest-virtual address in the caller's layout (64-bit or i386), written
- * at once through the caller's page tables, then at each transition of
- * its vCPU that the vCPU's own thread takes (its run, block, poll, HLT,
- * yield, VCPUOP_down of itself) through that vCPU's page tables, as a
- * supervisor access; a state another vCPU or the embedder sets (up, down)
- * reaches the area at the vCPU's next transition. An address that does
- * not translate to writable RAM is accepted (as Xen does for HVM guests)
- * and skips that update; the next one writes the whole structure. A null
- * address ends the updates. VCPUOP_get_runstate_info adds the time spent
- * in the current state so far, as Xen's does; the area holds the times as
- * of the last transition. With the update flag on, every write sets
- * XEN_RUNSTATE_UPDATE (bit 63 of state_entry_time) first and clears it
+ * others offline; without hv_host_ops::time_ns every time is 0). A vCPU may
+ * register the area of any vCPU of its domain, as in Xen (an id beyond
+ * hv_vm_config::max_vcpus, or of a vCPU never created, is -ENOENT for both
+ * calls); the area is a guest-virtual address in the caller's layout
+ * (64-bit or i386), written at once through the caller's page tables, then
+ * at each transition of its vCPU that the vCPU's own thread takes (its run,
+ * block, poll, HLT, yield, VCPUOP_down of itself) through that vCPU's page
+ * tables, as a supervisor access; a state another vCPU or the embedder sets
+ * (up, down) reaches the area at the vCPU's next transition. An address
+ * that does not translate to writable RAM is accepted (as Xen does for HVM
+ * guests) and skips that update; the next one writes the whole structure. A
+ * null address ends the updates. VCPUOP_get_runstate_info adds the time
+ * spent in the current state so far, as Xen's does; the area holds the
+ * times as of the last transition. With the update flag on, every write
+ * sets XEN_RUNSTATE_UPDATE (bit 63 of state_entry_time) first and clears it
  * last.
  *
  * Secondary vCPUs: create every vCPU the guest may use (hv_vcpu_create())
