@@ -213,31 +213,35 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
     xen_unlock(x, t);
 }
 
-/* The runstate of a vCPU that blocked, yielded or was brought up: running
-   from now (runstate.c), out of line. */
-static __attribute__((noinline, cold)) void runstate_run(struct hv_vcpu *vcpu, struct hv_xen_vm *x,
-                                                         struct hv_xen_vcpu *xv)
+/* The gate's other cases, out of line: a down vCPU does not run (Xen's
+   _VPF_down): report HV_HLT_DOWN at once, without touching its state
+   (VCPUOP_initialise may be setting it); one that blocked, yielded or was
+   brought up is running from now (runstate.c). */
+static __attribute__((noinline, cold)) bool gate_slow(struct hv_vcpu *vcpu, struct hv_exit *exit,
+                                                      struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
 {
-    xen_runstate_run(vcpu, x, xv);
-}
-
-/* A down vCPU does not run (Xen's _VPF_down): report HV_HLT_DOWN at once,
-   without touching its state (VCPUOP_initialise may be setting it). One
-   that runs is in the running state from here on. */
-static bool xen_run_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
-{
-    struct hv_xen_vm *x = xen_of(vcpu->vm);
-    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
     if (!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST)) {
-        if (__builtin_expect(
-                __atomic_load_n(&xv->rs_state, __ATOMIC_RELAXED) != XEN_RUNSTATE_running, 0))
-            runstate_run(vcpu, x, xv);
+        xen_runstate_run(vcpu, x, xv);
         return false;
     }
     hv_memset(exit, 0, sizeof(*exit));
     exit->reason = HV_EXIT_HLT;
     exit->hlt.source = HV_HLT_DOWN;
     return true;
+}
+
+/* At the start of every hv_vcpu_run: an up vCPU in the running state
+   passes with a test of one byte each. */
+static bool xen_run_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    if (__builtin_expect(!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST) &&
+                             __atomic_load_n(&xv->rs_state, __ATOMIC_RELAXED) ==
+                                 XEN_RUNSTATE_running,
+                         1))
+        return false;
+    return gate_slow(vcpu, exit, x, xv);
 }
 
 static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
