@@ -12,9 +12,11 @@
 
 #define RS_GET      4
 #define RS_REGISTER 5
+#define VCPU_UP     1
 #define VCPU_DOWN   2
 #define SCHED_YIELD 0
 #define SCHED_BLOCK 1
+#define SCHED_POLL  3
 #define RUNNING     0
 #define RUNNABLE    1
 #define BLOCKED     2
@@ -126,14 +128,30 @@ static void transitions(bool compat)
     xf_enter(&f, f.vcpu);
     check_rs(rs_at(&f, gpa, compat), RUNNING, 15450, 7100, 1300, 7050, 0);
 
+    /* SCHEDOP_poll of a port with nothing pending: blocked too. */
+    uint32_t port = 1;
+    memcpy(xf_gpa(&f, XF_BUF + 0x800), &port, 4);
+    uint8_t poll[24] = {0};
+    uint64_t ports = XF_BUF + 0x800;      /* identity-mapped, or paging off */
+    memcpy(poll, &ports, compat ? 4 : 8); /* sched_poll: the i386 handle is 4 bytes */
+    poll[compat ? 4 : 8] = 1;             /* nr_ports */
+    advance(&f, 5);
+    memcpy(xf_gpa(&f, XF_BUF + 0x900), poll, sizeof(poll));
+    CU_ASSERT_EQUAL(xf_call(&f, HC_SCHED, SCHED_POLL, XF_BUF + 0x900, 0, 0, 0, 0), 0);
+    CU_ASSERT_EQUAL(f.exit.hlt.source, HV_HLT_POLL);
+    check_rs(rs_at(&f, gpa, compat), BLOCKED, 15455, 7105, 1300, 7050, 0);
+    advance(&f, 45);
+    xf_enter(&f, f.vcpu);
+    check_rs(rs_at(&f, gpa, compat), RUNNING, 15500, 7105, 1300, 7095, 0);
+
     /* A null address turns the updates off; the accounting goes on. */
     CU_ASSERT_EQUAL(reg_area(&f, 0, 0), 0);
     advance(&f, 10);
     CU_ASSERT_EQUAL(xf_call(&f, HC_SCHED, SCHED_BLOCK, 0, 0, 0, 0, 0), 0);
-    check_rs(rs_at(&f, gpa, compat), RUNNING, 15450, 7100, 1300, 7050, 0);
+    check_rs(rs_at(&f, gpa, compat), RUNNING, 15500, 7105, 1300, 7095, 0);
     advance(&f, 20);
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, RS_GET, 0, XF_BUF, 0, 0, 0), 0);
-    check_rs(rs_at(&f, XF_BUF, compat), RUNNING, 15480, 7110, 1300, 7070, 0);
+    check_rs(rs_at(&f, XF_BUF, compat), RUNNING, 15530, 7115, 1300, 7115, 0);
     xf_teardown(&f);
 }
 
@@ -176,6 +194,15 @@ static void test_offline(void)
     CU_ASSERT_EQUAL(f.exit.hlt.source, HV_HLT_DOWN);
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, RS_GET, 1, XF_BUF, 0, 0, 0), 0);
     check_rs(rs_at(&f, XF_BUF, false), OFFLINE, 5000, 400, 600, 0, 4100);
+    /* VCPUOP_up from vCPU 0: runnable until vCPU 1 runs, which writes its
+       area (the up left it as it was). */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, VCPU_UP, 1, 0, 0, 0, 0), 0);
+    check_rs(rs_at(&f, XF_BUF + 0x200, false), OFFLINE, 5000, 400, 600, 0, 4000);
+    advance(&f, 25);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, RS_GET, 1, XF_BUF, 0, 0, 0), 0);
+    check_rs(rs_at(&f, XF_BUF, false), RUNNABLE, 5100, 400, 625, 0, 4100);
+    xf_enter(&f, f.vcpu1);
+    check_rs(rs_at(&f, XF_BUF + 0x200, false), RUNNING, 5125, 400, 625, 0, 4100);
     xf_teardown(&f);
 }
 
@@ -200,7 +227,7 @@ static void test_bad_areas(void)
     xf_enter(&f, f.vcpu);
     CU_ASSERT_EQUAL(memcmp(before, xf_gpa(&f, XF_HOLE - 32), 32), 0);
     CU_ASSERT_EQUAL(reg_area(&f, 0, XF_HOLE), 0);
-    CU_ASSERT_EQUAL(reg_area(&f, 0, ~0ull - 8), 0);             /* wraps */
+    CU_ASSERT_EQUAL(reg_area(&f, 0, ~0ull - 8), 0); /* wraps */
     uint8_t ro[48];
     memcpy(ro, xf_gpa(&f, XF_RO_PAGE), sizeof(ro));
     CU_ASSERT_EQUAL(reg_area(&f, 0, XF_RO_PAGE), 0);
