@@ -105,18 +105,19 @@ struct hv_xen_vcpu {
     int32_t poll_port; /* XEN_POLLING: the single polled port, or -1 for several */
     /* pvclock: published at the current vcpu_info location [L]. */
     bool time_valid;
+    /* Runstate (runstate.c) [L]: the state (XEN_RUNSTATE_*, read without
+       the lock by the run gate) and the area's layout (i386 if rs_compat);
+       the rest below. */
+    uint8_t rs_state;
+    bool rs_compat;
     uint64_t time_stamp_tsc; /* host TSC at the last update */
     /* Host TSC before which the vCPU stays settled (hooks.c xen_idle): no
        block or poll to end, no timer armed, its pvclock current. Set by
        the pre-entry pass, zeroed by whatever unsettles the vCPU
        (xen_unsettle) [L]; read without the lock. 0: the pass must run. */
     uint64_t settled_until;
-    /* Runstate (runstate.c) [L]: the state (XEN_RUNSTATE_*, read without
-       the lock by the run gate), the guest system time it began, the time
-       spent in each state; the area's guest-virtual address (0: none) and
-       its layout (i386 if rs_compat). */
-    uint8_t rs_state;
-    bool rs_compat;
+    /* Runstate [L]: the area's guest-virtual address (0: none), the guest
+       system time the state began, the time spent in each state. */
     uint64_t rs_area;
     uint64_t rs_entry;
     uint64_t rs_time[4];
