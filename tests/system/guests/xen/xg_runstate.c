@@ -67,6 +67,23 @@ static void block_for(evtchn_port_t t, uint64_t ns)
     CHECK(xg_fired[t] != fired);
 }
 
+static uint64_t blocked_so_far(void)
+{
+    struct vcpu_runstate_info g;
+    CHECK_EQ(vcpuop(VCPUOP_get_runstate_info, 0, &g), 0);
+    return g.time[RUNSTATE_blocked];
+}
+
+/* Block for @p ns at a time until the blocked total grew by @p min (a few
+   tries: a host that stalls the guest past the deadline before the block
+   leaves nothing to wait for). */
+static void block_until(evtchn_port_t t, uint64_t ns, uint64_t min)
+{
+    uint64_t b0 = blocked_so_far();
+    for (unsigned i = 0; i < 5 && blocked_so_far() - b0 < min; i++)
+        block_for(t, ns);
+}
+
 void xg_test_runstate(void)
 {
     CHECK_EQ(sizeof(struct vcpu_runstate_info), sizeof(ureg) == 8 ? 48 : 44);
@@ -95,7 +112,7 @@ void xg_test_runstate(void)
              0);
     xg_sti();
     uint64_t t1 = xg_now();
-    block_for(t, 20 * MS);
+    block_until(t, 20 * MS, 10 * MS);
     uint64_t t2 = xg_now();
     struct vcpu_runstate_info b = snapshot();
     CHECK_EQ(b.state, RUNSTATE_running);
@@ -131,7 +148,7 @@ void xg_test_runstate(void)
     r.addr.p = XG_HOLE_GPA;
     CHECK_EQ(vcpuop(VCPUOP_register_runstate_memory_area, 0, &r), 0);
     struct vcpu_runstate_info d = snapshot();
-    block_for(t, 2 * MS);
+    block_until(t, 2 * MS, 1 * MS);
     struct vcpu_runstate_info now = snapshot();
     CHECK(same(&now, &d));
     /* Re-registered: the whole area again, the 2 ms blocked included. */
@@ -142,7 +159,7 @@ void xg_test_runstate(void)
     /* A null address ends the updates. */
     r.addr.p = 0;
     CHECK_EQ(vcpuop(VCPUOP_register_runstate_memory_area, 0, &r), 0);
-    block_for(t, 2 * MS);
+    block_until(t, 2 * MS, 1 * MS);
     now = snapshot();
     CHECK(same(&now, &e));
     CHECK_EQ(vcpuop(VCPUOP_get_runstate_info, 0, &g), 0);
