@@ -27,7 +27,36 @@
  * hypercalls they race with). Not implemented (the guest gets -ENOSYS):
  * FIFO event channels (EVTCHNOP_init_control fails with -EOPNOTSUPP, as on
  * a Xen built without them, so guests fall back to the 2-level ABI), grant
- * table v2, GNTTABOP_map_grant_ref, runstate areas, PIRQs.
+ * table v2, GNTTABOP_map_grant_ref, VCPUOP_register_runstate_phys_area,
+ * PIRQs.
+ *
+ * Runstate (VCPUOP_register_runstate_memory_area, VCPUOP_get_runstate_info,
+ * and vm_assist with VMASST_TYPE_runstate_update_flag, the one vm_assist
+ * type an HVM guest may use: any other is -EINVAL). The library does not
+ * see the embedder's scheduler, so a vCPU's state follows what it sees:
+ * running from the start of hv_vcpu_run() on, including the time the
+ * embedder spends on an exit before the next run (so the guest never sees
+ * steal time); blocked from SCHEDOP_block, SCHEDOP_poll or an HLT with
+ * nothing to deliver (each an ::HV_EXIT_HLT) to the next hv_vcpu_run();
+ * runnable from SCHEDOP_yield or VCPUOP_up (hv_xen_vcpu_set_up()) to the
+ * next hv_vcpu_run(); offline while down. Times are guest system time (the
+ * pvclock's; 0 at hv_xen_enable(), where vCPU 0 starts runnable and the
+ * others offline; without hv_host_ops::time_ns every time is 0). A vCPU may
+ * register the area of any vCPU of its domain, as in Xen (an id beyond
+ * hv_vm_config::max_vcpus, or of a vCPU never created, is -ENOENT for both
+ * calls); the area is a guest-virtual address in the caller's layout
+ * (64-bit or i386), written at once through the caller's page tables, then
+ * at each transition of its vCPU that the vCPU's own thread takes (its run,
+ * block, poll, HLT, yield, VCPUOP_down of itself) through that vCPU's page
+ * tables, as a supervisor access; a state another vCPU or the embedder sets
+ * (up, down) reaches the area at the vCPU's next transition. An address
+ * that does not translate to writable RAM is accepted (as Xen does for HVM
+ * guests) and skips that update; the next one writes the whole structure. A
+ * null address ends the updates. VCPUOP_get_runstate_info adds the time
+ * spent in the current state so far, as Xen's does; the area holds the
+ * times as of the last transition. With the update flag on, every write
+ * sets XEN_RUNSTATE_UPDATE (bit 63 of state_entry_time) first and clears it
+ * last.
  *
  * Secondary vCPUs: create every vCPU the guest may use (hv_vcpu_create())
  * before it runs and run each with hv_vcpu_run() on any host CPU. vCPU 0
@@ -167,7 +196,8 @@ struct hv_xen_config {
  * have; the rest (more ports, the console_io buffers, the table of host
  * grant mappings) is allocated on first use, and a failure there is the
  * guest's -ENOMEM or the host call's ::HV_ERR_NO_MEMORY. Call it before
- * the guest runs; vCPUs may be created before or after. hv_vm_destroy() disables it too; hv_xen_disable() does it earlier.
+ * the guest runs; vCPUs may be created before or after. hv_vm_destroy() disables it too;
+ * hv_xen_disable() does it earlier.
  * @param vm The VM.
  * @param config Options, or NULL for the defaults.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, bad config); ::HV_ERR_EXISTS

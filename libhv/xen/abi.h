@@ -15,6 +15,7 @@
 #define XEN_HC_XEN_VERSION      17
 #define XEN_HC_CONSOLE_IO       18
 #define XEN_HC_GRANT_TABLE_OP   20
+#define XEN_HC_VM_ASSIST        21
 #define XEN_HC_IRET             23 /* PV only: its page slot holds UD2 */
 #define XEN_HC_VCPU_OP          24
 #define XEN_HC_SCHED_OP         29
@@ -123,6 +124,17 @@
 #define VCPUOP_stop_singleshot_timer         9
 #define VCPUOP_register_vcpu_info            10
 #define VCPU_SSHOTTMR_future                 (1u << 0)
+/* vcpu_runstate_info::state and its update flag (vcpu.h). */
+#define XEN_RUNSTATE_running  0
+#define XEN_RUNSTATE_runnable 1
+#define XEN_RUNSTATE_blocked  2
+#define XEN_RUNSTATE_offline  3
+#define XEN_RUNSTATE_UPDATE   (1ull << 63)
+
+/* vm_assist (xen.h): the only type an HVM/PVH guest may use. */
+#define XEN_VMASST_CMD_enable                0
+#define XEN_VMASST_CMD_disable               1
+#define XEN_VMASST_TYPE_runstate_update_flag 5
 
 /* event_channel_op (event_channel.h). */
 #define EVTCHNOP_bind_interdomain 0

@@ -145,6 +145,8 @@ static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_x
         x->vcpus[i].id = i;
         x->vcpus[i].initialised = i == 0; /* the boot vCPU; the rest wait for VCPUOP_up */
         x->vcpus[i].down = i != 0;
+        /* Guest time 0 is now: vCPU 0 waits for its first run. */
+        x->vcpus[i].rs_state = i == 0 ? XEN_RUNSTATE_runnable : XEN_RUNSTATE_offline;
     }
     if (cfg->memmap_count) {
         for (uint32_t i = 0; i < cfg->memmap_count; i++)
@@ -333,6 +335,7 @@ hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
     if (entry != HV_OK)
         return entry;
     struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
     bool was_down = xv->down;
     if (up) {
@@ -340,6 +343,9 @@ hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
         xen_set_block(x, xv, XEN_RUNNING);
     }
     __atomic_store_n(&xv->down, !up, __ATOMIC_SEQ_CST);
+    /* The area is written at the vCPU's next transition (its own paging). */
+    if (up != !was_down)
+        xen_runstate_set(xv, up ? XEN_RUNSTATE_runnable : XEN_RUNSTATE_offline, now);
     xen_unlock(x, t);
     if (!up && !was_down && __atomic_load_n(&vcpu->running, __ATOMIC_SEQ_CST))
         hv_vcpu_kick(vcpu);

@@ -213,17 +213,35 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
     xen_unlock(x, t);
 }
 
-/* A down vCPU does not run (Xen's _VPF_down): report HV_HLT_DOWN at once,
-   without touching its state (VCPUOP_initialise may be setting it). */
-static bool xen_run_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
+/* The gate's other cases, out of line: a down vCPU does not run (Xen's
+   _VPF_down): report HV_HLT_DOWN at once, without touching its state
+   (VCPUOP_initialise may be setting it); one that blocked, yielded or was
+   brought up is running from now (runstate.c). */
+static __attribute__((noinline, cold)) bool gate_slow(struct hv_vcpu *vcpu, struct hv_exit *exit,
+                                                      struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
 {
-    struct hv_xen_vm *x = xen_of(vcpu->vm);
-    if (!__atomic_load_n(&xen_vcpu(x, vcpu)->down, __ATOMIC_SEQ_CST))
+    if (!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST)) {
+        xen_runstate_run(vcpu, x, xv);
         return false;
+    }
     hv_memset(exit, 0, sizeof(*exit));
     exit->reason = HV_EXIT_HLT;
     exit->hlt.source = HV_HLT_DOWN;
     return true;
+}
+
+/* At the start of every hv_vcpu_run: an up vCPU in the running state
+   passes with a test of one byte each. */
+static bool xen_run_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    if (__builtin_expect(!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST) &&
+                             __atomic_load_n(&xv->rs_state, __ATOMIC_RELAXED) ==
+                                 XEN_RUNSTATE_running,
+                         1))
+        return false;
+    return gate_slow(vcpu, exit, x, xv);
 }
 
 static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
@@ -235,8 +253,15 @@ static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
     uint64_t t = xen_lock(x);
     xen_run_timers(x, xv, now);
     bool need = xen_events_need_delivery(x, xv, vcpu, rflags);
-    if (!need)
+    if (!need) {
         xen_set_block(x, xv, XEN_HALTED);
+        xen_runstate_set(xv, XEN_RUNSTATE_blocked, now);
+        if (xv->rs_area) {
+            struct xen_call c;
+            xen_call_from_vcpu(&c, vcpu);
+            xen_runstate_publish(&c, x, xv);
+        }
+    }
     xen_unlock(x, t);
     return need;
 }

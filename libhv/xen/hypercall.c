@@ -51,6 +51,7 @@ static const struct hc_entry hcalls[] = {
     [XEN_HC_XEN_VERSION] = {xen_do_xen_version, FAST_QUIET},
     [XEN_HC_CONSOLE_IO] = {xen_do_console_io, FAST_NO},
     [XEN_HC_GRANT_TABLE_OP] = {xen_do_grant_table_op, FAST_NO},
+    [XEN_HC_VM_ASSIST] = {xen_do_vm_assist, FAST_NO},
     [XEN_HC_VCPU_OP] = {xen_do_vcpu_op, FAST_NO},
     [XEN_HC_SCHED_OP] = {xen_do_sched_op, FAST_NO},
     [XEN_HC_EVENT_CHANNEL_OP] = {xen_do_event_channel_op, FAST_NO}, /* send, unmask: above */
@@ -87,6 +88,20 @@ static inline __attribute__((always_inline)) void load_fetch_regs(struct hv_vcpu
     fr->cs_limit = st.seg[HV_SEG_CS].limit;
     fr->cs_attr = (uint16_t)st.seg[HV_SEG_CS].attr;
     fr->cpl = (uint8_t)be->get_cpl(vcpu);
+}
+
+void xen_call_from_vcpu(struct xen_call *c, struct hv_vcpu *vcpu)
+{
+    load_fetch_regs(vcpu, &c->fr);
+    c->fr.cpl = 0; /* the hypervisor's own access, as a supervisor one */
+    c->vcpu = vcpu;
+    c->x = xen_of(vcpu->vm);
+    c->xv = xen_vcpu_cached(c->x, vcpu);
+    c->exit = NULL;
+    c->compat = !((c->fr.efer & HV_EMU_EFER_LMA) && (c->fr.cs_attr & HV_SEG_L));
+    c->exit_to_host = false;
+    c->restart = false;
+    c->regs_loaded = false;
 }
 
 /* hvm_guest_x86_mode(): 64-bit code is EFER.LMA with CS.L (SDM Vol. 3A

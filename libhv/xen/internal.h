@@ -105,12 +105,22 @@ struct hv_xen_vcpu {
     int32_t poll_port; /* XEN_POLLING: the single polled port, or -1 for several */
     /* pvclock: published at the current vcpu_info location [L]. */
     bool time_valid;
+    /* Runstate (runstate.c) [L]: the state (XEN_RUNSTATE_*, read without
+       the lock by the run gate) and the area's layout (i386 if rs_compat);
+       the rest below. */
+    uint8_t rs_state;
+    bool rs_compat;
     uint64_t time_stamp_tsc; /* host TSC at the last update */
     /* Host TSC before which the vCPU stays settled (hooks.c xen_idle): no
        block or poll to end, no timer armed, its pvclock current. Set by
        the pre-entry pass, zeroed by whatever unsettles the vCPU
        (xen_unsettle) [L]; read without the lock. 0: the pass must run. */
     uint64_t settled_until;
+    /* Runstate [L]: the area's guest-virtual address (0: none), the guest
+       system time the state began, the time spent in each state. */
+    uint64_t rs_area;
+    uint64_t rs_entry;
+    uint64_t rs_time[4];
 };
 
 struct hv_xen_hub {
@@ -193,7 +203,8 @@ struct hv_xen_vm {
     uint64_t resync_tsc;   /* host TSC ticks between pvclock refreshes (1 s) */
     uint64_t time_base_ns; /* host ns at guest system time 0 */
 
-    uint32_t npolling; /* vCPUs in SCHEDOP_poll [L]; none: sends skip the poller scan */
+    uint32_t npolling;   /* vCPUs in SCHEDOP_poll [L]; none: sends skip the poller scan */
+    bool rs_update_flag; /* VMASST_TYPE_runstate_update_flag enabled [L] */
 
     /* Serializes changes of the guest-physical map (add_to_physmap, table
        growth): they may allocate, so they cannot run under the [L] lock. */
@@ -325,6 +336,14 @@ struct xen_call {
 /* Copy between hypervisor and guest-virtual memory: 0 or -XEN_EFAULT. */
 int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len);
 int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t len);
+/* Host pointers to the writable guest-virtual range [@p gva, +@p len) (len
+   at most a page): p[0] for its first *@p n0 bytes, p[1] for the rest,
+   which lies in the next page; false if any byte does not translate to
+   writable RAM. */
+bool xen_gva_span(struct xen_call *c, uint64_t gva, size_t len, uint8_t *p[2], size_t *n0);
+/* Set up @p c for guest-virtual accesses as @p vcpu's kernel (CPL 0) with
+   its current paging, outside a hypercall (the vCPU's own thread). */
+void xen_call_from_vcpu(struct xen_call *c, struct hv_vcpu *vcpu);
 
 /*
  * A structure whose i386 (compat) layout differs from the native one
@@ -515,6 +534,38 @@ void xen_run_timers(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t now);
 uint64_t xen_next_deadline(const struct hv_xen_vcpu *xv);
 /* Wake pollers of @p port (lock held). */
 void xen_check_pollers(struct hv_xen_vm *x, uint32_t port);
+
+/* ---- runstate (runstate.c) ---- */
+
+/* The vCPU enters runstate @p state at guest time @p now; a down vCPU
+   stays offline [L]. */
+void xen_runstate_set(struct hv_xen_vcpu *xv, uint8_t state, uint64_t now);
+/* Write the vCPU's runstate area, if it has one, through @p c's paging;
+   an address that does not translate skips this update [L]. */
+void xen_runstate_publish(struct xen_call *c, struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
+/* The calling vCPU (c->xv) enters @p state: both of the above [L]. */
+static inline void xen_runstate_change(struct xen_call *c, uint8_t state, uint64_t now)
+{
+    xen_runstate_set(c->xv, state, now);
+    xen_runstate_publish(c, c->x, c->xv);
+}
+/* The run gate's slow path: the vCPU, not running, runs from now. */
+void xen_runstate_run(struct hv_vcpu *vcpu, struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
+/* VCPUOP_register_runstate_memory_area and VCPUOP_get_runstate_info on @p xv. */
+long xen_vcpu_register_runstate(struct xen_call *c, struct hv_xen_vcpu *xv);
+long xen_vcpu_get_runstate(struct xen_call *c, struct hv_xen_vcpu *xv);
+long xen_do_vm_assist(struct xen_call *c);
+/* The vCPU's runstate_info in the native or i386 layout, with the time
+   since the state began added to its state's total when @p now is not 0;
+   returns its size [L]. */
+size_t xen_runstate_encode(const struct hv_xen_vcpu *xv, bool compat, uint64_t now,
+                           uint8_t buf[sizeof(struct xen_vcpu_runstate_info_64)]);
+/* Write the encoded runstate @p img (@p len bytes) with @p put (offset,
+   bytes), following the update-flag protocol when @p flag is set: bit 63
+   of state_entry_time first, then the whole structure, then the bit
+   cleared, with a write barrier between the steps. */
+typedef void (*xen_rs_put_fn)(void *opaque, size_t off, const uint8_t *src, size_t len);
+void xen_runstate_store(const uint8_t *img, size_t len, bool flag, xen_rs_put_fn put, void *opaque);
 
 /* ---- time (time.c) ---- */
 

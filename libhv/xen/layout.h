@@ -285,6 +285,30 @@ struct xen_vcpu_set_periodic_timer {
 };
 XEN_SIZE(struct xen_vcpu_set_periodic_timer, 8);
 
+/* vcpu_runstate_info (vcpu.h): the vCPU's state (RUNSTATE_*), the guest
+   system time it entered it (bit 63: XEN_RUNSTATE_UPDATE) and the time
+   spent in each state; on i386 the uint64_t members are 4-byte aligned. */
+#define XEN_VCPU_RUNSTATE_INFO(W)                                                                  \
+    struct xen_vcpu_runstate_info_##W {                                                            \
+        int32_t state;                                                                             \
+        xen_u64_##W state_entry_time;                                                              \
+        xen_u64_##W time[4];                                                                       \
+    }
+XEN_VCPU_RUNSTATE_INFO(64);
+XEN_VCPU_RUNSTATE_INFO(32);
+XEN_SIZE2(xen_vcpu_runstate_info, 48, 44);
+XEN_PIN2(xen_vcpu_runstate_info, state, 0, 0);
+XEN_PIN2(xen_vcpu_runstate_info, state_entry_time, 8, 4);
+XEN_PIN2(xen_vcpu_runstate_info, time, 16, 12);
+
+/* vcpu_register_runstate_memory_area (vcpu.h): a union of a guest handle,
+   a pointer and a uint64_t p, 8 bytes for both widths; an i386 caller's
+   pointer is the low half. */
+struct xen_vcpu_register_runstate_memory_area {
+    uint64_t addr;
+};
+XEN_SIZE(struct xen_vcpu_register_runstate_memory_area, 8);
+
 /* VCPUOP_initialise of an HVM/PVH vCPU (hvm/hvm_vcpu.h): one layout for
    both guest widths (every 8-byte member is 8-byte aligned). The register
    lists are in x86 encoding order, as enum hv_gpr. Segment attributes are

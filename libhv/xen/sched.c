@@ -92,6 +92,7 @@ static long do_block(struct xen_call *c)
     xen_run_timers(x, c->xv, now);
     if (!xen_events_need_delivery(x, c->xv, c->vcpu, rflags)) {
         xen_set_block(c->x, c->xv, XEN_BLOCKED);
+        xen_runstate_change(c, XEN_RUNSTATE_blocked, now);
         stop(c, HV_HLT_BLOCK);
     }
     xen_unlock(x, t);
@@ -125,6 +126,7 @@ static long do_poll(struct xen_call *c)
         return -XEN_EFAULT;
 
     long rc = 0;
+    uint64_t now = xen_now(x);
     t = xen_lock(x);
     for (uint32_t i = 0; i < nr; i++) {
         if (port[i] >= xen_2l_ports(x)) {
@@ -137,6 +139,7 @@ static long do_poll(struct xen_call *c)
     c->xv->poll_port = nr == 1 ? (int32_t)port[0] : -1;
     c->xv->poll_deadline = timeout;
     xen_set_block(c->x, c->xv, XEN_POLLING); /* unsettles it */
+    xen_runstate_change(c, XEN_RUNSTATE_blocked, now);
     stop(c, HV_HLT_POLL);
 out:
     xen_unlock(x, t);
@@ -180,7 +183,9 @@ long xen_do_sched_op(struct xen_call *c)
 {
     switch ((uint32_t)c->arg[0]) {
     case SCHEDOP_yield: {
+        uint64_t now = xen_now(c->x);
         uint64_t t = xen_lock(c->x);
+        xen_runstate_change(c, XEN_RUNSTATE_runnable, now);
         stop(c, HV_HLT_YIELD);
         xen_unlock(c->x, t);
         return 0;

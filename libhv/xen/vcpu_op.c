@@ -1,7 +1,7 @@
 /*
  * vcpu_op: where a vCPU's vcpu_info lives, whether it is up, and its
  * single-shot and periodic timers; bringing vCPUs up and down is in
- * vcpu_up.c. Runstate areas are not implemented: they return -ENOSYS.
+ * vcpu_up.c, the runstate in runstate.c.
  */
 #include "core/guest_mem.h"
 #include "xen/internal.h"
@@ -127,6 +127,10 @@ long xen_do_vcpu_op(struct xen_call *c)
         return !__atomic_load_n(&xv->down, __ATOMIC_ACQUIRE);
     case VCPUOP_register_vcpu_info:
         return register_vcpu_info(c, xv);
+    case VCPUOP_get_runstate_info:
+        return xen_vcpu_get_runstate(c, xv);
+    case VCPUOP_register_runstate_memory_area:
+        return xen_vcpu_register_runstate(c, xv);
     case VCPUOP_set_singleshot_timer:
         return set_singleshot(c, xv);
     case VCPUOP_stop_singleshot_timer: {

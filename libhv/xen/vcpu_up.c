@@ -257,6 +257,7 @@ long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv)
     struct hv_vcpu *v = xen_vcpu_obj(x, xv->id);
     if (!v)
         return -XEN_ENOENT;
+    uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
     long rc = 0;
     bool wake = false;
@@ -266,6 +267,8 @@ long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv)
         __atomic_store_n(&xv->down, false, __ATOMIC_RELEASE);
         xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
+        /* Its area is written when it runs (its own paging). */
+        xen_runstate_set(xv, XEN_RUNSTATE_runnable, now);
         wake = true;
     }
     xen_unlock(x, t);
@@ -280,6 +283,7 @@ long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv)
     struct hv_vcpu *v = xen_vcpu_obj(x, xv->id);
     if (!v)
         return -XEN_ENOENT;
+    uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
     bool others = false;
     for (uint32_t i = 0; i < x->nvcpus && !others; i++)
@@ -296,6 +300,11 @@ long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv)
     }
     bool was_down = xv->down;
     __atomic_store_n(&xv->down, true, __ATOMIC_SEQ_CST);
+    /* Offline from now. The caller's own area is written now; another
+       vCPU's at its next transition (its own paging). */
+    xen_runstate_set(xv, XEN_RUNSTATE_offline, now);
+    if (xv == c->xv)
+        xen_runstate_publish(c, x, xv);
     xen_unlock(x, t);
     if (xv == c->xv) {
         /* The caller stops here; VCPUOP_up resumes it after the call. */

@@ -350,7 +350,7 @@ static long hypercall(struct world *w, struct dom *d, struct hv_vcpu *vcpu, uint
     return d->compat ? (long)(int32_t)(uint32_t)rax : (long)rax;
 }
 
-static const uint64_t numbers[] = {12, 15, 17, 18, 20, 24, 29, 32, 34, 0, 1, 38, 41, 63, 64};
+static const uint64_t numbers[] = {12, 15, 17, 18, 20, 24, 29, 32, 34, 0, 1, 38, 21, 63, 64};
 
 /*
  * The mock host, the context, the hub and the guest RAM live across inputs
@@ -447,8 +447,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_CHECK(r == -1, "hypercall from CPL 3 returned %ld, not -EPERM", r);
             } else if (w->exit.reason == HV_EXIT_UNHANDLED) {
                 uint64_t n = d->compat ? (uint32_t)nr : nr;
-                bool known = n == 12 || n == 15 || n == 17 || n == 18 || n == 20 || n == 24 ||
-                             n == 29 || n == 32 || n == 34;
+                bool known = n == 12 || n == 15 || n == 17 || n == 18 || n == 20 || n == 21 ||
+                             n == 24 || n == 29 || n == 32 || n == 34;
                 if (!known)
                     FZ_CHECK(r == -38, "unknown hypercall %llu returned %ld", (unsigned long long)n,
                              r);

@@ -211,7 +211,7 @@ def slat_seeds():
 
 
 # ---------------------------------------------------------------- hypercall
-NUMS = [12, 15, 17, 18, 20, 24, 29, 32, 34, 0, 1, 38, 41, 63, 64]
+NUMS = [12, 15, 17, 18, 20, 24, 29, 32, 34, 0, 1, 38, 21, 63, 64]
 
 
 def hc(nr, args, sub=None):
@@ -290,7 +290,7 @@ def hypercall_seeds():
               hc(17, [U8(0), (6, b"\0\0"), U8(0)], sub=1) + hc(17, [U8(0), (5, b"\x04"), U8(0)], sub=1) +
               hc(17, [U8(0), (13, b"\0\0"), U8(0)], sub=1) + hc(17, [U8(0), (14, b"\0\0"), U8(0)], sub=1) +
               hc(17, [U8(0), (12, b"\0\0"), U8(0)], sub=1) +
-              hc(12, [U8(0), (5, b"\x08"), U8(0)], sub=9) + hc(41, [U8(0)], sub=0)))
+              hc(12, [U8(0), (5, b"\x08"), U8(0)], sub=9) + hc(63, [U8(0)], sub=0)))
     # The hypercall page placed over the guest's code, then written by calls.
     s.append(("cpuid_msr", bytes([13, 1]) + struct.pack("<HB", 0, 0) + bytes([13, 1]) +
               struct.pack("<HB", 3, 1) + bytes([13, 2, 0]) + q(0) + bytes([13, 3, 0]) + q(0x5000)))
@@ -299,6 +299,13 @@ def hypercall_seeds():
               hc(17, [U8(0), (12, b"\x00\x10"), U8(0)], sub=1)))
     s.append(("compat", hc(17, [U8(0), BUFARG(), U8(0)], sub=1) + buf(0, alloc) +
               hc(32, [U8(0), BUFARG(), U8(0)], sub=6)))
+    # runstate: the update flag on, vCPU 0's area in the buffers, another
+    # straddling two pages for vCPU 1, a block, get_runstate_info.
+    s.append(("runstate", hc(21, [U8(0), U8(5), U8(0)], sub=0) +
+              buf(0, struct.pack("<Q", 0x10100)) + hc(24, [U8(0), U8(0), BUFARG(0)], sub=5) +
+              buf(0x40, struct.pack("<Q", 0x10fec)) + hc(24, [U8(0), U8(1), BUFARG(0x40)], sub=5) +
+              hc(29, [U8(0), U8(0), U8(0)], sub=1) + hc(24, [U8(0), U8(0), BUFARG(0x200)], sub=4) +
+              at(0x40, hc(24, [U8(0), U8(1), BUFARG(0x300)], sub=4))))
     for name, body in s:
         setup = 0x0a if name == "compat" else 0x04
         out("hypercall", name, bytes([setup]) + body)

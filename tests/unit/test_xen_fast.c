@@ -46,7 +46,8 @@ static long rax(struct xf *f)
 static bool implemented(uint64_t nr)
 {
     return nr == HC_MEMORY_OP || nr == HC_SET_TIMER || nr == HC_VERSION || nr == HC_CONSOLE ||
-           nr == HC_GNTTAB || nr == HC_VCPU_OP || nr == HC_SCHED || nr == HC_EVTCHN || nr == HC_HVM;
+           nr == HC_GNTTAB || nr == HC_VM_ASSIST || nr == HC_VCPU_OP || nr == HC_SCHED ||
+           nr == HC_EVTCHN || nr == HC_HVM;
 }
 
 /* Every number the layer implements takes the full path from the fast

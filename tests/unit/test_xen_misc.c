@@ -756,7 +756,7 @@ static void test_vcpu_info_and_time(void)
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 3, 3, 0, 0, 0, 0), E_NOENT);
     CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 0, 1, XF_BUF, 0, 0, 0),
                     E_EXIST); /* initialise: up already */
-    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 5, 0, XF_BUF, 0, 0, 0), E_NOSYS); /* runstate */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, 11, 0, XF_BUF, 0, 0, 0), E_NOSYS); /* send_nmi */
 
     /* pvclock in shared_info slot 0 after the first entry. */
     xf_enter(&f, f.vcpu);

@@ -115,6 +115,7 @@ long xf_map_shinfo(struct xf *f, uint64_t gfn);
 #define HC_VERSION   17
 #define HC_CONSOLE   18
 #define HC_GNTTAB    20
+#define HC_VM_ASSIST 21
 #define HC_VCPU_OP   24
 #define HC_SCHED     29
 #define HC_EVTCHN    32
@@ -142,5 +143,6 @@ void xen_suite_misc(void);
 void xen_suite_pvh(void);
 void xen_suite_smp(void);
 void xen_suite_fast(void);
+void xen_suite_runstate(void);
 
 #endif /* XEN_FIXTURE_H */

@@ -117,6 +117,19 @@ static int case_upcall(struct kcase_ctx *kc)
     return group(kc, "upcall", NULL);
 }
 
+/* The guest blocked on its timer at least once (HLT exits to the host). */
+static int runstate_after(struct xh *h, struct xh_dom *d)
+{
+    if (d->hlts < 1)
+        return kcase_fail(h->kc, "%s: no HLT exit: the guest never blocked", d->label);
+    return 0;
+}
+
+static int case_runstate(struct kcase_ctx *kc)
+{
+    return group(kc, "runstate", runstate_after);
+}
+
 static int case_grant(struct kcase_ctx *kc)
 {
     return group(kc, "grant", NULL);
@@ -528,6 +541,7 @@ static const struct kcase xen_cases[] KCASE_TABLE = {
     {"xen.upcall", case_upcall, 0},
     {"xen.grant", case_grant, 0},
     {"xen.vcpu", case_vcpu, 0},
+    {"xen.runstate", case_runstate, 0},
     {"xen.smp", case_smp, 0},
     {"xen.shutdown_code", case_shutdown_code, 0},
     {"xen.gzip", case_gzip, 0},

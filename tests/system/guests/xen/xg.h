@@ -28,6 +28,7 @@ typedef unsigned long ureg; /* xen_ulong_t, a guest handle, a register */
 #define HC_xen_version      17
 #define HC_console_io       18
 #define HC_grant_table_op   20
+#define HC_vm_assist        21
 #define HC_iret             23
 #define HC_vcpu_op          24
 #define HC_sched_op         29
@@ -172,6 +173,7 @@ struct xen_hvm_evtchn_upcall_vector {
 #define VCPUOP_initialise                    0
 #define VCPUOP_up                            1
 #define VCPUOP_is_up                         3
+#define VCPUOP_get_runstate_info             4
 #define VCPUOP_register_runstate_memory_area 5
 #define VCPUOP_set_periodic_timer            6
 #define VCPUOP_stop_periodic_timer           7
@@ -191,6 +193,28 @@ struct vcpu_set_singleshot_timer {
 struct vcpu_set_periodic_timer {
     uint64_t period_ns;
 };
+/* On i386 the uint64_t members are 4-byte aligned: 44 bytes, else 48. */
+struct vcpu_runstate_info {
+    int state;
+    uint64_t state_entry_time;
+    uint64_t time[4];
+};
+#define RUNSTATE_running    0
+#define RUNSTATE_runnable   1
+#define RUNSTATE_blocked    2
+#define RUNSTATE_offline    3
+#define XEN_RUNSTATE_UPDATE (1ull << 63)
+struct vcpu_register_runstate_memory_area {
+    union {
+        struct vcpu_runstate_info *v;
+        uint64_t p;
+    } addr;
+};
+
+/* ---- vm_assist (xen.h) ---- */
+#define VMASST_CMD_enable                0
+#define VMASST_CMD_disable               1
+#define VMASST_TYPE_runstate_update_flag 5
 
 /* ---- event_channel.h ---- */
 #define EVTCHNOP_bind_interdomain 0
@@ -518,6 +542,7 @@ void xg_test_evtchn(void);
 void xg_test_upcall(void);
 void xg_test_grant(void);
 void xg_test_vcpu(void);
+void xg_test_runstate(void);
 void xg_test_pvcons(void);
 void xg_test_smp(void);
 void xg_run_front(void);

@@ -594,7 +594,7 @@ static const struct group groups[] = {
     {"abi", xg_test_abi},     {"version", xg_test_version}, {"console", xg_test_console},
     {"sched", xg_test_sched}, {"timer", xg_test_timer},     {"memory", xg_test_memory},
     {"hvm", xg_test_hvm},     {"evtchn", xg_test_evtchn},   {"upcall", xg_test_upcall},
-    {"grant", xg_test_grant}, {"vcpu", xg_test_vcpu},
+    {"grant", xg_test_grant}, {"vcpu", xg_test_vcpu},       {"runstate", xg_test_runstate},
 };
 
 static bool streq(const char *a, const char *b)
