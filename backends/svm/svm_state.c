@@ -162,10 +162,10 @@ void svm_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcpu_state *st
         st->dr6 = v->save.dr6;
 }
 
+/* Canonical for the CPU's linear-address width (SDM Vol. 1 3.3.7.1). */
 static bool canonical(uint64_t a, bool la57)
 {
-    int shift = la57 ? 7 : 16;
-    return (uint64_t)((int64_t)(a << shift) >> shift) == a;
+    return hv_canonical(a, la57 ? 57 : 48);
 }
 
 /* Checks of set_state beyond VMRUN's own (what the API promises). */

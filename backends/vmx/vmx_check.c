@@ -17,9 +17,10 @@
 
 static const char *const seg_names[8] = {"ES", "CS", "SS", "DS", "FS", "GS", "LDTR", "TR"};
 
+/* 48-bit canonical (SDM Vol. 1 3.3.7.1). */
 static bool canonical(uint64_t a)
 {
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+    return hv_canonical(a, 48);
 }
 
 /* Limit vs granularity (SDM 26.3.1.2): bits 11:0 not all ones -> G=0;

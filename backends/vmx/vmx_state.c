@@ -11,9 +11,10 @@
 #include "core/guest_mem.h"
 #include "core/util.h"
 
+/* 48-bit canonical (SDM Vol. 1 3.3.7.1). */
 static bool canonical(uint64_t a)
 {
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+    return hv_canonical(a, 48);
 }
 
 /* Everything the entry checks look at, as currently in the VMCS. */

@@ -533,13 +533,6 @@ bool hv_assist_emulate(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct h
 
 /* --- the fast path of plain MOV to and from MMIO -------------------------- */
 
-/* 48-bit (57 with CR4.LA57) canonical form (SDM Vol. 1 3.3.7.1). */
-static bool canonical(uint64_t la, uint64_t cr4)
-{
-    unsigned sh = (cr4 & HV_EMU_CR4_LA57) ? 7 : 16;
-    return (uint64_t)((int64_t)(la << sh) >> sh) == la;
-}
-
 /*
  * Decode `[REX] 8B /r` (load) or `[REX] 89 /r` (store) with a memory
  * operand in 64-bit mode (SDM Vol. 2A 2.1-2.2: ModRM, SIB, displacement,
@@ -686,7 +679,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
        and ends at page boundaries: the last byte of an access within one
        page is canonical with the first.) */
     uint64_t last = m.ea + m.size - 1;
-    if ((m.ea >> 12) != (last >> 12) || (!cpu_gpa && !canonical(m.ea, fr.cr4)))
+    if ((m.ea >> 12) != (last >> 12) || (!cpu_gpa && !hv_emu_canonical(m.ea, fr.cr4)))
         return HV_FAST_NONE;
     if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
         return HV_FAST_NONE;

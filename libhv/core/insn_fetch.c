@@ -120,13 +120,6 @@ static const struct hv_emu_ops fetch_ops = {
     .gpa_write = fetch_gpa_write,
 };
 
-/* 48-bit (57 with CR4.LA57) canonical form (SDM Vol. 1 3.3.7.1). */
-static bool canonical(uint64_t la, uint64_t cr4)
-{
-    unsigned sh = (cr4 & HV_EMU_CR4_LA57) ? 7 : 16;
-    return (uint64_t)((int64_t)(la << sh) >> sh) == la;
-}
-
 /*
  * Walk for an execute access to la and memoize the result when every
  * entry and the code page are RAM the guest may read. Returns the host
@@ -183,7 +176,7 @@ size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8
 
         if (long64) {
             la = off;
-            if (!canonical(la, fr->cr4))
+            if (!hv_emu_canonical(la, fr->cr4))
                 break;
         } else {
             /* The CS limit bounds every fetched byte (SDM Vol. 3A 5.3). */

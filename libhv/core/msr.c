@@ -76,7 +76,7 @@ static const struct state_msr *find_state_msr(uint32_t msr)
 /* Canonical 48-bit linear address (SDM Vol. 1 3.3.7.1). */
 static bool canonical(uint64_t a)
 {
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+    return hv_canonical(a, 48);
 }
 
 hv_status_t hv_msr_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value)

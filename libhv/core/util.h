@@ -21,6 +21,14 @@
 #define HV_UNLIKELY(x)       __builtin_expect(!!(x), 0)
 #define HV_LIKELY(x)         __builtin_expect(!!(x), 1)
 
+/* Canonical for a linear-address width of @p bits (48, or 57 with 5-level
+   paging): bits 63 down to bits - 1 all equal (SDM Vol. 1 3.3.7.1). */
+static inline bool hv_canonical(uint64_t a, unsigned bits)
+{
+    unsigned sh = 64 - bits;
+    return (uint64_t)((int64_t)(a << sh) >> sh) == a;
+}
+
 void hv_memset(void *dst, int c, size_t n);
 void hv_memcpy(void *dst, const void *src, size_t n);
 void hv_memmove(void *dst, const void *src, size_t n);

@@ -96,7 +96,7 @@ hv_status_t hv_vcpu_set_state(struct hv_vcpu *vcpu, uint32_t mask,
        #GP for a non-canonical DR0-3 or DR6[63:32] set: in the host. */
     if (mask & HV_STATE_DEBUG) {
         for (unsigned i = 0; i < 4; i++)
-            if ((uint64_t)((int64_t)(state->dr[i] << 16) >> 16) != state->dr[i])
+            if (!hv_canonical(state->dr[i], 48))
                 return HV_ERR_INVALID_ARG;
         if (state->dr6 >> 32)
             return HV_ERR_INVALID_ARG;

@@ -89,6 +89,13 @@ struct hv_emu_seg {
 #define HV_EMU_EFER_LMA HV_BIT(10)
 #define HV_EMU_EFER_NXE HV_BIT(11)
 
+/* Canonical in 64-bit mode with these paging controls: 57 bits with
+   CR4.LA57, else 48 (SDM Vol. 1 3.3.7.1). */
+static inline bool hv_emu_canonical(uint64_t la, uint64_t cr4)
+{
+    return hv_canonical(la, (cr4 & HV_EMU_CR4_LA57) ? 57 : 48);
+}
+
 /* GPR indices in encoding order (REX.B/X/R extend to 8..15). */
 enum hv_emu_gpr {
     HV_EMU_RAX,

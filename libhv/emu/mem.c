@@ -21,8 +21,7 @@ emu_rc emu_exception(struct emu_ctx *c, uint8_t vector, bool has_ec, uint32_t ec
 /* 48-bit, or 57-bit with CR4.LA57, sign-extended. */
 bool emu_canonical(const struct emu_ctx *c, uint64_t la)
 {
-    unsigned sh = (c->regs->cr4 & HV_EMU_CR4_LA57) ? 7 : 16;
-    return (uint64_t)((int64_t)(la << sh) >> sh) == la;
+    return hv_emu_canonical(la, c->regs->cr4);
 }
 
 emu_rc emu_translate(struct emu_ctx *c, uint64_t la, unsigned access, uint64_t *gpa)

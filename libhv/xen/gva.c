@@ -81,6 +81,12 @@ static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa
         *gpa = la;
         return true;
     }
+    /* A linear address is canonical in IA-32e mode (SDM Vol. 3A 4.5: the
+       walk takes bits 47:0 or 56:0 only, so another would alias a
+       canonical one) and 32 bits wide otherwise (3.1): anything else
+       faults, as the access would. */
+    if (c->fr.efer & HV_EMU_EFER_LMA ? !hv_emu_canonical(la, c->fr.cr4) : la > 0xffffffffull)
+        return false;
     if (!c->regs_loaded)
         load_regs(c);
     struct hv_emu_env env = {

@@ -115,9 +115,10 @@ static long load_32(const struct xen_vcpu_hvm_x86_32 *r, struct hv_vcpu_state *s
     return 0;
 }
 
+/* 48-bit canonical (SDM Vol. 1 3.3.7.1). */
 static bool canonical(uint64_t a)
 {
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+    return hv_canonical(a, 48);
 }
 
 static long load_64(const struct xen_vcpu_hvm_x86_64 *r, struct hv_vcpu_state *st)

@@ -504,8 +504,12 @@ static void test_xen_version(void)
     fill(&f, XF_ALIAS_GPA, 0xaa, 32);
     CU_ASSERT_EQUAL(xf_call(&f, HC_VERSION, 1, XF_ALIAS_GVA, 0, 0, 0, 0), 0);
     CU_ASSERT_STRING_EQUAL((char *)xf_gpa(&f, XF_ALIAS_GPA), "-rc1");
-    /* A non-canonical or unmapped linear address. */
+    /* A non-canonical or unmapped linear address; one whose bits 47:0
+       are a mapped buffer's (the walk reads only those) must not reach it. */
     CU_ASSERT_EQUAL(xf_call(&f, HC_VERSION, 1, 0x800000000000ull, 0, 0, 0, 0), E_FAULT);
+    fill(&f, XF_ALIAS_GPA, 0xaa, 32);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VERSION, 1, XF_ALIAS_GVA | (1ull << 62), 0, 0, 0, 0), E_FAULT);
+    CU_ASSERT(all(&f, XF_ALIAS_GPA, 0xaa, 32));
     CU_ASSERT_EQUAL(xf_call(&f, HC_VERSION, 1, 0x80000000ull, 0, 0, 0, 0), E_FAULT);
     /* A buffer crossing from a good page into an unmapped one. */
     fill(&f, XF_HOLE - 8, 0xcc, 8);

@@ -522,6 +522,8 @@ static void test_fast_port_read(void)
     /* A non-canonical pointer, and one that wraps the address space. */
     CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, 0x0000800000000000ull, &ev), HV_PV_DONE);
     CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, gva | (1ull << 62), &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT); /* bits 47:0 are the port's: no alias */
     CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, ~0ull - 1, &ev), HV_PV_DONE);
     CU_ASSERT_EQUAL(rax(&f), E_FAULT);
     CU_ASSERT(!ev);
