@@ -526,6 +526,8 @@ long xg_bind_virq(uint32_t virq, uint32_t vcpu, evtchn_port_t *port);
 long xg_set_param(uint32_t index, uint64_t value);
 long xg_get_param(uint32_t index, uint64_t *value);
 long xg_sched(unsigned cmd, void *arg);
+/* set_timer_op: a 64-bit time, in one register or two on i386. */
+long xg_set_timer(uint64_t t);
 long xg_poll(evtchn_port_t *ports, unsigned n, uint64_t timeout);
 /* Wait (SCHEDOP_poll) until @p port is pending, then clear it; false on timeout. */
 bool xg_wait_port(evtchn_port_t port, uint64_t timeout_ns);

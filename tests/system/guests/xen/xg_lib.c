@@ -151,6 +151,15 @@ long xg_sched(unsigned cmd, void *arg)
     return HC2(HC_sched_op, cmd, arg);
 }
 
+long xg_set_timer(uint64_t t)
+{
+#ifdef __x86_64__
+    return HC1(HC_set_timer_op, t);
+#else
+    return HC2(HC_set_timer_op, (uint32_t)t, (uint32_t)(t >> 32));
+#endif
+}
+
 long xg_send(evtchn_port_t port)
 {
     return xg_evtchn_op(EVTCHNOP_send, &port);

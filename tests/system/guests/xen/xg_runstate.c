@@ -18,15 +18,6 @@ static long vcpuop(unsigned cmd, unsigned vcpu, void *arg)
     return HC3(HC_vcpu_op, cmd, vcpu, arg);
 }
 
-static long set_timer(uint64_t t)
-{
-#ifdef __x86_64__
-    return HC1(HC_set_timer_op, t);
-#else
-    return HC2(HC_set_timer_op, (uint32_t)t, (uint32_t)(t >> 32));
-#endif
-}
-
 /* A consistent copy of the area (the guest side of the update flag). */
 static struct vcpu_runstate_info snapshot(void)
 {
@@ -60,7 +51,7 @@ static uint64_t sum(const struct vcpu_runstate_info *r)
 static void block_for(evtchn_port_t t, uint64_t ns)
 {
     unsigned fired = xg_fired[t];
-    CHECK_EQ(set_timer(xg_now() + ns), 0);
+    CHECK_EQ(xg_set_timer(xg_now() + ns), 0);
     uint64_t t0 = xg_now();
     while (xg_fired[t] == fired && xg_now() - t0 < 10000 * MS)
         CHECK_EQ(xg_sched(SCHEDOP_block, NULL), 0);

@@ -50,16 +50,6 @@ static long gnttab(unsigned cmd, void *arg, unsigned count)
     return HC3(HC_grant_table_op, cmd, arg, count);
 }
 
-/* set_timer_op takes a 64-bit time: one register, or two on i386. */
-static long set_timer(uint64_t t)
-{
-#ifdef __x86_64__
-    return HC1(HC_set_timer_op, t);
-#else
-    return HC2(HC_set_timer_op, (uint32_t)t, (uint32_t)(t >> 32));
-#endif
-}
-
 static bool ro_intact(void)
 {
     return xg_all(RO, XG_RO_BYTE, 4096);
@@ -301,7 +291,7 @@ void xg_test_sched(void)
     CHECK_EQ(xg_bind_virq(VIRQ_TIMER, 0, &t), 0);
     xg_set_bit(xg_shinfo->evtchn_mask, t);
     t0 = xg_now();
-    CHECK_EQ(set_timer(t0 + 10 * MS), 0);
+    CHECK_EQ(xg_set_timer(t0 + 10 * MS), 0);
     evtchn_port_t both[2] = {p, t};
     xg_clear_bit(xg_shinfo->evtchn_pending, p);
     CHECK_EQ(xg_poll(both, 2, t0 + 10000 * MS), 0);
@@ -338,7 +328,7 @@ void xg_test_timer(void)
 
     /* SCHEDOP_block: the vCPU sleeps until the timer's event is delivered. */
     uint64_t t0 = xg_now();
-    CHECK_EQ(set_timer(t0 + 20 * MS), 0);
+    CHECK_EQ(xg_set_timer(t0 + 20 * MS), 0);
     CHECK_EQ(xg_sched(SCHEDOP_block, NULL), 0);
     uint64_t dt = xg_now() - t0;
     CHECK(dt >= 20 * MS);
@@ -357,11 +347,11 @@ void xg_test_timer(void)
     CHECK(xg_now() - t0 >= 10 * MS);
 
     /* set_timer_op(0) cancels; a time in the past fires at once. */
-    CHECK_EQ(set_timer(xg_now() + 10000 * MS), 0); /* far off: a stalled host cannot reach it */
-    CHECK_EQ(set_timer(0), 0);
+    CHECK_EQ(xg_set_timer(xg_now() + 10000 * MS), 0); /* far off: a stalled host cannot reach it */
+    CHECK_EQ(xg_set_timer(0), 0);
     xg_spin_ns(20 * MS);
     CHECK_EQ(xg_fired[t], 2);
-    CHECK_EQ(set_timer(xg_now() - 1 * MS), 0);
+    CHECK_EQ(xg_set_timer(xg_now() - 1 * MS), 0);
     CHECK_EQ(xg_fired[t], 3);
 
     /* A periodic timer: below 1 ms is refused. */
