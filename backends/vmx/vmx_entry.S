@@ -147,15 +147,19 @@ vmx_exit_trampoline:
 
     /* Re-enter: in guest mode again, with the flush request taken as at
        the first entry; the guest's GPRs again (vmx_fast_exit changed
-       some). CR2 is still the guest's: vmx_fast_exit reloads it on the
-       paths that may change it (an injected #PF, an MMIO handler). */
+       some); CR2 from vv->guest_cr2 every time: an injected #PF sets it,
+       and a host NMI handler or an MMIO region's handler that takes a
+       page fault in between changes the register. */
     mov 16(%rsp), %rdi          /* vcpu */
     lock incq HV_VCPU_GUEST_EPOCH(%rdi)
     cmpb $0, HV_VCPU_FLUSH_REQ(%rdi)
     je 8f
     call vmx_flush_for_entry
     mov 16(%rsp), %rdi          /* vcpu */
-8:  LOAD_GUEST_GPRS
+8:  mov 8(%rsp), %rax           /* vv */
+    mov 8(%rax), %rax
+    mov %rax, %cr2
+    LOAD_GUEST_GPRS
     sti                         /* as above: its shadow covers VMRESUME */
     vmresume
     jmp 2b                      /* failed: the stack is as vmx_enter's */

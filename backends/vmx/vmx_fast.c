@@ -66,18 +66,7 @@ static inline void vmwrite_nocheck(uint32_t field, uint64_t value)
 #ifndef VMX_FAST_READ
 #define VMX_FAST_READ(field)         vmx_read(field)
 #define VMX_FAST_WRITE(field, value) vmwrite_nocheck(field, value)
-#define VMX_FAST_LOAD_CR2(value)     __asm__ volatile("mov %0, %%cr2" ::"r"(value) : "memory")
 #endif
-
-/* The guest's CR2 back in the CPU: vmx_entry.S's fast re-entry does not
-   reload it (a CPUID or a hypercall without events leaves the CPU's CR2
-   the guest's), so the paths that may change it put it back themselves:
-   an injected #PF sets vv->guest_cr2 (vmx_event.c), and an MMIO region's
-   handler is embedder code, which may take a page fault of its own. */
-static inline void reload_guest_cr2(const struct hv_vcpu *vcpu)
-{
-    VMX_FAST_LOAD_CR2(vmx_vcpu_of(vcpu)->guest_cr2);
-}
 
 /* The exit left nothing behind and the full path would add nothing before
    the next entry: the vCPU is quiet, no kick is pending, no SLAT change
@@ -144,7 +133,6 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
     if (events || r == HV_PV_FAULT) {
         hv_deliver_events(vcpu);
         vmx_events_before_entry(vcpu);
-        reload_guest_cr2(vcpu);
     }
     return true;
 }
@@ -202,10 +190,7 @@ static __attribute__((noinline)) bool fast_ept_violation(struct hv_vcpu *vcpu)
         return false;
     if (g[HV_GPR_RSP] != rsp) /* a load into RSP */
         VMX_FAST_WRITE(VMCS_GUEST_RSP, g[HV_GPR_RSP]);
-    if (r != HV_FAST_DONE)
-        return false;       /* EXIT: vcpu->exit_ready, vmx_run returns */
-    reload_guest_cr2(vcpu); /* the handler may have taken a page fault */
-    return true;
+    return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, vmx_run returns */
 }
 
 /*
