@@ -1,0 +1,107 @@
+/*
+ * xen.linux: Debian's Linux kernel, unmodified, as a Xen PVH domain U
+ * (xen_domu.h: this kernel plays toolstack and dom0). Two multiboot
+ * modules come from tests/system/guests/linux/: the ELF vmlinux extracted
+ * from Debian's bzImage ("linux-pvh"), which the PVH loader starts at its
+ * XEN_ELFNOTE_PHYS32_ENTRY, and a one-file initramfs ("linux-initrd",
+ * start_info's first module) whose /init prints a line and exits.
+ *
+ * Linux gets 128 MiB (its image alone spans 16 to 74 MiB) and a command
+ * line that keeps it off what a Xen PVH domain U without ACPI does not
+ * have here: no local APIC (libhv emulates none; Xen does), no ACPI
+ * tables, one vCPU. Ports and MMIO nothing claims answer as in a Xen PVH
+ * domain without a device model (xh::null_io): Linux probes PCI
+ * configuration ports and the PIT and finds nothing there.
+ *
+ * What it must do: detect Xen through the CPUID leaves, take its memory
+ * map from start_info, print the banner on the early Xen console
+ * (console_io) and the rest on hvc0 (the PV console ring), set up event
+ * delivery by the HVM callback vector, the grant table and xenbus (the
+ * fixed xenstore), unpack the initramfs and run /init, whose exit panics
+ * Linux ("Attempted to kill init!"), which its Xen panic notifier turns
+ * into SCHEDOP_shutdown(crash): the case's end.
+ */
+#ifdef HV_XEN_GUESTS
+#include "core/util.h"
+#include "xen_domu.h"
+
+#define LINUX_RAM_SIZE   (128u << 20)
+#define LINUX_OUT_CAP    (64u << 10)
+#define LINUX_TIMEOUT_NS (100ull * 1000000000ull)
+
+#define SHUTDOWN_CRASH 3 /* sched.h */
+
+/* On its consoles (console_io until hvc0 takes over), in boot order. */
+static const char *const expected[] = {
+    "Linux version 6.",                                      /* the banner, replayed on hvc0 */
+    "Hypervisor detected: Xen HVM",                          /* CPUID 0x40000000 */
+    "Booting kernel on Xen PVH",                             /* the PVH entry */
+    "Xen HVM callback vector for event delivery is enabled", /* HVMOP / HVM_PARAM_CALLBACK_IRQ */
+    "printk: console [hvc0] enabled",                        /* the PV console ring */
+    "Grant table initialized",                               /* GNTTABOP, add_to_physmap */
+    "Trying to unpack rootfs image as initramfs",            /* start_info's module */
+    "Run /init as init process",
+    "libhv-linux-init: user space runs",           /* tests/system/guests/linux/init.S */
+    "Attempted to kill init! exitcode=0x00002a00", /* its exit(42) */
+};
+
+static const struct xdomu_config linux_config = {
+    .label = "linux",
+    .module = "linux-pvh",
+    .missing = "the vmlinux was not handed over (tests/system/guests/linux/get-linux.sh)",
+    .initrd = "linux-initrd",
+    .ram_size = LINUX_RAM_SIZE,
+    .cmdline = "console=hvc0 earlyprintk=xen nosmp acpi=off nolapic nokaslr",
+    .out_cap = LINUX_OUT_CAP,
+    .timeout_ns = LINUX_TIMEOUT_NS,
+    .null_io = true,
+};
+
+static int linux_check(struct xdomu *u)
+{
+    struct kcase_ctx *kc = u->h.kc;
+    struct xh_dom *d = xdomu_dom(u);
+    if (!d->done)
+        return kcase_fail(kc, "Linux did not shut down");
+    const char *at = u->out;
+    for (size_t i = 0; i < HV_ARRAY_SIZE(expected); i++) {
+        /* In order: each line after the one before. */
+        const char *p = at;
+        size_t n = hv_strlen(expected[i]);
+        while (*p && hv_memcmp(p, expected[i], n))
+            p++;
+        if (!*p)
+            return kcase_fail(kc, "no \"%s\" on Linux's consoles (after \"%s\")", expected[i],
+                              i ? expected[i - 1] : "the start");
+        at = p + n;
+    }
+    if (d->shutdown != SHUTDOWN_CRASH)
+        return kcase_fail(kc, "Linux shut down with reason %u, expected crash (its panic)",
+                          d->shutdown);
+    /* xenbus read its tree: the device directory (empty: no PV devices). */
+    if (!xdomu_asked(u, "device"))
+        return kcase_fail(kc, "Linux's xenbus never listed \"device\" in xenstore");
+    return 0;
+}
+
+static int case_linux(struct kcase_ctx *kc)
+{
+    struct xdomu *u = heap_alloc(sizeof(*u));
+    if (!u)
+        return kcase_fail(kc, "out of memory");
+    uint64_t t0 = ktime_ns();
+    int rc = xdomu_boot(u, kc, &linux_config, NULL);
+    kprintf("  linux: %llu ms from load to shutdown\n",
+            (unsigned long long)((ktime_ns() - t0) / 1000000));
+    if (!rc)
+        rc = linux_check(u);
+    xdomu_fini(u);
+    heap_free(u, sizeof(*u));
+    return rc;
+}
+
+static const struct kcase linux_cases[] KCASE_TABLE = {
+    {"xen.linux", case_linux, KCASE_EXPLICIT},
+};
+
+#endif /* HV_XEN_GUESTS */
