@@ -118,6 +118,11 @@ static int domu_create(struct xdomu *u, const struct boot_module *img,
         return kcase_fail(kc, "hv_vm_map: %s", hv_status_str(st));
     if ((st = hv_vcpu_create(d->vm, 0, &d->vcpu)) != HV_OK)
         return kcase_fail(kc, "hv_vcpu_create: %s", hv_status_str(st));
+    if (cfg->platform) {
+        xplat_mp_table(u->mem + XPLAT_MP_GPA);
+        if (xplat_lapic_attach(d->vm, &u->lapic))
+            return kcase_fail(kc, "cannot register the local APIC page");
+    }
 
     /* The special pages are not RAM to the guest: a toolstack reserves them. */
     const struct hv_pvh_memmap map[] = {

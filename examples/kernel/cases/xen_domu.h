@@ -25,6 +25,7 @@
 #define KERNEL_CASES_XEN_DOMU_H
 
 #include "xen_harness.h"
+#include "xen_platform.h"
 #include "xen_store.h"
 
 struct xdomu;
@@ -39,6 +40,7 @@ struct xdomu_config {
     size_t out_cap;      /* PV console bytes kept (the rest is only echoed) */
     uint64_t timeout_ns; /* until the guest must have shut down */
     bool null_io;        /* xh::null_io: ports and MMIO without a device model */
+    bool platform;       /* an MP table and a local APIC page (xen_platform.h) */
     /* Called for each complete PV console line (NUL-terminated), or NULL. */
     void (*on_line)(struct xdomu *u, const char *line);
 };
@@ -50,9 +52,10 @@ struct xdomu {
     uint8_t *mem; /* RAM and the special pages */
     uint64_t cons_gpa, store_gpa;
     struct xstore *xs;
-    char *out;             /* PV console output kept, NUL-terminated */
-    size_t out_len, total; /* kept, and received in all */
-    char line[160];        /* the line being gathered, control characters left out */
+    struct xplat_lapic lapic; /* xdomu_config::platform */
+    char *out;                /* PV console output kept, NUL-terminated */
+    size_t out_len, total;    /* kept, and received in all */
+    char line[160];           /* the line being gathered, control characters left out */
     size_t line_len;
     bool esc; /* inside an escape sequence (ESC [ parameters letter) */
 };

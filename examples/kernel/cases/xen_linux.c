@@ -6,20 +6,22 @@
  * XEN_ELFNOTE_PHYS32_ENTRY, and a one-file initramfs ("linux-initrd",
  * start_info's first module) whose /init prints a line and exits.
  *
- * Linux gets 128 MiB (its image alone spans 16 to 74 MiB) and a command
- * line that keeps it off what a Xen PVH domain U without ACPI does not
- * have here: no local APIC (libhv emulates none; Xen does), no ACPI
- * tables, one vCPU. Ports and MMIO nothing claims answer as in a Xen PVH
- * domain without a device model (xh::null_io): Linux probes PCI
- * configuration ports and the PIT and finds nothing there.
+ * Linux gets 128 MiB (its image alone spans 16 to 74 MiB), one vCPU, no
+ * ACPI (acpi=off: no tables are built here) and what xen_platform.h
+ * describes in place of Xen's ACPI tables and emulated local APIC: an MP
+ * table and a local APIC register page, without which Linux would run
+ * with no timer interrupt at all. Ports and MMIO nothing claims answer as
+ * in a Xen PVH domain without a device model (xh::null_io): Linux probes
+ * PCI configuration ports, the PIT, the PIC and the RTC and finds nothing.
  *
  * What it must do: detect Xen through the CPUID leaves, take its memory
  * map from start_info, print the banner on the early Xen console
  * (console_io) and the rest on hvc0 (the PV console ring), set up event
- * delivery by the HVM callback vector, the grant table and xenbus (the
- * fixed xenstore), unpack the initramfs and run /init, whose exit panics
- * Linux ("Attempted to kill init!"), which its Xen panic notifier turns
- * into SCHEDOP_shutdown(crash): the case's end.
+ * delivery by the HVM callback vector, Xen's timer (VIRQ_TIMER and
+ * VCPUOP_set_singleshot_timer) and clock source (the pvclock), the grant
+ * table and xenbus (the fixed xenstore), unpack the initramfs and run
+ * /init, whose exit panics Linux ("Attempted to kill init!"), which its
+ * Xen panic notifier turns into SCHEDOP_shutdown(crash): the case's end.
  */
 #ifdef HV_XEN_GUESTS
 #include "core/util.h"
@@ -33,12 +35,15 @@
 
 /* On its consoles (console_io until hvc0 takes over), in boot order. */
 static const char *const expected[] = {
-    "Linux version 6.",                                      /* the banner, replayed on hvc0 */
+    "Linux version 6.",                                      /* the banner */
     "Hypervisor detected: Xen HVM",                          /* CPUID 0x40000000 */
+    "found SMP MP-table at [mem 0x000f0000",                 /* xen_platform.c */
     "Booting kernel on Xen PVH",                             /* the PVH entry */
-    "Xen HVM callback vector for event delivery is enabled", /* HVMOP / HVM_PARAM_CALLBACK_IRQ */
+    "Xen HVM callback vector for event delivery is enabled", /* HVM_PARAM_CALLBACK_IRQ */
     "printk: console [hvc0] enabled",                        /* the PV console ring */
+    "installing Xen timer for CPU 0",                        /* VIRQ_TIMER */
     "Grant table initialized",                               /* GNTTABOP, add_to_physmap */
+    "clocksource: Switched to clocksource xen",              /* the pvclock */
     "Trying to unpack rootfs image as initramfs",            /* start_info's module */
     "Run /init as init process",
     "libhv-linux-init: user space runs",           /* tests/system/guests/linux/init.S */
@@ -51,10 +56,11 @@ static const struct xdomu_config linux_config = {
     .missing = "the vmlinux was not handed over (tests/system/guests/linux/get-linux.sh)",
     .initrd = "linux-initrd",
     .ram_size = LINUX_RAM_SIZE,
-    .cmdline = "console=hvc0 earlyprintk=xen nosmp acpi=off nolapic nokaslr",
+    .cmdline = "console=hvc0 earlyprintk=xen nosmp acpi=off nokaslr",
     .out_cap = LINUX_OUT_CAP,
     .timeout_ns = LINUX_TIMEOUT_NS,
     .null_io = true,
+    .platform = true,
 };
 
 static int linux_check(struct xdomu *u)
