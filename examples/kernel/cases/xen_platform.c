@@ -75,12 +75,12 @@ void xplat_mp_table(uint8_t *at)
     f[10] = checksum(f, MPF_BYTES);
 }
 
-static hv_status_t lapic_access(void *opaque, uint64_t gpa, unsigned size, bool write,
-                                uint64_t *value)
+hv_status_t xplat_lapic_access(void *opaque, uint64_t gpa, unsigned size, bool write,
+                               uint64_t *value)
 {
     struct xplat_lapic *l = opaque;
     uint32_t off = (uint32_t)(gpa - XPLAT_LAPIC_GPA);
-    /* Registers are 32-bit at 16-byte alignment; other accesses read 0, stores go. */
+    /* Registers are 32-bit at 16-byte alignment; other accesses read 0 and store nothing. */
     if (size != 4 || off % 16) {
         if (!write)
             *value = 0;
@@ -97,7 +97,7 @@ static hv_status_t lapic_access(void *opaque, uint64_t gpa, unsigned size, bool 
     return HV_OK;
 }
 
-int xplat_lapic_attach(struct hv_vm *vm, struct xplat_lapic *l)
+void xplat_lapic_reset(struct xplat_lapic *l)
 {
     hv_memset(l, 0, sizeof(*l));
     l->reg[APIC_LVR / 16] = LAPIC_VER | ((LAPIC_NR_LVT - 1) << 16);
@@ -105,7 +105,12 @@ int xplat_lapic_attach(struct hv_vm *vm, struct xplat_lapic *l)
     l->reg[APIC_SPIV / 16] = 0xffu;
     for (uint32_t off = APIC_LVTT; off <= APIC_LVTERR; off += 16)
         l->reg[off / 16] = LVT_MASKED;
-    return hv_vm_mmio_register(vm, XPLAT_LAPIC_GPA, 4096, lapic_access, l) == HV_OK ? 0 : -1;
+}
+
+int xplat_lapic_attach(struct hv_vm *vm, struct xplat_lapic *l)
+{
+    xplat_lapic_reset(l);
+    return hv_vm_mmio_register(vm, XPLAT_LAPIC_GPA, 4096, xplat_lapic_access, l) == HV_OK ? 0 : -1;
 }
 
 #endif /* HV_XEN_GUESTS */

@@ -22,7 +22,9 @@
 #ifndef KERNEL_CASES_XEN_PLATFORM_H
 #define KERNEL_CASES_XEN_PLATFORM_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <hv/status.h>
 
 struct hv_vm;
 
@@ -37,7 +39,13 @@ struct xplat_lapic {
 /* Write the MP table for one CPU at @p at (guest RAM at XPLAT_MP_GPA). */
 void xplat_mp_table(uint8_t *at);
 
-/* Register the local APIC page of @p vm, backed by @p lapic. */
+/* Reset @p lapic and register it as the local APIC page of @p vm. */
 int xplat_lapic_attach(struct hv_vm *vm, struct xplat_lapic *lapic);
+
+/* The two halves of xplat_lapic_attach(), for the self-test: the reset
+   state, and the page's MMIO handler (hv_mmio_handler). */
+void xplat_lapic_reset(struct xplat_lapic *lapic);
+hv_status_t xplat_lapic_access(void *opaque, uint64_t gpa, unsigned size, bool write,
+                               uint64_t *value);
 
 #endif /* KERNEL_CASES_XEN_PLATFORM_H */
