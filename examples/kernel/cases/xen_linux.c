@@ -95,8 +95,8 @@ static int case_linux(struct kcase_ctx *kc)
     struct xdomu *u = heap_alloc(sizeof(*u));
     if (!u)
         return kcase_fail(kc, "out of memory");
-    /* xen_linux_timeout=<seconds> on the command line: Bochs, whose clock
-       follows its instruction count, takes some 1000 s of it. */
+    /* xen_linux_timeout=<seconds> on the command line, for emulators whose
+       clock follows their instruction count (Bochs at its default 2 MIPS). */
     struct xdomu_config cfg = linux_config;
     char arg[12];
     if (boot_arg("xen_linux_timeout", arg, sizeof(arg))) {

@@ -3,10 +3,12 @@
 #
 #   get-linux.sh <out dir> [command args...]
 #
-# writes <out dir>/vmlinux, Debian's Linux kernel as the ELF image a Xen
-# PVH loader takes, and <out dir>/initramfs.cpio, an initramfs whose
-# /init is init.S (here), then runs the command, if any (the system
-# test's run-qemu.sh). Fails with a reason when it cannot.
+# writes <out dir>/linux-pvh.elf, Debian's Linux kernel as the ELF image
+# a Xen PVH loader takes, and <out dir>/linux-initrd.cpio, an initramfs
+# whose /init is init.S (here), then runs the command, if any (the system
+# test's run-qemu.sh). The file names hold the module names the case looks
+# for (run-bochs.sh passes file names as module command lines). Fails with
+# a reason when it cannot.
 #
 # The kernel: the package linux-image-amd64 depends on, fetched with
 # apt-get download (as tests/kvm/run-kvm.sh does; the two share the cache
@@ -72,7 +74,7 @@ start=$(((setup_sects + 1) * 512 + $(u32 "$vmlinuz" $((0x248)))))
 length=$(u32 "$vmlinuz" $((0x24c)))
 magic=$(od -An -t x1 -j "$start" -N 4 "$vmlinuz" | tr -d ' ')
 payload() { dd if="$vmlinuz" iflag=skip_bytes,count_bytes skip="$start" count="$length" status=none; }
-tmp=$out/vmlinux.tmp
+tmp=$out/linux-pvh.elf.tmp
 case $magic in
 fd377a58) payload | xz -dc --single-stream >"$tmp" || fail "xz failed" ;;
 28b52ffd) payload | zstd -dc >"$tmp" || fail "zstd failed" ;;
@@ -85,14 +87,15 @@ if command -v readelf >/dev/null; then
     readelf -n "$tmp" | grep -qE '^ *Xen .*(type: \(0x00000012\)|PHYS32_ENTRY)' ||
         fail "$vmlinuz: the vmlinux has no XEN_ELFNOTE_PHYS32_ENTRY (not built with CONFIG_XEN_PVH)"
 fi
-mv "$tmp" "$out/vmlinux"
+mv "$tmp" "$out/linux-pvh.elf"
 
 # ---- the initramfs --------------------------------------------------------
 rm -rf "$out/root"
 mkdir -p "$out/root"
 ${CC:-gcc} -nostdlib -static -o "$out/root/init" "$here/init.S" || fail "cannot build init"
-(cd "$out/root" && echo init | cpio -o -H newc --quiet) >"$out/initramfs.cpio" ||
+(cd "$out/root" && echo init | cpio -o -H newc --quiet) >"$out/linux-initrd.cpio" ||
     fail "cpio failed"
-echo "get-linux: $pkg: $out/vmlinux ($(stat -c %s "$out/vmlinux") bytes), $out/initramfs.cpio" >&2
+echo "get-linux: $pkg: $out/linux-pvh.elf ($(stat -c %s "$out/linux-pvh.elf") bytes)," \
+    "$out/linux-initrd.cpio" >&2
 
 [ $# -eq 0 ] || exec "$@"
