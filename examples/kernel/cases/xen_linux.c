@@ -84,9 +84,12 @@ static int linux_check(struct xdomu *u)
     if (d->shutdown != SHUTDOWN_CRASH)
         return kcase_fail(kc, "Linux shut down with reason %u, expected crash (its panic)",
                           d->shutdown);
-    /* xenbus read its tree: the device directory (empty: no PV devices). */
+    /* xenbus read its tree: the device directory (empty: no PV devices),
+       and its shutdown handler watches control/shutdown (xen_store.h). */
     if (!xdomu_asked(u, "device"))
         return kcase_fail(kc, "Linux's xenbus never listed \"device\" in xenstore");
+    if (!xdomu_asked(u, "control/shutdown"))
+        return kcase_fail(kc, "Linux never watched control/shutdown in xenstore");
     return 0;
 }
 
