@@ -27,7 +27,7 @@ jobs=${HV_JOBS:-2}
 
 packages=(cmake make gcc binutils clang llvm lld libclang-rt-14-dev libcunit1-dev pkg-config
           doxygen libelf-dev zlib1g-dev elfutils qemu-system-x86 bochs bochsbios vgabios
-          grub-pc-bin grub-common grub-xen-bin xorriso mtools valgrind)
+          grub-pc-bin grub-common grub-xen-bin xorriso mtools valgrind cpio xz-utils)
 
 missing_packages() {
     local p

@@ -58,7 +58,7 @@ void timer_remove_tick_fn(tick_fn fn, void *arg);
 /* bootinfo.c: the multiboot command line and modules. */
 struct boot_module {
     uint64_t start, end; /* physical [start, end), reserved for good */
-    char name[64];       /* the module's command line */
+    char name[256];      /* the module's command line (a path and a name: room for both) */
 };
 void bootinfo_init(const struct multiboot_info *mbi);
 size_t boot_module_count(void);

@@ -34,7 +34,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
         kprintf("module %zu: 0x%llx-0x%llx %s\n", i, (unsigned long long)boot_module(i)->start,
                 (unsigned long long)boot_module(i)->end, boot_module(i)->name);
 
-    static char selection[256];
+    static char selection[512]; /* as long as the command line can be (bootinfo.c) */
     kcase_run(boot_arg("cases", selection, sizeof(selection)) ? selection : KERNEL_DEFAULT_CASES);
 }
 

@@ -172,9 +172,10 @@ struct hv_xen_note {
     uint32_t desc_size;      /**< Descriptor size in bytes. */
     uint64_t value;          /**< Numeric notes: the value. */
     /**
-     * String notes: the string, NUL-terminated within the descriptor (the
-     * loader refuses unterminated ones); points into the image bytes, valid
-     * until hv_image_close(). NULL for other kinds.
+     * String notes: the string, NUL-terminated within the descriptor or
+     * its padding to 4 bytes (as Linux's 41-byte FEATURES note is; the
+     * loader refuses others); points into the image bytes, valid until
+     * hv_image_close(). NULL for other kinds.
      */
     const char *str;
     /** The raw descriptor (all kinds), @c desc_size bytes inside the image bytes. */

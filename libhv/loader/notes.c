@@ -123,7 +123,12 @@ static void take_xen_note(struct hv_image *img, const struct hv_image_note *n)
         x.value = ldr_le(n->desc, n->desc_size);
         break;
     case HV_XEN_NOTE_STRING:
-        if (hv_strnlen((const char *)n->desc, n->desc_size) >= n->desc_size) {
+        /* The NUL may sit in the descriptor's padding: Linux writes
+           FEATURES with .ascii (41 bytes, no NUL) and Xen's libelf reads a
+           string note up to its first NUL. ldr_note_step() checked that
+           the padding lies inside the note area. */
+        if (hv_strnlen((const char *)n->desc, HV_ALIGN_UP(n->desc_size, 4)) >=
+            HV_ALIGN_UP(n->desc_size, 4)) {
             ldr_fail(img, HV_ERR_BAD_IMAGE, "Xen string note is not NUL-terminated");
             return;
         }

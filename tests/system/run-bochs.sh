@@ -9,7 +9,10 @@
 # only if the kernel printed a final "N passed, 0 failed" line with N > 0
 # and no FAIL line (Bochs' own exit status says nothing about the result).
 # On failure the tail of Bochs' log is printed. Time limit: $HV_RUN_TIMEOUT
-# seconds (default 300); memory: $HV_BOCHS_MEGS MiB (default 64).
+# seconds (default 300); memory: $HV_BOCHS_MEGS MiB (default 64); speed:
+# $HV_BOCHS_IPS emulated instructions per emulated second (default
+# 2000000), which sets the TSC rate and with it how much work a guest's
+# timer tick leaves room for (Linux's 250 Hz tick starves at the default).
 # HV_BOCHS_MODULES: files GRUB loads as multiboot modules next to the kernel
 # (space-separated; each module's command line is its file name, which
 # GRUB does not pass by itself), e.g. the GRUB PVH image of the xen.grub
@@ -76,7 +79,8 @@ if ! grub-mkrescue -o "$dir/kernel.iso" "$dir/iso" >"$dir/mkrescue.log" 2>&1; th
     exit 1
 fi
 
-sed -e "s/@MODEL@/$model/" -e "s/@MEGS@/$megs/" "$here/bochsrc.in" >"$dir/bochsrc"
+sed -e "s/@MODEL@/$model/" -e "s/@MEGS@/$megs/" -e "s/@IPS@/${HV_BOCHS_IPS:-2000000}/" \
+    "$here/bochsrc.in" >"$dir/bochsrc"
 # Without a debugger script Bochs stops at its prompt: continue, then quit.
 printf 'c\nq\n' >"$dir/dbg.rc"
 

@@ -428,6 +428,14 @@ static size_t m_note_unterminated(uint8_t *b, size_t n, int cls)
     size_t len = gen_note(notes, 0, "Xen", HV_XEN_ELFNOTE_GUEST_OS, "abcd", 4);
     return with_notes(b, cls, notes, len);
 }
+/* A string without NUL whose padding is not zero either. */
+static size_t m_note_unterminated_pad(uint8_t *b, size_t n, int cls)
+{
+    uint8_t notes[64];
+    size_t len = gen_note(notes, 0, "Xen", HV_XEN_ELFNOTE_GUEST_OS, "abcde", 5);
+    memset(notes + len - 3, 'x', 3);
+    return with_notes(b, cls, notes, len);
+}
 static size_t m_note_empty_string(uint8_t *b, size_t n, int cls)
 {
     uint8_t notes[64];
@@ -493,6 +501,8 @@ static const struct bad_case bad_cases[] = {
     {"numeric 3 bytes", m_note_numeric3, HV_ERR_BAD_IMAGE,
      "numeric Xen note is not 4 or 8 bytes long"},
     {"unterminated string", m_note_unterminated, HV_ERR_BAD_IMAGE,
+     "Xen string note is not NUL-terminated"},
+    {"unterminated string, padding", m_note_unterminated_pad, HV_ERR_BAD_IMAGE,
      "Xen string note is not NUL-terminated"},
     {"empty string", m_note_empty_string, HV_ERR_BAD_IMAGE,
      "Xen string note is not NUL-terminated"},
@@ -664,6 +674,26 @@ static void test_foreign_owner_ignored(void)
     hv_image_close(&img);
 }
 
+/* Linux writes XEN_ELFNOTE_FEATURES with .ascii: 41 bytes, the NUL only in
+   the descriptor's padding, which Xen's libelf reads up to. */
+static void test_string_note_nul_in_padding(void)
+{
+    static const char features[] = "!writable_page_tables|pae_pgdir_above_4gb";
+    uint8_t notes[128];
+    struct hv_image img;
+
+    gen_pvh_image(img_buf, 64, HV_ELF_EM_X86_64, 4);
+    size_t len = gen_note(notes, 0, "Xen", HV_XEN_ELFNOTE_FEATURES, features, sizeof(features) - 1);
+    CU_ASSERT_EQUAL_FATAL(sizeof(features) - 1, 41);
+    len += gen_note(notes, len, "Xen", HV_XEN_ELFNOTE_GUEST_OS, "linux", 5);
+    size_t n = with_notes(img_buf, 64, notes, len);
+    CU_ASSERT_EQUAL_FATAL(hv_image_open(&img, img_buf, n, NULL, NULL), HV_OK);
+    CU_ASSERT_EQUAL(img.xen[HV_XEN_ELFNOTE_FEATURES].desc_size, 41);
+    CU_ASSERT_STRING_EQUAL(img.xen[HV_XEN_ELFNOTE_FEATURES].str, features);
+    CU_ASSERT_STRING_EQUAL(img.xen[HV_XEN_ELFNOTE_GUEST_OS].str, "linux");
+    hv_image_close(&img);
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -677,6 +707,7 @@ int main(void)
     CU_add_test(s, "note iterator", test_note_iterator);
     CU_add_test(s, "SHT_NOTE fallback and extended numbering", test_section_notes_and_xnum);
     CU_add_test(s, "foreign note owners ignored", test_foreign_owner_ignored);
+    CU_add_test(s, "string note with its NUL in the padding", test_string_note_nul_in_padding);
     CU_add_test(s, "load writes segments and zero fill", test_load_segments);
     CU_add_test(s, "sink rejection is sticky", test_sink_rejection_sticky);
     CU_add_test(s, "bad arguments", test_bad_args);

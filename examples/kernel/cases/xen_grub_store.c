@@ -1,9 +1,10 @@
 /*
  * xen.grub_store: the minimal xenstore server of the xen.grub case
  * (xen_store.h) against a ring page written the way a guest would, and
- * the way a hostile guest would: answers and their headers, split and
- * wrapping transfers, a full response ring, malformed requests, and ring
- * indices or lengths that mark the ring broken. No VM is involved (the
+ * the way a hostile guest would: answers and their headers, watches and
+ * their events, split and wrapping transfers, a full response ring,
+ * malformed requests, and ring indices or lengths that mark the ring
+ * broken. No VM is involved (the
  * event-channel notification then fails harmlessly).
  */
 #include "core/util.h"
@@ -114,6 +115,30 @@ static int answers(struct kcase_ctx *kc, struct rig *r)
     return rc;
 }
 
+/* A watch: "OK", then its event with the path and token, without request
+   or transaction id; one without a token is refused; unwatch is "OK". */
+static int watches(struct kcase_ctx *kc, struct rig *r)
+{
+    static const char req[] = "memory/target\0tok-1"; /* with the final NUL: 20 bytes */
+    put_header(r, XS_WATCH, 12, sizeof(req));
+    put_bytes(r, req, sizeof(req));
+    int rc = expect(kc, r, 12, XS_WATCH, "OK", 3);
+    uint32_t hdr[4];
+    char body[128];
+    if (!rc && (!get_rsp(r, hdr, body, sizeof(body)) || hdr[0] != XS_WATCH_EVENT || hdr[1] ||
+                hdr[2] || hdr[3] != sizeof(req) || hv_memcmp(body, req, sizeof(req))))
+        rc = kcase_fail(kc, "no watch event after the watch's answer");
+    put_req(r, XS_WATCH, 13, "device"); /* no token */
+    rc = rc ? rc : expect(kc, r, 13, XS_ERROR, "EINVAL", 7);
+    put_header(r, XS_UNWATCH, 14, sizeof(req));
+    put_bytes(r, req, sizeof(req));
+    rc = rc ? rc : expect(kc, r, 14, XS_UNWATCH, "OK", 3);
+    xstore_poll(r->s);
+    if (!rc && get_rsp(r, hdr, body, sizeof(body)))
+        rc = kcase_fail(kc, "an event after unwatch");
+    return rc;
+}
+
 /* A request delivered in pieces, across the index and ring wrap. */
 static int split_and_wrap(struct kcase_ctx *kc, struct rig *r)
 {
@@ -185,10 +210,12 @@ static int case_store(struct kcase_ctx *kc)
         rc = answers(kc, &r);
     }
     if (!rc)
+        rc = watches(kc, &r);
+    if (!rc)
         rc = split_and_wrap(kc, &r);
     if (!rc)
         rc = full_response_ring(kc, &r);
-    if (!rc && (r.s->requests != 13 || r.s->broken))
+    if (!rc && (r.s->requests != 16 || r.s->broken))
         rc = kcase_fail(kc, "%u requests counted, broken %d", r.s->requests, r.s->broken);
     if (!rc)
         rc = broken(kc, &r, "request indices a ring and more apart", XSTORE_RING + 1, 0);

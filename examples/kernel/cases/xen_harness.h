@@ -51,8 +51,12 @@ struct xh_dom {
     uint32_t shutdown;   /* its reason */
     volatile bool woken; /* set by the wake callback */
     unsigned exits, hlts, kicks;
+    unsigned null_io;       /* accesses answered by xh::null_io */
+    uint16_t null_ports[8]; /* the first distinct ports among them, for the log */
+    unsigned null_nports;
+    uint64_t null_mmio; /* the first such MMIO address, or 0 */
     struct hv_pvh_info info;
-    char *con; /* console_io output, NUL-terminated */
+    char *con; /* console_io output, NUL-terminated (echoed lines go when it fills) */
     size_t con_len;
     size_t line_start; /* of the console line not yet echoed */
 };
@@ -70,6 +74,12 @@ struct xh {
     /* Take OUTs to Xen's HVM debug console port 0xe9 into the console text
        instead of failing on them (guests such as GRUB report panics there). */
     bool debugcon;
+    /* Answer any other port I/O and MMIO exit as Xen does for a PVH domain
+       without a device model (its null handler, hvm/emulate.c): reads
+       return all ones, writes are dropped. Counted in xh_dom::null_io. */
+    bool null_io;
+    /* Called with console_io output as it is read (before echoing), or NULL. */
+    void (*on_console)(struct xh *h, struct xh_dom *d, const char *s, size_t n);
     /* Called after every exit of any domain (host-side work); non-zero fails. */
     int (*on_exit)(struct xh *h, struct xh_dom *d);
     void *arg;

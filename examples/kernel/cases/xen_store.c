@@ -86,6 +86,30 @@ static void error(struct xstore *s, const char *name)
     answer(s, XS_ERROR, name, (uint32_t)hv_strlen(name) + 1);
 }
 
+/* XS_WATCH: "OK", then the watch's first event, "<path>\0<token>\0" as
+   given (io/xs_wire.h: XS_WATCH_EVENT carries no request id). Answered
+   here: the watch needs no state, the tree never changes. */
+static void watch(struct xstore *s, const char *arg, uint32_t len)
+{
+    size_t plen = hv_strnlen(arg, len) + 1; /* the caller checked it ends */
+    if (plen >= len || hv_strnlen(arg + plen, len - plen) + 1 != len - plen) {
+        error(s, "EINVAL"); /* no token, or bytes after it */
+        return;
+    }
+    if (len > XSTORE_WATCH_MAX) {
+        error(s, "E2BIG"); /* longer than this server's response buffer */
+        return;
+    }
+    answer(s, XS_WATCH, "OK", 3);
+    uint8_t *e = s->rsp + s->rsp_len;
+    put32(e, XS_WATCH_EVENT);
+    put32(e + 4, 0);
+    put32(e + 8, 0);
+    put32(e + 12, len);
+    hv_memcpy(e + XSTORE_HDR, arg, len);
+    s->rsp_len += XSTORE_HDR + len;
+}
+
 /* Path relative to the domain's home (/local/domain/<id>), or NULL if outside it. */
 static const char *relative(struct xstore *s, const char *path)
 {
@@ -158,7 +182,17 @@ static void handle(struct xstore *s)
         error(s, "EACCES"); /* the tree is read-only */
         break;
     case XS_WATCH:
+        if (!str_ok)
+            error(s, "EINVAL");
+        else
+            watch(s, arg, len);
+        break;
     case XS_UNWATCH:
+        if (!str_ok)
+            error(s, "EINVAL");
+        else
+            answer(s, XS_UNWATCH, "OK", 3);
+        break;
     case XS_TRANSACTION_START:
     case XS_TRANSACTION_END:
     case XS_GET_PERMS:

@@ -3,7 +3,11 @@
  * on the guest's xenstore ring page (HVM_PARAM_STORE_PFN) the way
  * xenstored does, but with a fixed, read-only tree: what a boot loader
  * such as GRUB asks at start-up (its domain id, the device directories,
- * which are empty: no disks, no NICs).
+ * which are empty: no disks, no NICs). Watches are accepted as xenstored
+ * accepts them: the answer, then at once one XS_WATCH_EVENT for the
+ * watched path with the guest's token (Linux's xenbus waits for watches
+ * on memory/target, control/shutdown, device, ...); as the tree never
+ * changes, no event follows. Transactions are not served (ENOSYS).
  *
  * Wire format and ring layout: Xen's public io/xs_wire.h (struct
  * xsd_sockmsg header, struct xenstore_domain_interface with 1 KiB request
@@ -35,6 +39,7 @@ struct hv_vm;
 #define XS_MKDIR             12
 #define XS_RM                13
 #define XS_SET_PERMS         14
+#define XS_WATCH_EVENT       15
 #define XS_ERROR             16
 
 /* struct xenstore_domain_interface (io/xs_wire.h). */
@@ -48,8 +53,9 @@ struct hv_vm;
 
 #define XSTORE_HDR         16u   /* sizeof(struct xsd_sockmsg) */
 #define XSTORE_PAYLOAD_MAX 4096u /* XENSTORE_PAYLOAD_MAX */
-#define XSTORE_RSP_MAX     96u   /* the longest answer of the fixed tree, with header */
-#define XSTORE_LOG         8u    /* requests remembered for the test's report */
+#define XSTORE_RSP_MAX     160u  /* the longest answer, with header (a watch's: answer and event) */
+#define XSTORE_WATCH_MAX   (XSTORE_RSP_MAX - 2 * XSTORE_HDR - 3) /* path and token with NULs */
+#define XSTORE_LOG         32u /* requests remembered for the test's report */
 
 /* One request as the server understood it. */
 struct xstore_req_log {
