@@ -528,6 +528,9 @@ long xg_get_param(uint32_t index, uint64_t *value);
 long xg_sched(unsigned cmd, void *arg);
 /* set_timer_op: a 64-bit time, in one register or two on i386. */
 long xg_set_timer(uint64_t t);
+/* The timer VIRQ bound on vCPU 0, events delivered by the callback
+   vector, interrupts on: what a test blocking on a timer needs. */
+evtchn_port_t xg_timer_events(void);
 long xg_poll(evtchn_port_t *ports, unsigned n, uint64_t timeout);
 /* Wait (SCHEDOP_poll) until @p port is pending, then clear it; false on timeout. */
 bool xg_wait_port(evtchn_port_t port, uint64_t timeout_ns);

@@ -151,6 +151,17 @@ long xg_sched(unsigned cmd, void *arg)
     return HC2(HC_sched_op, cmd, arg);
 }
 
+evtchn_port_t xg_timer_events(void)
+{
+    evtchn_port_t t = 0;
+    CHECK_EQ(xg_bind_virq(VIRQ_TIMER, 0, &t), 0);
+    CHECK_EQ(xg_set_param(HVM_PARAM_CALLBACK_IRQ,
+                          (HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | XG_VEC_CALLBACK),
+             0);
+    xg_sti();
+    return t;
+}
+
 long xg_set_timer(uint64_t t)
 {
 #ifdef __x86_64__

@@ -96,12 +96,7 @@ void xg_test_runstate(void)
 
     /* Blocked 20 ms on a single-shot timer: time[2] grew by about that,
        and so did time[0] (the running before and between the blocks). */
-    evtchn_port_t t;
-    CHECK_EQ(xg_bind_virq(VIRQ_TIMER, 0, &t), 0);
-    CHECK_EQ(xg_set_param(HVM_PARAM_CALLBACK_IRQ,
-                          (HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | XG_VEC_CALLBACK),
-             0);
-    xg_sti();
+    evtchn_port_t t = xg_timer_events();
     uint64_t t1 = xg_now();
     block_until(t, 20 * MS, 10 * MS);
     uint64_t t2 = xg_now();

@@ -319,12 +319,7 @@ void xg_test_sched(void)
 
 void xg_test_timer(void)
 {
-    evtchn_port_t t;
-    CHECK_EQ(xg_bind_virq(VIRQ_TIMER, 0, &t), 0);
-    CHECK_EQ(xg_set_param(HVM_PARAM_CALLBACK_IRQ,
-                          (HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | XG_VEC_CALLBACK),
-             0);
-    xg_sti();
+    evtchn_port_t t = xg_timer_events();
 
     /* SCHEDOP_block: the vCPU sleeps until the timer's event is delivered. */
     uint64_t t0 = xg_now();
