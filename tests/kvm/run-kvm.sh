@@ -16,14 +16,14 @@
 #   - boots it: -machine pc-i440fx-7.0 (fixed machine type, no random seed
 #     handed to the kernel), -icount shift=0,sleep=off, a VM-clock RTC at a
 #     fixed date, nokaslr: the run repeats to the instruction.
-# Cache: $HV_KVM_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/libhv-kvm).
+# Cache: $HV_KVM_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/libhv-kvm, /tmp/.cache/libhv-kvm without HOME).
 # Time limit: $HV_KVM_TIMEOUT seconds (default 600).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 iters=${1:-1000}
 runs=${2:-9}
-cache=${HV_KVM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/libhv-kvm}
+cache=${HV_KVM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/libhv-kvm}
 limit=${HV_KVM_TIMEOUT:-600}
 mkdir -p "$cache"
 

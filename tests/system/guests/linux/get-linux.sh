@@ -12,7 +12,8 @@
 #
 # The kernel: the package linux-image-amd64 depends on, fetched with
 # apt-get download (as tests/kvm/run-kvm.sh does; the two share the cache
-# $HV_KVM_CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/libhv-kvm, where
+# $HV_KVM_CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/libhv-kvm (/tmp/.cache
+# without HOME), where
 # <package>/boot/vmlinuz-* is reused), never installed. Its vmlinuz is a
 # bzImage: the x86 boot protocol header (Linux's
 # Documentation/x86/boot.rst) gives the protected-mode code's offset
@@ -32,7 +33,7 @@ fail() { echo "get-linux: $*" >&2; exit 1; }
 mkdir -p "$out"
 
 # ---- the kernel package -------------------------------------------------
-cache=${HV_KVM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/libhv-kvm}
+cache=${HV_KVM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/libhv-kvm}
 resolve() { apt-cache depends linux-image-amd64 2>/dev/null |
     awk '/Depends: linux-image-[0-9]/ { print $2; exit }'; }
 pkg=$(resolve || true)
