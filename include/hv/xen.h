@@ -35,13 +35,11 @@
  * type an HVM guest may use: any other is -EINVAL). The library does not
  * see the embedder's scheduler, so a vCPU's state follows what it sees:
  * running from the start of hv_vcpu_run() on, including the time the
- * embedder spends on an exit before the next run (none of it is steal
- * time); blocked from SCHEDOP_block, SCHEDOP_poll or an HLT with
- * nothing to deliver (each an ::HV_EXIT_HLT) until an event wakes it;
- * runnable from that wake, SCHEDOP_yield or VCPUOP_up
- * (hv_xen_vcpu_set_up()) to the next hv_vcpu_run(), so the time your
- * scheduler takes to run a woken vCPU is its steal time; offline while
- * down. Times are guest system time (the
+ * embedder spends on an exit before the next run (so the guest never sees
+ * steal time); blocked from SCHEDOP_block, SCHEDOP_poll or an HLT with
+ * nothing to deliver (each an ::HV_EXIT_HLT) to the next hv_vcpu_run();
+ * runnable from SCHEDOP_yield or VCPUOP_up (hv_xen_vcpu_set_up()) to the
+ * next hv_vcpu_run(); offline while down. Times are guest system time (the
  * pvclock's; 0 at hv_xen_enable(), where vCPU 0 starts runnable and the
  * others offline; without hv_host_ops::time_ns every time is 0). A vCPU may
  * register the area of any vCPU of its domain, as in Xen (an id beyond

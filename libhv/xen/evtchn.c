@@ -93,11 +93,6 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
     if (!v || xv->down)
         return; /* a down vCPU takes its events once VCPUOP_up wakes it */
     if (xv->block != XEN_RUNNING) {
-        /* Blocked (SCHEDOP_block/poll, an idle HLT) until now, runnable
-           until its next run (vcpu.h: waiting for a CPU); its area is
-           written at that run, its own transition. */
-        if (xv->rs_state == XEN_RUNSTATE_blocked)
-            xen_runstate_set(xv, XEN_RUNSTATE_runnable, xen_now(x));
         xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
         if (x->wake)

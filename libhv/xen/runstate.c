@@ -6,9 +6,9 @@
  * libhv does not see the embedder's scheduler, so the states follow what
  * the layer itself sees (include/hv/xen.h has the model): running from the
  * start of hv_vcpu_run on, exits the embedder handles included; blocked
- * from SCHEDOP_block/poll or an idle HLT until an event wakes it
- * (xen_wake); runnable after that wake, SCHEDOP_yield or bringing the
- * vCPU up, to the next run; offline while down. Times are guest system time (xen_now()).
+ * from SCHEDOP_block/poll or an idle HLT to the next run; runnable after
+ * SCHEDOP_yield or bringing the vCPU up, to the next run; offline while
+ * down. Times are guest system time (xen_now()).
  *
  * The area is a guest-virtual address. It is written by the vCPU's own
  * thread through its own paging at each of its transitions, and at

@@ -206,39 +206,6 @@ static void test_offline(void)
     xf_teardown(&f);
 }
 
-/* An event for a blocked vCPU (an IPI vCPU 0 sends to vCPU 1, blocked in
-   SCHEDOP_block): blocked until the send, runnable from the wake until
-   its next run, which writes its area. */
-static void test_wake(void)
-{
-    struct xf f;
-    xf_setup(&f, &(struct xf_opts){.two_vcpus = true});
-    uint32_t ipi[2] = {1, 0}; /* EVTCHNOP_bind_ipi to vCPU 1 */
-    memcpy(xf_gpa(&f, XF_BUF), ipi, 8);
-    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, 7, XF_BUF, 0, 0, 0, 0), 0);
-    uint32_t port;
-    memcpy(&port, xf_gpa(&f, XF_BUF + 4), 4);
-    CU_ASSERT_EQUAL(reg_area(&f, 1, XF_BUF + 0x200), 0);
-    xf_enter(&f, f.vcpu1);
-    check_rs(rs_at(&f, XF_BUF + 0x200, false), RUNNING, 0, 0, 0, 0, 0);
-
-    advance(&f, 100);
-    CU_ASSERT_EQUAL(xf_call_on(&f, f.vcpu1, HC_SCHED, SCHED_BLOCK, 0, 0), 0);
-    CU_ASSERT_EQUAL(f.exit.hlt.source, HV_HLT_BLOCK);
-    check_rs(rs_at(&f, XF_BUF + 0x200, false), BLOCKED, 100, 100, 0, 0, 0);
-    advance(&f, 300);
-    unsigned wakes = f.wakes;
-    memcpy(xf_gpa(&f, XF_BUF), &port, 4);
-    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, 4, XF_BUF, 0, 0, 0, 0), 0); /* send */
-    CU_ASSERT_EQUAL(f.wakes, wakes + 1);
-    advance(&f, 50);
-    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, RS_GET, 1, XF_BUF, 0, 0, 0), 0);
-    check_rs(rs_at(&f, XF_BUF, false), RUNNABLE, 400, 100, 50, 300, 0);
-    xf_enter(&f, f.vcpu1);
-    check_rs(rs_at(&f, XF_BUF + 0x200, false), RUNNING, 450, 100, 50, 300, 0);
-    xf_teardown(&f);
-}
-
 /* Bad addresses: the argument itself -EFAULT; an area that does not
    translate to writable RAM (a hole, a read-only page, straddling into a
    hole) is accepted and never written, and a good one registered later is
@@ -396,7 +363,6 @@ void xen_suite_runstate(void)
     CU_add_test(s, "transitions_64", test_transitions_64);
     CU_add_test(s, "transitions_32", test_transitions_32);
     CU_add_test(s, "offline", test_offline);
-    CU_add_test(s, "wake", test_wake);
     CU_add_test(s, "bad_areas", test_bad_areas);
     CU_add_test(s, "enoent", test_enoent);
     CU_add_test(s, "vm_assist", test_vm_assist);
