@@ -255,7 +255,7 @@ static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
     bool need = xen_events_need_delivery(x, xv, vcpu, rflags);
     if (!need) {
         xen_set_block(x, xv, XEN_HALTED);
-        xen_runstate_set(xv, XEN_RUNSTATE_blocked, now);
+        xen_runstate_set(x, xv, XEN_RUNSTATE_blocked, now);
         if (xv->rs_area) {
             struct xen_call c;
             xen_call_from_vcpu(&c, vcpu);

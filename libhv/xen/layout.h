@@ -309,6 +309,13 @@ struct xen_vcpu_register_runstate_memory_area {
 };
 XEN_SIZE(struct xen_vcpu_register_runstate_memory_area, 8);
 
+/* vcpu_register_time_memory_area (vcpu.h): the same union, of a handle of
+   a struct vcpu_time_info (32 bytes, one layout for both widths). */
+struct xen_vcpu_register_time_memory_area {
+    uint64_t addr;
+};
+XEN_SIZE(struct xen_vcpu_register_time_memory_area, 8);
+
 /* VCPUOP_initialise of an HVM/PVH vCPU (hvm/hvm_vcpu.h): one layout for
    both guest widths (every 8-byte member is 8-byte aligned). The register
    lists are in x86 encoding order, as enum hv_gpr. Segment attributes are
