@@ -142,6 +142,9 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
         x->tsc_ref_offset = st.tsc_offset;
     }
 
+    /* The clock first, then the TSC: a slow clock read makes the guest's
+       time lag the layer's (xen_now) by that read, never lead it. */
+    uint64_t clock = x->tsc_stable ? 0 : hv_host_time_ns(h);
     uint64_t tsc = hv_rdtsc();
     uint8_t img[sizeof(struct xen_vcpu_time_info)];
     hv_memset(img, 0, sizeof(img));
@@ -153,7 +156,7 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
     } else {
         put_le(img + offsetof(struct xen_vcpu_time_info, tsc_timestamp), tsc + st.tsc_offset, 8);
         put_le(img + offsetof(struct xen_vcpu_time_info, system_time),
-               hv_host_time_ns(h) - x->time_base_ns, 8);
+               clock - x->time_base_ns, 8);
     }
     put_le(img + offsetof(struct xen_vcpu_time_info, tsc_to_system_mul), x->tsc_mul, 4);
     img[offsetof(struct xen_vcpu_time_info, tsc_shift)] = (uint8_t)x->tsc_shift;
