@@ -28,7 +28,7 @@
  * FIFO event channels (EVTCHNOP_init_control fails with -EOPNOTSUPP, as on
  * a Xen built without them, so guests fall back to the 2-level ABI), grant
  * table v2, GNTTABOP_map_grant_ref, VCPUOP_register_runstate_phys_area,
- * PIRQs.
+ * VCPUOP_register_vcpu_time_phys_area, PIRQs.
  *
  * Runstate (VCPUOP_register_runstate_memory_area, VCPUOP_get_runstate_info,
  * and vm_assist with VMASST_TYPE_runstate_update_flag, the one vm_assist
