@@ -226,3 +226,14 @@ void xen_span_put(void *opaque, size_t off, const uint8_t *src, size_t len)
         *d = src[i];
     }
 }
+
+long xen_area_arg(struct xen_call *c, struct hv_xen_vcpu *xv, uint64_t *gva)
+{
+    if (!xen_vcpu_obj(c->x, xv->id))
+        return -XEN_ENOENT; /* the embedder never created it */
+    struct xen_vcpu_register_runstate_memory_area a; /* the time area's too */
+    if (xen_copy_from_guest(c, c->arg[2], &a, sizeof(a)))
+        return -XEN_EFAULT;
+    *gva = c->compat ? (uint32_t)a.addr : a.addr; /* an i386 pointer: the low half */
+    return 0;
+}

@@ -303,18 +303,12 @@ XEN_PIN2(xen_vcpu_runstate_info, time, 16, 12);
 
 /* vcpu_register_runstate_memory_area (vcpu.h): a union of a guest handle,
    a pointer and a uint64_t p, 8 bytes for both widths; an i386 caller's
-   pointer is the low half. */
+   pointer is the low half. vcpu_register_time_memory_area is the same
+   union, of a struct vcpu_time_info (32 bytes, one layout for both). */
 struct xen_vcpu_register_runstate_memory_area {
     uint64_t addr;
 };
 XEN_SIZE(struct xen_vcpu_register_runstate_memory_area, 8);
-
-/* vcpu_register_time_memory_area (vcpu.h): the same union, of a handle of
-   a struct vcpu_time_info (32 bytes, one layout for both widths). */
-struct xen_vcpu_register_time_memory_area {
-    uint64_t addr;
-};
-XEN_SIZE(struct xen_vcpu_register_time_memory_area, 8);
 
 /* VCPUOP_initialise of an HVM/PVH vCPU (hvm/hvm_vcpu.h): one layout for
    both guest widths (every 8-byte member is 8-byte aligned). The register

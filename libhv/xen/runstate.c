@@ -134,12 +134,10 @@ void xen_runstate_run(struct hv_vcpu *vcpu, struct hv_xen_vm *x, struct hv_xen_v
 long xen_vcpu_register_runstate(struct xen_call *c, struct hv_xen_vcpu *xv)
 {
     struct hv_xen_vm *x = c->x;
-    if (!xen_vcpu_obj(x, xv->id))
-        return -XEN_ENOENT; /* the embedder never created it */
-    struct xen_vcpu_register_runstate_memory_area a;
-    if (xen_copy_from_guest(c, c->arg[2], &a, sizeof(a)))
-        return -XEN_EFAULT;
-    uint64_t gva = c->compat ? (uint32_t)a.addr : a.addr;
+    uint64_t gva;
+    long rc = xen_area_arg(c, xv, &gva);
+    if (rc)
+        return rc;
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
     xen_runstate_settle(x, xv, now);

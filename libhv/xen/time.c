@@ -187,15 +187,12 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
 long xen_vcpu_register_time_area(struct xen_call *c, struct hv_xen_vcpu *xv)
 {
     struct hv_xen_vm *x = c->x;
-    if (!xen_vcpu_obj(x, xv->id))
-        return -XEN_ENOENT; /* the embedder never created it */
-    struct xen_vcpu_register_time_memory_area a;
-    if (xen_copy_from_guest(c, c->arg[2], &a, sizeof(a)))
-        return -XEN_EFAULT;
-    /* An i386 caller's pointer is the low half of the union. Xen does not
-       check an HVM guest's handle: an address that does not translate is
-       accepted and its updates skipped. */
-    uint64_t gva = c->compat ? (uint32_t)a.addr : a.addr;
+    uint64_t gva;
+    long rc = xen_area_arg(c, xv, &gva);
+    if (rc)
+        return rc;
+    /* Xen does not check an HVM guest's handle: an address that does not
+       translate is accepted and its updates skipped. */
     uint64_t t = xen_lock(x);
     xv->ti_area = gva; /* 0: no more updates */
     /* Written by the vCPU's own thread before it next enters the guest
