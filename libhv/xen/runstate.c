@@ -40,13 +40,20 @@ void xen_runstate_settle(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t n
     if (xv->rs_state != XEN_RUNSTATE_blocked)
         return;
     /* xen_wake ran under the lock with interrupts off, so it took only the
-       TSC; its guest time is now less the TSC time since. @p now was read
-       before the lock, the TSC here after, so the wake may come out a
-       little early, never before the blocked state began: the times stay
-       monotonic and their sum unchanged. */
-    uint64_t ago = xen_tsc_to_ns(x, hv_rdtsc() - xv->rs_wake_tsc);
-    uint64_t at = now > ago ? now - ago : 0;
-    enter(xv, XEN_RUNSTATE_runnable, HV_MAX(at, xv->rs_entry));
+       TSC. With a stable TSC guest time is the TSC: exact. Else it is now
+       less the TSC time since; @p now was read before the lock, the TSC
+       here after, so the wake may come out a little early. Either way it
+       lies between the blocked state's start and @p now (a wake after the
+       clock read counts from then): the times stay monotonic and their
+       sum unchanged. */
+    uint64_t at;
+    if (x->tsc_stable) {
+        at = xen_tsc_to_ns(x, xv->rs_wake_tsc - x->tsc_base);
+    } else {
+        uint64_t ago = xen_tsc_to_ns(x, hv_rdtsc() - xv->rs_wake_tsc);
+        at = now > ago ? now - ago : 0;
+    }
+    enter(xv, XEN_RUNSTATE_runnable, HV_MAX(HV_MIN(at, now), xv->rs_entry));
 }
 
 void xen_runstate_set(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint8_t state, uint64_t now)

@@ -282,6 +282,35 @@ static void test_wake(void)
     xf_teardown(&f);
 }
 
+/* With HV_XEN_F_TSC_STABLE guest time is the TSC, so the wake's TSC
+   stamp is its exact guest time (here set 100 ns after the block began). */
+static void test_wake_stable(void)
+{
+    struct xf f;
+    struct xf_opts o = {.two_vcpus = true};
+    o.cfg.flags = HV_XEN_F_TSC_STABLE;
+    xf_setup(&f, &o);
+    struct hv_xen_vm *x = f.vm->xen;
+    struct hv_xen_vcpu *xv = &x->vcpus[1];
+    uint32_t ipi[2] = {1, 0};
+    memcpy(xf_gpa(&f, XF_BUF), ipi, 8);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, 7, XF_BUF, 0, 0, 0, 0), 0);
+    xf_enter(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(xf_call_on(&f, f.vcpu1, HC_SCHED, SCHED_BLOCK, 0, 0), 0);
+    uint64_t blocked = xv->rs_entry;
+    CU_ASSERT(blocked > 0);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, 4, XF_BUF + 4, 0, 0, 0, 0), 0); /* send */
+    CU_ASSERT(xv->rs_woken);
+    xv->rs_wake_tsc = x->tsc_base + 2 * (blocked + 100); /* 2 ticks a ns */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, RS_GET, 1, XF_BUF2, 0, 0, 0), 0);
+    struct rs r = rs_at(&f, XF_BUF2, false);
+    CU_ASSERT_EQUAL(r.state, RUNNABLE);
+    CU_ASSERT_EQUAL(r.entry, blocked + 100);
+    CU_ASSERT_EQUAL(r.time[BLOCKED], 100);
+    CU_ASSERT(r.time[RUNNABLE] > 0); /* the get came later */
+    xf_teardown(&f);
+}
+
 /* Bad addresses: the argument itself -EFAULT; an area that does not
    translate to writable RAM (a hole, a read-only page, straddling into a
    hole) is accepted and never written, and a good one registered later is
@@ -440,6 +469,7 @@ void xen_suite_runstate(void)
     CU_add_test(s, "transitions_32", test_transitions_32);
     CU_add_test(s, "offline", test_offline);
     CU_add_test(s, "wake", test_wake);
+    CU_add_test(s, "wake_stable", test_wake_stable);
     CU_add_test(s, "bad_areas", test_bad_areas);
     CU_add_test(s, "enoent", test_enoent);
     CU_add_test(s, "vm_assist", test_vm_assist);
