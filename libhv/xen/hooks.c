@@ -178,7 +178,7 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
     xen_set_block(x, xv, XEN_RUNNING); /* the embedder runs it: whatever it waited for is over */
     xv->poll_deadline = 0;
     xen_run_timers(x, xv, now);
-    xen_time_update(x, xv, vcpu, false);
+    xen_time_update(x, xv, vcpu, now, false);
 
     /* Which vector, and is it asserted? The per-vCPU upcall vector is an
        edge (set when upcall_pending goes 0->1); the domain's callback

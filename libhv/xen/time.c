@@ -123,11 +123,11 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu, bool force)
+void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
+                     uint64_t now, bool force)
 {
     if (!x->has_clock || !x->tsc_khz)
         return;
-    const struct hv_host *h = xen_host(x);
     /* Staleness is judged on the TSC, which the guest extrapolates with:
        one RDTSC instead of a host clock read on every entry. */
     if (!force && xen_time_fresh(x, xv))
@@ -142,9 +142,9 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
         x->tsc_ref_offset = st.tsc_offset;
     }
 
-    /* The clock first, then the TSC: a slow clock read makes the guest's
-       time lag the layer's (xen_now) by that read, never lead it. */
-    uint64_t clock = x->tsc_stable ? 0 : hv_host_time_ns(h);
+    /* Guest time @p now, read before the lock, paired with the TSC now:
+       the guest's time lags the layer's (xen_now) by the time between,
+       never leads it (no clock read under the lock). */
     uint64_t tsc = hv_rdtsc();
     uint8_t img[sizeof(struct xen_vcpu_time_info)];
     hv_memset(img, 0, sizeof(img));
@@ -155,8 +155,7 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
             img[offsetof(struct xen_vcpu_time_info, flags)] = XEN_PVCLOCK_TSC_STABLE_BIT;
     } else {
         put_le(img + offsetof(struct xen_vcpu_time_info, tsc_timestamp), tsc + st.tsc_offset, 8);
-        put_le(img + offsetof(struct xen_vcpu_time_info, system_time),
-               clock - x->time_base_ns, 8);
+        put_le(img + offsetof(struct xen_vcpu_time_info, system_time), now, 8);
     }
     put_le(img + offsetof(struct xen_vcpu_time_info, tsc_to_system_mul), x->tsc_mul, 4);
     img[offsetof(struct xen_vcpu_time_info, tsc_shift)] = (uint8_t)x->tsc_shift;
