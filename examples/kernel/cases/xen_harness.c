@@ -133,6 +133,8 @@ int xh_dom_create(struct xh *h, struct xh_dom *d, const struct xh_image *img,
     append(cmdline, &n, " peer=");
     utoa(num, o->peer);
     append(cmdline, &n, num);
+    if (o->tsc_stable)
+        append(cmdline, &n, " stable=1"); /* the guest expects the stable pvclock */
     struct hv_pvh_config pc = {.size = sizeof(pc),
                                .cmdline = cmdline,
                                .memmap = o->memmap,
