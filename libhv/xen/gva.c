@@ -231,9 +231,11 @@ long xen_area_arg(struct xen_call *c, struct hv_xen_vcpu *xv, uint64_t *gva)
 {
     if (!xen_vcpu_obj(c->x, xv->id))
         return -XEN_ENOENT; /* the embedder never created it */
-    struct xen_vcpu_register_runstate_memory_area a; /* the time area's too */
-    if (xen_copy_from_guest(c, c->arg[2], &a, sizeof(a)))
+    /* An i386 caller's argument is its 4-byte handle, the union's low half
+       (Xen's compat_vcpu_op reads only that). */
+    struct xen_vcpu_register_runstate_memory_area a = {0}; /* the time area's too */
+    if (xen_copy_from_guest(c, c->arg[2], &a, c->compat ? sizeof(uint32_t) : sizeof(a)))
         return -XEN_EFAULT;
-    *gva = c->compat ? (uint32_t)a.addr : a.addr; /* an i386 pointer: the low half */
+    *gva = a.addr;
     return 0;
 }

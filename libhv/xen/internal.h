@@ -368,8 +368,9 @@ typedef void (*xen_put_fn)(void *opaque, size_t off, const uint8_t *src, size_t 
 void xen_span_put(void *opaque, size_t off, const uint8_t *src, size_t len);
 /* The argument of VCPUOP_register_runstate_memory_area or _vcpu_time_
    memory_area for @p xv (vcpu.h: a union of a guest handle and a uint64_t,
-   8 bytes for both widths): -ENOENT for a vCPU never created, -EFAULT if
-   unreadable, else 0 with the area's address in *@p gva. */
+   of which an i386 caller passes the 4-byte handle): -ENOENT for a vCPU
+   never created, -EFAULT if unreadable, else 0 with the area's address in
+   *@p gva. */
 long xen_area_arg(struct xen_call *c, struct hv_xen_vcpu *xv, uint64_t *gva);
 /* Set up @p c for guest-virtual accesses as @p vcpu's kernel (CPL 0) with
    its current paging, outside a hypercall (the vCPU's own thread). */

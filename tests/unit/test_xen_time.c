@@ -142,7 +142,7 @@ static void test_bad_areas(void)
 }
 
 /* An i386 caller's pointer is the low half of the union (the high half is
-   whatever its stack held); the structure has one layout. */
+   whatever its stack held, and is not read); the structure has one layout. */
 static void test_compat(void)
 {
     struct xf f;
@@ -156,6 +156,11 @@ static void test_compat(void)
     xf_enter(&f, f.vcpu);
     CU_ASSERT(ver_of(area) >= 2);
     CU_ASSERT_EQUAL(memcmp(area, primary(&f, 0), TI_SIZE), 0);
+    /* Only the 4-byte handle is read: one right before a hole will do. */
+    uint32_t h = XF_BUF + 0x280;
+    memcpy(xf_gpa(&f, XF_HOLE - 4), &h, 4);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, TIME_AREA, 0, XF_HOLE - 4, 0, 0, 0), 0);
+    CU_ASSERT_EQUAL(f.vm->xen->vcpus[0].ti_area, XF_BUF + 0x280);
     xf_teardown(&f);
 }
 
