@@ -28,18 +28,24 @@
  * FIFO event channels (EVTCHNOP_init_control fails with -EOPNOTSUPP, as on
  * a Xen built without them, so guests fall back to the 2-level ABI), grant
  * table v2, GNTTABOP_map_grant_ref, VCPUOP_register_runstate_phys_area,
- * PIRQs.
+ * VCPUOP_register_vcpu_time_phys_area, PIRQs.
  *
  * Runstate (VCPUOP_register_runstate_memory_area, VCPUOP_get_runstate_info,
  * and vm_assist with VMASST_TYPE_runstate_update_flag, the one vm_assist
  * type an HVM guest may use: any other is -EINVAL). The library does not
  * see the embedder's scheduler, so a vCPU's state follows what it sees:
  * running from the start of hv_vcpu_run() on, including the time the
- * embedder spends on an exit before the next run (so the guest never sees
- * steal time); blocked from SCHEDOP_block, SCHEDOP_poll or an HLT with
- * nothing to deliver (each an ::HV_EXIT_HLT) to the next hv_vcpu_run();
- * runnable from SCHEDOP_yield or VCPUOP_up (hv_xen_vcpu_set_up()) to the
- * next hv_vcpu_run(); offline while down. Times are guest system time (the
+ * embedder spends on an exit before the next run (none of it is steal
+ * time); blocked from SCHEDOP_block, SCHEDOP_poll or an HLT with nothing
+ * to deliver (each an ::HV_EXIT_HLT) until an event wakes it (the
+ * hv_xen_config::wake callback), or else (a timer, the embedder's own
+ * choice) to the next hv_vcpu_run(); runnable from that wake, SCHEDOP_yield
+ * or VCPUOP_up (hv_xen_vcpu_set_up()) to the next hv_vcpu_run(), so the
+ * time your scheduler takes to run a woken vCPU is its steal time; offline
+ * while down. The wake is stamped with the TSC and placed in guest time at
+ * the vCPU's next transition or VCPUOP_get_runstate_info (never before the
+ * block began); a woken vCPU's area shows it runnable only if another
+ * write reaches the area before it runs. Times are guest system time (the
  * pvclock's; 0 at hv_xen_enable(), where vCPU 0 starts runnable and the
  * others offline; without hv_host_ops::time_ns every time is 0). A vCPU may
  * register the area of any vCPU of its domain, as in Xen (an id beyond
@@ -57,6 +63,21 @@
  * times as of the last transition. With the update flag on, every write
  * sets XEN_RUNSTATE_UPDATE (bit 63 of state_entry_time) first and clears it
  * last.
+ *
+ * Time: each vCPU's vcpu_time_info (the pvclock) is kept in its vcpu_info
+ * and refreshed at least every second before it enters the guest.
+ * VCPUOP_register_vcpu_time_memory_area gives a second copy at a
+ * guest-virtual address (32 bytes, one layout for both widths; an i386
+ * caller's pointer is the low half of the argument's union): any vCPU may
+ * register it for any vCPU of its domain, as in Xen (-ENOENT as for the
+ * runstate area, -EFAULT only for the argument itself); it is written
+ * with the same values and version protocol as the primary, through the
+ * page tables of the vCPU it belongs to, before that vCPU next enters the
+ * guest (the caller's own: before the call returns to it), then at every
+ * refresh. An address that does not translate to writable RAM is
+ * accepted and skips that update, the next one writes the whole
+ * structure; a null address ends the updates. XEN_PVCLOCK_TSC_STABLE_BIT
+ * is set only with ::HV_XEN_F_TSC_STABLE (see there).
  *
  * Secondary vCPUs: create every vCPU the guest may use (hv_vcpu_create())
  * before it runs and run each with hv_vcpu_run() on any host CPU. vCPU 0
@@ -127,6 +148,23 @@ hv_status_t hv_xen_hub_destroy(struct hv_xen_hub *hub);
  * console_io output goes to hv_xen_console_read().
  */
 #define HV_XEN_F_NO_CONSOLE_IO 0x1u
+/**
+ * The embedder vouches that the host TSC is invariant (constant rate in
+ * every P-, C- and T-state) and synchronised across every host CPU that
+ * runs the VM's vCPUs, and that every vCPU has the same TSC offset (the
+ * default: hv_vcpu_set_state() leaves it alone). Needs a clock
+ * (hv_host_ops::time_ns) for the time base. Guest system time is then the
+ * TSC alone, scaled at hv_xen_config::tsc_khz from its value at
+ * hv_xen_enable(), one line for all vCPUs, and their pvclocks carry
+ * XEN_PVCLOCK_TSC_STABLE_BIT (monotonic across vCPUs), which lets Linux
+ * read the clock in its vDSO. A vCPU whose TSC offset later differs from
+ * the one the domain's first pvclock update saw (the guest wrote its TSC)
+ * loses the bit. Timer deadlines reported in host time
+ * (hv_exit::hlt, hv_xen_vcpu_status()) are then converted at the TSC rate:
+ * give an exact @c tsc_khz, as the measured one drifts from the host
+ * clock. Without this flag the bit is never set.
+ */
+#define HV_XEN_F_TSC_STABLE 0x2u
 /** @} */
 
 /**
@@ -453,6 +491,9 @@ struct hv_xen_vcpu_status {
     /** The vCPU is down (see the file comment): @c blocked is set too, and
      *  only VCPUOP_up (the wake callback) or hv_xen_vcpu_set_up() changes it. */
     bool down;
+    /** Guest-virtual address of its vcpu_time_info area
+     *  (VCPUOP_register_vcpu_time_memory_area); 0 if none. */
+    uint64_t time_area;
 };
 
 /**

@@ -123,6 +123,9 @@
 #define VCPUOP_set_singleshot_timer          8
 #define VCPUOP_stop_singleshot_timer         9
 #define VCPUOP_register_vcpu_info            10
+#define VCPUOP_register_vcpu_time_memory_area 13
+/* vcpu_time_info::flags (xen.h): the pvclock is monotonic across vCPUs. */
+#define XEN_PVCLOCK_TSC_STABLE_BIT           (1u << 0)
 #define VCPU_SSHOTTMR_future                 (1u << 0)
 /* vcpu_runstate_info::state and its update flag (vcpu.h). */
 #define XEN_RUNSTATE_running  0

@@ -97,7 +97,7 @@ static hv_status_t read_config(const struct hv_xen_config *config, struct hv_xen
     if (size < CONFIG_MIN_SIZE)
         return HV_ERR_INVALID_ARG;
     hv_memcpy(cfg, config, HV_MIN((size_t)size, sizeof(*cfg)));
-    if (cfg->flags & ~HV_XEN_F_NO_CONSOLE_IO)
+    if (cfg->flags & ~(HV_XEN_F_NO_CONSOLE_IO | HV_XEN_F_TSC_STABLE))
         return HV_ERR_INVALID_ARG;
     if (cfg->domid > HV_XEN_DOMID_MAX)
         return HV_ERR_INVALID_ARG;
@@ -345,7 +345,7 @@ hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
     __atomic_store_n(&xv->down, !up, __ATOMIC_SEQ_CST);
     /* The area is written at the vCPU's next transition (its own paging). */
     if (up != !was_down)
-        xen_runstate_set(xv, up ? XEN_RUNSTATE_runnable : XEN_RUNSTATE_offline, now);
+        xen_runstate_set(x, xv, up ? XEN_RUNSTATE_runnable : XEN_RUNSTATE_offline, now);
     xen_unlock(x, t);
     if (!up && !was_down && __atomic_load_n(&vcpu->running, __ATOMIC_SEQ_CST))
         hv_vcpu_kick(vcpu);
@@ -368,6 +368,7 @@ hv_status_t hv_xen_vcpu_status(struct hv_vcpu *vcpu, struct hv_xen_vcpu_status *
     status->blocked = xv->block != XEN_RUNNING || xv->down;
     uint64_t d = xen_next_deadline(xv);
     status->deadline_ns = d ? d + x->time_base_ns : 0;
+    status->time_area = xv->ti_area;
     xen_unlock(x, t);
     return HV_OK;
 }

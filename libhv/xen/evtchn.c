@@ -93,6 +93,7 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
     if (!v || xv->down)
         return; /* a down vCPU takes its events once VCPUOP_up wakes it */
     if (xv->block != XEN_RUNNING) {
+        xen_runstate_wake(xv); /* runnable until it runs (vcpu.h) */
         xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
         if (x->wake)

@@ -201,18 +201,41 @@ int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t 
     return 0;
 }
 
-bool xen_gva_span(struct xen_call *c, uint64_t gva, size_t len, uint8_t *p[2], size_t *n0)
+bool xen_gva_span(struct xen_call *c, uint64_t gva, size_t len, struct xen_span *s)
 {
     uint64_t end, gpa;
     if (!len || len > HV_PAGE_SIZE || hv_add_overflows(gva, len - 1, &end))
         return false;
     size_t n = chunk(gva, len);
-    if (!translate(c, gva, true, &gpa) || !(p[0] = hv_gpa_ptr(c->vcpu->vm, gpa, HV_MEM_WRITE)))
+    if (!translate(c, gva, true, &gpa) || !(s->p[0] = hv_gpa_ptr(c->vcpu->vm, gpa, HV_MEM_WRITE)))
         return false;
-    p[1] = NULL;
+    s->p[1] = NULL;
     if (n < len && (!translate(c, gva + n, true, &gpa) ||
-                    !(p[1] = hv_gpa_ptr(c->vcpu->vm, gpa, HV_MEM_WRITE))))
+                    !(s->p[1] = hv_gpa_ptr(c->vcpu->vm, gpa, HV_MEM_WRITE))))
         return false;
-    *n0 = n;
+    s->n0 = n;
     return true;
+}
+
+void xen_span_put(void *opaque, size_t off, const uint8_t *src, size_t len)
+{
+    const struct xen_span *s = opaque;
+    for (size_t i = 0; i < len; i++) {
+        size_t o = off + i;
+        volatile uint8_t *d = o < s->n0 ? s->p[0] + o : s->p[1] + (o - s->n0);
+        *d = src[i];
+    }
+}
+
+long xen_area_arg(struct xen_call *c, struct hv_xen_vcpu *xv, uint64_t *gva)
+{
+    if (!xen_vcpu_obj(c->x, xv->id))
+        return -XEN_ENOENT; /* the embedder never created it */
+    /* An i386 caller's argument is its 4-byte handle, the union's low half
+       (Xen's compat_vcpu_op reads only that). */
+    struct xen_vcpu_register_runstate_memory_area a = {0}; /* the time area's too */
+    if (xen_copy_from_guest(c, c->arg[2], &a, c->compat ? sizeof(uint32_t) : sizeof(a)))
+        return -XEN_EFAULT;
+    *gva = a.addr;
+    return 0;
 }

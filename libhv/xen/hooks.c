@@ -178,7 +178,7 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
     xen_set_block(x, xv, XEN_RUNNING); /* the embedder runs it: whatever it waited for is over */
     xv->poll_deadline = 0;
     xen_run_timers(x, xv, now);
-    xen_time_update(x, xv, vcpu, false);
+    xen_time_update(x, xv, vcpu, now, false);
 
     /* Which vector, and is it asserted? The per-vCPU upcall vector is an
        edge (set when upcall_pending goes 0->1); the domain's callback
@@ -255,7 +255,7 @@ static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
     bool need = xen_events_need_delivery(x, xv, vcpu, rflags);
     if (!need) {
         xen_set_block(x, xv, XEN_HALTED);
-        xen_runstate_set(xv, XEN_RUNSTATE_blocked, now);
+        xen_runstate_set(x, xv, XEN_RUNSTATE_blocked, now);
         if (xv->rs_area) {
             struct xen_call c;
             xen_call_from_vcpu(&c, vcpu);

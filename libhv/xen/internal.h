@@ -121,6 +121,14 @@ struct hv_xen_vcpu {
     uint64_t rs_area;
     uint64_t rs_entry;
     uint64_t rs_time[4];
+    /* Runstate [L]: an event woke the vCPU out of blocked at host TSC
+       rs_wake_tsc; it is runnable from then, made exact in guest time at
+       its next transition or query (xen_runstate_settle). */
+    bool rs_woken;
+    uint64_t rs_wake_tsc;
+    /* pvclock [L]: the secondary vcpu_time_info area's guest-virtual
+       address (VCPUOP_register_vcpu_time_memory_area), 0: none. */
+    uint64_t ti_area;
 };
 
 struct hv_xen_hub {
@@ -202,6 +210,14 @@ struct hv_xen_vm {
     int8_t tsc_shift;
     uint64_t resync_tsc;   /* host TSC ticks between pvclock refreshes (1 s) */
     uint64_t time_base_ns; /* host ns at guest system time 0 */
+    /* HV_XEN_F_TSC_STABLE in effect: guest system time is the TSC scaled
+       from tsc_base (host TSC at guest time 0), one line for every vCPU. */
+    bool tsc_stable;
+    uint64_t tsc_base;
+    /* The guest TSC offset the first pvclock update saw [L]: a vCPU whose
+       offset differs gets no XEN_PVCLOCK_TSC_STABLE_BIT. */
+    bool tsc_ref_valid;
+    uint64_t tsc_ref_offset;
 
     uint32_t npolling;   /* vCPUs in SCHEDOP_poll [L]; none: sends skip the poller scan */
     bool rs_update_flag; /* VMASST_TYPE_runstate_update_flag enabled [L] */
@@ -340,7 +356,22 @@ int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t 
    at most a page): p[0] for its first *@p n0 bytes, p[1] for the rest,
    which lies in the next page; false if any byte does not translate to
    writable RAM. */
-bool xen_gva_span(struct xen_call *c, uint64_t gva, size_t len, uint8_t *p[2], size_t *n0);
+struct xen_span {
+    uint8_t *p[2];
+    size_t n0;
+};
+bool xen_gva_span(struct xen_call *c, uint64_t gva, size_t len, struct xen_span *s);
+/* Store @p len bytes of @p src at offset @p off of the span @p opaque (a
+   struct xen_span): guest memory that may change under us, so byte
+   stores, each exactly once (an xen_put_fn). */
+typedef void (*xen_put_fn)(void *opaque, size_t off, const uint8_t *src, size_t len);
+void xen_span_put(void *opaque, size_t off, const uint8_t *src, size_t len);
+/* The argument of VCPUOP_register_runstate_memory_area or _vcpu_time_
+   memory_area for @p xv (vcpu.h: a union of a guest handle and a uint64_t,
+   of which an i386 caller passes the 4-byte handle): -ENOENT for a vCPU
+   never created, -EFAULT if unreadable, else 0 with the area's address in
+   *@p gva. */
+long xen_area_arg(struct xen_call *c, struct hv_xen_vcpu *xv, uint64_t *gva);
 /* Set up @p c for guest-virtual accesses as @p vcpu's kernel (CPL 0) with
    its current paging, outside a hypercall (the vCPU's own thread). */
 void xen_call_from_vcpu(struct xen_call *c, struct hv_vcpu *vcpu);
@@ -539,14 +570,14 @@ void xen_check_pollers(struct hv_xen_vm *x, uint32_t port);
 
 /* The vCPU enters runstate @p state at guest time @p now; a down vCPU
    stays offline [L]. */
-void xen_runstate_set(struct hv_xen_vcpu *xv, uint8_t state, uint64_t now);
+void xen_runstate_set(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint8_t state, uint64_t now);
 /* Write the vCPU's runstate area, if it has one, through @p c's paging;
    an address that does not translate skips this update [L]. */
 void xen_runstate_publish(struct xen_call *c, struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
 /* The calling vCPU (c->xv) enters @p state: both of the above [L]. */
 static inline void xen_runstate_change(struct xen_call *c, uint8_t state, uint64_t now)
 {
-    xen_runstate_set(c->xv, state, now);
+    xen_runstate_set(c->x, c->xv, state, now);
     xen_runstate_publish(c, c->x, c->xv);
 }
 /* The run gate's slow path: the vCPU, not running, runs from now. */
@@ -564,15 +595,34 @@ size_t xen_runstate_encode(const struct hv_xen_vcpu *xv, bool compat, uint64_t n
    bytes), following the update-flag protocol when @p flag is set: bit 63
    of state_entry_time first, then the whole structure, then the bit
    cleared, with a write barrier between the steps. */
-typedef void (*xen_rs_put_fn)(void *opaque, size_t off, const uint8_t *src, size_t len);
-void xen_runstate_store(const uint8_t *img, size_t len, bool flag, xen_rs_put_fn put, void *opaque);
+void xen_runstate_store(const uint8_t *img, size_t len, bool flag, xen_put_fn put, void *opaque);
+/* A wake the vCPU has pending (rs_woken) becomes its runnable state from
+   the wake's guest time, at most @p now, at least the blocked state's
+   entry [L]. */
+void xen_runstate_settle(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t now);
+/* An event woke the blocked vCPU: runnable from this TSC on [L]. */
+static inline void xen_runstate_wake(struct hv_xen_vcpu *xv)
+{
+    if (xv->rs_state == XEN_RUNSTATE_blocked && !xv->rs_woken) {
+        xv->rs_wake_tsc = hv_rdtsc();
+        xv->rs_woken = true;
+    }
+}
 
 /* ---- time (time.c) ---- */
 
 /* Set up the TSC scale (enable): tsc_khz given or measured. */
 void xen_time_init(struct hv_xen_vm *x, uint32_t tsc_khz);
-/* Publish vcpu_time_info for the vCPU if stale (lock held). */
-void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu, bool force);
+/* Publish vcpu_time_info for the vCPU if stale (lock held), in its
+   vcpu_info and its registered area; @p now is xen_now() read before the
+   lock. */
+void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
+                     uint64_t now, bool force);
+/* Host TSC ticks @p delta in ns at the pvclock's scale, as the guest
+   computes it (0 without a scale). */
+uint64_t xen_tsc_to_ns(const struct hv_xen_vm *x, uint64_t delta);
+/* VCPUOP_register_vcpu_time_memory_area on @p xv. */
+long xen_vcpu_register_time_area(struct xen_call *c, struct hv_xen_vcpu *xv);
 
 /* Is the vCPU's published pvclock current (nothing for xen_time_update to
    do)? Read without the lock by the pre-entry fast path. */

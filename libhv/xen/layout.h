@@ -303,7 +303,8 @@ XEN_PIN2(xen_vcpu_runstate_info, time, 16, 12);
 
 /* vcpu_register_runstate_memory_area (vcpu.h): a union of a guest handle,
    a pointer and a uint64_t p, 8 bytes for both widths; an i386 caller's
-   pointer is the low half. */
+   pointer is the low half. vcpu_register_time_memory_area is the same
+   union, of a struct vcpu_time_info (32 bytes, one layout for both). */
 struct xen_vcpu_register_runstate_memory_area {
     uint64_t addr;
 };

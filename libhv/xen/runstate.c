@@ -6,9 +6,11 @@
  * libhv does not see the embedder's scheduler, so the states follow what
  * the layer itself sees (include/hv/xen.h has the model): running from the
  * start of hv_vcpu_run on, exits the embedder handles included; blocked
- * from SCHEDOP_block/poll or an idle HLT to the next run; runnable after
+ * from SCHEDOP_block/poll or an idle HLT until an event wakes it
+ * (xen_wake), or else to the next run; runnable from that wake, after
  * SCHEDOP_yield or bringing the vCPU up, to the next run; offline while
- * down. Times are guest system time (xen_now()).
+ * down. Times are guest system time (xen_now()); the wake is stamped with
+ * the TSC and placed in guest time at the vCPU's next transition or query.
  *
  * The area is a guest-virtual address. It is written by the vCPU's own
  * thread through its own paging at each of its transitions, and at
@@ -21,15 +23,43 @@
 #define RS_SIZE_64 sizeof(struct xen_vcpu_runstate_info_64)
 #define RS_SIZE_32 sizeof(struct xen_vcpu_runstate_info_32)
 
-void xen_runstate_set(struct hv_xen_vcpu *xv, uint8_t state, uint64_t now)
+static void enter(struct hv_xen_vcpu *xv, uint8_t state, uint64_t now)
 {
-    if (xv->down)
-        state = XEN_RUNSTATE_offline;
     if (now > xv->rs_entry) {
         xv->rs_time[xv->rs_state] += now - xv->rs_entry;
         xv->rs_entry = now;
     }
     __atomic_store_n(&xv->rs_state, state, __ATOMIC_RELAXED);
+}
+
+void xen_runstate_settle(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint64_t now)
+{
+    if (!xv->rs_woken)
+        return;
+    xv->rs_woken = false;
+    if (xv->rs_state != XEN_RUNSTATE_blocked)
+        return;
+    /* xen_wake ran under the lock with interrupts off, so it took only the
+       TSC. With a stable TSC guest time is the TSC: exact. Else it is now
+       less the TSC time since; @p now was read before the lock, the TSC
+       here after, so the wake may come out a little early. Either way it
+       lies between the blocked state's start and @p now (a wake after the
+       clock read counts from then): the times stay monotonic and their
+       sum unchanged. */
+    uint64_t at;
+    if (x->tsc_stable) {
+        at = xen_tsc_to_ns(x, xv->rs_wake_tsc - x->tsc_base);
+    } else {
+        uint64_t ago = xen_tsc_to_ns(x, hv_rdtsc() - xv->rs_wake_tsc);
+        at = now > ago ? now - ago : 0;
+    }
+    enter(xv, XEN_RUNSTATE_runnable, HV_MAX(HV_MIN(at, now), xv->rs_entry));
+}
+
+void xen_runstate_set(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, uint8_t state, uint64_t now)
+{
+    xen_runstate_settle(x, xv, now);
+    enter(xv, xv->down ? XEN_RUNSTATE_offline : state, now);
 }
 
 static void put_le(uint8_t *p, uint64_t v, unsigned n)
@@ -59,7 +89,7 @@ size_t xen_runstate_encode(const struct hv_xen_vcpu *xv, bool compat, uint64_t n
     return len;
 }
 
-void xen_runstate_store(const uint8_t *img, size_t len, bool flag, xen_rs_put_fn put, void *opaque)
+void xen_runstate_store(const uint8_t *img, size_t len, bool flag, xen_put_fn put, void *opaque)
 {
     if (!flag) {
         put(opaque, 0, img, len);
@@ -81,41 +111,25 @@ void xen_runstate_store(const uint8_t *img, size_t len, bool flag, xen_rs_put_fn
     put(opaque, hi, &tmp[hi], 1);
 }
 
-/* Guest memory that may change under us: byte stores, each exactly once. */
-struct span {
-    uint8_t *p[2];
-    size_t n0;
-};
-
-static void put_span(void *opaque, size_t off, const uint8_t *src, size_t len)
-{
-    const struct span *s = opaque;
-    for (size_t i = 0; i < len; i++) {
-        size_t o = off + i;
-        volatile uint8_t *d = o < s->n0 ? s->p[0] + o : s->p[1] + (o - s->n0);
-        *d = src[i];
-    }
-}
-
 void xen_runstate_publish(struct xen_call *c, struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
 {
     if (!xv->rs_area)
         return;
     uint8_t img[RS_SIZE_64];
     size_t len = xen_runstate_encode(xv, xv->rs_compat, 0, img);
-    struct span s;
+    struct xen_span s;
     /* Every byte translated before the first is written: a bad address
        writes nothing (never a set update flag left behind). */
-    if (!xen_gva_span(c, xv->rs_area, len, s.p, &s.n0))
+    if (!xen_gva_span(c, xv->rs_area, len, &s))
         return;
-    xen_runstate_store(img, len, x->rs_update_flag, put_span, &s);
+    xen_runstate_store(img, len, x->rs_update_flag, xen_span_put, &s);
 }
 
 void xen_runstate_run(struct hv_vcpu *vcpu, struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
 {
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
-    xen_runstate_set(xv, XEN_RUNSTATE_running, now);
+    xen_runstate_set(x, xv, XEN_RUNSTATE_running, now);
     if (xv->rs_area) {
         struct xen_call c;
         xen_call_from_vcpu(&c, vcpu);
@@ -127,14 +141,13 @@ void xen_runstate_run(struct hv_vcpu *vcpu, struct hv_xen_vm *x, struct hv_xen_v
 long xen_vcpu_register_runstate(struct xen_call *c, struct hv_xen_vcpu *xv)
 {
     struct hv_xen_vm *x = c->x;
-    if (!xen_vcpu_obj(x, xv->id))
-        return -XEN_ENOENT; /* the embedder never created it */
-    struct xen_vcpu_register_runstate_memory_area a;
-    if (xen_copy_from_guest(c, c->arg[2], &a, sizeof(a)))
-        return -XEN_EFAULT;
-    uint64_t gva = c->compat ? (uint32_t)a.addr : a.addr;
+    uint64_t gva;
+    long rc = xen_area_arg(c, xv, &gva);
+    if (rc)
+        return rc;
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
+    xen_runstate_settle(x, xv, now);
     xv->rs_area = gva; /* 0: no more updates */
     xv->rs_compat = c->compat;
     /* Written at once through the caller's paging, the caller's own state
@@ -145,9 +158,9 @@ long xen_vcpu_register_runstate(struct xen_call *c, struct hv_xen_vcpu *xv)
     } else if (gva) {
         uint8_t img[RS_SIZE_64];
         size_t len = xen_runstate_encode(xv, xv->rs_compat, now, img);
-        struct span s;
-        if (xen_gva_span(c, gva, len, s.p, &s.n0))
-            xen_runstate_store(img, len, x->rs_update_flag, put_span, &s);
+        struct xen_span s;
+        if (xen_gva_span(c, gva, len, &s))
+            xen_runstate_store(img, len, x->rs_update_flag, xen_span_put, &s);
     }
     xen_unlock(x, t);
     return 0;
@@ -161,6 +174,7 @@ long xen_vcpu_get_runstate(struct xen_call *c, struct hv_xen_vcpu *xv)
     uint8_t img[RS_SIZE_64];
     uint64_t now = xen_now(x);
     uint64_t t = xen_lock(x);
+    xen_runstate_settle(x, xv, now);
     size_t len = xen_runstate_encode(xv, c->compat, now, img);
     xen_unlock(x, t);
     return xen_copy_to_guest(c, c->arg[2], img, len) ? -XEN_EFAULT : 0;

@@ -1,7 +1,7 @@
 /*
  * vcpu_op: where a vCPU's vcpu_info lives, whether it is up, and its
  * single-shot and periodic timers; bringing vCPUs up and down is in
- * vcpu_up.c, the runstate in runstate.c.
+ * vcpu_up.c, the runstate in runstate.c, the time area in time.c.
  */
 #include "core/guest_mem.h"
 #include "xen/internal.h"
@@ -131,6 +131,8 @@ long xen_do_vcpu_op(struct xen_call *c)
         return xen_vcpu_get_runstate(c, xv);
     case VCPUOP_register_runstate_memory_area:
         return xen_vcpu_register_runstate(c, xv);
+    case VCPUOP_register_vcpu_time_memory_area:
+        return xen_vcpu_register_time_area(c, xv);
     case VCPUOP_set_singleshot_timer:
         return set_singleshot(c, xv);
     case VCPUOP_stop_singleshot_timer: {

@@ -269,7 +269,7 @@ long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv)
         xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
         /* Its area is written when it runs (its own paging). */
-        xen_runstate_set(xv, XEN_RUNSTATE_runnable, now);
+        xen_runstate_set(x, xv, XEN_RUNSTATE_runnable, now);
         wake = true;
     }
     xen_unlock(x, t);
@@ -303,7 +303,7 @@ long xen_vcpu_down(struct xen_call *c, struct hv_xen_vcpu *xv)
     __atomic_store_n(&xv->down, true, __ATOMIC_SEQ_CST);
     /* Offline from now. The caller's own area is written now; another
        vCPU's at its next transition (its own paging). */
-    xen_runstate_set(xv, XEN_RUNSTATE_offline, now);
+    xen_runstate_set(x, xv, XEN_RUNSTATE_offline, now);
     if (xv == c->xv)
         xen_runstate_publish(c, x, xv);
     xen_unlock(x, t);

@@ -578,6 +578,7 @@ int main(void)
     xen_suite_smp();
     xen_suite_fast();
     xen_suite_runstate();
+    xen_suite_time();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -22,6 +22,7 @@
 #define BLOCKED     2
 #define OFFLINE     3
 #define UPDATE_BIT  (1ull << 63)
+#define MS          1000000ull
 
 struct rs {
     uint32_t state;
@@ -206,6 +207,110 @@ static void test_offline(void)
     xf_teardown(&f);
 }
 
+/* vCPU 1 blocked in SCHEDOP_block at 100 ms and woken by an IPI from
+   vCPU 0 (area at XF_BUF + 0x200); returns the IPI's port. */
+static uint32_t block_and_wake(struct xf *f)
+{
+    uint32_t ipi[2] = {1, 0}; /* EVTCHNOP_bind_ipi to vCPU 1 */
+    memcpy(xf_gpa(f, XF_BUF), ipi, 8);
+    CU_ASSERT_EQUAL(xf_call(f, HC_EVTCHN, 7, XF_BUF, 0, 0, 0, 0), 0);
+    uint32_t port;
+    memcpy(&port, xf_gpa(f, XF_BUF + 4), 4);
+    CU_ASSERT_EQUAL(reg_area(f, 1, XF_BUF + 0x200), 0);
+    xf_enter(f, f->vcpu1);
+    advance(f, 100 * MS);
+    CU_ASSERT_EQUAL(xf_call_on(f, f->vcpu1, HC_SCHED, SCHED_BLOCK, 0, 0), 0);
+    CU_ASSERT_EQUAL(f->exit.hlt.source, HV_HLT_BLOCK);
+    check_rs(rs_at(f, XF_BUF + 0x200, false), BLOCKED, 100 * MS, 100 * MS, 0, 0, 0);
+    advance(f, 300 * MS);
+    unsigned wakes = f->wakes;
+    memcpy(xf_gpa(f, XF_BUF), &port, 4);
+    CU_ASSERT_EQUAL(xf_call(f, HC_EVTCHN, 4, XF_BUF, 0, 0, 0, 0), 0); /* send */
+    CU_ASSERT_EQUAL(f->wakes, wakes + 1);
+    CU_ASSERT(f->vm->xen->vcpus[1].rs_woken);
+    return port;
+}
+
+/* An event for a blocked vCPU makes it runnable from the wake until its
+   next run. The wake is stamped with the (real) TSC: here it is moved
+   600 ms of TSC back from a clock at 1400 ms, so the wake lands at 800 ms
+   less the little real time the test itself takes. */
+static void test_wake(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true});
+    struct hv_xen_vm *x = f.vm->xen;
+    block_and_wake(&f);
+    advance(&f, 1000 * MS);
+    x->vcpus[1].rs_wake_tsc = hv_rdtsc() - (uint64_t)XF_TSC_KHZ * 600; /* 600 ms of ticks */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, RS_GET, 1, XF_BUF, 0, 0, 0), 0);
+    struct rs r = rs_at(&f, XF_BUF, false);
+    CU_ASSERT_EQUAL(r.state, RUNNABLE);
+    CU_ASSERT(r.entry <= 800 * MS && r.entry > 750 * MS);
+    CU_ASSERT_EQUAL(r.time[RUNNING], 100 * MS);
+    CU_ASSERT_EQUAL(r.time[BLOCKED], r.entry - 100 * MS);
+    CU_ASSERT_EQUAL(r.time[RUNNABLE], 1400 * MS - r.entry);
+    CU_ASSERT_EQUAL(r.time[OFFLINE], 0);
+    /* Its next run: running from then, the wait counted as runnable. */
+    advance(&f, 50 * MS);
+    xf_enter(&f, f.vcpu1);
+    check_rs(rs_at(&f, XF_BUF + 0x200, false), RUNNING, 1450 * MS, 100 * MS, 1450 * MS - r.entry,
+             r.entry - 100 * MS, 0);
+    xf_teardown(&f);
+
+    /* A wake that the TSC places before the block began (the clock read
+       before the lock lags): runnable from the block's start, never earlier. */
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true});
+    x = f.vm->xen;
+    block_and_wake(&f);
+    x->vcpus[1].rs_wake_tsc = hv_rdtsc() - (uint64_t)XF_TSC_KHZ * 10000; /* 10 s */
+    xf_enter(&f, f.vcpu1);
+    check_rs(rs_at(&f, XF_BUF + 0x200, false), RUNNING, 400 * MS, 100 * MS, 300 * MS, 0, 0);
+    CU_ASSERT(!x->vcpus[1].rs_woken);
+    xf_teardown(&f);
+
+    /* Run without a wake (its timer, the embedder's choice): blocked until
+       the run, as before. */
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true});
+    CU_ASSERT_EQUAL(reg_area(&f, 1, XF_BUF + 0x200), 0);
+    xf_enter(&f, f.vcpu1);
+    advance(&f, 100);
+    CU_ASSERT_EQUAL(xf_call_on(&f, f.vcpu1, HC_SCHED, SCHED_BLOCK, 0, 0), 0);
+    advance(&f, 300);
+    xf_enter(&f, f.vcpu1);
+    check_rs(rs_at(&f, XF_BUF + 0x200, false), RUNNING, 400, 100, 0, 300, 0);
+    xf_teardown(&f);
+}
+
+/* With HV_XEN_F_TSC_STABLE guest time is the TSC, so the wake's TSC
+   stamp is its exact guest time (here set 100 ns after the block began). */
+static void test_wake_stable(void)
+{
+    struct xf f;
+    struct xf_opts o = {.two_vcpus = true};
+    o.cfg.flags = HV_XEN_F_TSC_STABLE;
+    xf_setup(&f, &o);
+    struct hv_xen_vm *x = f.vm->xen;
+    struct hv_xen_vcpu *xv = &x->vcpus[1];
+    uint32_t ipi[2] = {1, 0};
+    memcpy(xf_gpa(&f, XF_BUF), ipi, 8);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, 7, XF_BUF, 0, 0, 0, 0), 0);
+    xf_enter(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(xf_call_on(&f, f.vcpu1, HC_SCHED, SCHED_BLOCK, 0, 0), 0);
+    uint64_t blocked = xv->rs_entry;
+    CU_ASSERT(blocked > 0);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_EVTCHN, 4, XF_BUF + 4, 0, 0, 0, 0), 0); /* send */
+    CU_ASSERT(xv->rs_woken);
+    xv->rs_wake_tsc = x->tsc_base + 2 * (blocked + 100); /* 2 ticks a ns */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, RS_GET, 1, XF_BUF2, 0, 0, 0), 0);
+    struct rs r = rs_at(&f, XF_BUF2, false);
+    CU_ASSERT_EQUAL(r.state, RUNNABLE);
+    CU_ASSERT_EQUAL(r.entry, blocked + 100);
+    CU_ASSERT_EQUAL(r.time[BLOCKED], 100);
+    CU_ASSERT(r.time[RUNNABLE] > 0); /* the get came later */
+    xf_teardown(&f);
+}
+
 /* Bad addresses: the argument itself -EFAULT; an area that does not
    translate to writable RAM (a hole, a read-only page, straddling into a
    hole) is accepted and never written, and a good one registered later is
@@ -363,6 +468,8 @@ void xen_suite_runstate(void)
     CU_add_test(s, "transitions_64", test_transitions_64);
     CU_add_test(s, "transitions_32", test_transitions_32);
     CU_add_test(s, "offline", test_offline);
+    CU_add_test(s, "wake", test_wake);
+    CU_add_test(s, "wake_stable", test_wake_stable);
     CU_add_test(s, "bad_areas", test_bad_areas);
     CU_add_test(s, "enoent", test_enoent);
     CU_add_test(s, "vm_assist", test_vm_assist);

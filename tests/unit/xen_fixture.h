@@ -144,5 +144,6 @@ void xen_suite_pvh(void);
 void xen_suite_smp(void);
 void xen_suite_fast(void);
 void xen_suite_runstate(void);
+void xen_suite_time(void);
 
 #endif /* XEN_FIXTURE_H */

@@ -29,11 +29,10 @@ XEN_IMAGE(hello);
 /* Optional host-side step after the run, before teardown. */
 typedef int (*after_fn)(struct xh *h, struct xh_dom *d);
 
-static int run_one(struct kcase_ctx *kc, const struct xh_image *img, const char *test,
-                   uint32_t reason, const char *marker, after_fn after)
+static int run_opts(struct kcase_ctx *kc, const struct xh_image *img, struct xh_dom_opts o,
+                    uint32_t reason, const char *marker, after_fn after)
 {
     struct xh h;
-    struct xh_dom_opts o = {.test = test};
     int rc = xh_init(&h, kc);
     if (!rc)
         rc = xh_dom_create(&h, &h.doms[0], img, &o);
@@ -45,6 +44,12 @@ static int run_one(struct kcase_ctx *kc, const struct xh_image *img, const char 
         rc = after(&h, &h.doms[0]);
     xh_fini(&h);
     return rc;
+}
+
+static int run_one(struct kcase_ctx *kc, const struct xh_image *img, const char *test,
+                   uint32_t reason, const char *marker, after_fn after)
+{
+    return run_opts(kc, img, (struct xh_dom_opts){.test = test}, reason, marker, after);
 }
 
 /* A test group on both the ELF64 and the ELF32 image. */
@@ -128,6 +133,25 @@ static int runstate_after(struct xh *h, struct xh_dom *d)
 static int case_runstate(struct kcase_ctx *kc)
 {
     return group(kc, "runstate", runstate_after);
+}
+
+/* The second pvclock, with the stable bit the harness vouches for; the
+   guest ends its updates, as the host's status shows. */
+static int timearea_after(struct xh *h, struct xh_dom *d)
+{
+    struct hv_xen_vcpu_status st;
+    if (hv_xen_vcpu_status(d->vcpu, &st) != HV_OK || st.time_area)
+        return kcase_fail(h->kc, "%s: the time area is still registered", d->label);
+    return 0;
+}
+
+static int case_timearea(struct kcase_ctx *kc)
+{
+    struct xh_dom_opts o = {.test = "timearea", .tsc_stable = true};
+    int rc = run_opts(kc, &img_xg64, o, SHUTDOWN_POWEROFF, "xg: all ok", timearea_after);
+    if (!rc)
+        rc = run_opts(kc, &img_xg32, o, SHUTDOWN_POWEROFF, "xg: all ok", timearea_after);
+    return rc;
 }
 
 static int case_grant(struct kcase_ctx *kc)
@@ -542,6 +566,7 @@ static const struct kcase xen_cases[] KCASE_TABLE = {
     {"xen.grant", case_grant, 0},
     {"xen.vcpu", case_vcpu, 0},
     {"xen.runstate", case_runstate, 0},
+    {"xen.timearea", case_timearea, 0},
     {"xen.smp", case_smp, 0},
     {"xen.shutdown_code", case_shutdown_code, 0},
     {"xen.gzip", case_gzip, 0},

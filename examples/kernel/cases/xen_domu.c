@@ -136,6 +136,7 @@ static int domu_create(struct xdomu *u, const struct boot_module *img,
     xc.tsc_khz = (uint32_t)(tsc_hz() / 1000);
     xc.memmap = map;
     xc.memmap_count = HV_ARRAY_SIZE(map);
+    xc.flags = cfg->tsc_stable ? HV_XEN_F_TSC_STABLE : 0;
     xc.opaque = d;
     if ((st = hv_xen_enable(d->vm, &xc)) != HV_OK)
         return kcase_fail(kc, "hv_xen_enable: %s", hv_status_str(st));

@@ -41,6 +41,10 @@ struct xdomu_config {
     uint64_t timeout_ns; /* until the guest must have shut down */
     bool null_io;        /* xh::null_io: ports and MMIO without a device model */
     bool platform;       /* an MP table and a local APIC page (xen_platform.h) */
+    /* HV_XEN_F_TSC_STABLE: this kernel vouches for the TSC (true of the
+       emulators it is tested on: QEMU's TCG and Bochs keep one TSC for the
+       whole machine, at a fixed rate). */
+    bool tsc_stable;
     /* Called for each complete PV console line (NUL-terminated), or NULL. */
     void (*on_line)(struct xdomu *u, const char *line);
 };

@@ -108,6 +108,7 @@ int xh_dom_create(struct xh *h, struct xh_dom *d, const struct xh_image *img,
     xc.domid = o->domid;
     xc.max_evtchn_ports = 64;
     xc.tsc_khz = (uint32_t)(tsc_hz() / 1000);
+    xc.flags = o->tsc_stable ? HV_XEN_F_TSC_STABLE : 0;
     hv_memset(xc.handle, XG_HANDLE_BYTE, sizeof(xc.handle));
     xc.hub = o->hub ? h->hub : NULL;
     xc.wake = on_wake;
@@ -132,6 +133,8 @@ int xh_dom_create(struct xh *h, struct xh_dom *d, const struct xh_image *img,
     append(cmdline, &n, " peer=");
     utoa(num, o->peer);
     append(cmdline, &n, num);
+    if (o->tsc_stable)
+        append(cmdline, &n, " stable=1"); /* the guest expects the stable pvclock */
     struct hv_pvh_config pc = {.size = sizeof(pc),
                                .cmdline = cmdline,
                                .memmap = o->memmap,

@@ -95,6 +95,7 @@ struct xh_dom_opts {
     bool smp;                           /* create vCPU 1 too (the guest brings it up) */
     const struct hv_pvh_memmap *memmap; /* start_info's map, or NULL (derived) */
     uint32_t memmap_count;
+    bool tsc_stable; /* HV_XEN_F_TSC_STABLE (the emulators' TSC is one, fixed-rate) */
 };
 
 int xh_init(struct xh *h, struct kcase_ctx *kc);

@@ -180,6 +180,8 @@ struct xen_hvm_evtchn_upcall_vector {
 #define VCPUOP_set_singleshot_timer          8
 #define VCPUOP_stop_singleshot_timer         9
 #define VCPUOP_register_vcpu_info            10
+#define VCPUOP_register_vcpu_time_memory_area 13
+#define XEN_PVCLOCK_TSC_STABLE_BIT            (1u << 0) /* vcpu_time_info.flags (xen.h) */
 
 struct vcpu_register_vcpu_info {
     uint64_t mfn;
@@ -548,6 +550,7 @@ void xg_test_upcall(void);
 void xg_test_grant(void);
 void xg_test_vcpu(void);
 void xg_test_runstate(void);
+void xg_test_timearea(void);
 void xg_test_pvcons(void);
 void xg_test_smp(void);
 void xg_run_front(void);

@@ -615,6 +615,7 @@ static const struct group groups[] = {
     {"sched", xg_test_sched}, {"timer", xg_test_timer},     {"memory", xg_test_memory},
     {"hvm", xg_test_hvm},     {"evtchn", xg_test_evtchn},   {"upcall", xg_test_upcall},
     {"grant", xg_test_grant}, {"vcpu", xg_test_vcpu},       {"runstate", xg_test_runstate},
+    {"timearea", xg_test_timearea},
 };
 
 static bool streq(const char *a, const char *b)
