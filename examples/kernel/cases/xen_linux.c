@@ -65,13 +65,14 @@ static const struct xdomu_config linux_config = {
     .tsc_stable = true,
 };
 
-static bool contains(const char *s, const char *what)
+/* The first @p what in @p s, or NULL. */
+static const char *find(const char *s, const char *what)
 {
     size_t n = hv_strlen(what);
     for (; *s; s++)
         if (!hv_memcmp(s, what, n))
-            return true;
-    return false;
+            return s;
+    return NULL;
 }
 
 static int linux_check(struct xdomu *u)
@@ -83,20 +84,17 @@ static int linux_check(struct xdomu *u)
     const char *at = u->out;
     for (size_t i = 0; i < HV_ARRAY_SIZE(expected); i++) {
         /* In order: each line after the one before. */
-        const char *p = at;
-        size_t n = hv_strlen(expected[i]);
-        while (*p && hv_memcmp(p, expected[i], n))
-            p++;
-        if (!*p)
+        const char *p = find(at, expected[i]);
+        if (!p)
             return kcase_fail(kc, "no \"%s\" on Linux's consoles (after \"%s\")", expected[i],
                               i ? expected[i - 1] : "the start");
-        at = p + n;
+        at = p + hv_strlen(expected[i]);
     }
     /* The stable pvclock: Linux registered vCPU 0's vcpu_time_info area
        (xen_setup_vsyscall_time_info) and kept it, which its vDSO reads;
        it prints nothing on success, only when the call fails or the copy
        lacks XEN_PVCLOCK_TSC_STABLE_BIT. */
-    if (contains(u->out, "VCLOCK_PVCLOCK not supported"))
+    if (find(u->out, "VCLOCK_PVCLOCK not supported"))
         return kcase_fail(kc, "Linux says \"xen: VCLOCK_PVCLOCK not supported\"");
     struct hv_xen_vcpu_status vs;
     if (hv_xen_vcpu_status(d->vcpu, &vs) != HV_OK || !vs.time_area)
