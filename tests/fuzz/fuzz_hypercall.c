@@ -11,7 +11,8 @@
  * vCPU entries that deliver events and fire timers. With bit 4 of the
  * set-up byte, every hypercall of a quiet vCPU first goes where the
  * backends' exit fast path sends it (hv_pv_ops::hypercall_fast, then the
- * event delivery), and to the full path only when that declines.
+ * event delivery), and to the full path only when that declines. With
+ * bit 5, the first domain has the stable pvclock (HV_XEN_F_TSC_STABLE).
  *
  * Invariants: no sanitizer report; each return value is in the set Xen
  * defines for that call; calls from CPL > 0 get -EPERM and unknown numbers
@@ -109,7 +110,7 @@ static bool set_mode(struct hv_vcpu *vcpu, bool compat)
     return hv_vcpu_set_state(vcpu, HV_STATE_ALL & ~HV_STATE_EVENTS, &st) == HV_OK;
 }
 
-static bool make_dom(struct world *w, struct dom *d, bool compat, bool two)
+static bool make_dom(struct world *w, struct dom *d, bool compat, bool two, bool stable)
 {
     struct hv_vm_config vc = {.size = sizeof(vc), .max_vcpus = 2};
     if (hv_vm_create(w->ctx, &vc, &d->vm) != HV_OK)
@@ -127,6 +128,7 @@ static bool make_dom(struct world *w, struct dom *d, bool compat, bool two)
     memset(&cfg, 0, sizeof(cfg));
     cfg.size = sizeof(cfg);
     cfg.tsc_khz = 2000000;
+    cfg.flags = stable ? HV_XEN_F_TSC_STABLE : 0;
     cfg.max_evtchn_ports = 64;
     cfg.max_grant_frames = 2;
     cfg.wake = on_wake;
@@ -415,8 +417,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         w->d[i].ram = g_ram[i];
         w->d[i].ram_hpa = g_ram_hpa[i];
     }
-    FZ_CHECK(make_dom(w, &w->d[0], setup & 2, setup & 4), "dom 0");
-    FZ_CHECK(make_dom(w, &w->d[1], setup & 8, false), "dom 1");
+    FZ_CHECK(make_dom(w, &w->d[0], setup & 2, setup & 4, setup & 32), "dom 0");
+    FZ_CHECK(make_dom(w, &w->d[1], setup & 8, false, false), "dom 1");
 
     unsigned exits = 0;
     for (unsigned step = 0; step < 48 && !fz_empty(&in); step++) {

@@ -306,8 +306,15 @@ def hypercall_seeds():
               buf(0x40, struct.pack("<Q", 0x10fec)) + hc(24, [U8(0), U8(1), BUFARG(0x40)], sub=5) +
               hc(29, [U8(0), U8(0), U8(0)], sub=1) + hc(24, [U8(0), U8(0), BUFARG(0x200)], sub=4) +
               at(0x40, hc(24, [U8(0), U8(1), BUFARG(0x300)], sub=4))))
+    # time areas (VCPUOP_register_vcpu_time_memory_area) with the stable
+    # pvclock: vCPU 0's in the buffers, vCPU 1's straddling two pages, a
+    # block, then vCPU 0's turned off.
+    s.append(("timearea", buf(0, struct.pack("<Q", 0x10100)) + hc(24, [U8(0), U8(0), BUFARG(0)], sub=13) +
+              buf(0x40, struct.pack("<Q", 0x10ff0)) + hc(24, [U8(0), U8(1), BUFARG(0x40)], sub=13) +
+              hc(29, [U8(0), U8(0), U8(0)], sub=1) + at(0x40, hc(17, [U8(0), BUFARG(0x300), U8(0)], sub=0)) +
+              buf(0x80, struct.pack("<Q", 0)) + hc(24, [U8(0), U8(0), BUFARG(0x80)], sub=13)))
     for name, body in s:
-        setup = 0x0a if name == "compat" else 0x04
+        setup = 0x0a if name == "compat" else 0x24 if name == "timearea" else 0x04
         out("hypercall", name, bytes([setup]) + body)
         out("hypercall", name + "_svm", bytes([setup | 1]) + body)
 
