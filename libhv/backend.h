@@ -40,6 +40,7 @@ enum hv_vexit_kind {
     HV_VX_NMI_WINDOW,   /* the guest can take an NMI now */
     HV_VX_PREEMPT,      /* preemption timer / host-requested stop */
     HV_VX_UNHANDLED,    /* anything else: raw fields say what; reported to the embedder */
+    HV_VX_XSETBV,       /* XSETBV: ECX, EDX:EAX in gpr; the core checks it (core/xsave.h) */
 };
 
 struct hv_vexit {

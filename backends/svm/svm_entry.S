@@ -37,8 +37,8 @@
  * then the entry when nothing unusual is due. Anything else ends in C
  * before the entry, after STGI: a CPU out of range or not enabled, an
  * ASID whose last run on this CPU was another vCPU's (TLB control), IRET
- * bookkeeping, a host with CR4.OSXSAVE or a CPU with PKU (XCR0 and PKRU
- * switches): svm_run_c (svm_run.c) then does the whole run, asking for
+ * bookkeeping, a host with CR4.OSXSAVE, a guest XCR0 other than x87 or a
+ * CPU with PKU (XCR0 and PKRU switches): svm_run_c (svm_run.c) then does the whole run, asking for
  * the CPU number again. After the exit: the guest's RAX/RSP to
  * vcpu->gpr, the host's registers back, STGI, and either the exit a fast
  * path filled (vcpu->exit_ready: HV_OK) or the full path's loop,
@@ -213,10 +213,13 @@ svm_run:
     /* No IRET bookkeeping (it keeps the fast path off: svm_run.c). */
     cmpb $0, SVM_VCPU_IRET_PENDING(%r14)
     jne .Lbail
-    /* Neither XCR0 nor PKRU to switch (svm_xcr0.h, svm_pkru.h). */
+    /* Neither XCR0 nor PKRU to switch (svm_xcr0.h, svm_pkru.h): the
+       host without CR4.OSXSAVE, the guest's XCR0 x87 as the host's. */
     mov %cr4, %rsi
     test $SVM_ASM_CR4_OSXSAVE, %esi
     jnz .Lbail
+    cmpq $1, HV_VCPU_XCR0(%rbx)
+    jne .Lbail
     testl $SVM_ASM_CR4_PKE, SVM_CTX_CR4_ALLOWED(%r13)
     jnz .Lbail
 

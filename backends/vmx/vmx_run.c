@@ -18,6 +18,7 @@
 #include "core/cpu.h"
 #include "core/debugreg.h"
 #include "core/util.h"
+#include "core/xsave.h"
 
 #define VEC_UD 6
 
@@ -224,9 +225,18 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 #if !HV_HOSTED
         uint64_t host_dr6 = hv_read_dr6();
         hv_write_dr6(vv->dr6);
+        /* XCR0 is not in the VMCS either and XGETBV does not exit: the
+           guest's while it runs (core/xsave.h), needed when the host has
+           CR4.OSXSAVE (host_fields read CR4 just now) or the guest's XCR0
+           is not x87. */
+        uint64_t host_xcr0 = 0;
+        if (__builtin_expect((vv->host.cr4 & HV_CR4_OSXSAVE) || vcpu->xcr0 != HV_XCR0_X87, 0))
+            host_xcr0 = hv_xcr0_enter(vv->host.cr4, vcpu->xcr0);
 #endif
         int rc = vmx_enter(vcpu, vv);
 #if !HV_HOSTED
+        if (__builtin_expect(host_xcr0 != 0, 0))
+            hv_xcr0_leave(vv->host.cr4, host_xcr0);
         vv->dr6 = hv_read_dr6();
         hv_write_dr6(host_dr6);
 #endif

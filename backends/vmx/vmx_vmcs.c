@@ -129,8 +129,8 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
     uint64_t cr0_mask = X86_CR0_PE | X86_CR0_NE | X86_CR0_NW | X86_CR0_CD | X86_CR0_PG |
                         cfg->cr0_fixed0 | (~cfg->cr0_fixed1 & 0xffffffffull);
     uint64_t cr4_mask = X86_CR4_VMXE | cfg->cr4_fixed0 | ~cfg->cr4_fixed1;
-    /* OSXSAVE too: the CPUID policy hides XSAVE and this backend switches
-       only the FXSAVE state, not XCR0 (XSETBV would exit unhandled). And
+    /* OSXSAVE too: the guest may set it only while its CPUID has XSAVE,
+       which an override can change at any time (vmx_cr.c write_cr4). And
        PKE: the policy hides PKU and PKRU is not switched (it is in neither
        the VMCS nor the entry/exit MSR lists): with CR4.PKE clear the guest's
        RDPKRU/WRPKRU raise #UD (SDM Vol. 3A 4.6.2, Vol. 2 WRPKRU), so it can

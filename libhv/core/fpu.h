@@ -42,6 +42,9 @@ static inline void hv_fx_restore(const uint8_t *area)
    HV_FPU_MXCSR_MASK_DEFAULT when the CPU stores 0 (SDM Vol. 1 11.6.6). */
 uint32_t hv_fpu_host_mxcsr_mask(void);
 
+/* The host's MXCSR mask, read once per context (fpu_state.c). */
+uint32_t hv_fpu_ctx_mxcsr_mask(struct hv_ctx *ctx);
+
 /* The switch on a host without CR4.OSFXSR (fpu.c); a NULL load only saves. */
 void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load);
 
