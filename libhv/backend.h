@@ -146,6 +146,10 @@ struct hv_backend_ops {
        access (core/debugreg.h), or the embedder set them (the core calls
        it then), for the vCPU's life. */
     void (*debug_intercept)(struct hv_vcpu *vcpu, bool on);
+
+    /* Optional: vcpu->xcr0 changed (core/xsave.h), so that the backend's
+       entry can tell with its own flags whether XCR0 needs switching. */
+    void (*xcr0_changed)(struct hv_vcpu *vcpu);
 };
 
 #if HV_CONFIG_VMX

@@ -109,6 +109,9 @@ struct svm_vcpu {
     uint64_t serial;   /* unique in the context, never 0 */
     bool nmi_blocked;  /* an NMI was injected and its IRET not seen yet */
     bool iret_pending; /* IRET intercepted at iret_rip; NMIs open after it */
+    /* The guest's XCR0 is not x87: switched around VMRUN (svm_xcr0.h).
+       Next to iret_pending: the entry tests both with one 16-bit load. */
+    bool xcr0_switch;
     bool nmi_window;   /* the core asked for an NMI window */
     bool irq_window;   /* the core asked for an interrupt window */
     uint64_t iret_rip;

@@ -15,7 +15,6 @@
 #define HV_VCPU_HOST_CPU   0x9c
 #define HV_VCPU_EXIT_READY 0xb1
 #define HV_VCPU_ARCH       0x300
-#define HV_VCPU_XCR0       0x560
 
 /* struct hv_vm, struct hv_ctx (core/objects.h), struct hv_host_ops. */
 #define HV_VM_CTX               0x00

@@ -210,16 +210,14 @@ svm_run:
     mov (%rsi,%rcx,8), %rsi
     cmp SVM_VCPU_SERIAL(%r14), %rsi
     jne .Lbail
-    /* No IRET bookkeeping (it keeps the fast path off: svm_run.c). */
-    cmpb $0, SVM_VCPU_IRET_PENDING(%r14)
+    /* No IRET bookkeeping (it keeps the fast path off: svm_run.c) and the
+       guest's XCR0 x87 (svm_vcpu.xcr0_switch clear, the next byte). */
+    cmpw $0, SVM_VCPU_IRET_PENDING(%r14)
     jne .Lbail
-    /* Neither XCR0 nor PKRU to switch (svm_xcr0.h, svm_pkru.h): the
-       host without CR4.OSXSAVE, the guest's XCR0 x87 as the host's. */
+    /* Neither XCR0 nor PKRU to switch (svm_xcr0.h, svm_pkru.h). */
     mov %cr4, %rsi
     test $SVM_ASM_CR4_OSXSAVE, %esi
     jnz .Lbail
-    cmpq $1, HV_VCPU_XCR0(%rbx)
-    jne .Lbail
     testl $SVM_ASM_CR4_PKE, SVM_CTX_CR4_ALLOWED(%r13)
     jnz .Lbail
 

@@ -336,8 +336,8 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
     uint64_t host_cr4 = hv_read_cr4();
     if (__builtin_expect(__atomic_load_n(&svm_vm_of(vm)->last_on[cpu], __ATOMIC_ACQUIRE) ==
                                  s->serial &&
-                             !s->iret_pending && !(host_cr4 & SVM_CR4_OSXSAVE) &&
-                             vcpu->xcr0 == HV_XCR0_X87 && !svm_pkru_needed(sc->limits.cr4_allowed),
+                             !svm_iret_or_xcr0(s) && !(host_cr4 & SVM_CR4_OSXSAVE) &&
+                             !svm_pkru_needed(sc->limits.cr4_allowed),
                          1))
         svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, v);
     else
@@ -382,8 +382,8 @@ _Static_assert(offsetof(struct hv_vcpu, vm) == HV_VCPU_VM, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, host_cpu) == HV_VCPU_HOST_CPU, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, exit_ready) == HV_VCPU_EXIT_READY, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, arch) == HV_VCPU_ARCH, "svm_asm.h");
-_Static_assert(offsetof(struct hv_vcpu, xcr0) == HV_VCPU_XCR0, "svm_asm.h");
-_Static_assert(HV_XCR0_X87 == 1, "svm_asm.h: cmpq $1");
+_Static_assert(offsetof(struct svm_vcpu, xcr0_switch) == SVM_VCPU_IRET_PENDING + 1,
+               "svm_asm.h: cmpw covers iret_pending and xcr0_switch");
 _Static_assert(offsetof(struct hv_vm, ctx) == HV_VM_CTX, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vm, arch) == HV_VM_ARCH, "svm_asm.h");
 _Static_assert(offsetof(struct hv_ctx, host.ops.opaque) == HV_CTX_HOST_OPAQUE, "svm_asm.h");
@@ -401,7 +401,8 @@ _Static_assert(offsetof(struct svm_vcpu, vmcb) == SVM_VCPU_VMCB, "svm_asm.h");
 _Static_assert(offsetof(struct svm_vcpu, vmcb_pa) == SVM_VCPU_VMCB_PA, "svm_asm.h");
 _Static_assert(offsetof(struct svm_vcpu, serial) == SVM_VCPU_SERIAL, "svm_asm.h");
 _Static_assert(offsetof(struct svm_vcpu, iret_pending) == SVM_VCPU_IRET_PENDING, "svm_asm.h");
-_Static_assert(sizeof(((struct svm_vcpu *)0)->iret_pending) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct svm_vcpu *)0)->iret_pending) == 1, "svm_asm.h: cmpw");
+_Static_assert(sizeof(((struct svm_vcpu *)0)->xcr0_switch) == 1, "svm_asm.h: cmpw");
 _Static_assert(sizeof(((struct hv_vcpu *)0)->exit_ready) == 1, "svm_asm.h: cmpb");
 _Static_assert(sizeof(((struct svm_cpu *)0)->enabled) == 1, "svm_asm.h: cmpb");
 _Static_assert(sizeof(((struct hv_vcpu *)0)->host_cpu) == 4, "svm_asm.h: 32-bit store");

@@ -27,8 +27,23 @@
 #include <stdint.h>
 #include "core/cpu.h"
 #include "core/xsave.h"
+#include "svm/svm.h"
 
 #define SVM_CR4_OSXSAVE HV_CR4_OSXSAVE
+
+/* IRET bookkeeping pending or XCR0 to switch: one 16-bit load
+   (svm_vcpu keeps the two flags adjacent, as svm_entry.S tests them). */
+static inline bool svm_iret_or_xcr0(const struct svm_vcpu *s)
+{
+    typedef uint16_t __attribute__((may_alias)) pair_t;
+    return *(const pair_t *)&s->iret_pending != 0;
+}
+
+/* hv_backend_ops::xcr0_changed */
+static inline void svm_xcr0_changed(struct hv_vcpu *vcpu)
+{
+    svm_vcpu_of(vcpu)->xcr0_switch = vcpu->xcr0 != HV_XCR0_X87;
+}
 
 /* With GIF=0, before the world switch: the guest's XCR0 in. Returns what
    svm_xcr0_leave needs (0: nothing changed). host_cr4: the host's CR4,

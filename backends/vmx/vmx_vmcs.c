@@ -169,7 +169,12 @@ static inline __attribute__((always_inline)) void host_fields(struct vmx_vcpu *v
 
     vmx_host_field(&h->cr0, VMCS_HOST_CR0, x86_read_cr0(), all, ok);
     vmx_host_field(&h->cr3, VMCS_HOST_CR3, x86_read_cr3(), all, ok);
-    vmx_host_field(&h->cr4, VMCS_HOST_CR4, hv_read_cr4(), all, ok);
+    uint64_t cr4 = hv_read_cr4();
+    /* Whether XCR0 needs switching follows the host's CR4.OSXSAVE
+       (vmx_run.c): noted only when CR4 changed. */
+    if (all || __builtin_expect(cr4 != h->cr4, 0))
+        vv->xcr0_host = (cr4 & X86_CR4_OSXSAVE) != 0;
+    vmx_host_field(&h->cr4, VMCS_HOST_CR4, cr4, all, ok);
     /* SDM 26.2.3 host checks: selectors with RPL=TI=0; CS and TR not 0. */
     vmx_host_sel(&h->cs, VMCS_HOST_CS_SEL, x86_read_cs(), all, ok);
     vmx_host_sel(&h->ss, VMCS_HOST_SS_SEL, x86_read_ss(), all, ok);

@@ -188,8 +188,11 @@ struct hv_vcpu {
        own: dr_used). */
     uint64_t dr[4];
     uint64_t host_dr[4];
-    bool dr_loaded;
+    /* dr_used, xs_on, dr_loaded in this order: hv_vcpu_run tests each end's
+       pair with one 16-bit load (core/run.c). */
     bool dr_used;
+    bool xs_on; /* xs_used != 0: extended state switched at each run */
+    bool dr_loaded;
     /* The guest's XCR0 and extended state (core/xsave.h): XCR0 (RESET 1),
        the components beyond x87/SSE switched at each run, the areas
        (64-byte aligned, NULL when the host has no such component). */

@@ -413,17 +413,34 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     }
 }
 
-/* The guest has DR0-3 of its own (core/debugreg.h): out of line, so that
-   the common run pays a test at each end for them. */
-static __attribute__((noinline, cold)) void debug_regs_load(struct hv_vcpu *vcpu)
+/*
+ * What only some runs switch, out of line so that the common run pays one
+ * 16-bit test at each end (objects.h keeps the flags adjacent): the
+ * guest's DR0-3 (core/debugreg.h) and its extended state beyond x87/SSE
+ * (core/xsave.h; after the FXSAVE switch in, before the one out: MXCSR is
+ * that switch's).
+ */
+typedef uint16_t __attribute__((may_alias)) flag_pair_t;
+
+static __attribute__((noinline, cold)) void extra_enter(struct hv_vcpu *vcpu)
 {
-    hv_debug_regs_load(vcpu);
+    if (vcpu->xs_on)
+        hv_xs_enter(vcpu);
+    if (vcpu->dr_used)
+        hv_debug_regs_load(vcpu);
 }
 
-static __attribute__((noinline, cold)) void debug_regs_put(struct hv_vcpu *vcpu)
+static __attribute__((noinline, cold)) void extra_leave(struct hv_vcpu *vcpu)
 {
-    hv_debug_regs_put(vcpu);
+    if (vcpu->dr_loaded)
+        hv_debug_regs_put(vcpu);
+    if (vcpu->xs_on)
+        hv_xs_leave(vcpu);
 }
+
+_Static_assert(offsetof(struct hv_vcpu, xs_on) == offsetof(struct hv_vcpu, dr_used) + 1 &&
+                   offsetof(struct hv_vcpu, dr_loaded) == offsetof(struct hv_vcpu, xs_on) + 1,
+               "flag pairs");
 
 /* A kick ends the run before the entry (hv_vcpu_kick). */
 static __attribute__((noinline)) void kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit)
@@ -482,17 +499,11 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu);
-    /* The components beyond x87/SSE the guest has enabled (core/xsave.h):
-       after the FXSAVE switch in, before the one out (MXCSR is its). */
-    if (__builtin_expect(vcpu->xs_used != 0, 0))
-        hv_xs_enter(vcpu);
-    if (__builtin_expect(vcpu->dr_used, 0))
-        debug_regs_load(vcpu);
+    if (__builtin_expect(*(const flag_pair_t *)&vcpu->dr_used != 0, 0)) /* dr_used, xs_on */
+        extra_enter(vcpu);
     st = run_loop(be, vcpu, exit);
-    if (__builtin_expect(vcpu->dr_loaded, 0))
-        debug_regs_put(vcpu);
-    if (__builtin_expect(vcpu->xs_used != 0, 0))
-        hv_xs_leave(vcpu);
+    if (__builtin_expect(*(const flag_pair_t *)&vcpu->xs_on != 0, 0)) /* xs_on, dr_loaded */
+        extra_leave(vcpu);
     hv_fpu_leave_guest(vcpu, host_fpu);
 out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);

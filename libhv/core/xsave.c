@@ -78,6 +78,14 @@ bool hv_xcr0_valid(uint64_t v, uint64_t allowed)
     return true;
 }
 
+void hv_xcr0_store(struct hv_vcpu *vcpu, uint64_t value)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    vcpu->xcr0 = value;
+    if (be->xcr0_changed)
+        be->xcr0_changed(vcpu);
+}
+
 int hv_xsetbv(struct hv_vcpu *vcpu, uint32_t ecx, uint64_t value, bool osxsave, unsigned cpl)
 {
     /* SDM Vol. 2B XSETBV: #UD without CPUID XSAVE or CR4.OSXSAVE, #GP(0)
@@ -96,9 +104,9 @@ int hv_xsetbv(struct hv_vcpu *vcpu, uint32_t ecx, uint64_t value, bool osxsave, 
         if (vcpu->running)
             hv_xs_grow(vcpu, add);
         else
-            vcpu->xs_used |= add;
+            hv_xs_note(vcpu, add);
     }
-    vcpu->xcr0 = value;
+    hv_xcr0_store(vcpu, value);
     return 0;
 }
 
@@ -113,7 +121,7 @@ void hv_xcr0_untrapped(struct hv_vcpu *vcpu, uint64_t value)
     uint64_t add = value & HV_XCR0_EXT & ~vcpu->xs_used;
     if (add)
         hv_xs_grow(vcpu, add);
-    vcpu->xcr0 = value;
+    hv_xcr0_store(vcpu, value);
 }
 
 hv_status_t hv_xs_alloc(struct hv_vcpu *vcpu, const struct hv_xs_layout *l)
@@ -143,6 +151,7 @@ void hv_xs_free(struct hv_vcpu *vcpu)
         hv_host_obj_free(&vcpu->vm->ctx->host, vcpu->xs_raw, vcpu->xs_alloc);
     vcpu->xs_raw = vcpu->xs_guest = vcpu->xs_host = NULL;
     vcpu->xs_used = 0;
+    vcpu->xs_on = false;
 }
 
 #if !HV_HOSTED
@@ -209,7 +218,7 @@ void hv_xs_grow(struct hv_vcpu *vcpu, uint64_t add)
     xs_keep_mxcsr(vcpu->xs_guest, vcpu->xs_host);
     xs_restore(vcpu->xs_guest, add);
     narrow(h, add, flags, cr4);
-    vcpu->xs_used |= add;
+    hv_xs_note(vcpu, add);
 }
 
 void hv_xs_enter(struct hv_vcpu *vcpu)
@@ -236,7 +245,7 @@ void hv_xs_leave(struct hv_vcpu *vcpu)
    they are (nothing runs a guest there). */
 void hv_xs_grow(struct hv_vcpu *vcpu, uint64_t add)
 {
-    vcpu->xs_used |= add;
+    hv_xs_note(vcpu, add);
 }
 
 void hv_xs_enter(struct hv_vcpu *vcpu)

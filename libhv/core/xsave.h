@@ -89,6 +89,16 @@ void hv_xcr0_untrapped(struct hv_vcpu *vcpu, uint64_t value);
 hv_status_t hv_xs_alloc(struct hv_vcpu *vcpu, const struct hv_xs_layout *l);
 void hv_xs_free(struct hv_vcpu *vcpu);
 
+/* vcpu->xcr0 = value, the backend told (hv_backend_ops::xcr0_changed). */
+void hv_xcr0_store(struct hv_vcpu *vcpu, uint64_t value);
+
+/* Components the runs switch from now on (xs_used, xs_on). */
+static inline void hv_xs_note(struct hv_vcpu *vcpu, uint64_t add)
+{
+    vcpu->xs_used |= add;
+    vcpu->xs_on = vcpu->xs_used != 0;
+}
+
 /* Components newly enabled while the guest's state is loaded (inside
    hv_vcpu_run): the host's values saved, the guest's initialized. */
 void hv_xs_grow(struct hv_vcpu *vcpu, uint64_t add);

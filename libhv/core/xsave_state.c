@@ -124,7 +124,7 @@ hv_status_t hv_vcpu_set_xsave(struct hv_vcpu *vcpu, uint64_t xcr0, const void *i
     }
     if (vcpu->xs_guest)
         hv_memcpy(vcpu->xs_guest + HV_XS_HDR, &gbv, sizeof(gbv));
-    vcpu->xs_used |= xcr0 & HV_XCR0_EXT;
-    vcpu->xcr0 = xcr0;
+    hv_xs_note(vcpu, xcr0 & HV_XCR0_EXT);
+    hv_xcr0_store(vcpu, xcr0);
     return HV_OK;
 }
