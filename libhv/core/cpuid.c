@@ -87,16 +87,10 @@ void hv_cpuid_guest_paging(struct hv_vm *vm, uint8_t *maxphyaddr, bool *gbpages)
     }
 }
 
-/* The host's XSAVE layout, read once per context (the same on every CPU). */
+/* The host's XSAVE layout, read when the context was created (the same
+   on every CPU). */
 const struct hv_xs_layout *hv_cpuid_host_xs(struct hv_ctx *ctx)
 {
-    if (!__atomic_load_n(&ctx->xs_ready, __ATOMIC_ACQUIRE)) {
-        struct hv_xs_layout l;
-        hv_xs_host_layout(&l);
-        /* Racing writers store the same values. */
-        hv_memcpy(&ctx->xs, &l, sizeof(l));
-        __atomic_store_n(&ctx->xs_ready, 1, __ATOMIC_RELEASE);
-    }
     return &ctx->xs;
 }
 

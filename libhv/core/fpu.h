@@ -4,10 +4,9 @@
  * would read another's (or the host's) registers. libhv itself uses no
  * FPU/SSE code (-mgeneral-regs-only), so the guest's image can stay loaded
  * for a whole hv_vcpu_run() call and is swapped only at its start and end.
- * FXSAVE/FXRSTOR cover everything a guest can reach, since the CPUID policy
- * hides XSAVE/AVX (SDM Vol. 1 10.5, Vol. 2A FXSAVE) and XCR0 never enables
- * more while a guest runs: VMX refuses the guest CR4.OSXSAVE, SVM narrows
- * XCR0 around VMRUN (backends/svm/svm_xcr0.h).
+ * FXSAVE/FXRSTOR cover x87 and SSE (SDM Vol. 1 10.5, Vol. 2A FXSAVE);
+ * the components beyond them a guest enables (AVX, AVX-512) are switched
+ * with XSAVE/XRSTOR right after and before (core/xsave.h).
  */
 #ifndef HV_CORE_FPU_H
 #define HV_CORE_FPU_H

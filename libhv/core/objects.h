@@ -40,10 +40,8 @@ struct hv_ctx {
     /* The host CPU's MXCSR mask, 0 until hv_vcpu_get_fpu/set_fpu first
        need it (core/fpu_state.c); written atomically, always the same. */
     uint32_t mxcsr_mask;
-    /* The host's XSAVE layout (core/xsave.h), read by the first CPUID
-       policy call that needs it; xs_ready set (release) once written. */
+    /* The host's XSAVE layout (core/xsave.h), read at creation. */
     struct hv_xs_layout xs;
-    uint32_t xs_ready;
 };
 
 struct hv_vm {

@@ -60,7 +60,7 @@ static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *
     g[HV_GPR_RDX] = d;
 }
 
-/* The host's XSAVE layout (core/xsave.h), read once per context. */
+/* The host's XSAVE layout (core/xsave.h), read at the context's creation. */
 const struct hv_xs_layout *hv_cpuid_host_xs(struct hv_ctx *ctx);
 
 /* The XSAVE components this vCPU's CPUID view offers (leaf 0DH.0 as the
