@@ -18,7 +18,10 @@
  *   - with XCR0 = 3 again gets #UD for VEX, then loads other YMM values
  *     with XCR0 = 7 and halts: the host reads them through the API and
  *     checks its own YMM and XCR0.
- * A CPU without AVX (qemu64) says "skipped: no AVX". QEMU 7.2's TCG does
+ * Where AVX-512 is offered (Bochs Ice Lake) the guest then sets XCR0 =
+ * 0xe7 and loads ZMM16, ZMM31, ZMM15's upper half, K1 and K7: the host
+ * reads them through the API and writes ZMM16 and K1, which the guest
+ * stores. A CPU without AVX (qemu64) says "skipped: no AVX". QEMU 7.2's TCG does
  * not intercept XSETBV (SVM): its own checks run in the guest and the
  * library adopts a valid value after the exit (backends/svm/svm_xcr0.h);
  * a CPU model with PKRU (max) takes 0x207 there, which the library
@@ -90,7 +93,57 @@ struct xs_run {
     uint8_t host1[512], host2[512], guest1[512], guest2[512];
     uint8_t img[HV_XSAVE_MAX_SIZE] __attribute__((aligned(64)));
     uint8_t buf[512];
+    uint32_t off[8]; /* CPUID 0DH.i EBX: the standard-format offsets */
 };
+
+/* dword k of row r of the guest's zmm_tab (guests/xsave.S). */
+static uint32_t zmm_dword(unsigned r, unsigned k)
+{
+    return 0x7b000000u + (r << 8) + k;
+}
+
+static bool zmm_row_is(const uint8_t *p, unsigned r, unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        uint32_t v;
+        hv_memcpy(&v, p + 4 * k, 4);
+        if (v != zmm_dword(r, k))
+            return false;
+    }
+    return true;
+}
+
+/* The AVX-512 exchange (step 8, the fourth IN). */
+static int at_in_avx512(struct vmt *t, struct xs_run *x)
+{
+    struct kcase_ctx *kc = x->kc;
+    uint64_t xcr0 = 0, bv;
+    size_t used = 0;
+    if (hv_vcpu_get_xsave(t->vcpu, &xcr0, x->img, sizeof(x->img), &used) != HV_OK)
+        return kcase_fail(kc, "get_xsave with AVX-512 failed");
+    hv_memcpy(&bv, x->img + HV_XSAVE_HEADER, 8);
+    if (xcr0 != 0xe7 || (bv & 0xe0) != 0xe0)
+        return kcase_fail(kc, "get_xsave: XCR0 0x%lx XSTATE_BV 0x%lx, want 0xe7 with 0xe0",
+                          (unsigned long)xcr0, (unsigned long)bv);
+    const uint8_t *k = x->img + x->off[5], *hi = x->img + x->off[6], *z = x->img + x->off[7];
+    uint64_t k1, k7;
+    hv_memcpy(&k1, k + 8, 8);
+    hv_memcpy(&k7, k + 56, 8);
+    if (k1 != 0x1234 || k7 != 0xfedc)
+        return kcase_fail(kc, "get_xsave: K1 0x%lx K7 0x%lx", (unsigned long)k1, (unsigned long)k7);
+    if (!zmm_row_is(z, 0, 16) || !zmm_row_is(z + 15 * 64, 1, 16) || !zmm_row_is(hi + 15 * 32, 2, 8))
+        return kcase_fail(kc, "get_xsave: ZMM16, ZMM31 or ZMM15's upper half not the guest's");
+    /* New ZMM16 and K1 for the guest. */
+    for (unsigned i = 0; i < 64; i++)
+        x->img[x->off[7] + i] = (uint8_t)(0xc3 ^ i);
+    k1 = 0x4321;
+    hv_memcpy(x->img + x->off[5] + 8, &k1, 8);
+    if (hv_vcpu_set_xsave(t->vcpu, 0x67, x->img, sizeof(x->img)) != HV_ERR_INVALID_ARG)
+        return kcase_fail(kc, "set_xsave took XCR0 0x67 (two AVX-512 bits of three)");
+    if (hv_vcpu_set_xsave(t->vcpu, 0xe7, x->img, used) != HV_OK)
+        return kcase_fail(kc, "set_xsave refused an AVX-512 image");
+    return 0;
+}
 
 static int first_diff(const uint8_t *a, const uint8_t *b)
 {
@@ -169,7 +222,7 @@ static uint32_t answer(struct vmt *t, uint16_t port, uint8_t size)
     if (x->ins == 1)
         return 1u | (x->avx512 ? 2u : 0u);
     if (!x->rc)
-        x->rc = at_in(t, x);
+        x->rc = x->ins == 4 ? at_in_avx512(t, x) : at_in(t, x);
     return 0;
 }
 
@@ -208,6 +261,11 @@ static int check_outs(struct kcase_ctx *kc, struct vmt *t, bool avx512)
     exp[n++] = 2;
     exp[n++] = 3;
     exp[n++] = VEC_UD; /* VEX with XCR0 = 3 */
+    unsigned mark4 = n;
+    if (avx512) {
+        exp[n++] = 0; /* XSETBV(0xe7) */
+        exp[n++] = 4;
+    }
     if (t->nouts != n)
         return kcase_fail(kc, "the guest reported %u values, expected %u", t->nouts, n);
     uint32_t r[4];
@@ -220,7 +278,8 @@ static int check_outs(struct kcase_ctx *kc, struct vmt *t, bool avx512)
     for (unsigned i = 0; i < n; i++) {
         if (i == cpuid_at || i == cpuid_at + 1)
             continue;
-        uint16_t port = (i == marks || i == marks + 1) ? PORT_MARK : PORT_VAL;
+        uint16_t port =
+            (i == marks || i == marks + 1 || (avx512 && i == mark4 + 1)) ? PORT_MARK : PORT_VAL;
         if (o[i].port != port || o[i].value != exp[i])
             return kcase_fail(kc, "guest report %u: 0x%x on port 0x%x, expected 0x%x", i,
                               o[i].value, o[i].port, exp[i]);
@@ -248,6 +307,11 @@ static int run_case(struct kcase_ctx *kc, struct xs_run *x)
     if (!rc && (allowed & 7) != 7)
         rc = kcase_fail(kc, "the guest may not enable AVX (allowed 0x%lx)", (unsigned long)allowed);
     x->avx512 = (allowed & 0xe0) == 0xe0;
+    for (unsigned i = 2; i < 8; i++) {
+        uint32_t r[4];
+        cpuid(0xd, i, r);
+        x->off[i] = r[1];
+    }
     t.on_in = answer;
     t.arg = x;
     if (!rc) {
@@ -257,8 +321,8 @@ static int run_case(struct kcase_ctx *kc, struct xs_run *x)
     }
     if (!rc && x->rc)
         rc = x->rc;
-    if (!rc && x->ins != 3)
-        rc = kcase_fail(kc, "the guest asked %u times, expected 3", x->ins);
+    if (!rc && x->ins != (x->avx512 ? 4u : 3u))
+        rc = kcase_fail(kc, "the guest asked %u times, expected %u", x->ins, x->avx512 ? 4u : 3u);
     if (!rc)
         rc = check_outs(kc, &t, x->avx512);
     if (!rc && (d = first_diff(x->buf, x->host2)) >= 0)
@@ -267,12 +331,22 @@ static int run_case(struct kcase_ctx *kc, struct xs_run *x)
         rc = kcase_fail(kc, "guest YMM%d byte %d did not survive the exit", d / 32, d % 32);
     if (!rc && (d = first_diff(t.ram + XS_REPORT + 512, x->guest2)) >= 0)
         rc = kcase_fail(kc, "guest YMM%d byte %d is not what set_xsave wrote", d / 32, d % 32);
+    if (!rc && x->avx512) {
+        const uint8_t *r = t.ram + XS_REPORT + 1024;
+        uint32_t k1;
+        hv_memcpy(&k1, r + 64, 4);
+        for (unsigned i = 0; i < 64 && !rc; i++)
+            if (r[i] != (uint8_t)(0xc3 ^ i))
+                rc = kcase_fail(kc, "guest ZMM16 byte %u is not what set_xsave wrote", i);
+        if (!rc && k1 != 0x4321)
+            rc = kcase_fail(kc, "guest K1 0x%x, not the 0x4321 set_xsave wrote", k1);
+    }
     uint64_t xcr0 = 0;
     if (!rc && hv_vcpu_get_xsave(t.vcpu, &xcr0, x->img, sizeof(x->img), NULL) != HV_OK)
         rc = kcase_fail(kc, "get_xsave after the run failed");
     pattern(x->guest1, 0x5a000000u, 1);
     from_xsave(x->buf, x->img);
-    if (!rc && (xcr0 != 7 || (d = first_diff(x->buf, x->guest1)) >= 0))
+    if (!rc && (xcr0 != (x->avx512 ? 0xe7u : 7u) || (d = first_diff(x->buf, x->guest1)) >= 0))
         rc = kcase_fail(kc, "get_xsave after the run: XCR0 0x%lx, YMM differ at %d",
                         (unsigned long)xcr0, d);
     vmt_destroy(&t);
@@ -317,7 +391,8 @@ static int case_xsave(struct kcase_ctx *kc)
     if (!rc)
         kprintf("vm.xsave: XSETBV checked (#UD, %u #GP), YMM0-15 kept and isolated across "
                 "exits, read and written through the API%s\n",
-                x.avx512 ? 5u : 4u, x.avx512 ? "; AVX-512 offered" : "");
+                x.avx512 ? 5u : 4u,
+                x.avx512 ? "; AVX-512: ZMM16/ZMM31/ZMM15 upper/K1/K7 too" : " (no AVX-512)");
     return rc;
 }
 

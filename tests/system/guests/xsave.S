@@ -17,7 +17,13 @@
  *   6. IN PORT_ARG (the host writes new YMM values through the API);
  *      YMM0-15 to REPORT + 512; MARK(3);
  *   7. XSETBV(3): VXORPS must #UD: OUT the vector; XSETBV(7) again and
- *      YMM0-15 loaded from ymm_tab + 32 (shifted by one); HLT.
+ *      YMM0-15 loaded from ymm_tab + 32 (shifted by one);
+ *   8. with AVX-512 offered (flags bit 1): XSETBV(0xe7), OUT the vector;
+ *      ZMM16 and ZMM31 from zmm_tab, the upper half of ZMM15 from its
+ *      third row, K1 = 0x1234, K7 = 0xfedc; IN PORT_ARG (the host reads
+ *      them through the API and writes ZMM16 and K1); ZMM16 to
+ *      REPORT + 1024, K1 to REPORT + 1088; MARK(4);
+ *   HLT.
  */
 #include "guest.inc"
 
@@ -145,6 +151,26 @@ start:
     call try_xsetbv
     movq $ymm_tab + 32, %rsi
     call load_ymm
+
+    /* 8 */
+    testl $2, flags
+    jz done
+    movl $0xe7, %eax
+    xorl %ecx, %ecx
+    call try_xsetbv
+    call report_fault
+    vmovdqu64 zmm_tab, %zmm16
+    vmovdqu64 zmm_tab + 64, %zmm31
+    vinserti64x4 $1, zmm_tab + 128, %zmm15, %zmm15
+    movl $0x1234, %eax
+    kmovw %eax, %k1
+    movl $0xfedc, %eax
+    kmovw %eax, %k7
+    inl $PORT_ARG, %eax
+    vmovdqu64 %zmm16, REPORT + 1024
+    kmovw %k1, %eax
+    movl %eax, REPORT + 1088
+    MARK(4)
 done:
     hlt
     jmp done
@@ -202,6 +228,19 @@ ymm_tab:
     .set k, k + 1
     .endr
     .set i, i + 1
+    .endr
+
+/* ZMM16, ZMM31, ZMM15's upper half: dword k of row r = 0x7b000000 + (r << 8) + k. */
+    .balign 64
+zmm_tab:
+    .set r, 0
+    .rept 3
+    .set k, 0
+    .rept 16
+    .long 0x7b000000 + (r << 8) + k
+    .set k, k + 1
+    .endr
+    .set r, r + 1
     .endr
 
     .balign 16
