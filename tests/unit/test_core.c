@@ -1039,6 +1039,16 @@ static void test_xsetbv_exit(void)
         CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 0xe7, true, 0), 0);
         CU_ASSERT_EQUAL(f.vcpu->xs_used, 0xe4);
     }
+    /* A value an emulator let through without the intercept (SVM under
+       QEMU's TCG): adopted when valid, else left. */
+    hv_xcr0_untrapped(f.vcpu, 0x203);
+    CU_ASSERT_EQUAL(f.vcpu->xcr0 & 0x200, 0);
+    hv_xcr0_untrapped(f.vcpu, 3);
+    CU_ASSERT_EQUAL(f.vcpu->xcr0, 3);
+    if (allowed & 4) {
+        hv_xcr0_untrapped(f.vcpu, 7);
+        CU_ASSERT_EQUAL(f.vcpu->xcr0, 7);
+    }
     /* An override that hides AVX takes it out of the allowed set; one that
        hides XSAVE makes XSETBV #UD. */
     uint32_t l1[4];
