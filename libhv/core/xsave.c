@@ -89,10 +89,9 @@ void hv_xcr0_store(struct hv_vcpu *vcpu, uint64_t value)
 int hv_xsetbv(struct hv_vcpu *vcpu, uint32_t ecx, uint64_t value, bool osxsave, unsigned cpl)
 {
     /* SDM Vol. 2B XSETBV: #UD without CPUID XSAVE or CR4.OSXSAVE, #GP(0)
-       at CPL > 0, for ECX != 0 (XCR0 is the only XCR XSETBV writes here:
-       XCR1 needs XGETBV1/XSAVES-era support the guest is not offered) and
+       at CPL > 0, for ECX != 0 (XCR0 is the only XCR XSETBV writes) and
        for an invalid value. The CPU checks CR4 and CPL before the exit
-       (SDM Vol. 3C 26.1.1, APM Vol. 2 15.7.1); checked again for CPUs and
+       (SDM Vol. 3C 25.1.1, APM Vol. 2 15.7.1); checked again for CPUs and
        emulators that do not. */
     uint64_t allowed = hv_xcr0_allowed(vcpu);
     if (!allowed || !osxsave)

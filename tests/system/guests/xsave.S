@@ -9,7 +9,7 @@
  *   3. XSETBV of bad values, OUT the vector of each: XCR0 = 0 (no x87),
  *      5 (AVX without SSE), ECX = 1, 0x207 (PKRU, never offered), with
  *      AVX-512 0x27 (opmask alone); XGETBV: OUT EAX (still 1). (CPL > 0
- *      is the CPU's check before the exit, SDM Vol. 3C 26.1.1: the unit
+ *      is the CPU's check before the exit, SDM Vol. 3C 25.1.1: the unit
  *      tests cover the library's);
  *   4. XSETBV(7): OUT the vector (0), XGETBV EAX, CPUID 0DH.0 EBX;
  *   5. YMM0-15 from ymm_tab; IN PORT_ARG (the host clobbers its own YMM
