@@ -200,6 +200,7 @@ struct hv_vcpu {
     uint8_t *xs_host;
     void *xs_raw;
     uint32_t xs_alloc; /* bytes at xs_raw */
+    bool xs_warned;    /* hv_xcr0_untrapped logged a refused value */
 };
 
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */

@@ -112,9 +112,14 @@ int hv_xsetbv(struct hv_vcpu *vcpu, uint32_t ecx, uint64_t value, bool osxsave, 
 void hv_xcr0_untrapped(struct hv_vcpu *vcpu, uint64_t value)
 {
     if (!hv_xcr0_valid(value, hv_xcr0_allowed(vcpu))) {
-        hv_log(&vcpu->vm->ctx->host, HV_LOG_WARN,
-               "vCPU %u: XCR0 0x%llx set without the XSETBV intercept: not valid here, undone",
-               vcpu->id, (unsigned long long)value);
+        /* Once per vCPU: a guest can repeat it at every exit, and this
+           runs with interrupts (GIF) off. */
+        if (!vcpu->xs_warned)
+            hv_log(&vcpu->vm->ctx->host, HV_LOG_WARN,
+                   "vCPU %u: XCR0 0x%llx set without the XSETBV intercept: not valid here, "
+                   "undone",
+                   vcpu->id, (unsigned long long)value);
+        vcpu->xs_warned = true;
         return;
     }
     uint64_t add = value & HV_XCR0_EXT & ~vcpu->xs_used;
