@@ -40,6 +40,7 @@ enum hv_vexit_kind {
     HV_VX_NMI_WINDOW,   /* the guest can take an NMI now */
     HV_VX_PREEMPT,      /* preemption timer / host-requested stop */
     HV_VX_UNHANDLED,    /* anything else: raw fields say what; reported to the embedder */
+    HV_VX_XSETBV,       /* XSETBV: ECX, EDX:EAX in gpr; the core checks it (core/xsave.h) */
 };
 
 struct hv_vexit {
@@ -145,6 +146,10 @@ struct hv_backend_ops {
        access (core/debugreg.h), or the embedder set them (the core calls
        it then), for the vCPU's life. */
     void (*debug_intercept)(struct hv_vcpu *vcpu, bool on);
+
+    /* Optional: vcpu->xcr0 changed (core/xsave.h), so that the backend's
+       entry can tell with its own flags whether XCR0 needs switching. */
+    void (*xcr0_changed)(struct hv_vcpu *vcpu);
 };
 
 #if HV_CONFIG_VMX

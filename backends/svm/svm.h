@@ -109,12 +109,18 @@ struct svm_vcpu {
     uint64_t serial;   /* unique in the context, never 0 */
     bool nmi_blocked;  /* an NMI was injected and its IRET not seen yet */
     bool iret_pending; /* IRET intercepted at iret_rip; NMIs open after it */
+    /* The guest's XCR0 is not x87: switched around VMRUN (svm_xcr0.h).
+       Next to iret_pending: the entry tests both with one 16-bit load. */
+    bool xcr0_switch;
     bool nmi_window;   /* the core asked for an NMI window */
     bool irq_window;   /* the core asked for an interrupt window */
     uint64_t iret_rip;
     bool nrip_save;      /* the CPU reports the next RIP (HV_FEAT_NRIP_SAVE) */
     bool decode_assists; /* ... and the IOIO segment, NPF bytes (HV_FEAT_DECODE_ASSISTS) */
     uint32_t pkru;       /* the guest's PKRU while it does not run (svm_pkru.h) */
+    /* XCR0 as the guest left it when it differs from vcpu->xcr0: an
+       XSETBV the CPU did not intercept (svm_xcr0.h); 0 otherwise. */
+    uint64_t xcr0_native;
 };
 
 static inline struct svm_ctx *svm_ctx_of(const struct hv_ctx *ctx)
@@ -217,6 +223,7 @@ unsigned svm_insn_length(const uint8_t *buf, unsigned n, int mode_bits, const ui
 #define SVM_OP_HLT             SVM_OPCODE(1, 0xf4)     /* F4 */
 #define SVM_OP_VMMCALL         SVM_OPCODE(3, 0xd9010f) /* 0F 01 D9 */
 #define SVM_OP_INVD            SVM_OPCODE(2, 0x080f)   /* 0F 08 */
+#define SVM_OP_XSETBV          SVM_OPCODE(3, 0xd1010f) /* 0F 01 D1 */
 unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, uint32_t opcode);
 struct hv_fetch_regs;
 void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);

@@ -3,6 +3,7 @@
  */
 #include "svm/svm.h"
 #include "svm/npt_format.h"
+#include "svm/svm_xcr0.h"
 
 static const struct hv_slat_format *svm_slat_format(const struct hv_ctx *ctx)
 {
@@ -65,4 +66,5 @@ const struct hv_backend_ops hv_svm_backend = {
     .set_window = svm_set_window,
     .inject_step = svm_inject_step,
     .debug_intercept = svm_debug_intercept,
+    .xcr0_changed = svm_xcr0_changed,
 };

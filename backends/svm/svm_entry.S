@@ -37,8 +37,8 @@
  * then the entry when nothing unusual is due. Anything else ends in C
  * before the entry, after STGI: a CPU out of range or not enabled, an
  * ASID whose last run on this CPU was another vCPU's (TLB control), IRET
- * bookkeeping, a host with CR4.OSXSAVE or a CPU with PKU (XCR0 and PKRU
- * switches): svm_run_c (svm_run.c) then does the whole run, asking for
+ * bookkeeping, a host with CR4.OSXSAVE, a guest XCR0 other than x87 or a
+ * CPU with PKU (XCR0 and PKRU switches): svm_run_c (svm_run.c) then does the whole run, asking for
  * the CPU number again. After the exit: the guest's RAX/RSP to
  * vcpu->gpr, the host's registers back, STGI, and either the exit a fast
  * path filled (vcpu->exit_ready: HV_OK) or the full path's loop,
@@ -210,8 +210,9 @@ svm_run:
     mov (%rsi,%rcx,8), %rsi
     cmp SVM_VCPU_SERIAL(%r14), %rsi
     jne .Lbail
-    /* No IRET bookkeeping (it keeps the fast path off: svm_run.c). */
-    cmpb $0, SVM_VCPU_IRET_PENDING(%r14)
+    /* No IRET bookkeeping (it keeps the fast path off: svm_run.c) and the
+       guest's XCR0 x87 (svm_vcpu.xcr0_switch clear, the next byte). */
+    cmpw $0, SVM_VCPU_IRET_PENDING(%r14)
     jne .Lbail
     /* Neither XCR0 nor PKRU to switch (svm_xcr0.h, svm_pkru.h). */
     mov %cr4, %rsi

@@ -196,12 +196,11 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         svm_inject_exception(vcpu, SVM_VEC_UD, false, 0);
         return false;
     case SVM_EXIT_XSETBV:
-        /* The guest's CPUID has no XSAVE (core/cpuid.c): XSETBV is an
-           undefined opcode for it (SDM Vol. 2B XSETBV, APM Vol. 3 XSETBV:
-           #UD if CPUID.01H:ECX.XSAVE = 0), whatever its CR4.OSXSAVE.
-           Never executed: XCR0 is the host's (svm_xcr0.h). */
-        svm_inject_exception(vcpu, SVM_VEC_UD, false, 0);
-        return false;
+        /* Checked and stored by the core (core/xsave.h); the CPU gets the
+           guest's XCR0 around VMRUN (svm_xcr0.h). */
+        ex->kind = HV_VX_XSETBV;
+        set_length(vcpu, ex, SVM_OP_XSETBV);
+        return true;
     case SVM_EXIT_INVD:
         /* INVD would discard host cache lines; as a guest it is a no-op. */
         if (skip_insn(vcpu, SVM_OP_INVD))
@@ -249,13 +248,14 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
     /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
     if (s->iret_pending)
         __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
-    if (!(host_cr4 & SVM_CR4_OSXSAVE) && !svm_pkru_needed(sc->limits.cr4_allowed)) {
+    if (!(host_cr4 & SVM_CR4_OSXSAVE) && vcpu->xcr0 == HV_XCR0_X87 &&
+        !svm_pkru_needed(sc->limits.cr4_allowed)) {
         svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
         return;
     }
     bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
     uint32_t host_pkru = 0;
-    uint64_t host_xcr0 = svm_xcr0_enter(host_cr4);
+    uint64_t host_xcr0 = svm_xcr0_enter(host_cr4, vcpu);
     if (pkru) {
         host_pkru = svm_pkru_enter(host_cr4, s->pkru);
         /* A host using protection keys would run the fast path (library
@@ -266,7 +266,11 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
     svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
     if (pkru)
         s->pkru = svm_pkru_leave(host_cr4, host_pkru);
-    svm_xcr0_leave(host_xcr0);
+    svm_xcr0_leave(host_cr4, host_xcr0, vcpu, &s->xcr0_native);
+    if (__builtin_expect(s->xcr0_native != 0, 0)) {
+        hv_xcr0_untrapped(vcpu, s->xcr0_native);
+        s->xcr0_native = 0;
+    }
 }
 
 /*
@@ -332,7 +336,7 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
     uint64_t host_cr4 = hv_read_cr4();
     if (__builtin_expect(__atomic_load_n(&svm_vm_of(vm)->last_on[cpu], __ATOMIC_ACQUIRE) ==
                                  s->serial &&
-                             !s->iret_pending && !(host_cr4 & SVM_CR4_OSXSAVE) &&
+                             !svm_iret_or_xcr0(s) && !(host_cr4 & SVM_CR4_OSXSAVE) &&
                              !svm_pkru_needed(sc->limits.cr4_allowed),
                          1))
         svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, v);
@@ -378,6 +382,8 @@ _Static_assert(offsetof(struct hv_vcpu, vm) == HV_VCPU_VM, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, host_cpu) == HV_VCPU_HOST_CPU, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, exit_ready) == HV_VCPU_EXIT_READY, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, arch) == HV_VCPU_ARCH, "svm_asm.h");
+_Static_assert(offsetof(struct svm_vcpu, xcr0_switch) == SVM_VCPU_IRET_PENDING + 1,
+               "svm_asm.h: cmpw covers iret_pending and xcr0_switch");
 _Static_assert(offsetof(struct hv_vm, ctx) == HV_VM_CTX, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vm, arch) == HV_VM_ARCH, "svm_asm.h");
 _Static_assert(offsetof(struct hv_ctx, host.ops.opaque) == HV_CTX_HOST_OPAQUE, "svm_asm.h");
@@ -395,7 +401,8 @@ _Static_assert(offsetof(struct svm_vcpu, vmcb) == SVM_VCPU_VMCB, "svm_asm.h");
 _Static_assert(offsetof(struct svm_vcpu, vmcb_pa) == SVM_VCPU_VMCB_PA, "svm_asm.h");
 _Static_assert(offsetof(struct svm_vcpu, serial) == SVM_VCPU_SERIAL, "svm_asm.h");
 _Static_assert(offsetof(struct svm_vcpu, iret_pending) == SVM_VCPU_IRET_PENDING, "svm_asm.h");
-_Static_assert(sizeof(((struct svm_vcpu *)0)->iret_pending) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct svm_vcpu *)0)->iret_pending) == 1, "svm_asm.h: cmpw");
+_Static_assert(sizeof(((struct svm_vcpu *)0)->xcr0_switch) == 1, "svm_asm.h: cmpw");
 _Static_assert(sizeof(((struct hv_vcpu *)0)->exit_ready) == 1, "svm_asm.h: cmpb");
 _Static_assert(sizeof(((struct svm_cpu *)0)->enabled) == 1, "svm_asm.h: cmpb");
 _Static_assert(sizeof(((struct hv_vcpu *)0)->host_cpu) == 4, "svm_asm.h: 32-bit store");

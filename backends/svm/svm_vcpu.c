@@ -75,9 +75,9 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
     c = &s->vmcb->ctl;
     /* Intercepts (APM 15.9-15.14, Table B-1). Host interrupts and NMIs
        exit (INTR/NMI); SVM instructions exit so that the guest sees #UD
-       (its EFER.SVME reads 0); XSETBV exits so that it never reaches the
-       CPU's XCR0 (the guest can set CR4.OSXSAVE; its CPUID has no XSAVE,
-       so it gets #UD, svm_run.c, svm_xcr0.h); INVD would drop host cache
+       (its EFER.SVME reads 0); XSETBV exits so that the core checks and
+       stores the value (core/xsave.h), which the CPU gets only around
+       VMRUN (svm_xcr0.h); INVD would drop host cache
        lines; SHUTDOWN keeps a triple fault from resetting the host. DR0-3
        are the host's until the guest first touches them. #DB
        and #AC are intercepted and reflected: a guest could otherwise make

@@ -128,6 +128,11 @@ struct vmx_vcpu {
     uint32_t proc_ctls;        /* primary controls incl. the window bits */
     uint64_t dr6;              /* the guest's DR6 while the host runs (vmx_run.c) */
     bool timer_armed;          /* preemption timer on (the guest runs with IF=0) */
+    /* XCR0 needs switching around the entry (core/xsave.h): the host runs
+       with CR4.OSXSAVE (its CR4 as host.cr4 last read it), the guest's
+       XCR0 is not x87. Adjacent: the entry tests both with one load. */
+    bool xcr0_host;
+    bool xcr0_guest;
     uint64_t fast_until;       /* TSC until which vmx_fast_exit may re-enter */
     struct vmx_event inject;   /* event for the next entry */
     struct vmx_event reinject; /* IDT-vectoring event to deliver again */
@@ -264,6 +269,7 @@ void vmx_events_after_exit(struct hv_vcpu *vcpu, uint32_t basic_reason, uint64_t
 
 /* vmx_run.c */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+void vmx_xcr0_changed(struct hv_vcpu *vcpu); /* vmx_run.c */
 
 /* TSC cycles of guest time an IF=0 guest runs before the preemption timer
    gives the host its pending interrupts (vmx_run.c), and of exits the fast

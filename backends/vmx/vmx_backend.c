@@ -232,4 +232,5 @@ const struct hv_backend_ops hv_vmx_backend = {
     .set_window = vmx_set_window,
     .inject_step = vmx_inject_step,
     .debug_intercept = vmx_debug_intercept,
+    .xcr0_changed = vmx_xcr0_changed,
 };

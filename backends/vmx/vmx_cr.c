@@ -8,6 +8,7 @@
  * cleared together when paging goes off. CR8 is the virtual TPR.
  */
 #include "vmx/vmx.h"
+#include "core/policy.h"
 #include "core/util.h"
 
 #define VEC_GP 13
@@ -89,8 +90,10 @@ static enum vmx_cr_result write_cr0(struct hv_vcpu *vcpu, uint64_t v)
 
 /* Guest MOV to CR4: it only exits when a masked bit (VMXE, OSXSAVE, PKE,
    or a bit the CPU does not support in VMX operation) changes. Setting
-   VMXE, OSXSAVE or PKE #GPs: the guest's CPUID has no VMX, XSAVE or PKU,
-   which makes them reserved bits for it (SDM Vol. 3A 2.5, Vol. 2 MOV CR). */
+   VMXE or PKE #GPs: the guest's CPUID has no VMX or PKU, which makes them
+   reserved bits for it (SDM Vol. 3A 2.5, Vol. 2 MOV CR). OSXSAVE is the
+   guest's when its CPUID has XSAVE (overrides included, so asked here
+   rather than fixed in the CR4 mask at creation); #GP otherwise. */
 static enum vmx_cr_result write_cr4(struct hv_vcpu *vcpu, uint64_t v)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
@@ -98,8 +101,9 @@ static enum vmx_cr_result write_cr4(struct hv_vcpu *vcpu, uint64_t v)
     const struct vmx_config *cfg = &vc->cfg;
     uint64_t real = vmx_real_cr4(cfg, v);
 
-    if ((v & (X86_CR4_VMXE | X86_CR4_OSXSAVE | X86_CR4_PKE)) ||
-        !vmx_fixed_ok(real, cfg->cr4_fixed0, cfg->cr4_fixed1))
+    if ((v & (X86_CR4_VMXE | X86_CR4_PKE)) || !vmx_fixed_ok(real, cfg->cr4_fixed0, cfg->cr4_fixed1))
+        return VMX_CR_FAULT;
+    if ((v & X86_CR4_OSXSAVE) && !hv_cpuid_xs_offered(vcpu))
         return VMX_CR_FAULT;
     if ((vv->entry_ctls & VMX_ENTRY_IA32E) && !(v & X86_CR4_PAE))
         return VMX_CR_FAULT;

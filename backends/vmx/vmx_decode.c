@@ -92,6 +92,10 @@ void vmx_decode_exit(const struct vmx_exit_raw *raw, struct hv_vexit *ex)
         ex->kind = HV_VX_CPUID;
         insn = true;
         break;
+    case VMX_EXIT_XSETBV: /* unconditional (SDM Vol. 3C 25.1.2); core/xsave.h */
+        ex->kind = HV_VX_XSETBV;
+        insn = true;
+        break;
     case VMX_EXIT_RDMSR:
         ex->kind = HV_VX_RDMSR;
         insn = true;

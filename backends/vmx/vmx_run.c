@@ -18,6 +18,7 @@
 #include "core/cpu.h"
 #include "core/debugreg.h"
 #include "core/util.h"
+#include "core/xsave.h"
 
 #define VEC_UD 6
 
@@ -224,9 +225,19 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 #if !HV_HOSTED
         uint64_t host_dr6 = hv_read_dr6();
         hv_write_dr6(vv->dr6);
+        /* XCR0 is not in the VMCS either and XGETBV does not exit: the
+           guest's while it runs (core/xsave.h), needed when the host has
+           CR4.OSXSAVE (host_fields read CR4 just now) or the guest's XCR0
+           is not x87: both flags with one 16-bit load. */
+        typedef uint16_t __attribute__((may_alias)) pair_t;
+        uint64_t host_xcr0 = 0;
+        if (__builtin_expect(*(const pair_t *)&vv->xcr0_host != 0, 0))
+            host_xcr0 = hv_xcr0_enter(vv->host.cr4, vcpu->xcr0);
 #endif
         int rc = vmx_enter(vcpu, vv);
 #if !HV_HOSTED
+        if (__builtin_expect(host_xcr0 != 0, 0))
+            hv_xcr0_leave(vv->host.cr4, host_xcr0);
         vv->dr6 = hv_read_dr6();
         hv_write_dr6(host_dr6);
 #endif
@@ -299,6 +310,15 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             __asm__ volatile("int $2");
         return HV_OK;
     }
+}
+
+_Static_assert(offsetof(struct vmx_vcpu, xcr0_guest) == offsetof(struct vmx_vcpu, xcr0_host) + 1,
+               "one 16-bit load tests both");
+
+/* hv_backend_ops::xcr0_changed */
+void vmx_xcr0_changed(struct hv_vcpu *vcpu)
+{
+    vmx_vcpu_of(vcpu)->xcr0_guest = vcpu->xcr0 != HV_XCR0_X87;
 }
 
 /* x87/SSE state is switched by the core around the whole run loop (core/fpu.h). */

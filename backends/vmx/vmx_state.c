@@ -9,6 +9,7 @@
 #include "vmx/vmx_check.h"
 #include "vmx/vmx_decode.h"
 #include "core/guest_mem.h"
+#include "core/policy.h"
 #include "core/util.h"
 
 /* 48-bit canonical (SDM Vol. 1 3.3.7.1). */
@@ -270,8 +271,8 @@ hv_status_t vmx_apply_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv
         g.entry_intr_info = ev.info;
     }
 
-    if (cr4 & X86_CR4_OSXSAVE) {
-        hv_log(host, HV_LOG_WARN, "vmx: set_state: CR4.OSXSAVE (XSAVE state is not switched)");
+    if ((cr4 & X86_CR4_OSXSAVE) && !hv_cpuid_xs_offered(vcpu)) {
+        hv_log(host, HV_LOG_WARN, "vmx: set_state: CR4.OSXSAVE without XSAVE in the guest's CPUID");
         s = HV_ERR_UNSUPPORTED;
         goto out;
     }

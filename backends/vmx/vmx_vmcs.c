@@ -129,8 +129,8 @@ hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu)
     uint64_t cr0_mask = X86_CR0_PE | X86_CR0_NE | X86_CR0_NW | X86_CR0_CD | X86_CR0_PG |
                         cfg->cr0_fixed0 | (~cfg->cr0_fixed1 & 0xffffffffull);
     uint64_t cr4_mask = X86_CR4_VMXE | cfg->cr4_fixed0 | ~cfg->cr4_fixed1;
-    /* OSXSAVE too: the CPUID policy hides XSAVE and this backend switches
-       only the FXSAVE state, not XCR0 (XSETBV would exit unhandled). And
+    /* OSXSAVE too: the guest may set it only while its CPUID has XSAVE,
+       which an override can change at any time (vmx_cr.c write_cr4). And
        PKE: the policy hides PKU and PKRU is not switched (it is in neither
        the VMCS nor the entry/exit MSR lists): with CR4.PKE clear the guest's
        RDPKRU/WRPKRU raise #UD (SDM Vol. 3A 4.6.2, Vol. 2 WRPKRU), so it can
@@ -169,7 +169,12 @@ static inline __attribute__((always_inline)) void host_fields(struct vmx_vcpu *v
 
     vmx_host_field(&h->cr0, VMCS_HOST_CR0, x86_read_cr0(), all, ok);
     vmx_host_field(&h->cr3, VMCS_HOST_CR3, x86_read_cr3(), all, ok);
-    vmx_host_field(&h->cr4, VMCS_HOST_CR4, hv_read_cr4(), all, ok);
+    uint64_t cr4 = hv_read_cr4();
+    /* Whether XCR0 needs switching follows the host's CR4.OSXSAVE
+       (vmx_run.c): noted only when CR4 changed. */
+    if (all || __builtin_expect(cr4 != h->cr4, 0))
+        vv->xcr0_host = (cr4 & X86_CR4_OSXSAVE) != 0;
+    vmx_host_field(&h->cr4, VMCS_HOST_CR4, cr4, all, ok);
     /* SDM 26.2.3 host checks: selectors with RPL=TI=0; CS and TR not 0. */
     vmx_host_sel(&h->cs, VMCS_HOST_CS_SEL, x86_read_cs(), all, ok);
     vmx_host_sel(&h->ss, VMCS_HOST_SS_SEL, x86_read_ss(), all, ok);

@@ -8,7 +8,9 @@
  * hv_vcpu_set_fpu() read and write that image between runs: for
  * snapshots and migration, a debugger reading XMM registers, or a vCPU's
  * initial state. They are separate from hv_vcpu_get_state() so that the
- * register groups most run loops copy stay small.
+ * register groups most run loops copy stay small. The AVX and AVX-512
+ * registers and XCR0 are hv/xsave.h's, whose image starts with these 512
+ * bytes.
  *
  * A new vCPU holds the INIT state (SDM Vol. 3A 9.1.1, table 9-1): FCW
  * ::HV_FPU_FCW_INIT, MXCSR ::HV_FPU_MXCSR_INIT, every other field 0.

@@ -21,6 +21,7 @@
 #include <hv/vm.h>
 #include <hv/vcpu.h>
 #include <hv/fpu.h>
+#include <hv/xsave.h>
 #include <hv/assist.h>
 #include <hv/image.h>
 #include <hv/pvh.h>

@@ -2,6 +2,7 @@
 #include "backend.h"
 #include "core/ctx_internal.h"
 #include "core/util.h"
+#include "core/xsave.h"
 
 /*
  * Backends tried by hv_ctx_create(), in order. The hosted build (unit
@@ -73,6 +74,7 @@ hv_status_t hv_ctx_create_with_backend(const struct hv_host_ops *ops,
     }
     ctx->caps.backend = backend->id;
     ctx->caps.backend_name = backend->name;
+    hv_xs_host_layout(&ctx->xs); /* the CPUID policy's and XSAVE switch's (core/xsave.h) */
     hv_log(&ctx->host, HV_LOG_INFO, "libhv: %s backend, features %#x, gpa %u bits",
            backend->name, ctx->caps.features, ctx->caps.gpa_bits);
     *out = ctx;

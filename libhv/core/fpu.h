@@ -4,10 +4,9 @@
  * would read another's (or the host's) registers. libhv itself uses no
  * FPU/SSE code (-mgeneral-regs-only), so the guest's image can stay loaded
  * for a whole hv_vcpu_run() call and is swapped only at its start and end.
- * FXSAVE/FXRSTOR cover everything a guest can reach, since the CPUID policy
- * hides XSAVE/AVX (SDM Vol. 1 10.5, Vol. 2A FXSAVE) and XCR0 never enables
- * more while a guest runs: VMX refuses the guest CR4.OSXSAVE, SVM narrows
- * XCR0 around VMRUN (backends/svm/svm_xcr0.h).
+ * FXSAVE/FXRSTOR cover x87 and SSE (SDM Vol. 1 10.5, Vol. 2A FXSAVE);
+ * the components beyond them a guest enables (AVX, AVX-512) are switched
+ * with XSAVE/XRSTOR right after and before (core/xsave.h).
  */
 #ifndef HV_CORE_FPU_H
 #define HV_CORE_FPU_H
@@ -41,6 +40,9 @@ static inline void hv_fx_restore(const uint8_t *area)
 /* The MXCSR bits this CPU supports: MXCSR_MASK of an FXSAVE here, or
    HV_FPU_MXCSR_MASK_DEFAULT when the CPU stores 0 (SDM Vol. 1 11.6.6). */
 uint32_t hv_fpu_host_mxcsr_mask(void);
+
+/* The host's MXCSR mask, read once per context (fpu_state.c). */
+uint32_t hv_fpu_ctx_mxcsr_mask(struct hv_ctx *ctx);
 
 /* The switch on a host without CR4.OSFXSR (fpu.c); a NULL load only saves. */
 void hv_fpu_swap_slow(uint8_t *save, const uint8_t *load);

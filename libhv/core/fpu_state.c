@@ -20,7 +20,7 @@ _Static_assert(offsetof(struct hv_fpu_state, reserved) == HV_FPU_RESERVED, "rese
 
 /* Read once per context, on the first call that needs it: every CPU of a
    host has the same mask, and the value is never 0. */
-static uint32_t ctx_mxcsr_mask(struct hv_ctx *ctx)
+uint32_t hv_fpu_ctx_mxcsr_mask(struct hv_ctx *ctx)
 {
     uint32_t mask = __atomic_load_n(&ctx->mxcsr_mask, __ATOMIC_RELAXED);
     if (!mask) {
@@ -39,7 +39,7 @@ hv_status_t hv_vcpu_get_fpu(struct hv_vcpu *vcpu, struct hv_fpu_state *fpu)
     hv_memcpy(fpu, vcpu->fpu, HV_FPU_RESERVED);
     /* The image holds whatever the last FXSAVE stored (0 before the first
        run, and 0 from some CPUs): report the mask that governs set. */
-    fpu->mxcsr_mask = ctx_mxcsr_mask(vcpu->vm->ctx);
+    fpu->mxcsr_mask = hv_fpu_ctx_mxcsr_mask(vcpu->vm->ctx);
     hv_memset(fpu->reserved, 0, sizeof(fpu->reserved));
     return HV_OK;
 }
@@ -52,7 +52,7 @@ hv_status_t hv_vcpu_set_fpu(struct hv_vcpu *vcpu, const struct hv_fpu_state *fpu
         return HV_ERR_BUSY;
     /* FXRSTOR raises #GP for an MXCSR bit outside MXCSR_MASK (SDM Vol. 1
        11.6.6): in the host, at the next hv_vcpu_run(). */
-    if (fpu->mxcsr & ~ctx_mxcsr_mask(vcpu->vm->ctx))
+    if (fpu->mxcsr & ~hv_fpu_ctx_mxcsr_mask(vcpu->vm->ctx))
         return HV_ERR_INVALID_ARG;
     /* Everything up to MXCSR_MASK and from ST0 to XMM15; the mask and the
        bytes from 416 on are ignored by FXRSTOR and not taken. */

@@ -19,6 +19,12 @@ struct hv_xen_vcpu;
 /* CPUID overrides a VM may hold (hv_vm_set_cpuid). */
 #define HV_CPUID_OVERRIDES 32
 
+/* The host CPU's standard-format XSAVE layout (core/xsave.h). */
+struct hv_xs_layout {
+    uint64_t supported; /* CPUID 0DH.0 EDX:EAX & HV_XCR0_MANAGED, 0 without XSAVE */
+    uint32_t off[8], size[8];
+};
+
 struct hv_cpuid_override {
     uint32_t leaf, subleaf; /* subleaf UINT32_MAX: any */
     uint32_t regs[4];
@@ -34,6 +40,8 @@ struct hv_ctx {
     /* The host CPU's MXCSR mask, 0 until hv_vcpu_get_fpu/set_fpu first
        need it (core/fpu_state.c); written atomically, always the same. */
     uint32_t mxcsr_mask;
+    /* The host's XSAVE layout (core/xsave.h), read at creation. */
+    struct hv_xs_layout xs;
 };
 
 struct hv_vm {
@@ -178,8 +186,21 @@ struct hv_vcpu {
        own: dr_used). */
     uint64_t dr[4];
     uint64_t host_dr[4];
-    bool dr_loaded;
+    /* dr_used, xs_on, dr_loaded in this order: hv_vcpu_run tests each end's
+       pair with one 16-bit load (core/run.c). */
     bool dr_used;
+    bool xs_on; /* xs_used != 0: extended state switched at each run */
+    bool dr_loaded;
+    /* The guest's XCR0 and extended state (core/xsave.h): XCR0 (RESET 1),
+       the components beyond x87/SSE switched at each run, the areas
+       (64-byte aligned, NULL when the host has no such component). */
+    uint64_t xcr0;
+    uint64_t xs_used;
+    uint8_t *xs_guest;
+    uint8_t *xs_host;
+    void *xs_raw;
+    uint32_t xs_alloc; /* bytes at xs_raw */
+    bool xs_warned;    /* hv_xcr0_untrapped logged a refused value */
 };
 
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */

@@ -60,6 +60,13 @@ static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *
     g[HV_GPR_RDX] = d;
 }
 
+/* The host's XSAVE layout (core/xsave.h), read at the context's creation. */
+const struct hv_xs_layout *hv_cpuid_host_xs(struct hv_ctx *ctx);
+
+/* The XSAVE components this vCPU's CPUID view offers (leaf 0DH.0 as the
+   policy composes it; overrides of leaves 1 and 7 taken into account). */
+uint64_t hv_cpuid_xs_offered(struct hv_vcpu *vcpu);
+
 /* Paging facts of the guest's CPUID view the page-table walker needs:
    MAXPHYADDR (leaf 0x80000008 EAX[7:0]) and 1 GiB pages (0x80000001 EDX[26]). */
 void hv_cpuid_guest_paging(struct hv_vm *vm, uint8_t *maxphyaddr, bool *gbpages);

@@ -13,6 +13,7 @@
 #include "core/policy.h"
 #include "core/pv.h"
 #include "core/util.h"
+#include "core/xsave.h"
 
 HV_STATIC_ASSERT(HV_ACCESS_READ == HV_MEM_READ && HV_ACCESS_WRITE == HV_MEM_WRITE &&
                      HV_ACCESS_EXEC == HV_MEM_EXEC,
@@ -20,6 +21,7 @@ HV_STATIC_ASSERT(HV_ACCESS_READ == HV_MEM_READ && HV_ACCESS_WRITE == HV_MEM_WRIT
 
 /* Exception vectors the dispatcher raises (SDM Vol. 3A table 6-1). */
 #define VEC_GP 13
+#define VEC_UD 6
 
 /*
  * Length of an instruction the backend could not measure (SVM without NRIP
@@ -37,6 +39,7 @@ static uint32_t known_length(uint32_t kind)
     case HV_VX_HLT:
         return 1;
     case HV_VX_HYPERCALL:
+    case HV_VX_XSETBV: /* 0F 01 D1 */
         return 3;
     default:
         return 0;
@@ -297,6 +300,30 @@ static bool handle_hypercall(struct hv_vcpu *vcpu, const struct hv_vexit *vx, st
     return true;
 }
 
+/* The guest's XSETBV (core/xsave.h): stored and finished, or a fault. */
+static __attribute__((noinline, cold)) void handle_xsetbv(struct hv_vcpu *vcpu,
+                                                          const struct hv_vexit *vx)
+{
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    struct hv_fetch_regs fr;
+    uint64_t *g = vcpu->gpr;
+    uint64_t v = ((g[HV_GPR_RDX] & 0xffffffffull) << 32) | (g[HV_GPR_RAX] & 0xffffffffull);
+    fr.cr4 = 0;
+    if (be->get_fetch_regs)
+        be->get_fetch_regs(vcpu, &fr);
+    int vec = hv_xsetbv(vcpu, (uint32_t)g[HV_GPR_RCX], v, (fr.cr4 & HV_CR4_OSXSAVE) != 0,
+                        be->get_cpl(vcpu));
+    if (vec == VEC_UD) {
+        struct hv_event ev = {.type = HV_EVENT_EXCEPTION, .vector = VEC_UD};
+        if (vcpu->queued_exc.type == HV_EVENT_NONE)
+            hv_memcpy(&vcpu->queued_exc, &ev, sizeof(ev));
+    } else if (vec) {
+        queue_gp(vcpu);
+    } else {
+        advance(vcpu, vx);
+    }
+}
+
 /* Returns true when the embedder must see the exit. */
 static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_exit *exit)
 {
@@ -349,6 +376,9 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
         exit->slat.present = vx->npf.present;
         return true;
     }
+    case HV_VX_XSETBV:
+        handle_xsetbv(vcpu, vx);
+        return false;
     case HV_VX_HLT:
         advance(vcpu, vx);
         if (vcpu->vm->pv && vcpu->vm->pv->halt_wakeup && vcpu->vm->pv->halt_wakeup(vcpu))
@@ -383,17 +413,34 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     }
 }
 
-/* The guest has DR0-3 of its own (core/debugreg.h): out of line, so that
-   the common run pays a test at each end for them. */
-static __attribute__((noinline, cold)) void debug_regs_load(struct hv_vcpu *vcpu)
+/*
+ * What only some runs switch, out of line so that the common run pays one
+ * 16-bit test at each end (objects.h keeps the flags adjacent): the
+ * guest's DR0-3 (core/debugreg.h) and its extended state beyond x87/SSE
+ * (core/xsave.h; after the FXSAVE switch in, before the one out: MXCSR is
+ * that switch's).
+ */
+typedef uint16_t __attribute__((may_alias)) flag_pair_t;
+
+static __attribute__((noinline, cold)) void extra_enter(struct hv_vcpu *vcpu)
 {
-    hv_debug_regs_load(vcpu);
+    if (vcpu->xs_on)
+        hv_xs_enter(vcpu);
+    if (vcpu->dr_used)
+        hv_debug_regs_load(vcpu);
 }
 
-static __attribute__((noinline, cold)) void debug_regs_put(struct hv_vcpu *vcpu)
+static __attribute__((noinline, cold)) void extra_leave(struct hv_vcpu *vcpu)
 {
-    hv_debug_regs_put(vcpu);
+    if (vcpu->dr_loaded)
+        hv_debug_regs_put(vcpu);
+    if (vcpu->xs_on)
+        hv_xs_leave(vcpu);
 }
+
+_Static_assert(offsetof(struct hv_vcpu, xs_on) == offsetof(struct hv_vcpu, dr_used) + 1 &&
+                   offsetof(struct hv_vcpu, dr_loaded) == offsetof(struct hv_vcpu, xs_on) + 1,
+               "flag pairs");
 
 /* A kick ends the run before the entry (hv_vcpu_kick). */
 static __attribute__((noinline)) void kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit)
@@ -452,11 +499,11 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu);
-    if (__builtin_expect(vcpu->dr_used, 0))
-        debug_regs_load(vcpu);
+    if (__builtin_expect(*(const flag_pair_t *)&vcpu->dr_used != 0, 0)) /* dr_used, xs_on */
+        extra_enter(vcpu);
     st = run_loop(be, vcpu, exit);
-    if (__builtin_expect(vcpu->dr_loaded, 0))
-        debug_regs_put(vcpu);
+    if (__builtin_expect(*(const flag_pair_t *)&vcpu->xs_on != 0, 0)) /* xs_on, dr_loaded */
+        extra_leave(vcpu);
     hv_fpu_leave_guest(vcpu, host_fpu);
 out:
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);

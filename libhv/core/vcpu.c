@@ -2,6 +2,8 @@
 #include "backend.h"
 #include "core/fpu.h"
 #include "core/objects.h"
+#include "core/policy.h"
+#include "core/xsave.h"
 #include "core/util.h"
 
 hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
@@ -26,8 +28,12 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     vcpu->host_cpu = UINT32_MAX;
     vcpu->hole_page = UINT64_MAX; /* no gpa page has this number */
     hv_fpu_init_state(vcpu->fpu);
-    hv_status_t st = vm->ctx->be->vcpu_init(vcpu);
+    vcpu->xcr0 = HV_XCR0_X87;
+    hv_status_t st = hv_xs_alloc(vcpu, hv_cpuid_host_xs(vm->ctx));
+    if (st == HV_OK)
+        st = vm->ctx->be->vcpu_init(vcpu);
     if (st != HV_OK) {
+        hv_xs_free(vcpu);
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));
         return st;
     }
@@ -41,6 +47,7 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     hv_lock_release(host, &vm->lock, t);
     if (st != HV_OK) {
         vm->ctx->be->vcpu_fini(vcpu);
+        hv_xs_free(vcpu);
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));
         return st;
     }
@@ -62,6 +69,7 @@ hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu)
     hv_lock_release(host, &vm->lock, t);
     bool scrub = hv_vm_scrub_begin(vm);
     vm->ctx->be->vcpu_fini(vcpu);
+    hv_xs_free(vcpu);
     hv_memset(vcpu, 0, sizeof(*vcpu));
     hv_host_obj_free(host, vcpu, sizeof(*vcpu));
     hv_vm_scrub_end(vm->ctx, scrub);

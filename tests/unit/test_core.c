@@ -13,6 +13,7 @@
 #include "core/ctx_internal.h"
 #include "core/objects.h"
 #include "core/policy.h"
+#include "core/xsave.h"
 #include "mock_backend.h"
 #include "mock_host.h"
 #include "vmx/ept_format.h"
@@ -556,7 +557,12 @@ static void test_cpuid_filter(void)
     cpuid_through(&f, 1, 0, r);
     CU_ASSERT(r[2] & (1u << 31));    /* hypervisor present */
     CU_ASSERT(!(r[2] & (1u << 5)));  /* VMX hidden */
-    CU_ASSERT(!(r[2] & (1u << 26))); /* XSAVE hidden */
+    /* XSAVE shown where the host has it (core/xsave.h); OSXSAVE follows
+       the guest's CR4 (clear after reset). */
+    struct hv_xs_layout xs;
+    hv_xs_host_layout(&xs);
+    CU_ASSERT_EQUAL(!!(r[2] & (1u << 26)), xs.supported != 0);
+    CU_ASSERT(!(r[2] & (1u << 27)));
     CU_ASSERT_EQUAL(r[1] >> 24, 0);  /* APIC id = vCPU id */
     cpuid_through(&f, 0x80000001u, 0, r);
     CU_ASSERT(!(r[2] & (1u << 2))); /* SVM hidden */
@@ -564,7 +570,9 @@ static void test_cpuid_filter(void)
     CU_ASSERT_EQUAL(r[0], 0x40000000u);
     CU_ASSERT_EQUAL(memcmp(&r[1], "libhv", 5), 0);
     cpuid_through(&f, 0xd, 0, r);
-    CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0);
+    if (!xs.supported) {
+        CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0);
+    }
 
     /* The exit's shortcut for pass-through leaves (core/policy.h) claims
        only leaves the policy returns unchanged from the host, and answers
@@ -928,6 +936,299 @@ static void test_slat_grace(void)
     teardown();
 }
 
+/* XSETBV's value checks (SDM Vol. 2B XSETBV), without a CPU. */
+static void test_xcr0_valid(void)
+{
+    const uint64_t all = 0xe7, avx = 7;
+    CU_ASSERT(hv_xcr0_valid(1, avx));
+    CU_ASSERT(hv_xcr0_valid(3, avx));
+    CU_ASSERT(hv_xcr0_valid(7, avx));
+    CU_ASSERT(hv_xcr0_valid(0xe7, all));
+    CU_ASSERT(!hv_xcr0_valid(0, avx));              /* x87 clear */
+    CU_ASSERT(!hv_xcr0_valid(2, avx));              /* x87 clear */
+    CU_ASSERT(!hv_xcr0_valid(5, avx));              /* AVX without SSE */
+    CU_ASSERT(!hv_xcr0_valid(0xe7, avx));           /* AVX-512 not offered */
+    CU_ASSERT(!hv_xcr0_valid(0x27, all));           /* opmask alone */
+    CU_ASSERT(!hv_xcr0_valid(0x67, all));           /* two of three */
+    CU_ASSERT(!hv_xcr0_valid(0xe3, all));           /* AVX-512 without AVX */
+    CU_ASSERT(!hv_xcr0_valid(0xe5, all));           /* ... and AVX without SSE */
+    CU_ASSERT(!hv_xcr0_valid(0x1b, all));           /* MPX */
+    CU_ASSERT(!hv_xcr0_valid(7, 3));                /* AVX not offered */
+    CU_ASSERT(!hv_xcr0_valid(1ull << 63 | 1, all)); /* reserved high bit */
+}
+
+/* An XSETBV exit through the mock backend: the vector raised (0: none),
+   with the guest's CR4 and CPL as given. */
+static unsigned xsetbv_through(struct fixture *f, uint32_t ecx, uint64_t value, bool osxsave,
+                               unsigned cpl)
+{
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_XSETBV;
+    e.vx.rip = 0x1000;
+    e.set_gprs = true;
+    e.gpr[HV_GPR_RCX] = ecx | 0xabcd00000000ull; /* ECX only */
+    e.gpr[HV_GPR_RAX] = (uint32_t)value | 0xffffffff00000000ull;
+    e.gpr[HV_GPR_RDX] = value >> 32;
+    struct mock_vcpu *m = f->mv;
+    m->script_len = m->script_pos = 0;
+    m->injected_count = 0;
+    m->st.rip = 0x1000;
+    m->st.cr4 = osxsave ? HV_CR4_OSXSAVE : 0;
+    m->st.seg[HV_SEG_SS].attr = (uint16_t)((m->st.seg[HV_SEG_SS].attr & ~(3u << HV_SEG_DPL_SHIFT)) |
+                                           (cpl << HV_SEG_DPL_SHIFT));
+    mock_script(f->vcpu, &e);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f->vcpu, &x), HV_OK);
+    if (!m->injected_count) {
+        CU_ASSERT_EQUAL(m->st.rip, 0x1003); /* 0F 01 D1 finished */
+        return 0;
+    }
+    CU_ASSERT_EQUAL(m->injected_count, 1);
+    CU_ASSERT_EQUAL(m->st.rip, 0x1000);
+    const struct hv_event *ev = &m->injected[0];
+    CU_ASSERT_EQUAL(ev->has_error_code, ev->vector == 13);
+    CU_ASSERT_EQUAL(ev->error_code, 0);
+    return ev->vector;
+}
+
+static void test_xsetbv_exit(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    uint64_t allowed = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_xsave_info(f.vcpu, &allowed, NULL), HV_OK);
+    CU_ASSERT_EQUAL(f.vcpu->xcr0, 1); /* RESET value */
+    if (!allowed) {
+        /* A host without XSAVE: the guest's CPUID has none, XSETBV #UDs. */
+        CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 3, true, 0), 6);
+        fixture_down(&f);
+        return;
+    }
+    CU_ASSERT_EQUAL(allowed & 3, 3);
+    CU_ASSERT_EQUAL(allowed & ~0xe7ull, 0);                     /* never MPX, PKRU, AMX, ... */
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 3, false, 0), 6);     /* no CR4.OSXSAVE */
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 3, true, 3), 13);     /* CPL 3 */
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 1, 3, true, 0), 13);     /* ECX 1 */
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 2, true, 0), 13);     /* no x87 */
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 0x203, true, 0), 13); /* PKRU */
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 0x1f, true, 0), 13);  /* MPX */
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 1ull << 32 | 3, true, 0), 13); /* EDX */
+    CU_ASSERT_EQUAL(f.vcpu->xcr0, 1);
+    CU_ASSERT_EQUAL(f.vcpu->xs_used, 0);
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 3, true, 0), 0);
+    CU_ASSERT_EQUAL(f.vcpu->xcr0, 3);
+    CU_ASSERT_EQUAL(f.vcpu->xs_used, 0); /* nothing beyond SSE: no switch */
+    if (allowed & 4) {
+        CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 5, true, 0), 13); /* AVX without SSE */
+        CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 7, true, 0), 0);
+        CU_ASSERT_EQUAL(f.vcpu->xcr0, 7);
+        CU_ASSERT_EQUAL(f.vcpu->xs_used, 4);
+        /* CPUID 0DH.0 EBX follows XCR0 (SDM Vol. 2A CPUID). */
+        uint32_t r[4];
+        hv_cpuid_policy(f.vcpu, 0xd, 0, r);
+        CU_ASSERT_EQUAL(r[1], 832);
+        CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 3, true, 0), 0);
+        CU_ASSERT_EQUAL(f.vcpu->xs_used, 4); /* its state is kept */
+        hv_cpuid_policy(f.vcpu, 0xd, 0, r);
+        CU_ASSERT_EQUAL(r[1], 576);
+    }
+    if ((allowed & 0xe0) == 0xe0) {
+        CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 0x27, true, 0), 13);
+        CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 0xe3, true, 0), 13);
+        CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 0xe7, true, 0), 0);
+        CU_ASSERT_EQUAL(f.vcpu->xs_used, 0xe4);
+    }
+    /* A value an emulator let through without the intercept (SVM under
+       QEMU's TCG): adopted when valid, else left. */
+    hv_xcr0_untrapped(f.vcpu, 0x203);
+    CU_ASSERT_EQUAL(f.vcpu->xcr0 & 0x200, 0);
+    hv_xcr0_untrapped(f.vcpu, 3);
+    CU_ASSERT_EQUAL(f.vcpu->xcr0, 3);
+    if (allowed & 4) {
+        hv_xcr0_untrapped(f.vcpu, 7);
+        CU_ASSERT_EQUAL(f.vcpu->xcr0, 7);
+    }
+    /* An override that hides AVX takes it out of the allowed set; one that
+       hides XSAVE makes XSETBV #UD. */
+    uint32_t l1[4];
+    hv_cpuid(1, 0, l1);
+    l1[2] &= ~(1u << 28);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(f.vm, 1, 0, l1), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_xsave_info(f.vcpu, &allowed, NULL), HV_OK);
+    CU_ASSERT_EQUAL(allowed, 3);
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 7, true, 0), 13);
+    uint32_t r[4];
+    hv_cpuid_policy(f.vcpu, 0xd, 0, r);
+    CU_ASSERT_EQUAL(r[0], 3);
+    hv_cpuid_policy(f.vcpu, 0xd, 2, r);
+    CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0);
+    l1[2] &= ~(1u << 26);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(f.vm, 1, 0, l1), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_xsave_info(f.vcpu, &allowed, NULL), HV_OK);
+    CU_ASSERT_EQUAL(allowed, 0);
+    CU_ASSERT_EQUAL(xsetbv_through(&f, 0, 3, true, 0), 6);
+    hv_cpuid_policy(f.vcpu, 0xd, 0, r);
+    CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0);
+    fixture_down(&f);
+}
+
+/* Leaves 1, 7 and 0DH as the policy composes them from the host's. */
+static void test_cpuid_xsave(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct hv_xs_layout xs;
+    uint32_t r[4], h[4];
+    hv_xs_host_layout(&xs);
+    hv_cpuid_policy(f.vcpu, 1, 0, r);
+    hv_cpuid(1, 0, h);
+    const uint32_t avx_family = (1u << 28) | (1u << 29) | (1u << 12);
+    CU_ASSERT_EQUAL(r[2] & avx_family, (xs.supported & 4) ? h[2] & avx_family : 0);
+    /* OSXSAVE is the guest's CR4.OSXSAVE, override or not. */
+    CU_ASSERT(!(r[2] & (1u << 27)));
+    f.mv->st.cr4 |= HV_CR4_OSXSAVE;
+    hv_cpuid_policy(f.vcpu, 1, 0, r);
+    CU_ASSERT_EQUAL(!!(r[2] & (1u << 27)), xs.supported != 0);
+    hv_cpuid(7, 0, h);
+    hv_cpuid_policy(f.vcpu, 7, 0, r);
+    CU_ASSERT_EQUAL(r[1] & (1u << 5), (xs.supported & 4) ? h[1] & (1u << 5) : 0); /* AVX2 */
+    CU_ASSERT_EQUAL(r[1] & (1u << 16),
+                    (xs.supported & 0xe0) == 0xe0 ? h[1] & (1u << 16) : 0); /* AVX512F */
+    if (!xs.supported) {
+        fixture_down(&f);
+        return;
+    }
+    hv_cpuid_policy(f.vcpu, 0xd, 0, r);
+    CU_ASSERT_EQUAL(r[0], (uint32_t)xs.supported);
+    CU_ASSERT_EQUAL(r[3], 0);
+    CU_ASSERT_EQUAL(r[1], 576); /* XCR0 = x87 */
+    CU_ASSERT_EQUAL(r[2], hv_xs_size(&xs, xs.supported));
+    hv_cpuid_policy(f.vcpu, 0xd, 1, r);
+    CU_ASSERT_EQUAL(r[0] & ~1u, 0); /* XSAVEOPT at most */
+    CU_ASSERT(r[1] == 0 && r[2] == 0 && r[3] == 0);
+    for (uint32_t i = 2; i < 64; i++) {
+        hv_cpuid_policy(f.vcpu, 0xd, i, r);
+        if (i < 8 && ((xs.supported >> i) & 1)) {
+            hv_cpuid(0xd, i, h);
+            CU_ASSERT(r[0] == h[0] && r[1] == h[1] && r[3] == 0);
+        } else {
+            CU_ASSERT(r[0] == 0 && r[1] == 0 && r[2] == 0 && r[3] == 0);
+        }
+    }
+    fixture_down(&f);
+}
+
+/* hv_vcpu_get_xsave / hv_vcpu_set_xsave: the refusals, and a round trip. */
+static void test_xsave_api(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    static uint8_t img[HV_XSAVE_MAX_SIZE], back[HV_XSAVE_MAX_SIZE];
+    uint64_t xcr0 = 0, allowed = 0;
+    size_t used = 0, all = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_xsave_info(NULL, &allowed, &all), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_xsave_info(f.vcpu, &allowed, &all), HV_OK);
+    CU_ASSERT(all >= 576 && all <= HV_XSAVE_MAX_SIZE);
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(NULL, &xcr0, img, sizeof(img), &used), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, NULL, img, sizeof(img), &used), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, NULL, sizeof(img), &used), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, img, 575, &used), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(used, 576);
+    memset(img, 0xee, sizeof(img));
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, img, sizeof(img), &used), HV_OK);
+    CU_ASSERT_EQUAL(xcr0, 1);
+    CU_ASSERT_EQUAL(used, 576);
+    /* The legacy region is get_fpu's; header: x87|SSE, the rest 0. */
+    struct hv_fpu_state fpu;
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &fpu), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(img, &fpu, 512), 0);
+    uint64_t bv;
+    memcpy(&bv, img + 512, 8);
+    CU_ASSERT_EQUAL(bv, 3);
+    for (unsigned i = 520; i < 576; i++)
+        CU_ASSERT_EQUAL(img[i], 0);
+    CU_ASSERT_EQUAL(img[576], 0xee); /* nothing past the size */
+
+    /* Refusals: nothing changes. */
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 1, NULL, 576), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 0, img, 576), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 5, img, sizeof(img)), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 0x207, img, sizeof(img)), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 1, img, 575), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 1, img, 576), HV_ERR_INVALID_ARG); /* BV 3 > XCR0 1 */
+    uint64_t x = (allowed & 3) == 3 ? 3 : 1;
+    memcpy(img + 512, &x, 8);
+    img[512 + 8] = 0x80; /* XCOMP_BV[63]: compacted */
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, x, img, sizeof(img)), HV_ERR_INVALID_ARG);
+    img[512 + 8] = 0;
+    img[512 + 63] = 1; /* reserved */
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, x, img, sizeof(img)), HV_ERR_INVALID_ARG);
+    img[512 + 63] = 0;
+    uint32_t mxcsr = 0xffffffffu; /* bits no CPU has */
+    uint32_t good_mxcsr;
+    memcpy(&good_mxcsr, img + 24, 4);
+    memcpy(img + 24, &mxcsr, 4);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, x, img, sizeof(img)), HV_ERR_INVALID_ARG);
+    memcpy(img + 24, &good_mxcsr, 4);
+    f.vcpu->running = 1;
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, x, img, sizeof(img)), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, img, sizeof(img), NULL), HV_ERR_BUSY);
+    f.vcpu->running = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, back, sizeof(back), NULL), HV_OK);
+    CU_ASSERT_EQUAL(xcr0, 1);
+    CU_ASSERT_EQUAL(memcmp(back, &fpu, 512), 0);
+
+    if (!(allowed & 4)) {
+        fixture_down(&f);
+        return;
+    }
+    /* XCR0 = x87|SSE|AVX with YMM upper halves, then x87 in its initial
+       state (XSTATE_BV bit 0 clear). */
+    for (unsigned i = 0; i < 256; i++) {
+        img[160 + i] = (uint8_t)(i * 7 + 1);
+        img[576 + i] = (uint8_t)(i * 11 + 3);
+    }
+    img[0] = 0x12; /* FCW: replaced by its initial value */
+    bv = 6;
+    memcpy(img + 512, &bv, 8);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 7, img, 831), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 7, img, 832), HV_OK);
+    CU_ASSERT_EQUAL(f.vcpu->xcr0, 7);
+    CU_ASSERT_EQUAL(f.vcpu->xs_used, 4);
+    memset(back, 0, sizeof(back));
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, back, sizeof(back), &used), HV_OK);
+    CU_ASSERT_EQUAL(xcr0, 7);
+    CU_ASSERT_EQUAL(used, 832);
+    memcpy(&bv, back + 512, 8);
+    CU_ASSERT_EQUAL(bv, 7);
+    CU_ASSERT_EQUAL(memcmp(back + 160, img + 160, 256), 0);
+    CU_ASSERT_EQUAL(memcmp(back + 576, img + 576, 256), 0);
+    CU_ASSERT_EQUAL(back[0] | back[1] << 8, HV_FPU_FCW_INIT);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &fpu), HV_OK);
+    CU_ASSERT_EQUAL(memcmp(fpu.xmm, img + 160, 256), 0);
+    /* AVX in its initial state: zeros back, XSTATE_BV without it. */
+    bv = 3;
+    memcpy(img + 512, &bv, 8);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 7, img, 832), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, back, sizeof(back), NULL), HV_OK);
+    memcpy(&bv, back + 512, 8);
+    CU_ASSERT_EQUAL(bv, 3);
+    for (unsigned i = 576; i < 832; i++)
+        CU_ASSERT_EQUAL(back[i], 0);
+    /* Back to x87 alone: the old AVX values are not kept. */
+    bv = 1;
+    memcpy(img + 512, &bv, 8);
+    CU_ASSERT_EQUAL(hv_vcpu_set_xsave(f.vcpu, 1, img, 576), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_get_xsave(f.vcpu, &xcr0, back, sizeof(back), &used), HV_OK);
+    CU_ASSERT_EQUAL(xcr0, 1);
+    CU_ASSERT_EQUAL(used, 576);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &fpu), HV_OK);
+    for (unsigned i = 0; i < 16; i++)
+        CU_ASSERT_EQUAL(memcmp(fpu.xmm[i], (uint8_t[16]){0}, 16), 0); /* SSE initial */
+    fixture_down(&f);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -942,6 +1243,10 @@ int main(void)
     CU_add_test(s, "x87/SSE state get/set", test_fpu_state);
     CU_add_test(s, "run: CPUID dispatch and RIP advance", test_run_cpuid_policy);
     CU_add_test(s, "CPUID filter", test_cpuid_filter);
+    CU_add_test(s, "XCR0 checks", test_xcr0_valid);
+    CU_add_test(s, "XSETBV exit and CPUID overrides", test_xsetbv_exit);
+    CU_add_test(s, "CPUID leaves 1, 7, 0DH", test_cpuid_xsave);
+    CU_add_test(s, "XSAVE state get/set", test_xsave_api);
     CU_add_test(s, "MSR policy", test_msr_policy);
     CU_add_test(s, "I/O completion", test_io_completion);
     CU_add_test(s, "kick, HLT, shutdown, entry failure", test_kick_hlt_shutdown);

@@ -33,6 +33,7 @@
 #include "backend.h"
 #include "core/ctx_internal.h"
 #include "core/objects.h"
+#include "core/xsave.h"
 #include "mock_backend.h"
 #include "mock_host.h"
 #include "svm/npt_format.h"
@@ -814,9 +815,13 @@ static void test_backend(const struct hv_backend_ops *be, const char *name)
 
     const struct scenario vm_s = {
         "backend vm_init", setup_backend_vm, op_vm, undo_vm, teardown_vm, HV_OK, HV_OK, 0};
-    /* VMX: the core's vCPU object and the backend's object and two pages
-       (VMCS, MSR areas; the MSR bitmap is the VM's) fail one by one; the
-       complete run would VMCLEAR/VMWRITE. */
+    /* VMX: the core's vCPU object, its XSAVE areas (a host with AVX,
+       core/xsave.h), the backend's object and two pages (VMCS, MSR areas;
+       the MSR bitmap is the VM's) fail one by one; the complete run would
+       VMCLEAR/VMWRITE. */
+    struct hv_xs_layout xs;
+    hv_xs_host_layout(&xs);
+    unsigned vmx_allocs = (xs.supported & HV_XCR0_EXT) ? 5 : 4;
     const struct scenario vcpu_s = {"backend vcpu_init",
                                     setup_backend_vcpu,
                                     op_vcpu,
@@ -824,7 +829,7 @@ static void test_backend(const struct hv_backend_ops *be, const char *name)
                                     teardown_vm,
                                     HV_OK,
                                     HV_OK,
-                                    be->id == HV_BACKEND_VMX ? 4 : 0};
+                                    be->id == HV_BACKEND_VMX ? vmx_allocs : 0};
     n = run_scenario(&vm_s);
     printf("\n    %s vm_init: %u", name, n);
     n = run_scenario(&vcpu_s);

@@ -3,21 +3,24 @@
  * (hostile.h).
  *
  * XCR0 is not in the VMCB or the VMCS and VMRUN/VM entry do not switch it
- * (APM Vol. 2 15.5.1); the library switches only the x87/SSE state. The
- * host enables CR4.OSXSAVE, sets XCR0 to x87|SSE|AVX (7) when the CPU has
- * AVX (else x87|SSE, 3) and puts a pattern in the upper half of YMM0; then
- * a guest in 32-bit protected mode
- *   - sets CR4.OSXSAVE (SVM lets it, VMX refuses with #GP),
- *   - executes XSETBV(XCR0 = 1): must raise #UD (its CPUID has no XSAVE)
- *     and leave the host's XCR0 alone,
- *   - reads XCR0 (XGETBV): #UD, or at most x87|SSE,
- *   - reads and clears the upper half of YMM0 with VEX instructions: must
- *     raise #UD (XCR0.AVX clear while it runs, or no CR4.OSXSAVE),
+ * (APM Vol. 2 15.5.1); the library gives the guest its own XCR0 around the
+ * world switch and switches the registers of the components it enables
+ * (core/xsave.h). The host enables CR4.OSXSAVE, sets XCR0 to x87|SSE|AVX
+ * (7) when the CPU has AVX (else x87|SSE, 3) and puts a pattern in the
+ * upper half of YMM0; then a guest in 32-bit protected mode
+ *   - sets CR4.OSXSAVE (its CPUID has XSAVE where the CPU has it),
+ *   - executes XSETBV with the host's own XCR0 value (IN 0xe4): it must
+ *     take effect for the guest alone,
+ *   - reads XCR0 (XGETBV): the value it set,
+ *   - reads and clears the upper half of YMM0 with VEX instructions: with
+ *     AVX it must read 0 (a component it just enabled starts in its
+ *     initial state, never with the host's values), without it #UD,
  * and the host checks its XCR0, its YMM0 and its CR4 afterwards. A CPU
- * without XSAVE (qemu64) runs the guest part only, and says so. QEMU's TCG
- * does not implement the XSETBV intercept (EPYC, max): there the guest's
- * XSETBV takes effect inside the guest, which the case reports, and the
- * host's XCR0 must still be its own after the run.
+ * without XSAVE (qemu64) runs the guest part only (XSETBV, XGETBV and VEX
+ * #UD), and says so. QEMU's TCG does not intercept XSETBV (EPYC, max):
+ * there the guest's XSETBV takes effect in the CPU and the library adopts
+ * it at the next exit (the OUT right after it), before the guest's VEX
+ * instructions; the case reports that.
  *
  *   hostile.xsetbv
  */
@@ -31,7 +34,8 @@
 #define HX_ADDR(label) "(" #label " - hx_start + 0x1000)"
 
 /* The guest reports, each on PORT_VAL: the vector its CR4 write raised (0:
-   none) and CR4 read back; XSETBV's vector; XGETBV's vector and EAX;
+   none) and CR4 read back; XSETBV's vector (of the value IN 0xe4 gives);
+   XGETBV's vector and EAX;
    VEXTRACTF128's vector and the upper half's low dword it read; VXORPS's
    vector. Then 0xff on PORT_MARK and HLT. A #UD or #GP handler records
    its vector and resumes at hx_resume. */
@@ -57,12 +61,12 @@ __asm__(".pushsection .rodata.hostile_xsetbv, \"a\"\n"
         "    outl %eax, $0xe0\n"
         "    movl %cr4, %eax\n"
         "    outl %eax, $0xe0\n"
-        /* XSETBV: XCR0 = x87 only */
+        /* XSETBV: XCR0 = the host's value */
         "    movl $0, " HX_ADDR(hx_fault) "\n"
         "    movl $" HX_ADDR(hx_s2) ", " HX_ADDR(hx_resume) "\n"
+        "    inl $0xe4, %eax\n"
         "    xorl %ecx, %ecx\n"
         "    xorl %edx, %edx\n"
-        "    movl $1, %eax\n"
         "    xsetbv\n"
         "hx_s2:\n"
         "    movl " HX_ADDR(hx_fault) ", %eax\n"
@@ -140,28 +144,38 @@ static bool on_qemu(void)
     return true;
 }
 
-/* The guest's question: set CR4.OSXSAVE? Only where the CPU has XSAVE (a
-   CPU without it refuses the bit: #GP, or a failed entry under QEMU). */
+/* The guest's questions: set CR4.OSXSAVE? Only where the CPU has XSAVE (a
+   CPU without it refuses the bit: #GP, or a failed entry under QEMU).
+   Then the XCR0 value for its XSETBV. */
+struct hx_answers {
+    bool xsave;
+    uint32_t xcr0;
+    unsigned n;
+};
+
 static uint32_t answer_osxsave(struct vmt *t, uint16_t port, uint8_t size)
 {
+    struct hx_answers *a = t->arg;
     (void)port;
     (void)size;
-    return *(const bool *)t->arg;
+    return a->n++ == 0 ? a->xsave : a->xcr0;
 }
 
 struct xs_seen {
     uint32_t cr4_vec, cr4, xsetbv_vec, xgetbv_vec, xgetbv, read_vec, read, clear_vec;
 };
 
-static int run_guest(struct kcase_ctx *kc, struct hv_ctx *ctx, bool xsave, struct xs_seen *s)
+static int run_guest(struct kcase_ctx *kc, struct hv_ctx *ctx, bool xsave, uint32_t xcr0,
+                     struct xs_seen *s)
 {
     struct vmt t;
+    struct hx_answers a = {xsave, xcr0 ? xcr0 : 1, 0};
     int rc;
 
     hv_memset(&t, 0, sizeof(t));
     rc = vmt_create(kc, ctx, &t, &hx_guest);
     t.on_in = answer_osxsave;
-    t.arg = &xsave;
+    t.arg = &a;
     if (!rc)
         rc = vmt_run_until(&t, HV_EXIT_HLT);
     if (!rc && (t.nouts != 9 || t.outs[8].port != PORT_MARK || t.outs[8].value != 0xff))
@@ -201,7 +215,7 @@ static int case_xsetbv(struct kcase_ctx *kc)
     hv_memset(&s, 0, sizeof(s));
     rc = vmt_ctx_create(kc, &ctx);
     if (!rc) {
-        rc = run_guest(kc, ctx, xsave, &s);
+        rc = run_guest(kc, ctx, xsave, (uint32_t)xcr0, &s);
         hv_ctx_destroy(ctx);
     }
     uint64_t xcr0_after = xsave ? hv_xgetbv0() : 0;
@@ -221,31 +235,36 @@ static int case_xsetbv(struct kcase_ctx *kc)
     else if (s.cr4 & CR4_OSXSAVE)
         osxsave = "set";
     kprintf("hostile.xsetbv: guest CR4.OSXSAVE %s (vector %u), XSETBV vector %u, XGETBV vector %u "
-            "(0x%x), VEX vectors %u/%u\n",
-            osxsave, s.cr4_vec, s.xsetbv_vec, s.xgetbv_vec, s.xgetbv, s.read_vec, s.clear_vec);
-    /* QEMU 7.2's TCG has no XSETBV intercept (its helper_xsetbv checks
-       none): there the guest's XSETBV runs and only the XCR0 switch
-       around VMRUN keeps the host's value (checked below). The VMCB's
-       intercept bit is checked by unit.svm. */
-    if (s.xsetbv_vec == 0 && on_qemu())
-        kprintf("hostile.xsetbv: QEMU does not intercept XSETBV: it ran in the guest\n");
-    else if (s.xsetbv_vec != VEC_UD)
-        return kcase_fail(kc, "the guest's XSETBV raised vector %u, expected #UD", s.xsetbv_vec);
-    if (s.xgetbv_vec == 0 && (s.xgetbv & ~3u))
-        return kcase_fail(kc, "the guest read XCR0 0x%x: more than x87|SSE", s.xgetbv);
-    if (s.xgetbv_vec != 0 && s.xgetbv_vec != VEC_UD)
-        return kcase_fail(kc, "the guest's XGETBV raised vector %u", s.xgetbv_vec);
-    if (s.read_vec != VEC_UD || s.clear_vec != VEC_UD)
-        return kcase_fail(kc,
-                          "VEX instructions in the guest raised %u/%u, expected #UD (it read 0x%x)",
-                          s.read_vec, s.clear_vec, s.read);
+            "(0x%x), VEX vectors %u/%u (read 0x%x)\n",
+            osxsave, s.cr4_vec, s.xsetbv_vec, s.xgetbv_vec, s.xgetbv, s.read_vec, s.clear_vec,
+            s.read);
     if (cr4_after != (xsave ? cr4 | CR4_OSFXSR | CR4_OSXSAVE : cr4))
         return kcase_fail(kc, "the host's CR4 changed: 0x%lx", (unsigned long)cr4_after);
     if (!xsave) {
+        /* No XSAVE in its CPUID, no CR4.OSXSAVE: all three #UD. */
+        if (s.xsetbv_vec != VEC_UD || s.xgetbv_vec != VEC_UD || s.read_vec != VEC_UD ||
+            s.clear_vec != VEC_UD)
+            return kcase_fail(kc, "without XSAVE: XSETBV/XGETBV/VEX raised %u/%u/%u/%u, not #UD",
+                              s.xsetbv_vec, s.xgetbv_vec, s.read_vec, s.clear_vec);
         kprintf("hostile.xsetbv: this CPU has no XSAVE: checked only that XSETBV and VEX "
                 "instructions raise #UD in the guest\n");
         return 0;
     }
+    if (s.cr4_vec != 0 || !(s.cr4 & CR4_OSXSAVE))
+        return kcase_fail(kc, "the guest could not set CR4.OSXSAVE (vector %u)", s.cr4_vec);
+    if (s.xsetbv_vec != 0 || s.xgetbv_vec != 0 || s.xgetbv != (uint32_t)xcr0)
+        return kcase_fail(kc, "the guest's XSETBV(0x%lx) raised %u, XGETBV %u read 0x%x",
+                          (unsigned long)xcr0, s.xsetbv_vec, s.xgetbv_vec, s.xgetbv);
+    if (on_qemu())
+        kprintf("hostile.xsetbv: QEMU: XSETBV is not intercepted, adopted at the next exit\n");
+    if (avx && (s.read_vec != 0 || s.read != 0 || s.clear_vec != 0))
+        return kcase_fail(kc,
+                          "with AVX the guest's YMM0 upper half read 0x%x (vector %u), clear "
+                          "vector %u: not its own initial state",
+                          s.read, s.read_vec, s.clear_vec);
+    if (!avx && (s.read_vec != VEC_UD || s.clear_vec != VEC_UD))
+        return kcase_fail(kc, "without AVX VEX instructions raised %u/%u, not #UD", s.read_vec,
+                          s.clear_vec);
     if (xcr0_after != xcr0)
         return kcase_fail(kc, "the host's XCR0 is 0x%lx after the guest's run, was 0x%lx",
                           (unsigned long)xcr0_after, (unsigned long)xcr0);
@@ -253,7 +272,8 @@ static int case_xsetbv(struct kcase_ctx *kc)
         return kcase_fail(kc, "the host's YMM0 upper half holds 0x%x, expected 0x%x", ymm_after,
                           YMM_PATTERN);
     kprintf("hostile.xsetbv: host XCR0 0x%lx kept%s\n", (unsigned long)xcr0,
-            avx ? ", YMM0's upper half kept and out of the guest's reach" : " (no AVX)");
+            avx ? ", YMM0's upper half kept and out of the guest's reach (it read its own 0)"
+                : " (no AVX)");
     return 0;
 }
 
