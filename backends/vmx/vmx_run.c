@@ -229,9 +229,8 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
            guest's while it runs (core/xsave.h), needed when the host has
            CR4.OSXSAVE (host_fields read CR4 just now) or the guest's XCR0
            is not x87: both flags with one 16-bit load. */
-        typedef uint16_t __attribute__((may_alias)) pair_t;
         uint64_t host_xcr0 = 0;
-        if (__builtin_expect(*(const pair_t *)&vv->xcr0_host != 0, 0))
+        if (__builtin_expect(hv_flag_pair(&vv->xcr0_host) != 0, 0))
             host_xcr0 = hv_xcr0_enter(vv->host.cr4, vcpu->xcr0);
 #endif
         int rc = vmx_enter(vcpu, vv);

@@ -420,7 +420,6 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
  * (core/xsave.h; after the FXSAVE switch in, before the one out: MXCSR is
  * that switch's).
  */
-typedef uint16_t __attribute__((may_alias)) flag_pair_t;
 
 static __attribute__((noinline, cold)) void extra_enter(struct hv_vcpu *vcpu)
 {
@@ -499,10 +498,10 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
     vcpu->run_exit = exit;
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
     hv_fpu_enter_guest(host_fpu, vcpu);
-    if (__builtin_expect(*(const flag_pair_t *)&vcpu->dr_used != 0, 0)) /* dr_used, xs_on */
+    if (__builtin_expect(hv_flag_pair(&vcpu->dr_used) != 0, 0)) /* dr_used, xs_on */
         extra_enter(vcpu);
     st = run_loop(be, vcpu, exit);
-    if (__builtin_expect(*(const flag_pair_t *)&vcpu->xs_on != 0, 0)) /* xs_on, dr_loaded */
+    if (__builtin_expect(hv_flag_pair(&vcpu->xs_on) != 0, 0)) /* xs_on, dr_loaded */
         extra_leave(vcpu);
     hv_fpu_leave_guest(vcpu, host_fpu);
 out:

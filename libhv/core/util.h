@@ -39,6 +39,16 @@ int hv_strcmp(const char *a, const char *b);
 /* Copies at most size-1 bytes and always NUL-terminates (size > 0). */
 size_t hv_strlcpy(char *dst, const char *src, size_t size);
 
+/* Two adjacent bool flags in one 16-bit load, for hot paths that test
+   both at once (the pair may start at an odd offset: a copy, not a cast,
+   so that the unaligned access is defined; it compiles to one load). */
+static inline uint16_t hv_flag_pair(const bool *first)
+{
+    uint16_t v;
+    __builtin_memcpy(&v, first, sizeof(v));
+    return v;
+}
+
 /* a + b without wrapping: false when the sum overflows 64 bits. */
 static inline bool hv_add_overflows(uint64_t a, uint64_t b, uint64_t *sum)
 {
