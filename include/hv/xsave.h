@@ -72,7 +72,12 @@ hv_status_t hv_vcpu_xsave_info(struct hv_vcpu *vcpu, uint64_t *allowed, size_t *
  * (XSTATE_BV: x87, SSE, and each other component of XCR0 not in its
  * initial state; every other header byte 0) and each component of XCR0
  * beyond SSE at its CPUID 0DH offset (zeros for one in its initial
- * state). Bytes between components are 0.
+ * state). Bytes between components are 0. XSTATE_BV has x87 and SSE
+ * whatever XCR0 says: the legacy region is always complete, since a
+ * guest uses its XMM registers and MXCSR without XCR0.SSE (XCR0 governs
+ * only XSAVE's management of them and AVX, SDM Vol. 1 13.3), so an
+ * image of a vCPU that never set XCR0 (1) keeps them through
+ * hv_vcpu_set_xsave().
  * @param vcpu The vCPU.
  * @param[out] xcr0 Receives the guest's XCR0 (1 after creation).
  * @param[out] image Receives the image.
@@ -105,7 +110,8 @@ hv_status_t hv_vcpu_get_xsave(struct hv_vcpu *vcpu, uint64_t *xcr0, void *image,
  * @param size Bytes at @p image: at least the size for @p xcr0 (CPUID
  *        0DH.0 EBX for it).
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL; an invalid @p xcr0;
- *         XSTATE_BV with a bit outside @p xcr0; XCOMP_BV or any reserved
+ *         XSTATE_BV with a bit outside @p xcr0 other than x87 and SSE,
+ *         which the legacy region always has; XCOMP_BV or any reserved
  *         header byte (8-63) not 0; MXCSR with a bit the host's mask
  *         lacks: XRSTOR would raise \#GP in the host, SDM Vol. 1 13.8) and
  *         nothing is written; ::HV_ERR_RANGE (@p size too small);

@@ -89,8 +89,11 @@ hv_status_t hv_vcpu_set_xsave(struct hv_vcpu *vcpu, uint64_t xcr0, const void *i
     hv_memcpy(&bv, in + HV_XS_HDR, sizeof(bv));
     /* XRSTOR's #GP cases for the standard form (SDM Vol. 1 13.8, Vol. 2B
        XRSTOR): XSTATE_BV beyond what is restored, XCOMP_BV[63] set (the
-       compacted form, not offered) or any other header byte set. */
-    if (bv & ~xcr0)
+       compacted form, not offered) or any other header byte set. x87 and
+       SSE are always taken: the legacy region is live whatever XCR0 says,
+       and hv_vcpu_get_xsave reports both, so its image of a vCPU at XCR0
+       1 comes back. */
+    if (bv & ~(xcr0 | HV_XCR0_LEGACY))
         return HV_ERR_INVALID_ARG;
     for (unsigned i = 8; i < HV_XS_HDR_SIZE; i++)
         if (in[HV_XS_HDR + i])
