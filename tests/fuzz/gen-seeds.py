@@ -319,8 +319,32 @@ def hypercall_seeds():
         out("hypercall", name + "_svm", bytes([setup | 1]) + body)
 
 
+def xsave_seeds():
+    """fuzz_xsave: set-up byte, then per set: XCR0 pick (an index into the
+    harness's list 1, 3, 7, 0xe7, 0, 2, 5, ..., or 0xe0+ and 8 raw bytes),
+    size pick, runs of bytes at offsets, header byte (+ XSTATE_BV), MXCSR byte."""
+    def one(pick, runs=b"\0", header=0, bv=b"", size=b"\0"):
+        mx = b"" if header & 8 else b"\0"
+        return pick + size + runs + bytes([header]) + bv + mx
+    P = lambda i: bytes([i])
+    ymm = bytes([1]) + struct.pack("<HB", 576, 64) + bytes(range(1, 65))
+    zmm = (bytes([3]) + struct.pack("<HB", 576, 200) + bytes(range(200)) +
+           struct.pack("<HB", 1088, 64) + bytes([0xa5] * 64) + struct.pack("<HB", 1664, 255) + bytes([0x5a] * 255))
+    out("xsave", "avx", P(0) + one(P(2), ymm))
+    out("xsave", "avx512", P(0) + one(P(3), zmm))
+    out("xsave", "legacy_then_avx", P(8) + one(P(1)) + one(P(2), ymm, header=1, bv=struct.pack("<Q", 3)))
+    out("xsave", "bad_bv", P(0) + one(P(2), ymm, header=2, bv=struct.pack("<Q", 0x207)))
+    out("xsave", "bad_header", P(0) + one(P(2), bytes([1]) + struct.pack("<HB", 520, 8) + bytes([1] * 8), header=4))
+    out("xsave", "bad_mxcsr", P(0) + one(P(2), bytes([1]) + struct.pack("<HB", 24, 4) + struct.pack("<I", 0x10000), header=8))
+    out("xsave", "short", P(0) + one(P(2), size=bytes([0xf0]) + struct.pack("<H", 600)))
+    out("xsave", "hidden_avx", P(2) + one(P(2), ymm))
+    out("xsave", "hidden_avx512", P(4) + one(P(3), zmm))
+    out("xsave", "no_xsave", P(1) + one(P(1)))
+    out("xsave", "raw_xcr0", P(0) + one(bytes([0xf0]) + struct.pack("<Q", 0xe7), zmm, size=bytes([0xe0])))
+
+
 def main():
-    for t in ("loader", "emu", "slat", "hypercall"):
+    for t in ("loader", "emu", "slat", "hypercall", "xsave"):
         d = os.path.join(corpus, t)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):
@@ -330,6 +354,7 @@ def main():
     emu_seeds()
     slat_seeds()
     hypercall_seeds()
+    xsave_seeds()
 
 
 if __name__ == "__main__":
