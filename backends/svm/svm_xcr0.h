@@ -26,6 +26,7 @@
 
 #include <stdint.h>
 #include "core/cpu.h"
+#include "core/util.h"
 #include "core/xsave.h"
 #include "svm/svm.h"
 
@@ -35,8 +36,7 @@
    (svm_vcpu keeps the two flags adjacent, as svm_entry.S tests them). */
 static inline bool svm_iret_or_xcr0(const struct svm_vcpu *s)
 {
-    typedef uint16_t __attribute__((may_alias)) pair_t;
-    return *(const pair_t *)&s->iret_pending != 0;
+    return hv_flag_pair(&s->iret_pending) != 0;
 }
 
 /* hv_backend_ops::xcr0_changed */
