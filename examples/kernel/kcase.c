@@ -10,6 +10,7 @@
 #include <stdarg.h>
 
 #include "core/util.h"
+#include "cpu.h"
 #include "kcase.h"
 
 extern const struct kcase __start_kcases[], __stop_kcases[]; /* linker.ld */
@@ -131,4 +132,14 @@ void kpanic(const char *fmt, ...)
     kprintf("FAIL %s: %s\n", current ? current : "kernel.boot", msg);
     kprintf("%u passed, %u failed\n", passed, failed + 1);
     kernel_exit(false);
+}
+
+bool kcase_on_qemu(void)
+{
+    static const char sig[4] = {'Q', 'E', 'M', 'U'};
+    outw(0x510, 0);
+    for (unsigned i = 0; i < 4; i++)
+        if (inb(0x511) != (uint8_t)sig[i])
+            return false;
+    return true;
 }

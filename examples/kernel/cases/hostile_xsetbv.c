@@ -132,18 +132,6 @@ static uint32_t ymm0_hi_get(void)
     return v;
 }
 
-/* QEMU's fw_cfg device answers selector 0 (its signature) with "QEMU" on
-   data port 0x511; Bochs has no device there. */
-static bool on_qemu(void)
-{
-    static const char sig[4] = {'Q', 'E', 'M', 'U'};
-    __asm__ volatile("outw %0, %1" ::"a"((uint16_t)0), "Nd"((uint16_t)0x510));
-    for (unsigned i = 0; i < 4; i++)
-        if (inb(0x511) != (uint8_t)sig[i])
-            return false;
-    return true;
-}
-
 /* The guest's questions: set CR4.OSXSAVE? Only where the CPU has XSAVE (a
    CPU without it refuses the bit: #GP, or a failed entry under QEMU).
    Then the XCR0 value for its XSETBV. */
@@ -255,7 +243,7 @@ static int case_xsetbv(struct kcase_ctx *kc)
     if (s.xsetbv_vec != 0 || s.xgetbv_vec != 0 || s.xgetbv != (uint32_t)xcr0)
         return kcase_fail(kc, "the guest's XSETBV(0x%lx) raised %u, XGETBV %u read 0x%x",
                           (unsigned long)xcr0, s.xsetbv_vec, s.xgetbv_vec, s.xgetbv);
-    if (on_qemu())
+    if (kcase_on_qemu())
         kprintf("hostile.xsetbv: QEMU: XSETBV is not intercepted, adopted at the next exit\n");
     if (avx && (s.read_vec != 0 || s.read != 0 || s.clear_vec != 0))
         return kcase_fail(kc,

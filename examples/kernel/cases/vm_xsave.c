@@ -226,18 +226,6 @@ static uint32_t answer(struct vmt *t, uint16_t port, uint8_t size)
     return 0;
 }
 
-/* QEMU's fw_cfg device answers selector 0 (its signature) with "QEMU" on
-   data port 0x511; Bochs has no device there. */
-static bool on_qemu(void)
-{
-    static const char sig[4] = {'Q', 'E', 'M', 'U'};
-    __asm__ volatile("outw %0, %1" ::"a"((uint16_t)0), "Nd"((uint16_t)0x510));
-    for (unsigned i = 0; i < 4; i++)
-        if (inb(0x511) != (uint8_t)sig[i])
-            return false;
-    return true;
-}
-
 static int check_outs(struct kcase_ctx *kc, struct vmt *t, bool avx512)
 {
     unsigned n = 0;
@@ -270,7 +258,8 @@ static int check_outs(struct kcase_ctx *kc, struct vmt *t, bool avx512)
         return kcase_fail(kc, "the guest reported %u values, expected %u", t->nouts, n);
     uint32_t r[4];
     cpuid(0xd, 0, r);
-    if (o[pkru_at].port == PORT_VAL && o[pkru_at].value == 0 && ((r[0] >> 9) & 1) && on_qemu()) {
+    if (o[pkru_at].port == PORT_VAL && o[pkru_at].value == 0 && ((r[0] >> 9) & 1) &&
+        kcase_on_qemu()) {
         kprintf("vm.xsave: QEMU does not intercept XSETBV: its CPU took XCR0 0x207, undone at "
                 "the next entry\n");
         exp[pkru_at] = 0;
