@@ -211,38 +211,35 @@ static void narrow(uint64_t h, uint64_t comps, uint64_t flags, uint64_t cr4)
         __asm__ volatile("sti" ::: "memory");
 }
 
-void hv_xs_grow(struct hv_vcpu *vcpu, uint64_t add)
+/* Components @p comps: the CPU's into @p save, @p load's into the CPU
+   (MXCSR left as it is), with XCR0 widened for both. */
+static void xs_swap(uint8_t *save, uint8_t *load, uint64_t comps)
 {
     uint64_t flags, cr4;
-    uint64_t h = widen(add, &flags, &cr4);
-    xs_save(vcpu->xs_host, add);
+    uint64_t h = widen(comps, &flags, &cr4);
+    xs_save(save, comps);
+    xs_keep_mxcsr(load, save);
+    xs_restore(load, comps);
+    narrow(h, comps, flags, cr4);
+}
+
+void hv_xs_grow(struct hv_vcpu *vcpu, uint64_t add)
+{
     /* The guest's image has these components' XSTATE_BV bits clear (never
        saved, or reset by the API): XRSTOR puts them in their initial
        state, so the guest never sees the host's values. */
-    xs_keep_mxcsr(vcpu->xs_guest, vcpu->xs_host);
-    xs_restore(vcpu->xs_guest, add);
-    narrow(h, add, flags, cr4);
+    xs_swap(vcpu->xs_host, vcpu->xs_guest, add);
     hv_xs_note(vcpu, add);
 }
 
 void hv_xs_enter(struct hv_vcpu *vcpu)
 {
-    uint64_t flags, cr4, u = vcpu->xs_used;
-    uint64_t h = widen(u, &flags, &cr4);
-    xs_save(vcpu->xs_host, u);
-    xs_keep_mxcsr(vcpu->xs_guest, vcpu->xs_host);
-    xs_restore(vcpu->xs_guest, u);
-    narrow(h, u, flags, cr4);
+    xs_swap(vcpu->xs_host, vcpu->xs_guest, vcpu->xs_used);
 }
 
 void hv_xs_leave(struct hv_vcpu *vcpu)
 {
-    uint64_t flags, cr4, u = vcpu->xs_used;
-    uint64_t h = widen(u, &flags, &cr4);
-    xs_save(vcpu->xs_guest, u);
-    xs_keep_mxcsr(vcpu->xs_host, vcpu->xs_guest);
-    xs_restore(vcpu->xs_host, u);
-    narrow(h, u, flags, cr4);
+    xs_swap(vcpu->xs_guest, vcpu->xs_host, vcpu->xs_used);
 }
 #else
 /* The unit tests' hosted build cannot change XCR0: the areas are left as
