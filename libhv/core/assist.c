@@ -28,6 +28,7 @@ struct mmio_region {
     uint64_t gpa, len;
     hv_mmio_handler handler;
     void *opaque;
+    bool per_vcpu; /* the handler gets the vCPU as opaque (hv_assist_register_vcpu) */
 };
 
 struct hv_assist_vm {
@@ -98,8 +99,8 @@ bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
     return find_region(vm->assist, gpa) != NULL;
 }
 
-hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
-                                hv_mmio_handler handler, void *opaque)
+static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                   hv_mmio_handler handler, void *opaque, bool per_vcpu)
 {
     if (!vm)
         return HV_ERR_INVALID_ARG;
@@ -133,10 +134,23 @@ hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
         r->len = len;
         r->handler = handler;
         r->opaque = opaque;
+        r->per_vcpu = per_vcpu;
     }
     hv_lock_release(host, &vm->lock, t);
     hv_host_obj_free(host, fresh, sizeof(*fresh));
     return st;
+}
+
+hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                hv_mmio_handler handler, void *opaque)
+{
+    return register_region(vm, gpa, len, handler, opaque, false);
+}
+
+hv_status_t hv_assist_register_vcpu(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                    hv_mmio_handler handler)
+{
+    return register_region(vm, gpa, len, handler, NULL, true);
 }
 
 hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
@@ -247,7 +261,7 @@ static hv_status_t cb_mmio(void *opaque, uint64_t gpa, unsigned size, bool write
         return embedder_access(c, gpa, size, write, false, value);
     if (replay_next(c, gpa, size, write, false, value))
         return HV_OK;
-    hv_status_t st = r->handler(r->opaque, gpa, size, write, value);
+    hv_status_t st = r->handler(r->per_vcpu ? (void *)c->vcpu : r->opaque, gpa, size, write, value);
     if (st != HV_OK) {
         c->handler_failed = true;
         c->fail_gpa = gpa;
@@ -716,7 +730,8 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     uint64_t value = m.write ? vcpu->gpr[m.reg] & mask : 0;
     uint64_t next = fr.rip + m.len;
     if (rg->handler) {
-        hv_status_t st = rg->handler(rg->opaque, gpa, m.size, m.write, &value);
+        hv_status_t st =
+            rg->handler(rg->per_vcpu ? (void *)vcpu : rg->opaque, gpa, m.size, m.write, &value);
         if (st != HV_OK) {
             exit->reason = HV_EXIT_UNHANDLED;
             exit->reserved = 0;
@@ -768,7 +783,9 @@ int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
     if (vx->npf.present)
         return HV_FAST_NONE;
     const struct mmio_region *rg = region_of(vcpu, vx->npf.gpa);
-    if (!rg)
+    /* A per-vCPU region (the local APIC) changes what the next entry
+       delivers: the full path, whose event delivery runs after it. */
+    if (!rg || rg->per_vcpu)
         return HV_FAST_NONE;
     /* Not spurious: the page was unmapped when last checked, and the SLAT
        has not changed since (its generation moves after every change). A

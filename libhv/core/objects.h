@@ -15,6 +15,8 @@ struct hv_backend_ops;
 struct hv_pv_ops;
 struct hv_xen_vm;
 struct hv_xen_vcpu;
+struct hv_lapic;
+struct hv_lapic_vm;
 
 /* CPUID overrides a VM may hold (hv_vm_set_cpuid). */
 #define HV_CPUID_OVERRIDES 32
@@ -60,6 +62,7 @@ struct hv_vm {
     struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
     void *assist;                       /* MMIO regions / emulation state (core/assist) */
     uint32_t flags;                     /* HV_VM_* options (create) */
+    struct hv_lapic_vm *lapic;          /* local APIC options, NULL if off (lapic/) */
 };
 
 /*
@@ -191,6 +194,9 @@ struct hv_vcpu {
     bool dr_used;
     bool xs_on; /* xs_used != 0: extended state switched at each run */
     bool dr_loaded;
+    /* The local APIC, NULL if off (lapic/; beside the flags hv_vcpu_run
+       reads anyway: deliver_events tests it before every entry). */
+    struct hv_lapic *lapic;
     /* The guest's XCR0 and extended state (core/xsave.h): XCR0 (RESET 1),
        the components beyond x87/SSE switched at each run, the areas
        (64-byte aligned, NULL when the host has no such component). */

@@ -14,6 +14,7 @@
 #include "core/pv.h"
 #include "core/util.h"
 #include "core/xsave.h"
+#include "lapic/hooks.h"
 
 HV_STATIC_ASSERT(HV_ACCESS_READ == HV_MEM_READ && HV_ACCESS_WRITE == HV_MEM_WRITE &&
                      HV_ACCESS_EXEC == HV_MEM_EXEC,
@@ -214,11 +215,14 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
     bool pv_idle = !pv || (pv->idle ? pv->idle(vcpu) : !pv->pre_entry);
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
+    /* The local APIC (hv/lapic.h): its timer, its interrupt or NMI queued. */
+    bool apic_idle = !vcpu->lapic || hv_lapic_pre_entry(vcpu);
     bool queued = events_queued(vcpu);
     if (queued)
         queued = inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
-    __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
+    __atomic_store_n(&vcpu->quiet,
+                     !queued && apic_idle && (pv_idle || (pv->idle && pv->idle(vcpu))),
                      __ATOMIC_RELAXED);
 }
 
@@ -379,12 +383,17 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     case HV_VX_XSETBV:
         handle_xsetbv(vcpu, vx);
         return false;
-    case HV_VX_HLT:
+    case HV_VX_HLT: {
         advance(vcpu, vx);
         if (vcpu->vm->pv && vcpu->vm->pv->halt_wakeup && vcpu->vm->pv->halt_wakeup(vcpu))
             return false;
+        uint64_t deadline = 0;
+        if (vcpu->lapic && hv_lapic_halt(vcpu, vx->rflags, &deadline))
+            return false;
         fill_raw(exit, vx, HV_EXIT_HLT);
+        exit->hlt.deadline_ns = deadline;
         return true;
+    }
     case HV_VX_HYPERCALL:
         return handle_hypercall(vcpu, vx, exit);
     case HV_VX_SHUTDOWN:
@@ -463,6 +472,8 @@ run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *
             kick_exit(vcpu, exit);
             return HV_OK;
         }
+        if (__builtin_expect(vcpu->lapic != NULL, 0) && hv_lapic_gate(vcpu, exit))
+            return HV_OK;
         deliver_events(vcpu);
         hv_status_t st = be->run(vcpu, &vx); /* sets vcpu->host_cpu before the entry */
         if (st != HV_OK)

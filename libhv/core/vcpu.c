@@ -5,6 +5,7 @@
 #include "core/policy.h"
 #include "core/xsave.h"
 #include "core/util.h"
+#include "lapic/hooks.h"
 
 hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
 {
@@ -30,9 +31,13 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     hv_fpu_init_state(vcpu->fpu);
     vcpu->xcr0 = HV_XCR0_X87;
     hv_status_t st = hv_xs_alloc(vcpu, hv_cpuid_host_xs(vm->ctx));
+    if (st == HV_OK && vm->lapic)
+        st = hv_lapic_vcpu_init(vcpu);
     if (st == HV_OK)
         st = vm->ctx->be->vcpu_init(vcpu);
     if (st != HV_OK) {
+        if (vcpu->lapic)
+            hv_lapic_vcpu_fini(vcpu);
         hv_xs_free(vcpu);
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));
         return st;
@@ -47,6 +52,8 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     hv_lock_release(host, &vm->lock, t);
     if (st != HV_OK) {
         vm->ctx->be->vcpu_fini(vcpu);
+        if (vcpu->lapic)
+            hv_lapic_vcpu_fini(vcpu);
         hv_xs_free(vcpu);
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));
         return st;
@@ -69,6 +76,8 @@ hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu)
     hv_lock_release(host, &vm->lock, t);
     bool scrub = hv_vm_scrub_begin(vm);
     vm->ctx->be->vcpu_fini(vcpu);
+    if (vcpu->lapic)
+        hv_lapic_vcpu_fini(vcpu);
     hv_xs_free(vcpu);
     hv_memset(vcpu, 0, sizeof(*vcpu));
     hv_host_obj_free(host, vcpu, sizeof(*vcpu));
