@@ -31,13 +31,12 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     hv_fpu_init_state(vcpu->fpu);
     vcpu->xcr0 = HV_XCR0_X87;
     hv_status_t st = hv_xs_alloc(vcpu, hv_cpuid_host_xs(vm->ctx));
-    if (st == HV_OK && vm->lapic)
-        st = hv_lapic_vcpu_init(vcpu);
     if (st == HV_OK)
         st = vm->ctx->be->vcpu_init(vcpu);
+    /* After the backend: the APIC reads the vCPU's CPUID view. */
+    if (st == HV_OK && vm->lapic && (st = hv_lapic_vcpu_init(vcpu)) != HV_OK)
+        vm->ctx->be->vcpu_fini(vcpu);
     if (st != HV_OK) {
-        if (vcpu->lapic)
-            hv_lapic_vcpu_fini(vcpu);
         hv_xs_free(vcpu);
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));
         return st;
