@@ -59,6 +59,8 @@ struct hv_lapic_config {
      * expiry, counted in TSC ticks, into hlt.deadline_ns.
      */
     uint32_t tsc_khz;
+    /** HV_LAPIC_* options (0: none; unknown bits are rejected). */
+    uint32_t flags;
     /**
      * Called when an interrupt, NMI or SIPI arrives for a vCPU that
      * hv_vcpu_run() left in ::HV_EXIT_HLT (or wait-for-SIPI): run it
@@ -70,6 +72,14 @@ struct hv_lapic_config {
     /** Passed to @c wake. */
     void *opaque;
 };
+
+/**
+ * hv_lapic_config::flags: every vCPU but vCPU 0 starts in wait-for-SIPI, as
+ * the application processors of a multiprocessor do after power-up (SDM
+ * Vol. 3A 9.4): hv_vcpu_run() returns ::HV_HLT_WAIT_SIPI until the guest's
+ * INIT-SIPI-SIPI sequence (or a SIPI alone) starts it.
+ */
+#define HV_LAPIC_APS_WAIT_SIPI 0x1u
 
 /** @name Delivery modes of hv_lapic_raise() and hv_lapic_send()
  * @{ */
@@ -84,7 +94,7 @@ struct hv_lapic_config {
  * @brief Give every vCPU of @p vm a local APIC.
  * @param vm The VM, with no vCPU yet.
  * @param config Options (tsc_khz required).
- * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, tsc_khz 0); ::HV_ERR_EXISTS
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, tsc_khz 0, unknown flags); ::HV_ERR_EXISTS
  *         (already enabled); ::HV_ERR_STATE (vCPUs exist);
  *         ::HV_ERR_UNSUPPORTED (the host has no time_ns); the statuses of
  *         hv_vm_mmio_register() for the xAPIC page (::HV_ERR_EXISTS when a

@@ -17,6 +17,7 @@ struct hv_exit;
 /* Per-VM state: the embedder's configuration. */
 struct hv_lapic_vm {
     uint32_t tsc_khz;
+    uint32_t flags; /* HV_LAPIC_* */
     void (*wake)(void *opaque, struct hv_vcpu *vcpu);
     void *opaque;
 };

@@ -81,6 +81,9 @@ static void deliver(struct hv_vcpu *t, uint32_t mode, uint8_t vector)
         __atomic_store_n(&l->nmi, 1, __ATOMIC_RELEASE);
         break;
     case LAPIC_DM_INIT:
+        /* A SIPI sent before this INIT is stale; one sent after it is
+           not, even if the target sees both at once. */
+        __atomic_store_n(&l->sipi, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&l->init, 1, __ATOMIC_RELEASE);
         break;
     case LAPIC_DM_SIPI:
@@ -241,7 +244,8 @@ static hv_status_t xapic_mmio(void *opaque, uint64_t gpa, unsigned size, bool wr
 
 hv_status_t hv_lapic_enable(struct hv_vm *vm, const struct hv_lapic_config *config)
 {
-    if (!vm || !config || config->tsc_khz == 0)
+    if (!vm || !config || config->tsc_khz == 0 ||
+        (config->flags & ~(uint32_t)HV_LAPIC_APS_WAIT_SIPI))
         return HV_ERR_INVALID_ARG;
     if (config->size && config->size < sizeof(*config))
         return HV_ERR_INVALID_ARG;
@@ -252,6 +256,7 @@ hv_status_t hv_lapic_enable(struct hv_vm *vm, const struct hv_lapic_config *conf
     if (!lv)
         return HV_ERR_NO_MEMORY;
     lv->tsc_khz = config->tsc_khz;
+    lv->flags = config->flags;
     lv->wake = config->wake;
     lv->opaque = config->opaque;
     hv_status_t st = HV_OK;
@@ -297,6 +302,8 @@ hv_status_t hv_lapic_vcpu_init(struct hv_vcpu *vcpu)
     l->x2apic_ok = (r[2] & L1_ECX_X2APIC) != 0;
     l->tscdl_ok = (r[2] & L1_ECX_TSC_DL) != 0;
     lapic_reset(l, vcpu->id, vcpu->id == 0);
+    if (vcpu->id != 0 && (vcpu->vm->lapic->flags & HV_LAPIC_APS_WAIT_SIPI))
+        l->wait_sipi = 1;
     return HV_OK;
 }
 
@@ -390,7 +397,7 @@ bool hv_lapic_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
     }
     if (__atomic_exchange_n(&l->init, 0, __ATOMIC_ACQUIRE)) {
         /* INIT: the APIC's registers reset, ID and base kept (11.4.7.3);
-           queued events dropped; a SIPI sent before it is stale. */
+           queued events dropped (the sender dropped older SIPIs). */
         uint64_t base = l->base;
         lapic_reset(l, l->id, false);
         l->base = base;
@@ -398,7 +405,6 @@ bool hv_lapic_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
         vcpu->queued_irq.type = HV_EVENT_NONE;
         vcpu->queued_exc.type = HV_EVENT_NONE;
         vcpu->queued_nmi = false;
-        __atomic_store_n(&l->sipi, 0, __ATOMIC_RELEASE);
     }
     /* Announce the wait before looking for a SIPI: a sender sets sipi,
        then finds halted set and wakes us (notify). */
