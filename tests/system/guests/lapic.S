@@ -17,7 +17,9 @@
  *   MARK 9: x2APIC: ID, LDR, SELF IPI 0x70, #GP (VAL 13) for reading EOI,
  *           TPR reserved bits and DFR; xAPIC page reads 0; the timer
  *           through MSRs (0x64)
- *   MARK 10, CLI, HLT
+ *   MARK 10: a one-shot timer (0x65) that expires while the guest spins
+ *           with IF=0: the STI; HLT after it must not reach the host
+ *   MARK 11, CLI, HLT
  */
 #include "guest.inc"
 
@@ -73,6 +75,7 @@ start:
     GATE 0x62, periodic_handler
     GATE 0x63, h_0x63
     GATE 0x64, h_0x64
+    GATE 0x65, h_0x65
     GATE 0x70, h_0x70
     GATE 0x7e, h_0x7e
     lidt idt_desc
@@ -121,9 +124,10 @@ start:
     movl $0xb, APIC + 0x3e0         /* divide by 1 */
     movl $0x60, APIC + 0x320        /* one-shot */
     movl $0, irq_count
+    cli                             /* the count read first, however slow the host */
     movl unit, %edx
-    addl %edx, %edx
-    movl %edx, APIC + 0x380         /* two units */
+    shll $2, %edx
+    movl %edx, APIC + 0x380         /* 4 units */
     movl APIC + 0x390, %eax
     xorl %ebx, %ebx
     testl %eax, %eax
@@ -133,6 +137,7 @@ start:
     incl %ebx
 1:  movl %ebx, %eax
     VAL_REG(%eax)
+    sti
     WAIT_IRQS 1
     movl APIC + 0x390, %eax
     VAL_REG(%eax)
@@ -163,6 +168,7 @@ start:
     VAL_REG(%eax)
     movl $0x40063, APIC + 0x320     /* TSC deadline */
     movl $0, irq_count
+    cli                             /* the MSR read first, however slow the host */
     rdtsc
     addl unit, %eax
     adcl $0, %edx
@@ -176,6 +182,7 @@ start:
     setnz %bl
     movl %ebx, %eax
     VAL_REG(%eax)
+    sti
     WAIT_IRQS 1
     RDMSR_OUT 0x6e0
 
@@ -217,6 +224,28 @@ start:
 
     MARK(10)
     cli
+    movl $0, irq_count
+    movl $0x832, %ecx               /* LVT timer: one-shot 0x65 */
+    movl $0x65, %eax
+    xorl %edx, %edx
+    wrmsr
+    movl unit, %eax                 /* a quarter unit */
+    shrl $2, %eax
+    movl $0x838, %ecx
+    wrmsr
+    rdtsc                           /* spin half a unit: it expires */
+    movl %eax, %ebx
+    movl unit, %esi
+    shrl $1, %esi
+1:  rdtsc
+    subl %ebx, %eax
+    cmpl %esi, %eax
+    jb 1b
+    sti
+    hlt
+    cli
+
+    MARK(11)
     hlt
 1:  jmp 1b
 
@@ -228,6 +257,7 @@ start:
     IRQ 0x61
     IRQ 0x63
     IRQ 0x64
+    IRQ 0x65
     IRQ 0x70
     IRQ 0x7e
 
