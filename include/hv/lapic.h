@@ -7,8 +7,8 @@
  * describes it: IA32_APIC_BASE (enable, BSP, xAPIC and x2APIC modes; the
  * base stays at 0xfee00000: a write that moves it raises \#GP), the
  * registers in the xAPIC page at 0xfee00000 (through the library's MMIO
- * assist: the embedder must not map RAM there, and the region counts
- * against ::HV_MMIO_REGIONS_MAX) and as x2APIC MSRs 0x800-0x8ff,
+ * assist: the embedder must not map RAM there nor register a region over
+ * it; it does not count against ::HV_MMIO_REGIONS_MAX) and as x2APIC MSRs 0x800-0x8ff,
  * IA32_TSC_DEADLINE; IRR/ISR with priority classes, TPR (shared with CR8),
  * PPR, EOI, ESR, the LVT and the timer (one-shot, periodic, TSC-deadline).
  * CPUID leaf 1 then reports x2APIC and the TSC-deadline mode.

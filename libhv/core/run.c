@@ -148,6 +148,13 @@ static inline bool events_queued(const struct hv_vcpu *vcpu)
            vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
+/* events_queued, or the vCPU has a local APIC: deliver_events' one test. */
+static inline bool events_or_lapic(const struct hv_vcpu *vcpu)
+{
+    return vcpu->step_db || vcpu->lapic_on || vcpu->queued_exc.type != HV_EVENT_NONE ||
+           vcpu->queued_nmi || vcpu->queued_irq.type != HV_EVENT_NONE;
+}
+
 /* Put queued events into the injection field, or ask for a window.
    Returns whether any is still queued (events_queued after it). */
 static bool inject_queued(struct hv_vcpu *vcpu)
@@ -209,20 +216,26 @@ static bool inject_queued(struct hv_vcpu *vcpu)
  * events kicks the vCPU (an IPI, which exits), so the backend's exit fast
  * path may re-enter on its own.
  */
+/* inject_queued for a vCPU with a local APIC: its timer run, its
+   interrupt or NMI queued first; "still queued" while it may fall due. */
+static __attribute__((noinline)) bool inject_queued_lapic(struct hv_vcpu *vcpu)
+{
+    bool apic_idle = hv_lapic_pre_entry(vcpu);
+    bool queued = events_queued(vcpu) && inject_queued(vcpu);
+    return queued || !apic_idle;
+}
+
 static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu *vcpu)
 {
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     bool pv_idle = !pv || (pv->idle ? pv->idle(vcpu) : !pv->pre_entry);
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
-    /* The local APIC (hv/lapic.h): its timer, its interrupt or NMI queued. */
-    bool apic_idle = !vcpu->lapic || hv_lapic_pre_entry(vcpu);
-    bool queued = events_queued(vcpu);
+    bool queued = events_or_lapic(vcpu);
     if (queued)
-        queued = inject_queued(vcpu);
+        queued = vcpu->lapic_on ? inject_queued_lapic(vcpu) : inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
-    __atomic_store_n(&vcpu->quiet,
-                     !queued && apic_idle && (pv_idle || (pv->idle && pv->idle(vcpu))),
+    __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
                      __ATOMIC_RELAXED);
 }
 
@@ -366,6 +379,8 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
             return false;
         const struct mmio_region *rg;
         if (!vx->npf.present && (rg = hv_assist_region(vcpu, vx->npf.gpa))) {
+            if (__builtin_expect(hv_assist_region_vcpu(vcpu, rg), 0))
+                return hv_assist_emulate(vcpu, vx, exit); /* the local APIC's page */
             int fast = hv_assist_fast(vcpu, vx, rg, exit);
             if (fast != HV_FAST_NONE)
                 return fast == HV_FAST_EXIT;
@@ -451,12 +466,20 @@ _Static_assert(offsetof(struct hv_vcpu, xs_on) == offsetof(struct hv_vcpu, dr_us
                    offsetof(struct hv_vcpu, dr_loaded) == offsetof(struct hv_vcpu, xs_on) + 1,
                "flag pairs");
 
-/* A kick ends the run before the entry (hv_vcpu_kick). */
-static __attribute__((noinline)) void kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit)
+/* A kick ends the run before the entry (hv_vcpu_kick); the local APIC's
+   INIT/SIPI bit (HV_KICK_LAPIC) passes its gate first. Returns true when
+   the run returns. */
+static __attribute__((noinline)) bool kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit,
+                                                uint32_t kick)
 {
+    if ((kick & HV_KICK_LAPIC) && vcpu->lapic && hv_lapic_gate(vcpu, exit))
+        return true;
+    if (!(kick & HV_KICK_USER))
+        return false;
     clear_exit(exit);
     exit->reason = HV_EXIT_KICK;
     exit->rip = vcpu->vm->ctx->be->get_rip(vcpu);
+    return true;
 }
 
 /* Enter the guest until an exit for the embedder, with the guest's x87/SSE
@@ -467,12 +490,10 @@ run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *
     struct hv_vexit vx;
     for (;;) {
         /* A plain load first: the exchange only when a kick is there. */
+        uint32_t kick;
         if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED), 0) &&
-            __atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
-            kick_exit(vcpu, exit);
-            return HV_OK;
-        }
-        if (__builtin_expect(vcpu->lapic != NULL, 0) && hv_lapic_gate(vcpu, exit))
+            (kick = __atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) &&
+            kick_exit(vcpu, exit, kick))
             return HV_OK;
         deliver_events(vcpu);
         hv_status_t st = be->run(vcpu, &vx); /* sets vcpu->host_cpu before the entry */

@@ -188,7 +188,7 @@ hv_status_t hv_vcpu_kick(struct hv_vcpu *vcpu)
 {
     if (!vcpu)
         return HV_ERR_INVALID_ARG;
-    __atomic_store_n(&vcpu->kick_pending, 1, __ATOMIC_SEQ_CST);
+    __atomic_or_fetch(&vcpu->kick_pending, HV_KICK_USER, __ATOMIC_SEQ_CST);
     const struct hv_host *host = &vcpu->vm->ctx->host;
     /* A guest running on another CPU only notices through an interrupt;
        on the current CPU (e.g. from the timer handler) the exit that

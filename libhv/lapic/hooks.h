@@ -42,7 +42,8 @@ hv_status_t hv_lapic_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t valu
    APIC is idle: nothing can fall due without an exit or a kick. */
 bool hv_lapic_pre_entry(struct hv_vcpu *vcpu);
 
-/* At the top of each pass of the run loop: INIT / wait-for-SIPI / SIPI.
+/* At the top of a pass of the run loop when HV_KICK_LAPIC was set (an
+   INIT or SIPI arrived, or the vCPU waits for a SIPI): INIT / SIPI taken.
    Returns true when hv_vcpu_run() must return `exit` (filled). */
 bool hv_lapic_gate(struct hv_vcpu *vcpu, struct hv_exit *exit);
 

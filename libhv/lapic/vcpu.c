@@ -92,6 +92,8 @@ static void deliver(struct hv_vcpu *t, uint32_t mode, uint8_t vector)
     default:
         return; /* SMI, ExtINT: not modelled */
     }
+    if (mode == LAPIC_DM_INIT || mode == LAPIC_DM_SIPI) /* taken at the run loop's top */
+        __atomic_or_fetch(&t->kick_pending, HV_KICK_LAPIC, __ATOMIC_SEQ_CST);
     notify(t);
 }
 
@@ -296,14 +298,17 @@ hv_status_t hv_lapic_vcpu_init(struct hv_vcpu *vcpu)
         return HV_ERR_NO_MEMORY;
     hv_memset(l, 0, sizeof(*l));
     vcpu->lapic = l;
+    vcpu->lapic_on = true;
     /* The modes CPUID offers (hv_vm_set_cpuid overrides made before). */
     uint32_t r[4];
     hv_cpuid_policy(vcpu, 1, 0, r);
     l->x2apic_ok = (r[2] & L1_ECX_X2APIC) != 0;
     l->tscdl_ok = (r[2] & L1_ECX_TSC_DL) != 0;
     lapic_reset(l, vcpu->id, vcpu->id == 0);
-    if (vcpu->id != 0 && (vcpu->vm->lapic->flags & HV_LAPIC_APS_WAIT_SIPI))
+    if (vcpu->id != 0 && (vcpu->vm->lapic->flags & HV_LAPIC_APS_WAIT_SIPI)) {
         l->wait_sipi = 1;
+        vcpu->kick_pending |= HV_KICK_LAPIC; /* its first run stops at the gate */
+    }
     return HV_OK;
 }
 
@@ -311,6 +316,7 @@ void hv_lapic_vcpu_fini(struct hv_vcpu *vcpu)
 {
     hv_host_obj_free(&vcpu->vm->ctx->host, vcpu->lapic, sizeof(struct hv_lapic));
     vcpu->lapic = NULL;
+    vcpu->lapic_on = false;
 }
 
 static bool lapic_busy(const struct hv_lapic *l)
@@ -323,6 +329,8 @@ bool hv_lapic_pre_entry(struct hv_vcpu *vcpu)
 {
     struct hv_lapic *l = vcpu->lapic;
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (__atomic_load_n(&l->halted, __ATOMIC_RELAXED))
+        __atomic_store_n(&l->halted, 0, __ATOMIC_RELAXED); /* it runs: no wake needed */
     if (__atomic_load_n(&l->nmi, __ATOMIC_RELAXED) && !vcpu->queued_nmi &&
         __atomic_exchange_n(&l->nmi, 0, __ATOMIC_ACQUIRE))
         vcpu->queued_nmi = true;
@@ -388,8 +396,6 @@ static hv_status_t start_at_sipi(struct hv_vcpu *vcpu, uint8_t vector)
 bool hv_lapic_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     struct hv_lapic *l = vcpu->lapic;
-    if (__atomic_load_n(&l->halted, __ATOMIC_RELAXED))
-        __atomic_store_n(&l->halted, 0, __ATOMIC_RELAXED);
     if (!__atomic_load_n(&l->init, __ATOMIC_RELAXED) && !l->wait_sipi) {
         if (__atomic_load_n(&l->sipi, __ATOMIC_RELAXED))
             __atomic_store_n(&l->sipi, 0, __ATOMIC_RELAXED); /* ignored while running */
@@ -411,6 +417,8 @@ bool hv_lapic_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
     __atomic_store_n(&l->halted, 1, __ATOMIC_SEQ_CST);
     uint16_t s = __atomic_exchange_n(&l->sipi, 0, __ATOMIC_SEQ_CST);
     if (!s) {
+        /* The next run comes back here. */
+        __atomic_or_fetch(&vcpu->kick_pending, HV_KICK_LAPIC, __ATOMIC_SEQ_CST);
         hv_memset(exit, 0, sizeof(*exit));
         exit->reason = HV_EXIT_HLT;
         exit->rip = vcpu->vm->ctx->be->get_rip(vcpu);

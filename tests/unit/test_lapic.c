@@ -1,10 +1,22 @@
 /* The local APIC register model (libhv/lapic/lapic.c) against the SDM
    Vol. 3A ch. 11 rules: priorities, EOI order, TPR, ESR, the timer modes,
-   the x2APIC #GP rules and destination matching. */
+   the x2APIC #GP rules and destination matching; and its connection to a
+   vCPU (libhv/lapic/vcpu.c) through the core on the mock backend: the
+   API's checks, MSRs, delivery through the event path, HLT deadlines,
+   INIT/SIPI. */
 #include <CUnit/Basic.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <hv/hv.h>
+#include "backend.h"
+#include "core/ctx_internal.h"
+#include "core/objects.h"
+#include "core/policy.h"
 #include "lapic/lapic.h"
+#include "mock_backend.h"
+#include "mock_host.h"
+#include "vmx/ept_format.h"
 
 static struct hv_lapic fresh(uint32_t id)
 {
@@ -367,6 +379,197 @@ static void test_match(void)
     CU_ASSERT_FALSE(lapic_match(&x, 0x20004, true));
 }
 
+/* ---- the vCPU layer on the mock backend ---- */
+
+static struct mock_host mh;
+static struct hv_slat_format ept;
+static unsigned wakes;
+static struct hv_vcpu *woken;
+
+static void on_wake(void *opaque, struct hv_vcpu *vcpu)
+{
+    (void)opaque;
+    wakes++;
+    woken = vcpu;
+}
+
+/* One scripted exit, run until the script ends; the run's exit. */
+static struct hv_exit run_one(struct hv_vcpu *v, uint32_t kind, uint32_t msr, uint64_t value)
+{
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.set_gprs = true;
+    e.vx.kind = kind;
+    e.vx.rip = 0x1000;
+    e.vx.next_rip = kind == HV_VX_HLT ? 0x1001 : 0x1002;
+    e.gpr[HV_GPR_RCX] = msr;
+    e.gpr[HV_GPR_RAX] = (uint32_t)value;
+    e.gpr[HV_GPR_RDX] = value >> 32;
+    if (kind != HV_VX_NONE)
+        mock_script(v, &e);
+    struct hv_exit x;
+    memset(&x, 0, sizeof(x));
+    CU_ASSERT_EQUAL(hv_vcpu_run(v, &x), HV_OK);
+    return x;
+}
+
+static bool ended(const struct hv_exit *x)
+{
+    return x->reason == HV_EXIT_UNHANDLED && x->raw_code == MOCK_END_OF_SCRIPT;
+}
+
+static void test_vcpu_layer(void)
+{
+    mock_host_init(&mh);
+    hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M | HV_PAGE_1G, true, false);
+    mock_backend_reset(&ept);
+    mh.time = 5000;
+    struct hv_ctx *ctx = NULL;
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, &mock_backend_ops, &ctx),
+                          HV_OK);
+    struct hv_vm_config vc = {.size = sizeof(vc), .max_vcpus = 2};
+    struct hv_vm *vm, *vm2;
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, &vc, &vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, &vc, &vm2), HV_OK);
+
+    /* The API's checks. A TSC of 1 GHz: a tick is a nanosecond. */
+    struct hv_lapic_config cfg = {.size = sizeof(cfg), .tsc_khz = 1000000, .wake = on_wake};
+    struct hv_lapic_config bad = cfg;
+    CU_ASSERT_EQUAL(hv_lapic_enable(NULL, &cfg), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_lapic_enable(vm, NULL), HV_ERR_INVALID_ARG);
+    bad.tsc_khz = 0;
+    CU_ASSERT_EQUAL(hv_lapic_enable(vm, &bad), HV_ERR_INVALID_ARG);
+    bad = cfg;
+    bad.flags = 0x80;
+    CU_ASSERT_EQUAL(hv_lapic_enable(vm, &bad), HV_ERR_INVALID_ARG);
+    bad = cfg;
+    bad.size = 4;
+    CU_ASSERT_EQUAL(hv_lapic_enable(vm, &bad), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_lapic_enable(vm, &cfg), HV_OK);
+    CU_ASSERT_EQUAL(hv_lapic_enable(vm, &cfg), HV_ERR_EXISTS);
+    /* The xAPIC page is the library's: no region over it. */
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfee00000ull, 0x1000, NULL, NULL), HV_ERR_EXISTS);
+    struct hv_vcpu *v0, *v1, *w;
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 0, &v0), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 1, &v1), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm2, 0, &w), HV_OK);
+    CU_ASSERT_EQUAL(hv_lapic_enable(vm2, &cfg), HV_ERR_STATE); /* vCPUs exist */
+    CU_ASSERT_EQUAL(hv_lapic_raise(w, HV_LAPIC_FIXED, 0x40), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_lapic_send(vm2, 0, 0, HV_LAPIC_FIXED, 0x40), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_lapic_raise(NULL, HV_LAPIC_FIXED, 0x40), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_lapic_raise(v0, 3, 0x40), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_lapic_send(vm, 0, 4, HV_LAPIC_FIXED, 0x40), HV_ERR_INVALID_ARG);
+    /* CPUID leaf 1 offers x2APIC and the TSC deadline only with the APIC. */
+    uint32_t r[4];
+    hv_cpuid_policy(v0, 1, 0, r);
+    CU_ASSERT_EQUAL(r[2] & ((1u << 21) | (1u << 24)), (1u << 21) | (1u << 24));
+    hv_cpuid_policy(w, 1, 0, r);
+    CU_ASSERT_EQUAL(r[2] & ((1u << 21) | (1u << 24)), 0);
+
+    struct mock_vcpu *m0 = mock_vcpu_of(v0), *m1 = mock_vcpu_of(v1);
+    m0->st.rflags = 0x202; /* IF=1 */
+    /* x2APIC MSRs #GP in xAPIC mode; IA32_APIC_BASE reads the BSP's. */
+    struct hv_exit x = run_one(v0, HV_VX_RDMSR, 0x802, 0);
+    CU_ASSERT_TRUE(ended(&x));
+    CU_ASSERT_EQUAL(m0->injected_count, 1);
+    CU_ASSERT_EQUAL(m0->injected[0].vector, 13);
+    x = run_one(v0, HV_VX_RDMSR, 0x1b, 0);
+    CU_ASSERT_EQUAL(v0->gpr[HV_GPR_RAX], 0xfee00900u);
+    /* x2APIC on, software enable, a self-IPI: injected at the next entry. */
+    run_one(v0, HV_VX_WRMSR, 0x1b, 0xfee00d00u);
+    run_one(v0, HV_VX_WRMSR, 0x80f, 0x1ff);
+    CU_ASSERT_EQUAL(m0->injected_count, 1);
+    x = run_one(v0, HV_VX_WRMSR, 0x83f, 0x40);
+    CU_ASSERT_TRUE(ended(&x));
+    CU_ASSERT_EQUAL_FATAL(m0->injected_count, 2);
+    CU_ASSERT_EQUAL(m0->injected[1].type, HV_EVENT_EXTINT);
+    CU_ASSERT_EQUAL(m0->injected[1].vector, 0x40);
+    /* A device's 0x30 waits behind 0x40 in service, then comes after EOI. */
+    CU_ASSERT_EQUAL(hv_lapic_raise(v0, HV_LAPIC_FIXED, 0x30), HV_OK);
+    run_one(v0, HV_VX_NONE, 0, 0);
+    CU_ASSERT_EQUAL(m0->injected_count, 2);
+    run_one(v0, HV_VX_WRMSR, 0x80b, 0);
+    CU_ASSERT_EQUAL_FATAL(m0->injected_count, 3);
+    CU_ASSERT_EQUAL(m0->injected[2].vector, 0x30);
+    run_one(v0, HV_VX_WRMSR, 0x80b, 0);
+    /* With IF=0 it waits for the window, and is not taken into ISR. */
+    m0->st.rflags = 0x2;
+    CU_ASSERT_EQUAL(hv_lapic_send(vm, 0, 0, HV_LAPIC_FIXED, 0x50), HV_OK);
+    run_one(v0, HV_VX_NONE, 0, 0);
+    CU_ASSERT_EQUAL(m0->injected_count, 3);
+    CU_ASSERT_TRUE(m0->window[HV_EVENT_EXTINT]);
+    CU_ASSERT_EQUAL(v0->lapic->isr[2], 0);
+    m0->st.rflags = 0x202;
+    x = run_one(v0, HV_VX_IRQ_WINDOW, 0, 0);
+    CU_ASSERT_EQUAL_FATAL(m0->injected_count, 4);
+    CU_ASSERT_EQUAL(m0->injected[3].vector, 0x50);
+    run_one(v0, HV_VX_WRMSR, 0x80b, 0);
+    /* An armed one-shot: a HLT returns its deadline in host ns. */
+    run_one(v0, HV_VX_WRMSR, 0x83e, 0xb);
+    run_one(v0, HV_VX_WRMSR, 0x832, 0x41);
+    run_one(v0, HV_VX_WRMSR, 0x838, 3000000000u); /* 3 s at 1 GHz: valgrind is slow */
+    x = run_one(v0, HV_VX_HLT, 0, 0);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_HLT);
+    CU_ASSERT_EQUAL(x.hlt.source, HV_HLT_INSN);
+    CU_ASSERT(x.hlt.deadline_ns > 5000 + 1000000000ull &&
+              x.hlt.deadline_ns <= 5000 + 3000000000ull);
+    /* Due by the HLT, not injectable before it (STI; HLT: the shadow):
+       the HLT resumes inside the run. (The mock runs no guest time between
+       an entry and its exit; vm.lapic has a timer expire in between.) */
+    m0->st.interrupt_shadow = 1;
+    run_one(v0, HV_VX_WRMSR, 0x838, 1);
+    x = run_one(v0, HV_VX_HLT, 0, 0);
+    CU_ASSERT_TRUE(ended(&x));
+    CU_ASSERT_EQUAL(m0->injected_count, 4);
+    CU_ASSERT_TRUE(m0->window[HV_EVENT_EXTINT]);
+    m0->st.interrupt_shadow = 0;
+    run_one(v0, HV_VX_IRQ_WINDOW, 0, 0);
+    CU_ASSERT_EQUAL_FATAL(m0->injected_count, 5);
+    CU_ASSERT_EQUAL(m0->injected[4].vector, 0x41);
+    run_one(v0, HV_VX_WRMSR, 0x80b, 0);
+    /* No timer: deadline 0. */
+    x = run_one(v0, HV_VX_HLT, 0, 0);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_HLT);
+    CU_ASSERT_EQUAL(x.hlt.deadline_ns, 0);
+
+    /* INIT to APIC ID 1: it waits for a SIPI without running the guest. */
+    unsigned entries = m1->entries;
+    run_one(v0, HV_VX_WRMSR, 0x830, (1ull << 32) | 0x4500);
+    x = run_one(v1, HV_VX_NONE, 0, 0);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_HLT);
+    CU_ASSERT_EQUAL(x.hlt.source, HV_HLT_WAIT_SIPI);
+    x = run_one(v1, HV_VX_NONE, 0, 0);
+    CU_ASSERT_EQUAL(x.hlt.source, HV_HLT_WAIT_SIPI);
+    CU_ASSERT_EQUAL(m1->entries, entries);
+    /* A fixed IPI does not start it; the SIPI does, and wakes it. */
+    wakes = 0;
+    run_one(v0, HV_VX_WRMSR, 0x830, (1ull << 32) | 0x4060);
+    run_one(v0, HV_VX_WRMSR, 0x830, (1ull << 32) | 0x4608);
+    CU_ASSERT_EQUAL(wakes, 1);
+    CU_ASSERT_PTR_EQUAL(woken, v1);
+    x = run_one(v1, HV_VX_NONE, 0, 0);
+    CU_ASSERT_TRUE(ended(&x));
+    CU_ASSERT_EQUAL(m1->entries, entries + 1);
+    CU_ASSERT_EQUAL(m1->st.seg[HV_SEG_CS].selector, 0x800);
+    CU_ASSERT_EQUAL(m1->st.seg[HV_SEG_CS].base, 0x8000);
+    CU_ASSERT_EQUAL(m1->st.rip, 0);
+    CU_ASSERT_EQUAL(m1->st.cr0 & 1, 0);
+    /* A second SIPI while it runs is ignored. */
+    run_one(v0, HV_VX_WRMSR, 0x830, (1ull << 32) | 0x4609);
+    x = run_one(v1, HV_VX_NONE, 0, 0);
+    CU_ASSERT_TRUE(ended(&x));
+    CU_ASSERT_EQUAL(m1->st.seg[HV_SEG_CS].base, 0x8000);
+
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(w), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(v0), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(v1), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm2), HV_OK);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    CU_ASSERT(mock_host_clean(&mh));
+    mock_host_fini(&mh);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -382,6 +585,7 @@ int main(void)
     CU_add_test(s, "IA32_APIC_BASE transitions", test_base);
     CU_add_test(s, "x2APIC #GP rules", test_x2apic_rules);
     CU_add_test(s, "destination matching", test_match);
+    CU_add_test(s, "vCPU layer on the mock backend", test_vcpu_layer);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
