@@ -32,6 +32,10 @@
  * (which calls hv_lapic_config::wake) starts it in real mode at
  * CS:IP = vector << 8 : 0.
  *
+ * Interrupts and IPIs reach other vCPUs through the VM's vCPU table: destroy
+ * a vCPU only while no other vCPU of the VM runs and no hv_lapic_raise()
+ * or hv_lapic_send() is in progress.
+ *
  * Not modelled: level-triggered interrupts (TMR stays 0; no EOI broadcast
  * to an I/O APIC), SMI and ExtINT delivery, LINT0/LINT1 as inputs, CMCI,
  * thermal and performance-counter interrupts (their LVT entries are
