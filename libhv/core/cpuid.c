@@ -18,6 +18,7 @@
 #include "core/policy.h"
 #include "core/pv.h"
 #include "core/util.h"
+#include "lapic/hooks.h"
 #include "core/xsave.h"
 #include "core/assist.h"
 
@@ -192,7 +193,11 @@ void hv_cpuid_policy(struct hv_vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint
            (hv/lapic.h); without it, the APIC is the embedder's. */
         if (vm->lapic) {
             out[2] |= (uint32_t)(L1_ECX_X2APIC | L1_ECX_TSC_DL);
-            out[3] |= (uint32_t)L1_EDX_APIC;
+            /* Clear while IA32_APIC_BASE.EN is (SDM Vol. 3A 11.4.3). */
+            if (hv_lapic_hw_on(vcpu))
+                out[3] |= (uint32_t)L1_EDX_APIC;
+            else
+                out[3] &= ~(uint32_t)L1_EDX_APIC;
         }
         out[3] &= ~(uint32_t)L1_EDX_HTT;
         break;

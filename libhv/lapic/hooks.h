@@ -27,6 +27,10 @@ hv_status_t hv_lapic_vcpu_init(struct hv_vcpu *vcpu);
 void hv_lapic_vcpu_fini(struct hv_vcpu *vcpu);
 void hv_lapic_vm_fini(struct hv_vm *vm);
 
+/* CPUID leaf 1's APIC bit: the APIC is on (IA32_APIC_BASE.EN), or not
+   set up yet (hv_vcpu_create reads the view before it exists). */
+bool hv_lapic_hw_on(const struct hv_vcpu *vcpu);
+
 /* Is msr one of the APIC's (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC)? */
 static inline bool hv_lapic_msr(uint32_t msr)
 {

@@ -319,6 +319,11 @@ void hv_lapic_vcpu_fini(struct hv_vcpu *vcpu)
     vcpu->lapic_on = false;
 }
 
+bool hv_lapic_hw_on(const struct hv_vcpu *vcpu)
+{
+    return !vcpu->lapic || lapic_hw_enabled(vcpu->lapic);
+}
+
 static bool lapic_busy(const struct hv_lapic *l)
 {
     return __atomic_load_n(&l->nmi, __ATOMIC_RELAXED) ||

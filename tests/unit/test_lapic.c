@@ -463,6 +463,7 @@ static void test_vcpu_layer(void)
     uint32_t r[4];
     hv_cpuid_policy(v0, 1, 0, r);
     CU_ASSERT_EQUAL(r[2] & ((1u << 21) | (1u << 24)), (1u << 21) | (1u << 24));
+    CU_ASSERT_TRUE(r[3] & (1u << 9));
     hv_cpuid_policy(w, 1, 0, r);
     CU_ASSERT_EQUAL(r[2] & ((1u << 21) | (1u << 24)), 0);
 
@@ -554,6 +555,20 @@ static void test_vcpu_layer(void)
     CU_ASSERT_EQUAL(m1->st.seg[HV_SEG_CS].base, 0x8000);
     CU_ASSERT_EQUAL(m1->st.rip, 0);
     CU_ASSERT_EQUAL(m1->st.cr0 & 1, 0);
+    /* vCPU 1 disables its APIC: CPUID loses the APIC bit, the x2APIC MSRs
+       #GP, interrupts are dropped. */
+    m1->st.rflags = 0x202;
+    unsigned inj1 = m1->injected_count;
+    run_one(v1, HV_VX_WRMSR, 0x1b, 0xfee00000u);
+    hv_cpuid_policy(v1, 1, 0, r);
+    CU_ASSERT_FALSE(r[3] & (1u << 9));
+    CU_ASSERT_EQUAL(hv_lapic_raise(v1, HV_LAPIC_FIXED, 0x44), HV_OK);
+    run_one(v1, HV_VX_RDMSR, 0x80f, 0);
+    CU_ASSERT_EQUAL_FATAL(m1->injected_count, inj1 + 1);
+    CU_ASSERT_EQUAL(m1->injected[inj1].vector, 13);
+    run_one(v1, HV_VX_WRMSR, 0x1b, 0xfee00800u);
+    hv_cpuid_policy(v1, 1, 0, r);
+    CU_ASSERT_TRUE(r[3] & (1u << 9));
     /* A second SIPI while it runs is ignored. */
     run_one(v0, HV_VX_WRMSR, 0x830, (1ull << 32) | 0x4609);
     x = run_one(v1, HV_VX_NONE, 0, 0);
