@@ -112,7 +112,12 @@ region_of(struct hv_vcpu *vcpu, uint64_t gpa)
 const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa)
 {
     const struct mmio_region *r = region_of(vcpu, gpa);
-    return r ? r : find_region_any(vcpu->vm->assist, gpa);
+    if (__builtin_expect(r != NULL, 1))
+        return r;
+    /* A miss (region_of looked at every region): the per-vCPU one. */
+    const struct hv_assist_vm *av = vcpu->vm->assist;
+    return av && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa) ? &av->vcpu_region
+                                                                            : NULL;
 }
 
 bool hv_assist_region_vcpu(struct hv_vcpu *vcpu, const struct mmio_region *r)
