@@ -157,6 +157,8 @@ static inline bool events_or_lapic(const struct hv_vcpu *vcpu)
 
 /* Put queued events into the injection field, or ask for a window.
    Returns whether any is still queued (events_queued after it). */
+static bool inject_queued_lapic(struct hv_vcpu *vcpu);
+
 static bool inject_queued(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
@@ -174,14 +176,14 @@ static bool inject_queued(struct hv_vcpu *vcpu)
             if (vcpu->queued_irq.type != HV_EVENT_NONE)
                 be->set_window(vcpu, HV_EVENT_EXTINT, true);
         }
-        return events_queued(vcpu);
+        return events_or_lapic(vcpu);
     }
     if (vcpu->queued_exc.type != HV_EVENT_NONE) {
         if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
             be->inject(vcpu, &vcpu->queued_exc);
             vcpu->queued_exc.type = HV_EVENT_NONE;
         }
-        return events_queued(vcpu); /* one event per entry */
+        return events_or_lapic(vcpu); /* one event per entry */
     }
     if (vcpu->queued_nmi) {
         if (be->can_inject(vcpu, HV_EVENT_NMI)) {
@@ -192,7 +194,7 @@ static bool inject_queued(struct hv_vcpu *vcpu)
         } else {
             be->set_window(vcpu, HV_EVENT_NMI, true);
         }
-        return events_queued(vcpu);
+        return events_or_lapic(vcpu);
     }
     /* Only an interrupt can be queued now: nothing is left once it is in. */
     if (vcpu->queued_irq.type != HV_EVENT_NONE) {
@@ -200,12 +202,13 @@ static bool inject_queued(struct hv_vcpu *vcpu)
             be->inject(vcpu, &vcpu->queued_irq);
             vcpu->queued_irq.type = HV_EVENT_NONE;
             be->set_window(vcpu, HV_EVENT_EXTINT, false);
-            return false;
+            return vcpu->lapic_on; /* the APIC's turn at the next entry */
         }
         be->set_window(vcpu, HV_EVENT_EXTINT, true);
         return true;
     }
-    return false;
+    /* Nothing queued: only a vCPU with a local APIC gets here. */
+    return inject_queued_lapic(vcpu);
 }
 
 /*
@@ -216,8 +219,10 @@ static bool inject_queued(struct hv_vcpu *vcpu)
  * events kicks the vCPU (an IPI, which exits), so the backend's exit fast
  * path may re-enter on its own.
  */
-/* inject_queued for a vCPU with a local APIC: its timer run, its
-   interrupt or NMI queued first; "still queued" while it may fall due. */
+/* inject_queued with nothing queued, for a vCPU with a local APIC: its
+   timer run, its interrupt or NMI queued and injected; "still queued"
+   while it may fall due. (With an event queued already, the APIC waits
+   for the next entry: the vCPU is not quiet meanwhile.) */
 static __attribute__((noinline)) bool inject_queued_lapic(struct hv_vcpu *vcpu)
 {
     bool apic_idle = hv_lapic_pre_entry(vcpu);
@@ -233,7 +238,7 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
         pv->pre_entry(vcpu);
     bool queued = events_or_lapic(vcpu);
     if (queued)
-        queued = vcpu->lapic_on ? inject_queued_lapic(vcpu) : inject_queued(vcpu);
+        queued = inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
     __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
                      __ATOMIC_RELAXED);
