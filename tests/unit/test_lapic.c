@@ -379,6 +379,59 @@ static void test_match(void)
     CU_ASSERT_FALSE(lapic_match(&x, 0x20004, true));
 }
 
+/* A hostile guest's sweep: every register of the page and of the MSR
+   range, written with patterns in both modes, at any TSC. Reads and writes
+   give a defined result, x2APIC refusals change nothing, and the state
+   stays within its architectural bits. */
+static void test_sweep(void)
+{
+    static const uint64_t pats[] = {0, ~0ull, 0xffffffffull, 0x100000000ull, 0x12345678ull,
+                                    0xfee00dffull, 0x0004c6ffull, 0x7ull};
+    static const uint64_t nows[] = {0, 1, 0x7fffffffffffffffull, ~0ull - 5};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int x2 = 0; x2 < 2; x2++) {
+        for (unsigned n = 0; n < HV_ARRAY_SIZE(nows); n++) {
+            struct hv_lapic l = enabled(7);
+            if (x2)
+                CU_ASSERT_TRUE(lapic_set_base(&l, LAPIC_BASE_ADDR | LAPIC_BASE_EN |
+                                                      LAPIC_BASE_EXTD, 36));
+            for (unsigned round = 0; round < 4; round++) {
+                for (uint32_t reg = 0; reg < 0x1000; reg += 16) {
+                    for (unsigned p = 0; p <= HV_ARRAY_SIZE(pats); p++) {
+                        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                        uint64_t v = p < HV_ARRAY_SIZE(pats) ? pats[p] : seed;
+                        struct hv_lapic before = l;
+                        enum lapic_result r = lapic_write(&l, reg, x2, nows[n] + round, v);
+                        CU_ASSERT(r == LAPIC_OK || r == LAPIC_GP || r == LAPIC_IPI);
+                        if (r == LAPIC_GP)
+                            CU_ASSERT_EQUAL(memcmp(&before, &l, sizeof(l)), 0);
+                        if (!x2)
+                            CU_ASSERT_NOT_EQUAL(r, LAPIC_GP);
+                        uint64_t out;
+                        r = lapic_read(&l, reg, x2, nows[n] + round + 3, &out);
+                        CU_ASSERT(r == LAPIC_OK || (x2 && r == LAPIC_GP));
+                        if (!x2)
+                            CU_ASSERT(out <= 0xffffffffull);
+                        lapic_timer_run(&l, nows[n] + round * 1000);
+                        int d = lapic_deliverable(&l);
+                        CU_ASSERT(d == -1 || (d >= 16 && d < 256));
+                        if (d >= 0)
+                            lapic_ack(&l, (uint8_t)d);
+                    }
+                }
+            }
+            CU_ASSERT(l.tpr <= 0xff);
+            CU_ASSERT(l.svr <= 0x3ff);
+            CU_ASSERT(l.tdcr <= 0xb);
+            CU_ASSERT_EQUAL(l.isr[0] & 0xffff, 0); /* vectors 0-15 never accepted */
+            CU_ASSERT_EQUAL(l.irr[0] & 0xffff, 0);
+            for (unsigned i = 0; i < LAPIC_LVTS; i++)
+                CU_ASSERT_EQUAL(l.lvt[i] & ~0x7ffffu, 0);
+            CU_ASSERT(((l.lvt[LAPIC_LVT_T] >> LAPIC_TIMER_MODE_SHIFT) & 3u) != 3u);
+        }
+    }
+}
+
 /* ---- the vCPU layer on the mock backend ---- */
 
 static struct mock_host mh;
@@ -600,6 +653,7 @@ int main(void)
     CU_add_test(s, "IA32_APIC_BASE transitions", test_base);
     CU_add_test(s, "x2APIC #GP rules", test_x2apic_rules);
     CU_add_test(s, "destination matching", test_match);
+    CU_add_test(s, "hostile register sweep", test_sweep);
     CU_add_test(s, "vCPU layer on the mock backend", test_vcpu_layer);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
