@@ -385,16 +385,17 @@ static void test_match(void)
    stays within its architectural bits. */
 static void test_sweep(void)
 {
-    static const uint64_t pats[] = {0, ~0ull, 0xffffffffull, 0x100000000ull, 0x12345678ull,
-                                    0xfee00dffull, 0x0004c6ffull, 0x7ull};
+    static const uint64_t pats[] = {
+        0,     ~0ull, 0xffffffffull, 0x100000000ull, 0x12345678ull, 0xfee00dffull, 0x0004c6ffull,
+        0x7ull};
     static const uint64_t nows[] = {0, 1, 0x7fffffffffffffffull, ~0ull - 5};
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     for (int x2 = 0; x2 < 2; x2++) {
         for (unsigned n = 0; n < HV_ARRAY_SIZE(nows); n++) {
             struct hv_lapic l = enabled(7);
             if (x2)
-                CU_ASSERT_TRUE(lapic_set_base(&l, LAPIC_BASE_ADDR | LAPIC_BASE_EN |
-                                                      LAPIC_BASE_EXTD, 36));
+                CU_ASSERT_TRUE(
+                    lapic_set_base(&l, LAPIC_BASE_ADDR | LAPIC_BASE_EN | LAPIC_BASE_EXTD, 36));
             for (unsigned round = 0; round < 4; round++) {
                 for (uint32_t reg = 0; reg < 0x1000; reg += 16) {
                     for (unsigned p = 0; p <= HV_ARRAY_SIZE(pats); p++) {
