@@ -38,7 +38,7 @@ ifneq ($(libhv_unknown),)
 $(error libhv.mk: unknown backend(s) in LIBHV_BACKENDS: $(libhv_unknown) (use vmx and/or svm))
 endif
 
-LIBHV_SOURCES := $(foreach m,core slat emu loader xen,$(call libhv_read,$(LIBHV_DIR)/libhv/$(m)/sources.txt)) \
+LIBHV_SOURCES := $(foreach m,core slat emu loader xen lapic,$(call libhv_read,$(LIBHV_DIR)/libhv/$(m)/sources.txt)) \
                  $(foreach b,$(LIBHV_BACKENDS),$(call libhv_read,$(LIBHV_DIR)/backends/$(b)/sources.txt))
 LIBHV_C_SOURCES := $(filter %.c,$(LIBHV_SOURCES))
 LIBHV_ASM_SOURCES := $(filter %.S,$(LIBHV_SOURCES))

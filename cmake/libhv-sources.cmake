@@ -33,7 +33,7 @@ endfunction()
 
 set(HV_SOURCES)
 set(HV_DEFINES)
-foreach(module core slat emu loader xen)
+foreach(module core slat emu loader xen lapic)
     hv_read_source_list(${HV_TOP}/libhv/${module}/sources.txt files)
     list(APPEND HV_SOURCES ${files})
 endforeach()

@@ -9,8 +9,8 @@
  * Start with hv_ctx_create() (ctx.h), then hv_vm_create() and hv_vm_map()
  * (vm.h), hv_vcpu_create() and hv_vcpu_run() (vcpu.h). The host services
  * the embedder provides are described in host.h; a vCPU's x87/SSE state
- * in fpu.h; emulated MMIO in assist.h; guest images, PVH boot and the Xen
- * interface in image.h, pvh.h and xen.h.
+ * in fpu.h; emulated MMIO in assist.h; the local APIC in lapic.h; guest images, PVH boot and the
+ * Xen interface in image.h, pvh.h and xen.h.
  */
 #ifndef HV_HV_H
 #define HV_HV_H
@@ -26,5 +26,6 @@
 #include <hv/image.h>
 #include <hv/pvh.h>
 #include <hv/xen.h>
+#include <hv/lapic.h>
 
 #endif /* HV_HV_H */

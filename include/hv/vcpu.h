@@ -159,6 +159,9 @@ typedef enum hv_exit_reason {
 #define HV_HLT_POLL  2u /**< Xen SCHEDOP_poll: sleep until a polled port is pending, an event, or the deadline. */
 #define HV_HLT_YIELD 3u /**< Xen SCHEDOP_yield: still runnable; let other vCPUs run first. */
 #define HV_HLT_DOWN  4u /**< Xen vCPU down (never brought up, or VCPUOP_down): hv_vcpu_run() returns at once until VCPUOP_up, which calls hv_xen_config::wake. */
+#define HV_HLT_WAIT_SIPI                                                                           \
+    5u /**< Local APIC (hv/lapic.h): INIT received, waiting for a SIPI; hv_vcpu_run() returns at   \
+          once without running guest code until one arrives (hv_lapic_config::wake). */
 /** @} */
 
 /** @name Access bits in hv_exit::slat.access
@@ -226,14 +229,20 @@ struct hv_exit {
             uint32_t reason; /**< Xen SHUTDOWN_* code: 0 poweroff, 1 reboot, 2 suspend, 3 crash, 4 watchdog, 5 soft_reset. */
         } guest_shutdown;
         /**
-         * ::HV_EXIT_HLT. Zero for a HLT instruction without the Xen layer;
-         * with it (hv/xen.h), says why the vCPU stopped and until when it
-         * may sleep: run it again at @c deadline_ns, or earlier when an
-         * event wakes it (hv_xen_config::wake, hv_xen_vcpu_status()).
+         * ::HV_EXIT_HLT. Zero for a HLT instruction without the Xen layer
+         * or the local APIC; with the Xen layer (hv/xen.h), says why the
+         * vCPU stopped and until when it may sleep: run it again at
+         * @c deadline_ns, or earlier when an event wakes it
+         * (hv_xen_config::wake, hv_xen_vcpu_status()). With the local APIC
+         * (hv/lapic.h), a HLT's @c deadline_ns is its timer's expiry.
          */
         struct {
-            uint64_t deadline_ns; /**< Host time (hv_host_ops::time_ns) of the vCPU's earliest Xen timer; 0: none known (always 0 for ::HV_HLT_INSN: ask hv_xen_vcpu_status()). */
-            uint32_t source;      /**< ::HV_HLT_INSN, ::HV_HLT_BLOCK, ::HV_HLT_POLL or ::HV_HLT_YIELD. */
+            uint64_t deadline_ns; /**< Host time (hv_host_ops::time_ns) of the vCPU's earliest Xen
+                                     timer, or for ::HV_HLT_INSN of its local APIC timer; 0: none
+                                     known (for ::HV_HLT_INSN without a local APIC always 0: ask
+                                     hv_xen_vcpu_status()). */
+            uint32_t source; /**< ::HV_HLT_INSN, ::HV_HLT_BLOCK, ::HV_HLT_POLL, ::HV_HLT_YIELD or
+                                ::HV_HLT_WAIT_SIPI. */
             uint32_t reserved;    /**< Zero. */
         } hlt;
         uint8_t pad[96]; /**< Reserved size for future exit types. */

@@ -35,6 +35,11 @@ struct hv_assist_vm {
     uint32_t count;
     uint8_t maxphyaddr; /* guest view: CPUID 0x80000008 EAX[7:0] */
     bool gbpages;       /* guest view: CPUID 0x80000001 EDX[26] */
+    /* The per-vCPU region (hv_assist_register_vcpu; len 0: none): its
+       handler gets the accessing vCPU. Outside regions[], so that the
+       exit fast path (hv_fast_npf) never finds it: the full path
+       emulates it and its event delivery follows. */
+    struct mmio_region vcpu_region;
 };
 
 /* Per-step context handed to the emulator callbacks. */
@@ -72,6 +77,22 @@ static struct mmio_region *find_region(struct hv_assist_vm *av, uint64_t gpa)
     return NULL;
 }
 
+/* find_region, or the per-vCPU region. */
+static struct mmio_region *find_region_any(struct hv_assist_vm *av, uint64_t gpa)
+{
+    struct mmio_region *r = find_region(av, gpa);
+    if (!r && av && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa))
+        r = &av->vcpu_region;
+    return r;
+}
+
+/* The opaque a region's handler gets. */
+static void *handler_arg(const struct hv_assist_vm *av, const struct mmio_region *r,
+                         struct hv_vcpu *vcpu)
+{
+    return r == &av->vcpu_region ? (void *)vcpu : r->opaque;
+}
+
 static inline __attribute__((always_inline)) const struct mmio_region *
 region_of(struct hv_vcpu *vcpu, uint64_t gpa)
 {
@@ -90,16 +111,28 @@ region_of(struct hv_vcpu *vcpu, uint64_t gpa)
 
 const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa)
 {
-    return region_of(vcpu, gpa);
+    const struct mmio_region *r = region_of(vcpu, gpa);
+    if (__builtin_expect(r != NULL, 1))
+        return r;
+    /* A miss (region_of looked at every region): the per-vCPU one. */
+    const struct hv_assist_vm *av = vcpu->vm->assist;
+    return av && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa) ? &av->vcpu_region
+                                                                            : NULL;
+}
+
+bool hv_assist_region_vcpu(struct hv_vcpu *vcpu, const struct mmio_region *r)
+{
+    const struct hv_assist_vm *av = vcpu->vm->assist;
+    return r == &av->vcpu_region;
 }
 
 bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
 {
-    return find_region(vm->assist, gpa) != NULL;
+    return find_region_any(vm->assist, gpa) != NULL;
 }
 
-hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
-                                hv_mmio_handler handler, void *opaque)
+static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                   hv_mmio_handler handler, void *opaque, bool per_vcpu)
 {
     if (!vm)
         return HV_ERR_INVALID_ARG;
@@ -120,15 +153,15 @@ hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
         fresh = NULL;
     }
     struct hv_assist_vm *av = vm->assist;
-    for (uint32_t i = 0; i < av->count && st == HV_OK; i++) {
-        const struct mmio_region *r = &av->regions[i];
-        if (gpa <= r->gpa + (r->len - 1) && r->gpa <= gpa + (len - 1))
+    for (uint32_t i = 0; i <= av->count && st == HV_OK; i++) {
+        const struct mmio_region *r = i < av->count ? &av->regions[i] : &av->vcpu_region;
+        if (r->len && gpa <= r->gpa + (r->len - 1) && r->gpa <= gpa + (len - 1))
             st = HV_ERR_EXISTS;
     }
-    if (st == HV_OK && av->count == HV_MMIO_REGIONS_MAX)
+    if (st == HV_OK && (per_vcpu ? av->vcpu_region.len != 0 : av->count == HV_MMIO_REGIONS_MAX))
         st = HV_ERR_LIMIT;
     if (st == HV_OK) {
-        struct mmio_region *r = &av->regions[av->count++];
+        struct mmio_region *r = per_vcpu ? &av->vcpu_region : &av->regions[av->count++];
         r->gpa = gpa;
         r->len = len;
         r->handler = handler;
@@ -137,6 +170,18 @@ hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
     hv_lock_release(host, &vm->lock, t);
     hv_host_obj_free(host, fresh, sizeof(*fresh));
     return st;
+}
+
+hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                hv_mmio_handler handler, void *opaque)
+{
+    return register_region(vm, gpa, len, handler, opaque, false);
+}
+
+hv_status_t hv_assist_register_vcpu(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                    hv_mmio_handler handler)
+{
+    return register_region(vm, gpa, len, handler, NULL, true);
 }
 
 hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
@@ -153,6 +198,10 @@ hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
             st = HV_OK;
             break;
         }
+    }
+    if (st != HV_OK && av && av->vcpu_region.len && av->vcpu_region.gpa == gpa) {
+        av->vcpu_region.len = 0;
+        st = HV_OK;
     }
     hv_lock_release(host, &vm->lock, t);
     return st;
@@ -237,7 +286,7 @@ static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigne
 static hv_status_t cb_mmio(void *opaque, uint64_t gpa, unsigned size, bool write, uint64_t *value)
 {
     struct assist_call *c = opaque;
-    struct mmio_region *r = find_region(c->av, gpa);
+    struct mmio_region *r = find_region_any(c->av, gpa);
     if (!r) {
         c->unclaimed = true;
         c->fail_gpa = gpa;
@@ -247,7 +296,7 @@ static hv_status_t cb_mmio(void *opaque, uint64_t gpa, unsigned size, bool write
         return embedder_access(c, gpa, size, write, false, value);
     if (replay_next(c, gpa, size, write, false, value))
         return HV_OK;
-    hv_status_t st = r->handler(r->opaque, gpa, size, write, value);
+    hv_status_t st = r->handler(handler_arg(c->av, r, c->vcpu), gpa, size, write, value);
     if (st != HV_OK) {
         c->handler_failed = true;
         c->fail_gpa = gpa;

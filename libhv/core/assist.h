@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <hv/assist.h>
 #include <hv/status.h>
 
 struct hv_vcpu;
@@ -23,6 +24,17 @@ struct mmio_region;
 /* The registered MMIO region holding gpa, or NULL (NPF dispatch); the
    region vcpu found last is tried first. */
 const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa);
+
+/* hv_vm_mmio_register() for a device of each vCPU (the local APIC; one
+   such region per VM, not counted in HV_MMIO_REGIONS_MAX): the handler
+   gets the accessing vCPU as its opaque; accesses always take the full
+   exit path and hv_assist_emulate() (never hv_fast_npf, hv_assist_fast),
+   so that the event delivery after them sees what they changed. */
+hv_status_t hv_assist_register_vcpu(struct hv_vm *vm, uint64_t gpa, uint64_t len,
+                                    hv_mmio_handler handler);
+
+/* Is r (from hv_assist_region) the per-vCPU region? */
+bool hv_assist_region_vcpu(struct hv_vcpu *vcpu, const struct mmio_region *r);
 
 /* Is gpa inside a registered MMIO region of the VM? */
 bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa);

@@ -18,6 +18,7 @@
 #include "core/policy.h"
 #include "core/pv.h"
 #include "core/util.h"
+#include "lapic/hooks.h"
 #include "core/xsave.h"
 #include "core/assist.h"
 
@@ -34,6 +35,7 @@
 #define L1_ECX_F16C      HV_BIT(29)
 #define L1_ECX_FMA       HV_BIT(12)
 #define L1_ECX_HYPERVISOR HV_BIT(31)
+#define L1_EDX_APIC       HV_BIT(9)
 #define L1_EDX_HTT       HV_BIT(28)
 #define L1_ECX_AVX_FAMILY (L1_ECX_AVX | L1_ECX_F16C | L1_ECX_FMA)
 /* Leaf 7.0 EBX: INVPCID(10); AVX2(5) without AVX state; the AVX-512
@@ -187,6 +189,16 @@ void hv_cpuid_policy(struct hv_vcpu *vcpu, uint32_t leaf, uint32_t subleaf, uint
         if ((out[2] & L1_ECX_XSAVE) && guest_osxsave(vcpu))
             out[2] |= (uint32_t)L1_ECX_OSXSAVE;
         out[2] |= (uint32_t)L1_ECX_HYPERVISOR;
+        /* The library's local APIC has both modes and the TSC deadline
+           (hv/lapic.h); without it, the APIC is the embedder's. */
+        if (vm->lapic) {
+            out[2] |= (uint32_t)(L1_ECX_X2APIC | L1_ECX_TSC_DL);
+            /* Clear while IA32_APIC_BASE.EN is (SDM Vol. 3A 11.4.3). */
+            if (hv_lapic_hw_on(vcpu))
+                out[3] |= (uint32_t)L1_EDX_APIC;
+            else
+                out[3] &= ~(uint32_t)L1_EDX_APIC;
+        }
         out[3] &= ~(uint32_t)L1_EDX_HTT;
         break;
     }

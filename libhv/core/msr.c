@@ -12,6 +12,7 @@
 #include "core/policy.h"
 #include "core/pv.h"
 #include "core/util.h"
+#include "lapic/hooks.h"
 
 /* Architectural MSR numbers (SDM Vol. 4, table 2-2). */
 #define MSR_TSC             0x10u
@@ -85,6 +86,8 @@ hv_status_t hv_msr_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value)
     struct hv_vcpu_state st;
     const struct state_msr *sm = find_state_msr(msr);
 
+    if (vcpu->lapic && hv_lapic_msr(msr))
+        return hv_lapic_msr_read(vcpu, msr, value);
     if (sm) {
         be->get_state(vcpu, sm->group, &st);
         hv_memcpy(value, (const uint8_t *)&st + sm->offset, sizeof(*value));
@@ -131,6 +134,8 @@ hv_status_t hv_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value)
     struct hv_vcpu_state st;
     const struct state_msr *sm = find_state_msr(msr);
 
+    if (vcpu->lapic && hv_lapic_msr(msr))
+        return hv_lapic_msr_write(vcpu, msr, value);
     if (sm) {
         be->get_state(vcpu, sm->group, &st);
         hv_memcpy((uint8_t *)&st + sm->offset, &value, sizeof(value));

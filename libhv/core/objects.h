@@ -15,6 +15,8 @@ struct hv_backend_ops;
 struct hv_pv_ops;
 struct hv_xen_vm;
 struct hv_xen_vcpu;
+struct hv_lapic;
+struct hv_lapic_vm;
 
 /* CPUID overrides a VM may hold (hv_vm_set_cpuid). */
 #define HV_CPUID_OVERRIDES 32
@@ -52,6 +54,7 @@ struct hv_vm {
     uint32_t gpa_bits;
     uint32_t max_vcpus;
     uint32_t vcpu_count;
+    uint32_t flags;                     /* HV_VM_* options (create) */
     struct hv_vcpu **vcpus;             /* max_vcpus slots */
     uint32_t cpuid_count;
     struct hv_cpuid_override cpuid[HV_CPUID_OVERRIDES];
@@ -59,7 +62,7 @@ struct hv_vm {
     const struct hv_pv_ops *pv;         /* PV interface hooks, NULL if off (core/pv.h) */
     struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
     void *assist;                       /* MMIO regions / emulation state (core/assist) */
-    uint32_t flags;                     /* HV_VM_* options (create) */
+    struct hv_lapic_vm *lapic;          /* local APIC options, NULL if off (lapic/) */
 };
 
 /*
@@ -139,7 +142,8 @@ struct hv_vcpu {
     struct hv_vm *vm;
     uint32_t id;
     uint32_t host_cpu;                 /* CPU it last ran on (run) */
-    volatile uint32_t kick_pending;    /* set by hv_vcpu_kick, cleared by run */
+    volatile uint32_t kick_pending;    /* HV_KICK_* bits, set by hv_vcpu_kick and the local APIC,
+                                          cleared by run */
     volatile uint32_t running;         /* inside hv_vcpu_run */
     uint32_t shutdown;                 /* triple-faulted: state must be set again */
     uint32_t completion;               /* enum hv_completion */
@@ -164,6 +168,9 @@ struct hv_vcpu {
     /* A single-step #DB is due for an instruction the library finished
        (hv_step_trap); delivered before the queued events. */
     bool step_db;
+    /* The vCPU has a local APIC (lapic != NULL): tested with the queued
+       events before each entry (core/run.c events_queued), at no cost. */
+    bool lapic_on;
     uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */
     /* Accesses of the instruction being emulated that went to the embedder,
        replayed in order when the emulation is retried (core/assist.c). */
@@ -178,6 +185,7 @@ struct hv_vcpu {
     uint64_t hole_gen;
     uint32_t mmio_hint; /* index of the MMIO region it last faulted in (assist.c) */
     void *arch;                        /* backend per-vCPU data (backend) */
+    struct hv_lapic *lapic;            /* local APIC, NULL if off (lapic/; in a hole before fpu) */
     /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */
     uint8_t fpu[512] __attribute__((aligned(16)));
     struct hv_xen_vcpu *xen;           /* PV per-vCPU state (xen/) */
@@ -202,6 +210,13 @@ struct hv_vcpu {
     uint32_t xs_alloc; /* bytes at xs_raw */
     bool xs_warned;    /* hv_xcr0_untrapped logged a refused value */
 };
+
+/* vcpu->kick_pending bits: hv_vcpu_kick() (the run returns HV_EXIT_KICK);
+   the local APIC has an INIT or SIPI to take, or waits for a SIPI, at the
+   top of the run loop (lapic/hooks.h hv_lapic_gate). Both make the
+   backends leave their inner loops and fast paths. */
+#define HV_KICK_USER  1u
+#define HV_KICK_LAPIC 2u
 
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */
 #define HV_RFLAGS_TF (1ull << 8)

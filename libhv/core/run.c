@@ -14,6 +14,7 @@
 #include "core/pv.h"
 #include "core/util.h"
 #include "core/xsave.h"
+#include "lapic/hooks.h"
 
 HV_STATIC_ASSERT(HV_ACCESS_READ == HV_MEM_READ && HV_ACCESS_WRITE == HV_MEM_WRITE &&
                      HV_ACCESS_EXEC == HV_MEM_EXEC,
@@ -147,8 +148,17 @@ static inline bool events_queued(const struct hv_vcpu *vcpu)
            vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
+/* events_queued, or the vCPU has a local APIC: deliver_events' one test. */
+static inline bool events_or_lapic(const struct hv_vcpu *vcpu)
+{
+    return vcpu->step_db || vcpu->lapic_on || vcpu->queued_exc.type != HV_EVENT_NONE ||
+           vcpu->queued_nmi || vcpu->queued_irq.type != HV_EVENT_NONE;
+}
+
 /* Put queued events into the injection field, or ask for a window.
    Returns whether any is still queued (events_queued after it). */
+static bool inject_queued_lapic(struct hv_vcpu *vcpu);
+
 static bool inject_queued(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
@@ -166,14 +176,14 @@ static bool inject_queued(struct hv_vcpu *vcpu)
             if (vcpu->queued_irq.type != HV_EVENT_NONE)
                 be->set_window(vcpu, HV_EVENT_EXTINT, true);
         }
-        return events_queued(vcpu);
+        return events_or_lapic(vcpu);
     }
     if (vcpu->queued_exc.type != HV_EVENT_NONE) {
         if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
             be->inject(vcpu, &vcpu->queued_exc);
             vcpu->queued_exc.type = HV_EVENT_NONE;
         }
-        return events_queued(vcpu); /* one event per entry */
+        return events_or_lapic(vcpu); /* one event per entry */
     }
     if (vcpu->queued_nmi) {
         if (be->can_inject(vcpu, HV_EVENT_NMI)) {
@@ -184,7 +194,7 @@ static bool inject_queued(struct hv_vcpu *vcpu)
         } else {
             be->set_window(vcpu, HV_EVENT_NMI, true);
         }
-        return events_queued(vcpu);
+        return events_or_lapic(vcpu);
     }
     /* Only an interrupt can be queued now: nothing is left once it is in. */
     if (vcpu->queued_irq.type != HV_EVENT_NONE) {
@@ -192,12 +202,13 @@ static bool inject_queued(struct hv_vcpu *vcpu)
             be->inject(vcpu, &vcpu->queued_irq);
             vcpu->queued_irq.type = HV_EVENT_NONE;
             be->set_window(vcpu, HV_EVENT_EXTINT, false);
-            return false;
+            return vcpu->lapic_on; /* the APIC's turn at the next entry */
         }
         be->set_window(vcpu, HV_EVENT_EXTINT, true);
         return true;
     }
-    return false;
+    /* Nothing queued: only a vCPU with a local APIC gets here. */
+    return inject_queued_lapic(vcpu);
 }
 
 /*
@@ -208,13 +219,24 @@ static bool inject_queued(struct hv_vcpu *vcpu)
  * events kicks the vCPU (an IPI, which exits), so the backend's exit fast
  * path may re-enter on its own.
  */
+/* inject_queued with nothing queued, for a vCPU with a local APIC: its
+   timer run, its interrupt or NMI queued and injected; "still queued"
+   while it may fall due. (With an event queued already, the APIC waits
+   for the next entry: the vCPU is not quiet meanwhile.) */
+static __attribute__((noinline)) bool inject_queued_lapic(struct hv_vcpu *vcpu)
+{
+    bool apic_idle = hv_lapic_pre_entry(vcpu);
+    bool queued = events_queued(vcpu) && inject_queued(vcpu);
+    return queued || !apic_idle;
+}
+
 static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu *vcpu)
 {
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     bool pv_idle = !pv || (pv->idle ? pv->idle(vcpu) : !pv->pre_entry);
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
-    bool queued = events_queued(vcpu);
+    bool queued = events_or_lapic(vcpu);
     if (queued)
         queued = inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
@@ -362,6 +384,8 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
             return false;
         const struct mmio_region *rg;
         if (!vx->npf.present && (rg = hv_assist_region(vcpu, vx->npf.gpa))) {
+            if (__builtin_expect(hv_assist_region_vcpu(vcpu, rg), 0))
+                return hv_assist_emulate(vcpu, vx, exit); /* the local APIC's page */
             int fast = hv_assist_fast(vcpu, vx, rg, exit);
             if (fast != HV_FAST_NONE)
                 return fast == HV_FAST_EXIT;
@@ -379,12 +403,17 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
     case HV_VX_XSETBV:
         handle_xsetbv(vcpu, vx);
         return false;
-    case HV_VX_HLT:
+    case HV_VX_HLT: {
         advance(vcpu, vx);
         if (vcpu->vm->pv && vcpu->vm->pv->halt_wakeup && vcpu->vm->pv->halt_wakeup(vcpu))
             return false;
+        uint64_t deadline = 0;
+        if (vcpu->lapic && hv_lapic_halt(vcpu, vx->rflags, &deadline))
+            return false;
         fill_raw(exit, vx, HV_EXIT_HLT);
+        exit->hlt.deadline_ns = deadline;
         return true;
+    }
     case HV_VX_HYPERCALL:
         return handle_hypercall(vcpu, vx, exit);
     case HV_VX_SHUTDOWN:
@@ -441,12 +470,20 @@ _Static_assert(offsetof(struct hv_vcpu, xs_on) == offsetof(struct hv_vcpu, dr_us
                    offsetof(struct hv_vcpu, dr_loaded) == offsetof(struct hv_vcpu, xs_on) + 1,
                "flag pairs");
 
-/* A kick ends the run before the entry (hv_vcpu_kick). */
-static __attribute__((noinline)) void kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit)
+/* A kick ends the run before the entry (hv_vcpu_kick); the local APIC's
+   INIT/SIPI bit (HV_KICK_LAPIC) passes its gate first. Returns true when
+   the run returns. */
+static __attribute__((noinline)) bool kick_exit(struct hv_vcpu *vcpu, struct hv_exit *exit,
+                                                uint32_t kick)
 {
+    if ((kick & HV_KICK_LAPIC) && vcpu->lapic && hv_lapic_gate(vcpu, exit))
+        return true;
+    if (!(kick & HV_KICK_USER))
+        return false;
     clear_exit(exit);
     exit->reason = HV_EXIT_KICK;
     exit->rip = vcpu->vm->ctx->be->get_rip(vcpu);
+    return true;
 }
 
 /* Enter the guest until an exit for the embedder, with the guest's x87/SSE
@@ -457,11 +494,11 @@ run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *
     struct hv_vexit vx;
     for (;;) {
         /* A plain load first: the exchange only when a kick is there. */
+        uint32_t kick;
         if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED), 0) &&
-            __atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) {
-            kick_exit(vcpu, exit);
+            (kick = __atomic_exchange_n(&vcpu->kick_pending, 0, __ATOMIC_ACQUIRE)) &&
+            kick_exit(vcpu, exit, kick))
             return HV_OK;
-        }
         deliver_events(vcpu);
         hv_status_t st = be->run(vcpu, &vx); /* sets vcpu->host_cpu before the entry */
         if (st != HV_OK)

@@ -5,6 +5,7 @@
 #include "core/policy.h"
 #include "core/xsave.h"
 #include "core/util.h"
+#include "lapic/hooks.h"
 
 hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
 {
@@ -32,6 +33,9 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     hv_status_t st = hv_xs_alloc(vcpu, hv_cpuid_host_xs(vm->ctx));
     if (st == HV_OK)
         st = vm->ctx->be->vcpu_init(vcpu);
+    /* After the backend: the APIC reads the vCPU's CPUID view. */
+    if (st == HV_OK && vm->lapic && (st = hv_lapic_vcpu_init(vcpu)) != HV_OK)
+        vm->ctx->be->vcpu_fini(vcpu);
     if (st != HV_OK) {
         hv_xs_free(vcpu);
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));
@@ -47,6 +51,8 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     hv_lock_release(host, &vm->lock, t);
     if (st != HV_OK) {
         vm->ctx->be->vcpu_fini(vcpu);
+        if (vcpu->lapic)
+            hv_lapic_vcpu_fini(vcpu);
         hv_xs_free(vcpu);
         hv_host_obj_free(host, vcpu, sizeof(*vcpu));
         return st;
@@ -69,6 +75,8 @@ hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu)
     hv_lock_release(host, &vm->lock, t);
     bool scrub = hv_vm_scrub_begin(vm);
     vm->ctx->be->vcpu_fini(vcpu);
+    if (vcpu->lapic)
+        hv_lapic_vcpu_fini(vcpu);
     hv_xs_free(vcpu);
     hv_memset(vcpu, 0, sizeof(*vcpu));
     hv_host_obj_free(host, vcpu, sizeof(*vcpu));
@@ -180,7 +188,7 @@ hv_status_t hv_vcpu_kick(struct hv_vcpu *vcpu)
 {
     if (!vcpu)
         return HV_ERR_INVALID_ARG;
-    __atomic_store_n(&vcpu->kick_pending, 1, __ATOMIC_SEQ_CST);
+    __atomic_or_fetch(&vcpu->kick_pending, HV_KICK_USER, __ATOMIC_SEQ_CST);
     const struct hv_host *host = &vcpu->vm->ctx->host;
     /* A guest running on another CPU only notices through an interrupt;
        on the current CPU (e.g. from the timer handler) the exit that

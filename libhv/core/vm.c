@@ -7,6 +7,7 @@
 #include "core/pv.h"
 #include "core/util.h"
 #include "core/vcpu_asm.h"
+#include "lapic/hooks.h"
 
 #define VM_CONFIG_MIN_SIZE (offsetof(struct hv_vm_config, gpa_bits) + sizeof(uint32_t))
 /* Upper bound on vCPUs per VM: keeps the vcpus[] array within one page. */
@@ -118,6 +119,8 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
         vm->pv->vm_destroy(vm);
     ctx->be->vm_fini(vm);
     hv_assist_vm_fini(vm);
+    if (vm->lapic)
+        hv_lapic_vm_fini(vm);
     if (scrub)
         hv_slat_for_each_leaf(&vm->slat, scrub_leaf, &ctx->host);
     hv_slat_fini(&vm->slat);

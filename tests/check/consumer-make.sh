@@ -30,7 +30,7 @@ printed() {
 status=0
 for backends in "vmx svm" "svm" "vmx"; do
     set -- libhv/core/sources.txt libhv/slat/sources.txt libhv/emu/sources.txt \
-        libhv/loader/sources.txt libhv/xen/sources.txt
+        libhv/loader/sources.txt libhv/xen/sources.txt libhv/lapic/sources.txt
     wantdefs=
     for b in $backends; do
         set -- "$@" "backends/$b/sources.txt"

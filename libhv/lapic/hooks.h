@@ -1,0 +1,59 @@
+/*
+ * What the core calls of the local APIC (libhv/lapic/vcpu.c). Every hook
+ * is called only when vcpu->lapic (or vm->lapic) is set: a VM without
+ * hv_lapic_enable() pays one pointer test per entry.
+ */
+#ifndef HV_LAPIC_HOOKS_H
+#define HV_LAPIC_HOOKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <hv/status.h>
+
+struct hv_vcpu;
+struct hv_vm;
+struct hv_exit;
+
+/* Per-VM state: the embedder's configuration. */
+struct hv_lapic_vm {
+    uint32_t tsc_khz;
+    uint32_t flags; /* HV_LAPIC_* */
+    void (*wake)(void *opaque, struct hv_vcpu *vcpu);
+    void *opaque;
+};
+
+/* hv_vcpu_create / hv_vcpu_destroy / hv_vm_destroy. */
+hv_status_t hv_lapic_vcpu_init(struct hv_vcpu *vcpu);
+void hv_lapic_vcpu_fini(struct hv_vcpu *vcpu);
+void hv_lapic_vm_fini(struct hv_vm *vm);
+
+/* CPUID leaf 1's APIC bit: the APIC is on (IA32_APIC_BASE.EN), or not
+   set up yet (hv_vcpu_create reads the view before it exists). */
+bool hv_lapic_hw_on(const struct hv_vcpu *vcpu);
+
+/* Is msr one of the APIC's (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC)? */
+static inline bool hv_lapic_msr(uint32_t msr)
+{
+    return msr == 0x1bu || msr == 0x6e0u || (msr >= 0x800u && msr <= 0x8ffu);
+}
+/* HV_OK or HV_ERR_GUEST_FAULT (#GP). */
+hv_status_t hv_lapic_msr_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value);
+hv_status_t hv_lapic_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value);
+
+/* Before an entry (core/run.c deliver_events): the timer run, the highest
+   deliverable interrupt accepted and queued when the guest can take it
+   (else an interrupt window), a pending NMI queued. Returns whether the
+   APIC is idle: nothing can fall due without an exit or a kick. */
+bool hv_lapic_pre_entry(struct hv_vcpu *vcpu);
+
+/* At the top of a pass of the run loop when HV_KICK_LAPIC was set (an
+   INIT or SIPI arrived, or the vCPU waits for a SIPI): INIT / SIPI taken.
+   Returns true when hv_vcpu_run() must return `exit` (filled). */
+bool hv_lapic_gate(struct hv_vcpu *vcpu, struct hv_exit *exit);
+
+/* The guest executed HLT (RIP already past it) with RFLAGS rflags: true
+   to resume (an interrupt or NMI is due); else *deadline_ns is the host
+   time of the APIC timer's expiry (0: none). */
+bool hv_lapic_halt(struct hv_vcpu *vcpu, uint64_t rflags, uint64_t *deadline_ns);
+
+#endif /* HV_LAPIC_HOOKS_H */
