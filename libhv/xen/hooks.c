@@ -173,12 +173,13 @@ static void xen_pre_entry(struct hv_vcpu *vcpu)
     struct hv_xen_vm *x = xen_of(vcpu->vm);
     struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
     uint64_t now = xen_now(x);
+    uint64_t now_tsc = hv_rdtsc(); /* the pvclock's pair for now (time.c) */
     uint64_t t = xen_lock(x);
 
     xen_set_block(x, xv, XEN_RUNNING); /* the embedder runs it: whatever it waited for is over */
     xv->poll_deadline = 0;
     xen_run_timers(x, xv, now);
-    xen_time_update(x, xv, vcpu, now, false);
+    xen_time_update(x, xv, vcpu, now, now_tsc, false);
 
     /* Which vector, and is it asserted? The per-vCPU upcall vector is an
        edge (set when upcall_pending goes 0->1); the domain's callback

@@ -614,10 +614,10 @@ static inline void xen_runstate_wake(struct hv_xen_vcpu *xv)
 /* Set up the TSC scale (enable): tsc_khz given or measured. */
 void xen_time_init(struct hv_xen_vm *x, uint32_t tsc_khz);
 /* Publish vcpu_time_info for the vCPU if stale (lock held), in its
-   vcpu_info and its registered area; @p now is xen_now() read before the
-   lock. */
+   vcpu_info and its registered area; @p now is xen_now() and @p tsc the
+   host TSC read right after it, both before the lock. */
 void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
-                     uint64_t now, bool force);
+                     uint64_t now, uint64_t tsc, bool force);
 /* Host TSC ticks @p delta in ns at the pvclock's scale, as the guest
    computes it (0 without a scale). */
 uint64_t xen_tsc_to_ns(const struct hv_xen_vm *x, uint64_t delta);

@@ -124,7 +124,7 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 }
 
 void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu,
-                     uint64_t now, bool force)
+                     uint64_t now, uint64_t tsc, bool force)
 {
     if (!x->has_clock || !x->tsc_khz)
         return;
@@ -142,10 +142,13 @@ void xen_time_update(struct hv_xen_vm *x, struct hv_xen_vcpu *xv, struct hv_vcpu
         x->tsc_ref_offset = st.tsc_offset;
     }
 
-    /* Guest time @p now, read before the lock, paired with the TSC now:
-       the guest's time lags the layer's (xen_now) by the time between,
-       never leads it (no clock read under the lock). */
-    uint64_t tsc = hv_rdtsc();
+    /* Guest time @p now paired with the TSC @p tsc read right after it,
+       both before the lock: the guest's time lags the layer's (xen_now)
+       by those two reads' distance, never leads it. (Pairing @p now with
+       a TSC read here, under the lock, made it lag by everything between,
+       which under an emulator's translation of new code reached tens of
+       microseconds: a guest's runstate times then ran ahead of its own
+       clock.) */
     uint8_t img[sizeof(struct xen_vcpu_time_info)];
     hv_memset(img, 0, sizeof(img));
     if (x->tsc_stable) {
