@@ -26,15 +26,6 @@
 #define APIC 0xfee00000
 
 /* A 32-bit interrupt gate for \vec pointing at \handler. */
-.macro GATE vec, handler
-    movl $\handler, %eax
-    movw %ax, idt + \vec * 8
-    movw $SEL_CODE32, idt + \vec * 8 + 2
-    movw $0x8e00, idt + \vec * 8 + 4
-    shrl $16, %eax
-    movw %ax, idt + \vec * 8 + 6
-.endm
-
 .macro IRQ vec
 h_\vec:
     pushl %eax
@@ -50,34 +41,25 @@ h_\vec:
     outl %eax, $PORT_VAL
 .endm
 
-/* Wait with HLT until irq_count reaches \n. */
-.macro WAIT_IRQS n
-1:  cmpl $\n, irq_count
-    jae 2f
-    hlt
-    jmp 1b
-2:
-.endm
-
     .section .text.start, "ax"
     .code16
     .globl start
 start:
     REAL_MODE_INIT
     ENTER_PM32
-    GATE 13, gp_handler
-    GATE 0x31, h_0x31
-    GATE 0x44, h_0x44
-    GATE 0x45, h_0x45
-    GATE 0x52, h_0x52
-    GATE 0x60, h_0x60
-    GATE 0x61, h_0x61
-    GATE 0x62, periodic_handler
-    GATE 0x63, h_0x63
-    GATE 0x64, h_0x64
-    GATE 0x65, h_0x65
-    GATE 0x70, h_0x70
-    GATE 0x7e, h_0x7e
+    GATE32 13, gp_handler
+    GATE32 0x31, h_0x31
+    GATE32 0x44, h_0x44
+    GATE32 0x45, h_0x45
+    GATE32 0x52, h_0x52
+    GATE32 0x60, h_0x60
+    GATE32 0x61, h_0x61
+    GATE32 0x62, periodic_handler
+    GATE32 0x63, h_0x63
+    GATE32 0x64, h_0x64
+    GATE32 0x65, h_0x65
+    GATE32 0x70, h_0x70
+    GATE32 0x7e, h_0x7e
     lidt idt_desc
 
     inl $PORT_ARG, %eax             /* the timer unit in TSC ticks */
@@ -138,7 +120,7 @@ start:
 1:  movl %ebx, %eax
     VAL_REG(%eax)
     sti
-    WAIT_IRQS 1
+    WAIT_COUNT irq_count, 1
     movl APIC + 0x390, %eax
     VAL_REG(%eax)
 
@@ -183,7 +165,7 @@ start:
     movl %ebx, %eax
     VAL_REG(%eax)
     sti
-    WAIT_IRQS 1
+    WAIT_COUNT irq_count, 1
     RDMSR_OUT 0x6e0
 
     MARK(9)
@@ -220,7 +202,7 @@ start:
     movl $0x838, %ecx               /* TMICT */
     movl unit, %eax
     wrmsr
-    WAIT_IRQS 1
+    WAIT_COUNT irq_count, 1
 
     MARK(10)
     cli

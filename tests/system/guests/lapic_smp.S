@@ -17,27 +17,10 @@
 #define APIC 0xfee00000
 #define AP_STACK 0x8000
 
-.macro GATE vec, handler
-    movl $\handler, %eax
-    movw %ax, idt + \vec * 8
-    movw $SEL_CODE32, idt + \vec * 8 + 2
-    movw $0x8e00, idt + \vec * 8 + 4
-    shrl $16, %eax
-    movw %ax, idt + \vec * 8 + 6
-.endm
-
 /* Fixed IPI \vec to physical APIC ID 0 (the BSP). */
 .macro IPI_BSP vec
     movl $0, APIC + 0x310
     movl $(0x4000 | \vec), APIC + 0x300
-.endm
-
-.macro WAIT_IRQS n
-1:  cmpl $\n, bsp_count
-    jae 2f
-    hlt
-    jmp 1b
-2:
 .endm
 
     .section .text.start, "ax"
@@ -46,10 +29,10 @@
 start:
     REAL_MODE_INIT
     ENTER_PM32
-    GATE 2, ap_nmi
-    GATE 0x50, bsp_50
-    GATE 0x51, ap_irq
-    GATE 0x52, bsp_52
+    GATE32 2, ap_nmi
+    GATE32 0x50, bsp_50
+    GATE32 0x51, ap_irq
+    GATE32 0x52, bsp_52
     lidt idt_desc
     movl $0x1ff, APIC + 0xf0
 
@@ -63,16 +46,16 @@ start:
     sti
 
     MARK(2)
-    WAIT_IRQS 1
+    WAIT_COUNT bsp_count, 1
 
     MARK(3)
     movl $0x02000000, APIC + 0x310
     movl $0x00004851, APIC + 0x300  /* fixed 0x51, logical */
-    WAIT_IRQS 2
+    WAIT_COUNT bsp_count, 2
 
     MARK(4)
     movl $0x000c4400, APIC + 0x300  /* NMI, all excluding self */
-    WAIT_IRQS 3
+    WAIT_COUNT bsp_count, 3
 
     MARK(5)
     cli
