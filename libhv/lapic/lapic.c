@@ -99,7 +99,9 @@ static uint32_t current_count(const struct hv_lapic *l, uint64_t now)
     uint32_t mode = timer_mode(l);
     if (mode == LAPIC_TIMER_TSCDL || !l->tmict || !l->t_next)
         return 0;
-    uint64_t elapsed = now > l->t_start ? (now - l->t_start) / lapic_divisor(l->tdcr) : 0;
+    /* Modulo 2^64, as lapic_until: a TSC that wrapped since the load still counts. */
+    uint64_t elapsed =
+        (int64_t)(now - l->t_start) > 0 ? (now - l->t_start) / lapic_divisor(l->tdcr) : 0;
     if (mode == LAPIC_TIMER_PERIODIC)
         return l->tmict - (uint32_t)(elapsed % l->tmict);
     return elapsed >= l->tmict ? 0 : l->tmict - (uint32_t)elapsed;
@@ -185,7 +187,7 @@ static void timer_fire(struct hv_lapic *l)
 
 bool lapic_timer_run(struct hv_lapic *l, uint64_t now)
 {
-    if (!l->t_next || now < l->t_next)
+    if (!l->t_next || lapic_until(l, now))
         return false;
     uint32_t mode = timer_mode(l);
     if (mode == LAPIC_TIMER_PERIODIC && l->tmict) {
@@ -193,6 +195,8 @@ bool lapic_timer_run(struct hv_lapic *l, uint64_t now)
            (IRR holds one per vector). */
         uint64_t period = (uint64_t)l->tmict * lapic_divisor(l->tdcr);
         l->t_next += ((now - l->t_next) / period + 1) * period;
+        if (!l->t_next) /* 0 means disarmed: a tick late at the wrap */
+            l->t_next = 1;
     } else {
         l->t_next = 0;
         if (mode == LAPIC_TIMER_TSCDL)
@@ -442,8 +446,11 @@ enum lapic_result lapic_write(struct hv_lapic *l, uint32_t reg, bool x2, uint64_
         if (x2 && (v & ~0xbull))
             return LAPIC_GP;
         l->tdcr = (uint32_t)v & 0xbu;
-        if (l->t_next && timer_mode(l) != LAPIC_TIMER_TSCDL)
+        if (l->t_next && timer_mode(l) != LAPIC_TIMER_TSCDL) {
             l->t_next = l->t_start + (uint64_t)l->tmict * lapic_divisor(l->tdcr);
+            if (!l->t_next)
+                l->t_next = 1;
+        }
         return LAPIC_OK;
     case LAPIC_SELF_IPI:
         if (!x2)

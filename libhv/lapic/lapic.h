@@ -156,6 +156,18 @@ void lapic_tscdl_write(struct hv_lapic *l, uint64_t v, uint64_t now);
    software-disabled; vectors 0-15 latch "receive illegal vector"). */
 bool lapic_accept(struct hv_lapic *l, uint8_t vector);
 
+/* Guest TSC ticks from `now` to the armed timer's expiry, 0 when it is
+   due. The TSC-deadline mode compares as the CPU does (due once the TSC
+   reaches the deadline, SDM Vol. 3A 11.5.4.1). The count-based modes run
+   modulo 2^64 from where TMICT was loaded, less than 2^40 ticks ahead, so
+   that a guest TSC wrapping past 2^64 (a guest may write its TSC) delays
+   nothing and fires nothing early. */
+static inline uint64_t lapic_until(const struct hv_lapic *l, uint64_t now)
+{
+    if (((l->lvt[LAPIC_LVT_T] >> LAPIC_TIMER_MODE_SHIFT) & 3u) == LAPIC_TIMER_TSCDL)
+        return l->t_next > now ? l->t_next - now : 0;
+    return (int64_t)(l->t_next - now) > 0 ? l->t_next - now : 0;
+}
 /* Fire the timer when due at guest TSC `now`. Returns whether it fired. */
 bool lapic_timer_run(struct hv_lapic *l, uint64_t now);
 

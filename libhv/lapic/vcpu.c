@@ -467,7 +467,7 @@ bool hv_lapic_halt(struct hv_vcpu *vcpu, uint64_t rflags, uint64_t *deadline_ns)
     if (l->t_next) {
         /* Guest TSC ticks to host ns at tsc_khz, rounded up; a far expiry
            is clamped (the vCPU halts again with the rest). */
-        uint64_t d = l->t_next > now ? l->t_next - now : 0;
+        uint64_t d = lapic_until(l, now);
         if (d > (1ull << 40))
             d = 1ull << 40;
         *deadline_ns = now_ns + (d * 1000000ull + lv->tsc_khz - 1) / lv->tsc_khz;

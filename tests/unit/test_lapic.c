@@ -379,6 +379,40 @@ static void test_match(void)
     CU_ASSERT_FALSE(lapic_match(&x, 0x20004, true));
 }
 
+/* Count-based timers loaded just before the guest TSC wraps past 2^64
+   (a guest may write its TSC): they expire after their count, modulo
+   2^64, neither at once nor never. */
+static void test_timer_wrap(void)
+{
+    const uint64_t t0 = ~0ull - 99; /* the TSC wraps 100 ticks later */
+    struct hv_lapic l = enabled(0);
+    CU_ASSERT_EQUAL(lapic_write(&l, LAPIC_TDCR, false, t0, 0xb), LAPIC_OK); /* divide by 1 */
+    CU_ASSERT_EQUAL(lapic_write(&l, LAPIC_LVT_TIMER, false, t0, 0x40), LAPIC_OK);
+    CU_ASSERT_EQUAL(lapic_write(&l, LAPIC_TMICT, false, t0, 1000), LAPIC_OK);
+    CU_ASSERT_FALSE(lapic_timer_run(&l, t0 + 1));
+    CU_ASSERT_EQUAL(rd(&l, LAPIC_TMCCT, false, t0 + 500), 500); /* past the wrap */
+    CU_ASSERT_FALSE(lapic_timer_run(&l, t0 + 999));
+    CU_ASSERT_EQUAL(lapic_until(&l, t0 + 999), 1);
+    CU_ASSERT_TRUE(lapic_timer_run(&l, t0 + 1000));
+    CU_ASSERT_EQUAL(lapic_deliverable(&l), 0x40);
+    /* Periodic across the wrap: once per period, not at every run. */
+    struct hv_lapic p = enabled(0);
+    lapic_write(&p, LAPIC_TDCR, false, t0, 0xb);
+    lapic_write(&p, LAPIC_LVT_TIMER, false, t0, 0x20041);
+    lapic_write(&p, LAPIC_TMICT, false, t0, 60);
+    CU_ASSERT_TRUE(lapic_timer_run(&p, t0 + 60));
+    CU_ASSERT_FALSE(lapic_timer_run(&p, t0 + 61)); /* next at t0 + 120, past the wrap */
+    CU_ASSERT_FALSE(lapic_timer_run(&p, t0 + 119));
+    CU_ASSERT_TRUE(lapic_timer_run(&p, t0 + 120));
+    /* The TSC-deadline mode compares as the CPU does: a deadline below
+       the TSC is due at once. */
+    struct hv_lapic d = enabled(0);
+    d.tscdl_ok = 1;
+    lapic_write(&d, LAPIC_LVT_TIMER, false, t0, 0x40042);
+    lapic_tscdl_write(&d, 5, t0);
+    CU_ASSERT_TRUE(lapic_timer_run(&d, t0));
+}
+
 /* A hostile guest's sweep: every register of the page and of the MSR
    range, written with patterns in both modes, at any TSC. Reads and writes
    give a defined result, x2APIC refusals change nothing, and the state
@@ -654,6 +688,7 @@ int main(void)
     CU_add_test(s, "IA32_APIC_BASE transitions", test_base);
     CU_add_test(s, "x2APIC #GP rules", test_x2apic_rules);
     CU_add_test(s, "destination matching", test_match);
+    CU_add_test(s, "timers across the TSC wrap", test_timer_wrap);
     CU_add_test(s, "hostile register sweep", test_sweep);
     CU_add_test(s, "vCPU layer on the mock backend", test_vcpu_layer);
     CU_basic_set_mode(CU_BRM_VERBOSE);
