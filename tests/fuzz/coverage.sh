@@ -21,10 +21,10 @@ cmake -S "$repo" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_ASM_COMPILER=clang
     -DHV_BUILD_EXAMPLES=OFF -DHV_BUILD_DOCS=OFF -DHV_CHECK_CONSUMERS=OFF \
     "-DCMAKE_C_FLAGS=-fprofile-instr-generate -fcoverage-mapping" \
     "-DCMAKE_EXE_LINKER_FLAGS=-fprofile-instr-generate" >/dev/null
-cmake --build "$build" -j 2 --target fuzz_loader fuzz_emu fuzz_slat fuzz_hypercall fuzz_xsave >/dev/null
+cmake --build "$build" -j 2 --target fuzz_loader fuzz_emu fuzz_slat fuzz_hypercall fuzz_xsave fuzz_lapic >/dev/null
 cd "$build/tests/fuzz"
 # target:files (under libhv/) each target drives
-for pair in 'loader:loader/*.c' 'emu:emu/*.c' 'slat:slat/*.c' 'hypercall:xen/*.c' 'xsave:core/xsave*.c'; do
+for pair in 'loader:loader/*.c' 'emu:emu/*.c' 'slat:slat/*.c' 'hypercall:xen/*.c' 'xsave:core/xsave*.c' 'lapic:lapic/*.c'; do
     t=${pair%%:*} module=${pair##*:}
     dirs=("$here/corpus/$t")
     [ -n "$corpora" ] && [ -d "$corpora/$t/corpus" ] && dirs+=("$corpora/$t/corpus")

@@ -343,8 +343,37 @@ def xsave_seeds():
     out("xsave", "raw_xcr0", P(0) + one(bytes([0xf0]) + struct.pack("<Q", 0xe7), zmm, size=bytes([0xe0])))
 
 
+def lapic_seeds():
+    """fuzz_lapic: set-up byte (1 BSP, 2 x2APIC offered, 4 TSC-deadline
+    offered, 8 enabled), APIC ID, TSC, then commands ((selector & 15) % 10:
+    0/1 write, 2 read, 3 base, 4 TSC deadline, 5 accept, 6 TSC move,
+    7 timer run, 8 INTA, 9 EOI, in the low nibble; bit 4 the x2APIC form
+    or a read, bit 5 a 64-bit value)."""
+    W = lambda reg, v: bytes([0, reg >> 4]) + struct.pack("<I", v)
+    W2 = lambda reg, v: bytes([0x10, reg >> 4]) + struct.pack("<I", v)
+    R = lambda reg, x2=0: bytes([2 | (0x10 if x2 else 0), reg >> 4])
+    ACC = lambda v: bytes([5, v])
+    STEP = lambda n: bytes([6 + 0x10 * 0, (n & 0x1f) << 3])
+    RUN, INTA, EOI = bytes([7]), bytes([8]), bytes([9])
+    hdr = lambda setup, tsc=1000: bytes([setup, 0]) + struct.pack("<Q", tsc)
+    sw = W(0xf0, 0x1ff)
+    out("lapic", "priorities", hdr(9) + sw + ACC(0x31) + ACC(0x52) + ACC(0x45) + W(0x80, 0x40) +
+        INTA + INTA + EOI + INTA + EOI + EOI + R(0xa0) + R(0x100) + R(0x200))
+    out("lapic", "oneshot", hdr(9) + sw + W(0x3e0, 0xb) + W(0x320, 0x60) + W(0x380, 50) + R(0x390) +
+        STEP(20) + R(0x390) + STEP(31) + RUN + INTA + EOI + R(0x390))
+    out("lapic", "periodic", hdr(9) + sw + W(0x3e0, 0xb) + W(0x320, 0x20061) + W(0x380, 1) +
+        STEP(5) + RUN + INTA + STEP(31) + RUN + R(0x390) + bytes([6, 4]) + struct.pack("<Q", 3) + RUN + R(0x390))
+    out("lapic", "tscdl", hdr(15) + sw + W(0x320, 0x40062) + bytes([4]) + struct.pack("<H", 40) +
+        bytes([0x14]) + STEP(31) + RUN + INTA + EOI)
+    out("lapic", "x2apic", hdr(15) + bytes([3, 0x10]) + struct.pack("<Q", 0xfee00000 | 0xd00) +
+        W2(0xf0, 0x1ff) + W2(0x3f0, 0x61) + INTA + W2(0xb0, 0) + W2(0x20, 5) + R(0x20, 1) + W2(0x300, 0x4031) +
+        R(0x310, 1) + W2(0x80, 0x1ff) + bytes([3, 0x10]) + struct.pack("<Q", 0xfee00000 | 0x800))
+    out("lapic", "errors", hdr(9) + sw + W(0x370, 0x7e) + ACC(3) + W(0x280, 0) + R(0x280) + W(0x300, 0x4005) +
+        W(0x280, 0) + R(0x280) + INTA + EOI)
+
+
 def main():
-    for t in ("loader", "emu", "slat", "hypercall", "xsave"):
+    for t in ("loader", "emu", "slat", "hypercall", "xsave", "lapic"):
         d = os.path.join(corpus, t)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):
@@ -355,6 +384,7 @@ def main():
     slat_seeds()
     hypercall_seeds()
     xsave_seeds()
+    lapic_seeds()
 
 
 if __name__ == "__main__":
