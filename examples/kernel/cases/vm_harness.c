@@ -29,33 +29,45 @@ static void watchdog_tick(void *arg, uint64_t ticks)
     }
 }
 
-int vmt_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct vmt *t, const struct vmt_image *img)
+int vmt_vm_create(struct kcase_ctx *kc, struct hv_ctx *ctx, const struct vmt_image *img,
+                  uint32_t max_vcpus, uint8_t **ram, uint8_t **reset_page, struct hv_vm **vm)
 {
     hv_status_t st;
     size_t len = (size_t)(img->end - img->start);
 
-    hv_memset(t, 0, sizeof(*t));
-    t->kc = kc;
-    t->ctx = ctx;
     if (len == 0 || len > VMT_RAM_SIZE - VMT_LOAD_GPA)
         return kcase_fail(kc, "guest image %s missing or too big (%u bytes)", img->name,
                           (unsigned)len);
-    t->ram = pmm_alloc(VMT_RAM_SIZE / PAGE_SIZE);
-    t->reset_page = pmm_alloc(1);
-    if (!t->ram || !t->reset_page)
+    *ram = pmm_alloc(VMT_RAM_SIZE / PAGE_SIZE);
+    *reset_page = pmm_alloc(1);
+    if (!*ram || !*reset_page)
         return kcase_fail(kc, "out of guest RAM");
-    hv_memcpy(t->ram + VMT_LOAD_GPA, img->start, len);
+    hv_memset(*ram, 0, VMT_RAM_SIZE);
+    hv_memcpy(*ram + VMT_LOAD_GPA, img->start, len);
     /* Reset vector 0xfffffff0: ljmp $0x0000, $0x1000 (EA iw iw). */
-    static const uint8_t stub[] = {0xea, VMT_LOAD_GPA & 0xff, VMT_LOAD_GPA >> 8, 0x00, 0x00};
-    hv_memcpy(t->reset_page + 0xff0, stub, sizeof(stub));
+    static const uint8_t reset_jump[] = {0xea, VMT_LOAD_GPA & 0xff, VMT_LOAD_GPA >> 8, 0x00, 0x00};
+    hv_memcpy(*reset_page + 0xff0, reset_jump, sizeof(reset_jump));
 
-    if ((st = hv_vm_create(ctx, NULL, &t->vm)) != HV_OK)
+    struct hv_vm_config vc = {.size = sizeof(vc), .max_vcpus = max_vcpus};
+    if ((st = hv_vm_create(ctx, &vc, vm)) != HV_OK)
         return kcase_fail(kc, "hv_vm_create: %s", hv_status_str(st));
-    if ((st = hv_vm_map(t->vm, 0, (uintptr_t)t->ram, VMT_RAM_SIZE, HV_MEM_RWX)) != HV_OK)
+    if ((st = hv_vm_map(*vm, 0, (uintptr_t)*ram, VMT_RAM_SIZE, HV_MEM_RWX)) != HV_OK)
         return kcase_fail(kc, "hv_vm_map RAM: %s", hv_status_str(st));
-    if ((st = hv_vm_map(t->vm, VMT_RESET_GPA, (uintptr_t)t->reset_page, PAGE_SIZE,
+    if ((st = hv_vm_map(*vm, VMT_RESET_GPA, (uintptr_t)*reset_page, PAGE_SIZE,
                         HV_MEM_READ | HV_MEM_EXEC)) != HV_OK)
         return kcase_fail(kc, "hv_vm_map reset page: %s", hv_status_str(st));
+    return 0;
+}
+
+int vmt_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct vmt *t, const struct vmt_image *img)
+{
+    hv_status_t st;
+
+    hv_memset(t, 0, sizeof(*t));
+    t->kc = kc;
+    t->ctx = ctx;
+    if (vmt_vm_create(kc, ctx, img, 1, &t->ram, &t->reset_page, &t->vm))
+        return -1;
     if ((st = hv_vcpu_create(t->vm, 0, &t->vcpu)) != HV_OK)
         return kcase_fail(kc, "hv_vcpu_create: %s", hv_status_str(st));
     t->deadline = UINT64_MAX;

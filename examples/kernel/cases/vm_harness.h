@@ -69,6 +69,14 @@ struct vmt {
 /* Create a context with the kernel's host services. */
 int vmt_ctx_create(struct kcase_ctx *kc, struct hv_ctx **ctx);
 
+/* Guest RAM (zeroed, @p img loaded at VMT_LOAD_GPA), the reset page
+   jumping there, and a VM of at most @p max_vcpus vCPUs mapping both,
+   none created yet: for cases that set the VM up further first (as
+   vmt_create does with one vCPU). What it allocated is in *ram,
+   *reset_page and *vm even on failure, for the caller to free. */
+int vmt_vm_create(struct kcase_ctx *kc, struct hv_ctx *ctx, const struct vmt_image *img,
+                  uint32_t max_vcpus, uint8_t **ram, uint8_t **reset_page, struct hv_vm **vm);
+
 /* Create a VM with RAM, the reset page and one vCPU; load @p img. */
 int vmt_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct vmt *t,
                const struct vmt_image *img);

@@ -158,25 +158,11 @@ static void smp_wake(void *opaque, struct hv_vcpu *vcpu)
 
 static int smp_setup(struct kcase_ctx *kc, struct hv_ctx *ctx, struct smp_rig *r)
 {
-    size_t len = (size_t)(guest_lapic_smp.end - guest_lapic_smp.start);
     hv_status_t st;
     hv_memset(r, 0, sizeof(*r));
     r->kc = kc;
-    r->ram = pmm_alloc(VMT_RAM_SIZE / PAGE_SIZE);
-    r->reset_page = pmm_alloc(1);
-    if (!r->ram || !r->reset_page)
-        return kcase_fail(kc, "out of guest RAM");
-    hv_memset(r->ram, 0, VMT_RAM_SIZE);
-    hv_memcpy(r->ram + VMT_LOAD_GPA, guest_lapic_smp.start, len);
-    static const uint8_t stub[] = {0xea, VMT_LOAD_GPA & 0xff, VMT_LOAD_GPA >> 8, 0x00, 0x00};
-    hv_memcpy(r->reset_page + 0xff0, stub, sizeof(stub));
-    struct hv_vm_config vc = {.size = sizeof(vc), .max_vcpus = 2};
-    if ((st = hv_vm_create(ctx, &vc, &r->vm)) != HV_OK)
-        return kcase_fail(kc, "hv_vm_create: %s", hv_status_str(st));
-    if ((st = hv_vm_map(r->vm, 0, (uintptr_t)r->ram, VMT_RAM_SIZE, HV_MEM_RWX)) != HV_OK ||
-        (st = hv_vm_map(r->vm, VMT_RESET_GPA, (uintptr_t)r->reset_page, PAGE_SIZE,
-                        HV_MEM_READ | HV_MEM_EXEC)) != HV_OK)
-        return kcase_fail(kc, "hv_vm_map: %s", hv_status_str(st));
+    if (vmt_vm_create(kc, ctx, &guest_lapic_smp, 2, &r->ram, &r->reset_page, &r->vm))
+        return -1;
     struct hv_lapic_config cfg = {.size = sizeof(cfg),
                                   .tsc_khz = (uint32_t)(tsc_hz() / 1000),
                                   .flags = HV_LAPIC_APS_WAIT_SIPI,
