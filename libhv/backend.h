@@ -112,6 +112,13 @@ struct hv_backend_ops {
        injection (see inject) is consumed. Returns HV_OK, or an error when
        the backend could not even attempt entry. */
     hv_status_t (*run)(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+    /* Optional (hv_vcpu_load/put): bind the vCPU to host CPU cpu (the
+       caller's, from cpu_current) and capture what its runs there need not
+       redo; undo it on that CPU. vcpu->loaded is set after load, clear
+       before put. load returns HV_OK or HV_ERR_HOST (cpu not enabled);
+       run() of a loaded vCPU elsewhere returns HV_ERR_STATE. */
+    hv_status_t (*load)(struct hv_vcpu *vcpu, uint32_t cpu);
+    void (*put)(struct hv_vcpu *vcpu);
 
     /* Hot register accessors for the exit dispatcher. */
     uint64_t (*get_rip)(struct hv_vcpu *vcpu);

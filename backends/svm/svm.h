@@ -235,6 +235,7 @@ int svm_code_bits(const struct vmcb *vmcb);
    path's loop after an exit no fast path finished. */
 hv_status_t svm_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+hv_status_t svm_load(struct hv_vcpu *vcpu, uint32_t cpu); /* hv_backend_ops::load */
 hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex);
 
 /* svm_entry.S: enter the guest, re-entering at once while svm_fast_exit()

@@ -14,6 +14,8 @@
 #define HV_VCPU_VM         0x90
 #define HV_VCPU_HOST_CPU   0x9c
 #define HV_VCPU_EXIT_READY 0xb1
+#define HV_VCPU_LOADED     0xb2
+#define HV_VCPU_LOADED_CPU 0xb4
 #define HV_VCPU_ARCH       0x300
 
 /* struct hv_vm, struct hv_ctx (core/objects.h), struct hv_host_ops. */

@@ -54,6 +54,7 @@ const struct hv_backend_ops hv_svm_backend = {
     .get_state = svm_get_state,
     .set_state = svm_set_state,
     .run = svm_run,
+    .load = svm_load,
     .get_rip = svm_get_rip,
     .set_rip = svm_set_rip,
     .get_rflags = svm_get_rflags,

@@ -38,8 +38,10 @@
  * before the entry, after STGI: a CPU out of range or not enabled, an
  * ASID whose last run on this CPU was another vCPU's (TLB control), IRET
  * bookkeeping, a host with CR4.OSXSAVE, a guest XCR0 other than x87 or a
- * CPU with PKU (XCR0 and PKRU switches): svm_run_c (svm_run.c) then does the whole run, asking for
- * the CPU number again. After the exit: the guest's RAX/RSP to
+ * CPU with PKU (XCR0 and PKRU switches), a vCPU hv_vcpu_load bound to
+ * another CPU: svm_run_c (svm_run.c) then does the whole run, asking for
+ * the CPU number again. A vCPU bound to this CPU skips the host's VMSAVE
+ * (svm_load made it). After the exit: the guest's RAX/RSP to
  * vcpu->gpr, the host's registers back, STGI, and either the exit a fast
  * path filled (vcpu->exit_ready: HV_OK) or the full path's loop,
  * svm_run_full (svm_run.c), as a tail call.
@@ -234,7 +236,10 @@ svm_run:
     mov %rsi, F_VMCBPA(%rsp)
     mov SVM_CPU_HOST_AREA_PA(%rdx), %rax
     mov %rax, F_HOST(%rsp)
+    cmpb $0, HV_VCPU_LOADED(%rbx)
+    jne .Lloaded
     vmsave %rax          /* host's hidden segment and syscall MSR state */
+.Lsaved:
     mov VMCB_CR2(%r8), %rax
     mov %rax, %cr2
 
@@ -272,6 +277,16 @@ svm_run:
     HV_POP_CALLEE_SAVED
     stgi
     jmp svm_run_full
+
+    /* A vCPU hv_vcpu_load bound to this CPU: svm_load VMSAVEd the
+       host's state into this area already. Bound elsewhere, the run is
+       svm_run_c's to refuse. */
+    .pushsection .text.unlikely, "ax", @progbits
+.Lloaded:
+    cmp HV_VCPU_LOADED_CPU(%rbx), %ecx
+    jne .Lbail
+    jmp .Lsaved
+    .popsection
 
 .Lbail:                  /* svm_run_c(vcpu, ex): the run in C */
     stgi

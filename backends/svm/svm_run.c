@@ -24,6 +24,12 @@ static inline void svm_stgi(void)
     __asm__ volatile("stgi" ::: "memory");
 }
 
+/* VMSAVE takes the area's physical address in RAX (APM Vol. 3 VMSAVE). */
+static inline void svm_vmsave(uint64_t pa)
+{
+    __asm__ volatile("vmsave %%rax" ::"a"(pa) : "memory");
+}
+
 /* Fill insn_len/next_rip of an instruction exit (0 when unknown). */
 static void set_length(struct hv_vcpu *vcpu, struct hv_vexit *ex, uint32_t opcode)
 {
@@ -326,6 +332,10 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
         svm_stgi();
         return HV_ERR_HOST;
     }
+    if (__builtin_expect(vcpu->loaded && cpu != vcpu->loaded_cpu, 0)) {
+        svm_stgi(); /* hv_vcpu_load bound it to another CPU */
+        return HV_ERR_STATE;
+    }
     /* Where kicks and the SLAT grace period find it (before the guest-mode
        epoch turns odd, in svm_world_switch). */
     __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
@@ -375,12 +385,31 @@ hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     return svm_run_full(vcpu, ex);
 }
 
+/*
+ * hv_backend_ops::load: the host's hidden segment and system-call MSR
+ * state saved into this CPU's host area now (VMSAVE, APM Vol. 2 15.5.4),
+ * so that svm_run's entries here skip it: the embedder keeps that state
+ * until the put (hv/vcpu.h). Other vCPUs' runs save the same values.
+ */
+hv_status_t svm_load(struct hv_vcpu *vcpu, uint32_t cpu)
+{
+    const struct svm_ctx *sc = svm_ctx_of(vcpu->vm->ctx);
+    if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled)
+        return HV_ERR_HOST;
+    svm_vmsave(sc->cpu[cpu].host_area_pa);
+    return HV_OK;
+}
+
 /* The layout svm_entry.S's svm_run reads (svm_asm.h). */
 _Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RAX]) == HV_VCPU_RAX, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RSP]) == HV_VCPU_RSP, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, vm) == HV_VCPU_VM, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, host_cpu) == HV_VCPU_HOST_CPU, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, exit_ready) == HV_VCPU_EXIT_READY, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, loaded) == HV_VCPU_LOADED, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, loaded_cpu) == HV_VCPU_LOADED_CPU, "svm_asm.h");
+_Static_assert(sizeof(((struct hv_vcpu *)0)->loaded) == 1, "svm_asm.h: cmpb");
+_Static_assert(sizeof(((struct hv_vcpu *)0)->loaded_cpu) == 4, "svm_asm.h: 32-bit compare");
 _Static_assert(offsetof(struct hv_vcpu, arch) == HV_VCPU_ARCH, "svm_asm.h");
 _Static_assert(offsetof(struct svm_vcpu, xcr0_switch) == SVM_VCPU_IRET_PENDING + 1,
                "svm_asm.h: cmpw covers iret_pending and xcr0_switch");

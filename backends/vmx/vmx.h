@@ -98,6 +98,13 @@ struct vmx_host_fields {
     uint16_t cs, ss, ds, es, fs, gs, tr;
 };
 
+/* Host state VM exit does not restore by itself (SDM 27.5.2). */
+struct vmx_host_save {
+    struct x86_dtr gdtr, idtr;
+    uint16_t tr;
+    uint32_t tr_limit;
+};
+
 struct vmx_vcpu {
     /* World-switch scratch, addressed by vmx_entry.S: keep first. */
     uint64_t host_rsp;  /* offset 0 */
@@ -136,6 +143,8 @@ struct vmx_vcpu {
     uint64_t fast_until;       /* TSC until which vmx_fast_exit may re-enter */
     struct vmx_event inject;   /* event for the next entry */
     struct vmx_event reinject; /* IDT-vectoring event to deliver again */
+    /* What the runs of a loaded vCPU leave to the put (vmx_load). */
+    struct vmx_host_save load_save;
 };
 
 static inline struct vmx_ctx *vmx_ctx_of(const struct hv_ctx *ctx)
@@ -196,13 +205,6 @@ static inline void vmx_vmcs_end(uint64_t flags)
 {
     x86_irq_restore(flags);
 }
-
-/* Host state VM exit does not restore by itself (SDM 27.5.2). */
-struct vmx_host_save {
-    struct x86_dtr gdtr, idtr;
-    uint16_t tr;
-    uint32_t tr_limit;
-};
 
 /* vmx_vmcs.c: VMCS contents. */
 hv_status_t vmx_vmcs_setup(struct hv_vcpu *vcpu);
@@ -269,6 +271,8 @@ void vmx_events_after_exit(struct hv_vcpu *vcpu, uint32_t basic_reason, uint64_t
 
 /* vmx_run.c */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+hv_status_t vmx_load(struct hv_vcpu *vcpu, uint32_t cpu); /* hv_backend_ops::load */
+void vmx_put(struct hv_vcpu *vcpu);                       /* hv_backend_ops::put */
 void vmx_xcr0_changed(struct hv_vcpu *vcpu); /* vmx_run.c */
 
 /* TSC cycles of guest time an IF=0 guest runs before the preemption timer

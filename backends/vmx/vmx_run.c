@@ -208,11 +208,19 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
                    vcpu->id, cpu, vv->cpu);
             return HV_ERR_HOST;
         }
+        /* hv_vcpu_load bound it to another CPU: its VMCS holds that CPU's
+           host state (vmx_load). */
+        bool loaded = vcpu->loaded;
+        if (__builtin_expect(loaded && cpu != vcpu->loaded_cpu, 0)) {
+            vmx_vmcs_end(flags);
+            return HV_ERR_STATE;
+        }
         /* Where kicks and the SLAT grace period find it (interrupts are
            off until the exit: no migration). */
         __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
         flush_before_entry(vcpu, cpu);
-        vmx_vmcs_host_state(vcpu, &save);
+        if (!loaded)
+            vmx_vmcs_host_state(vcpu, &save);
         vmwrite_entry(VMCS_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
         vmx_events_before_entry(vcpu);
         arm_timer(vcpu);
@@ -240,7 +248,8 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         vv->dr6 = hv_read_dr6();
         hv_write_dr6(host_dr6);
 #endif
-        vmx_host_restore(&save);
+        if (!loaded)
+            vmx_host_restore(&save);
 
         if (rc != 0) {
             /* VMfailInvalid / VMfailValid (SDM 30.2, 30.4). */
@@ -309,6 +318,34 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
             __asm__ volatile("int $2");
         return HV_OK;
     }
+}
+
+/*
+ * hv_backend_ops::load: the VMCS made current here and its host-state
+ * area and MSR lists written once (vmx_vmcs_host_state), which the runs
+ * here then skip with the restore of what a VM exit leaves shortened
+ * (GDTR/IDTR limits 0xffff, TR limit 67H, SDM Vol. 3C 28.5.2): the put
+ * restores those. The embedder keeps the host state until then (hv/vcpu.h).
+ */
+hv_status_t vmx_load(struct hv_vcpu *vcpu, uint32_t cpu)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    hv_status_t st;
+    uint64_t flags = vmx_vmcs_begin(vcpu, &st);
+    if (st == HV_OK && vv->cpu != cpu)
+        st = HV_ERR_HOST; /* the callback names another CPU than the VMCS's */
+    if (st == HV_OK)
+        vmx_vmcs_host_state(vcpu, &vv->load_save);
+    vmx_vmcs_end(flags);
+    return st == HV_OK || st == HV_ERR_HOST ? st : HV_ERR_HW;
+}
+
+/* hv_backend_ops::put, on the CPU of the load. */
+void vmx_put(struct hv_vcpu *vcpu)
+{
+    uint64_t flags = x86_irq_save();
+    vmx_host_restore(&vmx_vcpu_of(vcpu)->load_save);
+    x86_irq_restore(flags);
 }
 
 _Static_assert(offsetof(struct vmx_vcpu, xcr0_guest) == offsetof(struct vmx_vcpu, xcr0_host) + 1,

@@ -84,7 +84,8 @@ struct hv_fpu_state {
  * @param[out] fpu Receives all 512 bytes.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL); ::HV_ERR_BUSY while the
  *         vCPU runs (its state is in the CPU then, e.g. inside an MMIO
- *         handler that hv_vcpu_run() calls).
+ *         handler that hv_vcpu_run() calls) or is loaded with
+ *         ::HV_LOAD_GUEST_FPU (hv_vcpu_load()).
  */
 hv_status_t hv_vcpu_get_fpu(struct hv_vcpu *vcpu, struct hv_fpu_state *fpu);
 
@@ -99,7 +100,7 @@ hv_status_t hv_vcpu_get_fpu(struct hv_vcpu *vcpu, struct hv_fpu_state *fpu);
  * @param fpu The new state.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, or @c mxcsr with a bit the
  *         host's mask lacks: nothing is written); ::HV_ERR_BUSY while the
- *         vCPU runs.
+ *         vCPU runs or is loaded with ::HV_LOAD_GUEST_FPU.
  */
 hv_status_t hv_vcpu_set_fpu(struct hv_vcpu *vcpu, const struct hv_fpu_state *fpu);
 

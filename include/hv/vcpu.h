@@ -269,7 +269,8 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out);
  * In a VM created with ::HV_VM_SCRUB, its register and FPU state and its
  * VMCS/VMCB are zeroed before they go back to the host.
  * @param vcpu The vCPU.
- * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_BUSY while running.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_BUSY while running or loaded
+ *         (hv_vcpu_load()).
  */
 hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu);
 
@@ -313,6 +314,62 @@ hv_status_t hv_vcpu_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct 
  *         ::HV_ERR_BUSY if already running on another thread.
  */
 hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
+
+/** @name Options of hv_vcpu_load()
+ * @{ */
+/** Keep the guest's x87/SSE/AVX state in the CPU from hv_vcpu_load() to
+    hv_vcpu_put() instead of switching it at every hv_vcpu_run(). */
+#define HV_LOAD_GUEST_FPU 0x1u
+/** @} */
+
+/**
+ * @brief Bind a vCPU to the calling host CPU for a series of hv_vcpu_run() calls.
+ *
+ * What every run otherwise does for the host's sake is done once here and
+ * undone by hv_vcpu_put(): the backend's per-CPU checks and the host state
+ * a world switch must restore (SVM: the host's segment and system-call MSR
+ * state saved by VMSAVE; VMX: the VMCS made current, its host-state fields
+ * and MSR lists written, and the GDTR, IDTR and TR limits a VM exit
+ * shortens (SDM Vol. 3C 28.5.2) restored only at the put), and with
+ * ::HV_LOAD_GUEST_FPU the x87/SSE and extended state switch (the host's
+ * state is saved here and loaded back at the put). A run loop that handles
+ * exits without sleeping or switching threads gains the most from it.
+ *
+ * Until hv_vcpu_put() the caller must stay on this CPU and keep the host
+ * state the backend captured (control registers, GDT, IDT, TR, FS/GS
+ * bases, system-call MSRs: no thread switch in between). With
+ * ::HV_LOAD_GUEST_FPU it must also leave the x87, SSE and AVX registers and
+ * MXCSR alone (code built with -mgeneral-regs-only does), and the vCPU's
+ * x87/SSE and XSAVE state cannot be read or written meanwhile
+ * (hv_vcpu_get_fpu() and the like return ::HV_ERR_BUSY). A run of a loaded
+ * vCPU on another CPU returns ::HV_ERR_STATE without entering the guest.
+ * Other vCPUs may still run on this CPU in between (without being loaded).
+ * A loaded vCPU cannot be destroyed (::HV_ERR_BUSY).
+ *
+ * @param vcpu  The vCPU, not running and not loaded.
+ * @param flags ::HV_LOAD_GUEST_FPU or 0.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL or unknown flags);
+ *         ::HV_ERR_BUSY (running, or already loaded); ::HV_ERR_NO_MEMORY
+ *         (the host's x87/SSE save area, allocated at the first load with
+ *         ::HV_LOAD_GUEST_FPU); ::HV_ERR_HOST (the host's CPU number names no
+ *         CPU enabled for this context).
+ */
+hv_status_t hv_vcpu_load(struct hv_vcpu *vcpu, uint32_t flags);
+
+/**
+ * @brief End what hv_vcpu_load() began: the host's state back, the guest's
+ * x87/SSE state saved to the vCPU.
+ *
+ * Must be called on the CPU of the load. On another CPU the vCPU is still
+ * unbound, but nothing of that CPU's state is touched, so a guest loaded
+ * with ::HV_LOAD_GUEST_FPU keeps the x87/SSE and XSAVE state it had at the
+ * load, and the call returns ::HV_ERR_STATE.
+ * @param vcpu The loaded vCPU.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL); ::HV_ERR_STATE (not
+ *         loaded, or called on another CPU: see above); ::HV_ERR_BUSY
+ *         (running).
+ */
+hv_status_t hv_vcpu_put(struct hv_vcpu *vcpu);
 
 /**
  * @brief Queue an event for delivery through the guest's IDT.

@@ -87,7 +87,7 @@ hv_status_t hv_vcpu_xsave_info(struct hv_vcpu *vcpu, uint64_t *allowed, size_t *
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL @p vcpu, @p xcr0 or
  *         @p image); ::HV_ERR_RANGE (@p size below the bytes needed:
  *         nothing is written but @p used); ::HV_ERR_BUSY while the vCPU
- *         runs.
+ *         runs or is loaded with ::HV_LOAD_GUEST_FPU.
  */
 hv_status_t hv_vcpu_get_xsave(struct hv_vcpu *vcpu, uint64_t *xcr0, void *image, size_t size,
                               size_t *used);
@@ -115,7 +115,8 @@ hv_status_t hv_vcpu_get_xsave(struct hv_vcpu *vcpu, uint64_t *xcr0, void *image,
  *         header byte (8-63) not 0; MXCSR with a bit the host's mask
  *         lacks: XRSTOR would raise \#GP in the host, SDM Vol. 1 13.8) and
  *         nothing is written; ::HV_ERR_RANGE (@p size too small);
- *         ::HV_ERR_BUSY while the vCPU runs.
+ *         ::HV_ERR_BUSY while the vCPU runs or is loaded with
+ *         ::HV_LOAD_GUEST_FPU.
  */
 hv_status_t hv_vcpu_set_xsave(struct hv_vcpu *vcpu, uint64_t xcr0, const void *image, size_t size);
 

@@ -34,7 +34,7 @@ hv_status_t hv_vcpu_get_fpu(struct hv_vcpu *vcpu, struct hv_fpu_state *fpu)
 {
     if (!vcpu || !fpu)
         return HV_ERR_INVALID_ARG;
-    if (vcpu->running)
+    if (hv_vcpu_fpu_busy(vcpu))
         return HV_ERR_BUSY;
     hv_memcpy(fpu, vcpu->fpu, HV_FPU_RESERVED);
     /* The image holds whatever the last FXSAVE stored (0 before the first
@@ -48,7 +48,7 @@ hv_status_t hv_vcpu_set_fpu(struct hv_vcpu *vcpu, const struct hv_fpu_state *fpu
 {
     if (!vcpu || !fpu)
         return HV_ERR_INVALID_ARG;
-    if (vcpu->running)
+    if (hv_vcpu_fpu_busy(vcpu))
         return HV_ERR_BUSY;
     /* FXRSTOR raises #GP for an MXCSR bit outside MXCSR_MASK (SDM Vol. 1
        11.6.6): in the host, at the next hv_vcpu_run(). */

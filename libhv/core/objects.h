@@ -154,6 +154,10 @@ struct hv_vcpu {
     /* The exit record of the hv_vcpu_run() in progress, and whether the
        backend's fast path has filled it (the run then returns). */
     bool exit_ready;
+    /* hv_vcpu_load (core/vcpu_load.c), in the hole before run_exit for
+       the backends' assembly: bound to loaded_cpu until the put. */
+    bool loaded;
+    uint32_t loaded_cpu;
     struct hv_exit *run_exit;
     uint64_t completion_rip;           /* RIP to resume at after completion */
     uint8_t completion_size;           /* IN / MMIO load size */
@@ -194,11 +198,15 @@ struct hv_vcpu {
        own: dr_used). */
     uint64_t dr[4];
     uint64_t host_dr[4];
-    /* dr_used, xs_on, dr_loaded in this order: hv_vcpu_run tests each end's
-       pair with one 16-bit load (core/run.c). */
+    /* dr_used, xs_on, dr_loaded, fpu_kept in this order: hv_vcpu_run
+       tests them with one 32-bit load at each end (core/run.c). fpu_kept:
+       hv_vcpu_load with HV_LOAD_GUEST_FPU keeps the guest's x87/SSE and
+       extended state in the CPU between runs (the host's in host_fpu and
+       xs_host), so the runs switch none of it. */
     bool dr_used;
     bool xs_on; /* xs_used != 0: extended state switched at each run */
     bool dr_loaded;
+    bool fpu_kept;
     /* The guest's XCR0 and extended state (core/xsave.h): XCR0 (RESET 1),
        the components beyond x87/SSE switched at each run, the areas
        (64-byte aligned, NULL when the host has no such component). */
@@ -209,7 +217,17 @@ struct hv_vcpu {
     void *xs_raw;
     uint32_t xs_alloc; /* bytes at xs_raw */
     bool xs_warned;    /* hv_xcr0_untrapped logged a refused value */
+    /* The host's x87/SSE state while hv_vcpu_load keeps the guest's
+       loaded (fpu_kept): allocated at the first such load. */
+    uint8_t *host_fpu;
 };
+
+/* The vCPU's x87/SSE and XSAVE images are not in memory now: it runs, or
+   its state stays loaded between runs (hv_vcpu_load). */
+static inline bool hv_vcpu_fpu_busy(const struct hv_vcpu *vcpu)
+{
+    return vcpu->running || vcpu->fpu_kept;
+}
 
 /* vcpu->kick_pending bits: hv_vcpu_kick() (the run returns HV_EXIT_KICK);
    the local APIC has an INIT or SIPI to take, or waits for a SIPI, at the

@@ -444,31 +444,57 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
 
 /*
  * What only some runs switch, out of line so that the common run pays one
- * 16-bit test at each end (objects.h keeps the flags adjacent): the
+ * 32-bit test at each end (objects.h keeps the flags adjacent): the
  * guest's DR0-3 (core/debugreg.h) and its extended state beyond x87/SSE
  * (core/xsave.h; after the FXSAVE switch in, before the one out: MXCSR is
- * that switch's).
+ * that switch's); and no x87/SSE switch at all while hv_vcpu_load keeps
+ * the guest's state loaded (fpu_kept, which keeps xs_on clear).
  */
-
-static __attribute__((noinline, cold)) void extra_enter(struct hv_vcpu *vcpu)
-{
-    if (vcpu->xs_on)
-        hv_xs_enter(vcpu);
-    if (vcpu->dr_used)
-        hv_debug_regs_load(vcpu);
-}
-
-static __attribute__((noinline, cold)) void extra_leave(struct hv_vcpu *vcpu)
-{
-    if (vcpu->dr_loaded)
-        hv_debug_regs_put(vcpu);
-    if (vcpu->xs_on)
-        hv_xs_leave(vcpu);
-}
+#define RUN_FLAG_DR_USED   0x000000ffu
+#define RUN_FLAG_XS_ON     0x0000ff00u
+#define RUN_FLAG_DR_LOADED 0x00ff0000u
+#define RUN_FLAG_FPU_KEPT  0xff000000u
+#define RUN_ONLY_FPU_KEPT  0x01000000u /* the word with fpu_kept alone true */
+#define RUN_ENTER_OTHER    (RUN_FLAG_DR_USED | RUN_FLAG_XS_ON | RUN_FLAG_FPU_KEPT)
+#define RUN_LEAVE_OTHER    (RUN_FLAG_XS_ON | RUN_FLAG_DR_LOADED | RUN_FLAG_FPU_KEPT)
 
 _Static_assert(offsetof(struct hv_vcpu, xs_on) == offsetof(struct hv_vcpu, dr_used) + 1 &&
-                   offsetof(struct hv_vcpu, dr_loaded) == offsetof(struct hv_vcpu, xs_on) + 1,
-               "flag pairs");
+                   offsetof(struct hv_vcpu, dr_loaded) == offsetof(struct hv_vcpu, xs_on) + 1 &&
+                   offsetof(struct hv_vcpu, fpu_kept) == offsetof(struct hv_vcpu, dr_loaded) + 1,
+               "the run's flags in one word, dr_used first (little-endian)");
+
+static inline uint32_t run_flags(const struct hv_vcpu *vcpu)
+{
+    uint32_t w;
+    __builtin_memcpy(&w, &vcpu->dr_used, sizeof(w));
+    return w;
+}
+
+static inline __attribute__((always_inline)) void run_enter_other(struct hv_vcpu *vcpu,
+                                                                  uint8_t *host_fpu)
+{
+    if (!vcpu->fpu_kept)
+        hv_fpu_enter_guest(host_fpu, vcpu);
+    if (__builtin_expect(hv_flag_pair(&vcpu->dr_used) != 0, 0)) { /* dr_used, xs_on */
+        if (vcpu->xs_on)
+            hv_xs_enter(vcpu);
+        if (vcpu->dr_used)
+            hv_debug_regs_load(vcpu);
+    }
+}
+
+static inline __attribute__((always_inline)) void run_leave_other(struct hv_vcpu *vcpu,
+                                                                  const uint8_t *host_fpu)
+{
+    if (__builtin_expect(hv_flag_pair(&vcpu->xs_on) != 0, 0)) { /* xs_on, dr_loaded */
+        if (vcpu->dr_loaded)
+            hv_debug_regs_put(vcpu);
+        if (vcpu->xs_on)
+            hv_xs_leave(vcpu);
+    }
+    if (!vcpu->fpu_kept)
+        hv_fpu_leave_guest(vcpu, host_fpu);
+}
 
 /* A kick ends the run before the entry (hv_vcpu_kick); the local APIC's
    INIT/SIPI bit (HV_KICK_LAPIC) passes its gate first. Returns true when
@@ -515,33 +541,41 @@ run_loop(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct hv_exit *
     }
 }
 
+/* The end of a run that returns before entering the guest. */
+static inline hv_status_t run_end(struct hv_vcpu *vcpu, hv_status_t st)
+{
+    __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
+    return st;
+}
+
 hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     if (__builtin_expect(!vcpu || !exit, 0))
         return HV_ERR_INVALID_ARG;
     if (__builtin_expect(__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE), 0))
         return HV_ERR_BUSY;
-    hv_status_t st = HV_OK;
-    if (__builtin_expect(vcpu->shutdown, 0)) {
-        st = HV_ERR_STATE;
-        goto out;
-    }
+    if (__builtin_expect(vcpu->shutdown, 0))
+        return run_end(vcpu, HV_ERR_STATE);
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     if (pv && pv->run_gate && pv->run_gate(vcpu, exit))
-        goto out;
+        return run_end(vcpu, HV_OK);
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     if (complete_pending(be, vcpu, exit))
-        goto out;
+        return run_end(vcpu, HV_OK);
     vcpu->run_exit = exit;
+    /* The common cases first: nothing but the x87/SSE switch, or (a vCPU
+       hv_vcpu_load keeps loaded) nothing at all. */
     uint8_t host_fpu[HV_FPU_AREA] __attribute__((aligned(16)));
-    hv_fpu_enter_guest(host_fpu, vcpu);
-    if (__builtin_expect(hv_flag_pair(&vcpu->dr_used) != 0, 0)) /* dr_used, xs_on */
-        extra_enter(vcpu);
-    st = run_loop(be, vcpu, exit);
-    if (__builtin_expect(hv_flag_pair(&vcpu->xs_on) != 0, 0)) /* xs_on, dr_loaded */
-        extra_leave(vcpu);
-    hv_fpu_leave_guest(vcpu, host_fpu);
-out:
-    __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
-    return st;
+    uint32_t flags = run_flags(vcpu);
+    if (__builtin_expect(!(flags & RUN_ENTER_OTHER), 1))
+        hv_fpu_enter_guest(host_fpu, vcpu);
+    else if (flags != RUN_ONLY_FPU_KEPT)
+        run_enter_other(vcpu, host_fpu);
+    hv_status_t st = run_loop(be, vcpu, exit);
+    flags = run_flags(vcpu);
+    if (__builtin_expect(!(flags & RUN_LEAVE_OTHER), 1))
+        hv_fpu_leave_guest(vcpu, host_fpu);
+    else if (flags != RUN_ONLY_FPU_KEPT)
+        run_leave_other(vcpu, host_fpu);
+    return run_end(vcpu, st);
 }

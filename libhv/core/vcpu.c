@@ -65,7 +65,7 @@ hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu)
 {
     if (!vcpu)
         return HV_ERR_INVALID_ARG;
-    if (vcpu->running)
+    if (vcpu->running || vcpu->loaded)
         return HV_ERR_BUSY;
     struct hv_vm *vm = vcpu->vm;
     const struct hv_host *host = &vm->ctx->host;
@@ -78,6 +78,7 @@ hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu)
     if (vcpu->lapic)
         hv_lapic_vcpu_fini(vcpu);
     hv_xs_free(vcpu);
+    hv_host_obj_free(host, vcpu->host_fpu, HV_FPU_AREA);
     hv_memset(vcpu, 0, sizeof(*vcpu));
     hv_host_obj_free(host, vcpu, sizeof(*vcpu));
     hv_vm_scrub_end(vm->ctx, scrub);

@@ -96,7 +96,8 @@ void hv_xcr0_store(struct hv_vcpu *vcpu, uint64_t value);
 static inline void hv_xs_note(struct hv_vcpu *vcpu, uint64_t add)
 {
     vcpu->xs_used |= add;
-    vcpu->xs_on = vcpu->xs_used != 0;
+    /* Not while hv_vcpu_load keeps the state loaded across runs. */
+    vcpu->xs_on = vcpu->xs_used != 0 && !vcpu->fpu_kept;
 }
 
 /* Components newly enabled while the guest's state is loaded (inside

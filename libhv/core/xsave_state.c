@@ -40,7 +40,7 @@ hv_status_t hv_vcpu_get_xsave(struct hv_vcpu *vcpu, uint64_t *xcr0, void *image,
 {
     if (!vcpu || !xcr0 || !image)
         return HV_ERR_INVALID_ARG;
-    if (vcpu->running)
+    if (hv_vcpu_fpu_busy(vcpu))
         return HV_ERR_BUSY;
     const struct hv_xs_layout *l = hv_cpuid_host_xs(vcpu->vm->ctx);
     uint64_t x = vcpu->xcr0;
@@ -75,7 +75,7 @@ hv_status_t hv_vcpu_set_xsave(struct hv_vcpu *vcpu, uint64_t xcr0, const void *i
 {
     if (!vcpu || !image)
         return HV_ERR_INVALID_ARG;
-    if (vcpu->running)
+    if (hv_vcpu_fpu_busy(vcpu))
         return HV_ERR_BUSY;
     /* x87 alone, the RESET value, is valid for every vCPU (one whose CPUID
        has no XSAVE keeps it). */

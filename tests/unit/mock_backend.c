@@ -225,6 +225,7 @@ static hv_status_t mock_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     struct mock_vcpu *m = vcpu->arch;
     m->entries++;
+    __asm__ volatile("movq %%xmm15, %0" : "=r"(m->xmm15_at_run));
     if (m->script_pos == m->script_len) {
         memset(ex, 0, sizeof(*ex));
         ex->kind = HV_VX_UNHANDLED;
@@ -246,6 +247,19 @@ static hv_status_t mock_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     m->st.rip = e->vx.rip;
     ex->rflags = m->st.rflags;
     return HV_OK;
+}
+
+static hv_status_t mock_load(struct hv_vcpu *vcpu, uint32_t cpu)
+{
+    struct mock_vcpu *m = vcpu->arch;
+    m->loads++;
+    m->load_cpu = cpu;
+    return m->load_status;
+}
+
+static void mock_put(struct hv_vcpu *vcpu)
+{
+    ((struct mock_vcpu *)vcpu->arch)->puts++;
 }
 
 static uint64_t mock_get_rip(struct hv_vcpu *vcpu)
@@ -337,7 +351,8 @@ static void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
     .run = mock_run, .get_rip = mock_get_rip, .set_rip = mock_set_rip,                             \
     .get_rflags = mock_get_rflags, .get_cpl = mock_get_cpl, .long_mode = mock_long_mode,           \
     .can_inject = mock_can_inject, .inject = mock_inject, .set_window = mock_set_window,           \
-    .inject_step = mock_inject_step, .debug_intercept = mock_debug_intercept,
+    .inject_step = mock_inject_step, .debug_intercept = mock_debug_intercept, .load = mock_load,   \
+    .put = mock_put,
 
 const struct hv_backend_ops mock_backend_ops = {MOCK_OPS.get_fetch_regs = mock_get_fetch_regs};
 const struct hv_backend_ops mock_backend_ops_nofast = {MOCK_OPS};

@@ -34,6 +34,15 @@ struct mock_vcpu {
     unsigned entries;                /* run() calls */
     bool dr_intercept;               /* debug_intercept state (on from vcpu_init) */
     unsigned dr_intercept_calls;     /* debug_intercept calls */
+    /* load/put (hv_vcpu_load): calls, the CPU of the last load, the status
+       load returns (HV_OK unless a test forces another). */
+    unsigned loads, puts;
+    uint32_t load_cpu;
+    hv_status_t load_status;
+    /* The CPU's XMM15 low quadword as the last run() found it: what a
+       guest entered then would have had (XMM15: compiled code between the
+       test and this point is unlikely to use it). */
+    uint64_t xmm15_at_run;
 };
 
 /* Knobs the tests set before creating objects (test-only global). */

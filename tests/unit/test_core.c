@@ -364,6 +364,130 @@ static uint32_t cur_mxcsr(void)
     return v;
 }
 
+/* --- hv_vcpu_load / hv_vcpu_put ------------------------------------------ */
+
+/* XMM15's low quadword: a register the compiled code around these calls
+   is unlikely to touch, so that it shows whose state the CPU holds. */
+static uint64_t get_xmm15(void)
+{
+    uint64_t v;
+    __asm__ volatile("movq %%xmm15, %0" : "=r"(v));
+    return v;
+}
+
+static void set_xmm15(uint64_t v)
+{
+    __asm__ volatile("movq %0, %%xmm15" ::"r"(v) : "xmm15");
+}
+
+static void test_vcpu_load(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct hv_fpu_state fs;
+    struct hv_exit e;
+    const uint64_t host = 0x1111222233334444ull, guest = 0x5555666677778888ull,
+                   guest2 = 0x99990000aaaabbbbull, guest3 = 0xccccddddeeeeffffull;
+
+    CU_ASSERT_EQUAL(hv_vcpu_load(NULL, 0), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_load(f.vcpu, 2), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_put(NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vcpu_put(f.vcpu), HV_ERR_STATE); /* not loaded */
+    CU_ASSERT_EQUAL(f.mv->loads + f.mv->puts, 0);
+
+    /* The backend's refusal is the call's: nothing stays bound. */
+    f.mv->load_status = HV_ERR_HOST;
+    CU_ASSERT_EQUAL(hv_vcpu_load(f.vcpu, HV_LOAD_GUEST_FPU), HV_ERR_HOST);
+    CU_ASSERT_EQUAL(hv_vcpu_put(f.vcpu), HV_ERR_STATE);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &fs), HV_OK);
+    f.mv->load_status = HV_OK;
+
+    /* Bound without HV_LOAD_GUEST_FPU: the state stays readable, the vCPU
+       cannot be loaded twice or destroyed, and the put reaches the backend. */
+    mh.current_cpu = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_load(f.vcpu, 0), HV_OK);
+    CU_ASSERT_EQUAL(f.mv->loads, 2);
+    CU_ASSERT_EQUAL(f.mv->load_cpu, 0);
+    CU_ASSERT_EQUAL(hv_vcpu_load(f.vcpu, 0), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(f.vcpu), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(hv_vcpu_get_fpu(f.vcpu, &fs), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_put(f.vcpu), HV_OK);
+    CU_ASSERT_EQUAL(f.mv->puts, 1);
+    CU_ASSERT_EQUAL(hv_vcpu_put(f.vcpu), HV_ERR_STATE);
+
+    /* With it, the guest's registers are the CPU's from the load to the
+       put, and no run switches them: a run finds what the CPU holds (a
+       switching run would load the image of the load, `guest`). */
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_get_fpu(f.vcpu, &fs), HV_OK);
+    memcpy(fs.xmm[15], &guest, sizeof(guest));
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_set_fpu(f.vcpu, &fs), HV_OK);
+    mh.current_cpu = 3;
+    set_xmm15(host);
+    hv_status_t load = hv_vcpu_load(f.vcpu, HV_LOAD_GUEST_FPU);
+    uint64_t after_load = get_xmm15();
+    hv_status_t run1 = hv_vcpu_run(f.vcpu, &e);
+    uint64_t at_run1 = f.mv->xmm15_at_run;
+    set_xmm15(guest2); /* as the guest would, while it runs */
+    hv_status_t run2 = hv_vcpu_run(f.vcpu, &e);
+    uint64_t at_run2 = f.mv->xmm15_at_run;
+    set_xmm15(guest3);
+    hv_status_t get = hv_vcpu_get_fpu(f.vcpu, &fs);
+    hv_status_t set = hv_vcpu_set_fpu(f.vcpu, &fs);
+    hv_status_t put = hv_vcpu_put(f.vcpu);
+    uint64_t after_put = get_xmm15();
+    CU_ASSERT_EQUAL(load, HV_OK);
+    CU_ASSERT_EQUAL(f.mv->load_cpu, 3);
+    CU_ASSERT_EQUAL(after_load, guest);
+    CU_ASSERT_EQUAL(run1, HV_OK);
+    CU_ASSERT_EQUAL(at_run1, guest);
+    CU_ASSERT_EQUAL(run2, HV_OK);
+    CU_ASSERT_EQUAL(at_run2, guest2);
+    CU_ASSERT_EQUAL(get, HV_ERR_BUSY); /* the image is not in memory meanwhile */
+    CU_ASSERT_EQUAL(set, HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(put, HV_OK);
+    CU_ASSERT_EQUAL(after_put, host);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_get_fpu(f.vcpu, &fs), HV_OK);
+    uint64_t saved;
+    memcpy(&saved, fs.xmm[15], sizeof(saved));
+    CU_ASSERT_EQUAL(saved, guest3);
+
+    /* Runs after the put switch again: the guest's image goes in. */
+    set_xmm15(host);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &e), HV_OK);
+    CU_ASSERT_EQUAL(f.mv->xmm15_at_run, guest3);
+
+    /* A put on another CPU: unbound, but that CPU's registers are not the
+       guest's, so none of it is taken (nor the backend's put made). */
+    unsigned puts = f.mv->puts;
+    mh.current_cpu = 0;
+    set_xmm15(host);
+    load = hv_vcpu_load(f.vcpu, HV_LOAD_GUEST_FPU);
+    set_xmm15(guest);
+    mh.current_cpu = 1;
+    put = hv_vcpu_put(f.vcpu);
+    after_put = get_xmm15();
+    CU_ASSERT_EQUAL(load, HV_OK);
+    CU_ASSERT_EQUAL(put, HV_ERR_STATE);
+    CU_ASSERT_EQUAL(after_put, guest);
+    CU_ASSERT_EQUAL(f.mv->puts, puts);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_get_fpu(f.vcpu, &fs), HV_OK);
+    memcpy(&saved, fs.xmm[15], sizeof(saved));
+    CU_ASSERT_EQUAL(saved, guest3); /* the image of the load */
+    CU_ASSERT_EQUAL(hv_vcpu_put(f.vcpu), HV_ERR_STATE);
+    mh.current_cpu = 0;
+
+    /* A running vCPU can be neither loaded nor put. */
+    f.vcpu->running = 1;
+    CU_ASSERT_EQUAL(hv_vcpu_load(f.vcpu, 0), HV_ERR_BUSY);
+    f.vcpu->running = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_load(f.vcpu, 0), HV_OK);
+    f.vcpu->running = 1;
+    CU_ASSERT_EQUAL(hv_vcpu_put(f.vcpu), HV_ERR_BUSY);
+    f.vcpu->running = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_put(f.vcpu), HV_OK);
+    fixture_down(&f);
+}
+
 static void test_fpu_state(void)
 {
     struct fixture f;
@@ -1248,6 +1372,7 @@ int main(void)
     CU_add_test(s, "dirty harvest unsupported", test_dirty_unsupported);
     CU_add_test(s, "vCPU arguments and events", test_vcpu_args);
     CU_add_test(s, "x87/SSE state get/set", test_fpu_state);
+    CU_add_test(s, "hv_vcpu_load / hv_vcpu_put", test_vcpu_load);
     CU_add_test(s, "run: CPUID dispatch and RIP advance", test_run_cpuid_policy);
     CU_add_test(s, "CPUID filter", test_cpuid_filter);
     CU_add_test(s, "XCR0 checks", test_xcr0_valid);

@@ -269,6 +269,24 @@ static void undo_vcpu(void)
     vcpu = NULL;
 }
 
+/* hv_vcpu_load with HV_LOAD_GUEST_FPU: the host's x87/SSE area, kept
+   until the vCPU is destroyed (teardown_vm). */
+static void setup_vm_vcpu(void)
+{
+    setup_vm();
+    CU_ASSERT_EQUAL_FATAL(op_vcpu(), HV_OK);
+}
+
+static hv_status_t op_load(void)
+{
+    return hv_vcpu_load(vcpu, HV_LOAD_GUEST_FPU);
+}
+
+static void undo_load(void)
+{
+    CU_ASSERT_EQUAL(hv_vcpu_put(vcpu), HV_OK);
+}
+
 /* Map 4 MiB of RAM at an odd place: 4 KiB and 2 MiB leaves, new tables. */
 static hv_status_t op_map(void)
 {
@@ -749,6 +767,7 @@ static const struct scenario core_scenarios[] = {
     {"ctx create", NULL, op_ctx, undo_ctx, NULL, HV_OK, HV_OK, 0},
     {"vm create", setup_ctx, op_vm, undo_vm, teardown_vm, HV_OK, HV_OK, 0},
     {"vcpu create", setup_vm, op_vcpu, undo_vcpu, teardown_vm, HV_OK, HV_OK, 0},
+    {"vcpu load", setup_vm_vcpu, op_load, undo_load, teardown_vm, HV_OK, HV_OK, 0},
     {"vm map", setup_vm, op_map, undo_map, teardown_vm, HV_OK, HV_OK, 0},
     {"unmap split", setup_mapped, op_unmap_split, undo_unmap_split, teardown_vm, HV_OK, HV_OK, 0},
     {"protect split", setup_mapped, op_protect_split, undo_protect_split, teardown_vm, HV_OK, HV_OK,
