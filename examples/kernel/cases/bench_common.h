@@ -42,6 +42,7 @@ struct bench_vm {
     uint32_t cmd;        /* answer to the guest's next IN */
     unsigned long exits; /* exits served since the last command */
     uint64_t npf_mapped; /* pages mapped at BENCH_NPF_GPA.. */
+    bool unloaded;       /* run without hv_vcpu_load (the *_unloaded figures) */
     struct hv_exit exit;
 };
 

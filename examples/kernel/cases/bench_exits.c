@@ -8,12 +8,15 @@
  *   cpuid         CPUID leaf 0 answered by libhv's policy
  *   hypercall_exit an unknown hypercall returned to the embedder
  *   io_out        OUT returned to the embedder's run loop and re-entered
+ *   io_out_unloaded the same with a run loop that does not hv_vcpu_load
  *   mmio_handler  a load from MMIO completed by a registered handler
  *   mmio_exit     a load from MMIO completed by the embedder (HV_EXIT_MMIO)
  *   npf_map       a load from an unmapped page the embedder then maps
  *
  * Each is in instructions per operation, loop overhead subtracted, with
- * its ratio to the floor that fits it (bench_common.h).
+ * its ratio to the floor that fits it (bench_common.h). The embedder's loop
+ * keeps the vCPU loaded (hv_vcpu_load with HV_LOAD_GUEST_FPU) while it
+ * serves a command, except for the *_unloaded figures.
  */
 #include "bench_common.h"
 
@@ -21,15 +24,17 @@ struct figure {
     const char *name;
     uint32_t cmd;
     int floor; /* enum bench_floor */
+    bool unloaded;
 };
 
 static const struct figure figures[] = {
-    {"cpuid", BENCH_CMD_CPUID, BENCH_FLOOR_CPUID},
-    {"hypercall_exit", BENCH_CMD_HC, BENCH_FLOOR_VMMCALL},
-    {"io_out", BENCH_CMD_OUT, BENCH_FLOOR_OUT},
-    {"mmio_handler", BENCH_CMD_MMIO_H, BENCH_FLOOR_VMMCALL},
-    {"mmio_exit", BENCH_CMD_MMIO_E, BENCH_FLOOR_VMMCALL},
-    {"npf_map", BENCH_CMD_NPF, BENCH_FLOOR_VMMCALL},
+    {"cpuid", BENCH_CMD_CPUID, BENCH_FLOOR_CPUID, false},
+    {"hypercall_exit", BENCH_CMD_HC, BENCH_FLOOR_VMMCALL, false},
+    {"io_out", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false},
+    {"io_out_unloaded", BENCH_CMD_OUT, BENCH_FLOOR_OUT, true},
+    {"mmio_handler", BENCH_CMD_MMIO_H, BENCH_FLOOR_VMMCALL, false},
+    {"mmio_exit", BENCH_CMD_MMIO_E, BENCH_FLOOR_VMMCALL, false},
+    {"npf_map", BENCH_CMD_NPF, BENCH_FLOOR_VMMCALL, false},
 };
 
 static const char *const floor_names[BENCH_FLOOR_COUNT] = {"bare_vmmcall", "bare_cpuid",
@@ -73,7 +78,9 @@ static int case_exits(struct kcase_ctx *kc)
         uint64_t c;
         if (!bench_selected(figures[i].name))
             continue;
+        b.unloaded = figures[i].unloaded;
         rc = bench_measure(&b, figures[i].cmd, NULL, &c);
+        b.unloaded = false;
         if (!rc)
             bench_print(be, figures[i].name, c, floor_names[figures[i].floor],
                         floor[figures[i].floor]);

@@ -201,7 +201,26 @@ static int unexpected(struct bench_vm *b, const char *what)
  * the exits the benchmark guest makes until it halts. This loop's own
  * instructions are part of the io_out, mmio_exit and npf_map figures.
  */
+static int serve_exits(struct bench_vm *b);
+
+/* The vCPU bound to this CPU around the loop, its x87/SSE state kept
+   loaded (hv_vcpu_load: this kernel uses no FPU or SSE register), unless
+   b->unloaded asks for plain runs. */
 static int serve(struct bench_vm *b)
+{
+    if (b->unloaded)
+        return serve_exits(b);
+    hv_status_t st = hv_vcpu_load(b->vcpu, HV_LOAD_GUEST_FPU);
+    if (st != HV_OK)
+        return kcase_fail(b->kc, "hv_vcpu_load: %s", hv_status_str(st));
+    int r = serve_exits(b);
+    st = hv_vcpu_put(b->vcpu);
+    if (st != HV_OK)
+        return kcase_fail(b->kc, "hv_vcpu_put: %s", hv_status_str(st));
+    return r;
+}
+
+static int serve_exits(struct bench_vm *b)
 {
     struct hv_exit *e = &b->exit;
     for (;;) {

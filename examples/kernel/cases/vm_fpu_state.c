@@ -8,6 +8,7 @@
  * must be refused and change nothing, and the host's own x87/SSE state,
  * set before the run, must come back whole.
  */
+#include "core/objects.h"
 #include "core/util.h"
 #include "cpu.h"
 #include "vm_harness.h"
@@ -224,6 +225,164 @@ static int case_fpu_state(struct kcase_ctx *kc)
     return rc;
 }
 
+/* GDTR's limit (SGDT): VM exits on VMX leave it 0xffff (SDM Vol. 3C
+   28.5.2) until the library loads the host's back. */
+static uint16_t gdt_limit(void)
+{
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } d;
+    __asm__ volatile("sgdt %0" : "=m"(d));
+    return d.limit;
+}
+
+/* The CPU's x87/SSE registers against XMM0/XMM15/MXCSR of a guest. */
+static int cpu_holds(struct kcase_ctx *kc, const char *when, const uint8_t *xmm0,
+                     const uint8_t *xmm15, uint32_t mxcsr)
+{
+    uint8_t img[512] __attribute__((aligned(16)));
+    fx_save(img);
+    if (hv_memcmp(img + FX_XMM0, xmm0, 16) || hv_memcmp(img + FX_XMM0 + 15 * 16, xmm15, 16) ||
+        rd32(img + FX_MXCSR) != mxcsr)
+        return kcase_fail(kc,
+                          "%s: the CPU holds XMM0 %08x.. XMM15 %08x.. MXCSR %x, not the "
+                          "guest's %08x.. %08x.. %x",
+                          when, rd32(img + FX_XMM0), rd32(img + FX_XMM0 + 15 * 16),
+                          rd32(img + FX_MXCSR), rd32(xmm0), rd32(xmm15), mxcsr);
+    return 0;
+}
+
+/* One hv_vcpu_run of a, the exit it must end with. */
+static int run_to(struct vmt *t, uint32_t reason)
+{
+    hv_status_t st = hv_vcpu_run(t->vcpu, &t->exit);
+    if (st != HV_OK || t->exit.reason != reason)
+        return kcase_fail(t->kc, "hv_vcpu_run: %s, exit %s, expected %s", hv_status_str(st),
+                          vmt_exit_name(t->exit.reason), vmt_exit_name(reason));
+    return 0;
+}
+
+/*
+ * vm.load: hv_vcpu_load with HV_LOAD_GUEST_FPU around the fpu guest's two
+ * runs (to its report OUT, then to its HLT). The guest's x87/SSE state is
+ * the CPU's from the load (the values set) to the put (the values the
+ * guest left, still there after the runs return: no run switches it);
+ * the host's comes back whole at the put. Meanwhile the state cannot be
+ * read, the vCPU neither loaded again nor destroyed; a run while it is
+ * bound to another CPU is refused without entering the guest; another
+ * vCPU, not loaded, runs on this CPU between the two runs (its own switch
+ * keeps the loaded guest's registers); on VMX the GDTR limit a VM exit
+ * leaves (0xffff) stays until the put, which restores it.
+ */
+static int case_load(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct vmt a, b;
+    struct hv_fpu_state set, got;
+    uint8_t kernel_fpu[512] __attribute__((aligned(16)));
+    uint8_t host_set[512] __attribute__((aligned(16)));
+    uint8_t host_after[512] __attribute__((aligned(16)));
+    struct hv_caps caps;
+    hv_status_t st;
+
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    hv_memset(&a, 0, sizeof(a));
+    hv_memset(&b, 0, sizeof(b));
+    hv_memset(&caps, 0, sizeof(caps));
+    caps.size = sizeof(caps);
+    int rc = hv_ctx_caps(ctx, &caps) != HV_OK ? kcase_fail(kc, "hv_ctx_caps failed") : 0;
+    bool vmx = caps.backend == HV_BACKEND_VMX;
+    if (!rc)
+        rc = vmt_create(kc, ctx, &a, &guest_fpu);
+    if (!rc)
+        rc = vmt_create(kc, ctx, &b, &guest_fpu);
+    if (!rc && hv_vcpu_get_fpu(a.vcpu, &set) != HV_OK)
+        rc = kcase_fail(kc, "get_fpu of a new vCPU failed");
+    fill(set.xmm[0], 16, 0x21);
+    fill(set.xmm[15], 16, 0xe1);
+    set.fcw = SET_FCW;
+    set.fsw = SET_FSW;
+    set.ftw = SET_FTW;
+    hv_memcpy(set.st[0], set_st0, 10);
+    set.mxcsr = SET_MXCSR;
+    if (!rc && (hv_vcpu_set_fpu(a.vcpu, &set) != HV_OK || hv_vcpu_set_fpu(b.vcpu, &set) != HV_OK))
+        rc = kcase_fail(kc, "set_fpu refused a valid image");
+    if (rc)
+        goto out;
+
+    uint16_t gdt_host = gdt_limit();
+    fx_save(kernel_fpu);
+    host_image(host_set);
+    fx_restore(host_set);
+    st = hv_vcpu_load(a.vcpu, HV_LOAD_GUEST_FPU);
+    if (st != HV_OK) {
+        fx_restore(kernel_fpu);
+        rc = kcase_fail(kc, "hv_vcpu_load: %s", hv_status_str(st));
+        goto out;
+    }
+    rc = cpu_holds(kc, "after the load", set.xmm[0], set.xmm[15], SET_MXCSR);
+    if (!rc &&
+        (hv_vcpu_load(a.vcpu, 0) != HV_ERR_BUSY || hv_vcpu_get_fpu(a.vcpu, &got) != HV_ERR_BUSY ||
+         hv_vcpu_set_fpu(a.vcpu, &set) != HV_ERR_BUSY || hv_vcpu_destroy(a.vcpu) != HV_ERR_BUSY))
+        rc = kcase_fail(kc, "a loaded vCPU: load, get_fpu, set_fpu or destroy not refused");
+    /* Bound to another CPU (as if this thread had moved): refused before
+       the entry, the guest untouched. */
+    if (!rc) {
+        a.vcpu->loaded_cpu ^= 1;
+        st = hv_vcpu_run(a.vcpu, &a.exit);
+        a.vcpu->loaded_cpu ^= 1;
+        if (st != HV_ERR_STATE)
+            rc = kcase_fail(kc, "a run away from the CPU of the load: %s, not HV_ERR_STATE",
+                            hv_status_str(st));
+    }
+    if (!rc)
+        rc = run_to(&a, HV_EXIT_IO);
+    if (!rc && (a.exit.io.port != PORT_MARK || a.exit.io.data != 1))
+        rc = kcase_fail(kc, "first exit: port 0x%x value %llu, not the report's MARK 1",
+                        a.exit.io.port, (unsigned long long)a.exit.io.data);
+    if (!rc && vmx && gdt_limit() != 0xffff)
+        rc = kcase_fail(kc, "VMX, loaded: GDTR limit 0x%x between runs, expected the exit's 0xffff",
+                        gdt_limit());
+    /* Another vCPU on this CPU meanwhile, with the usual switch. */
+    if (!rc)
+        rc = vmt_run_until(&b, HV_EXIT_HLT);
+    if (!rc)
+        rc = report_check(kc, b.ram + FPU_REPORT, &set);
+    if (!rc)
+        rc = run_to(&a, HV_EXIT_HLT);
+    if (!rc)
+        rc = cpu_holds(kc, "after the last run", new_xmm0, new_xmm15, NEW_MXCSR);
+    st = hv_vcpu_put(a.vcpu);
+    fx_save(host_after);
+    fx_restore(kernel_fpu);
+    if (!rc && st != HV_OK)
+        rc = kcase_fail(kc, "hv_vcpu_put: %s", hv_status_str(st));
+    if (!rc)
+        rc = host_check(kc, host_set, host_after);
+    if (!rc && gdt_limit() != gdt_host)
+        rc = kcase_fail(kc, "GDTR limit 0x%x after the put, not the host's 0x%x", gdt_limit(),
+                        gdt_host);
+    if (!rc)
+        rc = report_check(kc, a.ram + FPU_REPORT, &set);
+    if (!rc && hv_vcpu_get_fpu(a.vcpu, &got) != HV_OK)
+        rc = kcase_fail(kc, "get_fpu after the put failed");
+    if (!rc)
+        rc = result_check(kc, &got, got.mxcsr_mask);
+    if (!rc && hv_vcpu_put(a.vcpu) != HV_ERR_STATE)
+        rc = kcase_fail(kc, "a second put was not refused");
+    if (!rc)
+        kprintf("vm.load: guest x87/SSE state in the CPU from load to put, host's back; run "
+                "elsewhere refused; another vCPU ran between%s\n",
+                vmx ? "; GDTR limit restored at the put" : "");
+out:
+    vmt_destroy(&a);
+    vmt_destroy(&b);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
 #define MSR_EFER   0xc0000080u
 #define EFER_FFXSR (1ull << 14) /* AMD fast FXSAVE/FXRSTOR (APM Vol. 2 3.1.7) */
 
@@ -277,4 +436,5 @@ static int case_fpu_ffxsr(struct kcase_ctx *kc)
 static const struct kcase vm_fpu_state_cases[] KCASE_TABLE = {
     {"vm.fpu_state", case_fpu_state, 0},
     {"vm.fpu_ffxsr", case_fpu_ffxsr, 0},
+    {"vm.load", case_load, 0},
 };

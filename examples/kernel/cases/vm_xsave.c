@@ -27,6 +27,8 @@
  * a CPU model with PKRU (max) takes 0x207 there, which the library
  * undoes at the next entry: the case reports it and checks that XGETBV
  * reads x87 again.
+ * vm.xsave_load runs the same with the vCPU loaded (hv_vcpu_load with
+ * HV_LOAD_GUEST_FPU) around the runs and put for the embedder's side.
  */
 #include "core/cpu.h"
 #include "core/util.h"
@@ -90,6 +92,9 @@ struct xs_run {
     unsigned ins;
     int rc;
     bool avx512;
+    /* vm.xsave_load: the vCPU loaded with HV_LOAD_GUEST_FPU around the
+       runs, put only for the embedder's side between them. */
+    bool loaded;
     uint8_t host1[512], host2[512], guest1[512], guest2[512];
     uint8_t img[HV_XSAVE_MAX_SIZE] __attribute__((aligned(64)));
     uint8_t buf[512];
@@ -221,8 +226,15 @@ static uint32_t answer(struct vmt *t, uint16_t port, uint8_t size)
     x->ins++;
     if (x->ins == 1)
         return 1u | (x->avx512 ? 2u : 0u);
+    /* Loaded, the CPU holds the guest's registers: the embedder's side
+       (the host's YMM, the state API) needs the put first. */
+    hv_status_t st;
+    if (x->loaded && !x->rc && (st = hv_vcpu_put(t->vcpu)) != HV_OK)
+        x->rc = kcase_fail(x->kc, "hv_vcpu_put: %s", hv_status_str(st));
     if (!x->rc)
         x->rc = x->ins == 4 ? at_in_avx512(t, x) : at_in(t, x);
+    if (x->loaded && !x->rc && (st = hv_vcpu_load(t->vcpu, HV_LOAD_GUEST_FPU)) != HV_OK)
+        x->rc = kcase_fail(x->kc, "hv_vcpu_load: %s", hv_status_str(st));
     return 0;
 }
 
@@ -305,7 +317,11 @@ static int run_case(struct kcase_ctx *kc, struct xs_run *x)
     t.arg = x;
     if (!rc) {
         ymm_load(x->host1);
-        rc = vmt_run_until(&t, HV_EXIT_HLT);
+        hv_status_t st = x->loaded ? hv_vcpu_load(t.vcpu, HV_LOAD_GUEST_FPU) : HV_OK;
+        rc = st == HV_OK ? vmt_run_until(&t, HV_EXIT_HLT)
+                         : kcase_fail(kc, "hv_vcpu_load: %s", hv_status_str(st));
+        if (x->loaded && st == HV_OK && (st = hv_vcpu_put(t.vcpu)) != HV_OK && !rc)
+            rc = kcase_fail(kc, "hv_vcpu_put: %s", hv_status_str(st));
         ymm_store(x->buf);
     }
     if (!rc && x->rc)
@@ -343,8 +359,9 @@ static int run_case(struct kcase_ctx *kc, struct xs_run *x)
     return rc;
 }
 
-static int case_xsave(struct kcase_ctx *kc)
+static int xsave_case(struct kcase_ctx *kc, bool loaded)
 {
+    const char *name = loaded ? "vm.xsave_load" : "vm.xsave";
     uint32_t r[4];
     cpuid(1, 0, r);
     bool avx = ((r[2] >> 26) & 1) && ((r[2] >> 28) & 1);
@@ -353,12 +370,13 @@ static int case_xsave(struct kcase_ctx *kc)
         avx = (r[0] & 7) == 7;
     }
     if (!avx) {
-        kprintf("vm.xsave: skipped: no AVX on this CPU\n");
+        kprintf("%s: skipped: no AVX on this CPU\n", name);
         return 0;
     }
     static struct xs_run x;
     hv_memset(&x, 0, sizeof(x));
     x.kc = kc;
+    x.loaded = loaded;
     pattern(x.host1, 0x11000000u, 0);
     pattern(x.host2, 0x22000000u, 0);
     pattern(x.guest1, 0x5a000000u, 0);
@@ -378,13 +396,27 @@ static int case_xsave(struct kcase_ctx *kc)
         rc = kcase_fail(kc, "the host's XCR0 is 0x%lx after the runs, not 7",
                         (unsigned long)xcr0_after);
     if (!rc)
-        kprintf("vm.xsave: XSETBV checked (#UD, %u #GP), YMM0-15 kept and isolated across "
-                "exits, read and written through the API%s\n",
-                x.avx512 ? 5u : 4u,
+        kprintf("%s: XSETBV checked (#UD, %u #GP), YMM0-15 kept and isolated across "
+                "exits, read and written through the API%s%s\n",
+                name, x.avx512 ? 5u : 4u, loaded ? ", the vCPU loaded around the runs" : "",
                 x.avx512 ? "; AVX-512: ZMM16/ZMM31/ZMM15 upper/K1/K7 too" : " (no AVX-512)");
     return rc;
 }
 
+static int case_xsave(struct kcase_ctx *kc)
+{
+    return xsave_case(kc, false);
+}
+
+/* The same with hv_vcpu_load (HV_LOAD_GUEST_FPU) around the runs: AVX the
+   guest enables while loaded is switched at the put and the next load
+   (core/vcpu_load.c), the host's YMM come back at every put. */
+static int case_xsave_load(struct kcase_ctx *kc)
+{
+    return xsave_case(kc, true);
+}
+
 static const struct kcase vm_xsave_cases[] KCASE_TABLE = {
     {"vm.xsave", case_xsave, 0},
+    {"vm.xsave_load", case_xsave_load, 0},
 };
