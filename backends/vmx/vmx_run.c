@@ -87,8 +87,9 @@ void vmx_flush_for_entry(struct hv_vcpu *vcpu)
     vmx_vcpu_of(vcpu)->ept_gen = gen;
 }
 
-/* Per-CPU invalidation before entering (see vmx_cpu.c on VPIDs). */
-static void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
+/* Per-CPU invalidation before entering (see vmx_cpu.c on VPIDs). Inline
+   in both instances of run_inner. */
+static inline __attribute__((always_inline)) void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vm *vm = vmx_vm_of(vcpu->vm);
@@ -114,8 +115,7 @@ static void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
  * host's pending interrupt is taken right after it. On hardware it costs
  * one extra exit per VMX_PREEMPT_TSC TSC cycles of IF=0 guest time.
  */
-
-static void arm_timer(struct hv_vcpu *vcpu)
+static inline __attribute__((always_inline)) void arm_timer(struct hv_vcpu *vcpu)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
@@ -173,7 +173,11 @@ static bool handle_internal(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual,
     }
 }
 
-static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+/* Inlined twice (vmx_run): for a vCPU hv_vcpu_load bound to its CPU
+   (loaded) and for the others, so that neither tests the other's case. */
+static inline __attribute__((always_inline)) hv_status_t run_inner(struct hv_vcpu *vcpu,
+                                                                   struct hv_vexit *ex,
+                                                                   const bool loaded)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
@@ -210,8 +214,7 @@ static hv_status_t run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         }
         /* hv_vcpu_load bound it to another CPU: its VMCS holds that CPU's
            host state (vmx_load). */
-        bool loaded = vcpu->loaded;
-        if (__builtin_expect(loaded && cpu != vcpu->loaded_cpu, 0)) {
+        if (loaded && __builtin_expect(cpu != vcpu->loaded_cpu, 0)) {
             vmx_vmcs_end(flags);
             return HV_ERR_STATE;
         }
@@ -357,8 +360,18 @@ void vmx_xcr0_changed(struct hv_vcpu *vcpu)
     vmx_vcpu_of(vcpu)->xcr0_guest = vcpu->xcr0 != HV_XCR0_X87;
 }
 
+static __attribute__((noinline)) hv_status_t run_loaded(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    return run_inner(vcpu, ex, true);
+}
+
+static __attribute__((noinline)) hv_status_t run_plain(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    return run_inner(vcpu, ex, false);
+}
+
 /* x87/SSE state is switched by the core around the whole run loop (core/fpu.h). */
 hv_status_t vmx_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    return run_inner(vcpu, ex);
+    return vcpu->loaded ? run_loaded(vcpu, ex) : run_plain(vcpu, ex);
 }
