@@ -89,7 +89,8 @@ void vmx_flush_for_entry(struct hv_vcpu *vcpu)
 
 /* Per-CPU invalidation before entering (see vmx_cpu.c on VPIDs). Inline
    in both instances of run_inner. */
-static inline __attribute__((always_inline)) void flush_before_entry(struct hv_vcpu *vcpu, uint32_t cpu)
+static inline __attribute__((always_inline)) void flush_before_entry(struct hv_vcpu *vcpu,
+                                                                     uint32_t cpu)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vm *vm = vmx_vm_of(vcpu->vm);
@@ -175,9 +176,8 @@ static bool handle_internal(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual,
 
 /* Inlined twice (vmx_run): for a vCPU hv_vcpu_load bound to its CPU
    (loaded) and for the others, so that neither tests the other's case. */
-static inline __attribute__((always_inline)) hv_status_t run_inner(struct hv_vcpu *vcpu,
-                                                                   struct hv_vexit *ex,
-                                                                   const bool loaded)
+static inline __attribute__((always_inline)) hv_status_t
+run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex, const bool loaded)
 {
     struct vmx_ctx *vc = vmx_ctx_of_vcpu(vcpu);
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
