@@ -73,6 +73,19 @@ static const uint8_t set_st0[10] = {0x35, 0xc2, 0x68, 0x21, 0xa2,
 #define SET_FTW   0x20u   /* R5 (ST0 with TOP = 5) valid */
 #define SET_MXCSR 0x5f80u /* RC = 10 (up), all masked */
 
+/* The embedder's values for the guest in an image from get_fpu: the
+   SET_* ones and XMM0/XMM15 filled from the seeds given. */
+static void guest_image(struct hv_fpu_state *set, uint8_t xmm0_seed, uint8_t xmm15_seed)
+{
+    fill(set->xmm[0], 16, xmm0_seed);
+    fill(set->xmm[15], 16, xmm15_seed);
+    set->fcw = SET_FCW;
+    set->fsw = SET_FSW;
+    set->ftw = SET_FTW;
+    hv_memcpy(set->st[0], set_st0, 10);
+    set->mxcsr = SET_MXCSR;
+}
+
 /* The host's x87/SSE state around the run: every register its own. */
 static void host_image(uint8_t *img)
 {
@@ -167,13 +180,7 @@ static int fpu_exchange(struct kcase_ctx *kc, struct hv_ctx *ctx, const char *na
                         got.mxcsr_mask, HV_FPU_FCW_INIT, HV_FPU_MXCSR_INIT, mask);
 
     hv_memcpy(&set, &got, sizeof(set));
-    fill(set.xmm[0], 16, 0x10);
-    fill(set.xmm[15], 16, 0xf0);
-    set.fcw = SET_FCW;
-    set.fsw = SET_FSW;
-    set.ftw = SET_FTW;
-    hv_memcpy(set.st[0], set_st0, 10);
-    set.mxcsr = SET_MXCSR;
+    guest_image(&set, 0x10, 0xf0);
     if (!rc && hv_vcpu_set_fpu(t.vcpu, &set) != HV_OK)
         rc = kcase_fail(kc, "set_fpu refused a valid image");
 
@@ -300,13 +307,7 @@ static int case_load(struct kcase_ctx *kc)
         rc = vmt_create(kc, ctx, &b, &guest_fpu);
     if (!rc && hv_vcpu_get_fpu(a.vcpu, &set) != HV_OK)
         rc = kcase_fail(kc, "get_fpu of a new vCPU failed");
-    fill(set.xmm[0], 16, 0x21);
-    fill(set.xmm[15], 16, 0xe1);
-    set.fcw = SET_FCW;
-    set.fsw = SET_FSW;
-    set.ftw = SET_FTW;
-    hv_memcpy(set.st[0], set_st0, 10);
-    set.mxcsr = SET_MXCSR;
+    guest_image(&set, 0x21, 0xe1);
     if (!rc && (hv_vcpu_set_fpu(a.vcpu, &set) != HV_OK || hv_vcpu_set_fpu(b.vcpu, &set) != HV_OK))
         rc = kcase_fail(kc, "set_fpu refused a valid image");
     if (rc)
