@@ -121,6 +121,9 @@ struct svm_vcpu {
     /* XCR0 as the guest left it when it differs from vcpu->xcr0: an
        XSETBV the CPU did not intercept (svm_xcr0.h); 0 otherwise. */
     uint64_t xcr0_native;
+    /* The host's XCR0 while svm_run's entry for a host with CR4.OSXSAVE
+       holds the guest's (svm_entry.S XCR0_ENTER/XCR0_LEAVE). */
+    uint64_t host_xcr0;
 };
 
 static inline struct svm_ctx *svm_ctx_of(const struct hv_ctx *ctx)

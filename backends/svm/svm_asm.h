@@ -16,6 +16,7 @@
 #define HV_VCPU_EXIT_READY 0xb1
 #define HV_VCPU_LOADED     0xb2
 #define HV_VCPU_LOADED_CPU 0xb4
+#define HV_VCPU_XCR0       0x560
 #define HV_VCPU_ARCH       0x300
 
 /* struct hv_vm, struct hv_ctx (core/objects.h), struct hv_host_ops. */
@@ -37,6 +38,7 @@
 #define SVM_VCPU_VMCB_PA      0x08
 #define SVM_VCPU_SERIAL       0x10
 #define SVM_VCPU_IRET_PENDING 0x19
+#define SVM_VCPU_HOST_XCR0    0x38
 
 /* The VMCB's state save area at 400h (APM Vol. 2 Table B-2). */
 #define VMCB_RSP 0x5d8

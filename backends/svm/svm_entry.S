@@ -37,11 +37,13 @@
  * then the entry when nothing unusual is due. Anything else ends in C
  * before the entry, after STGI: a CPU out of range or not enabled, an
  * ASID whose last run on this CPU was another vCPU's (TLB control), IRET
- * bookkeeping, a host with CR4.OSXSAVE, a guest XCR0 other than x87 or a
- * CPU with PKU (XCR0 and PKRU switches), a vCPU hv_vcpu_load bound to
+ * bookkeeping, a guest XCR0 other than x87 on a host without CR4.OSXSAVE
+ * or a CPU with PKU (XCR0 and PKRU switches), a vCPU hv_vcpu_load bound to
  * another CPU: svm_run_c (svm_run.c) then does the whole run, asking for
- * the CPU number again. A vCPU bound to this CPU skips the host's VMSAVE
- * (svm_load made it). After the exit: the guest's RAX/RSP to
+ * the CPU number again. A host with CR4.OSXSAVE (any kernel that uses AVX)
+ * takes a second expansion of the same entry that switches XCR0 itself
+ * (XCR0_ENTER/XCR0_LEAVE). A vCPU bound to this CPU skips the host's
+ * VMSAVE (svm_load made it). After the exit: the guest's RAX/RSP to
  * vcpu->gpr, the host's registers back, STGI, and either the exit a fast
  * path filled (vcpu->exit_ready: HV_OK) or the full path's loop,
  * svm_run_full (svm_run.c), as a tail call.
@@ -149,6 +151,137 @@
     .popsection
 .endm
 
+/*
+ * svm_run's pieces, expanded once for a host without CR4.OSXSAVE and once
+ * for one with it (XCR0 switched between them).
+ *
+ * ENTRY_SETUP: with the checks passed (EAX and ECX the CPU number, RDX
+ * its svm_cpu, R14 the svm_vcpu), the state the world switch needs.
+ */
+.macro ENTRY_SETUP
+    /* Where kicks and the SLAT grace period find it (before the guest-mode
+       epoch turns odd). */
+    mov %eax, HV_VCPU_HOST_CPU(%rbx)
+    mov SVM_VCPU_VMCB(%r14), %r8
+    mov HV_VCPU_RAX(%rbx), %rsi
+    mov %rsi, VMCB_RAX(%r8)
+    mov HV_VCPU_RSP(%rbx), %rsi
+    mov %rsi, VMCB_RSP(%r8)
+    mov %r8, F_VMCBVA(%rsp)
+    mov SVM_VCPU_VMCB_PA(%r14), %rsi
+    mov %rsi, F_VMCBPA(%rsp)
+    mov SVM_CPU_HOST_AREA_PA(%rdx), %rax
+    mov %rax, F_HOST(%rsp)
+    cmpb $0, HV_VCPU_LOADED(%rbx)
+    jne .Lloaded\@
+    vmsave %rax          /* host's hidden segment and syscall MSR state */
+.Lsaved\@:
+    mov VMCB_CR2(%r8), %rax
+    mov %rax, %cr2
+
+    /* A vCPU hv_vcpu_load bound to this CPU: svm_load VMSAVEd the
+       host's state into this area already. Bound elsewhere, the run is
+       svm_run_c's to refuse. */
+    .pushsection .text.unlikely, "ax", @progbits
+.Lloaded\@:
+    cmp HV_VCPU_LOADED_CPU(%rbx), %ecx
+    jne .Lbail
+    jmp .Lsaved\@
+    .popsection
+.endm
+
+/* After the world switch: the guest's CR2 into the VMCB (RSI: the VMCB),
+   before any C code could take a page fault. */
+.macro EXIT_CR2
+    mov F_VMCBVA(%rsp), %rsi
+    mov %cr2, %rcx
+    mov %rcx, VMCB_CR2(%rsi)
+.endm
+
+/* The guest's RAX/RSP into the vCPU, then the exit a fast path filled
+   (HV_OK) or the full path's loop (RSI: the VMCB). */
+.macro EXIT_RETURN
+    mov F_VCPU(%rsp), %rdi
+    mov VMCB_RAX(%rsi), %rcx
+    mov %rcx, HV_VCPU_RAX(%rdi)
+    mov VMCB_RSP(%rsi), %rdx
+    mov %rdx, HV_VCPU_RSP(%rdi)
+
+    /* No guest value stays in a caller-saved register (RDI and RSI hold
+       the vCPU and its VMCB now), nor, once popped, in a callee-saved one
+       when STGI lets a host interrupt that caused the exit in. */
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r11d, %r11d
+    cmpb $0, HV_VCPU_EXIT_READY(%rdi)
+    je .Lfull
+    xor %eax, %eax       /* HV_OK: svm_fast_exit filled the embedder's exit */
+    add $F_SIZE, %rsp
+    HV_POP_CALLEE_SAVED
+    stgi
+    ret
+.endm
+
+/* The guest's XCR0 in, the host's kept in svm_vcpu.host_xcr0 (XGETBV and
+   XSETBV with ECX = 0, APM Vol. 3); nothing written when they are equal.
+   Keeps EAX/ECX (the CPU number) and RDX (its svm_cpu). */
+.macro XCR0_ENTER
+    mov %eax, %r9d
+    mov %rdx, %r10
+    xor %ecx, %ecx
+    xgetbv
+    shl $32, %rdx
+    or %rdx, %rax
+    mov %rax, SVM_VCPU_HOST_XCR0(%r14)
+    mov HV_VCPU_XCR0(%rbx), %rdx
+    cmp %rax, %rdx
+    je 1f
+    mov %edx, %eax
+    shr $32, %rdx
+    xsetbv
+1:
+    mov %r9d, %eax
+    mov %r9d, %ecx
+    mov %r10, %rdx
+.endm
+
+/* After the last exit, the host's XCR0 back. XCR0 as the guest left it is
+   read first: an emulator without the XSETBV intercept (QEMU's TCG) lets
+   the guest's XSETBV reach the CPU, and such a value goes to the core to
+   check and adopt (hv_xcr0_untrapped, with GIF=0 and the host's XCR0, as
+   svm_run_c does). Keeps RSI (the VMCB). */
+.macro XCR0_LEAVE
+    mov F_VCPU(%rsp), %rdi
+    mov HV_VCPU_ARCH(%rdi), %r9
+    xor %ecx, %ecx
+    xgetbv
+    shl $32, %rdx
+    or %rax, %rdx                 /* the guest's XCR0 */
+    mov SVM_VCPU_HOST_XCR0(%r9), %rax
+    cmp %rax, %rdx
+    je 1f
+    mov %rdx, %r8
+    mov %rax, %rdx
+    shr $32, %rdx
+    xsetbv
+    mov %r8, %rdx
+1:
+    cmp HV_VCPU_XCR0(%rdi), %rdx
+    jne .Luntrapped\@
+.Lxcr0_done\@:
+
+    .pushsection .text.unlikely, "ax", @progbits
+.Luntrapped\@:
+    mov %rdx, %rsi
+    call hv_xcr0_untrapped        /* (vcpu, value) */
+    mov F_VMCBVA(%rsp), %rsi
+    jmp .Lxcr0_done\@
+    .popsection
+.endm
+
     .text
     .globl svm_world_switch
     .type svm_world_switch, @function
@@ -212,64 +345,41 @@ svm_run:
     mov (%rsi,%rcx,8), %rsi
     cmp SVM_VCPU_SERIAL(%r14), %rsi
     jne .Lbail
-    /* No IRET bookkeeping (it keeps the fast path off: svm_run.c) and the
-       guest's XCR0 x87 (svm_vcpu.xcr0_switch clear, the next byte). */
-    cmpw $0, SVM_VCPU_IRET_PENDING(%r14)
-    jne .Lbail
-    /* Neither XCR0 nor PKRU to switch (svm_xcr0.h, svm_pkru.h). */
+    /* A host with CR4.OSXSAVE (one that uses AVX: its XCR0 may be
+       anything) gets XCR0 switched by the entry below. */
     mov %cr4, %rsi
     test $SVM_ASM_CR4_OSXSAVE, %esi
-    jnz .Lbail
+    jnz .Lxsave_host
+    /* No IRET bookkeeping (it keeps the fast path off: svm_run.c) and the
+       guest's XCR0 x87 (svm_vcpu.xcr0_switch clear, the next byte: on a
+       host without CR4.OSXSAVE switching it needs the C entry's CR4 dance,
+       svm_xcr0.h); no PKRU to switch (svm_pkru.h). */
+    cmpw $0, SVM_VCPU_IRET_PENDING(%r14)
+    jne .Lbail
     testl $SVM_ASM_CR4_PKE, SVM_CTX_CR4_ALLOWED(%r13)
     jnz .Lbail
 
-    /* Where kicks and the SLAT grace period find it (before the guest-mode
-       epoch turns odd). */
-    mov %eax, HV_VCPU_HOST_CPU(%rbx)
-    mov SVM_VCPU_VMCB(%r14), %r8
-    mov HV_VCPU_RAX(%rbx), %rsi
-    mov %rsi, VMCB_RAX(%r8)
-    mov HV_VCPU_RSP(%rbx), %rsi
-    mov %rsi, VMCB_RSP(%r8)
-    mov %r8, F_VMCBVA(%rsp)
-    mov SVM_VCPU_VMCB_PA(%r14), %rsi
-    mov %rsi, F_VMCBPA(%rsp)
-    mov SVM_CPU_HOST_AREA_PA(%rdx), %rax
-    mov %rax, F_HOST(%rsp)
-    cmpb $0, HV_VCPU_LOADED(%rbx)
-    jne .Lloaded
-    vmsave %rax          /* host's hidden segment and syscall MSR state */
-.Lsaved:
-    mov VMCB_CR2(%r8), %rax
-    mov %rax, %cr2
-
+    ENTRY_SETUP
     WORLD_SWITCH
+    EXIT_CR2
+    EXIT_RETURN
 
-    mov F_VMCBVA(%rsp), %rsi
-    mov %cr2, %rcx
-    mov %rcx, VMCB_CR2(%rsi)
-    mov F_VCPU(%rsp), %rdi
-    mov VMCB_RAX(%rsi), %rcx
-    mov %rcx, HV_VCPU_RAX(%rdi)
-    mov VMCB_RSP(%rsi), %rdx
-    mov %rdx, HV_VCPU_RSP(%rdi)
-
-    /* No guest value stays in a caller-saved register (RDI and RSI hold
-       the vCPU and its VMCB now), nor, once popped, in a callee-saved one
-       when STGI lets a host interrupt that caused the exit in. */
-    xor %ecx, %ecx
-    xor %edx, %edx
-    xor %r8d, %r8d
-    xor %r9d, %r9d
-    xor %r10d, %r10d
-    xor %r11d, %r11d
-    cmpb $0, HV_VCPU_EXIT_READY(%rdi)
-    je .Lfull
-    xor %eax, %eax       /* HV_OK: svm_fast_exit filled the embedder's exit */
-    add $F_SIZE, %rsp
-    HV_POP_CALLEE_SAVED
-    stgi
-    ret
+    /* The same entry for a host with CR4.OSXSAVE: XCR0 is not in the VMCB
+       (APM Vol. 2 15.5.1), so the guest's goes in after the checks and the
+       host's comes back after the last exit, both with GIF=0, as
+       svm_xcr0.h does for the C entry (the exit fast path, library code
+       only, runs with the guest's: it uses no XSAVE-managed register). */
+.Lxsave_host:
+    cmpb $0, SVM_VCPU_IRET_PENDING(%r14)
+    jne .Lbail
+    testl $SVM_ASM_CR4_PKE, SVM_CTX_CR4_ALLOWED(%r13)
+    jnz .Lbail
+    XCR0_ENTER
+    ENTRY_SETUP
+    WORLD_SWITCH
+    EXIT_CR2
+    XCR0_LEAVE
+    EXIT_RETURN
 
 .Lfull:                  /* svm_run_full(vcpu, ex) */
     mov F_EX(%rsp), %rsi
@@ -277,16 +387,6 @@ svm_run:
     HV_POP_CALLEE_SAVED
     stgi
     jmp svm_run_full
-
-    /* A vCPU hv_vcpu_load bound to this CPU: svm_load VMSAVEd the
-       host's state into this area already. Bound elsewhere, the run is
-       svm_run_c's to refuse. */
-    .pushsection .text.unlikely, "ax", @progbits
-.Lloaded:
-    cmp HV_VCPU_LOADED_CPU(%rbx), %ecx
-    jne .Lbail
-    jmp .Lsaved
-    .popsection
 
 .Lbail:                  /* svm_run_c(vcpu, ex): the run in C */
     stgi

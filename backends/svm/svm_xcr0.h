@@ -15,6 +15,10 @@
  * a component the guest's XCR0 lacks keeps the host's value and is out of
  * the guest's reach (SDM Vol. 1 13.3).
  *
+ * svm_entry.S's svm_run does the same in assembly for a host with
+ * CR4.OSXSAVE (XCR0_ENTER/XCR0_LEAVE, calling hv_xcr0_untrapped itself);
+ * these are the C entry's (svm_run_c).
+ *
  * Needed when the host runs with CR4.OSXSAVE (its XCR0 may be anything)
  * or the guest's XCR0 is not x87 (a host without CR4.OSXSAVE runs with
  * XCR0 = x87, its RESET value: clearing CR4.OSXSAVE does not reset XCR0,

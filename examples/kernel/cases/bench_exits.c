@@ -9,6 +9,9 @@
  *   hypercall_exit an unknown hypercall returned to the embedder
  *   io_out        OUT returned to the embedder's run loop and re-entered
  *   io_out_unloaded the same with a run loop that does not hv_vcpu_load
+ *   io_out_osxsave the same on a host that runs with CR4.OSXSAVE and XCR0
+ *                 x87|SSE|AVX, as a kernel using AVX does: the entry
+ *                 switches XCR0 (CPUs with XSAVE and AVX only)
  *   mmio_handler  a load from MMIO completed by a registered handler
  *   mmio_exit     a load from MMIO completed by the embedder (HV_EXIT_MMIO)
  *   npf_map       a load from an unmapped page the embedder then maps
@@ -19,26 +22,58 @@
  * serves a command, except for the *_unloaded figures.
  */
 #include "bench_common.h"
+#include "core/cpu.h"
+#include "core/xsave.h"
+#include "cpu.h"
 
 struct figure {
     const char *name;
     uint32_t cmd;
     int floor; /* enum bench_floor */
     bool unloaded;
+    bool osxsave;
 };
 
 static const struct figure figures[] = {
-    {"cpuid", BENCH_CMD_CPUID, BENCH_FLOOR_CPUID, false},
-    {"hypercall_exit", BENCH_CMD_HC, BENCH_FLOOR_VMMCALL, false},
-    {"io_out", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false},
-    {"io_out_unloaded", BENCH_CMD_OUT, BENCH_FLOOR_OUT, true},
-    {"mmio_handler", BENCH_CMD_MMIO_H, BENCH_FLOOR_VMMCALL, false},
-    {"mmio_exit", BENCH_CMD_MMIO_E, BENCH_FLOOR_VMMCALL, false},
-    {"npf_map", BENCH_CMD_NPF, BENCH_FLOOR_VMMCALL, false},
+    {"cpuid", BENCH_CMD_CPUID, BENCH_FLOOR_CPUID, false, false},
+    {"hypercall_exit", BENCH_CMD_HC, BENCH_FLOOR_VMMCALL, false, false},
+    {"io_out", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false, false},
+    {"io_out_unloaded", BENCH_CMD_OUT, BENCH_FLOOR_OUT, true, false},
+    {"io_out_osxsave", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false, true},
+    {"mmio_handler", BENCH_CMD_MMIO_H, BENCH_FLOOR_VMMCALL, false, false},
+    {"mmio_exit", BENCH_CMD_MMIO_E, BENCH_FLOOR_VMMCALL, false, false},
+    {"npf_map", BENCH_CMD_NPF, BENCH_FLOOR_VMMCALL, false, false},
 };
 
 static const char *const floor_names[BENCH_FLOOR_COUNT] = {"bare_vmmcall", "bare_cpuid",
                                                            "bare_out"};
+
+/* The host as a kernel that uses AVX runs: CR4.OSXSAVE, XCR0 x87|SSE|AVX.
+   False (nothing changed) on a CPU without XSAVE or AVX. */
+struct host_xsave {
+    uint64_t cr4, xcr0;
+};
+
+static bool host_avx_on(struct host_xsave *h)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    if (!((r[2] >> 26) & 1) || !((r[2] >> 28) & 1)) /* XSAVE, AVX */
+        return false;
+    h->cr4 = hv_read_cr4();
+    h->xcr0 = (h->cr4 & CR4_OSXSAVE) ? hv_xgetbv0() : HV_XCR0_X87;
+    hv_write_cr4(h->cr4 | CR4_OSFXSR | CR4_OSXSAVE);
+    hv_xsetbv0(HV_XCR0_X87 | HV_XCR0_SSE | HV_XCR0_AVX);
+    return true;
+}
+
+/* This kernel's own back (XCR0 before CR4: clearing CR4.OSXSAVE leaves
+   XCR0 as it is). */
+static void host_avx_off(const struct host_xsave *h)
+{
+    hv_xsetbv0(h->xcr0);
+    hv_write_cr4(h->cr4);
+}
 
 static int case_exits(struct kcase_ctx *kc)
 {
@@ -78,9 +113,16 @@ static int case_exits(struct kcase_ctx *kc)
         uint64_t c;
         if (!bench_selected(figures[i].name))
             continue;
+        struct host_xsave hx;
+        if (figures[i].osxsave && !host_avx_on(&hx)) {
+            kprintf("bench: %s skipped: no XSAVE or AVX on this CPU\n", figures[i].name);
+            continue;
+        }
         b.unloaded = figures[i].unloaded;
         rc = bench_measure(&b, figures[i].cmd, NULL, &c);
         b.unloaded = false;
+        if (figures[i].osxsave)
+            host_avx_off(&hx);
         if (!rc)
             bench_print(be, figures[i].name, c, floor_names[figures[i].floor],
                         floor[figures[i].floor]);

@@ -224,6 +224,12 @@ static uint32_t answer(struct vmt *t, uint16_t port, uint8_t size)
     (void)port;
     (void)size;
     x->ins++;
+    /* The host's XCR0 at every exit to it, whatever the guest's (x87 at
+       the first, 7 or 0xe7 later): the entries put it back. */
+    uint64_t host_xcr0 = hv_xgetbv0();
+    if (host_xcr0 != 7 && !x->rc)
+        x->rc = kcase_fail(x->kc, "host XCR0 0x%lx at the guest's IN %u, not its 7",
+                           (unsigned long)host_xcr0, x->ins);
     if (x->ins == 1)
         return 1u | (x->avx512 ? 2u : 0u);
     /* Loaded, the CPU holds the guest's registers: the embedder's side
