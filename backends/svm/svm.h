@@ -117,7 +117,6 @@ struct svm_vcpu {
     uint64_t iret_rip;
     bool nrip_save;      /* the CPU reports the next RIP (HV_FEAT_NRIP_SAVE) */
     bool decode_assists; /* ... and the IOIO segment, NPF bytes (HV_FEAT_DECODE_ASSISTS) */
-    uint32_t pkru;       /* the guest's PKRU while it does not run (svm_pkru.h) */
     /* XCR0 as the guest left it when it differs from vcpu->xcr0: an
        XSETBV the CPU did not intercept (svm_xcr0.h); 0 otherwise. */
     uint64_t xcr0_native;
@@ -228,6 +227,16 @@ unsigned svm_insn_length(const uint8_t *buf, unsigned n, int mode_bits, const ui
 #define SVM_OP_INVD            SVM_OPCODE(2, 0x080f)   /* 0F 08 */
 #define SVM_OP_XSETBV          SVM_OPCODE(3, 0xd1010f) /* 0F 01 D1 */
 unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, uint32_t opcode);
+/* The exiting MOV to CRn read at CS:RIP (svm_insn.c, for a CPU without
+   decode assists): its CR number, source GPR and length; false when the
+   bytes there are not one (fetch failed, or not 0F 22). The parse of
+   bytes already read (l64: 64-bit code, where REX prefixes count): */
+bool svm_parse_mov_to_cr(const uint8_t *b, unsigned n, bool l64, unsigned *cr, unsigned *gpr,
+                         unsigned *len);
+bool svm_insn_mov_to_cr(struct hv_vcpu *vcpu, unsigned *cr, unsigned *gpr, unsigned *len);
+/* MOV to CR4 (svm_cr4.c): emulated, or #GP injected; false when the
+   instruction could not be read (the exit goes to the embedder). */
+bool svm_cr4_write(struct hv_vcpu *vcpu);
 struct hv_fetch_regs;
 void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
 uint64_t svm_next_rip(struct hv_vcpu *vcpu, unsigned len);

@@ -27,7 +27,6 @@
 #define HV_CTX_ARCH             0xc0
 
 /* struct svm_ctx, svm_cpu, svm_vm, svm_vcpu (svm.h). */
-#define SVM_CTX_CR4_ALLOWED   0x08 /* limits.cr4_allowed */
 #define SVM_CTX_NCPUS         0x20
 #define SVM_CTX_CPU           0x28
 #define SVM_CPU_SIZE          40
@@ -47,6 +46,5 @@
 
 /* CR4 bits of the entry's checks (APM Vol. 2 3.1.3). */
 #define SVM_ASM_CR4_OSXSAVE (1 << 18)
-#define SVM_ASM_CR4_PKE     (1 << 22)
 
 #endif /* HV_SVM_SVM_ASM_H */

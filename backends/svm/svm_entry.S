@@ -38,7 +38,7 @@
  * before the entry, after STGI: a CPU out of range or not enabled, an
  * ASID whose last run on this CPU was another vCPU's (TLB control), IRET
  * bookkeeping, a guest XCR0 other than x87 on a host without CR4.OSXSAVE
- * or a CPU with PKU (XCR0 and PKRU switches), a vCPU hv_vcpu_load bound to
+ * (the XCR0 switch's CR4 dance), a vCPU hv_vcpu_load bound to
  * another CPU: svm_run_c (svm_run.c) then does the whole run, asking for
  * the CPU number again. A host with CR4.OSXSAVE (any kernel that uses AVX)
  * takes a second expansion of the same entry that switches XCR0 itself
@@ -353,11 +353,10 @@ svm_run:
     /* No IRET bookkeeping (it keeps the fast path off: svm_run.c) and the
        guest's XCR0 x87 (svm_vcpu.xcr0_switch clear, the next byte: on a
        host without CR4.OSXSAVE switching it needs the C entry's CR4 dance,
-       svm_xcr0.h); no PKRU to switch (svm_pkru.h). */
+       svm_xcr0.h). PKRU needs no switch: the guest cannot set CR4.PKE
+       (svm_cr4.c). */
     cmpw $0, SVM_VCPU_IRET_PENDING(%r14)
     jne .Lbail
-    testl $SVM_ASM_CR4_PKE, SVM_CTX_CR4_ALLOWED(%r13)
-    jnz .Lbail
 
     ENTRY_SETUP
     WORLD_SWITCH
@@ -372,8 +371,6 @@ svm_run:
 .Lxsave_host:
     cmpb $0, SVM_VCPU_IRET_PENDING(%r14)
     jne .Lbail
-    testl $SVM_ASM_CR4_PKE, SVM_CTX_CR4_ALLOWED(%r13)
-    jnz .Lbail
     XCR0_ENTER
     ENTRY_SETUP
     WORLD_SWITCH

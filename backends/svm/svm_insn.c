@@ -105,6 +105,42 @@ unsigned svm_guest_insn_len(struct hv_vcpu *vcpu, uint32_t opcode)
     return svm_insn_length(buf, n, svm_code_bits(v), op, oplen);
 }
 
+bool svm_parse_mov_to_cr(const uint8_t *b, unsigned n, bool l64, unsigned *cr, unsigned *gpr,
+                         unsigned *len)
+{
+    unsigned i = 0, rex = 0;
+    bool lock = false;
+    /* A REX prefix counts only right before the opcode (APM Vol. 3 1.2.7). */
+    for (; i < n && i < MAX_INSN; i++) {
+        if (is_legacy_prefix(b[i])) {
+            lock |= b[i] == 0xf0;
+            rex = 0;
+        } else if (l64 && (b[i] & 0xf0) == 0x40) {
+            rex = b[i];
+        } else {
+            break;
+        }
+    }
+    if (i + 3 > n || i + 3 > MAX_INSN || b[i] != 0x0f || b[i + 1] != 0x22)
+        return false;
+    /* The ModRM byte names registers whatever its mod field (APM Vol. 3
+       MOV CRn); LOCK is AMD's alternative encoding of CR8 (CR0 + 8). */
+    uint8_t modrm = b[i + 2];
+    *cr = ((modrm >> 3) & 7u) | ((rex & 4) || lock ? 8u : 0u);
+    *gpr = (modrm & 7u) | (rex & 1 ? 8u : 0u);
+    *len = i + 3;
+    return true;
+}
+
+bool svm_insn_mov_to_cr(struct hv_vcpu *vcpu, unsigned *cr, unsigned *gpr, unsigned *len)
+{
+    struct hv_fetch_regs fr;
+    uint8_t b[MAX_INSN];
+    svm_fetch_regs(vcpu, &fr);
+    unsigned n = (unsigned)hv_fetch_insn(vcpu, &fr, b, sizeof(b));
+    return svm_parse_mov_to_cr(b, n, svm_code_bits(svm_vmcb(vcpu)) == 64, cr, gpr, len);
+}
+
 /* RIP after an instruction of @p len bytes, wrapped to the code size. */
 uint64_t svm_next_rip(struct hv_vcpu *vcpu, unsigned len)
 {

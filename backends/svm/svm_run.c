@@ -9,7 +9,6 @@
 #include "svm/svm_asm.h"
 #include "svm/svm_decode_io.h"
 #include "svm/svm_decode_npf.h"
-#include "svm/svm_pkru.h"
 #include "svm/svm_xcr0.h"
 #include "core/debugreg.h"
 #include "core/util.h"
@@ -207,6 +206,11 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         ex->kind = HV_VX_XSETBV;
         set_length(vcpu, ex, SVM_OP_XSETBV);
         return true;
+    case SVM_EXIT_CR4_WRITE:
+        /* Checked and carried out here (svm_cr4.c). */
+        if (svm_cr4_write(vcpu))
+            return false;
+        break;
     case SVM_EXIT_INVD:
         /* INVD would discard host cache lines; as a guest it is a no-op. */
         if (skip_insn(vcpu, SVM_OP_INVD))
@@ -234,8 +238,8 @@ static bool handle_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 /*
  * The entry for the rare cases, out of line so that svm_run's common one
  * (none of them) costs it a few tests: the ASID may hold stale entries on
- * this CPU (svm_asid.c), IRET bookkeeping is pending, or XCR0 and PKRU
- * must be switched around the world switch (svm_xcr0.h, svm_pkru.h).
+ * this CPU (svm_asid.c), IRET bookkeeping is pending, or XCR0 must be
+ * switched around the world switch (svm_xcr0.h).
  * GIF=0, vcpu->host_cpu set.
  */
 static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t cpu,
@@ -254,24 +258,12 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
     /* The fast path leaves IRET bookkeeping to svm_after_exit_events. */
     if (s->iret_pending)
         __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
-    if (!(host_cr4 & SVM_CR4_OSXSAVE) && vcpu->xcr0 == HV_XCR0_X87 &&
-        !svm_pkru_needed(sc->limits.cr4_allowed)) {
+    if (!(host_cr4 & SVM_CR4_OSXSAVE) && vcpu->xcr0 == HV_XCR0_X87) {
         svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
         return;
     }
-    bool pkru = svm_pkru_needed(sc->limits.cr4_allowed);
-    uint32_t host_pkru = 0;
     uint64_t host_xcr0 = svm_xcr0_enter(host_cr4, vcpu);
-    if (pkru) {
-        host_pkru = svm_pkru_enter(host_cr4, s->pkru);
-        /* A host using protection keys would run the fast path (library
-           and MMIO handler code) under the guest's PKRU: not this entry. */
-        if (host_cr4 & SVM_CR4_PKE)
-            __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
-    }
     svm_world_switch(vcpu, s->vmcb_pa, host_area_pa, v);
-    if (pkru)
-        s->pkru = svm_pkru_leave(host_cr4, host_pkru);
     svm_xcr0_leave(host_cr4, host_xcr0, vcpu, &s->xcr0_native);
     if (__builtin_expect(s->xcr0_native != 0, 0)) {
         hv_xcr0_untrapped(vcpu, s->xcr0_native);
@@ -341,19 +333,19 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
     __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
     v->save.rax = vcpu->gpr[HV_GPR_RAX];
     v->save.rsp = vcpu->gpr[HV_GPR_RSP];
-    /* XCR0 and PKRU are the CPU's, not the VMCB's: switched with GIF=0
-       when the host's CR4.OSXSAVE or the CPU's PKU makes it needed. */
+    /* XCR0 is the CPU's, not the VMCB's: switched with GIF=0 when the
+       host's CR4.OSXSAVE or the guest's XCR0 makes it needed. PKRU needs no
+       switch: the guest cannot set CR4.PKE (svm_cr4.c). */
     uint64_t host_cr4 = hv_read_cr4();
     if (__builtin_expect(__atomic_load_n(&svm_vm_of(vm)->last_on[cpu], __ATOMIC_ACQUIRE) ==
                                  s->serial &&
-                             !svm_iret_or_xcr0(s) && !(host_cr4 & SVM_CR4_OSXSAVE) &&
-                             !svm_pkru_needed(sc->limits.cr4_allowed),
+                             !svm_iret_or_xcr0(s) && !(host_cr4 & SVM_CR4_OSXSAVE),
                          1))
         svm_world_switch(vcpu, s->vmcb_pa, sc->cpu[cpu].host_area_pa, v);
     else
         enter_slow(vcpu, cpu, host_cr4);
     /* A host interrupt that caused the exit is taken here, with the host's
-       XCR0 and PKRU back. */
+       XCR0 back. */
     svm_stgi();
 
     v = svm_vmcb(vcpu);
@@ -422,7 +414,6 @@ _Static_assert(offsetof(struct hv_ctx, host.ops.opaque) == HV_CTX_HOST_OPAQUE, "
 _Static_assert(offsetof(struct hv_ctx, host.ops.cpu_current) == HV_CTX_HOST_CPU_CURRENT,
                "svm_asm.h");
 _Static_assert(offsetof(struct hv_ctx, arch) == HV_CTX_ARCH, "svm_asm.h");
-_Static_assert(offsetof(struct svm_ctx, limits.cr4_allowed) == SVM_CTX_CR4_ALLOWED, "svm_asm.h");
 _Static_assert(offsetof(struct svm_ctx, ncpus) == SVM_CTX_NCPUS, "svm_asm.h");
 _Static_assert(offsetof(struct svm_ctx, cpu) == SVM_CTX_CPU, "svm_asm.h");
 _Static_assert(sizeof(struct svm_cpu) == SVM_CPU_SIZE, "svm_asm.h");
@@ -442,5 +433,5 @@ _Static_assert(sizeof(((struct svm_ctx *)0)->ncpus) == 4, "svm_asm.h: 32-bit com
 _Static_assert(offsetof(struct vmcb, save.rax) == VMCB_RAX, "svm_asm.h");
 _Static_assert(offsetof(struct vmcb, save.rsp) == VMCB_RSP, "svm_asm.h");
 _Static_assert(offsetof(struct vmcb, save.cr2) == VMCB_CR2, "svm_asm.h");
-_Static_assert(SVM_ASM_CR4_OSXSAVE == SVM_CR4_OSXSAVE && SVM_ASM_CR4_PKE == SVM_CR4_PKE,
+_Static_assert(SVM_ASM_CR4_OSXSAVE == SVM_CR4_OSXSAVE,
                "svm_asm.h");

@@ -4,6 +4,7 @@
  * (svm_check.c), so a refused state leaves the vCPU untouched.
  */
 #include "svm/svm.h"
+#include "core/policy.h"
 #include "core/util.h"
 
 /* The VMCB order of segments follows enum hv_seg except LDTR/TR. */
@@ -239,6 +240,14 @@ hv_status_t svm_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_v
         in.g_pat = st->pat;
     if (mask & HV_STATE_EVENTS)
         in.eventinj = svm_event_encode(&st->pending);
+    /* Bits its CPUID view lacks (PKE, OSXSAVE without XSAVE), as the
+       guest's own MOV to CR4 (svm_cr4.c) and VMX refuse them. */
+    if ((mask & HV_STATE_CR) && hv_cr4_refused(vcpu, st->cr4)) {
+        hv_log(&vcpu->vm->ctx->host, HV_LOG_WARN,
+               "svm: set_state: CR4 0x%llx: PKE, or OSXSAVE without XSAVE in the guest's CPUID",
+               (unsigned long long)st->cr4);
+        return HV_ERR_UNSUPPORTED;
+    }
     why = extra_checks(st, mask, in.cr4);
     if (!why)
         why = svm_check_state(&in, &sc->limits);

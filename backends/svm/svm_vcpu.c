@@ -70,14 +70,14 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
     s->serial = __atomic_fetch_add(&sc->next_serial, 1, __ATOMIC_RELAXED);
     s->nrip_save = (vcpu->vm->ctx->caps.features & HV_FEAT_NRIP_SAVE) != 0;
     s->decode_assists = (vcpu->vm->ctx->caps.features & HV_FEAT_DECODE_ASSISTS) != 0;
-    s->pkru = 0; /* its RESET value (SDM Vol. 3A 9.1.1), switched in svm_run */
 
     c = &s->vmcb->ctl;
     /* Intercepts (APM 15.9-15.14, Table B-1). Host interrupts and NMIs
        exit (INTR/NMI); SVM instructions exit so that the guest sees #UD
        (its EFER.SVME reads 0); XSETBV exits so that the core checks and
        stores the value (core/xsave.h), which the CPU gets only around
-       VMRUN (svm_xcr0.h); INVD would drop host cache
+       VMRUN (svm_xcr0.h); MOV to CR4 exits so that the guest gets only the
+       bits its CPUID offers (no PKE: svm_cr4.c); INVD would drop host cache
        lines; SHUTDOWN keeps a triple fault from resetting the host. DR0-3
        are the host's until the guest first touches them. #DB
        and #AC are intercepted and reflected: a guest could otherwise make
@@ -87,6 +87,7 @@ hv_status_t svm_vcpu_init(struct hv_vcpu *vcpu)
        2.7 masks INTR for the whole guest run when VMRUN loads RFLAGS.IF=0,
        and panics on a triple fault before it checks the SHUTDOWN intercept. */
     c->intercept_exc = (1u << SVM_VEC_DB) | (1u << SVM_VEC_AC);
+    c->intercept_cr = SVM_CR4_WRITE_INTERCEPT; /* checked against the guest's CPUID (svm_cr4.c) */
     c->intercept_dr = SVM_DR0_3_INTERCEPTS; /* until the first access (core/debugreg.h) */
     c->intercept_misc1 = SVM_I1_INTR | SVM_I1_NMI | SVM_I1_CPUID | SVM_I1_HLT | SVM_I1_INVD |
                          SVM_I1_IOIO_PROT | SVM_I1_MSR_PROT | SVM_I1_SHUTDOWN | SVM_I1_INVLPGA;

@@ -176,6 +176,13 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "B-2");
 #define SVM_I2_MWAIT   (1u << 11)
 #define SVM_I2_XSETBV  (1u << 13)
 
+/* intercept_cr (15.9): reads (bits 15:0) and writes (31:16) of CR0-CR15. */
+#define SVM_CR4_WRITE_INTERCEPT (1u << 20)
+/* EXITINFO1 of a CR access with decode assists (15.33.1): a MOV CRx, and
+   its GPR. */
+#define SVM_CR_INFO_MOV (1ull << 63)
+#define SVM_CR_INFO_GPR 0xfull
+
 /* intercept_dr (15.11): reads (bits 3:0) and writes (19:16) of DR0-DR3. */
 #define SVM_DR0_3_INTERCEPTS 0x000f000fu
 
@@ -233,6 +240,7 @@ _Static_assert(offsetof(struct vmcb_save, g_pat) == 0x268, "B-2");
 /* Exit codes, APM Appendix C (Table C-1). */
 #define SVM_EXIT_CR0_READ  0x000u
 #define SVM_EXIT_CR0_WRITE 0x010u
+#define SVM_EXIT_CR4_WRITE 0x014u
 #define SVM_EXIT_DR0_READ  0x020u /* + n: MOV from DRn */
 #define SVM_EXIT_DR0_WRITE 0x030u /* + n: MOV to DRn */
 #define SVM_EXIT_EXCP_BASE 0x040u

@@ -101,9 +101,8 @@ static enum vmx_cr_result write_cr4(struct hv_vcpu *vcpu, uint64_t v)
     const struct vmx_config *cfg = &vc->cfg;
     uint64_t real = vmx_real_cr4(cfg, v);
 
-    if ((v & (X86_CR4_VMXE | X86_CR4_PKE)) || !vmx_fixed_ok(real, cfg->cr4_fixed0, cfg->cr4_fixed1))
-        return VMX_CR_FAULT;
-    if ((v & X86_CR4_OSXSAVE) && !hv_cpuid_xs_offered(vcpu))
+    if ((v & X86_CR4_VMXE) || hv_cr4_refused(vcpu, v) ||
+        !vmx_fixed_ok(real, cfg->cr4_fixed0, cfg->cr4_fixed1))
         return VMX_CR_FAULT;
     if ((vv->entry_ctls & VMX_ENTRY_IA32E) && !(v & X86_CR4_PAE))
         return VMX_CR_FAULT;

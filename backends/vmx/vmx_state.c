@@ -271,13 +271,10 @@ hv_status_t vmx_apply_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv
         g.entry_intr_info = ev.info;
     }
 
-    if ((cr4 & X86_CR4_OSXSAVE) && !hv_cpuid_xs_offered(vcpu)) {
-        hv_log(host, HV_LOG_WARN, "vmx: set_state: CR4.OSXSAVE without XSAVE in the guest's CPUID");
-        s = HV_ERR_UNSUPPORTED;
-        goto out;
-    }
-    if (cr4 & X86_CR4_PKE) {
-        hv_log(host, HV_LOG_WARN, "vmx: set_state: CR4.PKE (PKRU is not switched)");
+    if (hv_cr4_refused(vcpu, cr4)) {
+        hv_log(host, HV_LOG_WARN,
+               "vmx: set_state: CR4 0x%llx: PKE, or OSXSAVE without XSAVE in the guest's CPUID",
+               (unsigned long long)cr4);
         s = HV_ERR_UNSUPPORTED;
         goto out;
     }

@@ -92,4 +92,18 @@ static inline void cpu_relax(void)
     __asm__ volatile("pause" : : : "memory");
 }
 
+/* PKRU (RDPKRU/WRPKRU, ECX and EDX 0; #UD without CR4.PKE, SDM Vol. 2B),
+   by their encodings for assemblers that lack them. */
+static inline uint32_t rdpkru(void)
+{
+    uint32_t eax, edx;
+    __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0u));
+    return eax;
+}
+
+static inline void wrpkru(uint32_t v)
+{
+    __asm__ volatile(".byte 0x0f, 0x01, 0xef" ::"a"(v), "c"(0u), "d"(0u) : "memory");
+}
+
 #endif /* KERNEL_CPU_H */

@@ -297,7 +297,8 @@ hv_status_t hv_vcpu_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcp
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG (NULL, unknown mask bits, or an
  *         inconsistent state: nothing is written); ::HV_ERR_UNSUPPORTED (a
  *         mode the CPU cannot run, e.g. real mode on VMX without unrestricted
- *         guest); ::HV_ERR_BUSY while running.
+ *         guest, or a CR4 bit the guest's CPUID does not offer: PKE, and
+ *         OSXSAVE without XSAVE); ::HV_ERR_BUSY while running.
  */
 hv_status_t hv_vcpu_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_vcpu_state *state);
 

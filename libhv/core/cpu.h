@@ -43,20 +43,6 @@ static inline void hv_xsetbv0(uint64_t v)
     __asm__ volatile("xsetbv" ::"c"(0u), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
-/* PKRU (RDPKRU/WRPKRU, ECX and EDX 0; #UD without CR4.PKE, SDM Vol. 2B),
-   by their encodings for assemblers that lack them. */
-static inline uint32_t hv_rdpkru(void)
-{
-    uint32_t eax, edx;
-    __asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0u));
-    return eax;
-}
-
-static inline void hv_wrpkru(uint32_t v)
-{
-    __asm__ volatile(".byte 0x0f, 0x01, 0xef" ::"a"(v), "c"(0u), "d"(0u) : "memory");
-}
-
 /* DR0-DR3 and DR6 (ring 0 only; SDM Vol. 3B 18.2): the lazy switch of
    the guest's debug registers (core/debugreg.h) and VMX's DR6 switch. */
 static inline void hv_read_dr0_3(uint64_t d[4])

@@ -118,6 +118,17 @@ uint64_t hv_cpuid_xs_offered(struct hv_vcpu *vcpu)
     return xs_offered(vcpu, hv_cpuid_host_xs(vcpu->vm->ctx));
 }
 
+#define CR4_OSXSAVE (1ull << 18)
+#define CR4_PKE     (1ull << 22)
+
+uint64_t hv_cr4_refused(struct hv_vcpu *vcpu, uint64_t cr4)
+{
+    uint64_t bad = cr4 & CR4_PKE;
+    if ((cr4 & CR4_OSXSAVE) && !hv_cpuid_xs_offered(vcpu))
+        bad |= CR4_OSXSAVE;
+    return bad;
+}
+
 /* Leaf 0DH for the components offered (SDM Vol. 2A CPUID, table 3-8). */
 static void leaf_d(struct hv_vcpu *vcpu, uint32_t subleaf, uint32_t out[4])
 {

@@ -67,6 +67,13 @@ const struct hv_xs_layout *hv_cpuid_host_xs(struct hv_ctx *ctx);
    policy composes it; overrides of leaves 1 and 7 taken into account). */
 uint64_t hv_cpuid_xs_offered(struct hv_vcpu *vcpu);
 
+/* CR4 bits (SDM Vol. 3A 2.5) a guest may not set whatever the CPU has:
+   PKE, since PKRU is switched by neither backend (the policy hides PKU, and
+   without CR4.PKE RDPKRU/WRPKRU #UD, SDM Vol. 3A 4.6.2), and OSXSAVE while
+   its CPUID view offers no XSAVE. Returns those of cr4 that are set (0:
+   none), for MOV to CR4 (#GP) and hv_vcpu_set_state (refused). */
+uint64_t hv_cr4_refused(struct hv_vcpu *vcpu, uint64_t cr4);
+
 /* Paging facts of the guest's CPUID view the page-table walker needs:
    MAXPHYADDR (leaf 0x80000008 EAX[7:0]) and 1 GiB pages (0x80000001 EDX[26]). */
 void hv_cpuid_guest_paging(struct hv_vm *vm, uint8_t *maxphyaddr, bool *gbpages);

@@ -15,7 +15,6 @@
 #include "io_exit_check.h"
 #include "mock_host.h"
 #include "svm/svm.h"
-#include "svm/svm_pkru.h"
 
 static struct mock_host mh;
 
@@ -412,6 +411,131 @@ static void test_alloc_failures(void)
     mock_host_fini(&mh);
 }
 
+/* The bytes of MOV to CRn without decode assists (svm_insn.c). */
+static void test_mov_cr_parse(void)
+{
+    static const struct {
+        uint8_t b[8];
+        unsigned n;
+        bool l64, ok;
+        unsigned cr, gpr, len;
+    } c[] = {
+        {{0x0f, 0x22, 0xe0}, 3, true, true, 4, 0, 3},             /* mov cr4, rax */
+        {{0x41, 0x0f, 0x22, 0xe7}, 4, true, true, 4, 15, 4},      /* mov cr4, r15 */
+        {{0x66, 0x0f, 0x22, 0xe3}, 4, false, true, 4, 3, 4},      /* a redundant prefix */
+        {{0x41, 0x66, 0x0f, 0x22, 0xe1}, 5, true, true, 4, 1, 5}, /* REX not last: ignored */
+        {{0x44, 0x0f, 0x22, 0xe0}, 4, true, true, 12, 0, 4},      /* REX.R: CR12 */
+        {{0xf0, 0x0f, 0x22, 0xc0}, 4, false, true, 8, 0, 4},      /* LOCK: CR8 */
+        {{0x0f, 0x22, 0x20}, 3, true, true, 4, 0, 3},             /* mod ignored */
+        {{0x41, 0x0f, 0x22, 0xe0}, 4, false, false, 0, 0, 0},     /* 32-bit: 41 is INC ECX */
+        {{0x0f, 0x20, 0xe0}, 3, true, false, 0, 0, 0},            /* MOV from CR4 */
+        {{0x0f, 0x22}, 2, true, false, 0, 0, 0},                  /* cut short */
+    };
+    for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        unsigned cr = 99, gpr = 99, len = 99;
+        bool ok = svm_parse_mov_to_cr(c[i].b, c[i].n, c[i].l64, &cr, &gpr, &len);
+        CU_ASSERT_EQUAL(ok, c[i].ok);
+        if (ok && c[i].ok) {
+            CU_ASSERT_EQUAL(cr, c[i].cr);
+            CU_ASSERT_EQUAL(gpr, c[i].gpr);
+            CU_ASSERT_EQUAL(len, c[i].len);
+        }
+    }
+    /* Fifteen prefixes leave no room for the opcode. */
+    uint8_t longest[18];
+    memset(longest, 0x66, 15);
+    longest[15] = 0x0f, longest[16] = 0x22, longest[17] = 0xe0;
+    unsigned cr, gpr, len;
+    CU_ASSERT(!svm_parse_mov_to_cr(longest, 18, true, &cr, &gpr, &len));
+    CU_ASSERT(svm_parse_mov_to_cr(longest + 3, 15, true, &cr, &gpr, &len) && len == 15);
+}
+
+/* MOV to CR4 as svm_cr4_write carries it out, with decode assists (the
+   GPR in EXITINFO1) and NRIP save (the next RIP): the checks, the value,
+   the TLB flush, RIP, the single-step trap. */
+static void test_cr4_write(void)
+{
+    static struct fake f;
+    mock_host_init(&mh);
+    CU_ASSERT_EQUAL_FATAL(fake_init(&f), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f.vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f.vcpu), HV_OK);
+    struct svm_vcpu *s = svm_vcpu_of(&f.vcpu);
+    struct vmcb *v = s->vmcb;
+    s->decode_assists = true;
+    s->nrip_save = true;
+    const uint64_t pae = 1ull << 5, pge = 1ull << 7, pcide = 1ull << 17, pke = 1ull << 22;
+    /* 64-bit code, paging on (CS.L, EFER.LMA). */
+    v->save.efer = EFER_LME | EFER_LMA | EFER_SVME;
+    v->save.cs.attrib = HV_SEG_L | 0x9b;
+    v->save.cr4 = pae;
+    v->save.cr3 = 0x1000;
+    struct {
+        uint64_t old, val, cr3;
+        unsigned gpr;
+        bool fault, flush;
+    } cases[] = {
+        {pae, pae | pge, 0x1000, HV_GPR_RBX, false, true},           /* PGE: TLB flushed */
+        {pae, pae | 0x200, 0x1000, HV_GPR_R12, false, false},        /* OSFXSR: no flush */
+        {pae, pae | pke, 0x1000, HV_GPR_RCX, true, false},           /* PKE: never offered */
+        {pae, 0, 0x1000, HV_GPR_RDX, true, false},                   /* PAE off in long mode */
+        {pae, pae | (1ull << 13), 0x1000, HV_GPR_RSI, true, false},  /* VMXE: the CPU lacks it */
+        {pae, pae | pcide, 0x1001, HV_GPR_RDI, true, false},         /* PCIDE with CR3[11:0] */
+        {pae, pae | (1ull << 32), 0x1000, HV_GPR_R15, true, false},  /* reserved high bit */
+        {pae, pae | (1ull << 20), 0x1000, HV_GPR_RSP, false, true},  /* SMEP from RSP */
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        v->save.cr4 = cases[i].old;
+        v->save.cr3 = cases[i].cr3;
+        v->save.rip = 0x4000;
+        v->ctl.nrip = 0x4003;
+        v->ctl.eventinj = 0;
+        v->ctl.tlb_control = SVM_TLB_NONE;
+        v->ctl.exitinfo1 = SVM_CR_INFO_MOV | cases[i].gpr;
+        memset(f.vcpu.gpr, 0xee, sizeof(f.vcpu.gpr));
+        f.vcpu.gpr[cases[i].gpr] = cases[i].val;
+        CU_ASSERT(svm_cr4_write(&f.vcpu));
+        if (cases[i].fault) {
+            CU_ASSERT_EQUAL(v->save.cr4, cases[i].old);
+            CU_ASSERT_EQUAL(v->save.rip, 0x4000);
+            CU_ASSERT_EQUAL(v->ctl.eventinj & 0xff, SVM_VEC_GP);
+            CU_ASSERT(v->ctl.eventinj & SVM_EVT_V);
+        } else {
+            CU_ASSERT_EQUAL(v->save.cr4, cases[i].val);
+            CU_ASSERT_EQUAL(v->save.rip, 0x4003);
+            CU_ASSERT_EQUAL(v->ctl.eventinj, 0);
+        }
+        CU_ASSERT_EQUAL(v->ctl.tlb_control != SVM_TLB_NONE, cases[i].flush);
+    }
+    /* 32-bit code takes the register's low half. */
+    v->save.efer = EFER_SVME;
+    v->save.cs.attrib = HV_SEG_DB | 0x9b;
+    v->save.cr4 = 0;
+    v->save.rip = 0x4000;
+    v->ctl.nrip = 0x4003;
+    v->ctl.exitinfo1 = SVM_CR_INFO_MOV | HV_GPR_RAX;
+    f.vcpu.gpr[HV_GPR_RAX] = 0xffffffff00000000ull | pae;
+    v->ctl.eventinj = 0;
+    CU_ASSERT(svm_cr4_write(&f.vcpu));
+    CU_ASSERT_EQUAL(v->save.cr4, pae);
+    /* Finished with RFLAGS.TF set: the single-step #DB is due. */
+    v->save.rflags = 0x102;
+    v->ctl.eventinj = 0;
+    v->ctl.int_state = SVM_INT_SHADOW;
+    v->save.rip = 0x4000;
+    f.vcpu.gpr[HV_GPR_RAX] = pae | pge;
+    CU_ASSERT(svm_cr4_write(&f.vcpu));
+    CU_ASSERT_EQUAL(v->save.cr4, pae | pge);
+    CU_ASSERT_EQUAL(v->ctl.int_state & SVM_INT_SHADOW, 0);
+    CU_ASSERT(v->ctl.eventinj & SVM_EVT_V);
+    CU_ASSERT_EQUAL(v->ctl.eventinj & 0xff, 1);
+    svm_vcpu_fini(&f.vcpu);
+    svm_vm_fini(&f.vm);
+    fake_fini(&f);
+    CU_ASSERT(mock_host_clean(&mh));
+    mock_host_fini(&mh);
+}
+
 static void test_state(void)
 {
     static struct fake f;
@@ -429,14 +553,10 @@ static void test_state(void)
     /* XSETBV never reaches the CPU: the guest may set CR4.OSXSAVE. */
     CU_ASSERT(v->ctl.intercept_misc2 & SVM_I2_XSETBV);
     CU_ASSERT_EQUAL(SVM_I2_XSETBV, 1u << 13); /* APM Vol. 2 Table B-1, vector 4 */
-    /* PKRU: switched in svm_run exactly when the CPU implements CR4.PKE
-       (bit 22, SDM Vol. 3A 2.5), whatever the guest's CR4 says (it can
-       toggle the bit without an exit); a new vCPU's is its RESET value. */
-    CU_ASSERT_EQUAL(SVM_CR4_PKE, 1ull << 22);
-    CU_ASSERT(!svm_pkru_needed(lim.cr4_allowed));
-    CU_ASSERT(svm_pkru_needed(lim.cr4_allowed | SVM_CR4_PKE));
-    CU_ASSERT(!svm_pkru_needed(~SVM_CR4_PKE));
-    CU_ASSERT_EQUAL(svm_vcpu_of(&f.vcpu)->pkru, 0);
+    /* MOV to CR4 exits (CR write intercept 4: bit 20, APM Vol. 2 Table
+       B-1), so that no guest sets CR4.PKE (svm_cr4.c); reads do not. */
+    CU_ASSERT_EQUAL(v->ctl.intercept_cr, SVM_CR4_WRITE_INTERCEPT);
+    CU_ASSERT_EQUAL(SVM_CR4_WRITE_INTERCEPT, 1u << 20);
     CU_ASSERT(v->ctl.vintr & SVM_VINTR_MASKING);
     CU_ASSERT_EQUAL(v->ctl.iopm_base_pa, sv->iopm_pa);
     /* Every port intercepted; EFER intercepted, FS_BASE not. */
@@ -712,6 +832,8 @@ int main(void)
     CU_add_test(s, "event encoding", test_events);
     CU_add_test(s, "allocation failures", test_alloc_failures);
     CU_add_test(s, "state and events", test_state);
+    CU_add_test(s, "MOV to CR4", test_cr4_write);
+    CU_add_test(s, "MOV to CRn bytes", test_mov_cr_parse);
     CU_add_test(s, "exit fast path", test_fast_exit);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
