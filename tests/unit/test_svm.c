@@ -378,6 +378,16 @@ static void fake_fini(struct fake *f)
     svm_asid_pool_fini(&f->sc.asids, &f->ctx.host);
 }
 
+/* The mock host, the fake context and VM, and a vCPU with its VMCB. */
+static struct svm_vcpu *fake_vcpu_up(struct fake *f)
+{
+    mock_host_init(&mh);
+    CU_ASSERT_EQUAL_FATAL(fake_init(f), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f->vm), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f->vcpu), HV_OK);
+    return svm_vcpu_of(&f->vcpu);
+}
+
 static void test_alloc_failures(void)
 {
     static struct fake f;
@@ -456,11 +466,7 @@ static void test_mov_cr_parse(void)
 static void test_cr4_write(void)
 {
     static struct fake f;
-    mock_host_init(&mh);
-    CU_ASSERT_EQUAL_FATAL(fake_init(&f), HV_OK);
-    CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f.vm), HV_OK);
-    CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f.vcpu), HV_OK);
-    struct svm_vcpu *s = svm_vcpu_of(&f.vcpu);
+    struct svm_vcpu *s = fake_vcpu_up(&f);
     struct vmcb *v = s->vmcb;
     s->decode_assists = true;
     s->nrip_save = true;
@@ -677,11 +683,7 @@ static void test_state(void)
 static void test_fast_exit(void)
 {
     static struct fake f;
-    mock_host_init(&mh);
-    CU_ASSERT_EQUAL_FATAL(fake_init(&f), HV_OK);
-    CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f.vm), HV_OK);
-    CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f.vcpu), HV_OK);
-    struct svm_vcpu *s = svm_vcpu_of(&f.vcpu);
+    struct svm_vcpu *s = fake_vcpu_up(&f);
     struct vmcb *v = s->vmcb;
     s->nrip_save = true; /* the length from the VMCB: no guest memory here */
 
