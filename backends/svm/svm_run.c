@@ -382,14 +382,21 @@ hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex)
  * state saved into this CPU's host area now (VMSAVE, APM Vol. 2 15.5.4),
  * so that svm_run's entries here skip it: the embedder keeps that state
  * until the put (hv/vcpu.h). Other vCPUs' runs save the same values.
+ * With GIF=0 and the CPU number asked again: a caller that moved since
+ * the core asked would otherwise put this CPU's state in the other's area,
+ * which that CPU's loaded runs would VMLOAD.
  */
 hv_status_t svm_load(struct hv_vcpu *vcpu, uint32_t cpu)
 {
     const struct svm_ctx *sc = svm_ctx_of(vcpu->vm->ctx);
     if (cpu >= sc->ncpus || !sc->cpu[cpu].enabled)
         return HV_ERR_HOST;
-    svm_vmsave(sc->cpu[cpu].host_area_pa);
-    return HV_OK;
+    svm_clgi();
+    bool here = hv_host_cpu_current(&vcpu->vm->ctx->host) == cpu;
+    if (here)
+        svm_vmsave(sc->cpu[cpu].host_area_pa);
+    svm_stgi();
+    return here ? HV_OK : HV_ERR_HOST;
 }
 
 /* The layout svm_entry.S's svm_run reads (svm_asm.h). */

@@ -353,7 +353,7 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
  *         ::HV_ERR_BUSY (running, or already loaded); ::HV_ERR_NO_MEMORY
  *         (the host's x87/SSE save area, allocated at the first load with
  *         ::HV_LOAD_GUEST_FPU); ::HV_ERR_HOST (the host's CPU number names no
- *         CPU enabled for this context).
+ *         CPU enabled for this context, or changed during the call).
  */
 hv_status_t hv_vcpu_load(struct hv_vcpu *vcpu, uint32_t flags);
 

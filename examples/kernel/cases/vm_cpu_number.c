@@ -7,7 +7,9 @@
  * completion is neither lost nor repeated), the vCPU is not left running
  * (the next call is not HV_ERR_BUSY), the host's interrupts are on again
  * (the timer ticks), and the guest (io.S) goes on to the end with the
- * same port I/O as vm.io.
+ * same port I/O as vm.io. An hv_vcpu_load during which the number
+ * changes is refused on SVM (svm_load asks again) and holds on VMX (its
+ * VMCS proves the CPU).
  */
 #include "vm_harness.h"
 
@@ -22,12 +24,19 @@ VMT_GUEST(io);
    variable of this test case, not of the library. */
 #define NO_OVERRIDE 0xfffffffeu
 static volatile uint32_t cpu_override = NO_OVERRIDE;
+/* Calls answered truly before the override applies. */
+static volatile unsigned override_after;
 static uint32_t (*kernel_cpu_current)(void *opaque);
 
 static uint32_t cpu_current_wrapped(void *opaque)
 {
     uint32_t c = cpu_override;
-    return c != NO_OVERRIDE ? c : kernel_cpu_current(opaque);
+    if (c == NO_OVERRIDE || override_after) {
+        if (c != NO_OVERRIDE)
+            override_after--;
+        return kernel_cpu_current(opaque);
+    }
+    return c;
 }
 
 /* The timer ticks within 200 ms of host time: interrupts (and on SVM,
@@ -96,6 +105,29 @@ static int case_cpu_number(struct kcase_ctx *kc)
             OUT_VAL(0xa5a5cafe), OUT_VAL(0x13579bdf), {0x1234, 1, 0x77},     OUT_VAL(0x4321),
         };
         rc = vmt_expect(&t, exp, HV_ARRAY_SIZE(exp));
+    }
+    /* hv_vcpu_load whose caller seems to move between the core's question
+       and the backend's: SVM asks again under GIF=0 (svm_load) and refuses,
+       as its VMSAVE would fill the other CPU's host area; VMX finds its
+       VMCS current here by VMPTRST and never asks again (the number the
+       core got is this CPU's), so the load holds. */
+    if (!rc) {
+        struct hv_caps caps = {.size = sizeof(caps)};
+        hv_ctx_caps(ctx, &caps);
+        bool svm = caps.backend == HV_BACKEND_SVM;
+        override_after = 1;
+        cpu_override = ncpus;
+        st = hv_vcpu_load(t.vcpu, 0);
+        cpu_override = NO_OVERRIDE;
+        override_after = 0;
+        if (st != (svm ? HV_ERR_HOST : HV_OK))
+            rc = kcase_fail(kc, "hv_vcpu_load with a CPU number that changed: %s, expected %s",
+                            hv_status_str(st), svm ? "HV_ERR_HOST" : "HV_OK");
+        hv_status_t put = hv_vcpu_put(t.vcpu);
+        if (!rc && put != (svm ? HV_ERR_STATE : HV_OK))
+            rc = kcase_fail(kc, "hv_vcpu_put after it: %s", hv_status_str(put));
+        if (!rc)
+            rc = ticking(kc, "the load");
     }
     vmt_destroy(&t);
     hv_ctx_destroy(ctx);
