@@ -144,15 +144,19 @@ complete_pending(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct h
 
 static inline bool events_queued(const struct hv_vcpu *vcpu)
 {
-    return vcpu->step_db || vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_nmi ||
+    return vcpu->queued_nmi || vcpu->step_db || vcpu->queued_exc.type != HV_EVENT_NONE ||
            vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
 /* events_queued, or the vCPU has a local APIC: deliver_events' one test. */
+_Static_assert(offsetof(struct hv_vcpu, step_db) == offsetof(struct hv_vcpu, queued_nmi) + 1 &&
+                   offsetof(struct hv_vcpu, lapic_on) == offsetof(struct hv_vcpu, step_db) + 1,
+               "queued_nmi, step_db, lapic_on adjacent: GCC tests them with one load");
 static inline bool events_or_lapic(const struct hv_vcpu *vcpu)
 {
-    return vcpu->step_db || vcpu->lapic_on || vcpu->queued_exc.type != HV_EVENT_NONE ||
-           vcpu->queued_nmi || vcpu->queued_irq.type != HV_EVENT_NONE;
+    /* queued_nmi, step_db, lapic_on first: adjacent (objects.h), one test. */
+    return vcpu->queued_nmi || vcpu->step_db || vcpu->lapic_on ||
+           vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
 /* Put queued events into the injection field, or ask for a window.
