@@ -1198,6 +1198,28 @@ static void test_xsetbv_exit(void)
 }
 
 /* Leaves 1, 7 and 0DH as the policy composes them from the host's. */
+/* The CR4 bits no guest gets (core/policy.h hv_cr4_refused), which both
+   backends' MOV to CR4 and set_state apply. */
+static void test_cr4_refused(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    const uint64_t pke = 1ull << 22, osxsave = 1ull << 18, pae = 1ull << 5, pge = 1ull << 7;
+    struct hv_xs_layout xs;
+    hv_xs_host_layout(&xs);
+    CU_ASSERT_EQUAL(hv_cr4_refused(f.vcpu, pae | pge), 0);
+    CU_ASSERT_EQUAL(hv_cr4_refused(f.vcpu, pae | pke), pke); /* PKRU is never switched */
+    /* OSXSAVE follows the guest's CPUID: offered where the host has XSAVE... */
+    CU_ASSERT_EQUAL(hv_cr4_refused(f.vcpu, osxsave), xs.supported ? 0 : osxsave);
+    /* ... and not once an override of leaf 1 hides it. */
+    uint32_t r[4];
+    hv_cpuid_policy(f.vcpu, 1, 0, r);
+    r[2] &= ~(1u << 26);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_set_cpuid(f.vm, 1, 0, r), HV_OK);
+    CU_ASSERT_EQUAL(hv_cr4_refused(f.vcpu, osxsave | pke | pae), osxsave | pke);
+    fixture_down(&f);
+}
+
 static void test_cpuid_xsave(void)
 {
     struct fixture f;
@@ -1378,6 +1400,7 @@ int main(void)
     CU_add_test(s, "XCR0 checks", test_xcr0_valid);
     CU_add_test(s, "XSETBV exit and CPUID overrides", test_xsetbv_exit);
     CU_add_test(s, "CPUID leaves 1, 7, 0DH", test_cpuid_xsave);
+    CU_add_test(s, "CR4 bits refused", test_cr4_refused);
     CU_add_test(s, "XSAVE state get/set", test_xsave_api);
     CU_add_test(s, "MSR policy", test_msr_policy);
     CU_add_test(s, "I/O completion", test_io_completion);
