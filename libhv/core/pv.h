@@ -62,6 +62,10 @@ struct hv_pv_ops {
        waking the target: an interface that keeps the vCPU from running
        (Xen's down) lets it reach the APIC's wait-for-SIPI gate. */
     void (*apic_sipi)(struct hv_vcpu *vcpu);
+    /* Likewise for an INIT (level assert): the interface may stop the
+       vCPU (Xen resets it to down); the APIC takes the INIT when the vCPU
+       next reaches its gate. */
+    void (*apic_init)(struct hv_vcpu *vcpu);
     /* hv_vm_destroy: free the interface's state of a VM with no vCPU left. */
     void (*vm_destroy)(struct hv_vm *vm);
 };

@@ -98,6 +98,8 @@ static void deliver(struct hv_vcpu *t, uint32_t mode, uint8_t vector)
     const struct hv_pv_ops *pv = __atomic_load_n(&t->vm->pv, __ATOMIC_ACQUIRE);
     if (mode == LAPIC_DM_SIPI && pv && pv->apic_sipi)
         pv->apic_sipi(t); /* a Xen vCPU that is down comes up for it */
+    else if (mode == LAPIC_DM_INIT && pv && pv->apic_init)
+        pv->apic_init(t); /* a Xen vCPU that is up goes down */
     notify(t);
 }
 
@@ -328,6 +330,15 @@ bool hv_lapic_awaits_sipi(const struct hv_vcpu *vcpu)
     const struct hv_lapic *l = vcpu->lapic;
     return l && (__atomic_load_n(&l->init, __ATOMIC_ACQUIRE) ||
                  __atomic_load_n(&l->wait_sipi, __ATOMIC_ACQUIRE));
+}
+
+void hv_lapic_leave_sipi_wait(struct hv_vcpu *vcpu)
+{
+    struct hv_lapic *l = vcpu->lapic;
+    __atomic_store_n(&l->init, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->sipi, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->wait_sipi, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->halted, 0, __ATOMIC_RELAXED);
 }
 
 bool hv_lapic_hw_on(const struct hv_vcpu *vcpu)

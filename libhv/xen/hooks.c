@@ -224,6 +224,14 @@ static __attribute__((noinline, cold)) bool gate_slow(struct hv_vcpu *vcpu, stru
 {
     if (!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST)) {
         xen_runstate_run(vcpu, x, xv);
+        if (__builtin_expect(xv->leave_sipi_wait, 0)) {
+            uint64_t t = xen_lock(x);
+            bool leave = xv->leave_sipi_wait;
+            xv->leave_sipi_wait = false;
+            xen_unlock(x, t);
+            if (leave && vcpu->lapic)
+                hv_lapic_leave_sipi_wait(vcpu); /* VCPUOP_up's context runs */
+        }
         return false;
     }
     hv_memset(exit, 0, sizeof(*exit));
@@ -282,6 +290,7 @@ static void xen_apic_sipi(struct hv_vcpu *vcpu)
     bool wake = false;
     if (__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST) && hv_lapic_awaits_sipi(vcpu)) {
         xv->initialised = true;
+        xv->leave_sipi_wait = false;
         __atomic_store_n(&xv->down, false, __ATOMIC_RELEASE);
         xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
@@ -291,6 +300,26 @@ static void xen_apic_sipi(struct hv_vcpu *vcpu)
     xen_unlock(x, t);
     if (wake && x->wake)
         x->wake(x->opaque, vcpu);
+}
+
+/* An INIT for a vCPU that is up takes it down and uninitialised, as
+   Xen's vLAPIC resets an HVM vCPU: it stops running Xen-wise at once
+   (offline), and only a SIPI or VCPUOP_initialise + VCPUOP_up starts it
+   again. A vCPU running elsewhere needs no kick of ours: the APIC's
+   delivery interrupts it, and its run returns at the INIT. */
+static void xen_apic_init(struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t now = xen_now(x);
+    uint64_t t = xen_lock(x);
+    if (!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&xv->down, true, __ATOMIC_SEQ_CST);
+        xv->initialised = false;
+        xv->leave_sipi_wait = false;
+        xen_runstate_set(x, xv, XEN_RUNSTATE_offline, now);
+    }
+    xen_unlock(x, t);
 }
 
 /* VM teardown: the PV state goes with the VM (no vCPU is left by then). */
@@ -311,4 +340,5 @@ const struct hv_pv_ops xen_pv_ops = {
     .hypercall_fast = xen_hypercall_fast,
     .halt_wakeup = xen_halt_wakeup,
     .apic_sipi = xen_apic_sipi,
+    .apic_init = xen_apic_init,
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/objects.h"
+#include "lapic/hooks.h"
 #include "xen/internal.h"
 #include "xen_fixture.h"
 
@@ -400,6 +401,59 @@ static void test_apic_sipi(void)
     apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x0b);
     CU_ASSERT_EQUAL(f.wakes, 2);
     assert_started_at(f.vcpu1, 0x0b);
+    /* An INIT while it is up takes it down (Xen resets it): down and
+       blocked at once, no guest code until a SIPI; VCPUOP_up refuses a
+       vCPU the INIT left without a context. */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_INIT);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_IS_UP, 1, 0, 0, 0, 0), 0);
+    entries = m1->entries;
+    assert_down_exit(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(m1->entries, entries);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_UP, 1, 0, 0, 0, 0), -XEN_EINVAL);
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x0c);
+    CU_ASSERT_EQUAL(f.wakes, 3);
+    assert_started_at(f.vcpu1, 0x0c);
+    /* An INIT level de-assert is no INIT (SDM Vol. 3A 11.6.1): still up. */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | 0x8500u);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_IS_UP, 1, 0, 0, 0, 0), 1);
+    xf_teardown(&f);
+}
+
+/* With the local APIC too, the Xen way still starts a vCPU: VCPUOP_up (or
+   the toolstack's hv_xen_vcpu_set_up) runs its context, not the APIC's
+   wait for a SIPI it was created in (HV_LAPIC_APS_WAIT_SIPI). */
+static void test_apic_vcpuop_up(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true, .vcpu1_down = true, .lapic = true});
+    struct mock_vcpu *m1 = mock_vcpu_of(f.vcpu1);
+    struct xen_vcpu_hvm_context c = ctx64();
+    CU_ASSERT_EQUAL(init_vcpu(&f, 1, &c), 0);
+    assert_down_exit(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_UP, 1, 0, 0, 0, 0), 0);
+    unsigned entries = m1->entries;
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu1, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED); /* it entered: end of the mock's script */
+    CU_ASSERT_EQUAL(m1->entries, entries + 1);
+    CU_ASSERT_EQUAL(m1->st.rip, 0x7000);
+    CU_ASSERT_EQUAL(f.vcpu1->gpr[HV_GPR_RDI], 0x2222);
+    CU_ASSERT_FALSE(hv_lapic_awaits_sipi(f.vcpu1));
+    /* A SIPI now finds it running: nothing changes. */
+    apic_wrmsr(f.vcpu, 0x1b, 0xfee00d00u);
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x08);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu1, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(m1->st.rip, 0x7000);
+    xf_teardown(&f);
+
+    /* The fixture's toolstack start (hv_xen_vcpu_set_up) likewise. */
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true, .lapic = true});
+    m1 = mock_vcpu_of(f.vcpu1);
+    entries = m1->entries;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu1, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(m1->entries, entries + 1);
     xf_teardown(&f);
 }
 
@@ -411,4 +465,5 @@ void xen_suite_smp(void)
     CU_add_test(s, "down_up", test_down_up);
     CU_add_test(s, "vcpu1_events", test_vcpu1_events);
     CU_add_test(s, "apic_sipi", test_apic_sipi);
+    CU_add_test(s, "apic_vcpuop_up", test_apic_vcpuop_up);
 }
