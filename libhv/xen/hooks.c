@@ -224,7 +224,7 @@ static __attribute__((noinline, cold)) bool gate_slow(struct hv_vcpu *vcpu, stru
 {
     if (!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST)) {
         xen_runstate_run(vcpu, x, xv);
-        if (__builtin_expect(xv->leave_sipi_wait, 0)) {
+        if (__builtin_expect(__atomic_load_n(&xv->leave_sipi_wait, __ATOMIC_RELAXED), 0)) {
             uint64_t t = xen_lock(x);
             bool leave = xv->leave_sipi_wait;
             xv->leave_sipi_wait = false;
