@@ -39,6 +39,11 @@
 
 #define SHUTDOWN_CRASH 3 /* sched.h */
 
+/* Debian's CONFIG_HZ: the jiffy that Linux's delay loop counts in. */
+#define LINUX_HZ 250u
+
+#define LINUX_CMDLINE "console=hvc0 earlyprintk=xen acpi=off"
+
 /* On its consoles (console_io until hvc0 takes over), in boot order. */
 static const char *const expected[] = {
     "Linux version 6.",                                      /* the banner */
@@ -64,7 +69,7 @@ static const struct xdomu_config linux_config = {
     .missing = "the vmlinux was not handed over (tests/system/guests/linux/get-linux.sh)",
     .initrd = "linux-initrd",
     .ram_size = LINUX_RAM_SIZE,
-    .cmdline = "console=hvc0 earlyprintk=xen acpi=off",
+    .cmdline = LINUX_CMDLINE, /* and lpj= (linux_cmdline) */
     .out_cap = LINUX_OUT_CAP,
     .timeout_ns = LINUX_TIMEOUT_NS,
     .null_io = true,
@@ -124,6 +129,30 @@ static int linux_check(struct xdomu *u)
     return 0;
 }
 
+/*
+ * The command line with lpj=, the delay loop's loops per jiffy, at the TSC
+ * rate (Linux's delay loop counts TSC ticks, and its boot CPU computes this
+ * same value from the TSC frequency). Without it, vCPU 1 calibrates its
+ * own against jiffies that vCPU 0 advances, which fails when both share
+ * this one CPU ("calibrate_delay_direct() failed"): its udelay then runs
+ * some 12 times too long and the driver probes that run on it take
+ * seconds more.
+ */
+static void linux_cmdline(char *buf, size_t cap)
+{
+    char digits[24];
+    size_t n = 0;
+    uint64_t lpj = tsc_hz() / LINUX_HZ;
+    do {
+        digits[n++] = (char)('0' + lpj % 10);
+        lpj /= 10;
+    } while (lpj && n < sizeof(digits));
+    size_t at = hv_strlcpy(buf, LINUX_CMDLINE " lpj=", cap);
+    while (n && at + 1 < cap)
+        buf[at++] = digits[--n];
+    buf[at < cap ? at : cap - 1] = 0;
+}
+
 static int case_linux(struct kcase_ctx *kc)
 {
     struct xdomu *u = heap_alloc(sizeof(*u));
@@ -132,6 +161,9 @@ static int case_linux(struct kcase_ctx *kc)
     /* xen_linux_timeout=<seconds> on the command line, for emulators whose
        clock follows their instruction count (Bochs at its default 2 MIPS). */
     struct xdomu_config cfg = linux_config;
+    char cmdline[sizeof(LINUX_CMDLINE) + 32];
+    linux_cmdline(cmdline, sizeof(cmdline));
+    cfg.cmdline = cmdline;
     char arg[12];
     if (boot_arg("xen_linux_timeout", arg, sizeof(arg))) {
         uint64_t sec = 0;
