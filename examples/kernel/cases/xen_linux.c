@@ -140,17 +140,7 @@ static int linux_check(struct xdomu *u)
  */
 static void linux_cmdline(char *buf, size_t cap)
 {
-    char digits[24];
-    size_t n = 0;
-    uint64_t lpj = tsc_hz() / LINUX_HZ;
-    do {
-        digits[n++] = (char)('0' + lpj % 10);
-        lpj /= 10;
-    } while (lpj && n < sizeof(digits));
-    size_t at = hv_strlcpy(buf, LINUX_CMDLINE " lpj=", cap);
-    while (n && at + 1 < cap)
-        buf[at++] = digits[--n];
-    buf[at < cap ? at : cap - 1] = 0;
+    hv_snprintf(buf, cap, "%s lpj=%llu", LINUX_CMDLINE, (unsigned long long)(tsc_hz() / LINUX_HZ));
 }
 
 static int case_linux(struct kcase_ctx *kc)
