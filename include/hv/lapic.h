@@ -30,7 +30,10 @@
  * vCPU in wait-for-SIPI: hv_vcpu_run() then returns ::HV_EXIT_HLT with
  * hlt.source ::HV_HLT_WAIT_SIPI without running guest code, until a SIPI
  * (which calls hv_lapic_config::wake) starts it in real mode at
- * CS:IP = vector << 8 : 0.
+ * CS:IP = vector << 8 : 0. In a VM with Xen enabled (hv/xen.h) INIT and
+ * SIPI also take a vCPU down and up at Xen's level: a vCPU that is down
+ * returns ::HV_HLT_DOWN until a SIPI brings it up, and
+ * hv_xen_config::wake is called for that SIPI.
  *
  * Interrupts and IPIs reach other vCPUs through the VM's vCPU table: destroy
  * a vCPU only while no other vCPU of the VM runs and no hv_lapic_raise()

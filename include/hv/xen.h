@@ -93,6 +93,18 @@
  * resumes after the call when brought up again. The last vCPU going down
  * powers the domain off (::HV_EXIT_GUEST_SHUTDOWN), as in Xen. An embedder
  * that starts a vCPU itself (as a toolstack does) uses hv_xen_vcpu_set_up().
+ *
+ * A domain that also has the library's local APIC (hv_lapic_enable(), see
+ * hv/lapic.h) can start its vCPUs the native way too, as an HVM guest
+ * does on Xen (Linux's cpu_up on PVH): a SIPI that the guest sends to a
+ * down vCPU whose APIC waits for one (after an INIT, or from creation
+ * with ::HV_LAPIC_APS_WAIT_SIPI) brings it up and calls
+ * hv_xen_config::wake for it; its next hv_vcpu_run() starts it in real
+ * mode at the SIPI's vector. A vCPU that VCPUOP_down stopped does not wait
+ * for a SIPI: one leaves it down. An INIT (level assert) to a vCPU that is
+ * up takes it down and uninitialised, as Xen's vLAPIC resets it; a SIPI
+ * starts it again. VCPUOP_up and hv_xen_vcpu_set_up() still start a vCPU
+ * at its Xen context, its APIC leaving any wait for a SIPI.
  */
 #ifndef HV_XEN_H
 #define HV_XEN_H
@@ -489,7 +501,8 @@ struct hv_xen_vcpu_status {
     /** Host time (hv_host_ops::time_ns) of its earliest Xen timer; 0 if none. */
     uint64_t deadline_ns;
     /** The vCPU is down (see the file comment): @c blocked is set too, and
-     *  only VCPUOP_up (the wake callback) or hv_xen_vcpu_set_up() changes it. */
+     *  only VCPUOP_up, a SIPI (with the library's local APIC; both call
+     *  the wake callback) or hv_xen_vcpu_set_up() brings it up. */
     bool down;
     /** Guest-virtual address of its vcpu_time_info area
      *  (VCPUOP_register_vcpu_time_memory_area); 0 if none. */

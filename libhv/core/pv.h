@@ -57,6 +57,15 @@ struct hv_pv_ops {
     /* The guest executed HLT: return true if an event is already pending
        (the vCPU resumes instead of returning HV_EXIT_HLT). */
     bool (*halt_wakeup)(struct hv_vcpu *vcpu);
+    /* The VM's local APIC (hv/lapic.h) recorded a SIPI for `vcpu`, in the
+       sender's hv_vcpu_run (an ICR write), after setting it and before
+       waking the target: an interface that keeps the vCPU from running
+       (Xen's down) lets it reach the APIC's wait-for-SIPI gate. */
+    void (*apic_sipi)(struct hv_vcpu *vcpu);
+    /* Likewise for an INIT (level assert): the interface may stop the
+       vCPU (Xen resets it to down); the APIC takes the INIT when the vCPU
+       next reaches its gate. */
+    void (*apic_init)(struct hv_vcpu *vcpu);
     /* hv_vm_destroy: free the interface's state of a VM with no vCPU left. */
     void (*vm_destroy)(struct hv_vm *vm);
 };

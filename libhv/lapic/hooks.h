@@ -31,6 +31,16 @@ void hv_lapic_vm_fini(struct hv_vm *vm);
    set up yet (hv_vcpu_create reads the view before it exists). */
 bool hv_lapic_hw_on(const struct hv_vcpu *vcpu);
 
+/* Would a SIPI start the vCPU (an INIT is pending, or it waits for a
+   SIPI since power-up or an INIT)? Read from another CPU while the vCPU
+   does not run its gate (a Xen vCPU that is down). False without an APIC. */
+bool hv_lapic_awaits_sipi(const struct hv_vcpu *vcpu);
+
+/* On the vCPU's own thread (its hv_vcpu_run), before its gate: leave
+   wait-for-SIPI and drop a pending INIT or SIPI, the vCPU's state as it
+   is (a Xen vCPU that VCPUOP_up started from a context of its own). */
+void hv_lapic_leave_sipi_wait(struct hv_vcpu *vcpu);
+
 /* Is msr one of the APIC's (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC)? */
 static inline bool hv_lapic_msr(uint32_t msr)
 {

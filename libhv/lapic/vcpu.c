@@ -8,6 +8,7 @@
 #include "core/assist.h"
 #include "core/objects.h"
 #include "core/policy.h"
+#include "core/pv.h"
 #include "core/util.h"
 #include "lapic/hooks.h"
 #include "lapic/lapic.h"
@@ -94,6 +95,11 @@ static void deliver(struct hv_vcpu *t, uint32_t mode, uint8_t vector)
     }
     if (mode == LAPIC_DM_INIT || mode == LAPIC_DM_SIPI) /* taken at the run loop's top */
         __atomic_or_fetch(&t->kick_pending, HV_KICK_LAPIC, __ATOMIC_SEQ_CST);
+    const struct hv_pv_ops *pv = __atomic_load_n(&t->vm->pv, __ATOMIC_ACQUIRE);
+    if (mode == LAPIC_DM_SIPI && pv && pv->apic_sipi)
+        pv->apic_sipi(t); /* a Xen vCPU that is down comes up for it */
+    else if (mode == LAPIC_DM_INIT && pv && pv->apic_init)
+        pv->apic_init(t); /* a Xen vCPU that is up goes down */
     notify(t);
 }
 
@@ -317,6 +323,22 @@ void hv_lapic_vcpu_fini(struct hv_vcpu *vcpu)
     hv_host_obj_free(&vcpu->vm->ctx->host, vcpu->lapic, sizeof(struct hv_lapic));
     vcpu->lapic = NULL;
     vcpu->lapic_on = false;
+}
+
+bool hv_lapic_awaits_sipi(const struct hv_vcpu *vcpu)
+{
+    const struct hv_lapic *l = vcpu->lapic;
+    return l && (__atomic_load_n(&l->init, __ATOMIC_ACQUIRE) ||
+                 __atomic_load_n(&l->wait_sipi, __ATOMIC_ACQUIRE));
+}
+
+void hv_lapic_leave_sipi_wait(struct hv_vcpu *vcpu)
+{
+    struct hv_lapic *l = vcpu->lapic;
+    __atomic_store_n(&l->init, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->sipi, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->wait_sipi, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->halted, 0, __ATOMIC_RELAXED);
 }
 
 bool hv_lapic_hw_on(const struct hv_vcpu *vcpu)

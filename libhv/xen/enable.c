@@ -340,7 +340,10 @@ hv_status_t hv_xen_vcpu_set_up(struct hv_vcpu *vcpu, bool up)
     bool was_down = xv->down;
     if (up) {
         xv->initialised = true;
+        xv->leave_sipi_wait |= was_down;
         xen_set_block(x, xv, XEN_RUNNING);
+    } else {
+        xv->leave_sipi_wait = false;
     }
     __atomic_store_n(&xv->down, !up, __ATOMIC_SEQ_CST);
     /* The area is written at the vCPU's next transition (its own paging). */

@@ -7,6 +7,7 @@
 #include "core/cpu.h"
 #include "core/guest_mem.h"
 #include "core/pv.h"
+#include "lapic/hooks.h"
 #include "xen/internal.h"
 
 enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit);
@@ -223,6 +224,14 @@ static __attribute__((noinline, cold)) bool gate_slow(struct hv_vcpu *vcpu, stru
 {
     if (!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST)) {
         xen_runstate_run(vcpu, x, xv);
+        if (__builtin_expect(__atomic_load_n(&xv->leave_sipi_wait, __ATOMIC_RELAXED), 0)) {
+            uint64_t t = xen_lock(x);
+            bool leave = xv->leave_sipi_wait;
+            xv->leave_sipi_wait = false;
+            xen_unlock(x, t);
+            if (leave && vcpu->lapic)
+                hv_lapic_leave_sipi_wait(vcpu); /* VCPUOP_up's context runs */
+        }
         return false;
     }
     hv_memset(exit, 0, sizeof(*exit));
@@ -267,6 +276,52 @@ static bool xen_halt_wakeup(struct hv_vcpu *vcpu)
     return need;
 }
 
+/* A SIPI for a vCPU that is down and whose local APIC waits for one (after
+   INIT, or since power-up with HV_LAPIC_APS_WAIT_SIPI) brings it up, as
+   Xen's vLAPIC does for an HVM vCPU (its state is then the APIC's, set at
+   the SIPI in the vCPU's own run); the wake callback makes it runnable. A
+   vCPU that VCPUOP_down stopped is not waiting: the SIPI leaves it down. */
+static void xen_apic_sipi(struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t now = xen_now(x);
+    uint64_t t = xen_lock(x);
+    bool wake = false;
+    if (__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST) && hv_lapic_awaits_sipi(vcpu)) {
+        xv->initialised = true;
+        xv->leave_sipi_wait = false;
+        __atomic_store_n(&xv->down, false, __ATOMIC_RELEASE);
+        xen_set_block(x, xv, XEN_RUNNING);
+        xv->poll_deadline = 0;
+        xen_runstate_set(x, xv, XEN_RUNSTATE_runnable, now);
+        wake = true;
+    }
+    xen_unlock(x, t);
+    if (wake && x->wake)
+        x->wake(x->opaque, vcpu);
+}
+
+/* An INIT for a vCPU that is up takes it down and uninitialised, as
+   Xen's vLAPIC resets an HVM vCPU: it stops running Xen-wise at once
+   (offline), and only a SIPI or VCPUOP_initialise + VCPUOP_up starts it
+   again. A vCPU running elsewhere needs no kick of ours: the APIC's
+   delivery interrupts it, and its run returns at the INIT. */
+static void xen_apic_init(struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu(x, vcpu);
+    uint64_t now = xen_now(x);
+    uint64_t t = xen_lock(x);
+    if (!__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&xv->down, true, __ATOMIC_SEQ_CST);
+        xv->initialised = false;
+        xv->leave_sipi_wait = false;
+        xen_runstate_set(x, xv, XEN_RUNSTATE_offline, now);
+    }
+    xen_unlock(x, t);
+}
+
 /* VM teardown: the PV state goes with the VM (no vCPU is left by then). */
 static void xen_vm_destroy(struct hv_vm *vm)
 {
@@ -284,4 +339,6 @@ const struct hv_pv_ops xen_pv_ops = {
     .pre_entry = xen_pre_entry,
     .hypercall_fast = xen_hypercall_fast,
     .halt_wakeup = xen_halt_wakeup,
+    .apic_sipi = xen_apic_sipi,
+    .apic_init = xen_apic_init,
 };

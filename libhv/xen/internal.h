@@ -87,6 +87,10 @@ struct hv_xen_vcpu {
     bool initialised;
     bool down;
     bool init_busy;
+    /* [L] Brought up by VCPUOP_up or hv_xen_vcpu_set_up(): at its next run
+       its local APIC (hv/lapic.h), if waiting for a SIPI, stops waiting:
+       the Xen context runs. A SIPI or an INIT since then clears it. */
+    bool leave_sipi_wait;
     /* vcpu_info location [L]: registered (gpa) or slot `id` of shared_info. */
     bool vi_registered;
     uint64_t vi_gpa;

@@ -266,6 +266,7 @@ long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv)
         rc = -XEN_EINVAL;
     } else if (xv->down) {
         __atomic_store_n(&xv->down, false, __ATOMIC_RELEASE);
+        xv->leave_sipi_wait = true;
         xen_set_block(x, xv, XEN_RUNNING);
         xv->poll_deadline = 0;
         /* Its area is written when it runs (its own paging). */

@@ -13,6 +13,7 @@
 #include "core/ctx_internal.h"
 #include "core/objects.h"
 #include "core/policy.h"
+#include "lapic/hooks.h"
 #include "lapic/lapic.h"
 #include "mock_backend.h"
 #include "mock_host.h"
@@ -623,8 +624,12 @@ static void test_vcpu_layer(void)
 
     /* INIT to APIC ID 1: it waits for a SIPI without running the guest. */
     unsigned entries = m1->entries;
+    CU_ASSERT_FALSE(hv_lapic_awaits_sipi(v1)); /* no HV_LAPIC_APS_WAIT_SIPI */
+    CU_ASSERT_FALSE(hv_lapic_awaits_sipi(w));  /* no APIC */
     run_one(v0, HV_VX_WRMSR, 0x830, (1ull << 32) | 0x4500);
+    CU_ASSERT_TRUE(hv_lapic_awaits_sipi(v1)); /* the INIT, not yet taken */
     x = run_one(v1, HV_VX_NONE, 0, 0);
+    CU_ASSERT_TRUE(hv_lapic_awaits_sipi(v1)); /* taken: waiting */
     CU_ASSERT_EQUAL(x.reason, HV_EXIT_HLT);
     CU_ASSERT_EQUAL(x.hlt.source, HV_HLT_WAIT_SIPI);
     x = run_one(v1, HV_VX_NONE, 0, 0);
@@ -638,6 +643,7 @@ static void test_vcpu_layer(void)
     CU_ASSERT_PTR_EQUAL(woken, v1);
     x = run_one(v1, HV_VX_NONE, 0, 0);
     CU_ASSERT_TRUE(ended(&x));
+    CU_ASSERT_FALSE(hv_lapic_awaits_sipi(v1)); /* started */
     CU_ASSERT_EQUAL(m1->entries, entries + 1);
     CU_ASSERT_EQUAL(m1->st.seg[HV_SEG_CS].selector, 0x800);
     CU_ASSERT_EQUAL(m1->st.seg[HV_SEG_CS].base, 0x8000);

@@ -2,12 +2,14 @@
  * Xen PV layer: secondary vCPUs. VCPUOP_initialise with 64-bit and 32-bit
  * vcpu_hvm_context (every check of Xen's arch_set_info_hvm_guest that
  * gives -EINVAL), VCPUOP_up/down/is_up, what hv_vcpu_run() does with a
- * down vCPU, the wake callback, and per-vCPU events on vCPU 1.
+ * down vCPU, the wake callback, per-vCPU events on vCPU 1, and a domain
+ * with the library's local APIC, whose SIPI brings a down vCPU up.
  */
 #include <CUnit/Basic.h>
 #include <string.h>
 
 #include "core/objects.h"
+#include "lapic/hooks.h"
 #include "xen/internal.h"
 #include "xen_fixture.h"
 
@@ -314,6 +316,147 @@ static void test_vcpu1_events(void)
     xf_teardown(&f);
 }
 
+/* One WRMSR of @p vcpu (an x2APIC register), run to the end of the script. */
+static void apic_wrmsr(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value)
+{
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.set_gprs = true;
+    e.vx.kind = HV_VX_WRMSR;
+    e.vx.rip = mock_vcpu_of(vcpu)->st.rip;
+    e.vx.next_rip = e.vx.rip + 2;
+    e.gpr[HV_GPR_RCX] = msr;
+    e.gpr[HV_GPR_RAX] = (uint32_t)value;
+    e.gpr[HV_GPR_RDX] = value >> 32;
+    mock_script(vcpu, &e);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+}
+
+/* vCPU 1 enters the guest once, in real mode at CS = vector << 8. */
+static void assert_started_at(struct hv_vcpu *v, uint8_t vector)
+{
+    struct mock_vcpu *m = mock_vcpu_of(v);
+    unsigned entries = m->entries;
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(v, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(m->entries, entries + 1);
+    CU_ASSERT_EQUAL(m->st.seg[HV_SEG_CS].selector, (uint16_t)(vector << 8));
+    CU_ASSERT_EQUAL(m->st.seg[HV_SEG_CS].base, (uint64_t)vector << 12);
+    CU_ASSERT_EQUAL(m->st.rip, 0);
+    CU_ASSERT_EQUAL(m->st.cr0 & 1, 0);
+}
+
+#define X2APIC_ICR   0x830u
+#define ICR_TO_APIC1 (1ull << 32)
+#define ICR_INIT     0x4500u /* delivery mode INIT, level assert */
+#define ICR_SIPI     0x4600u /* delivery mode start-up, | vector */
+
+/* A Xen domain with hv_lapic_enable(): vCPU 1 starts down and waiting for
+   a SIPI; the guest's INIT-SIPI-SIPI brings it up, as Linux's native
+   cpu_up does on Xen (its vLAPIC clears _VPF_down at the SIPI). */
+static void test_apic_sipi(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true, .vcpu1_down = true, .lapic = true});
+    struct mock_vcpu *m1 = mock_vcpu_of(f.vcpu1);
+    unsigned entries = m1->entries;
+    /* Down at Xen's level: HV_HLT_DOWN, the APIC's gate not reached. */
+    assert_down_exit(&f, f.vcpu1);
+    /* vCPU 0 in x2APIC mode; INIT alone leaves vCPU 1 down, no wake. */
+    apic_wrmsr(f.vcpu, 0x1b, 0xfee00d00u); /* IA32_APIC_BASE: EN, EXTD, BSP */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_INIT);
+    CU_ASSERT_EQUAL(f.wakes, 0);
+    assert_down_exit(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(m1->entries, entries);
+    /* The SIPI: up, and Xen's wake callback names it (its APIC's wake is
+       not called: the vCPU never reached the APIC's gate to wait there). */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x08);
+    CU_ASSERT_EQUAL(f.wakes, 1);
+    CU_ASSERT_PTR_EQUAL(f.last_woken, f.vcpu1);
+    CU_ASSERT_EQUAL(f.apic_wakes, 0);
+    struct hv_xen_vcpu_status s;
+    CU_ASSERT_EQUAL(hv_xen_vcpu_status(f.vcpu1, &s), HV_OK);
+    CU_ASSERT(!s.down);
+    CU_ASSERT(!s.blocked);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_IS_UP, 1, 0, 0, 0, 0), 1);
+    assert_started_at(f.vcpu1, 0x08);
+    /* Running: another SIPI changes nothing. */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x09);
+    CU_ASSERT_EQUAL(f.wakes, 1);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu1, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(m1->st.seg[HV_SEG_CS].base, 0x8000);
+    /* VCPUOP_down: not waiting for a SIPI, so a SIPI leaves it down. */
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_DOWN, 1, 0, 0, 0, 0), 0);
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x0a);
+    CU_ASSERT_EQUAL(f.wakes, 1);
+    assert_down_exit(&f, f.vcpu1);
+    /* INIT then SIPI: up again, restarted at the new vector. */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_INIT);
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x0b);
+    CU_ASSERT_EQUAL(f.wakes, 2);
+    assert_started_at(f.vcpu1, 0x0b);
+    /* An INIT while it is up takes it down (Xen resets it): down and
+       blocked at once, no guest code until a SIPI; VCPUOP_up refuses a
+       vCPU the INIT left without a context. */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_INIT);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_IS_UP, 1, 0, 0, 0, 0), 0);
+    entries = m1->entries;
+    assert_down_exit(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(m1->entries, entries);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_UP, 1, 0, 0, 0, 0), -XEN_EINVAL);
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x0c);
+    CU_ASSERT_EQUAL(f.wakes, 3);
+    assert_started_at(f.vcpu1, 0x0c);
+    /* An INIT level de-assert is no INIT (SDM Vol. 3A 11.6.1): still up. */
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | 0x8500u);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_IS_UP, 1, 0, 0, 0, 0), 1);
+    xf_teardown(&f);
+}
+
+/* With the local APIC too, the Xen way still starts a vCPU: VCPUOP_up (or
+   the toolstack's hv_xen_vcpu_set_up) runs its context, not the APIC's
+   wait for a SIPI it was created in (HV_LAPIC_APS_WAIT_SIPI). */
+static void test_apic_vcpuop_up(void)
+{
+    struct xf f;
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true, .vcpu1_down = true, .lapic = true});
+    struct mock_vcpu *m1 = mock_vcpu_of(f.vcpu1);
+    struct xen_vcpu_hvm_context c = ctx64();
+    CU_ASSERT_EQUAL(init_vcpu(&f, 1, &c), 0);
+    assert_down_exit(&f, f.vcpu1);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_VCPU_OP, OP_UP, 1, 0, 0, 0, 0), 0);
+    unsigned entries = m1->entries;
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu1, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED); /* it entered: end of the mock's script */
+    CU_ASSERT_EQUAL(m1->entries, entries + 1);
+    CU_ASSERT_EQUAL(m1->st.rip, 0x7000);
+    CU_ASSERT_EQUAL(f.vcpu1->gpr[HV_GPR_RDI], 0x2222);
+    CU_ASSERT_FALSE(hv_lapic_awaits_sipi(f.vcpu1));
+    /* A SIPI now finds it running: nothing changes. */
+    apic_wrmsr(f.vcpu, 0x1b, 0xfee00d00u);
+    apic_wrmsr(f.vcpu, X2APIC_ICR, ICR_TO_APIC1 | ICR_SIPI | 0x08);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu1, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(m1->st.rip, 0x7000);
+    xf_teardown(&f);
+
+    /* The fixture's toolstack start (hv_xen_vcpu_set_up) likewise. */
+    xf_setup(&f, &(struct xf_opts){.two_vcpus = true, .lapic = true});
+    m1 = mock_vcpu_of(f.vcpu1);
+    entries = m1->entries;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu1, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(m1->entries, entries + 1);
+    xf_teardown(&f);
+}
+
 void xen_suite_smp(void)
 {
     CU_pSuite s = CU_add_suite("xen_smp", NULL, NULL);
@@ -321,4 +464,6 @@ void xen_suite_smp(void)
     CU_add_test(s, "initialise_32", test_initialise_32);
     CU_add_test(s, "down_up", test_down_up);
     CU_add_test(s, "vcpu1_events", test_vcpu1_events);
+    CU_add_test(s, "apic_sipi", test_apic_sipi);
+    CU_add_test(s, "apic_vcpuop_up", test_apic_vcpuop_up);
 }

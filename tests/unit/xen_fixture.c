@@ -21,6 +21,13 @@ static void on_wake(void *opaque, struct hv_vcpu *vcpu)
     f->last_woken = vcpu;
 }
 
+static void on_apic_wake(void *opaque, struct hv_vcpu *vcpu)
+{
+    struct xf *f = opaque;
+    (void)vcpu;
+    f->apic_wakes++;
+}
+
 static void on_notify(void *opaque, struct hv_vm *vm, uint32_t host_port)
 {
     struct xf *f = opaque;
@@ -83,6 +90,14 @@ static void make_vm(struct xf *f, const struct xf_opts *o)
     CU_ASSERT_EQUAL(hv_vm_protect(f->vm, XF_RO_PAGE, 4096, HV_MEM_READ), HV_OK);
     CU_ASSERT_EQUAL(hv_vm_unmap(f->vm, XF_HOLE, 4096), HV_OK);
     build_page_tables(f);
+    if (o->lapic) {
+        struct hv_lapic_config lc = {.size = sizeof(lc),
+                                     .tsc_khz = XF_TSC_KHZ,
+                                     .flags = HV_LAPIC_APS_WAIT_SIPI,
+                                     .wake = on_apic_wake,
+                                     .opaque = f};
+        CU_ASSERT_EQUAL_FATAL(hv_lapic_enable(f->vm, &lc), HV_OK);
+    }
     CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(f->vm, 0, &f->vcpu), HV_OK);
     f->compat = o->compat;
     set_mode(f->vcpu, o->compat);

@@ -47,6 +47,7 @@ struct xf {
     struct hv_vcpu *last_woken;
     unsigned notifies;
     uint32_t last_notified;
+    unsigned apic_wakes; /* hv_lapic_config::wake (xf_opts::lapic) */
 };
 
 struct xf_opts {
@@ -58,6 +59,9 @@ struct xf_opts {
     struct hv_xen_config cfg; /* domid etc.; callbacks are set by the fixture */
     struct hv_xen_hub *hub;
     bool no_xen; /* do not call hv_xen_enable */
+    /* hv_lapic_enable() before the vCPUs, vCPU 1 waiting for its SIPI
+       (HV_LAPIC_APS_WAIT_SIPI); wakes counted in xf::apic_wakes. */
+    bool lapic;
 };
 
 /* Build the fixture (CUnit assertions on failure). opts may be NULL. */

@@ -90,6 +90,14 @@ static int domu_on_exit(struct xh *h, struct xh_dom *d)
     return 0;
 }
 
+/* hv_lapic_config::wake: a SIPI or interrupt for a vCPU that waits. */
+static void domu_apic_wake(void *opaque, struct hv_vcpu *vcpu)
+{
+    struct xh_dom *d = opaque;
+    (void)vcpu;
+    d->woken = true;
+}
+
 static int domu_create(struct xdomu *u, const struct boot_module *img,
                        const struct boot_module *initrd)
 {
@@ -110,19 +118,28 @@ static int domu_create(struct xdomu *u, const struct boot_module *img,
     u->cons_gpa = cfg->ram_size;
     u->store_gpa = cfg->ram_size + PAGE_SIZE;
 
-    struct hv_vm_config vc = {.size = sizeof(vc), .max_vcpus = 1};
+    bool smp = cfg->platform && cfg->vcpus > 1;
+    struct hv_vm_config vc = {.size = sizeof(vc), .max_vcpus = smp ? 2 : 1};
     if ((st = hv_vm_create(u->h.ctx, &vc, &d->vm)) != HV_OK)
         return kcase_fail(kc, "hv_vm_create: %s", hv_status_str(st));
+    if (cfg->platform) {
+        /* Before the vCPUs: vCPU 1 waits for the SIPI of the guest's
+           INIT-SIPI-SIPI, which also brings it up at Xen's level. */
+        struct hv_lapic_config lc = {.size = sizeof(lc),
+                                     .tsc_khz = (uint32_t)(tsc_hz() / 1000),
+                                     .flags = HV_LAPIC_APS_WAIT_SIPI,
+                                     .wake = domu_apic_wake,
+                                     .opaque = d};
+        if ((st = hv_lapic_enable(d->vm, &lc)) != HV_OK)
+            return kcase_fail(kc, "hv_lapic_enable: %s", hv_status_str(st));
+        xplat_mp_table(u->mem + XPLAT_MP_GPA, smp ? 2 : 1);
+    }
     if ((st = hv_vm_map(d->vm, 0, (uintptr_t)u->mem, mem_pages(cfg) * PAGE_SIZE, HV_MEM_RWX)) !=
         HV_OK)
         return kcase_fail(kc, "hv_vm_map: %s", hv_status_str(st));
-    if ((st = hv_vcpu_create(d->vm, 0, &d->vcpu)) != HV_OK)
+    if ((st = hv_vcpu_create(d->vm, 0, &d->vcpu)) != HV_OK ||
+        (smp && (st = hv_vcpu_create(d->vm, 1, &d->vcpu1)) != HV_OK))
         return kcase_fail(kc, "hv_vcpu_create: %s", hv_status_str(st));
-    if (cfg->platform) {
-        xplat_mp_table(u->mem + XPLAT_MP_GPA);
-        if (xplat_lapic_attach(d->vm, &u->lapic))
-            return kcase_fail(kc, "cannot register the local APIC page");
-    }
 
     /* The special pages are not RAM to the guest: a toolstack reserves them. */
     const struct hv_pvh_memmap map[] = {
@@ -187,8 +204,8 @@ static void domu_trace(struct xdomu *u)
         kprintf("  %s: xenstore %s \"%s\" -> %s\n", u->cfg->label,
                 xstore_type_name(u->xs->log[i].type), u->xs->log[i].path,
                 xstore_type_name(u->xs->log[i].answer));
-    kprintf("  %s: %u exits, %u yields/halts, %llu console bytes\n", u->cfg->label, d->exits,
-            d->hlts, (unsigned long long)u->total);
+    kprintf("  %s: %u exits (%u of vCPU 1), %u yields/halts, %llu console bytes\n", u->cfg->label,
+            d->exits, d->exits1, d->hlts, (unsigned long long)u->total);
     if (d->null_io) {
         kprintf("  %s: %u port/MMIO accesses answered as without a device model, ports",
                 u->cfg->label, d->null_io);

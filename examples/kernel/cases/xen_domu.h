@@ -40,7 +40,10 @@ struct xdomu_config {
     size_t out_cap;      /* PV console bytes kept (the rest is only echoed) */
     uint64_t timeout_ns; /* until the guest must have shut down */
     bool null_io;        /* xh::null_io: ports and MMIO without a device model */
-    bool platform;       /* an MP table and a local APIC page (xen_platform.h) */
+    /* An MP table listing the vCPUs and libhv's local APIC (hv/lapic.h),
+       vCPU 1 waiting for the guest's SIPI (xen_platform.h). */
+    bool platform;
+    unsigned vcpus; /* 1 or 2 (0 is 1); 2 needs platform */
     /* HV_XEN_F_TSC_STABLE: this kernel vouches for the TSC (true of the
        emulators it is tested on: QEMU's TCG and Bochs keep one TSC for the
        whole machine, at a fixed rate). */
@@ -56,10 +59,9 @@ struct xdomu {
     uint8_t *mem; /* RAM and the special pages */
     uint64_t cons_gpa, store_gpa;
     struct xstore *xs;
-    struct xplat_lapic lapic; /* xdomu_config::platform */
-    char *out;                /* PV console output kept, NUL-terminated */
-    size_t out_len, total;    /* kept, and received in all */
-    char line[160];           /* the line being gathered, control characters left out */
+    char *out;             /* PV console output kept, NUL-terminated */
+    size_t out_len, total; /* kept, and received in all */
+    char line[160];        /* the line being gathered, control characters left out */
     size_t line_len;
     bool esc; /* inside an escape sequence (ESC [ parameters letter) */
 };

@@ -229,6 +229,7 @@ static int run_once(struct xh *h, struct xh_dom *d, struct hv_vcpu *v)
     hv_status_t st = hv_vcpu_run(v, &ex);
     h->running = NULL;
     d->exits++;
+    d->exits1 += v == d->vcpu1;
     drain_console(h, d);
     if (st != HV_OK)
         return kcase_fail(h->kc, "%s: hv_vcpu_run: %s", d->label, hv_status_str(st));

@@ -51,6 +51,7 @@ struct xh_dom {
     uint32_t shutdown;   /* its reason */
     volatile bool woken; /* set by the wake callback */
     unsigned exits, hlts, kicks;
+    unsigned exits1;        /* the part of exits that vCPU 1 made */
     unsigned null_io;       /* accesses answered by xh::null_io */
     uint16_t null_ports[8]; /* the first distinct ports among them, for the log */
     unsigned null_nports;

@@ -6,14 +6,19 @@
  * XEN_ELFNOTE_PHYS32_ENTRY, and a one-file initramfs ("linux-initrd",
  * start_info's first module) whose /init prints a line and exits.
  *
- * Linux gets 128 MiB (its image alone spans 16 to 74 MiB), one vCPU, no
+ * Linux gets 128 MiB (its image alone spans 16 to 74 MiB), two vCPUs, no
  * ACPI (acpi=off: no tables are built here; no nokaslr either: the PVH
  * entry bypasses the decompressor that randomizes) and what xen_platform.h
- * describes in place of Xen's ACPI tables and emulated local APIC: an MP
- * table and a local APIC register page, without which Linux would run
- * with no timer interrupt at all. Ports and MMIO nothing claims answer as
- * in a Xen PVH domain without a device model (xh::null_io): Linux probes
- * PCI configuration ports, the PIT, the PIC and the RTC and finds nothing.
+ * describes in place of Xen's ACPI tables: an MP table listing both CPUs,
+ * without which Linux would run with no timer interrupt at all, and
+ * libhv's local APIC (hv/lapic.h) in place of Xen's emulated one. Linux
+ * (arch/x86/xen/smp_hvm.c) starts its second CPU the native way, with
+ * INIT-SIPI-SIPI through that APIC: vCPU 1 is down at Xen's level until
+ * the SIPI brings it up, then runs Linux's real-mode trampoline and takes
+ * its Xen timer and event-channel IPIs, which the BSP bound for it. Ports
+ * and MMIO nothing claims answer as in a Xen PVH domain without a device
+ * model (xh::null_io): Linux probes PCI configuration ports, the PIT, the
+ * PIC and the RTC and finds nothing.
  *
  * What it must do: detect Xen through the CPUID leaves, take its memory
  * map from start_info, print the banner on the early Xen console
@@ -34,6 +39,11 @@
 
 #define SHUTDOWN_CRASH 3 /* sched.h */
 
+/* Debian's CONFIG_HZ: the jiffy that Linux's delay loop counts in. */
+#define LINUX_HZ 250u
+
+#define LINUX_CMDLINE "console=hvc0 earlyprintk=xen acpi=off"
+
 /* On its consoles (console_io until hvc0 takes over), in boot order. */
 static const char *const expected[] = {
     "Linux version 6.",                                      /* the banner */
@@ -43,6 +53,8 @@ static const char *const expected[] = {
     "Xen HVM callback vector for event delivery is enabled", /* HVM_PARAM_CALLBACK_IRQ */
     "printk: console [hvc0] enabled",                        /* the PV console ring */
     "installing Xen timer for CPU 0",                        /* VIRQ_TIMER */
+    "installing Xen timer for CPU 1",                        /* bound for vCPU 1 */
+    "smp: Brought up 1 node, 2 CPUs",                        /* vCPU 1 ran Linux */
     "Grant table initialized",                               /* GNTTABOP, add_to_physmap */
     "clocksource: Switched to clocksource xen",              /* the pvclock */
     "Trying to unpack rootfs image as initramfs",            /* start_info's module */
@@ -57,11 +69,12 @@ static const struct xdomu_config linux_config = {
     .missing = "the vmlinux was not handed over (tests/system/guests/linux/get-linux.sh)",
     .initrd = "linux-initrd",
     .ram_size = LINUX_RAM_SIZE,
-    .cmdline = "console=hvc0 earlyprintk=xen nosmp acpi=off",
+    .cmdline = LINUX_CMDLINE, /* and lpj= (linux_cmdline) */
     .out_cap = LINUX_OUT_CAP,
     .timeout_ns = LINUX_TIMEOUT_NS,
     .null_io = true,
     .platform = true,
+    .vcpus = 2,
     .tsc_stable = true,
 };
 
@@ -99,6 +112,11 @@ static int linux_check(struct xdomu *u)
     struct hv_xen_vcpu_status vs;
     if (hv_xen_vcpu_status(d->vcpu, &vs) != HV_OK || !vs.time_area)
         return kcase_fail(kc, "Linux registered no vcpu_time_info area");
+    /* vCPU 1 came up by the SIPI and ran guest code of its own. */
+    if (hv_xen_vcpu_status(d->vcpu1, &vs) != HV_OK || vs.down)
+        return kcase_fail(kc, "vCPU 1 is down at the end");
+    if (d->exits1 < 100)
+        return kcase_fail(kc, "vCPU 1 had only %u exits", d->exits1);
     if (d->shutdown != SHUTDOWN_CRASH)
         return kcase_fail(kc, "Linux shut down with reason %u, expected crash (its panic)",
                           d->shutdown);
@@ -111,6 +129,20 @@ static int linux_check(struct xdomu *u)
     return 0;
 }
 
+/*
+ * The command line with lpj=, the delay loop's loops per jiffy, at the TSC
+ * rate (Linux's delay loop counts TSC ticks, and its boot CPU computes this
+ * same value from the TSC frequency). Without it, vCPU 1 calibrates its
+ * own against jiffies that vCPU 0 advances, which fails when both share
+ * this one CPU ("calibrate_delay_direct() failed"): its udelay then runs
+ * some 12 times too long and the driver probes that run on it take
+ * seconds more.
+ */
+static void linux_cmdline(char *buf, size_t cap)
+{
+    hv_snprintf(buf, cap, "%s lpj=%llu", LINUX_CMDLINE, (unsigned long long)(tsc_hz() / LINUX_HZ));
+}
+
 static int case_linux(struct kcase_ctx *kc)
 {
     struct xdomu *u = heap_alloc(sizeof(*u));
@@ -119,6 +151,9 @@ static int case_linux(struct kcase_ctx *kc)
     /* xen_linux_timeout=<seconds> on the command line, for emulators whose
        clock follows their instruction count (Bochs at its default 2 MIPS). */
     struct xdomu_config cfg = linux_config;
+    char cmdline[sizeof(LINUX_CMDLINE) + 32];
+    linux_cmdline(cmdline, sizeof(cmdline));
+    cfg.cmdline = cmdline;
     char arg[12];
     if (boot_arg("xen_linux_timeout", arg, sizeof(arg))) {
         uint64_t sec = 0;
