@@ -290,11 +290,7 @@ static void xen_apic_sipi(struct hv_vcpu *vcpu)
     bool wake = false;
     if (__atomic_load_n(&xv->down, __ATOMIC_SEQ_CST) && hv_lapic_awaits_sipi(vcpu)) {
         xv->initialised = true;
-        xv->leave_sipi_wait = false;
-        __atomic_store_n(&xv->down, false, __ATOMIC_RELEASE);
-        xen_set_block(x, xv, XEN_RUNNING);
-        xv->poll_deadline = 0;
-        xen_runstate_set(x, xv, XEN_RUNSTATE_runnable, now);
+        xen_vcpu_come_up(x, xv, false, now);
         wake = true;
     }
     xen_unlock(x, t);

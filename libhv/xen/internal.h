@@ -584,6 +584,20 @@ static inline void xen_runstate_change(struct xen_call *c, uint8_t state, uint64
     xen_runstate_set(c->x, c->xv, state, now);
     xen_runstate_publish(c, c->x, c->xv);
 }
+/* [L] A down vCPU comes up, runnable from @p now (VCPUOP_up, a SIPI with
+   the library's local APIC); the caller calls the wake callback after the
+   lock. @p leave_sipi_wait: its APIC, if it waits for a SIPI, stops
+   waiting at its next run (VCPUOP_up's context runs, not a SIPI's); set
+   before `down` clears, which the run gate reads without the lock. */
+static inline void xen_vcpu_come_up(struct hv_xen_vm *x, struct hv_xen_vcpu *xv,
+                                    bool leave_sipi_wait, uint64_t now)
+{
+    __atomic_store_n(&xv->leave_sipi_wait, leave_sipi_wait, __ATOMIC_RELAXED);
+    __atomic_store_n(&xv->down, false, __ATOMIC_RELEASE);
+    xen_set_block(x, xv, XEN_RUNNING);
+    xv->poll_deadline = 0;
+    xen_runstate_set(x, xv, XEN_RUNSTATE_runnable, now);
+}
 /* The run gate's slow path: the vCPU, not running, runs from now. */
 void xen_runstate_run(struct hv_vcpu *vcpu, struct hv_xen_vm *x, struct hv_xen_vcpu *xv);
 /* VCPUOP_register_runstate_memory_area and VCPUOP_get_runstate_info on @p xv. */

@@ -265,12 +265,8 @@ long xen_vcpu_up(struct xen_call *c, struct hv_xen_vcpu *xv)
     if (!xv->initialised) {
         rc = -XEN_EINVAL;
     } else if (xv->down) {
-        __atomic_store_n(&xv->down, false, __ATOMIC_RELEASE);
-        xv->leave_sipi_wait = true;
-        xen_set_block(x, xv, XEN_RUNNING);
-        xv->poll_deadline = 0;
         /* Its area is written when it runs (its own paging). */
-        xen_runstate_set(x, xv, XEN_RUNSTATE_runnable, now);
+        xen_vcpu_come_up(x, xv, true, now);
         wake = true;
     }
     xen_unlock(x, t);
