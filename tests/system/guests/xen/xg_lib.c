@@ -18,6 +18,11 @@ unsigned xg_checks, xg_failures;
 volatile unsigned xg_upcalls;
 volatile uint8_t xg_last_vector;
 volatile unsigned xg_fired[XG_MAX_PORTS];
+/* The vCPU each port's events go to (bind_ipi, bind_virq; 0 otherwise):
+   vCPU 0's upcall handler leaves other vCPUs' ports to them, though they
+   share its words of pending bits (the 2-level ABI sets the selector of
+   the port's vCPU only, but a handler reads whole words). */
+static uint8_t port_vcpu[XG_MAX_PORTS];
 
 /* ---- small library ---- */
 
@@ -178,7 +183,16 @@ long xg_send(evtchn_port_t port)
 
 long xg_close(evtchn_port_t port)
 {
-    return xg_evtchn_op(EVTCHNOP_close, &port);
+    long rc = xg_evtchn_op(EVTCHNOP_close, &port);
+    if (!rc && port < XG_MAX_PORTS)
+        port_vcpu[port] = 0;
+    return rc;
+}
+
+static void note_vcpu(evtchn_port_t port, uint32_t vcpu)
+{
+    if (port < XG_MAX_PORTS)
+        port_vcpu[port] = (uint8_t)vcpu;
 }
 
 long xg_alloc_unbound(uint16_t remote, evtchn_port_t *port)
@@ -194,6 +208,8 @@ long xg_bind_ipi(uint32_t vcpu, evtchn_port_t *port)
     struct evtchn_bind_ipi b = {.vcpu = vcpu};
     long rc = xg_evtchn_op(EVTCHNOP_bind_ipi, &b);
     *port = b.port;
+    if (!rc)
+        note_vcpu(b.port, vcpu);
     return rc;
 }
 
@@ -202,6 +218,8 @@ long xg_bind_virq(uint32_t virq, uint32_t vcpu, evtchn_port_t *port)
     struct evtchn_bind_virq b = {.virq = virq, .vcpu = vcpu};
     long rc = xg_evtchn_op(EVTCHNOP_bind_virq, &b);
     *port = b.port;
+    if (!rc)
+        note_vcpu(b.port, vcpu);
     return rc;
 }
 
@@ -560,6 +578,8 @@ static void do_upcall(void)
             unsigned b = (unsigned)__builtin_ctzl(pend);
             pend &= pend - 1;
             unsigned port = w * XG_LONG_BITS + b;
+            if (port < XG_MAX_PORTS && port_vcpu[port])
+                continue; /* another vCPU's */
             xg_clear_bit(s->evtchn_pending, port);
             if (port < XG_MAX_PORTS)
                 xg_fired[port]++;
@@ -638,7 +658,7 @@ static void reset_events(void)
     xg_vi->evtchn_upcall_pending = 0;
     xg_vi->evtchn_pending_sel = 0;
     for (unsigned i = 0; i < XG_MAX_PORTS; i++)
-        xg_fired[i] = 0;
+        xg_fired[i] = port_vcpu[i] = 0;
     xg_upcalls = 0;
 }
 
