@@ -204,8 +204,10 @@ static void domu_trace(struct xdomu *u)
         kprintf("  %s: xenstore %s \"%s\" -> %s\n", u->cfg->label,
                 xstore_type_name(u->xs->log[i].type), u->xs->log[i].path,
                 xstore_type_name(u->xs->log[i].answer));
-    kprintf("  %s: %u exits (%u of vCPU 1), %u yields/halts, %llu console bytes\n", u->cfg->label,
-            d->exits, d->exits1, d->hlts, (unsigned long long)u->total);
+    kprintf("  %s: %u exits", u->cfg->label, d->exits);
+    if (d->vcpu1)
+        kprintf(" (%u of vCPU 1)", d->exits1);
+    kprintf(", %u yields/halts, %llu console bytes\n", d->hlts, (unsigned long long)u->total);
     if (d->null_io) {
         kprintf("  %s: %u port/MMIO accesses answered as without a device model, ports",
                 u->cfg->label, d->null_io);
