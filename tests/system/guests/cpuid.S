@@ -6,11 +6,7 @@
  */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     movl $1, %eax
     xorl %ecx, %ecx
     cpuid

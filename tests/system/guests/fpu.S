@@ -8,11 +8,7 @@
 
 #define FPU_REPORT 0x80000 /* in the test VM's RAM, past the image */
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     ENTER_LONG
     movq %cr4, %rax

@@ -1,11 +1,7 @@
 /* HLT twice: each returns to the host, which resumes after it. */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     MARK(1)
     hlt
     MARK(2)

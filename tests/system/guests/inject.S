@@ -21,11 +21,7 @@
     movl $0, idt + \vec * 16 + 12
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     ENTER_LONG
     GATE 13, gp_handler

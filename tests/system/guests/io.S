@@ -5,11 +5,7 @@
  */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     movb $0x12, %al
     outb %al, $0x10
     movw $0x3456, %ax

@@ -41,11 +41,7 @@ h_\vec:
     outl %eax, $PORT_VAL
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     GATE32 13, gp_handler
     GATE32 0x31, h_0x31

@@ -23,11 +23,7 @@
     movl $(0x4000 | \vec), APIC + 0x300
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     GATE32 2, ap_nmi
     GATE32 0x50, bsp_50

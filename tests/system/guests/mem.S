@@ -5,11 +5,7 @@
  */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
 1:  inl $PORT_ARG, %eax
     movl 0x800, %ebx
     xchgl %eax, %ebx

@@ -15,11 +15,7 @@
  */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     MARK(1)
     movw $0x0100, %ax
     movw %ax, %es

@@ -10,11 +10,7 @@
  */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     movw $gp_handler, 13 * 4
     movw $0, 13 * 4 + 2
 

@@ -6,11 +6,7 @@
  */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     movl 0x200000, %eax
     outl %eax, $PORT_VAL

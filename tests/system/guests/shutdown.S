@@ -1,11 +1,7 @@
 /* A triple fault: #UD with an empty IDT -> #GP -> #DF -> shutdown. */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     lidt null_idt
     MARK(1)

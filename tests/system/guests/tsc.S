@@ -1,11 +1,7 @@
 /* RDTSC as the guest sees it (host TSC + the vCPU's TSC offset). */
 #include "guest.inc"
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     rdtsc
     pushl %eax
     movl %edx, %eax

@@ -81,11 +81,7 @@
     \insn
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     ENTER_LONG
     movl $bench_pml4, %eax

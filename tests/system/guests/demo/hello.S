@@ -10,11 +10,7 @@
 
 #define DEMO_PORT 0xe9
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     ENTER_LONG
     leaq msg(%rip), %rsi

@@ -18,11 +18,7 @@
 .macro DATA_SEGS
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     movl $(alias_pd + 3), lm_pdpt + 8
     ENTER_LONG

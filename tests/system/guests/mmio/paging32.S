@@ -18,11 +18,7 @@
 .macro DATA_SEGS
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     call idt_init
     movl $pd32, %eax

@@ -20,11 +20,7 @@
 .macro DATA_SEGS
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     ENTER_PM32
     jmp main
 

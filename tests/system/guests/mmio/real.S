@@ -30,11 +30,7 @@
     popw %ax
 .endm
 
-    .section .text.start, "ax"
-    .code16
-    .globl start
-start:
-    REAL_MODE_INIT
+    GUEST_START
     movw $MMIO_RM_SEG, %ax
     movw %ax, %fs
     jmp main
