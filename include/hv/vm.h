@@ -187,6 +187,25 @@ hv_status_t hv_vm_protect(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint32_t
 hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out);
 
 /**
+ * @brief Find the mapping that contains an address or, failing that, the
+ *        lowest one above it.
+ *
+ * Lists a VM's guest-physical map in ascending order: start at 0 and
+ * continue from @c out->gpa + @c out->page_size. Each call costs the SLAT
+ * tables it passes, not the unmapped span it skips, so a sparse map (RAM
+ * at 0, a page below 4 GiB) lists in a few calls. Adjacent pages are
+ * reported one SLAT page at a time; the caller merges them.
+ * @param vm The VM.
+ * @param gpa Where to start looking.
+ * @param[out] out The mapping found; its @c gpa may lie below @p gpa when
+ *             that page contains @p gpa, as with hv_vm_query().
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_RANGE when @p gpa is
+ *         beyond the VM's guest-physical width; ::HV_ERR_NOT_FOUND when
+ *         nothing is mapped at or above @p gpa.
+ */
+hv_status_t hv_vm_query_next(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out);
+
+/**
  * @brief Harvest and clear the dirty state of [gpa, gpa+len).
  *
  * Bit i of @p bitmap (uint64_t words, bit 0 of word 0 first) is set when

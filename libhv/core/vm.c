@@ -94,17 +94,18 @@ static bool page_is_zero(const void *page)
  * disturb. A page already zero is not written again, so RAM mapped at
  * several guest addresses is written once.
  */
-static void scrub_leaf(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t flags)
+static bool scrub_leaf(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t flags)
 {
     const struct hv_host *h = arg;
     (void)gpa;
     if ((flags & HV_MEMTYPE_MASK) != HV_MEMTYPE_WB)
-        return;
+        return false;
     for (uint64_t off = 0; off < size; off += HV_PAGE_SIZE) {
         void *p = hv_host_phys_to_virt(h, hpa + off);
         if (p && !page_is_zero(p))
             hv_memset(p, 0, HV_PAGE_SIZE);
     }
+    return false; /* every leaf */
 }
 
 hv_status_t hv_vm_destroy(struct hv_vm *vm)
@@ -243,6 +244,13 @@ hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
     if (!vm || !out)
         return HV_ERR_INVALID_ARG;
     return hv_slat_query(&vm->slat, gpa, out);
+}
+
+hv_status_t hv_vm_query_next(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
+{
+    if (!vm || !out)
+        return HV_ERR_INVALID_ARG;
+    return hv_slat_query_next(&vm->slat, gpa, out);
 }
 
 hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint64_t *bitmap)

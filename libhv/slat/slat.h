@@ -214,12 +214,21 @@ static inline uint64_t hv_slat_gen(const struct hv_slat *s)
 
 /*
  * Call fn once per leaf (mapped page of any size) in ascending gpa order,
- * with its gpa, hpa, size and HV_MEM_* | HV_MEMTYPE_* flags. Serialized
- * with the modifying calls by the caller; fn must not change the SLAT.
+ * with its gpa, hpa, size and HV_MEM_* | HV_MEMTYPE_* flags, until fn
+ * returns true. Serialized with the modifying calls by the caller; fn must
+ * not change the SLAT.
  */
-typedef void (*hv_slat_leaf_fn)(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size,
+typedef bool (*hv_slat_leaf_fn)(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size,
                                 uint32_t flags);
 void hv_slat_for_each_leaf(const struct hv_slat *s, hv_slat_leaf_fn fn, void *arg);
+
+/*
+ * The leaf that maps gpa, or else the lowest one above it (HV_ERR_NOT_FOUND
+ * when there is none): the walk skips unmapped subtrees whole, so listing a
+ * sparse map costs its tables, not its address span. Lock-free, as
+ * hv_slat_query().
+ */
+hv_status_t hv_slat_query_next(const struct hv_slat *s, uint64_t gpa, struct hv_mapping *out);
 
 /* Host-physical address of the root table (for EPTP / nCR3); fixed for the SLAT's life. */
 uint64_t hv_slat_root_hpa(const struct hv_slat *s);

@@ -1,32 +1,82 @@
 /*
- * Visiting every leaf of a SLAT (hv_slat_for_each_leaf): the teardown scrub
- * of HV_VM_SCRUB zeroes the guest RAM the map still points at.
+ * Visiting the leaves of a SLAT in address order: every one
+ * (hv_slat_for_each_leaf: the teardown scrub of HV_VM_SCRUB zeroes the
+ * guest RAM the map still points at; the Xen layer's derived memory map)
+ * or the first at or above an address (hv_slat_query_next: enumerating the
+ * mappings without probing the holes between them page by page).
  */
 #include "slat/slat_internal.h"
 
-/* The table `hw` of level L (shadow `dir`, NULL at level 0) covers [base, ...). */
-static void visit(const struct hv_slat *s, const uint64_t *hw, const struct hv_slat_dir *dir, int L,
-                  uint64_t base, hv_slat_leaf_fn fn, void *arg)
+struct visit {
+    const struct hv_slat *s;
+    uint64_t from;      /* leaves that end above it */
+    uint64_t left;      /* bytes not visited yet: 0 ends a walk from 0 */
+    hv_slat_leaf_fn fn; /* returns true to stop */
+    void *arg;
+};
+
+/*
+ * The table `hw` of level L (shadow `dir`, NULL at level 0) covers [base,
+ * base + 512 entries): its leaves that end above v->from, in order. Returns
+ * true to end the walk: fn asked to, or every mapped byte has been seen
+ * (so the empty tail of each table is not scanned). Empty subtrees cost
+ * one load each.
+ */
+static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir *dir, int L,
+                  uint64_t base)
 {
-    for (unsigned i = 0; i < SLAT_ENTRIES; i++) {
+    const struct hv_slat *s = v->s;
+    unsigned first = v->from > base ? slat_index(v->from, L) : 0;
+    for (unsigned i = first; i < SLAT_ENTRIES; i++) {
         uint64_t e = slat_load(&hw[i]);
         if (!slat_present(s, e))
             continue;
         uint64_t gpa = base + (uint64_t)i * slat_entry_size(L);
         if (slat_is_leaf(s, e, L)) {
-            fn(arg, gpa, s->fmt->leaf_hpa(e, L), slat_entry_size(L), s->fmt->leaf_flags(e, L));
+            uint64_t size = slat_entry_size(L);
+            if (v->fn(v->arg, gpa, s->fmt->leaf_hpa(e, L), size, s->fmt->leaf_flags(e, L)))
+                return true;
+            v->left -= HV_MIN(v->left, size);
+            if (!v->left)
+                return true;
             continue;
         }
         void *sub = slat_load_sub(&dir->sub[i]);
-        if (sub)
-            visit(s, slat_child_hw(sub, L), L >= 2 ? (const struct hv_slat_dir *)sub : NULL, L - 1,
-                  gpa, fn, arg);
+        if (sub && visit(v, slat_child_hw(sub, L), L >= 2 ? (const struct hv_slat_dir *)sub : NULL,
+                         L - 1, gpa))
+            return true;
     }
+    return false;
 }
 
 void hv_slat_for_each_leaf(const struct hv_slat *s, hv_slat_leaf_fn fn, void *arg)
 {
     if (!s || !s->root || !fn)
         return;
-    visit(s, s->root->hw, s->root, SLAT_ROOT_LEVEL, 0, fn, arg);
+    struct visit v = {.s = s, .from = 0, .left = s->mapped_bytes, .fn = fn, .arg = arg};
+    if (v.left)
+        visit(&v, s->root->hw, s->root, SLAT_ROOT_LEVEL, 0);
+}
+
+static bool take_first(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t flags)
+{
+    struct hv_mapping *out = arg;
+    out->gpa = gpa;
+    out->hpa = hpa;
+    out->page_size = size;
+    out->flags = flags;
+    return true;
+}
+
+hv_status_t hv_slat_query_next(const struct hv_slat *s, uint64_t gpa, struct hv_mapping *out)
+{
+    if (!s || !out || !s->root)
+        return HV_ERR_INVALID_ARG;
+    if (gpa >= s->gpa_limit)
+        return HV_ERR_RANGE;
+    /* `left` cannot end this walk early: the leaves below gpa are not seen. */
+    struct visit v = {.s = s, .from = gpa, .left = UINT64_MAX, .fn = take_first, .arg = out};
+    if (!visit(&v, s->root->hw, s->root, SLAT_ROOT_LEVEL, 0))
+        return HV_ERR_NOT_FOUND;
+    return HV_OK;
 }

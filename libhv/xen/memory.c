@@ -19,40 +19,36 @@ static uint32_t map_type(uint32_t flags)
     return rw && wb ? HV_PVH_MEMMAP_RAM : HV_PVH_MEMMAP_RESERVED;
 }
 
+struct derive {
+    struct hv_pvh_memmap *map;
+    uint32_t n;
+};
+
+/* One SLAT leaf: it extends the last entry when it touches it with the
+   same type, else starts the next; stops once the map is full. */
+static bool derive_leaf(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t flags)
+{
+    struct derive *d = arg;
+    uint32_t type = map_type(flags);
+    struct hv_pvh_memmap *last = d->n ? &d->map[d->n - 1] : NULL;
+    (void)hpa;
+    if (last && last->type == type && last->addr + last->size == gpa) {
+        last->size += size;
+        return false;
+    }
+    if (d->n == HV_PVH_MAX_MEMMAP)
+        return true; /* more distinct ranges than a map holds: the lowest ones */
+    d->map[d->n++] = (struct hv_pvh_memmap){.addr = gpa, .size = size, .type = type};
+    return false;
+}
+
 void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *count)
 {
-    struct hv_vm_stats stats;
-    uint32_t n = 0;
-    uint64_t found = 0;
-    const uint64_t limit = 1ull << 32;
-
-    *count = 0;
-    if (hv_vm_stats(vm, &stats) != HV_OK)
-        return;
-    /* Walk mappings upwards until every mapped byte has been seen (so a
-       small guest does not probe all of its 4 GiB), in SLAT page steps. */
-    for (uint64_t gpa = 0; gpa < limit && found < stats.mapped_bytes;) {
-        struct hv_mapping m;
-        if (hv_vm_query(vm, gpa, &m) != HV_OK) {
-            gpa += HV_PAGE_SIZE;
-            continue;
-        }
-        uint64_t len = m.gpa + m.page_size - gpa;
-        uint32_t type = map_type(m.flags);
-        found += len;
-        if (n && map[n - 1].type == type && map[n - 1].addr + map[n - 1].size == gpa) {
-            map[n - 1].size += len;
-        } else if (n < HV_PVH_MAX_MEMMAP) {
-            map[n].addr = gpa;
-            map[n].size = len;
-            map[n].type = type;
-            n++;
-        } else {
-            break;
-        }
-        gpa += len;
-    }
-    *count = n;
+    /* One walk over the tables in address order: unmapped subtrees are
+       skipped whole, so a sparse map costs its tables, not its span. */
+    struct derive d = {.map = map};
+    hv_slat_for_each_leaf(&vm->slat, derive_leaf, &d);
+    *count = d.n;
 }
 
 static const struct xen_compat_layout memory_map_layout =

@@ -177,6 +177,36 @@ static void check_gpa(struct run *r, uint64_t gpa)
     FZ_CHECK((t == HV_OK) == (perm == HV_MEM_RWX), "translate RWX %d with perms %u", t, perm);
 }
 
+/* hv_slat_query_next from gpa: the mapping that contains it or the lowest
+   above it, with nothing mapped in between (the model's window only). */
+static void check_next(struct run *r, uint64_t gpa)
+{
+    if (gpa < r->m->base || gpa - r->m->base >= WINDOW)
+        return;
+    uint64_t page = gpa & ~(P4K - 1), wend = r->m->base + WINDOW;
+    struct hv_mapping q;
+    hv_status_t s = hv_slat_query_next(&r->s, gpa, &q);
+    if (s == HV_ERR_NOT_FOUND) {
+        FZ_CHECK(m_count(r->m, page, wend - page) == 0,
+                 "step %llu: query_next %#llx found nothing, the model maps above it",
+                 (unsigned long long)r->step, (unsigned long long)gpa);
+        return;
+    }
+    FZ_CHECK(s == HV_OK && q.gpa + q.page_size > gpa, "step %llu: query_next %#llx: %d, %#llx",
+             (unsigned long long)r->step, (unsigned long long)gpa, s, (unsigned long long)q.gpa);
+    uint64_t at = q.gpa > page ? q.gpa : page;
+    uint64_t gap_end = at < wend ? at : wend;
+    FZ_CHECK(m_count(r->m, page, gap_end - page) == 0,
+             "step %llu: query_next %#llx skipped a mapping below %#llx",
+             (unsigned long long)r->step, (unsigned long long)gpa, (unsigned long long)at);
+    if (at < wend)
+        FZ_CHECK(m_get(r->m, at) == ((q.hpa + (at - q.gpa)) | q.flags),
+                 "step %llu: query_next %#llx reports %#llx at %#llx, model %#llx",
+                 (unsigned long long)r->step, (unsigned long long)gpa,
+                 (unsigned long long)((q.hpa + (at - q.gpa)) | q.flags), (unsigned long long)at,
+                 (unsigned long long)m_get(r->m, at));
+}
+
 static void check_counts(struct run *r)
 {
     FZ_CHECK(hv_slat_mapped_bytes(&r->s) == r->m->mapped_pages * P4K,
@@ -427,8 +457,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                               a - P4K,
                               a + (len / 2 & ~(P4K - 1)),
                               m->base + ((uint64_t)fz_u16(&in) << 16)};
-        for (unsigned i = 0; i < 6; i++)
+        for (unsigned i = 0; i < 6; i++) {
             check_gpa(r, probes[i]);
+            check_next(r, probes[i]);
+        }
     }
     full_check(r);
     hv_slat_fini(&r->s);

@@ -297,6 +297,20 @@ static void test_args_lookup(void)
     CU_ASSERT_EQUAL(q.hpa, 4 * P2M);
     CU_ASSERT_EQUAL(q.page_size, P2M);
     CU_ASSERT_EQUAL(q.flags, R_WB);
+    CU_ASSERT_EQUAL(hv_slat_query_next(NULL, 0, &q), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_slat_query_next(s, 0, NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_slat_query_next(s, 1ull << 40, &q), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_slat_query_next(s, 2 * P2M, &q), HV_ERR_NOT_FOUND);
+    memset(&q, 0, sizeof(q));
+    CU_ASSERT_EQUAL(hv_slat_query_next(s, 0, &q), HV_OK); /* the next one up */
+    CU_ASSERT_EQUAL(q.gpa, P2M);
+    CU_ASSERT_EQUAL(q.hpa, 4 * P2M);
+    CU_ASSERT_EQUAL(q.page_size, P2M);
+    CU_ASSERT_EQUAL(q.flags, R_WB);
+    memset(&q, 0, sizeof(q));
+    CU_ASSERT_EQUAL(hv_slat_query_next(s, P2M + 0x12345, &q), HV_OK); /* the one containing it */
+    CU_ASSERT_EQUAL(q.gpa, P2M);
+    CU_ASSERT_EQUAL(q.page_size, P2M);
 
     uint64_t bm[8];
     CU_ASSERT_EQUAL(hv_slat_dirty_harvest(NULL, 0, P4K, bm), HV_ERR_INVALID_ARG);
@@ -618,7 +632,7 @@ void test_slat_register_basic(void)
     CU_add_test(s, "init arguments and failures", test_init_args);
     CU_add_test(s, "map arguments", test_args_map);
     CU_add_test(s, "unmap/protect arguments", test_args_unmap_protect);
-    CU_add_test(s, "translate/query/harvest arguments", test_args_lookup);
+    CU_add_test(s, "translate/query/query_next/harvest arguments", test_args_lookup);
     CU_add_test(s, "table-page counts", test_counts);
     CU_add_test(s, "split and merge", test_split_merge);
     CU_add_test(s, "dirty harvest", test_dirty);

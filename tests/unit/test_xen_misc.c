@@ -540,6 +540,32 @@ static void test_memory_map(void)
     memcpy(&v, e + 60, 8);
     CU_ASSERT_EQUAL(v, XF_HOLE + 4096);
     xf_teardown(&f);
+
+    /* The derived map reaches mappings far above 4 GiB (RAM at 6 GiB, a
+       read-only page at 64 GiB: reserved), listed mapping by mapping. */
+    xf_setup(&f, &(struct xf_opts){.no_xen = true});
+    CU_ASSERT_EQUAL(hv_vm_map(f.vm, 6ull << 30, f.ram_hpa, 2 * 4096, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_map(f.vm, 64ull << 30, f.ram_hpa, 4096, HV_MEM_READ), HV_OK);
+    struct hv_xen_config xc = {.size = sizeof(xc), .tsc_khz = XF_TSC_KHZ};
+    CU_ASSERT_EQUAL_FATAL(hv_xen_enable(f.vm, &xc), HV_OK);
+    mm[0] = 8;
+    mm[1] = XF_BUF2;
+    memcpy(xf_gpa(&f, XF_BUF), mm, 16);
+    CU_ASSERT_EQUAL(xf_call(&f, HC_MEMORY_OP, 9, XF_BUF, 0, 0, 0, 0), 0);
+    memcpy(&nr, xf_gpa(&f, XF_BUF), 4);
+    CU_ASSERT_EQUAL(nr, 6); /* the fixture's 4, then the two above 4 GiB */
+    e = xf_gpa(&f, XF_BUF2);
+    memcpy(&v, e + 4 * 20, 8);
+    CU_ASSERT_EQUAL(v, 6ull << 30);
+    memcpy(&v, e + 4 * 20 + 8, 8);
+    CU_ASSERT_EQUAL(v, 2 * 4096);
+    memcpy(&type, e + 4 * 20 + 16, 4);
+    CU_ASSERT_EQUAL(type, 1);
+    memcpy(&v, e + 5 * 20, 8);
+    CU_ASSERT_EQUAL(v, 64ull << 30);
+    memcpy(&type, e + 5 * 20 + 16, 4);
+    CU_ASSERT_EQUAL(type, 2);
+    xf_teardown(&f);
 }
 
 /* XENMEM_set_memory_map on itself replaces what XENMEM_memory_map answers
