@@ -1,6 +1,7 @@
 /*
  * The exit fast path: exits the library finishes without the embedder
- * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
+ * (CPUID, the PV layer's hot hypercalls, MMIO and port I/O through a
+ * handler) are
  * completed here, and an MMIO or port I/O exit for the embedder is filled
  * here, by svm_fast_exit(), which the world switch (svm_entry.S) calls
  * right after the #VMEXIT with GIF still 0; the guest then re-enters
@@ -149,26 +150,60 @@ static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb
     return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, svm_run returns */
 }
 
-/*
- * Port I/O for the embedder (core/fast.h hv_io_exit): the exit record is
- * filled here and the world switch returns; svm_run then returns at once,
- * without its exit decoding or the core's dispatcher. String I/O takes the
- * full path (the assist emulates it). EXITINFO1 is read with the accessors
- * svm_decode_io uses. Returns false: the embedder must see the exit.
- */
-static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu, struct vmcb *v)
+/* The embedder's exit of an IN or OUT: the record filled here (core/fast.h
+   hv_io_exit); svm_run then returns at once, without its exit decoding or
+   the core's dispatcher. Returns false: the world switch leaves. */
+static inline bool io_exit(struct hv_vcpu *vcpu, struct vmcb *v, uint64_t i1, uint64_t i2)
 {
-    uint64_t i1 = v->ctl.exitinfo1;
-    if (i1 & SVM_IO_STR)
-        return false;
-    /* EXITINFO2 holds the next RIP for IOIO even without NRIP save. */
-    uint64_t i2 = v->ctl.exitinfo2;
     hv_io_exit(vcpu, vcpu->run_exit, svm_io_port(i1), svm_io_size(i1), svm_io_write(i1),
                v->save.rip, i2, v->save.rax, SVM_EXIT_IOIO, i1, i2);
     vcpu->exit_ready = true;
     v->ctl.eventinj = 0;
     v->ctl.tlb_control = SVM_TLB_NONE;
     return false;
+}
+
+/*
+ * An IN or OUT in a VM with port ranges (core/pio.h): a range's handler
+ * carries it out and the guest resumes after it (true); its failure
+ * stops the vCPU with HV_EXIT_UNHANDLED, and a port no range holds is the
+ * embedder's exit (false). Out of line: fast_io keeps no frame for VMs
+ * without ranges.
+ */
+static __attribute__((noinline)) bool fast_pio(struct hv_vcpu *vcpu, struct vmcb *v, uint64_t i1,
+                                               uint64_t i2)
+{
+    uint16_t port = svm_io_port(i1);
+    uint8_t size = svm_io_size(i1);
+    const struct hv_pio_range *r = hv_pio_find(vcpu, port, size);
+    if (!r)
+        return io_exit(vcpu, v, i1, i2);
+    hv_status_t st = hv_pio_call(r, port, size, svm_io_write(i1), &v->save.rax);
+    if (st == HV_OK) {
+        resume_at(v, i2);
+        return true;
+    }
+    hv_pio_failed(vcpu->run_exit, st, port, v->save.rip, SVM_EXIT_IOIO);
+    vcpu->exit_ready = true;
+    v->ctl.eventinj = 0;
+    v->ctl.tlb_control = SVM_TLB_NONE;
+    return false;
+}
+
+/*
+ * Port I/O (IN, OUT): a port range's handler's, else the embedder's
+ * (above). String I/O takes the full path (the assist emulates it).
+ * EXITINFO1 is read with the accessors svm_decode_io uses; EXITINFO2
+ * holds the next RIP for IOIO even without NRIP save.
+ */
+static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    uint64_t i1 = v->ctl.exitinfo1;
+    if (i1 & SVM_IO_STR)
+        return false;
+    if (__builtin_expect(vcpu->vm->pio != NULL, 0))
+        return fast_pio(vcpu, v, i1, v->ctl.exitinfo2);
+    return io_exit(vcpu, v, i1, v->ctl.exitinfo2);
 }
 
 bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *v)

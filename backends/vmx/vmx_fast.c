@@ -1,6 +1,7 @@
 /*
  * The exit fast path: exits the library finishes without the embedder
- * (CPUID, the PV layer's hot hypercalls, MMIO through a handler) are
+ * (CPUID, the PV layer's hot hypercalls, MMIO and port I/O through a
+ * handler) are
  * completed here, and an MMIO or port I/O exit for the embedder is filled
  * here (then vmx_run returns at once), called by vmx_entry.S right after
  * the VM exit with interrupts still off, and the guest re-enters with
@@ -41,7 +42,7 @@
  * Runs with the host's MSRs (VM exit loaded them) but interrupts off and
  * the host's GDTR/IDTR/TR limits not restored: only library code that
  * neither waits for another CPU nor returns to the embedder, and an MMIO
- * region's handler, whose contract (include/hv/assist.h) allows this:
+ * region's or a port range's handler, whose contract (include/hv/assist.h) allows this:
  * interrupts possibly off, no sleeping, no waiting for another CPU.
  *
  * VMCS accesses go through VMX_FAST_READ / VMX_FAST_WRITE so that the unit
@@ -92,16 +93,22 @@ static inline bool exit_completes_here(const struct hv_vcpu *vcpu, const struct 
     return exit_is_plain(vcpu, vv) && !(VMX_FAST_READ(VMCS_GUEST_RFLAGS) & X86_RFLAGS_TF);
 }
 
-/* Resume after the exiting instruction: RIP + the VM-exit instruction
-   length (SDM 28.2.5), the STI / MOV SS shadow over (SDM 25.4.2). */
-static void resume_after(void)
+/* Resume at next, after the exiting instruction: the STI / MOV SS
+   shadow over (SDM 25.4.2). */
+static void resume_at(uint64_t next)
 {
-    uint64_t rip = VMX_FAST_READ(VMCS_GUEST_RIP) + VMX_FAST_READ(VMCS_EXIT_INSN_LEN);
-    VMX_FAST_WRITE(VMCS_GUEST_RIP, rip);
+    VMX_FAST_WRITE(VMCS_GUEST_RIP, next);
     uint64_t intr = VMX_FAST_READ(VMCS_GUEST_INTERRUPTIBILITY);
     if (intr & (VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS))
         VMX_FAST_WRITE(VMCS_GUEST_INTERRUPTIBILITY,
                        intr & ~(uint64_t)(VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS));
+}
+
+/* Resume after the exiting instruction: RIP + the VM-exit instruction
+   length (SDM 28.2.5). */
+static void resume_after(void)
+{
+    resume_at(VMX_FAST_READ(VMCS_GUEST_RIP) + VMX_FAST_READ(VMCS_EXIT_INSN_LEN));
 }
 
 /* CPUID through the library's policy (core/cpuid.c). */
@@ -194,18 +201,57 @@ static __attribute__((noinline)) bool fast_ept_violation(struct hv_vcpu *vcpu)
 }
 
 /*
- * Port I/O for the embedder (core/fast.h hv_io_exit): the exit record is
- * filled here, vmx_enter returns, and run_inner (vmx_run.c) returns at
+ * The embedder's exit of an IN or OUT: the record filled here (core/fast.h
+ * hv_io_exit), vmx_enter returns, and run_inner (vmx_run.c) returns at
  * once on exit_ready, without its exit decoding or the core's dispatcher.
- * String I/O (INS/OUTS) takes the full path: the assist emulates it. The
- * record is the full path's (vmx_decode.c, then core/run.c handle_io): the
- * qualification read through the same accessors (vmx_decode.h), the next
- * RIP from the same instruction length, raw_info2 0 as vmx_decode_exit
- * reports it for an exit without a guest-physical address. Of what
- * run_inner does after an exit, only the RSP sync matters here
+ * The record is the full path's (vmx_decode.c, then core/run.c handle_io):
+ * the qualification read through the same accessors (vmx_decode.h), the
+ * next RIP from the same instruction length, raw_info2 0 as
+ * vmx_decode_exit reports it for an exit without a guest-physical address.
+ * Of what run_inner does after an exit, only the RSP sync matters here
  * (vmx_events_after_exit has nothing to do: see the top of this file).
- * Returns false: the embedder must see the exit.
+ * Returns false: the world switch leaves.
  */
+static inline bool io_exit(struct hv_vcpu *vcpu, uint64_t q, uint64_t rip, uint32_t len)
+{
+    uint64_t *g = vcpu->gpr;
+    g[HV_GPR_RSP] = VMX_FAST_READ(VMCS_GUEST_RSP);
+    hv_io_exit(vcpu, vcpu->run_exit, vmx_io_port(q), vmx_io_size(q), vmx_io_write(q), rip,
+               rip + len, g[HV_GPR_RAX], VMX_EXIT_IO, q, 0);
+    vcpu->exit_ready = true;
+    return false;
+}
+
+/*
+ * An IN or OUT in a VM with port ranges (core/pio.h): a range's handler
+ * carries it out and the guest resumes after it (true); its failure
+ * stops the vCPU with HV_EXIT_UNHANDLED, and a port no range holds is the
+ * embedder's exit (false). Out of line: fast_io keeps no frame for VMs
+ * without ranges.
+ */
+static __attribute__((noinline)) bool fast_pio(struct hv_vcpu *vcpu, uint64_t q, uint64_t rip,
+                                               uint32_t len)
+{
+    uint16_t port = vmx_io_port(q);
+    uint8_t size = vmx_io_size(q);
+    const struct hv_pio_range *r = hv_pio_find(vcpu, port, size);
+    if (!r)
+        return io_exit(vcpu, q, rip, len);
+    uint64_t *g = vcpu->gpr;
+    hv_status_t st = hv_pio_call(r, port, size, vmx_io_write(q), &g[HV_GPR_RAX]);
+    if (st == HV_OK) {
+        resume_at(rip + len);
+        return true;
+    }
+    g[HV_GPR_RSP] = VMX_FAST_READ(VMCS_GUEST_RSP);
+    hv_pio_failed(vcpu->run_exit, st, port, rip, VMX_EXIT_IO);
+    vcpu->exit_ready = true;
+    return false;
+}
+
+/* Port I/O (IN, OUT): a port range's handler's, else the embedder's
+   (above). String I/O (INS/OUTS) takes the full path: the assist
+   emulates it. */
 static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu)
 {
     uint64_t q = VMX_FAST_READ(VMCS_EXIT_QUAL);
@@ -213,12 +259,9 @@ static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu)
         return false;
     uint64_t rip = VMX_FAST_READ(VMCS_GUEST_RIP);
     uint32_t len = vmx_insn_len((uint32_t)VMX_FAST_READ(VMCS_EXIT_INSN_LEN));
-    uint64_t *g = vcpu->gpr;
-    g[HV_GPR_RSP] = VMX_FAST_READ(VMCS_GUEST_RSP);
-    hv_io_exit(vcpu, vcpu->run_exit, vmx_io_port(q), vmx_io_size(q), vmx_io_write(q), rip,
-               rip + len, g[HV_GPR_RAX], VMX_EXIT_IO, q, 0);
-    vcpu->exit_ready = true;
-    return false;
+    if (__builtin_expect(vcpu->vm->pio != NULL, 0))
+        return fast_pio(vcpu, q, rip, len);
+    return io_exit(vcpu, q, rip, len);
 }
 
 bool vmx_fast_exit(struct hv_vcpu *vcpu)

@@ -18,6 +18,7 @@
 #include "core/fast.h"
 #include "core/guest_mem.h"
 #include "core/objects.h"
+#include "core/pio.h"
 #include "core/policy.h"
 #include "core/util.h"
 #include "core/walk_memo.h"
@@ -283,6 +284,31 @@ static hv_status_t embedder_access(struct assist_call *c, uint64_t addr, unsigne
     return HV_ERR_AGAIN;
 }
 
+/*
+ * After a handler's access (an MMIO region's or a port range's): a
+ * failure ends the step; a success is remembered, in case an embedder
+ * access of the same iteration follows and the retry must replay it.
+ */
+static hv_status_t handler_done(struct assist_call *c, hv_status_t st, uint64_t addr, unsigned size,
+                                bool write, bool pio, uint64_t value)
+{
+    if (st != HV_OK) {
+        c->handler_failed = true;
+        c->fail_gpa = addr;
+        return st;
+    }
+    struct hv_assist_access *a = &c->last_handler;
+    a->gpa = addr;
+    a->value = value;
+    a->size = (uint8_t)size;
+    a->write = write;
+    a->pio = pio;
+    a->done = 1;
+    c->have_last_handler = true;
+    c->last_handler_rcx = c->regs->gpr[HV_EMU_RCX];
+    return HV_OK;
+}
+
 static hv_status_t cb_mmio(void *opaque, uint64_t gpa, unsigned size, bool write, uint64_t *value)
 {
     struct assist_call *c = opaque;
@@ -297,21 +323,7 @@ static hv_status_t cb_mmio(void *opaque, uint64_t gpa, unsigned size, bool write
     if (replay_next(c, gpa, size, write, false, value))
         return HV_OK;
     hv_status_t st = r->handler(handler_arg(c->av, r, c->vcpu), gpa, size, write, value);
-    if (st != HV_OK) {
-        c->handler_failed = true;
-        c->fail_gpa = gpa;
-        return st;
-    }
-    struct hv_assist_access *a = &c->last_handler;
-    a->gpa = gpa;
-    a->value = *value;
-    a->size = (uint8_t)size;
-    a->write = write;
-    a->pio = 0;
-    a->done = 1;
-    c->have_last_handler = true;
-    c->last_handler_rcx = c->regs->gpr[HV_EMU_RCX];
-    return HV_OK;
+    return handler_done(c, st, gpa, size, write, false, *value);
 }
 
 /*
@@ -331,9 +343,21 @@ static void log_handler_access(struct assist_call *c)
     v->alog_len++;
 }
 
+/* An element of INS/OUTS: a port range's handler (core/pio.h), else the
+   embedder's exit. */
 static hv_status_t cb_pio(void *opaque, uint16_t port, unsigned size, bool write, uint64_t *value)
 {
-    return embedder_access(opaque, port, size, write, true, value);
+    struct assist_call *c = opaque;
+    const struct hv_pio_range *r = hv_pio_find(c->vcpu, port, size);
+    if (!r)
+        return embedder_access(c, port, size, write, true, value);
+    if (replay_next(c, port, size, write, true, value))
+        return HV_OK;
+    uint32_t v = write ? hv_pio_out_data(*value, size) : 0;
+    hv_status_t st = r->handler(r->opaque, port, size, write, &v);
+    if (st == HV_OK && !write)
+        *value = hv_pio_out_data(v, size); /* the element's bytes only */
+    return handler_done(c, st, port, size, write, true, *value);
 }
 
 static hv_status_t cb_walk(void *opaque, const struct hv_emu_env *env,

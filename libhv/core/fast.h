@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "core/objects.h"
+#include "core/pio.h"
 
 /*
  * The run loop's event delivery before an entry (core/run.c): queued
@@ -71,10 +72,7 @@ hv_io_exit(struct hv_vcpu *vcpu, struct hv_exit *exit, uint16_t port, uint8_t si
     exit->io.reserved = 0;
     vcpu->completion_rip = next_rip;
     if (write) {
-        /* OUT's data masked to its size: a table lookup (size 1, 2, 4; 0
-           for anything else, which no CPU reports). */
-        static const uint32_t mask[8] = {0, 0xff, 0xffff, 0, 0xffffffffu, 0, 0, 0};
-        exit->io.data = rax & mask[size & 7];
+        exit->io.data = hv_pio_out_data(rax, size);
         vcpu->completion = HV_COMPLETE_ADVANCE;
     } else {
         exit->io.data = 0;

@@ -63,6 +63,7 @@ struct hv_vm {
     struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
     void *assist;                       /* MMIO regions / emulation state (core/assist) */
     struct hv_lapic_vm *lapic;          /* local APIC options, NULL if off (lapic/) */
+    struct hv_pio_vm *pio;              /* port ranges with handlers, NULL if none (core/pio.h) */
 };
 
 /*
@@ -189,6 +190,7 @@ struct hv_vcpu {
     uint64_t hole_page;
     uint64_t hole_gen;
     uint32_t mmio_hint; /* index of the MMIO region it last faulted in (assist.c) */
+    uint32_t pio_hint;  /* index of the port range it last accessed (core/pio.h) */
     void *arch;                        /* backend per-vCPU data (backend) */
     struct hv_lapic *lapic;            /* local APIC, NULL if off (lapic/; in a hole before fpu) */
     /* The guest's x87/SSE state while the host runs (FXSAVE image, core/fpu.h). */

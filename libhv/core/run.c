@@ -10,6 +10,7 @@
 #include "core/fast.h"
 #include "core/fpu.h"
 #include "core/objects.h"
+#include "core/pio.h"
 #include "core/policy.h"
 #include "core/pv.h"
 #include "core/util.h"
@@ -109,20 +110,8 @@ complete_pending(const struct hv_backend_ops *be, struct hv_vcpu *vcpu, struct h
             vcpu->gpr[vcpu->completion_reg & 15] =
                 vcpu->completion_size == 8 ? v : v & 0xffffffffull;
         } else if (kind == HV_COMPLETE_IO_IN) {
-            /* IN writes AL/AX; a 32-bit IN zero-extends into RAX (SDM Vol. 1 3.4.1.1). */
-            uint64_t v = exit->io.data;
             uint64_t *rax = &vcpu->gpr[HV_GPR_RAX];
-            switch (vcpu->completion_size) {
-            case 1:
-                *rax = (*rax & ~0xffull) | (v & 0xff);
-                break;
-            case 2:
-                *rax = (*rax & ~0xffffull) | (v & 0xffff);
-                break;
-            default:
-                *rax = v & 0xffffffffull;
-                break;
-            }
+            *rax = hv_pio_in_merge(*rax, vcpu->completion_size, exit->io.data);
         } else if (kind == HV_COMPLETE_EMULATION) {
             hv_assist_complete(vcpu, exit);
             return hv_assist_emulate(vcpu, NULL, exit);
@@ -285,6 +274,17 @@ static bool handle_io(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv
 {
     if (vx->io.string)
         return hv_assist_emulate(vcpu, vx, exit);
+    const struct hv_pio_range *r = hv_pio_find(vcpu, vx->io.port, vx->io.size);
+    if (r) { /* the embedder's handler, inside the library */
+        hv_status_t st =
+            hv_pio_call(r, vx->io.port, vx->io.size, vx->io.write, &vcpu->gpr[HV_GPR_RAX]);
+        if (st != HV_OK) {
+            hv_pio_failed(exit, st, vx->io.port, vx->rip, vx->raw_code);
+            return true;
+        }
+        advance(vcpu, vx);
+        return false;
+    }
     hv_io_exit(vcpu, exit, vx->io.port, vx->io.size, vx->io.write, vx->rip, next_rip(vx),
                vcpu->gpr[HV_GPR_RAX], vx->raw_code, vx->raw_info1, vx->raw_info2);
     note_step(vcpu, vx);

@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "core/assist.h"
 #include "core/objects.h"
+#include "core/pio.h"
 #include "core/pv.h"
 #include "core/util.h"
 #include "core/vcpu_asm.h"
@@ -120,6 +121,7 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
         vm->pv->vm_destroy(vm);
     ctx->be->vm_fini(vm);
     hv_assist_vm_fini(vm);
+    hv_pio_vm_fini(vm);
     if (vm->lapic)
         hv_lapic_vm_fini(vm);
     if (scrub)

@@ -827,6 +827,110 @@ static void test_io_completion(void)
     fixture_down(&f);
 }
 
+/* A port device for the handler tests: [0x60, 0x64); fails on 0x63. */
+struct pio_dev {
+    unsigned calls;
+    uint16_t port;
+    unsigned size;
+    bool write;
+    uint32_t value;
+};
+
+static hv_status_t pio_dev_access(void *opaque, uint16_t port, unsigned size, bool write,
+                                  uint32_t *value)
+{
+    struct pio_dev *d = opaque;
+    d->calls++;
+    d->port = port;
+    d->size = size;
+    d->write = write;
+    d->value = *value;
+    if (port == 0x63)
+        return HV_ERR_LIMIT;
+    if (!write)
+        *value = 0x8badf00du;
+    return HV_OK;
+}
+
+static void script_io(struct hv_vcpu *vcpu, uint64_t rip, uint16_t port, uint8_t size, bool write)
+{
+    struct mock_exit e;
+    memset(&e, 0, sizeof(e));
+    e.vx.kind = HV_VX_IO;
+    e.vx.rip = rip;
+    e.vx.next_rip = rip + 2;
+    e.vx.io.port = port;
+    e.vx.io.size = size;
+    e.vx.io.write = write;
+    mock_script(vcpu, &e);
+}
+
+static void test_pio_handlers(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    struct pio_dev d = {0};
+    hv_pio_handler h = pio_dev_access;
+
+    /* Arguments, ranges, overlap, the limit. */
+    CU_ASSERT_EQUAL(hv_vm_pio_register(NULL, 0x60, 4, h, &d), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x60, 4, NULL, &d), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x60, 0, h, &d), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0xffff, 2, h, &d), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0, 0x10001, h, &d), HV_ERR_RANGE);
+    CU_ASSERT_EQUAL(hv_vm_pio_unregister(f.vm, 0x60), HV_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0xffff, 1, h, &d), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x60, 4, h, &d), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x63, 1, h, &d), HV_ERR_EXISTS);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x50, 0x11, h, &d), HV_ERR_EXISTS);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x64, 1, h, &d), HV_OK); /* adjacent */
+    CU_ASSERT_EQUAL(hv_vm_pio_unregister(f.vm, 0x64), HV_OK);
+    for (unsigned i = 2; i < HV_PIO_RANGES_MAX; i++)
+        CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, (uint16_t)(0x1000 + i), 1, h, &d), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x2000, 1, h, &d), HV_ERR_LIMIT);
+    for (unsigned i = 2; i < HV_PIO_RANGES_MAX; i++)
+        CU_ASSERT_EQUAL(hv_vm_pio_unregister(f.vm, (uint16_t)(0x1000 + i)), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_pio_unregister(f.vm, 0xffff), HV_OK);
+    /* Not while a vCPU runs: its exit paths read the table unlocked. */
+    __atomic_store_n(&f.vcpu->running, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x70, 2, h, &d), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(hv_vm_pio_unregister(f.vm, 0x60), HV_ERR_BUSY);
+    __atomic_store_n(&f.vcpu->running, 0, __ATOMIC_RELEASE);
+
+    /* The dispatcher: OUT AX to 0x60 and IN AL from 0x61 finish inside the
+       run (RIP past each, AL replaced); a 4-byte OUT at 0x62 passes the
+       range's end and goes to the embedder; then the handler's failure. */
+    f.vcpu->gpr[HV_GPR_RAX] = 0x1122334455667788ull;
+    script_io(f.vcpu, 0x100, 0x60, 2, true);
+    script_io(f.vcpu, 0x102, 0x61, 1, false);
+    script_io(f.vcpu, 0x104, 0x62, 4, true);
+    script_io(f.vcpu, 0x106, 0x63, 1, false);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(d.calls, 2);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(x.io.port, 0x62);
+    CU_ASSERT_EQUAL(x.io.data, 0x5566770du);
+    CU_ASSERT_EQUAL(x.rip, 0x104);
+    CU_ASSERT_EQUAL(f.vcpu->gpr[HV_GPR_RAX], 0x112233445566770dull);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(d.calls, 3);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(x.raw_info1, HV_ERR_LIMIT);
+    CU_ASSERT_EQUAL(x.raw_info2, 0x63);
+    CU_ASSERT_EQUAL(x.rip, 0x106);
+    CU_ASSERT_EQUAL(f.mv->st.rip, 0x106); /* not advanced */
+    CU_ASSERT_EQUAL(f.vcpu->gpr[HV_GPR_RAX], 0x112233445566770dull);
+    /* Unregistered: the same port exits to the embedder again. */
+    CU_ASSERT_EQUAL(hv_vm_pio_unregister(f.vm, 0x60), HV_OK);
+    script_io(f.vcpu, 0x106, 0x60, 2, true);
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(x.io.port, 0x60);
+    CU_ASSERT_EQUAL(d.calls, 3);
+    fixture_down(&f);
+}
+
 static void test_kick_hlt_shutdown(void)
 {
     struct fixture f;
@@ -1404,6 +1508,7 @@ int main(void)
     CU_add_test(s, "XSAVE state get/set", test_xsave_api);
     CU_add_test(s, "MSR policy", test_msr_policy);
     CU_add_test(s, "I/O completion", test_io_completion);
+    CU_add_test(s, "port I/O handlers", test_pio_handlers);
     CU_add_test(s, "kick, HLT, shutdown, entry failure", test_kick_hlt_shutdown);
     CU_add_test(s, "event windows", test_event_windows);
     CU_add_test(s, "unhandled hypercall exit", test_hypercall_exit);

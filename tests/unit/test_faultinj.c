@@ -357,6 +357,27 @@ static void undo_mmio(void)
     CU_ASSERT_EQUAL(hv_vm_mmio_unregister(vm, 0xfee00000ull), HV_OK);
 }
 
+static hv_status_t pio_handler(void *opaque, uint16_t port, unsigned size, bool write,
+                               uint32_t *value)
+{
+    (void)opaque;
+    (void)port;
+    (void)size;
+    (void)write;
+    *value = 0;
+    return HV_OK;
+}
+
+static hv_status_t op_pio(void)
+{
+    return hv_vm_pio_register(vm, 0x60, 5, pio_handler, NULL);
+}
+
+static void undo_pio(void)
+{
+    CU_ASSERT_EQUAL(hv_vm_pio_unregister(vm, 0x60), HV_OK);
+}
+
 /* ---- Xen ---- */
 
 static struct hv_xen_hub *hub;
@@ -773,6 +794,7 @@ static const struct scenario core_scenarios[] = {
     {"protect split", setup_mapped, op_protect_split, undo_protect_split, teardown_vm, HV_OK, HV_OK,
      0},
     {"mmio register", setup_vm, op_mmio, undo_mmio, teardown_vm, HV_OK, HV_OK, 0},
+    {"pio register", setup_vm, op_pio, undo_pio, teardown_vm, HV_OK, HV_OK, 0},
     {"xen hub", setup_ctx, op_hub, undo_hub, teardown_hub_ctx, HV_OK, HV_OK, 0},
     {"xen enable", setup_mapped, op_xen, undo_xen, teardown_vm, HV_OK, HV_OK, 0},
     {"grant table frames", setup_xen_vcpu, op_grant_frames, NULL, teardown_xen_vcpu, HV_OK, HV_OK,

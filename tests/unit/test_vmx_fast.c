@@ -626,6 +626,108 @@ static void test_io(void)
     check_same_as_full(&f, &rec, &full, &fv);
 }
 
+/* Port ranges with a handler (core/pio.h): [0x60, 0x64) answered by
+   pio_dev, which records each call and fails on port 0x63. */
+static unsigned pio_calls;
+static uint16_t pio_port;
+static unsigned pio_size;
+static bool pio_write;
+static uint32_t pio_value;
+static hv_status_t pio_dev(void *opaque, uint16_t port, unsigned size, bool write, uint32_t *value)
+{
+    CU_ASSERT_PTR_EQUAL(opaque, &pio_calls);
+    pio_calls++;
+    pio_port = port;
+    pio_size = size;
+    pio_write = write;
+    pio_value = *value;
+    if (port == 0x63)
+        return HV_ERR_HW;
+    if (!write)
+        *value = 0xcafef00du;
+    return HV_OK;
+}
+
+static void test_io_handler(void)
+{
+    static struct fake f;
+    static struct hv_exit rec;
+    static struct hv_pio_vm pv;
+    fake_init(&f);
+    f.vcpu.run_exit = &rec;
+    memset(&pv, 0, sizeof(pv));
+    pv.ranges[0] =
+        (struct hv_pio_range){.port = 0x60, .count = 4, .handler = pio_dev, .opaque = &pio_calls};
+    pv.count = 1;
+    f.vm.pio = &pv;
+
+    /* OUT DX, AX to 0x60: the handler gets AX, the guest resumes after the
+       OUT (true) with the STI shadow over; no exit, no completion. */
+    memset(&rec, 0xaa, sizeof(rec));
+    arm_io(&f, IOQ(0x60, 1));
+    pio_calls = 0;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(pio_calls, 1);
+    CU_ASSERT_EQUAL(pio_port, 0x60);
+    CU_ASSERT_EQUAL(pio_size, 2);
+    CU_ASSERT(pio_write);
+    CU_ASSERT_EQUAL(pio_value, 0xbeef);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1002);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_NMI);
+    CU_ASSERT(!f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
+    CU_ASSERT_EQUAL(rec.reason, 0xaaaaaaaau);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x12345678deadbeefull);
+
+    /* IN AL, then IN EAX from 0x61 (the hint now): AL replaced, then EAX
+       zero-extended into RAX. */
+    arm_io(&f, IOQ(0x61, 0) | IOQ_IN);
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT(!pio_write);
+    CU_ASSERT_EQUAL(pio_size, 1);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x12345678deadbe0dull);
+    arm_io(&f, IOQ(0x60, 3) | IOQ_IN);
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0xcafef00dull);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1002);
+
+    /* Past the range's end (a 4-byte access at 0x62) or outside it: the
+       embedder's exit, the handler not called. */
+    pio_calls = 0;
+    arm_io(&f, IOQ(0x62, 3));
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT(f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(rec.io.port, 0x62);
+    f.vcpu.exit_ready = false;
+    arm_io(&f, IOQ(0x5f, 0));
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(rec.io.port, 0x5f);
+    CU_ASSERT_EQUAL(pio_calls, 0);
+    f.vcpu.exit_ready = false;
+    f.vcpu.completion = HV_COMPLETE_NONE;
+
+    /* The handler fails: HV_EXIT_UNHANDLED with the status and the port,
+       RIP and RAX as they were, nothing to complete. */
+    memset(&rec, 0xaa, sizeof(rec));
+    arm_io(&f, IOQ(0x63, 0) | IOQ_IN);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(pio_calls, 1);
+    CU_ASSERT(f.vcpu.exit_ready);
+    CU_ASSERT_EQUAL(rec.reason, HV_EXIT_UNHANDLED);
+    CU_ASSERT_EQUAL(rec.reserved, 0);
+    CU_ASSERT_EQUAL(rec.raw_code, VMX_EXIT_IO);
+    CU_ASSERT_EQUAL(rec.raw_info1, HV_ERR_HW);
+    CU_ASSERT_EQUAL(rec.raw_info2, 0x63);
+    CU_ASSERT_EQUAL(rec.rip, 0x1000);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1000);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RAX], 0x12345678deadbeefull);
+    CU_ASSERT_EQUAL(f.vcpu.gpr[HV_GPR_RSP], 0x7000);
+    CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
+    f.vcpu.exit_ready = false;
+    f.vm.pio = NULL;
+}
+
 static void test_io_refused(void)
 {
     static struct fake f;
@@ -673,6 +775,7 @@ int main(void)
     CU_add_test(s, "ept_exit", test_ept_exit);
     CU_add_test(s, "io", test_io);
     CU_add_test(s, "io_refused", test_io_refused);
+    CU_add_test(s, "io_handler", test_io_handler);
     CU_add_test(s, "step_gating", test_step_gating);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -12,6 +12,8 @@
  *   io_out_osxsave the same on a host that runs with CR4.OSXSAVE and XCR0
  *                 x87|SSE|AVX, as a kernel using AVX does: the entry
  *                 switches XCR0 (CPUs with XSAVE and AVX only)
+ *   io_handler    the same OUT completed by a port handler the embedder
+ *                 registered (hv_vm_pio_register): no return to its loop
  *   mmio_handler  a load from MMIO completed by a registered handler
  *   mmio_exit     a load from MMIO completed by the embedder (HV_EXIT_MMIO)
  *   npf_map       a load from an unmapped page the embedder then maps
@@ -32,18 +34,30 @@ struct figure {
     int floor; /* enum bench_floor */
     bool unloaded;
     bool osxsave;
+    bool pio; /* BENCH_PORT_OUT served by out_port (hv_vm_pio_register) */
 };
 
 static const struct figure figures[] = {
-    {"cpuid", BENCH_CMD_CPUID, BENCH_FLOOR_CPUID, false, false},
-    {"hypercall_exit", BENCH_CMD_HC, BENCH_FLOOR_VMMCALL, false, false},
-    {"io_out", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false, false},
-    {"io_out_unloaded", BENCH_CMD_OUT, BENCH_FLOOR_OUT, true, false},
-    {"io_out_osxsave", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false, true},
-    {"mmio_handler", BENCH_CMD_MMIO_H, BENCH_FLOOR_VMMCALL, false, false},
-    {"mmio_exit", BENCH_CMD_MMIO_E, BENCH_FLOOR_VMMCALL, false, false},
-    {"npf_map", BENCH_CMD_NPF, BENCH_FLOOR_VMMCALL, false, false},
+    {"cpuid", BENCH_CMD_CPUID, BENCH_FLOOR_CPUID, false, false, false},
+    {"hypercall_exit", BENCH_CMD_HC, BENCH_FLOOR_VMMCALL, false, false, false},
+    {"io_out", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false, false, false},
+    {"io_out_unloaded", BENCH_CMD_OUT, BENCH_FLOOR_OUT, true, false, false},
+    {"io_out_osxsave", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false, true, false},
+    {"io_handler", BENCH_CMD_OUT, BENCH_FLOOR_OUT, false, false, true},
+    {"mmio_handler", BENCH_CMD_MMIO_H, BENCH_FLOOR_VMMCALL, false, false, false},
+    {"mmio_exit", BENCH_CMD_MMIO_E, BENCH_FLOOR_VMMCALL, false, false, false},
+    {"npf_map", BENCH_CMD_NPF, BENCH_FLOOR_VMMCALL, false, false, false},
 };
+
+/* The io_handler device: counts the OUTs it takes. */
+static hv_status_t out_port(void *opaque, uint16_t port, unsigned size, bool write, uint32_t *value)
+{
+    (void)port;
+    (void)size;
+    (void)value;
+    *(uint64_t *)opaque += write;
+    return HV_OK;
+}
 
 static const char *const floor_names[BENCH_FLOOR_COUNT] = {"bare_vmmcall", "bare_cpuid",
                                                            "bare_out"};
@@ -113,14 +127,28 @@ static int case_exits(struct kcase_ctx *kc)
         uint64_t c;
         if (!bench_selected(figures[i].name))
             continue;
-        struct host_xsave hx;
+        struct host_xsave hx = {0, 0};
         if (figures[i].osxsave && !host_avx_on(&hx)) {
             kprintf("bench: %s skipped: no XSAVE or AVX on this CPU\n", figures[i].name);
             continue;
         }
+        uint64_t outs = 0;
+        hv_status_t st;
+        if (figures[i].pio &&
+            (st = hv_vm_pio_register(b.vm, BENCH_PORT_OUT, 1, out_port, &outs)) != HV_OK) {
+            rc = kcase_fail(kc, "hv_vm_pio_register: %s", hv_status_str(st));
+            continue; /* rc ends the loop */
+        }
         b.unloaded = figures[i].unloaded;
         rc = bench_measure(&b, figures[i].cmd, NULL, &c);
         b.unloaded = false;
+        if (figures[i].pio) {
+            if ((st = hv_vm_pio_unregister(b.vm, BENCH_PORT_OUT)) != HV_OK && !rc)
+                rc = kcase_fail(kc, "hv_vm_pio_unregister: %s", hv_status_str(st));
+            if (!rc && outs < bench_iters())
+                rc = kcase_fail(kc, "io_handler: %llu OUTs reached the handler",
+                                (unsigned long long)outs);
+        }
         if (figures[i].osxsave)
             host_avx_off(&hx);
         if (!rc)

@@ -7,6 +7,8 @@
  *   mmio.paging32  32-bit paging (4 KiB alias pages and a 4 MiB page)
  *   mmio.pae       PAE paging
  *   mmio.long      64-bit mode, with 8-byte, REX, RIP-relative and FS forms
+ *   mmio.pio_*     mmio.replay's and mmio.long's runs with the string I/O
+ *                  ports served by a port handler (hv_vm_pio_register)
  *
  * Each runs the emulator's whole instruction subset on the register file
  * (a handler) and on a page the embedder completes (HV_EXIT_MMIO) and
@@ -122,7 +124,7 @@ static const struct mmio_sink_plan long_sink = {
 
 #define MODE(img, v, s)                                                                            \
     {                                                                                              \
-        &(img), (v), HV_ARRAY_SIZE(v), (s), false                                                  \
+        &(img), (v), HV_ARRAY_SIZE(v), (s), false, false                                           \
     }
 
 static int case_real(struct kcase_ctx *kc)
@@ -146,7 +148,7 @@ static int case_pm32(struct kcase_ctx *kc)
 static int case_replay(struct kcase_ctx *kc)
 {
     static const struct mmio_mode m = {
-        &guest_mmio_pm32, pm32_vals, HV_ARRAY_SIZE(pm32_vals), &pm32_sink, true,
+        &guest_mmio_pm32, pm32_vals, HV_ARRAY_SIZE(pm32_vals), &pm32_sink, true, false,
     };
     return mmio_run_mode(kc, &m);
 }
@@ -169,8 +171,36 @@ static int case_long(struct kcase_ctx *kc)
     return mmio_run_mode(kc, &m);
 }
 
+/*
+ * The string I/O of mmio.replay and mmio.long with its ports served by a
+ * handler (hv_vm_pio_register): REP INS/OUTS through the assist call it
+ * for every element, and X_REPLAY's REP OUTSW from the register file
+ * needs no retry.
+ */
+static int case_pio_pm32(struct kcase_ctx *kc)
+{
+    static const struct mmio_mode m = {.image = &guest_mmio_pm32,
+                                       .vals = pm32_vals,
+                                       .nvals = HV_ARRAY_SIZE(pm32_vals),
+                                       .sink = &pm32_sink,
+                                       .replay = true,
+                                       .pio = true};
+    return mmio_run_mode(kc, &m);
+}
+
+static int case_pio_long(struct kcase_ctx *kc)
+{
+    static const struct mmio_mode m = {.image = &guest_mmio_long,
+                                       .vals = long_vals,
+                                       .nvals = HV_ARRAY_SIZE(long_vals),
+                                       .sink = &long_sink,
+                                       .pio = true};
+    return mmio_run_mode(kc, &m);
+}
+
 static const struct kcase mmio_cases[] KCASE_TABLE = {
     {"mmio.real", case_real, 0},         {"mmio.pm32", case_pm32, 0},
     {"mmio.paging32", case_paging32, 0}, {"mmio.pae", case_pae, 0},
     {"mmio.long", case_long, 0},         {"mmio.replay", case_replay, 0},
+    {"mmio.pio_pm32", case_pio_pm32, 0}, {"mmio.pio_long", case_pio_long, 0},
 };

@@ -36,6 +36,7 @@ struct rig {
     unsigned nvals;
     uint32_t rep_rip;
     unsigned nsio_out, nsio_in;
+    unsigned pio_calls; /* sio_port's: every string element with mmio_mode::pio */
     struct {
         uint8_t size;
         uint32_t value;
@@ -252,6 +253,18 @@ static void on_guest_fail(struct rig *r, unsigned idx, uint32_t v)
                  first[0] >> 8, first[0] & 0xff, first[1], first[2]);
 }
 
+/* An element of the string OUT test (REP OUTSB/OUTSW to PORT_SIO_OUT). */
+static void sio_out(struct rig *r, uint8_t size, uint32_t v)
+{
+    if (!r->bracket)
+        rig_fail(r, "string OUT outside a test");
+    if (r->nsio_out < MMIO_SIO_MAX) {
+        r->sio_out[r->nsio_out].size = size;
+        r->sio_out[r->nsio_out].value = v;
+    }
+    r->nsio_out++;
+}
+
 static void on_out(struct rig *r, unsigned *fail_idx)
 {
     const struct hv_exit *x = &r->t.exit;
@@ -275,13 +288,7 @@ static void on_out(struct rig *r, unsigned *fail_idx)
         on_guest_fail(r, (*fail_idx)++ % 3, v);
         break;
     case PORT_SIO_OUT:
-        if (!r->bracket)
-            rig_fail(r, "string OUT outside a test");
-        if (r->nsio_out < MMIO_SIO_MAX) {
-            r->sio_out[r->nsio_out].size = x->io.size;
-            r->sio_out[r->nsio_out].value = v;
-        }
-        r->nsio_out++;
+        sio_out(r, x->io.size, v);
         break;
     default:
         rig_fail(r, "OUT to port 0x%x", x->io.port);
@@ -291,20 +298,36 @@ static void on_out(struct rig *r, unsigned *fail_idx)
 
 /* INs of the string I/O test (two dwords, then two words), and the
    question on PORT_ARG whether to run X_REPLAY. */
-static uint32_t on_in(struct rig *r)
+static uint32_t sio_in(struct rig *r, uint16_t port, unsigned size)
 {
     static const uint32_t answers[] = {0x11223344, 0x55667788, 0x9abc, 0xdef0};
     static const uint8_t sizes[] = {4, 4, 2, 2};
-    const struct hv_exit *x = &r->t.exit;
-    if (x->io.port == PORT_ARG && x->io.size == 4)
+    if (port == PORT_ARG && size == 4)
         return r->mode->replay;
     unsigned n = r->nsio_in++;
-    if (x->io.port != PORT_SIO_IN || n >= HV_ARRAY_SIZE(answers) || x->io.size != sizes[n] ||
-        !r->bracket) {
-        rig_fail(r, "IN #%u: port 0x%x, %u bytes", n, x->io.port, x->io.size);
+    if (port != PORT_SIO_IN || n >= HV_ARRAY_SIZE(answers) || size != sizes[n] || !r->bracket) {
+        rig_fail(r, "IN #%u: port 0x%x, %u bytes", n, port, size);
         return 0;
     }
     return answers[n];
+}
+
+static uint32_t on_in(struct rig *r)
+{
+    return sio_in(r, r->t.exit.io.port, r->t.exit.io.size);
+}
+
+/* The string ports as a device of hv_vm_pio_register (mmio_mode::pio):
+   the same answers and records, from inside hv_vcpu_run. */
+static hv_status_t sio_port(void *opaque, uint16_t port, unsigned size, bool write, uint32_t *value)
+{
+    struct rig *r = opaque;
+    r->pio_calls++;
+    if (write)
+        sio_out(r, (uint8_t)size, *value);
+    else
+        *value = sio_in(r, port, size);
+    return HV_OK;
 }
 
 /* The embedder's page, completed here (HV_EXIT_MMIO). */
@@ -359,6 +382,10 @@ static int setup(struct rig *r, struct hv_ctx *ctx)
         (st = hv_vm_mmio_register(r->t.vm, MMIO_EMB_GPA, HV_PAGE_SIZE, NULL, NULL)) != HV_OK ||
         (st = hv_vm_mmio_register(r->t.vm, MMIO_SINK_GPA, MMIO_SINK_LEN, sink_mmio, r)) != HV_OK)
         return kcase_fail(kc, "hv_vm_mmio_register: %s", hv_status_str(st));
+    if (r->mode->pio &&
+        ((st = hv_vm_pio_register(r->t.vm, PORT_SIO_OUT, 4, sio_port, r)) != HV_OK ||
+         (st = hv_vm_pio_register(r->t.vm, PORT_SIO_IN, 4, sio_port, r)) != HV_OK))
+        return kcase_fail(kc, "hv_vm_pio_register: %s", hv_status_str(st));
     return 0;
 }
 
@@ -427,6 +454,12 @@ static void final_checks(struct rig *r)
         rig_fail(r, "%u string INs, expected 4", r->nsio_in);
     if (r->nsio_out != nsio)
         rig_fail(r, "%u string OUTs, expected %u", r->nsio_out, nsio);
+    /* With the ports' handler, every element went through it: none
+       reached the rig as an HV_EXIT_IO (on_out and on_in count those too,
+       so the totals alone would not tell). */
+    if (m->pio && r->pio_calls != nsio + 4)
+        rig_fail(r, "%u string elements through the port handler, expected %u", r->pio_calls,
+                 nsio + 4);
     for (unsigned i = 0; i < nsio && i < r->nsio_out; i++)
         if (r->sio_out[i].size != sio[i].size || r->sio_out[i].value != sio[i].value)
             rig_fail(r, "string OUT #%u: %u bytes 0x%x, expected %u bytes 0x%x", i,

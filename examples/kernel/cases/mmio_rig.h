@@ -47,6 +47,7 @@ struct mmio_mode {
     unsigned nvals;
     const struct mmio_sink_plan *sink; /* NULL: no sink test */
     bool replay;                       /* answer 1 on PORT_ARG: run X_REPLAY (pm32.S) */
+    bool pio; /* the string ports served by a handler (hv_vm_pio_register), not HV_EXIT_IO */
 };
 
 /* Run @p mode's guest to its HLT and check everything; 0 or kcase_fail(). */

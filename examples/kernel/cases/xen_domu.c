@@ -137,6 +137,8 @@ static int domu_create(struct xdomu *u, const struct boot_module *img,
     if ((st = hv_vm_map(d->vm, 0, (uintptr_t)u->mem, mem_pages(cfg) * PAGE_SIZE, HV_MEM_RWX)) !=
         HV_OK)
         return kcase_fail(kc, "hv_vm_map: %s", hv_status_str(st));
+    if (cfg->null_io && xh_null_ports(&u->h, d))
+        return -1;
     if ((st = hv_vcpu_create(d->vm, 0, &d->vcpu)) != HV_OK ||
         (smp && (st = hv_vcpu_create(d->vm, 1, &d->vcpu1)) != HV_OK))
         return kcase_fail(kc, "hv_vcpu_create: %s", hv_status_str(st));

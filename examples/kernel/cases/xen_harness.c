@@ -201,22 +201,52 @@ static int unexpected(struct xh *h, struct xh_dom *d, const struct hv_exit *ex)
                       (unsigned long long)ex->rip);
 }
 
+/* A port xh::null_io answered, noted for the log. */
+static void note_null_port(struct xh_dom *d, uint16_t port)
+{
+    d->null_io++;
+    for (unsigned i = 0; i < d->null_nports; i++)
+        if (d->null_ports[i] == port)
+            return;
+    if (d->null_nports < HV_ARRAY_SIZE(d->null_ports))
+        d->null_ports[d->null_nports++] = port;
+}
+
 /* xh::null_io: a read gets all ones; what was accessed is noted for the log. */
 static void null_access(struct xh_dom *d, const struct hv_exit *ex, uint64_t *data, uint8_t size)
 {
     if (data)
         *data = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
-    d->null_io++;
     if (ex->reason == HV_EXIT_MMIO) {
+        d->null_io++;
         if (!d->null_mmio)
             d->null_mmio = ex->mmio.gpa;
         return;
     }
-    for (unsigned i = 0; i < d->null_nports; i++)
-        if (d->null_ports[i] == ex->io.port)
-            return;
-    if (d->null_nports < HV_ARRAY_SIZE(d->null_ports))
-        d->null_ports[d->null_nports++] = ex->io.port;
+    note_null_port(d, ex->io.port);
+}
+
+/* The same answer for ports, from a port handler inside hv_vcpu_run: a
+   guest that polls a port nothing backs (Linux's PIT calibration, the
+   RTC's update flag) never leaves the run for it. */
+static hv_status_t null_port(void *opaque, uint16_t port, unsigned size, bool write,
+                             uint32_t *value)
+{
+    (void)size;
+    if (!write)
+        *value = 0xffffffffu;
+    note_null_port(opaque, port);
+    return HV_OK;
+}
+
+int xh_null_ports(struct xh *h, struct xh_dom *d)
+{
+    /* Every port but the debug console's (h->debugcon), which exits. */
+    hv_status_t st;
+    if ((st = hv_vm_pio_register(d->vm, 0, 0xe9, null_port, d)) != HV_OK ||
+        (st = hv_vm_pio_register(d->vm, 0xea, 0x10000 - 0xea, null_port, d)) != HV_OK)
+        return kcase_fail(h->kc, "hv_vm_pio_register: %s", hv_status_str(st));
+    return 0;
 }
 
 /* One run of a vCPU of @p d and what its exit means for scheduling. */

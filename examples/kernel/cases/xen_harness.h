@@ -86,6 +86,11 @@ struct xh {
     void *arg;
 };
 
+/* Answer d's port I/O as xh::null_io does, but inside hv_vcpu_run (a port
+   handler, hv_vm_pio_register) for every port except 0xe9; 0 or
+   kcase_fail(). */
+int xh_null_ports(struct xh *h, struct xh_dom *d);
+
 /* Options of xh_dom_create(). */
 struct xh_dom_opts {
     const char *test;                   /* the guest's test= argument */
