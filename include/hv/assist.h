@@ -63,7 +63,9 @@ typedef hv_status_t (*hv_mmio_handler)(void *opaque, uint64_t gpa, unsigned size
  * @brief Register [gpa, gpa+len) as emulated MMIO.
  *
  * The range must not be mapped as RAM (accesses to mapped pages never
- * exit) and must not overlap another region.
+ * exit) and must not overlap another region. Running vCPUs read the
+ * regions without a lock, so they change only while none of the VM's
+ * vCPUs is inside hv_vcpu_run().
  * @param vm The VM.
  * @param gpa Start of the region.
  * @param len Length in bytes (non-zero).
@@ -72,8 +74,8 @@ typedef hv_status_t (*hv_mmio_handler)(void *opaque, uint64_t gpa, unsigned size
  * @param opaque Passed to @p handler.
  * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_RANGE (zero or
  *         overflowing length); ::HV_ERR_EXISTS (overlap);
- *         ::HV_ERR_LIMIT (::HV_MMIO_REGIONS_MAX reached);
- *         ::HV_ERR_NO_MEMORY.
+ *         ::HV_ERR_LIMIT (::HV_MMIO_REGIONS_MAX reached); ::HV_ERR_BUSY (a
+ *         vCPU of the VM is running); ::HV_ERR_NO_MEMORY.
  */
 hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
                                 hv_mmio_handler handler, void *opaque);
@@ -82,7 +84,8 @@ hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
  * @brief Remove the region that starts at @p gpa.
  * @param vm The VM.
  * @param gpa Start of a registered region.
- * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_NOT_FOUND.
+ * @return ::HV_OK; ::HV_ERR_INVALID_ARG; ::HV_ERR_NOT_FOUND;
+ *         ::HV_ERR_BUSY (a vCPU of the VM is running).
  */
 hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa);
 

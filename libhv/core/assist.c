@@ -149,6 +149,11 @@ static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
     }
     hv_status_t st = HV_OK;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
+    if (hv_vm_vcpus_running(vm)) { /* its exit paths may be reading the regions */
+        hv_lock_release(host, &vm->lock, t);
+        hv_host_obj_free(host, fresh, sizeof(*fresh));
+        return HV_ERR_BUSY;
+    }
     if (!vm->assist) {
         vm->assist = fresh;
         fresh = NULL;
@@ -193,6 +198,10 @@ hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
     hv_status_t st = HV_ERR_NOT_FOUND;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
     struct hv_assist_vm *av = vm->assist;
+    if (hv_vm_vcpus_running(vm)) { /* its exit paths may be reading the regions */
+        av = NULL;
+        st = HV_ERR_BUSY;
+    }
     for (uint32_t i = 0; av && i < av->count; i++) {
         if (av->regions[i].gpa == gpa) {
             av->regions[i] = av->regions[--av->count];

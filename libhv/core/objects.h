@@ -257,4 +257,20 @@ static inline void hv_step_trap(struct hv_vcpu *vcpu, uint64_t rflags)
         vcpu->step_db = true;
 }
 
+/*
+ * A vCPU of the VM is inside hv_vcpu_run (or another call that holds its
+ * running flag): its exit paths may be reading the VM's MMIO regions and
+ * port ranges, which they do without a lock, so those change only while
+ * this is false (HV_ERR_BUSY otherwise). Call with vm->lock held.
+ */
+static inline bool hv_vm_vcpus_running(const struct hv_vm *vm)
+{
+    for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+        const struct hv_vcpu *v = vm->vcpus[i];
+        if (v && __atomic_load_n(&v->running, __ATOMIC_ACQUIRE))
+            return true;
+    }
+    return false;
+}
+
 #endif /* HV_CORE_OBJECTS_H */

@@ -19,18 +19,6 @@ const struct hv_pio_range *hv_pio_lookup(struct hv_vcpu *vcpu, uint16_t port, un
     return NULL;
 }
 
-/* A vCPU of the VM inside hv_vcpu_run (or another call that holds it):
-   its exit paths may be reading the table. Under vm->lock. */
-static bool any_vcpu_running(const struct hv_vm *vm)
-{
-    for (uint32_t i = 0; i < vm->max_vcpus; i++) {
-        const struct hv_vcpu *v = vm->vcpus[i];
-        if (v && __atomic_load_n(&v->running, __ATOMIC_ACQUIRE))
-            return true;
-    }
-    return false;
-}
-
 hv_status_t hv_vm_pio_register(struct hv_vm *vm, uint16_t port, uint32_t count,
                                hv_pio_handler handler, void *opaque)
 {
@@ -47,7 +35,7 @@ hv_status_t hv_vm_pio_register(struct hv_vm *vm, uint16_t port, uint32_t count,
     }
     hv_status_t st = HV_OK;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
-    if (any_vcpu_running(vm))
+    if (hv_vm_vcpus_running(vm))
         st = HV_ERR_BUSY;
     if (st == HV_OK && !vm->pio) {
         vm->pio = fresh;
@@ -80,7 +68,7 @@ hv_status_t hv_vm_pio_unregister(struct hv_vm *vm, uint16_t port)
     struct hv_pio_vm *pv = vm->pio;
     for (uint32_t i = 0; pv && i < pv->count; i++) {
         if (pv->ranges[i].port == port) {
-            if (any_vcpu_running(vm)) {
+            if (hv_vm_vcpus_running(vm)) {
                 st = HV_ERR_BUSY;
             } else {
                 pv->ranges[i] = pv->ranges[--pv->count];

@@ -895,7 +895,14 @@ static void test_pio_handlers(void)
     __atomic_store_n(&f.vcpu->running, 1, __ATOMIC_RELEASE);
     CU_ASSERT_EQUAL(hv_vm_pio_register(f.vm, 0x70, 2, h, &d), HV_ERR_BUSY);
     CU_ASSERT_EQUAL(hv_vm_pio_unregister(f.vm, 0x60), HV_ERR_BUSY);
+    /* The same rule for MMIO regions, which those paths read unlocked too. */
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(f.vm, 0xfe000000ull, 4096, NULL, NULL), HV_ERR_BUSY);
     __atomic_store_n(&f.vcpu->running, 0, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(hv_vm_mmio_register(f.vm, 0xfe000000ull, 4096, NULL, NULL), HV_OK);
+    __atomic_store_n(&f.vcpu->running, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(hv_vm_mmio_unregister(f.vm, 0xfe000000ull), HV_ERR_BUSY);
+    __atomic_store_n(&f.vcpu->running, 0, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(hv_vm_mmio_unregister(f.vm, 0xfe000000ull), HV_OK);
 
     /* The dispatcher: OUT AX to 0x60 and IN AL from 0x61 finish inside the
        run (RIP past each, AL replaced); a 4-byte OUT at 0x62 passes the
