@@ -372,8 +372,54 @@ def lapic_seeds():
         W(0x280, 0) + R(0x280) + INTA + EOI)
 
 
+# ---------------------------------------------------------------- assist
+def assist_seeds():
+    """fuzz_assist.c: a set-up byte (mode 0 real, 1 flat protected, 2 long;
+    +4 the fast path), then commands: 0 write guest bytes, 1 (+8: a 16-bit
+    value) set a GPR, 2 (+0x10: DS/ES bases) RFLAGS, 3 script a fault,
+    4 script port I/O, 5/6 run, 7 handler failures / range moved."""
+    code = 0x8000
+
+    def w16(v):
+        return struct.pack("<H", v)
+
+    def wbytes(at, b):
+        return bytes([0x00]) + w16(at) + bytes([len(b)]) + bytes(b)
+
+    def gpr16(r, v):
+        return bytes([0x09, r]) + w16(v)
+
+    def npf(region, access, off):  # region 0 handler, 1 embedder, 2 hole
+        return bytes([0x03, region | access << 2, 0]) + w16(off)
+
+    run = bytes([0x05])
+    out("assist", "pm32_load_handler", bytes([1 | 4]) + wbytes(code, [0x8b, 0x05, 0x10, 0x00, 0x0a, 0x00]) +
+        npf(0, 1, 0x10) + run)
+    out("assist", "pm32_store_embedder", bytes([1]) + wbytes(code, [0x89, 0x05, 0x20, 0x00, 0x0b, 0x00]) +
+        npf(1, 2, 0x20) + run)
+    # OUT imm8, AL on the handler's port 0x60: handled, size 1, write, length 2.
+    out("assist", "long_out_handler", bytes([2 | 4]) + wbytes(code, [0xe6, 0x60]) +
+        bytes([0x04, 0x29, 0, 0x00]) + run)
+    # REP OUTSB to 0x3f8 (the embedder's): string, write, REP, length 2.
+    out("assist", "pm32_rep_outsb", bytes([1]) + gpr16(1, 3) + gpr16(6, 0x9000) + gpr16(2, 0x3f8) +
+        wbytes(0x9000, b"abc") + wbytes(code, [0xf3, 0x6e]) + bytes([0x04, 0xb8, 0]) + w16(0x3f8) + run)
+    # REP INSW from the handler's port 0x62.
+    out("assist", "pm32_rep_insw_handler", bytes([1]) + gpr16(1, 2) + gpr16(7, 0x9100) + gpr16(2, 0x62) +
+        wbytes(code, [0xf3, 0x66, 0x6d]) + bytes([0x04, 0xd3, 0, 0x02]) + run)
+    # Real mode: DS based at the handler's region.
+    out("assist", "real_load_handler", bytes([0]) + bytes([0x12]) + w16(2) + bytes([0xa0, 0xa0]) +
+        wbytes(code, [0xa1, 0x10, 0x00]) + npf(0, 1, 0x10) + run)
+    # IN AL, 0x61 with the handlers failing.
+    out("assist", "pm32_in_handler_fails", bytes([1, 0x37]) + wbytes(code, [0xe4, 0x61]) +
+        bytes([0x04, 0x21, 0, 0x01]) + run)
+    # REP MOVSD from the handler's region to the embedder's.
+    out("assist", "long_rep_movsd", bytes([2]) + gpr16(1, 2) + bytes([0x01, 6]) + struct.pack("<Q", 0xa0100) +
+        bytes([0x01, 7]) + struct.pack("<Q", 0xb0200) + wbytes(code, [0xf3, 0xa5]) + npf(0, 1, 0x100) +
+        run + run)
+
+
 def main():
-    for t in ("loader", "emu", "slat", "hypercall", "xsave", "lapic"):
+    for t in ("loader", "emu", "slat", "hypercall", "xsave", "lapic", "assist"):
         d = os.path.join(corpus, t)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):
@@ -385,6 +431,7 @@ def main():
     hypercall_seeds()
     xsave_seeds()
     lapic_seeds()
+    assist_seeds()
 
 
 if __name__ == "__main__":
