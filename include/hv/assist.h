@@ -44,7 +44,8 @@ struct hv_vm;
  * for another CPU or fault. The guest's x87/SSE registers are loaded
  * while it runs (and on SVM an XCR0 narrowed to x87/SSE): it must not use
  * x87, SSE or AVX registers (build it as the library is built,
- * `-mgeneral-regs-only`).
+ * `-mgeneral-regs-only`). Calls for different vCPUs of the VM may run at
+ * the same time on their CPUs.
  * @param opaque The pointer given at registration.
  * @param gpa Guest-physical address of the access (inside the region).
  * @param size 1, 2, 4 or 8 bytes.
@@ -95,7 +96,9 @@ hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa);
  * Runs where an MMIO handler runs, under the same rules (see
  * ::hv_mmio_handler): with host interrupts possibly held, it must not
  * sleep, wait for another CPU, fault, or use x87/SSE/AVX registers. One
- * call per access: an IN or OUT, or one element of INS/OUTS.
+ * call per access: an IN or OUT, or one element of INS/OUTS. Calls for
+ * different vCPUs of the VM may run at the same time on their CPUs: a
+ * device shared by several vCPUs takes its own lock.
  * @param opaque The pointer given at registration.
  * @param port The port accessed; [port, port + size) lies inside the range.
  * @param size 1, 2 or 4 bytes.
