@@ -5,8 +5,9 @@ The seeds are small hand-made starting points: valid inputs in each input
 format (see the comment at the top of each fuzz_<target>.c) that reach the
 interesting paths at once, so the fuzzer mutates from there. The loader's
 seeds are the PVH guest fixtures of the unit tests plus hand-made ELF files.
-Run it again after changing an input format; it replaces the seeds (but
-keeps the regress-* reproducers).
+Run it again after changing an input format; it rewrites the seeds it
+names and leaves every other file in the corpus directories (regress-*
+reproducers, inputs kept from long runs); remove a renamed seed by hand.
 """
 import gzip
 import os
@@ -419,12 +420,8 @@ def assist_seeds():
 
 
 def main():
-    for t in ("loader", "emu", "slat", "hypercall", "xsave", "lapic", "assist"):
-        d = os.path.join(corpus, t)
-        os.makedirs(d, exist_ok=True)
-        for f in os.listdir(d):
-            if not f.startswith("regress-"):  # reproducers of fixed bugs stay
-                os.remove(os.path.join(d, f))
+    # Only the seeds named here are rewritten: the other files of a corpus
+    # directory (regress-* reproducers, inputs kept from long runs) stay.
     loader_seeds()
     emu_seeds()
     slat_seeds()
