@@ -154,6 +154,11 @@ hv_status_t hv_vm_map(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t len
 
 /**
  * @brief Unmap [gpa, gpa+len). Unmapped holes inside the range are allowed.
+ *
+ * Returns once no vCPU can reach the range from guest mode. A vCPU whose
+ * exit the library is handling may still access a page it translated
+ * before (docs/porting.md, "kick_cpu"): reuse the pages once each vCPU
+ * that was running has returned from that hv_vcpu_run() call (kick it).
  * @param vm The VM.
  * @param gpa Guest-physical start, 4 KiB aligned.
  * @param len Length, a non-zero multiple of 4 KiB.
