@@ -64,6 +64,13 @@ struct hv_vm {
     void *assist;                       /* MMIO regions / emulation state (core/assist) */
     struct hv_lapic_vm *lapic;          /* local APIC options, NULL if off (lapic/) */
     struct hv_pio_vm *pio;              /* port ranges with handlers, NULL if none (core/pio.h) */
+    /* SLAT tables retired while a vCPU was in host code, which may still
+       be walking them: freed once each such vCPU has passed a point where
+       it walks nothing (core/vm.c retire_after_readers). retire_snap has a
+       word per vCPU slot (allocated with vcpus[]): its guest_epoch when
+       the last of them were retired, or HV_RETIRE_QUIET. */
+    struct hv_slat_retired retire_wait;
+    uint64_t *retire_snap;
 };
 
 /*

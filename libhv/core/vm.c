@@ -16,6 +16,15 @@
 /* hv_vm_config::flags bits this version knows. */
 #define VM_FLAGS_KNOWN HV_VM_SCRUB
 
+/* The vCPU slots and, behind them, a retire_snap word per slot. */
+static size_t slots_bytes(uint32_t max_vcpus)
+{
+    _Static_assert(sizeof(struct hv_vcpu *) <= sizeof(uint64_t) &&
+                       sizeof(uint64_t) % sizeof(struct hv_vcpu *) == 0,
+                   "retire_snap stays aligned behind vcpus[]");
+    return max_vcpus * (sizeof(struct hv_vcpu *) + sizeof(uint64_t));
+}
+
 hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, struct hv_vm **out)
 {
     struct hv_vm_config cfg;
@@ -52,11 +61,12 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
     vm->flags = cfg.flags;
     vm->gpa_bits = gpa_bits;
     vm->max_vcpus = max_vcpus;
-    vm->vcpus = hv_host_obj_alloc(&ctx->host, max_vcpus * sizeof(vm->vcpus[0]));
+    vm->vcpus = hv_host_obj_alloc(&ctx->host, slots_bytes(max_vcpus));
     if (!vm->vcpus) {
         st = HV_ERR_NO_MEMORY;
         goto free_vm;
     }
+    vm->retire_snap = (uint64_t *)(void *)(vm->vcpus + max_vcpus);
     st = hv_slat_init(&vm->slat, &ctx->host, fmt, gpa_bits, ctx->caps.hpa_bits, sizes);
     if (st != HV_OK)
         goto free_vcpus;
@@ -73,7 +83,7 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
 fini_slat:
     hv_slat_fini(&vm->slat);
 free_vcpus:
-    hv_host_obj_free(&ctx->host, vm->vcpus, max_vcpus * sizeof(vm->vcpus[0]));
+    hv_host_obj_free(&ctx->host, vm->vcpus, slots_bytes(max_vcpus));
 free_vm:
     hv_host_obj_free(&ctx->host, vm, sizeof(*vm));
     return st;
@@ -127,7 +137,8 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
     if (scrub)
         hv_slat_for_each_leaf(&vm->slat, scrub_leaf, &ctx->host);
     hv_slat_fini(&vm->slat);
-    hv_host_obj_free(&ctx->host, vm->vcpus, vm->max_vcpus * sizeof(vm->vcpus[0]));
+    hv_slat_free_retired(&vm->retire_wait); /* no vCPU left to walk them */
+    hv_host_obj_free(&ctx->host, vm->vcpus, slots_bytes(vm->max_vcpus));
     hv_memset(vm, 0, sizeof(*vm));
     hv_host_obj_free(&ctx->host, vm, sizeof(*vm));
     hv_vm_scrub_end(ctx, scrub);
@@ -203,13 +214,69 @@ static void wait_for_guests(struct hv_vm *vm)
     }
 }
 
+/*
+ * The other half of the grace period: host code. A vCPU between its exit
+ * and its next entry may be in the middle of a SLAT walk it began before
+ * this call unlinked tables (hv_slat_translate from a hypercall's copy or
+ * the assist), and wait_for_guests does not wait for it (it may be
+ * spinning on a lock the caller holds). So the retired tables wait for
+ * every vCPU that was in host code inside hv_vcpu_run when they were
+ * retired (even epoch, running) to have entered the guest since (its
+ * epoch moved) or returned from the run: a walk that starts after the
+ * unlink reads the new entries and cannot reach them. Nothing waits: the
+ * tables are freed by the first SLAT call (or the VM's destruction) that
+ * finds those vCPUs past that point, right away when no vCPU is in host
+ * code. Retirements before that join the waiting ones, which then wait
+ * for the newest snapshot.
+ */
+#define HV_RETIRE_QUIET UINT64_MAX /* walked nothing when the snapshot was taken */
+
+static bool retire_readers_passed(const struct hv_vm *vm)
+{
+    for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+        const struct hv_vcpu *v = vm->vcpus[i];
+        uint64_t snap = vm->retire_snap[i];
+        if (!v || snap == HV_RETIRE_QUIET)
+            continue;
+        if (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE) &&
+            __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) == snap)
+            return false;
+    }
+    return true;
+}
+
+static void retire_snapshot(struct hv_vm *vm)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the unlinks before the reads */
+    for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+        const struct hv_vcpu *v = vm->vcpus[i];
+        uint64_t epoch = v ? __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) : 0;
+        bool walking = v && __atomic_load_n(&v->running, __ATOMIC_ACQUIRE) && !(epoch & 1);
+        vm->retire_snap[i] = walking ? epoch : HV_RETIRE_QUIET;
+    }
+}
+
+static void retire_after_readers(struct hv_vm *vm)
+{
+    struct hv_slat_retired fresh;
+    hv_slat_take_retired(&vm->slat, &fresh);
+    if (vm->retire_wait.table_pages && retire_readers_passed(vm))
+        hv_slat_free_retired(&vm->retire_wait);
+    if (!fresh.table_pages)
+        return;
+    hv_slat_retired_merge(&vm->retire_wait, &fresh);
+    retire_snapshot(vm);
+    if (retire_readers_passed(vm))
+        hv_slat_free_retired(&vm->retire_wait);
+}
+
 static hv_status_t end_slat_call(struct hv_vm *vm, hv_status_t st)
 {
     if (hv_slat_take_flush(&vm->slat)) {
         vm->ctx->be->slat_flush(vm);
         wait_for_guests(vm);
     }
-    hv_slat_flush_done(&vm->slat);
+    retire_after_readers(vm);
     __atomic_store_n(&vm->slat_busy, 0, __ATOMIC_RELEASE);
     return st;
 }
@@ -273,7 +340,7 @@ hv_status_t hv_vm_stats(struct hv_vm *vm, struct hv_vm_stats *out)
     hv_memset(out, 0, sizeof(*out));
     out->slat_table_pages = hv_slat_table_pages(&vm->slat);
     out->mapped_bytes = hv_slat_mapped_bytes(&vm->slat);
-    out->host_bytes = sizeof(*vm) + vm->max_vcpus * sizeof(vm->vcpus[0]) +
+    out->host_bytes = sizeof(*vm) + slots_bytes(vm->max_vcpus) +
                       vm->vcpu_count * sizeof(struct hv_vcpu) + hv_slat_meta_bytes(&vm->slat);
     if (vm->ctx->be->arch_pages)
         out->arch_pages = vm->ctx->be->arch_pages(vm);

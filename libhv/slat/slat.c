@@ -229,6 +229,31 @@ void hv_slat_take_retired(struct hv_slat *s, struct hv_slat_retired *out)
     s->retired.table_pages = 0;
 }
 
+void hv_slat_retired_merge(struct hv_slat_retired *dst, struct hv_slat_retired *src)
+{
+    if (!dst || !src || !src->host)
+        return;
+    dst->host = src->host;
+    if (src->pages) { /* src's level-0 list in front: found by its tail */
+        uint64_t *tail = src->pages;
+        while (tail[0])
+            tail = (uint64_t *)(uintptr_t)tail[0];
+        slat_store(&tail[0], (uint64_t)(uintptr_t)dst->pages);
+        dst->pages = src->pages;
+    }
+    if (src->dirs) {
+        struct hv_slat_dir *tail = src->dirs;
+        while (tail->next)
+            tail = tail->next;
+        tail->next = dst->dirs;
+        dst->dirs = src->dirs;
+    }
+    dst->table_pages += src->table_pages;
+    src->pages = NULL;
+    src->dirs = NULL;
+    src->table_pages = 0;
+}
+
 void hv_slat_free_retired(struct hv_slat_retired *r)
 {
     if (!r || !r->host)

@@ -259,6 +259,9 @@ bool hv_slat_take_flush(struct hv_slat *s);
  */
 void hv_slat_take_retired(struct hv_slat *s, struct hv_slat_retired *out);
 void hv_slat_free_retired(struct hv_slat_retired *r);
+/* Move src's tables to dst (dst keeps them for one later free); src ends
+   empty. Either may be empty. */
+void hv_slat_retired_merge(struct hv_slat_retired *dst, struct hv_slat_retired *src);
 void hv_slat_flush_done(struct hv_slat *s);
 
 #endif /* HV_SLAT_SLAT_H */

@@ -1164,6 +1164,44 @@ static void test_slat_grace(void)
     CU_ASSERT_EQUAL(grace_kicks, 1);
     vcpu->guest_epoch = 8;
 
+    /* Host code: a vCPU inside hv_vcpu_run between exit and entry (even
+       epoch, running) may be walking the tables an unmap retires. A page
+       mapped alone at 1 TiB has a table at three levels; unmapping it
+       retires all three, which stay allocated (not waited for: nothing
+       blocks) until the vCPU has entered the guest since. */
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 1ull << 40, hpa, 0x1000, HV_MEM_RWX), HV_OK);
+    uint64_t pages = mh.pages_out;
+    __atomic_store_n(&vcpu->running, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 1ull << 40, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(grace_kicks, 1);
+    CU_ASSERT_EQUAL(mh.pages_out, pages);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 3);
+    /* A SLAT call while it is still there keeps them (and adds its own). */
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 1ull << 41, hpa, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 1ull << 41, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 6);
+    CU_ASSERT_EQUAL(mh.pages_out, pages + 3); /* the new ones allocated, none freed */
+    /* It entered the guest and left it (epoch moved): the next SLAT call
+       frees them. */
+    vcpu->guest_epoch = 10;
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 0x3000, hpa + 0x3000, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 0);
+    CU_ASSERT_EQUAL(mh.pages_out, pages - 3);
+    /* Retired again while it is in host code, then its run returns: freed
+       by the next call; and a VM destroyed with some still waiting frees
+       them (the mock host's leak check at teardown). */
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 1ull << 40, hpa, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 1ull << 40, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 3);
+    __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x3000, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 0);
+    __atomic_store_n(&vcpu->running, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 1ull << 40, hpa, 0x1000, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 1ull << 40, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 3);
+    __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
+
     CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpu), HV_OK);
     CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
     CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
