@@ -185,8 +185,8 @@ hv_status_t hv_vm_protect(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint32_t
 /**
  * @brief Look up the mapping of one guest-physical address.
  *
- * Lock-free; not meant to run while another thread changes this VM's
- * mappings (the tables a change retires may be freed under the walk).
+ * Lock-free; safe while another thread changes the mappings (the answer
+ * is then the mapping before or after the change).
  * @param vm The VM.
  * @param gpa The guest-physical address to look up.
  * @param[out] out The mapping that contains @p gpa.
@@ -203,7 +203,7 @@ hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out);
  * tables it passes, not the unmapped span it skips, so a sparse map (RAM
  * at 0, a page below 4 GiB) lists in a few calls. Adjacent pages are
  * reported one SLAT page at a time; the caller merges them. Lock-free, as
- * hv_vm_query(), and under the same condition.
+ * hv_vm_query().
  * @param vm The VM.
  * @param gpa Where to start looking.
  * @param[out] out The mapping found; its @c gpa may lie below @p gpa when

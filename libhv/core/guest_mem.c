@@ -11,6 +11,14 @@ void *hv_gpa_ptr(struct hv_vm *vm, uint64_t gpa, uint32_t access)
     return hv_host_phys_to_virt(&vm->ctx->host, hpa);
 }
 
+void *hv_gpa_ptr_foreign(struct hv_vm *vm, uint64_t gpa, uint32_t access)
+{
+    hv_slat_read_begin(vm);
+    void *p = hv_gpa_ptr(vm, gpa, access);
+    hv_slat_read_end(vm);
+    return p;
+}
+
 /* Bytes from gpa to the end of its 4 KiB page, capped at len. */
 static size_t chunk_len(uint64_t gpa, uint64_t len)
 {

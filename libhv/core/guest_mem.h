@@ -36,4 +36,8 @@ hv_status_t hv_gpa_zero(struct hv_vm *vm, uint64_t gpa, uint64_t len);
  */
 void *hv_gpa_ptr(struct hv_vm *vm, uint64_t gpa, uint32_t access);
 
+/* hv_gpa_ptr for a caller that is not a vCPU of vm: inside
+   hv_slat_read_begin/end (core/objects.h). */
+void *hv_gpa_ptr_foreign(struct hv_vm *vm, uint64_t gpa, uint32_t access);
+
 #endif /* HV_CORE_GUEST_MEM_H */

@@ -71,6 +71,10 @@ struct hv_vm {
        the last of them were retired, or HV_RETIRE_QUIET. */
     struct hv_slat_retired retire_wait;
     uint64_t *retire_snap;
+    /* SLAT walks in progress that run on no vCPU of this VM (an embedder
+       thread's query, another domain's grant): retire_wait also waits for
+       this to be 0 (hv_slat_read_begin/end below). */
+    uint32_t slat_readers;
 };
 
 /*
@@ -278,6 +282,22 @@ static inline bool hv_vm_vcpus_running(const struct hv_vm *vm)
             return true;
     }
     return false;
+}
+
+/*
+ * A SLAT walk that runs on no vCPU of the VM (an embedder thread's call,
+ * another domain's vCPU): the tables a concurrent change retires are not
+ * freed while one is between begin and end (core/vm.c). A vCPU's own
+ * walks need nothing: its epoch covers them.
+ */
+static inline void hv_slat_read_begin(struct hv_vm *vm)
+{
+    __atomic_fetch_add(&vm->slat_readers, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void hv_slat_read_end(struct hv_vm *vm)
+{
+    __atomic_fetch_sub(&vm->slat_readers, 1, __ATOMIC_RELEASE);
 }
 
 #endif /* HV_CORE_OBJECTS_H */

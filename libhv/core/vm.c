@@ -231,8 +231,12 @@ static void wait_for_guests(struct hv_vm *vm)
  */
 #define HV_RETIRE_QUIET UINT64_MAX /* walked nothing when the snapshot was taken */
 
-static bool retire_readers_passed(const struct hv_vm *vm)
+static bool retire_readers_passed(struct hv_vm *vm)
 {
+    /* Walks on no vCPU of this VM (hv_slat_read_begin): none may be in
+       progress, whenever it began. */
+    if (__atomic_load_n(&vm->slat_readers, __ATOMIC_SEQ_CST))
+        return false;
     for (uint32_t i = 0; i < vm->max_vcpus; i++) {
         const struct hv_vcpu *v = vm->vcpus[i];
         uint64_t snap = vm->retire_snap[i];
@@ -312,14 +316,20 @@ hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
 {
     if (!vm || !out)
         return HV_ERR_INVALID_ARG;
-    return hv_slat_query(&vm->slat, gpa, out);
+    hv_slat_read_begin(vm);
+    hv_status_t st = hv_slat_query(&vm->slat, gpa, out);
+    hv_slat_read_end(vm);
+    return st;
 }
 
 hv_status_t hv_vm_query_next(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
 {
     if (!vm || !out)
         return HV_ERR_INVALID_ARG;
-    return hv_slat_query_next(&vm->slat, gpa, out);
+    hv_slat_read_begin(vm);
+    hv_status_t st = hv_slat_query_next(&vm->slat, gpa, out);
+    hv_slat_read_end(vm);
+    return st;
 }
 
 hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint64_t *bitmap)

@@ -234,7 +234,7 @@ static hv_status_t ring(struct hv_xen_vm *x, struct xen_cons_interface **r)
 {
     if (!x->pvcons)
         return HV_ERR_STATE;
-    *r = hv_gpa_ptr(x->vm, x->pvcons_gpa, HV_MEM_READ | HV_MEM_WRITE);
+    *r = hv_gpa_ptr_foreign(x->vm, x->pvcons_gpa, HV_MEM_READ | HV_MEM_WRITE); /* host API */
     return *r ? HV_OK : HV_ERR_GUEST_FAULT;
 }
 

@@ -131,7 +131,8 @@ static int acquire(struct hv_xen_vm *rd, uint32_t ref, uint16_t ldom, bool reado
        may not change the entry (grant_table.h usage rules). */
     uint64_t frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
     *gpa = frame * HV_PAGE_SIZE;
-    *page = hv_gpa_ptr(rd->vm, *gpa, readonly ? HV_MEM_READ : HV_MEM_READ | HV_MEM_WRITE);
+    /* rd may be another domain than the caller's: a foreign walk. */
+    *page = hv_gpa_ptr_foreign(rd->vm, *gpa, readonly ? HV_MEM_READ : HV_MEM_READ | HV_MEM_WRITE);
     if (!*page) {
         release(rd, ref, readonly, p);
         return GNTST_bad_page;

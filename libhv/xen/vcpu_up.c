@@ -181,7 +181,7 @@ static long check_common(struct hv_xen_vm *x, struct hv_vcpu *vcpu, struct hv_vc
     if (pg) {
         uint64_t top = (st->efer & EFER_LMA) ? HV_BIT(x->maxphyaddr) : HV_BIT(32);
         if (st->cr3 >= top ||
-            !hv_gpa_ptr(x->vm, st->cr3 & ~(uint64_t)(HV_PAGE_SIZE - 1), HV_MEM_READ))
+            !hv_gpa_ptr_foreign(x->vm, st->cr3 & ~(uint64_t)(HV_PAGE_SIZE - 1), HV_MEM_READ))
             return -XEN_EINVAL;
     }
     st->rflags |= RFLAGS_1;

@@ -1202,6 +1202,19 @@ static void test_slat_grace(void)
     CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 3);
     __atomic_store_n(&vcpu->running, 0, __ATOMIC_RELEASE);
 
+    /* A walk on no vCPU of the VM (another domain's grant, an embedder
+       thread's query: hv_slat_read_begin) holds them too, whenever it
+       began, until it ends. */
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x3000, 0x1000), HV_OK); /* frees the 3 */
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 0);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, 1ull << 40, hpa, 0x1000, HV_MEM_RWX), HV_OK);
+    hv_slat_read_begin(vm);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 1ull << 40, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 3);
+    hv_slat_read_end(vm);
+    CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x3000, 0x1000), HV_OK);
+    CU_ASSERT_EQUAL(vm->retire_wait.table_pages, 0);
+
     CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpu), HV_OK);
     CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
     CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
