@@ -262,16 +262,24 @@ static void retire_snapshot(struct hv_vm *vm)
 
 static void retire_after_readers(struct hv_vm *vm)
 {
-    struct hv_slat_retired fresh;
+    struct hv_slat_retired fresh, done = {0};
     hv_slat_take_retired(&vm->slat, &fresh);
-    if (vm->retire_wait.table_pages && retire_readers_passed(vm))
-        hv_slat_free_retired(&vm->retire_wait);
-    if (!fresh.table_pages)
+    if (!vm->retire_wait.table_pages && !fresh.table_pages)
         return;
-    hv_slat_retired_merge(&vm->retire_wait, &fresh);
-    retire_snapshot(vm);
-    if (retire_readers_passed(vm))
-        hv_slat_free_retired(&vm->retire_wait);
+    /* vcpus[] read under the lock: a vCPU destroyed meanwhile is gone
+       from it (hv_vcpu_destroy), not freed under the scan. */
+    const struct hv_host *h = &vm->ctx->host;
+    uint64_t t = hv_lock_acquire(h, &vm->lock);
+    if (vm->retire_wait.table_pages && retire_readers_passed(vm))
+        hv_slat_retired_merge(&done, &vm->retire_wait);
+    if (fresh.table_pages) {
+        hv_slat_retired_merge(&vm->retire_wait, &fresh);
+        retire_snapshot(vm);
+        if (retire_readers_passed(vm))
+            hv_slat_retired_merge(&done, &vm->retire_wait);
+    }
+    hv_lock_release(h, &vm->lock, t);
+    hv_slat_free_retired(&done); /* the host's frees outside the lock */
 }
 
 static hv_status_t end_slat_call(struct hv_vm *vm, hv_status_t st)

@@ -243,9 +243,7 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
         return entry;
     const struct hv_host *h = &vm->ctx->host;
     uint64_t t = hv_lock_acquire(h, &vm->lock);
-    bool busy = false;
-    for (uint32_t i = 0; i < vm->max_vcpus; i++)
-        busy |= vm->vcpus[i] && vm->vcpus[i]->running;
+    bool busy = hv_vm_vcpus_running(vm);
     if (!busy) {
         vm->pv = NULL;
         for (uint32_t i = 0; i < vm->max_vcpus; i++) {
