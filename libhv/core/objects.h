@@ -71,6 +71,7 @@ struct hv_vm {
        the last of them were retired, or HV_RETIRE_QUIET. */
     struct hv_slat_retired retire_wait;
     uint64_t *retire_snap;
+    uint64_t *wait_snap; /* wait_for_guests' epochs, a word per slot too */
     /* SLAT walks in progress that run on no vCPU of this VM (an embedder
        thread's query, another domain's grant): retire_wait also waits for
        this to be 0 (hv_slat_read_begin/end below). */

@@ -16,13 +16,14 @@
 /* hv_vm_config::flags bits this version knows. */
 #define VM_FLAGS_KNOWN HV_VM_SCRUB
 
-/* The vCPU slots and, behind them, a retire_snap word per slot. */
+/* The vCPU slots and, behind them, a retire_snap and a wait_snap word per
+   slot. */
 static size_t slots_bytes(uint32_t max_vcpus)
 {
     _Static_assert(sizeof(struct hv_vcpu *) <= sizeof(uint64_t) &&
                        sizeof(uint64_t) % sizeof(struct hv_vcpu *) == 0,
-                   "retire_snap stays aligned behind vcpus[]");
-    return max_vcpus * (sizeof(struct hv_vcpu *) + sizeof(uint64_t));
+                   "the snapshots stay aligned behind vcpus[]");
+    return max_vcpus * (sizeof(struct hv_vcpu *) + 2 * sizeof(uint64_t));
 }
 
 hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, struct hv_vm **out)
@@ -67,6 +68,7 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
         goto free_vm;
     }
     vm->retire_snap = (uint64_t *)(void *)(vm->vcpus + max_vcpus);
+    vm->wait_snap = vm->retire_snap + max_vcpus;
     st = hv_slat_init(&vm->slat, &ctx->host, fmt, gpa_bits, ctx->caps.hpa_bits, sizes);
     if (st != HV_OK)
         goto free_vcpus;
@@ -182,34 +184,65 @@ static bool begin_slat_call(struct hv_vm *vm)
 _Static_assert(offsetof(struct hv_vcpu, guest_epoch) == HV_VCPU_GUEST_EPOCH, "vcpu_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, flush_req) == HV_VCPU_FLUSH_REQ, "vcpu_asm.h");
 
+/* The epoch of the vCPU in slot i if it is still there, else an even
+   value (gone: not in guest mode). Under vm->lock, so that a vCPU
+   destroyed meanwhile (hv_vcpu_destroy takes it out of vcpus[] under the
+   lock, then frees it) is never read after its free. */
+static uint64_t slot_epoch(struct hv_vm *vm, uint32_t i, const struct hv_vcpu *v)
+{
+    const struct hv_host *h = &vm->ctx->host;
+    uint64_t t = hv_lock_acquire(h, &vm->lock);
+    uint64_t epoch = vm->vcpus[i] == v ? __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) : 0;
+    hv_lock_release(h, &vm->lock, t);
+    return epoch;
+}
+
 static void wait_for_guests(struct hv_vm *vm)
 {
     const struct hv_host *h = &vm->ctx->host;
     if (!vm->vcpus)
         return;
+    /* The requests and the first look under the lock (vcpus[] may change);
+       the wait outside it, looking again under it each time. wait_snap:
+       the epoch of each vCPU found in guest mode, else 0 (even). */
+    uint64_t *snap = vm->wait_snap;
+    uint32_t n = 0;
+    uint64_t t = hv_lock_acquire(h, &vm->lock);
     for (uint32_t i = 0; i < vm->max_vcpus; i++)
         if (vm->vcpus[i])
             __atomic_store_n(&vm->vcpus[i]->flush_req, 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    uint32_t self = UINT32_MAX; /* asked only if a vCPU is in guest mode */
     for (uint32_t i = 0; i < vm->max_vcpus; i++) {
         struct hv_vcpu *v = vm->vcpus[i];
-        if (!v)
+        uint64_t epoch = v ? __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) : 0;
+        snap[i] = (epoch & 1) ? epoch : 0;
+        n += (epoch & 1) != 0;
+    }
+    hv_lock_release(h, &vm->lock, t);
+    if (!n)
+        return;
+    uint32_t self = hv_host_cpu_current(h);
+    for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+        if (!snap[i])
             continue;
-        uint64_t epoch = __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE);
+        /* Still the vCPU found in guest mode: in guest mode it is running,
+           and hv_vcpu_destroy refuses a running vCPU, so it cannot have
+           been replaced in between (its slot is read under the lock). */
+        t = hv_lock_acquire(h, &vm->lock);
+        struct hv_vcpu *v = vm->vcpus[i];
+        uint32_t cpu = v ? __atomic_load_n(&v->host_cpu, __ATOMIC_ACQUIRE) : self;
+        bool still = v && __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) == snap[i];
+        hv_lock_release(h, &vm->lock, t);
+        if (!still)
+            continue;
         /* In guest mode the vCPU cannot migrate, so host_cpu is where it
            runs; it cannot be this CPU (only an NMI handler interrupting
            its entry could call us here, and must not wait for itself). */
-        if (!(epoch & 1))
-            continue;
-        uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_ACQUIRE);
-        if (self == UINT32_MAX)
-            self = hv_host_cpu_current(h);
         if (cpu == self)
             continue;
         if (h->ops.kick_cpu)
             h->ops.kick_cpu(h->ops.opaque, cpu);
-        while (__atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) == epoch)
+        while (slot_epoch(vm, i, v) == snap[i])
             __builtin_ia32_pause();
     }
 }
