@@ -184,15 +184,16 @@ static bool begin_slat_call(struct hv_vm *vm)
 _Static_assert(offsetof(struct hv_vcpu, guest_epoch) == HV_VCPU_GUEST_EPOCH, "vcpu_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, flush_req) == HV_VCPU_FLUSH_REQ, "vcpu_asm.h");
 
-/* The epoch of the vCPU in slot i if it is still there, else an even
-   value (gone: not in guest mode). Under vm->lock, so that a vCPU
-   destroyed meanwhile (hv_vcpu_destroy takes it out of vcpus[] under the
-   lock, then frees it) is never read after its free. */
-static uint64_t slot_epoch(struct hv_vm *vm, uint32_t i, const struct hv_vcpu *v)
+/* The epoch of the vCPU in slot i (0, even, for none) and its host CPU,
+   read under vm->lock: hv_vcpu_destroy takes a vCPU out of vcpus[] under
+   the lock before it frees it, so none is read after its free. */
+static uint64_t slot_epoch(struct hv_vm *vm, uint32_t i, uint32_t *cpu)
 {
     const struct hv_host *h = &vm->ctx->host;
     uint64_t t = hv_lock_acquire(h, &vm->lock);
-    uint64_t epoch = vm->vcpus[i] == v ? __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) : 0;
+    const struct hv_vcpu *v = vm->vcpus[i];
+    uint64_t epoch = v ? __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) : 0;
+    *cpu = v ? __atomic_load_n(&v->host_cpu, __ATOMIC_ACQUIRE) : UINT32_MAX;
     hv_lock_release(h, &vm->lock, t);
     return epoch;
 }
@@ -223,26 +224,19 @@ static void wait_for_guests(struct hv_vm *vm)
         return;
     uint32_t self = hv_host_cpu_current(h);
     for (uint32_t i = 0; i < vm->max_vcpus; i++) {
-        if (!snap[i])
-            continue;
-        /* Still the vCPU found in guest mode: in guest mode it is running,
-           and hv_vcpu_destroy refuses a running vCPU, so it cannot have
-           been replaced in between (its slot is read under the lock). */
-        t = hv_lock_acquire(h, &vm->lock);
-        struct hv_vcpu *v = vm->vcpus[i];
-        uint32_t cpu = v ? __atomic_load_n(&v->host_cpu, __ATOMIC_ACQUIRE) : self;
-        bool still = v && __atomic_load_n(&v->guest_epoch, __ATOMIC_ACQUIRE) == snap[i];
-        hv_lock_release(h, &vm->lock, t);
-        if (!still)
+        uint32_t cpu;
+        if (!snap[i] || slot_epoch(vm, i, &cpu) != snap[i])
             continue;
         /* In guest mode the vCPU cannot migrate, so host_cpu is where it
            runs; it cannot be this CPU (only an NMI handler interrupting
-           its entry could call us here, and must not wait for itself). */
+           its entry could call us here, and must not wait for itself).
+           (A vCPU that replaced it in the slot with the same odd epoch is
+           in guest mode too: waiting for it is only a little longer.) */
         if (cpu == self)
             continue;
         if (h->ops.kick_cpu)
             h->ops.kick_cpu(h->ops.opaque, cpu);
-        while (slot_epoch(vm, i, v) == snap[i])
+        while (slot_epoch(vm, i, &cpu) == snap[i])
             __builtin_ia32_pause();
     }
 }
@@ -353,24 +347,27 @@ hv_status_t hv_vm_protect(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint32_t
     return end_slat_call(vm, hv_slat_protect(&vm->slat, gpa, len, flags));
 }
 
-hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
+/* A lookup of the embedder's: a walk on no vCPU, counted (core/objects.h). */
+static hv_status_t query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out,
+                         hv_status_t (*lookup)(const struct hv_slat *, uint64_t,
+                                               struct hv_mapping *))
 {
     if (!vm || !out)
         return HV_ERR_INVALID_ARG;
     hv_slat_read_begin(vm);
-    hv_status_t st = hv_slat_query(&vm->slat, gpa, out);
+    hv_status_t st = lookup(&vm->slat, gpa, out);
     hv_slat_read_end(vm);
     return st;
 }
 
+hv_status_t hv_vm_query(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
+{
+    return query(vm, gpa, out, hv_slat_query);
+}
+
 hv_status_t hv_vm_query_next(struct hv_vm *vm, uint64_t gpa, struct hv_mapping *out)
 {
-    if (!vm || !out)
-        return HV_ERR_INVALID_ARG;
-    hv_slat_read_begin(vm);
-    hv_status_t st = hv_slat_query_next(&vm->slat, gpa, out);
-    hv_slat_read_end(vm);
-    return st;
+    return query(vm, gpa, out, hv_slat_query_next);
 }
 
 hv_status_t hv_vm_dirty_harvest(struct hv_vm *vm, uint64_t gpa, uint64_t len, uint64_t *bitmap)
