@@ -121,6 +121,33 @@ static inline void slat_store_sub(void **p, void *v)
     __atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
+/*
+ * Entry i of a level-`L` table (hw, with its children subs) as a walk
+ * without the lock reads it: the child table, or NULL with *e the entry
+ * when it maps the range itself (a leaf) or nothing. Writers publish a
+ * child before the entry that points to it (new_table, split) and take it
+ * away only after the entry stopped pointing to it (merge, unmap). So an
+ * entry read pointing to a table has its child visible (the load's
+ * acquire pairs with the child's release), unless the child has been
+ * taken away since, which changed the entry first: read it again. Reading
+ * sub[i] first and the entry only when it is NULL would let a split
+ * between the two loads make the table's pointer look like a leaf, and
+ * the table's address the page's.
+ */
+static inline void *slat_child_or_entry(const struct hv_slat *s, const uint64_t *hw,
+                                        void *const *subs, unsigned i, int L, uint64_t *e)
+{
+    for (;;) {
+        uint64_t v = __atomic_load_n(&hw[i], __ATOMIC_ACQUIRE);
+        *e = v;
+        if (!slat_present(s, v) || slat_is_leaf(s, v, L))
+            return NULL;
+        void *sub = slat_load_sub(&subs[i]);
+        if (sub)
+            return sub;
+    }
+}
+
 /* Hardware page of a child: sub[i] of a level-`level` table (level >= 1). */
 static inline uint64_t *slat_child_hw(void *sub, int level)
 {

@@ -28,22 +28,26 @@ static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir 
     const struct hv_slat *s = v->s;
     unsigned first = v->from > base ? slat_index(v->from, L) : 0;
     for (unsigned i = first; i < SLAT_ENTRIES; i++) {
-        uint64_t e = slat_load(&hw[i]);
+        /* An empty entry costs this one load; a table's entry is read
+           again with its child (slat_child_or_entry). */
+        uint64_t e = __atomic_load_n(&hw[i], __ATOMIC_ACQUIRE);
         if (!slat_present(s, e))
             continue;
+        void *sub = slat_is_leaf(s, e, L) ? NULL : slat_child_or_entry(s, hw, dir->sub, i, L, &e);
         uint64_t gpa = base + (uint64_t)i * slat_entry_size(L);
-        if (slat_is_leaf(s, e, L)) {
-            uint64_t size = slat_entry_size(L);
-            if (v->fn(v->arg, gpa, s->fmt->leaf_hpa(e, L), size, s->fmt->leaf_flags(e, L)))
-                return true;
-            v->left -= HV_MIN(v->left, size);
-            if (!v->left)
+        if (sub) {
+            if (visit(v, slat_child_hw(sub, L), L >= 2 ? (const struct hv_slat_dir *)sub : NULL,
+                      L - 1, gpa))
                 return true;
             continue;
         }
-        void *sub = slat_load_sub(&dir->sub[i]);
-        if (sub && visit(v, slat_child_hw(sub, L), L >= 2 ? (const struct hv_slat_dir *)sub : NULL,
-                         L - 1, gpa))
+        if (!slat_present(s, e))
+            continue; /* unmapped since the first load */
+        uint64_t size = slat_entry_size(L);
+        if (v->fn(v->arg, gpa, s->fmt->leaf_hpa(e, L), size, s->fmt->leaf_flags(e, L)))
+            return true;
+        v->left -= HV_MIN(v->left, size);
+        if (!v->left)
             return true;
     }
     return false;
