@@ -1,0 +1,501 @@
+/*
+ * Threads against one VM, as on an SMP host (unit.threads): vCPUs run on
+ * host threads of their own while another thread changes the SLAT, one
+ * queries it, and one creates, runs and destroys a vCPU, over and over.
+ *
+ * The backend is the mock's with its run() replaced by one that behaves
+ * like the world switch where it matters here: it walks the SLAT in host
+ * code (as an exit's handling may: a hypercall's copy, the assist), then
+ * marks guest mode as the assembly does (the CPU recorded, the guest-mode
+ * epoch odd, a full barrier, the flush request taken) and translates as
+ * the CPU would, through a paging-structure cache that only a flush
+ * request empties, until the kick's interrupt arrives (kick_cpu sets a
+ * flag the loop polls) or it has translated a while.
+ *
+ * What it checks: no walk ever reads a table after its free (the host
+ * poisons every page and object it gets back, so such a walk finds
+ * garbage, which the translation check or a fault catches; under ASan it
+ * is a use-after-free report); every translation is of the one mapping
+ * the tables can hold for that address (hpa = RAM base + gpa), which also
+ * catches a walk that takes a table's pointer for a leaf; nothing leaks;
+ * and the run did exercise what it is for (kicks taken in guest mode,
+ * flush requests taken, tables freed while vCPUs ran). Each of the SLAT
+ * grace period (core/vm.c wait_for_guests), the deferral of retired tables
+ * (retire_after_readers) and the order in which a walk reads an entry and
+ * its child (slat_child_or_entry) makes this test fail when taken out:
+ * the first and the last every run, the second every run under ASan.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <CUnit/Basic.h>
+
+#include "mock_backend.h"
+#include "core/ctx_internal.h"
+#include "core/objects.h"
+#include "slat/slat_internal.h"
+#include "vmx/ept_format.h"
+
+#include <hv/hv.h>
+
+#define NVCPUS      2
+#define CPU_MAPPER  NVCPUS
+#define CPU_READER  (NVCPUS + 1)
+#define CPU_CHURN   (NVCPUS + 2)
+#define NCPUS       (NVCPUS + 3)
+#define CHUNK       (2ull << 20)
+#define CHUNKS      4
+#define RAM_BYTES   (CHUNK * CHUNKS)
+#define MAPPER_OPS  4000u
+#define GUEST_WALKS 500u /* walks in one guest-mode stay without a kick */
+#define HOST_WALKS  8u   /* walks in host code per run */
+#define POISON      0xA5u
+
+/* ---- what the threads share ---------------------------------------------------- */
+
+static uint8_t *ram; /* the guest's RAM; every mapping is gpa -> ram + gpa */
+static struct hv_vm *vm;
+static uint32_t stop;
+static uint64_t bad, walks_guest, walks_host, kicks_taken, flushes_taken, runs, churns;
+static uint64_t bad_gpa, bad_hpa;
+static unsigned bad_status;
+static const char *bad_what;
+
+/* A wrong result: counted, the first one described. */
+static void failed(const char *what, uint64_t gpa, uint64_t hpa, hv_status_t st)
+{
+    if (__atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED) == 0) {
+        bad_what = what;
+        bad_gpa = gpa;
+        bad_hpa = hpa;
+        bad_status = (unsigned)st;
+    }
+}
+
+/* ---- a thread-safe host: identity addresses, counters, per-thread CPU ---- */
+
+static _Thread_local uint32_t this_cpu;
+static _Thread_local uint64_t irq_depth;
+static uint32_t kicked[NCPUS];
+static long pages_out, objs_out, pages_freed;
+
+static void *host_page_alloc(void *opaque, size_t count, uint64_t *hpa)
+{
+    (void)opaque;
+    void *p = aligned_alloc(4096, count * 4096);
+    if (!p)
+        return NULL;
+    memset(p, 0, count * 4096);
+    *hpa = (uint64_t)(uintptr_t)p;
+    __atomic_add_fetch(&pages_out, (long)count, __ATOMIC_RELAXED);
+    return p;
+}
+
+static void host_page_free(void *opaque, void *hva, size_t count)
+{
+    (void)opaque;
+    memset(hva, POISON, count * 4096);
+    free(hva);
+    __atomic_sub_fetch(&pages_out, (long)count, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&pages_freed, (long)count, __ATOMIC_RELAXED);
+}
+
+static void *host_obj_alloc(void *opaque, size_t size)
+{
+    (void)opaque;
+    void *p = calloc(1, size);
+    if (p)
+        __atomic_add_fetch(&objs_out, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+static void host_obj_free(void *opaque, void *p, size_t size)
+{
+    (void)opaque;
+    memset(p, POISON, size);
+    free(p);
+    __atomic_sub_fetch(&objs_out, 1, __ATOMIC_RELAXED);
+}
+
+static uint64_t host_virt_to_phys(void *opaque, const void *hva)
+{
+    (void)opaque;
+    return (uint64_t)(uintptr_t)hva;
+}
+
+static void *host_phys_to_virt(void *opaque, uint64_t hpa)
+{
+    (void)opaque;
+    return (void *)(uintptr_t)hpa;
+}
+
+static uint32_t host_cpu_count(void *opaque)
+{
+    (void)opaque;
+    return NCPUS;
+}
+
+static uint32_t host_cpu_current(void *opaque)
+{
+    (void)opaque;
+    return this_cpu;
+}
+
+static int host_run_on_each_cpu(void *opaque, hv_cpu_fn fn, void *arg)
+{
+    (void)opaque;
+    for (uint32_t cpu = 0; cpu < NCPUS; cpu++)
+        fn(arg, cpu);
+    return 0;
+}
+
+/* The IPI: the guest-mode loop of that CPU's vCPU sees it and exits. */
+static void host_kick_cpu(void *opaque, uint32_t cpu)
+{
+    (void)opaque;
+    if (cpu < NCPUS)
+        __atomic_store_n(&kicked[cpu], 1, __ATOMIC_RELEASE);
+    else
+        failed("kick_cpu of no CPU", cpu, 0, HV_OK);
+}
+
+static uint64_t host_irq_save(void *opaque)
+{
+    (void)opaque;
+    return irq_depth++;
+}
+
+static void host_irq_restore(void *opaque, uint64_t token)
+{
+    (void)opaque;
+    irq_depth = token;
+}
+
+static void host_log(void *opaque, hv_log_level_t level, const char *msg)
+{
+    (void)opaque;
+    fprintf(stderr, "[hv %d] %s\n", (int)level, msg);
+}
+
+static uint64_t host_time_ns(void *opaque)
+{
+    (void)opaque;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const struct hv_host_ops host_ops = {
+    .size = sizeof(struct hv_host_ops),
+    .version = HV_HOST_OPS_VERSION,
+    .page_alloc = host_page_alloc,
+    .page_free = host_page_free,
+    .obj_alloc = host_obj_alloc,
+    .obj_free = host_obj_free,
+    .virt_to_phys = host_virt_to_phys,
+    .phys_to_virt = host_phys_to_virt,
+    .cpu_count = host_cpu_count,
+    .cpu_current = host_cpu_current,
+    .run_on_each_cpu = host_run_on_each_cpu,
+    .kick_cpu = host_kick_cpu,
+    .irq_save = host_irq_save,
+    .irq_restore = host_irq_restore,
+    .log = host_log,
+    .time_ns = host_time_ns,
+};
+
+/* ---- the vCPUs and the other threads ------------------------------------------- */
+
+static uint64_t next_random(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* One translation, as the library's walks (hv_slat_translate) make it:
+   it finds nothing, or the one mapping the address can have. */
+static void walk_one_at(uint64_t gpa)
+{
+    uint64_t hpa = 0;
+    hv_status_t st = hv_slat_translate(&vm->slat, gpa, 0, &hpa);
+    if (st != HV_ERR_NOT_FOUND && (st != HV_OK || hpa != (uint64_t)(uintptr_t)ram + gpa))
+        failed("a walk", gpa, hpa, st);
+}
+
+static void walk_one(uint64_t *seed)
+{
+    walk_one_at(next_random(seed) % RAM_BYTES & ~0xfffull);
+}
+
+/*
+ * The CPU's paging-structure cache in guest mode (SDM Vol. 3C 29.4.3, APM
+ * Vol. 2 15.16): the last-level table of each chunk as a walk found it,
+ * used for later translations there without walking again, and kept
+ * across entries until one takes a flush request. This is what makes the
+ * grace period necessary: a table the SLAT no longer links may still be
+ * read through it until the vCPU's next flush.
+ */
+struct pscache {
+    const uint64_t *pt[CHUNKS];
+};
+static struct pscache pscaches[NVCPUS + 1];
+
+/* The level-0 table under gpa, as the CPU's walk reaches it, or NULL. */
+static const uint64_t *walk_to_table(uint64_t gpa)
+{
+    const struct hv_slat *s = &vm->slat;
+    uint64_t e;
+    const struct hv_slat_dir *d2 = slat_load_sub(&s->root->sub[slat_index(gpa, 3)]);
+    const struct hv_slat_dir *d1 =
+        d2 ? slat_child_or_entry(s, d2->hw, d2->sub, slat_index(gpa, 2), 2, &e) : NULL;
+    return d1 ? slat_child_or_entry(s, d1->hw, d1->sub, slat_index(gpa, 1), 1, &e) : NULL;
+}
+
+/* A translation in guest mode: through the cached table of its chunk,
+   else a walk (which fills the cache). */
+static void guest_walk_one(struct pscache *c, uint64_t *seed)
+{
+    uint64_t gpa = next_random(seed) % RAM_BYTES & ~0xfffull;
+    const uint64_t *pt = c->pt[gpa / CHUNK];
+    if (!pt) {
+        walk_one_at(gpa);
+        c->pt[gpa / CHUNK] = walk_to_table(gpa);
+        return;
+    }
+    uint64_t e = slat_load(&pt[slat_index(gpa, 0)]);
+    if (!slat_present(&vm->slat, e))
+        return;
+    uint64_t hpa = slat_leaf_hpa(&vm->slat, e, 0);
+    if (hpa != (uint64_t)(uintptr_t)ram + gpa)
+        failed("a cached table", gpa, hpa, HV_OK);
+}
+
+/* run(): the host code's walks, then guest mode as the world switch
+   enters and leaves it (backends/svm/svm_entry.S, vmx_entry.S), with the
+   guest's translations until a kick or a while; an OUT to port 0x80 for
+   the embedder each time, so that hv_vcpu_run returns. */
+static hv_status_t thread_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    uint64_t seed = ((uint64_t)this_cpu << 32) ^
+                    __atomic_load_n(&vcpu->guest_epoch, __ATOMIC_RELAXED) ^ 0x9e3779b97f4a7c15ull;
+    for (unsigned i = 0; i < HOST_WALKS; i++)
+        walk_one(&seed);
+    __atomic_add_fetch(&walks_host, HOST_WALKS, __ATOMIC_RELAXED);
+
+    /* As the backends do: the CPU recorded before the entry (the kick's
+       target), then guest mode, then the flush request taken. */
+    struct pscache *c = &pscaches[vcpu->id];
+    __atomic_store_n(&vcpu->host_cpu, this_cpu, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&vcpu->guest_epoch, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&vcpu->flush_req, 0, __ATOMIC_SEQ_CST)) {
+        memset(c->pt, 0, sizeof(c->pt));
+        __atomic_add_fetch(&flushes_taken, 1, __ATOMIC_RELAXED);
+    }
+    unsigned n = 0;
+    bool kick = false;
+    while (n < GUEST_WALKS &&
+           !(kick = __atomic_exchange_n(&kicked[this_cpu], 0, __ATOMIC_ACQUIRE))) {
+        guest_walk_one(c, &seed);
+        n++;
+    }
+    __atomic_add_fetch(&vcpu->guest_epoch, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&walks_guest, n, __ATOMIC_RELAXED);
+    if (kick)
+        __atomic_add_fetch(&kicks_taken, 1, __ATOMIC_RELAXED);
+
+    memset(ex, 0, sizeof(*ex));
+    ex->kind = HV_VX_IO;
+    ex->rip = 0x1000;
+    ex->next_rip = 0x1001;
+    ex->io.port = 0x80;
+    ex->io.size = 1;
+    ex->io.write = 1;
+    __atomic_add_fetch(&runs, 1, __ATOMIC_RELAXED);
+    return HV_OK;
+}
+
+/* The mock's SLAT flush counts into a global: this one does nothing (the
+   grace period's requests are what matter here). */
+static void thread_slat_flush(struct hv_vm *v)
+{
+    (void)v;
+}
+
+static struct hv_backend_ops backend;
+
+static bool stopped(void)
+{
+    return __atomic_load_n(&stop, __ATOMIC_ACQUIRE) != 0;
+}
+
+static bool run_once(struct hv_vcpu *vcpu)
+{
+    struct hv_exit exit;
+    hv_status_t st = hv_vcpu_run(vcpu, &exit);
+    if (st != HV_OK || exit.reason != HV_EXIT_IO) {
+        failed("hv_vcpu_run", exit.reason, 0, st);
+        return false;
+    }
+    return true;
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct hv_vcpu *vcpu = arg;
+    this_cpu = vcpu->id;
+    while (!stopped() && run_once(vcpu))
+        ;
+    return NULL;
+}
+
+/* Maps, remaps and unmaps the chunks in 4 KiB and 2 MiB pages: tables are
+   made and retired all the time. Then stops the others. */
+static void *mapper_thread(void *arg)
+{
+    (void)arg;
+    this_cpu = CPU_MAPPER;
+    uint64_t seed = 0x1234567;
+    for (unsigned i = 0; i < MAPPER_OPS; i++) {
+        uint64_t r = next_random(&seed);
+        uint64_t gpa = (r % CHUNKS) * CHUNK;
+        uint64_t hpa = (uint64_t)(uintptr_t)ram + gpa;
+        hv_status_t st;
+        switch ((r >> 8) % 4) {
+        case 0: /* 4 KiB pages: a table under the chunk */
+            st = hv_vm_map(vm, gpa + ((r >> 16) % 4) * 0x40000, hpa + ((r >> 16) % 4) * 0x40000,
+                           0x40000, HV_MEM_RWX);
+            break;
+        case 1: /* one large page, when nothing is mapped there */
+            st = hv_vm_map(vm, gpa, hpa, CHUNK, HV_MEM_RWX);
+            break;
+        case 2: /* a large page split, or a table emptied */
+            st = hv_vm_protect(vm, gpa + 0x1000 * ((r >> 16) % 512), 0x1000, HV_MEM_READ);
+            if (st == HV_ERR_NOT_FOUND)
+                st = HV_OK;
+            break;
+        default: /* the whole chunk gone: its table retired */
+            st = hv_vm_unmap(vm, gpa, CHUNK);
+            break;
+        }
+        if (st != HV_OK && st != HV_ERR_EXISTS && st != HV_ERR_NOT_FOUND)
+            failed("a SLAT call", gpa, i, st);
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* The embedder's lookups: walks on no vCPU of the VM. */
+static void *reader_thread(void *arg)
+{
+    (void)arg;
+    this_cpu = CPU_READER;
+    uint64_t seed = 0xabcdef;
+    while (!stopped()) {
+        struct hv_mapping m;
+        uint64_t gpa = next_random(&seed) % RAM_BYTES;
+        hv_status_t st = (seed & 1) ? hv_vm_query(vm, gpa, &m) : hv_vm_query_next(vm, gpa, &m);
+        if (st == HV_ERR_NOT_FOUND)
+            continue;
+        if (st != HV_OK || m.gpa >= RAM_BYTES || m.hpa != (uint64_t)(uintptr_t)ram + m.gpa)
+            failed("a query", m.gpa, m.hpa, st);
+    }
+    return NULL;
+}
+
+/* A vCPU made, run once and destroyed, again and again: the SLAT calls'
+   scans of vcpus[] meet it coming and going. */
+static void *churn_thread(void *arg)
+{
+    (void)arg;
+    this_cpu = CPU_CHURN;
+    while (!stopped()) {
+        struct hv_vcpu *v;
+        hv_status_t st = hv_vcpu_create(vm, NVCPUS, &v);
+        if (st != HV_OK) {
+            failed("hv_vcpu_create", 0, 0, st);
+            break;
+        }
+        /* A new vCPU has cached nothing (a new ASID or VPID, or one the
+           backend flushes before reuse). */
+        memset(&pscaches[NVCPUS], 0, sizeof(pscaches[NVCPUS]));
+        run_once(v);
+        if ((st = hv_vcpu_destroy(v)) != HV_OK)
+            failed("hv_vcpu_destroy", 0, 0, st);
+        __atomic_add_fetch(&churns, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_slat_under_threads(void)
+{
+    static struct hv_slat_format ept;
+    hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M, true, false);
+    mock_backend_reset(&ept);
+    backend = mock_backend_ops;
+    backend.run = thread_run;
+    backend.slat_flush = thread_slat_flush;
+
+    ram = aligned_alloc(CHUNK, RAM_BYTES);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ram);
+    struct hv_ctx *ctx;
+    CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&host_ops, NULL, &backend, &ctx), HV_OK);
+    struct hv_vm_config cfg = {.size = sizeof(cfg), .max_vcpus = NVCPUS + 1};
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, &cfg, &vm), HV_OK);
+    struct hv_vcpu *vcpus[NVCPUS];
+    for (uint32_t i = 0; i < NVCPUS; i++)
+        CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, i, &vcpus[i]), HV_OK);
+
+    pthread_t t[NCPUS];
+    for (uint32_t i = 0; i < NVCPUS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, vcpu_thread, vcpus[i]), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[CPU_READER], NULL, reader_thread, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[CPU_CHURN], NULL, churn_thread, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[CPU_MAPPER], NULL, mapper_thread, NULL), 0);
+    for (uint32_t i = 0; i < NCPUS; i++)
+        pthread_join(t[i], NULL);
+
+    printf("\n  threads: %llu runs, %llu walks in guest mode, %llu in host code, %llu kicks "
+           "taken, %llu flush requests taken, %llu vCPU lifetimes, %ld table pages freed\n",
+           (unsigned long long)runs, (unsigned long long)walks_guest,
+           (unsigned long long)walks_host, (unsigned long long)kicks_taken,
+           (unsigned long long)flushes_taken, (unsigned long long)churns, pages_freed);
+    if (bad)
+        fprintf(stderr, "threads: %llu wrong results; first: %s (%#llx, %#llx): %s (RAM at %p)\n",
+                (unsigned long long)bad, bad_what, (unsigned long long)bad_gpa,
+                (unsigned long long)bad_hpa, hv_status_str((hv_status_t)bad_status), (void *)ram);
+    CU_ASSERT_EQUAL(bad, 0);
+    /* It did what it is for: guests kicked out of guest mode by SLAT
+       changes, and tables freed while vCPUs ran. */
+    CU_ASSERT(kicks_taken > 0);
+    CU_ASSERT(flushes_taken > 0);
+    CU_ASSERT(churns > 0);
+    CU_ASSERT(pages_freed > 0);
+
+    for (uint32_t i = 0; i < NVCPUS; i++)
+        CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpus[i]), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    CU_ASSERT_EQUAL(pages_out, 0);
+    CU_ASSERT_EQUAL(objs_out, 0);
+    free(ram);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("threads", NULL, NULL);
+    CU_add_test(s, "SLAT changes, lookups and vCPU churn against running vCPUs",
+                test_slat_under_threads);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
