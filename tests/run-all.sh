@@ -2,13 +2,14 @@
 # Runs every libhv test with one command, on a fresh Debian 12 machine too:
 #
 #   1. installs the Debian packages it needs that are missing (as root);
-#   2. builds three trees under build/ (override with HV_BUILD_ROOT):
+#   2. builds four trees under build/ (override with HV_BUILD_ROOT):
 #        gcc    the freestanding library, hosted library and unit tests,
 #               the example kernel (system tests), the API docs
 #        clang  the same library and unit tests compiled with clang
 #        asan   the hosted library and unit tests with ASan+UBSan
+#        tsan   the hosted library and unit.threads with ThreadSanitizer
 #   3. runs ONE ctest in the gcc tree: its own entries plus those of the
-#      clang and asan trees, imported as unit.clang.<area> /
+#      clang, asan and tsan trees, imported as unit.clang.<area> /
 #      unit.asan.<area> (tests/check/import-tests.cmake). unit.build.<tree>
 #      records whether each tree built.
 #
@@ -86,7 +87,7 @@ build_tree() {
     shift 2
     {
         cmake -S "$repo" -B "$dir" "$@" &&
-            cmake --build "$dir" -j "$jobs" -- -k
+            cmake --build "$dir" -j "$jobs" ${BUILD_TARGET:+--target "$BUILD_TARGET"} -- -k
     } >"$log" 2>&1 || status=FAILED
     if [ $status != ok ]; then
         echo "-- $name: build failed; last errors from $log:"
@@ -101,6 +102,10 @@ build_tree clang "$root/clang" -DCMAKE_C_COMPILER=clang -DCMAKE_ASM_COMPILER=cla
     -DHV_BUILD_EXAMPLES=OFF -DHV_BUILD_DOCS=OFF
 build_tree asan "$root/asan" -DHV_SANITIZE=ON -DHV_BUILD_EXAMPLES=OFF -DHV_BUILD_DOCS=OFF \
     -DHV_CHECK_CONSUMERS=OFF
+# ThreadSanitizer over the one test that runs threads (unit.threads).
+BUILD_TARGET=unit_threads build_tree tsan "$root/tsan" -DHV_SANITIZE_THREAD=ON \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_ASM_COMPILER=clang -DHV_BUILD_EXAMPLES=OFF \
+    -DHV_BUILD_DOCS=OFF -DHV_CHECK_CONSUMERS=OFF
 
 if [ ! -f "$gcc_dir/CTestTestfile.cmake" ]; then
     echo "run-all: the gcc tree did not configure; no test can run (see $root/logs/gcc.log)"
@@ -122,14 +127,15 @@ mkdir -p "$imported"
         fi
     done
 } >"$imported/00-build.cmake"
-import() { # import TREE [EXCLUDE-REGEX]
+import() { # import TREE [EXCLUDE-REGEX [INCLUDE-REGEX]]
     [ -f "$root/$1/CTestTestfile.cmake" ] || return 0
     cmake -DFROM="$root/$1" -DTAG="$1" -DOUT="$imported/$1.cmake" -DMAIN="$gcc_dir" \
-        ${2:+-DEXCLUDE="$2"} -P "$repo/tests/check/import-tests.cmake"
+        ${2:+-DEXCLUDE="$2"} ${3:+-DINCLUDE="$3"} -P "$repo/tests/check/import-tests.cmake"
 }
 import clang
 # The sanitizer tree adds nothing to the checks of the freestanding archive.
 import asan '^unit\.(freestanding|consumer|docs)'
+import tsan '' '^unit\.threads$'
 stage_done "import test lists" ok
 
 echo "== stage times"
