@@ -22,8 +22,17 @@
  * flush requests taken, tables freed while vCPUs ran). Each of the SLAT
  * grace period (core/vm.c wait_for_guests), the deferral of retired tables
  * (retire_after_readers) and the order in which a walk reads an entry and
- * its child (slat_child_or_entry) makes this test fail when taken out:
- * the first and the last every run, the second every run under ASan.
+ * its child (slat_child_or_entry) makes the first test fail when taken
+ * out: the first and the last every run, the second every run under ASan.
+ *
+ * The second test makes the VM a Xen domain whose two vCPUs (32-bit,
+ * paging off) make hypercalls against each other on their threads: both
+ * move shared_info (XENMEM_add_to_physmap: SLAT changes of the guest's own
+ * making, serialized by the Xen layer's physmap flag, whose removal fails
+ * it), send to either vCPU's IPI port, and have Xen write into the frames
+ * shared_info roams over (done, or -EFAULT on a frame it left), while a
+ * thread queries the SLAT. Every result must be one Xen can give; the
+ * ThreadSanitizer tree (unit.tsan.threads) checks the locking of both.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -39,6 +48,8 @@
 #include "core/objects.h"
 #include "slat/slat_internal.h"
 #include "vmx/ept_format.h"
+#include "xen/abi.h"
+#include "xen_fixture.h"
 
 #include <hv/hv.h>
 
@@ -58,6 +69,7 @@
 /* ---- what the threads share ---------------------------------------------------- */
 
 static uint8_t *ram; /* the guest's RAM; every mapping is gpa -> ram + gpa */
+static uint64_t walk_bytes; /* walks stay below this gpa */
 static struct hv_vm *vm;
 static uint32_t stop;
 static uint64_t bad, walks_guest, walks_host, kicks_taken, flushes_taken, runs, churns;
@@ -74,6 +86,14 @@ static void failed(const char *what, uint64_t gpa, uint64_t hpa, hv_status_t st)
         bad_hpa = hpa;
         bad_status = (unsigned)st;
     }
+}
+
+static void report_bad(void)
+{
+    if (bad)
+        fprintf(stderr, "threads: %llu wrong results; first: %s (%#llx, %#llx): %s (RAM at %p)\n",
+                (unsigned long long)bad, bad_what, (unsigned long long)bad_gpa,
+                (unsigned long long)bad_hpa, hv_status_str((hv_status_t)bad_status), (void *)ram);
 }
 
 /* ---- a thread-safe host: identity addresses, counters, per-thread CPU ---- */
@@ -230,7 +250,7 @@ static void walk_one_at(uint64_t gpa)
 
 static void walk_one(uint64_t *seed)
 {
-    walk_one_at(next_random(seed) % RAM_BYTES & ~0xfffull);
+    walk_one_at(next_random(seed) % walk_bytes & ~0xfffull);
 }
 
 /*
@@ -261,7 +281,7 @@ static const uint64_t *walk_to_table(uint64_t gpa)
    else a walk (which fills the cache). */
 static void guest_walk_one(struct pscache *c, uint64_t *seed)
 {
-    uint64_t gpa = next_random(seed) % RAM_BYTES & ~0xfffull;
+    uint64_t gpa = next_random(seed) % walk_bytes & ~0xfffull;
     const uint64_t *pt = c->pt[gpa / CHUNK];
     if (!pt) {
         walk_one_at(gpa);
@@ -276,10 +296,13 @@ static void guest_walk_one(struct pscache *c, uint64_t *seed)
         failed("a cached table", gpa, hpa, HV_OK);
 }
 
+/* The exit each run() ends with (each test's own). */
+static void (*next_exit)(struct hv_vcpu *vcpu, struct hv_vexit *ex);
+
 /* run(): the host code's walks, then guest mode as the world switch
    enters and leaves it (backends/svm/svm_entry.S, vmx_entry.S), with the
-   guest's translations until a kick or a while; an OUT to port 0x80 for
-   the embedder each time, so that hv_vcpu_run returns. */
+   guest's translations until a kick or a while; then the exit next_exit
+   makes. */
 static hv_status_t thread_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     uint64_t seed = ((uint64_t)this_cpu << 32) ^
@@ -310,14 +333,20 @@ static hv_status_t thread_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         __atomic_add_fetch(&kicks_taken, 1, __ATOMIC_RELAXED);
 
     memset(ex, 0, sizeof(*ex));
+    next_exit(vcpu, ex);
+    __atomic_add_fetch(&runs, 1, __ATOMIC_RELAXED);
+    return HV_OK;
+}
+
+/* An OUT to port 0x80: hv_vcpu_run returns to the embedder. */
+static void io_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
     ex->kind = HV_VX_IO;
-    ex->rip = 0x1000;
-    ex->next_rip = 0x1001;
+    ex->rip = mock_vcpu_of(vcpu)->st.rip;
+    ex->next_rip = ex->rip + 1;
     ex->io.port = 0x80;
     ex->io.size = 1;
     ex->io.write = 1;
-    __atomic_add_fetch(&runs, 1, __ATOMIC_RELAXED);
-    return HV_OK;
 }
 
 /* The mock's SLAT flush counts into a global: this one does nothing (the
@@ -398,11 +427,12 @@ static void *reader_thread(void *arg)
     uint64_t seed = 0xabcdef;
     while (!stopped()) {
         struct hv_mapping m;
-        uint64_t gpa = next_random(&seed) % RAM_BYTES;
+        uint64_t gpa = next_random(&seed) % walk_bytes;
         hv_status_t st = (seed & 1) ? hv_vm_query(vm, gpa, &m) : hv_vm_query_next(vm, gpa, &m);
         if (st == HV_ERR_NOT_FOUND)
             continue;
-        if (st != HV_OK || m.gpa >= RAM_BYTES || m.hpa != (uint64_t)(uintptr_t)ram + m.gpa)
+        if (st != HV_OK || m.gpa >= RAM_BYTES ||
+            (m.gpa < walk_bytes && m.hpa != (uint64_t)(uintptr_t)ram + m.gpa))
             failed("a query", m.gpa, m.hpa, st);
     }
     return NULL;
@@ -432,21 +462,56 @@ static void *churn_thread(void *arg)
     return NULL;
 }
 
-static void test_slat_under_threads(void)
+/* Each test starts from nothing. */
+static void reset_world(void)
 {
+    stop = 0;
+    bad = walks_guest = walks_host = kicks_taken = flushes_taken = runs = churns = 0;
+    pages_freed = 0;
+    memset(kicked, 0, sizeof(kicked));
+    memset(pscaches, 0, sizeof(pscaches));
+}
+
+/*
+ * A context and a VM on the thread-safe host and this backend, with the
+ * RAM buffer (mapped by the test), counters at zero, `exit_fn` ending each
+ * run() and the walks below `walk_limit`.
+ */
+static struct hv_ctx *world_up(void (*exit_fn)(struct hv_vcpu *, struct hv_vexit *),
+                               uint64_t walk_limit, uint32_t max_vcpus)
+{
+    reset_world();
     static struct hv_slat_format ept;
     hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M, true, false);
     mock_backend_reset(&ept);
     backend = mock_backend_ops;
     backend.run = thread_run;
     backend.slat_flush = thread_slat_flush;
-
+    next_exit = exit_fn;
+    walk_bytes = walk_limit;
     ram = aligned_alloc(CHUNK, RAM_BYTES);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ram);
+    memset(ram, 0, RAM_BYTES);
     struct hv_ctx *ctx;
     CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&host_ops, NULL, &backend, &ctx), HV_OK);
-    struct hv_vm_config cfg = {.size = sizeof(cfg), .max_vcpus = NVCPUS + 1};
+    struct hv_vm_config cfg = {.size = sizeof(cfg), .max_vcpus = max_vcpus};
     CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, &cfg, &vm), HV_OK);
+    return ctx;
+}
+
+/* The VM and context gone, and everything the library took given back. */
+static void world_down(struct hv_ctx *ctx)
+{
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    CU_ASSERT_EQUAL(pages_out, 0);
+    CU_ASSERT_EQUAL(objs_out, 0);
+    free(ram);
+}
+
+static void test_slat_under_threads(void)
+{
+    struct hv_ctx *ctx = world_up(io_exit, RAM_BYTES, NVCPUS + 1);
     struct hv_vcpu *vcpus[NVCPUS];
     for (uint32_t i = 0; i < NVCPUS; i++)
         CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, i, &vcpus[i]), HV_OK);
@@ -465,10 +530,7 @@ static void test_slat_under_threads(void)
            (unsigned long long)runs, (unsigned long long)walks_guest,
            (unsigned long long)walks_host, (unsigned long long)kicks_taken,
            (unsigned long long)flushes_taken, (unsigned long long)churns, pages_freed);
-    if (bad)
-        fprintf(stderr, "threads: %llu wrong results; first: %s (%#llx, %#llx): %s (RAM at %p)\n",
-                (unsigned long long)bad, bad_what, (unsigned long long)bad_gpa,
-                (unsigned long long)bad_hpa, hv_status_str((hv_status_t)bad_status), (void *)ram);
+    report_bad();
     CU_ASSERT_EQUAL(bad, 0);
     /* It did what it is for: guests kicked out of guest mode by SLAT
        changes, and tables freed while vCPUs ran. */
@@ -479,11 +541,193 @@ static void test_slat_under_threads(void)
 
     for (uint32_t i = 0; i < NVCPUS; i++)
         CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpus[i]), HV_OK);
-    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
-    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
-    CU_ASSERT_EQUAL(pages_out, 0);
-    CU_ASSERT_EQUAL(objs_out, 0);
-    free(ram);
+    world_down(ctx);
+}
+
+/* ---- Xen: two vCPUs' hypercalls against each other ------------------------------ */
+
+#define XEN_ARGS       0x10000u     /* a page of arguments per vCPU */
+#define XEN_ROAM       (4ull << 20) /* shared_info roams over 64 frames from here */
+#define XEN_ROAM_PAGES 64u
+#define XEN_CALLS      4000u /* hypercalls per vCPU */
+#define XEN_BATCH      16u   /* hypercalls per hv_vcpu_run */
+
+enum xcall { XC_NONE, XC_BIND, XC_PHYSMAP, XC_SEND, XC_VERSION };
+
+/* One vCPU's guest program: the call whose result RAX now holds, and how
+   far it is. */
+struct xprog {
+    uint64_t seed;
+    enum xcall last;
+    unsigned calls, in_run;
+    bool bind; /* the set-up: bind an IPI port for this vCPU */
+};
+static struct xprog xprogs[NVCPUS];
+static uint32_t ipi_port[NVCPUS];
+static uint64_t physmaps, sends, versions_done, versions_faulted;
+static uint32_t vcpus_done;
+
+static uint64_t xarg(const struct hv_vcpu *vcpu)
+{
+    return XEN_ARGS + vcpu->id * 0x1000ull;
+}
+
+static void put32(uint64_t gpa, uint32_t v)
+{
+    memcpy(ram + gpa, &v, sizeof(v));
+}
+
+static uint32_t get32(uint64_t gpa)
+{
+    uint32_t v;
+    memcpy(&v, ram + gpa, sizeof(v));
+    return v;
+}
+
+/* A hypercall as a 32-bit guest with paging off makes it: EAX the
+   number, EBX and ECX the first arguments (guest-physical addresses). */
+static void xen_call(struct hv_vcpu *vcpu, struct hv_vexit *ex, enum xcall what, uint32_t nr,
+                     uint32_t a0, uint32_t a1)
+{
+    struct xprog *p = &xprogs[vcpu->id];
+    vcpu->gpr[HV_GPR_RAX] = nr;
+    vcpu->gpr[HV_GPR_RBX] = a0;
+    vcpu->gpr[HV_GPR_RCX] = a1;
+    ex->kind = HV_VX_HYPERCALL;
+    ex->rip = mock_vcpu_of(vcpu)->st.rip;
+    ex->next_rip = ex->rip + 3;
+    p->last = what;
+    p->calls++;
+    p->in_run++;
+}
+
+/* The last call's result checked, then the next call, at random: move
+   shared_info (a SLAT change of the domain's own making, which both
+   vCPUs make), send to either vCPU's IPI port, or have Xen write into
+   the frames shared_info roams over. A batch of calls ends with an exit
+   to the embedder. */
+static void xen_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    struct xprog *p = &xprogs[vcpu->id];
+    uint64_t a = xarg(vcpu);
+    long rc = (long)(int32_t)(uint32_t)vcpu->gpr[HV_GPR_RAX];
+    switch (p->last) {
+    case XC_BIND:
+        if (rc)
+            failed("EVTCHNOP_bind_ipi", vcpu->id, (uint64_t)rc, HV_OK);
+        ipi_port[vcpu->id] = get32(a + 4);
+        p->last = XC_NONE;
+        io_exit(vcpu, ex); /* the set-up's run ends here */
+        return;
+    case XC_PHYSMAP:
+    case XC_SEND:
+        if (rc)
+            failed(p->last == XC_SEND ? "EVTCHNOP_send" : "XENMEM_add_to_physmap", vcpu->id,
+                   (uint64_t)rc, HV_OK);
+        __atomic_add_fetch(p->last == XC_SEND ? &sends : &physmaps, 1, __ATOMIC_RELAXED);
+        break;
+    case XC_VERSION:
+        if (rc != 0 && rc != -XEN_EFAULT) /* a frame shared_info left is a hole */
+            failed("XENVER_extraversion", vcpu->id, (uint64_t)rc, HV_OK);
+        __atomic_add_fetch(rc ? &versions_faulted : &versions_done, 1, __ATOMIC_RELAXED);
+        break;
+    case XC_NONE:
+        break;
+    }
+    p->last = XC_NONE;
+    if (p->bind) {
+        p->bind = false;
+        put32(a, vcpu->id); /* evtchn_bind_ipi: vcpu, port (out) */
+        xen_call(vcpu, ex, XC_BIND, XEN_HC_EVENT_CHANNEL_OP, EVTCHNOP_bind_ipi, (uint32_t)a);
+        return;
+    }
+    if (p->in_run >= XEN_BATCH || p->calls >= XEN_CALLS) {
+        p->in_run = 0;
+        io_exit(vcpu, ex);
+        return;
+    }
+    uint64_t r = next_random(&p->seed);
+    uint32_t frame = (uint32_t)(XEN_ROAM >> 12) + (uint32_t)(r >> 8) % XEN_ROAM_PAGES;
+    switch (r % 3) {
+    case 0:
+        put32(a + 0x100, ipi_port[(r >> 40) % NVCPUS]); /* evtchn_send: port */
+        xen_call(vcpu, ex, XC_SEND, XEN_HC_EVENT_CHANNEL_OP, EVTCHNOP_send, (uint32_t)a + 0x100);
+        break;
+    case 1:
+        xen_call(vcpu, ex, XC_VERSION, XEN_HC_XEN_VERSION, XENVER_EXTRAVERSION,
+                 (frame << 12) + (uint32_t)(r >> 20) % 4000);
+        break;
+    default:
+        /* xen_add_to_physmap, i386 layout: domid, size, space, idx, gpfn */
+        memset(ram + a + 0x200, 0, 16);
+        put32(a + 0x200, XEN_DOMID_SELF);
+        put32(a + 0x204, XENMAPSPACE_shared_info);
+        put32(a + 0x20c, frame);
+        xen_call(vcpu, ex, XC_PHYSMAP, XEN_HC_MEMORY_OP, XENMEM_add_to_physmap,
+                 (uint32_t)a + 0x200);
+        break;
+    }
+}
+
+static void *xen_vcpu_thread(void *arg)
+{
+    struct hv_vcpu *vcpu = arg;
+    this_cpu = vcpu->id;
+    while (xprogs[vcpu->id].calls < XEN_CALLS && run_once(vcpu))
+        ;
+    if (__atomic_add_fetch(&vcpus_done, 1, __ATOMIC_ACQ_REL) == NVCPUS)
+        __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_xen_under_threads(void)
+{
+    /* The walks stay below the frames shared_info roams over. */
+    struct hv_ctx *ctx = world_up(xen_exit, CHUNK, NVCPUS);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm, 0, (uint64_t)(uintptr_t)ram, RAM_BYTES, HV_MEM_RWX), HV_OK);
+    struct hv_vcpu *vcpus[NVCPUS];
+    for (uint32_t i = 0; i < NVCPUS; i++) {
+        CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, i, &vcpus[i]), HV_OK);
+        xf_set_mode(vcpus[i], true);
+        xprogs[i].seed = 0x5eed0000u + i;
+    }
+    struct hv_xen_config xc = {.size = sizeof(xc), .tsc_khz = 1000000};
+    CU_ASSERT_EQUAL_FATAL(hv_xen_enable(vm, &xc), HV_OK);
+    for (uint32_t i = 1; i < NVCPUS; i++)
+        CU_ASSERT_EQUAL_FATAL(hv_xen_vcpu_set_up(vcpus[i], true), HV_OK);
+    /* Each vCPU binds its IPI port first, on this thread. */
+    for (uint32_t i = 0; i < NVCPUS; i++) {
+        xprogs[i].bind = true;
+        CU_ASSERT_FATAL(run_once(vcpus[i]));
+        CU_ASSERT_FATAL(ipi_port[i] != 0);
+    }
+
+    pthread_t t[NCPUS];
+    for (uint32_t i = 0; i < NVCPUS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, xen_vcpu_thread, vcpus[i]), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[CPU_READER], NULL, reader_thread, NULL), 0);
+    for (uint32_t i = 0; i < NVCPUS; i++)
+        pthread_join(t[i], NULL);
+    pthread_join(t[CPU_READER], NULL);
+
+    printf("\n  xen threads: %llu runs, %llu shared_info moves, %llu sends, %llu writes done, "
+           "%llu faulted (a hole), %llu kicks taken, %ld table pages freed\n",
+           (unsigned long long)runs, (unsigned long long)physmaps, (unsigned long long)sends,
+           (unsigned long long)versions_done, (unsigned long long)versions_faulted,
+           (unsigned long long)kicks_taken, pages_freed);
+    report_bad();
+    CU_ASSERT_EQUAL(bad, 0);
+    for (uint32_t i = 0; i < NVCPUS; i++)
+        CU_ASSERT_EQUAL(xprogs[i].calls, XEN_CALLS);
+    CU_ASSERT(physmaps > 0);
+    CU_ASSERT(sends > 0);
+    CU_ASSERT(versions_done > 0);
+    CU_ASSERT(versions_faulted > 0);
+
+    CU_ASSERT_EQUAL(hv_xen_disable(vm), HV_OK);
+    for (uint32_t i = 0; i < NVCPUS; i++)
+        CU_ASSERT_EQUAL(hv_vcpu_destroy(vcpus[i]), HV_OK);
+    world_down(ctx);
 }
 
 int main(void)
@@ -493,6 +737,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("threads", NULL, NULL);
     CU_add_test(s, "SLAT changes, lookups and vCPU churn against running vCPUs",
                 test_slat_under_threads);
+    CU_add_test(s, "Xen hypercalls of two vCPUs against each other", test_xen_under_threads);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

@@ -52,7 +52,7 @@ static void build_page_tables(struct xf *f)
     put64(f, XF_PT_BASE + 0x3000, XF_ALIAS_GPA | 0x83);
 }
 
-static void set_mode(struct hv_vcpu *vcpu, bool compat)
+void xf_set_mode(struct hv_vcpu *vcpu, bool compat)
 {
     struct hv_vcpu_state st;
     CU_ASSERT_EQUAL(hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st), HV_OK);
@@ -100,10 +100,10 @@ static void make_vm(struct xf *f, const struct xf_opts *o)
     }
     CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(f->vm, 0, &f->vcpu), HV_OK);
     f->compat = o->compat;
-    set_mode(f->vcpu, o->compat);
+    xf_set_mode(f->vcpu, o->compat);
     if (o->two_vcpus) {
         CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(f->vm, 1, &f->vcpu1), HV_OK);
-        set_mode(f->vcpu1, o->compat);
+        xf_set_mode(f->vcpu1, o->compat);
     }
     if (!o->no_xen) {
         struct hv_xen_config cfg = o->cfg;
@@ -156,7 +156,7 @@ void xf_setup_peer(struct xf *peer, struct xf *first, const struct xf_opts *opts
     build_page_tables(peer);
     CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(peer->vm, 0, &peer->vcpu), HV_OK);
     peer->compat = o->compat;
-    set_mode(peer->vcpu, o->compat);
+    xf_set_mode(peer->vcpu, o->compat);
     if (o->no_xen)
         return;
     struct hv_xen_config cfg = o->cfg;

@@ -50,6 +50,10 @@ struct xf {
     unsigned apic_wakes; /* hv_lapic_config::wake (xf_opts::lapic) */
 };
 
+/* A vCPU in 64-bit mode on the fixture's page tables (XF_PT_BASE), or in
+   32-bit protected mode with paging off (compat), at CPL 0. */
+void xf_set_mode(struct hv_vcpu *vcpu, bool compat);
+
 struct xf_opts {
     bool compat;              /* 32-bit protected mode, paging off */
     bool svm;                 /* backend id SVM (VMMCALL stubs) */
