@@ -276,7 +276,7 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
 
     xen_gnttab_fini(x); /* unmaps and frees the table frames */
     if (x->shinfo_gfn != XEN_INVALID_GFN)
-        hv_vm_unmap(vm, x->shinfo_gfn * HV_PAGE_SIZE, HV_PAGE_SIZE);
+        xen_unmap_special(vm, x->shinfo_gfn);
     vm->xen = NULL;
     free_xvm(h, x);
     hv_vm_scrub_end(vm->ctx, scrub);

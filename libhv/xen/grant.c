@@ -43,7 +43,7 @@ void xen_gnttab_fini(struct hv_xen_vm *x)
 {
     for (uint32_t i = 0; i < x->gnt_nr; i++) {
         if (x->gnt_gfn[i] != XEN_INVALID_GFN)
-            hv_vm_unmap(x->vm, x->gnt_gfn[i] * HV_PAGE_SIZE, HV_PAGE_SIZE);
+            xen_unmap_special(x->vm, x->gnt_gfn[i]);
         hv_host_page_free(xen_host(x), x->gnt_page[i], 1);
     }
     x->gnt_nr = 0;

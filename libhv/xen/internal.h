@@ -667,6 +667,10 @@ void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *co
 /* Map a library page (shared_info, grant frame) at the guest's gfn,
    replacing what was there and removing its previous mapping. */
 long xen_map_special(struct hv_xen_vm *x, uint64_t hpa, uint64_t *cur_gfn, uint64_t gfn);
+/* Take a library page out of the guest-physical space at gfn, before it
+   is freed: waits out a SLAT call of the embedder's in progress
+   (HV_ERR_BUSY) instead of leaving the page mapped. */
+void xen_unmap_special(struct hv_vm *vm, uint64_t gfn);
 
 /* ---- console (console.c) ---- */
 

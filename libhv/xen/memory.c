@@ -134,20 +134,52 @@ static void physmap_exit(struct hv_xen_vm *x)
     __atomic_store_n(&x->physmap_busy, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * The layer's own SLAT calls. One of the embedder's in progress on another
+ * CPU makes them HV_ERR_BUSY without doing anything (core/vm.c
+ * begin_slat_call); it ends without waiting for this CPU, which is in
+ * host code, so they wait for it: failing would give the guest a spurious
+ * error, or leave mapped a page about to be freed.
+ */
+static hv_status_t unmap_page(struct hv_vm *vm, uint64_t gfn)
+{
+    hv_status_t st;
+    while ((st = hv_vm_unmap(vm, gfn * HV_PAGE_SIZE, HV_PAGE_SIZE)) == HV_ERR_BUSY)
+        __builtin_ia32_pause();
+    return st;
+}
+
+static hv_status_t map_page(struct hv_vm *vm, uint64_t gfn, uint64_t hpa)
+{
+    hv_status_t st;
+    while ((st = hv_vm_map(vm, gfn * HV_PAGE_SIZE, hpa, HV_PAGE_SIZE,
+                           HV_MEM_READ | HV_MEM_WRITE | HV_MEMTYPE_WB)) == HV_ERR_BUSY)
+        __builtin_ia32_pause();
+    return st;
+}
+
+void xen_unmap_special(struct hv_vm *vm, uint64_t gfn)
+{
+    /* The page is a 4 KiB leaf there, whose unmap allocates nothing: only
+       BUSY, waited out, could have left it mapped. (A failure to split a
+       large page would mean the embedder mapped its own page there since:
+       nothing of the layer's is left to unmap.) */
+    unmap_page(vm, gfn);
+}
+
 long xen_map_special(struct hv_xen_vm *x, uint64_t hpa, uint64_t *cur_gfn, uint64_t gfn)
 {
     struct hv_vm *vm = x->vm;
-    uint64_t gpa = gfn * HV_PAGE_SIZE;
     if (gfn >= (1ull << (vm->gpa_bits - 12)))
         return -XEN_EINVAL;
     /* Whatever the guest had at that frame is removed, then the page
        leaves its old frame and appears at the new one. */
-    hv_status_t st = hv_vm_unmap(vm, gpa, HV_PAGE_SIZE);
+    hv_status_t st = unmap_page(vm, gfn);
     if (st == HV_OK && *cur_gfn != XEN_INVALID_GFN && *cur_gfn != gfn)
-        st = hv_vm_unmap(vm, *cur_gfn * HV_PAGE_SIZE, HV_PAGE_SIZE);
+        st = unmap_page(vm, *cur_gfn);
     if (st == HV_OK) {
         *cur_gfn = XEN_INVALID_GFN;
-        st = hv_vm_map(vm, gpa, hpa, HV_PAGE_SIZE, HV_MEM_READ | HV_MEM_WRITE | HV_MEMTYPE_WB);
+        st = map_page(vm, gfn, hpa);
     }
     if (st == HV_OK)
         *cur_gfn = gfn;
