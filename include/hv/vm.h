@@ -11,7 +11,10 @@
  * The calls that change the map (map, unmap, protect, dirty harvest) may
  * allocate through the host and so must be called from thread context.
  * They are serialized per VM: a call made while another one runs on the
- * same VM returns ::HV_ERR_BUSY without changing anything.
+ * same VM returns ::HV_ERR_BUSY without changing anything. So does one
+ * made while a vCPU's hypercall waits to change the map itself (the Xen
+ * layer placing shared_info or a grant frame, hv/xen.h), which goes first:
+ * try again.
  */
 #ifndef HV_VM_H
 #define HV_VM_H

@@ -76,6 +76,7 @@ struct hv_vm {
        thread's query, another domain's grant): retire_wait also waits for
        this to be 0 (hv_slat_read_begin/end below). */
     uint32_t slat_readers;
+    uint32_t slat_waiters; /* library calls waiting for slat_busy (hv_vm_map_waiting) */
 };
 
 /*
@@ -291,6 +292,18 @@ static inline bool hv_vm_vcpus_running(const struct hv_vm *vm)
  * freed while one is between begin and end (core/vm.c). A vCPU's own
  * walks need nothing: its epoch covers them.
  */
+/*
+ * hv_vm_map() / hv_vm_unmap() for the library's own pages (the Xen layer's
+ * shared_info and grant frames): a SLAT call in progress is waited for
+ * instead of answered with HV_ERR_BUSY, and the embedder's calls that
+ * start meanwhile get HV_ERR_BUSY, so that a stream of them cannot starve
+ * the wait. Host code only; the call in progress never waits for the
+ * caller's CPU (core/vm.c wait_for_guests waits for guest mode only).
+ */
+hv_status_t hv_vm_map_waiting(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t len,
+                              uint32_t flags);
+hv_status_t hv_vm_unmap_waiting(struct hv_vm *vm, uint64_t gpa, uint64_t len);
+
 static inline void hv_slat_read_begin(struct hv_vm *vm)
 {
     __atomic_fetch_add(&vm->slat_readers, 1, __ATOMIC_SEQ_CST);

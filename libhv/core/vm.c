@@ -158,7 +158,19 @@ hv_status_t hv_vm_destroy(struct hv_vm *vm)
  */
 static bool begin_slat_call(struct hv_vm *vm)
 {
+    if (__atomic_load_n(&vm->slat_waiters, __ATOMIC_ACQUIRE))
+        return false; /* a library call waits: it goes first */
     return !__atomic_exchange_n(&vm->slat_busy, 1, __ATOMIC_ACQUIRE);
+}
+
+/* The library's own calls (objects.h hv_vm_map_waiting): waits for the
+   call in progress, ahead of the embedder's. */
+static void begin_slat_call_waiting(struct hv_vm *vm)
+{
+    __atomic_fetch_add(&vm->slat_waiters, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_exchange_n(&vm->slat_busy, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    __atomic_fetch_sub(&vm->slat_waiters, 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -335,6 +347,19 @@ hv_status_t hv_vm_unmap(struct hv_vm *vm, uint64_t gpa, uint64_t len)
         return HV_ERR_INVALID_ARG;
     if (!begin_slat_call(vm))
         return HV_ERR_BUSY;
+    return end_slat_call(vm, hv_slat_unmap(&vm->slat, gpa, len));
+}
+
+hv_status_t hv_vm_map_waiting(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint64_t len,
+                              uint32_t flags)
+{
+    begin_slat_call_waiting(vm);
+    return end_slat_call(vm, hv_slat_map(&vm->slat, gpa, hpa, len, flags));
+}
+
+hv_status_t hv_vm_unmap_waiting(struct hv_vm *vm, uint64_t gpa, uint64_t len)
+{
+    begin_slat_call_waiting(vm);
     return end_slat_call(vm, hv_slat_unmap(&vm->slat, gpa, len));
 }
 

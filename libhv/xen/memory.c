@@ -134,28 +134,18 @@ static void physmap_exit(struct hv_xen_vm *x)
     __atomic_store_n(&x->physmap_busy, 0, __ATOMIC_RELEASE);
 }
 
-/*
- * The layer's own SLAT calls. One of the embedder's in progress on another
- * CPU makes them HV_ERR_BUSY without doing anything (core/vm.c
- * begin_slat_call); it ends without waiting for this CPU, which is in
- * host code, so they wait for it: failing would give the guest a spurious
- * error, or leave mapped a page about to be freed.
- */
+/* The layer's own SLAT calls wait out one of the embedder's in progress
+   (core/objects.h hv_vm_map_waiting): failing would give the guest a
+   spurious error, or leave mapped a page about to be freed. */
 static hv_status_t unmap_page(struct hv_vm *vm, uint64_t gfn)
 {
-    hv_status_t st;
-    while ((st = hv_vm_unmap(vm, gfn * HV_PAGE_SIZE, HV_PAGE_SIZE)) == HV_ERR_BUSY)
-        __builtin_ia32_pause();
-    return st;
+    return hv_vm_unmap_waiting(vm, gfn * HV_PAGE_SIZE, HV_PAGE_SIZE);
 }
 
 static hv_status_t map_page(struct hv_vm *vm, uint64_t gfn, uint64_t hpa)
 {
-    hv_status_t st;
-    while ((st = hv_vm_map(vm, gfn * HV_PAGE_SIZE, hpa, HV_PAGE_SIZE,
-                           HV_MEM_READ | HV_MEM_WRITE | HV_MEMTYPE_WB)) == HV_ERR_BUSY)
-        __builtin_ia32_pause();
-    return st;
+    return hv_vm_map_waiting(vm, gfn * HV_PAGE_SIZE, hpa, HV_PAGE_SIZE,
+                             HV_MEM_READ | HV_MEM_WRITE | HV_MEMTYPE_WB);
 }
 
 void xen_unmap_special(struct hv_vm *vm, uint64_t gfn)
