@@ -49,6 +49,7 @@
 #include "slat/slat_internal.h"
 #include "vmx/ept_format.h"
 #include "xen/abi.h"
+#include "xen/internal.h"
 #include "xen_fixture.h"
 
 #include <hv/hv.h>
@@ -69,8 +70,16 @@
 /* ---- what the threads share ---------------------------------------------------- */
 
 static uint8_t *ram; /* the guest's RAM; every mapping is gpa -> ram + gpa */
+static struct hv_vm *vm_b; /* a second VM (the grant test's), with ram_b */
+static uint8_t *ram_b;
 static uint64_t walk_bytes; /* walks stay below this gpa */
 static struct hv_vm *vm;
+
+/* The RAM a VM's mappings point into. */
+static uint8_t *ram_of(const struct hv_vm *v)
+{
+    return v == vm_b ? ram_b : ram;
+}
 static uint32_t stop;
 static uint64_t bad, walks_guest, walks_host, kicks_taken, flushes_taken, runs, churns;
 static uint64_t bad_gpa, bad_hpa;
@@ -240,17 +249,17 @@ static uint64_t next_random(uint64_t *s)
 
 /* One translation, as the library's walks (hv_slat_translate) make it:
    it finds nothing, or the one mapping the address can have. */
-static void walk_one_at(uint64_t gpa)
+static void walk_one_at(const struct hv_vm *v, uint64_t gpa)
 {
     uint64_t hpa = 0;
-    hv_status_t st = hv_slat_translate(&vm->slat, gpa, 0, &hpa);
-    if (st != HV_ERR_NOT_FOUND && (st != HV_OK || hpa != (uint64_t)(uintptr_t)ram + gpa))
+    hv_status_t st = hv_slat_translate(&v->slat, gpa, 0, &hpa);
+    if (st != HV_ERR_NOT_FOUND && (st != HV_OK || hpa != (uint64_t)(uintptr_t)ram_of(v) + gpa))
         failed("a walk", gpa, hpa, st);
 }
 
-static void walk_one(uint64_t *seed)
+static void walk_one(const struct hv_vm *v, uint64_t *seed)
 {
-    walk_one_at(next_random(seed) % walk_bytes & ~0xfffull);
+    walk_one_at(v, next_random(seed) % walk_bytes & ~0xfffull);
 }
 
 /*
@@ -264,12 +273,12 @@ static void walk_one(uint64_t *seed)
 struct pscache {
     const uint64_t *pt[CHUNKS];
 };
-static struct pscache pscaches[NVCPUS + 1];
+static struct pscache pscaches[NCPUS]; /* by host CPU: one vCPU on each */
 
 /* The level-0 table under gpa, as the CPU's walk reaches it, or NULL. */
-static const uint64_t *walk_to_table(uint64_t gpa)
+static const uint64_t *walk_to_table(const struct hv_vm *v, uint64_t gpa)
 {
-    const struct hv_slat *s = &vm->slat;
+    const struct hv_slat *s = &v->slat;
     uint64_t e;
     const struct hv_slat_dir *d2 = slat_load_sub(&s->root->sub[slat_index(gpa, 3)]);
     const struct hv_slat_dir *d1 =
@@ -279,20 +288,20 @@ static const uint64_t *walk_to_table(uint64_t gpa)
 
 /* A translation in guest mode: through the cached table of its chunk,
    else a walk (which fills the cache). */
-static void guest_walk_one(struct pscache *c, uint64_t *seed)
+static void guest_walk_one(struct pscache *c, const struct hv_vm *v, uint64_t *seed)
 {
     uint64_t gpa = next_random(seed) % walk_bytes & ~0xfffull;
     const uint64_t *pt = c->pt[gpa / CHUNK];
     if (!pt) {
-        walk_one_at(gpa);
-        c->pt[gpa / CHUNK] = walk_to_table(gpa);
+        walk_one_at(v, gpa);
+        c->pt[gpa / CHUNK] = walk_to_table(v, gpa);
         return;
     }
     uint64_t e = slat_load(&pt[slat_index(gpa, 0)]);
-    if (!slat_present(&vm->slat, e))
+    if (!slat_present(&v->slat, e))
         return;
-    uint64_t hpa = slat_leaf_hpa(&vm->slat, e, 0);
-    if (hpa != (uint64_t)(uintptr_t)ram + gpa)
+    uint64_t hpa = slat_leaf_hpa(&v->slat, e, 0);
+    if (hpa != (uint64_t)(uintptr_t)ram_of(v) + gpa)
         failed("a cached table", gpa, hpa, HV_OK);
 }
 
@@ -308,12 +317,12 @@ static hv_status_t thread_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     uint64_t seed = ((uint64_t)this_cpu << 32) ^
                     __atomic_load_n(&vcpu->guest_epoch, __ATOMIC_RELAXED) ^ 0x9e3779b97f4a7c15ull;
     for (unsigned i = 0; i < HOST_WALKS; i++)
-        walk_one(&seed);
+        walk_one(vcpu->vm, &seed);
     __atomic_add_fetch(&walks_host, HOST_WALKS, __ATOMIC_RELAXED);
 
     /* As the backends do: the CPU recorded before the entry (the kick's
        target), then guest mode, then the flush request taken. */
-    struct pscache *c = &pscaches[vcpu->id];
+    struct pscache *c = &pscaches[this_cpu];
     __atomic_store_n(&vcpu->host_cpu, this_cpu, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&vcpu->guest_epoch, 1, __ATOMIC_SEQ_CST);
     if (__atomic_exchange_n(&vcpu->flush_req, 0, __ATOMIC_SEQ_CST)) {
@@ -324,7 +333,7 @@ static hv_status_t thread_run(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     bool kick = false;
     while (n < GUEST_WALKS &&
            !(kick = __atomic_exchange_n(&kicked[this_cpu], 0, __ATOMIC_ACQUIRE))) {
-        guest_walk_one(c, &seed);
+        guest_walk_one(c, vcpu->vm, &seed);
         n++;
     }
     __atomic_add_fetch(&vcpu->guest_epoch, 1, __ATOMIC_SEQ_CST);
@@ -453,7 +462,7 @@ static void *churn_thread(void *arg)
         }
         /* A new vCPU has cached nothing (a new ASID or VPID, or one the
            backend flushes before reuse). */
-        memset(&pscaches[NVCPUS], 0, sizeof(pscaches[NVCPUS]));
+        memset(&pscaches[CPU_CHURN], 0, sizeof(pscaches[CPU_CHURN]));
         run_once(v);
         if ((st = hv_vcpu_destroy(v)) != HV_OK)
             failed("hv_vcpu_destroy", 0, 0, st);
@@ -567,20 +576,26 @@ static uint32_t ipi_port[NVCPUS];
 static uint64_t physmaps, sends, versions_done, versions_faulted;
 static uint64_t embedder_calls;
 
+/* A vCPU's program: by its id, or the second VM's vCPU 0 as the second. */
+static struct xprog *prog_of(const struct hv_vcpu *vcpu)
+{
+    return &xprogs[vcpu->vm == vm_b ? 1 : vcpu->id];
+}
+
 static uint64_t xarg(const struct hv_vcpu *vcpu)
 {
     return XEN_ARGS + vcpu->id * 0x1000ull;
 }
 
-static void put32(uint64_t gpa, uint32_t v)
+static void put32(const struct hv_vcpu *vcpu, uint64_t gpa, uint32_t v)
 {
-    memcpy(ram + gpa, &v, sizeof(v));
+    memcpy(ram_of(vcpu->vm) + gpa, &v, sizeof(v));
 }
 
-static uint32_t get32(uint64_t gpa)
+static uint32_t get32(const struct hv_vcpu *vcpu, uint64_t gpa)
 {
     uint32_t v;
-    memcpy(&v, ram + gpa, sizeof(v));
+    memcpy(&v, ram_of(vcpu->vm) + gpa, sizeof(v));
     return v;
 }
 
@@ -589,7 +604,7 @@ static uint32_t get32(uint64_t gpa)
 static void xen_call(struct hv_vcpu *vcpu, struct hv_vexit *ex, enum xcall what, uint32_t nr,
                      uint32_t a0, uint32_t a1)
 {
-    struct xprog *p = &xprogs[vcpu->id];
+    struct xprog *p = prog_of(vcpu);
     vcpu->gpr[HV_GPR_RAX] = nr;
     vcpu->gpr[HV_GPR_RBX] = a0;
     vcpu->gpr[HV_GPR_RCX] = a1;
@@ -608,14 +623,14 @@ static void xen_call(struct hv_vcpu *vcpu, struct hv_vexit *ex, enum xcall what,
    to the embedder. */
 static void xen_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    struct xprog *p = &xprogs[vcpu->id];
+    struct xprog *p = prog_of(vcpu);
     uint64_t a = xarg(vcpu);
     long rc = (long)(int32_t)(uint32_t)vcpu->gpr[HV_GPR_RAX];
     switch (p->last) {
     case XC_BIND:
         if (rc)
             failed("EVTCHNOP_bind_ipi", vcpu->id, (uint64_t)rc, HV_OK);
-        ipi_port[vcpu->id] = get32(a + 4);
+        ipi_port[vcpu->id] = get32(vcpu, a + 4);
         p->last = XC_NONE;
         io_exit(vcpu, ex); /* the set-up's run ends here */
         return;
@@ -637,7 +652,7 @@ static void xen_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     p->last = XC_NONE;
     if (p->bind) {
         p->bind = false;
-        put32(a, vcpu->id); /* evtchn_bind_ipi: vcpu, port (out) */
+        put32(vcpu, a, vcpu->id); /* evtchn_bind_ipi: vcpu, port (out) */
         xen_call(vcpu, ex, XC_BIND, XEN_HC_EVENT_CHANNEL_OP, EVTCHNOP_bind_ipi, (uint32_t)a);
         return;
     }
@@ -650,7 +665,7 @@ static void xen_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     uint32_t frame = (uint32_t)(XEN_ROAM >> 12) + (uint32_t)(r >> 8) % XEN_ROAM_PAGES;
     switch (r % 3) {
     case 0:
-        put32(a + 0x100, ipi_port[(r >> 40) % NVCPUS]); /* evtchn_send: port */
+        put32(vcpu, a + 0x100, ipi_port[(r >> 40) % NVCPUS]); /* evtchn_send: port */
         xen_call(vcpu, ex, XC_SEND, XEN_HC_EVENT_CHANNEL_OP, EVTCHNOP_send, (uint32_t)a + 0x100);
         break;
     case 1:
@@ -659,10 +674,10 @@ static void xen_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         break;
     default:
         /* xen_add_to_physmap, i386 layout: domid, size, space, idx, gpfn */
-        memset(ram + a + 0x200, 0, 16);
-        put32(a + 0x200, XEN_DOMID_SELF);
-        put32(a + 0x204, XENMAPSPACE_shared_info);
-        put32(a + 0x20c, frame);
+        memset(ram_of(vcpu->vm) + a + 0x200, 0, 16);
+        put32(vcpu, a + 0x200, XEN_DOMID_SELF);
+        put32(vcpu, a + 0x204, XENMAPSPACE_shared_info);
+        put32(vcpu, a + 0x20c, frame);
         xen_call(vcpu, ex, XC_PHYSMAP, XEN_HC_MEMORY_OP, XENMEM_add_to_physmap,
                  (uint32_t)a + 0x200);
         break;
@@ -673,7 +688,7 @@ static void *xen_vcpu_thread(void *arg)
 {
     struct hv_vcpu *vcpu = arg;
     this_cpu = vcpu->id;
-    while (xprogs[vcpu->id].calls < XEN_CALLS && run_once(vcpu))
+    while (prog_of(vcpu)->calls < XEN_CALLS && run_once(vcpu))
         ;
     return NULL;
 }
@@ -715,6 +730,8 @@ static void test_xen_under_threads(void)
     struct hv_ctx *ctx = world_up(xen_exit, CHUNK, NVCPUS);
     CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm, 0, (uint64_t)(uintptr_t)ram, RAM_BYTES, HV_MEM_RWX), HV_OK);
     struct hv_vcpu *vcpus[NVCPUS];
+    memset(xprogs, 0, sizeof(xprogs));
+    memset(ipi_port, 0, sizeof(ipi_port));
     for (uint32_t i = 0; i < NVCPUS; i++) {
         CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, i, &vcpus[i]), HV_OK);
         xf_set_mode(vcpus[i], true);
@@ -766,6 +783,216 @@ static void test_xen_under_threads(void)
     world_down(ctx);
 }
 
+/* ---- grants: one domain's copies from another's changing frames ------------------ */
+
+#define GNT_REF     8u
+#define GNT_FRAME   0x300u /* domain 1's granted RAM frame, in chunk 1 */
+#define GNT_DEST    0x70u  /* domain 2's destination frame */
+#define GNT_TABLE   0x500u /* domain 1's grant frame roams over 16 frames from here */
+#define GNT_LEN     64u
+#define GNT_OPS     32u /* copies per GNTTABOP_copy, each its own walk of domain 1's SLAT */
+#define GNT_PATTERN 0xa7u
+#define GNT_CALLS   4000u
+
+static uint64_t copies_done, copies_refused, grant_toggles, table_moves;
+
+/* Domain 1's grant entry GNT_REF (v1: flags, domid, frame), in its table's
+   first frame. */
+static uint16_t *grant_flags(void)
+{
+    return (uint16_t *)vm->xen->gnt_page[0] + GNT_REF * 4;
+}
+
+/* Domain 1 (vm): the guest revokes or grants again entry GNT_REF, or moves
+   its grant frame (a SLAT change). Domain 2 (vm_b): GNTTABOP_copy of
+   GNT_OPS pieces of GNT_LEN bytes from that grant into its own frame, the
+   destination cleared first; a copy done must have brought the pattern. */
+static void grant_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    struct xprog *p = prog_of(vcpu);
+    uint8_t *r8 = ram_of(vcpu->vm);
+    uint64_t a = XEN_ARGS;
+    long rc = (long)(int32_t)(uint32_t)vcpu->gpr[HV_GPR_RAX];
+    if (p->last == XC_SEND) { /* the copies */
+        if (rc != 0)
+            failed("GNTTABOP_copy", (uint64_t)rc, 0, HV_OK);
+        for (unsigned k = 0; k < GNT_OPS; k++) {
+            int16_t status;
+            memcpy(&status, r8 + a + k * 24 + 20, sizeof(status));
+            if (status != GNTST_okay && status != GNTST_general_error && status != GNTST_bad_page)
+                failed("a GNTTABOP_copy status", k, (uint64_t)(int64_t)status, HV_OK);
+            const uint8_t *d = r8 + GNT_DEST * 4096ull + k * GNT_LEN;
+            for (unsigned i = 0; status == GNTST_okay && i < GNT_LEN; i++)
+                if (d[i] != GNT_PATTERN) {
+                    failed("a copy's data", k * GNT_LEN + i, d[i], HV_OK);
+                    break;
+                }
+            __atomic_add_fetch(status == GNTST_okay ? &copies_done : &copies_refused, 1,
+                               __ATOMIC_RELAXED);
+        }
+    } else if (p->last == XC_PHYSMAP) {
+        if (rc)
+            failed("XENMEM_add_to_physmap(grant_table)", 0, (uint64_t)rc, HV_OK);
+        __atomic_add_fetch(&table_moves, 1, __ATOMIC_RELAXED);
+    } else if (p->last == XC_VERSION && rc < 0) {
+        failed("XENVER_version", 0, (uint64_t)rc, HV_OK);
+    }
+    p->last = XC_NONE;
+    if (p->in_run >= XEN_BATCH || p->calls >= GNT_CALLS) {
+        p->in_run = 0;
+        io_exit(vcpu, ex);
+        return;
+    }
+    uint64_t r = next_random(&p->seed);
+    if (vcpu->vm == vm_b) {
+        /* gnttab_copy, i386 layout: source {ref, domid, offset}, dest
+           {gmfn, domid, offset}, len, flags, status */
+        memset(r8 + GNT_DEST * 4096ull, 0, GNT_OPS * GNT_LEN);
+        for (unsigned k = 0; k < GNT_OPS; k++) {
+            uint64_t o = a + k * 24;
+            memset(r8 + o, 0, 24);
+            put32(vcpu, o, GNT_REF);
+            put32(vcpu, o + 4, 1 | (k * GNT_LEN << 16)); /* domain 1, offset */
+            put32(vcpu, o + 8, GNT_DEST);
+            put32(vcpu, o + 12, XEN_DOMID_SELF | (k * GNT_LEN << 16));
+            put32(vcpu, o + 16, GNT_LEN | (GNTCOPY_source_gref << 16));
+        }
+        xen_call(vcpu, ex, XC_SEND, XEN_HC_GRANT_TABLE_OP, GNTTABOP_copy, (uint32_t)a);
+        vcpu->gpr[HV_GPR_RDX] = GNT_OPS; /* count */
+    } else if (r & 1) {
+        /* The guest's own write of the entry's flags, as it revokes or
+           grants again (a 16-bit store, as a guest's cmpxchg would be). */
+        __atomic_store_n(grant_flags(), (r & 2) ? GTF_permit_access : 0, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&grant_toggles, 1, __ATOMIC_RELAXED);
+        xen_call(vcpu, ex, XC_VERSION, XEN_HC_XEN_VERSION, XENVER_VERSION, 0);
+    } else {
+        memset(r8 + a + 0x200, 0, 16);
+        put32(vcpu, a + 0x200, XEN_DOMID_SELF);
+        put32(vcpu, a + 0x204, XENMAPSPACE_grant_table); /* idx 0 */
+        put32(vcpu, a + 0x20c, GNT_TABLE + (uint32_t)(r >> 8) % 16);
+        xen_call(vcpu, ex, XC_PHYSMAP, XEN_HC_MEMORY_OP, XENMEM_add_to_physmap,
+                 (uint32_t)a + 0x200);
+    }
+}
+
+static void *grant_vcpu_thread(void *arg)
+{
+    struct hv_vcpu *vcpu = arg;
+    while (prog_of(vcpu)->calls < GNT_CALLS && run_once(vcpu))
+        ;
+    return NULL;
+}
+
+static void *grant_vcpu_thread0(void *arg)
+{
+    this_cpu = 0;
+    return grant_vcpu_thread(arg);
+}
+
+static void *grant_vcpu_thread1(void *arg)
+{
+    this_cpu = 1;
+    return grant_vcpu_thread(arg);
+}
+
+/* The embedder takes domain 1's chunk 1 away and maps it again, in 4 KiB
+   pages or as one large page: its tables come and go while domain 2's
+   copies walk them (reads on no vCPU of domain 1: core/objects.h
+   hv_slat_read_begin). */
+static void *grant_mapper_thread(void *arg)
+{
+    (void)arg;
+    this_cpu = CPU_MAPPER;
+    uint64_t seed = 0x99, hpa = (uint64_t)(uintptr_t)ram + CHUNK;
+    while (!stopped()) {
+        hv_status_t st = hv_vm_unmap(vm, CHUNK, CHUNK);
+        if (st == HV_OK) {
+            if (next_random(&seed) & 1) {
+                st = hv_vm_map(vm, CHUNK, hpa, CHUNK, HV_MEM_RWX);
+            } else {
+                for (uint64_t o = 0; o < CHUNK && st != HV_ERR_NO_MEMORY; o += 0x1000) {
+                    while ((st = hv_vm_map(vm, CHUNK + o, hpa + o, 0x1000, HV_MEM_RWX)) ==
+                           HV_ERR_BUSY)
+                        ;
+                }
+            }
+        }
+        if (st != HV_OK && st != HV_ERR_BUSY)
+            failed("the embedder's SLAT call", CHUNK, 0, st);
+        if (st == HV_OK)
+            __atomic_add_fetch(&embedder_calls, 1, __ATOMIC_RELAXED);
+    }
+    /* Leave it mapped. */
+    hv_vm_unmap(vm, CHUNK, CHUNK);
+    CU_ASSERT_EQUAL(hv_vm_map(vm, CHUNK, hpa, CHUNK, HV_MEM_RWX), HV_OK);
+    return NULL;
+}
+
+static void test_grants_under_threads(void)
+{
+    struct hv_ctx *ctx = world_up(grant_exit, CHUNK, 1);
+    ram_b = aligned_alloc(CHUNK, RAM_BYTES);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ram_b);
+    memset(ram_b, 0, RAM_BYTES);
+    memset(ram + GNT_FRAME * 4096ull, GNT_PATTERN, 4096);
+    struct hv_vm_config cfg = {.size = sizeof(cfg), .max_vcpus = 1};
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, &cfg, &vm_b), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm, 0, (uint64_t)(uintptr_t)ram, RAM_BYTES, HV_MEM_RWX), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm_b, 0, (uint64_t)(uintptr_t)ram_b, RAM_BYTES, HV_MEM_RWX),
+                          HV_OK);
+    struct hv_vcpu *va, *vb;
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 0, &va), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm_b, 0, &vb), HV_OK);
+    xf_set_mode(va, true);
+    xf_set_mode(vb, true);
+    struct hv_xen_hub *hub;
+    CU_ASSERT_EQUAL_FATAL(hv_xen_hub_create(ctx, &hub), HV_OK);
+    struct hv_xen_config xa = {.size = sizeof(xa), .tsc_khz = 1000000, .hub = hub, .domid = 1};
+    struct hv_xen_config xb = {.size = sizeof(xb), .tsc_khz = 1000000, .hub = hub, .domid = 2};
+    CU_ASSERT_EQUAL_FATAL(hv_xen_enable(vm, &xa), HV_OK);
+    CU_ASSERT_EQUAL_FATAL(hv_xen_enable(vm_b, &xb), HV_OK);
+    memset(xprogs, 0, sizeof(xprogs));
+    xprogs[0].seed = 0xa11ce;
+    xprogs[1].seed = 0xb0b;
+    copies_done = copies_refused = grant_toggles = table_moves = embedder_calls = 0;
+    /* Entry GNT_REF: domain 2 may access frame GNT_FRAME. */
+    uint16_t *e = grant_flags();
+    e[1] = 2;
+    memcpy(e + 2, &(uint32_t){GNT_FRAME}, 4);
+    __atomic_store_n(e, GTF_permit_access, __ATOMIC_RELEASE);
+
+    pthread_t t[NCPUS];
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[0], NULL, grant_vcpu_thread0, va), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[1], NULL, grant_vcpu_thread1, vb), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[CPU_MAPPER], NULL, grant_mapper_thread, NULL), 0);
+    pthread_join(t[0], NULL);
+    pthread_join(t[1], NULL);
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t[CPU_MAPPER], NULL);
+
+    printf("\n  grant threads: %llu copies done, %llu refused, %llu grant toggles, %llu grant "
+           "frame moves, %llu SLAT calls of the embedder's, %ld table pages freed\n",
+           (unsigned long long)copies_done, (unsigned long long)copies_refused,
+           (unsigned long long)grant_toggles, (unsigned long long)table_moves,
+           (unsigned long long)embedder_calls, pages_freed);
+    report_bad();
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(copies_done > 0);
+    CU_ASSERT(copies_refused > 0);
+    CU_ASSERT(table_moves > 0);
+    CU_ASSERT(embedder_calls > 0);
+
+    CU_ASSERT_EQUAL(hv_xen_disable(vm_b), HV_OK);
+    CU_ASSERT_EQUAL(hv_xen_disable(vm), HV_OK);
+    CU_ASSERT_EQUAL(hv_xen_hub_destroy(hub), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(vb), HV_OK);
+    CU_ASSERT_EQUAL(hv_vcpu_destroy(va), HV_OK);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm_b), HV_OK);
+    vm_b = NULL;
+    free(ram_b);
+    world_down(ctx);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -774,6 +1001,7 @@ int main(void)
     CU_add_test(s, "SLAT changes, lookups and vCPU churn against running vCPUs",
                 test_slat_under_threads);
     CU_add_test(s, "Xen hypercalls of two vCPUs against each other", test_xen_under_threads);
+    CU_add_test(s, "grant copies against the granter's changes", test_grants_under_threads);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
