@@ -31,8 +31,19 @@
  * making, serialized by the Xen layer's physmap flag, whose removal fails
  * it), send to either vCPU's IPI port, and have Xen write into the frames
  * shared_info roams over (done, or -EFAULT on a frame it left), while a
- * thread queries the SLAT. Every result must be one Xen can give; the
- * ThreadSanitizer tree (unit.tsan.threads) checks the locking of both.
+ * thread queries the SLAT and one of the embedder's remaps RAM elsewhere
+ * (the layer's own SLAT calls must wait those out: without that it fails).
+ * Every result must be one Xen can give, and after hv_xen_disable no page
+ * of the layer's may be left mapped.
+ *
+ * The third makes two domains: the second copies pieces of a frame the
+ * first granted (GNTTABOP_copy) while the first's guest revokes and grants
+ * the entry again and moves its grant frame, and the embedder remaps the
+ * RAM around the granted frame. Every status must be one Xen gives, and
+ * every copy done must have brought the frame's bytes.
+ *
+ * The ThreadSanitizer tree (unit.tsan.threads) runs all three for data
+ * races; none is reported.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
