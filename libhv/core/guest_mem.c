@@ -43,48 +43,57 @@ static hv_status_t check_range(struct hv_vm *vm, uint64_t gpa, uint64_t len, uin
     return HV_OK;
 }
 
-hv_status_t hv_gpa_read(struct hv_vm *vm, uint64_t gpa, void *buf, size_t len)
+enum piece_op { PIECE_READ, PIECE_WRITE, PIECE_ZERO };
+
+/*
+ * Checks every page of [gpa, gpa+len) first, then moves the bytes page by
+ * page, translating each again: the map may change between the two passes
+ * (another CPU's SLAT call, another vCPU's XENMEM_add_to_physmap), and a
+ * page gone by then ends the copy with HV_ERR_GUEST_FAULT, what came
+ * before it done. The walks are counted (hv_slat_read_begin): the caller
+ * may be on no vCPU of this VM (the embedder's thread, another domain's
+ * vCPU).
+ */
+static hv_status_t move_pieces(struct hv_vm *vm, uint64_t gpa, uint8_t *buf, uint64_t len,
+                               enum piece_op op)
 {
-    hv_status_t st = check_range(vm, gpa, len, HV_MEM_READ);
-    if (st != HV_OK)
-        return st;
-    uint8_t *out = buf;
-    while (len) {
+    uint32_t access = op == PIECE_READ ? HV_MEM_READ : HV_MEM_WRITE;
+    hv_slat_read_begin(vm);
+    hv_status_t st = check_range(vm, gpa, len, access);
+    while (st == HV_OK && len) {
         size_t n = chunk_len(gpa, len);
-        hv_memcpy(out, hv_gpa_ptr(vm, gpa, HV_MEM_READ), n);
-        out += n;
+        uint8_t *p = hv_gpa_ptr(vm, gpa, access);
+        if (!p) {
+            st = HV_ERR_GUEST_FAULT;
+            break;
+        }
+        if (op == PIECE_READ)
+            hv_memcpy(buf, p, n);
+        else if (op == PIECE_WRITE)
+            hv_memcpy(p, buf, n);
+        else
+            hv_memset(p, 0, n);
+        if (buf)
+            buf += n;
         gpa += n;
         len -= n;
     }
-    return HV_OK;
+    hv_slat_read_end(vm);
+    return st;
+}
+
+hv_status_t hv_gpa_read(struct hv_vm *vm, uint64_t gpa, void *buf, size_t len)
+{
+    return move_pieces(vm, gpa, buf, len, PIECE_READ);
 }
 
 hv_status_t hv_gpa_write(struct hv_vm *vm, uint64_t gpa, const void *buf, size_t len)
 {
-    hv_status_t st = check_range(vm, gpa, len, HV_MEM_WRITE);
-    if (st != HV_OK)
-        return st;
-    const uint8_t *in = buf;
-    while (len) {
-        size_t n = chunk_len(gpa, len);
-        hv_memcpy(hv_gpa_ptr(vm, gpa, HV_MEM_WRITE), in, n);
-        in += n;
-        gpa += n;
-        len -= n;
-    }
-    return HV_OK;
+    /* Only read through the pointer (PIECE_WRITE copies out of it). */
+    return move_pieces(vm, gpa, (uint8_t *)(uintptr_t)buf, len, PIECE_WRITE);
 }
 
 hv_status_t hv_gpa_zero(struct hv_vm *vm, uint64_t gpa, uint64_t len)
 {
-    hv_status_t st = check_range(vm, gpa, len, HV_MEM_WRITE);
-    if (st != HV_OK)
-        return st;
-    while (len) {
-        size_t n = chunk_len(gpa, len);
-        hv_memset(hv_gpa_ptr(vm, gpa, HV_MEM_WRITE), 0, n);
-        gpa += n;
-        len -= n;
-    }
-    return HV_OK;
+    return move_pieces(vm, gpa, NULL, len, PIECE_ZERO);
 }

@@ -17,16 +17,21 @@ struct hv_vm;
 /*
  * Copy [gpa, gpa+len) out of the guest. HV_ERR_GUEST_FAULT if any page is
  * unmapped or not readable (nothing meaningful is left in buf then).
+ * Any thread may call these three: the walks are counted
+ * (hv_slat_read_begin).
  */
 hv_status_t hv_gpa_read(struct hv_vm *vm, uint64_t gpa, void *buf, size_t len);
 
 /*
  * Copy buf into [gpa, gpa+len). All pages are checked for write permission
- * before the first byte is written, so a failing call writes nothing.
+ * before the first byte is written, so a failing call writes nothing;
+ * unless the map changes meanwhile (another CPU's SLAT call): a page
+ * gone by the time its bytes are written ends the copy there with
+ * HV_ERR_GUEST_FAULT.
  */
 hv_status_t hv_gpa_write(struct hv_vm *vm, uint64_t gpa, const void *buf, size_t len);
 
-/* Zero [gpa, gpa+len) with the same all-or-nothing rule as hv_gpa_write. */
+/* Zero [gpa, gpa+len) with the same rule as hv_gpa_write. */
 hv_status_t hv_gpa_zero(struct hv_vm *vm, uint64_t gpa, uint64_t len);
 
 /*

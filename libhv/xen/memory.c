@@ -47,7 +47,9 @@ void xen_memmap_derive(struct hv_vm *vm, struct hv_pvh_memmap *map, uint32_t *co
     /* One walk over the tables in address order: unmapped subtrees are
        skipped whole, so a sparse map costs its tables, not its span. */
     struct derive d = {.map = map};
+    hv_slat_read_begin(vm); /* the embedder's thread: a walk on no vCPU */
     hv_slat_for_each_leaf(&vm->slat, derive_leaf, &d);
+    hv_slat_read_end(vm);
     *count = d.n;
 }
 
