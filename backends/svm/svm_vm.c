@@ -146,17 +146,20 @@ void svm_slat_flush(struct hv_vm *vm)
     svm_asid_forget_all(sv->last_on, sv->ncpus);
     if (!vm->vcpus)
         return;
-    for (uint32_t i = 0; i < vm->max_vcpus; i++)
-        if (vm->vcpus[i])
-            __atomic_store_n(&vm->vcpus[i]->quiet, false, __ATOMIC_RELAXED);
-    if (!h->ops.kick_cpu)
-        return;
+    /* vcpus[] under vm->lock, as wait_for_guests reads it: a vCPU
+       hv_vcpu_destroy takes out is never touched after its free. */
     uint32_t self = hv_host_cpu_current(h);
+    uint64_t t = hv_lock_acquire(h, &vm->lock);
     for (uint32_t i = 0; i < vm->max_vcpus; i++) {
         struct hv_vcpu *v = vm->vcpus[i];
-        if (v && __atomic_load_n(&v->running, __ATOMIC_ACQUIRE) && v->host_cpu != self)
-            h->ops.kick_cpu(h->ops.opaque, v->host_cpu);
+        if (!v)
+            continue;
+        __atomic_store_n(&v->quiet, false, __ATOMIC_RELAXED);
+        uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_ACQUIRE);
+        if (h->ops.kick_cpu && __atomic_load_n(&v->running, __ATOMIC_ACQUIRE) && cpu != self)
+            h->ops.kick_cpu(h->ops.opaque, cpu);
     }
+    hv_lock_release(h, &vm->lock, t);
 }
 
 /* The I/O and MSR permission maps per VM, the VMCB per vCPU (APM Vol. 2
