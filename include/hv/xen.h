@@ -105,6 +105,13 @@
  * up takes it down and uninitialised, as Xen's vLAPIC resets it; a SIPI
  * starts it again. VCPUOP_up and hv_xen_vcpu_set_up() still start a vCPU
  * at its Xen context, its APIC leaving any wait for a SIPI.
+ *
+ * Destroying a vCPU of a domain (hv_vcpu_destroy()): do it while no other
+ * vCPU of the domain runs (their VCPUOP_initialise, _up and _down reach
+ * it), and not during your own event calls on the domain (the
+ * hv_xen_evtchn_* and console calls). Events from other domains of the
+ * hub need no care: the destroy waits for any of theirs that found the
+ * vCPU to finish with it.
  */
 #ifndef HV_XEN_H
 #define HV_XEN_H

@@ -68,6 +68,10 @@ struct hv_pv_ops {
     void (*apic_init)(struct hv_vcpu *vcpu);
     /* hv_vm_destroy: free the interface's state of a VM with no vCPU left. */
     void (*vm_destroy)(struct hv_vm *vm);
+    /* hv_vcpu_destroy, after the vCPU left vm->vcpus[] and before its
+       free: return once no path of the interface that found it there
+       before can still be using it. */
+    void (*vcpu_gone)(struct hv_vcpu *vcpu);
 };
 
 #endif /* HV_CORE_PV_H */

@@ -2,6 +2,7 @@
 #include "backend.h"
 #include "core/fpu.h"
 #include "core/objects.h"
+#include "core/pv.h"
 #include "core/policy.h"
 #include "core/xsave.h"
 #include "core/util.h"
@@ -73,6 +74,9 @@ hv_status_t hv_vcpu_destroy(struct hv_vcpu *vcpu)
     vm->vcpus[vcpu->id] = NULL;
     vm->vcpu_count--;
     hv_lock_release(host, &vm->lock, t);
+    const struct hv_pv_ops *pv = __atomic_load_n(&vm->pv, __ATOMIC_ACQUIRE);
+    if (pv && pv->vcpu_gone)
+        pv->vcpu_gone(vcpu);
     bool scrub = hv_vm_scrub_begin(vm);
     vm->ctx->be->vcpu_fini(vcpu);
     if (vcpu->lapic)

@@ -318,6 +318,17 @@ static void xen_apic_init(struct hv_vcpu *vcpu)
     xen_unlock(x, t);
 }
 
+/* A vCPU destroyed: its slot is empty now, and every path that could
+   have found it before (an event from another vCPU or another domain of
+   the hub waking or kicking it: xen_wake) holds the domain's lock while
+   it uses it. Taking that lock once waits for the last of them. */
+static void xen_vcpu_gone(struct hv_vcpu *vcpu)
+{
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    uint64_t t = xen_lock(x);
+    xen_unlock(x, t);
+}
+
 /* VM teardown: the PV state goes with the VM (no vCPU is left by then). */
 static void xen_vm_destroy(struct hv_vm *vm)
 {
@@ -326,6 +337,7 @@ static void xen_vm_destroy(struct hv_vm *vm)
 
 const struct hv_pv_ops xen_pv_ops = {
     .vm_destroy = xen_vm_destroy,
+    .vcpu_gone = xen_vcpu_gone,
     .cpuid = xen_cpuid,
     .msr_read = xen_msr_read,
     .msr_write = xen_msr_write,
