@@ -312,7 +312,10 @@ hv_status_t hv_vcpu_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct 
  * @param[in,out] exit The exit record.
  * @return ::HV_OK with @p exit filled; ::HV_ERR_INVALID_ARG;
  *         ::HV_ERR_STATE after ::HV_EXIT_SHUTDOWN until the state is set again;
- *         ::HV_ERR_BUSY if already running on another thread.
+ *         ::HV_ERR_BUSY if already running on another thread, or for
+ *         the moment another thread changes what runs read without a
+ *         lock (hv_vm_mmio_register(), hv_vm_pio_register(), their
+ *         unregister calls, hv_xen_disable()): try again.
  */
 hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit);
 

@@ -149,7 +149,7 @@ static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
     }
     hv_status_t st = HV_OK;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
-    if (hv_vm_vcpus_running(vm)) { /* its exit paths may be reading the regions */
+    if (!hv_vm_hold_runs(vm)) { /* its exit paths may be reading the regions */
         hv_lock_release(host, &vm->lock, t);
         hv_host_obj_free(host, fresh, sizeof(*fresh));
         return HV_ERR_BUSY;
@@ -173,6 +173,7 @@ static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
         r->handler = handler;
         r->opaque = opaque;
     }
+    hv_vm_release_runs(vm);
     hv_lock_release(host, &vm->lock, t);
     hv_host_obj_free(host, fresh, sizeof(*fresh));
     return st;
@@ -198,7 +199,8 @@ hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
     hv_status_t st = HV_ERR_NOT_FOUND;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
     struct hv_assist_vm *av = vm->assist;
-    if (hv_vm_vcpus_running(vm)) { /* its exit paths may be reading the regions */
+    bool held = hv_vm_hold_runs(vm);
+    if (!held) { /* its exit paths may be reading the regions */
         av = NULL;
         st = HV_ERR_BUSY;
     }
@@ -213,6 +215,8 @@ hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
         av->vcpu_region.len = 0;
         st = HV_OK;
     }
+    if (held)
+        hv_vm_release_runs(vm);
     hv_lock_release(host, &vm->lock, t);
     return st;
 }

@@ -77,6 +77,7 @@ struct hv_vm {
        this to be 0 (hv_slat_read_begin/end below). */
     uint32_t slat_readers;
     uint32_t slat_waiters; /* library calls waiting for slat_busy (hv_vm_map_waiting) */
+    uint32_t runs_held;    /* a change that needs no vCPU running (hv_vm_hold_runs) */
 };
 
 /*
@@ -280,10 +281,33 @@ static inline bool hv_vm_vcpus_running(const struct hv_vm *vm)
 {
     for (uint32_t i = 0; i < vm->max_vcpus; i++) {
         const struct hv_vcpu *v = vm->vcpus[i];
-        if (v && __atomic_load_n(&v->running, __ATOMIC_ACQUIRE))
+        if (v && __atomic_load_n(&v->running, __ATOMIC_SEQ_CST))
             return true;
     }
     return false;
+}
+
+/*
+ * Keep every vCPU of the VM out of hv_vcpu_run for a change its runs must
+ * not see half done (the MMIO regions, the port ranges, hv_xen_disable):
+ * false, and nothing held, if one is running now. A run that starts
+ * meanwhile sees the hold and returns HV_ERR_BUSY (core/run.c): the hold
+ * is stored before the running flags are read, and a run's flag before
+ * the hold is read, each with a full barrier, so one side always sees the
+ * other. With vm->lock held, until hv_vm_release_runs().
+ */
+static inline bool hv_vm_hold_runs(struct hv_vm *vm)
+{
+    __atomic_store_n(&vm->runs_held, 1, __ATOMIC_SEQ_CST);
+    if (!hv_vm_vcpus_running(vm))
+        return true;
+    __atomic_store_n(&vm->runs_held, 0, __ATOMIC_RELEASE);
+    return false;
+}
+
+static inline void hv_vm_release_runs(struct hv_vm *vm)
+{
+    __atomic_store_n(&vm->runs_held, 0, __ATOMIC_RELEASE);
 }
 
 /*

@@ -35,8 +35,9 @@ hv_status_t hv_vm_pio_register(struct hv_vm *vm, uint16_t port, uint32_t count,
     }
     hv_status_t st = HV_OK;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
-    if (hv_vm_vcpus_running(vm))
+    if (!hv_vm_hold_runs(vm))
         st = HV_ERR_BUSY;
+    bool held = st == HV_OK;
     if (st == HV_OK && !vm->pio) {
         vm->pio = fresh;
         fresh = NULL;
@@ -52,6 +53,8 @@ hv_status_t hv_vm_pio_register(struct hv_vm *vm, uint16_t port, uint32_t count,
     if (st == HV_OK)
         pv->ranges[pv->count++] = (struct hv_pio_range){
             .port = port, .count = count, .handler = handler, .opaque = opaque};
+    if (held)
+        hv_vm_release_runs(vm);
     hv_lock_release(host, &vm->lock, t);
     if (fresh)
         hv_host_obj_free(host, fresh, sizeof(*fresh));
@@ -68,10 +71,11 @@ hv_status_t hv_vm_pio_unregister(struct hv_vm *vm, uint16_t port)
     struct hv_pio_vm *pv = vm->pio;
     for (uint32_t i = 0; pv && i < pv->count; i++) {
         if (pv->ranges[i].port == port) {
-            if (hv_vm_vcpus_running(vm)) {
+            if (!hv_vm_hold_runs(vm)) {
                 st = HV_ERR_BUSY;
             } else {
                 pv->ranges[i] = pv->ranges[--pv->count];
+                hv_vm_release_runs(vm);
                 st = HV_OK;
             }
             break;

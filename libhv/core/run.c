@@ -556,8 +556,12 @@ hv_status_t hv_vcpu_run(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     if (__builtin_expect(!vcpu || !exit, 0))
         return HV_ERR_INVALID_ARG;
-    if (__builtin_expect(__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_ACQUIRE), 0))
+    if (__builtin_expect(__atomic_exchange_n(&vcpu->running, 1, __ATOMIC_SEQ_CST), 0))
         return HV_ERR_BUSY;
+    /* A change that needs no run in progress holds them (objects.h
+       hv_vm_hold_runs): the exchange above is the full barrier. */
+    if (__builtin_expect(__atomic_load_n(&vcpu->vm->runs_held, __ATOMIC_SEQ_CST), 0))
+        return run_end(vcpu, HV_ERR_BUSY);
     if (__builtin_expect(vcpu->shutdown, 0))
         return run_end(vcpu, HV_ERR_STATE);
     const struct hv_pv_ops *pv = vcpu->vm->pv;

@@ -243,9 +243,11 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
         return entry;
     const struct hv_host *h = &vm->ctx->host;
     uint64_t t = hv_lock_acquire(h, &vm->lock);
-    bool busy = hv_vm_vcpus_running(vm);
+    /* The hold keeps a run from starting with the hooks about to go; once
+       they are gone, a run sees no Xen state. */
+    bool busy = !hv_vm_hold_runs(vm);
     if (!busy) {
-        vm->pv = NULL;
+        __atomic_store_n(&vm->pv, NULL, __ATOMIC_RELEASE);
         for (uint32_t i = 0; i < vm->max_vcpus; i++) {
             if (vm->vcpus[i]) {
                 vm->vcpus[i]->xen = NULL;
@@ -254,6 +256,7 @@ hv_status_t hv_xen_disable(struct hv_vm *vm)
                     vm->vcpus[i]->queued_irq.type = HV_EVENT_NONE;
             }
         }
+        hv_vm_release_runs(vm);
     }
     hv_lock_release(h, &vm->lock, t);
     if (busy)

@@ -903,6 +903,20 @@ static void test_pio_handlers(void)
     CU_ASSERT_EQUAL(hv_vm_mmio_unregister(f.vm, 0xfe000000ull), HV_ERR_BUSY);
     __atomic_store_n(&f.vcpu->running, 0, __ATOMIC_RELEASE);
     CU_ASSERT_EQUAL(hv_vm_mmio_unregister(f.vm, 0xfe000000ull), HV_OK);
+    /* The other side: while a change holds the runs (the moment after it
+       found none running), a run that starts returns HV_ERR_BUSY, with
+       the vCPU not left marked running, and runs once it is released. */
+    struct hv_exit held;
+    CU_ASSERT_FATAL(hv_vm_hold_runs(f.vm));
+    unsigned entries = f.mv->entries;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &held), HV_ERR_BUSY);
+    CU_ASSERT_EQUAL(f.mv->entries, entries);
+    CU_ASSERT_EQUAL(f.vcpu->running, 0);
+    hv_vm_release_runs(f.vm);
+    __atomic_store_n(&f.vcpu->running, 1, __ATOMIC_RELEASE);
+    CU_ASSERT_FALSE(hv_vm_hold_runs(f.vm)); /* one runs: nothing held */
+    CU_ASSERT_EQUAL(f.vm->runs_held, 0);
+    __atomic_store_n(&f.vcpu->running, 0, __ATOMIC_RELEASE);
 
     /* The dispatcher: OUT AX to 0x60 and IN AL from 0x61 finish inside the
        run (RIP past each, AL replaced); a 4-byte OUT at 0x62 passes the
