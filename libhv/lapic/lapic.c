@@ -21,23 +21,20 @@ static const uint32_t lvt_bits[LAPIC_LVTS] = {
 void lapic_reset(struct hv_lapic *l, uint32_t id, bool bsp)
 {
     /* The CPUID view and what other CPUs raise (an NMI, INIT or SIPI that
-       arrives while this one is handled) are not registers: kept. */
+       arrives while this one is handled) are not registers: kept. The
+       latter are left untouched (not cleared and put back), so that one
+       stored meanwhile by another CPU is not wiped. */
+    _Static_assert(offsetof(struct hv_lapic, init) == offsetof(struct hv_lapic, nmi) + 1 &&
+                       offsetof(struct hv_lapic, sipi) == offsetof(struct hv_lapic, nmi) + 2 &&
+                       offsetof(struct hv_lapic, halted) == offsetof(struct hv_lapic, nmi) + 4 &&
+                       offsetof(struct hv_lapic, wait_sipi) == offsetof(struct hv_lapic, nmi) + 5,
+                   "nmi, init, sipi, halted side by side");
     uint8_t x2ok = l->x2apic_ok, dlok = l->tscdl_ok;
-    uint8_t halted = __atomic_exchange_n(&l->halted, 0, __ATOMIC_ACQUIRE);
-    uint8_t nmi = __atomic_exchange_n(&l->nmi, 0, __ATOMIC_ACQUIRE);
-    uint8_t init = __atomic_exchange_n(&l->init, 0, __ATOMIC_ACQUIRE);
-    uint16_t sipi = __atomic_exchange_n(&l->sipi, 0, __ATOMIC_ACQUIRE);
-    hv_memset(l, 0, sizeof(*l));
+    size_t kept_end = offsetof(struct hv_lapic, wait_sipi);
+    hv_memset(l, 0, offsetof(struct hv_lapic, nmi));
+    hv_memset((uint8_t *)l + kept_end, 0, sizeof(*l) - kept_end);
     l->x2apic_ok = x2ok;
     l->tscdl_ok = dlok;
-    __atomic_or_fetch(&l->halted, halted, __ATOMIC_RELEASE);
-    __atomic_or_fetch(&l->nmi, nmi, __ATOMIC_RELEASE);
-    __atomic_or_fetch(&l->init, init, __ATOMIC_RELEASE);
-    if (sipi) {
-        uint16_t zero = 0;
-        __atomic_compare_exchange_n(&l->sipi, &zero, sipi, false, __ATOMIC_RELEASE,
-                                    __ATOMIC_RELAXED);
-    }
     l->id = id;
     l->base = LAPIC_BASE_ADDR | LAPIC_BASE_EN | (bsp ? LAPIC_BASE_BSP : 0);
     l->dfr = 0xffffffffu;

@@ -423,10 +423,17 @@ static hv_status_t start_at_sipi(struct hv_vcpu *vcpu, uint8_t vector)
 bool hv_lapic_gate(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     struct hv_lapic *l = vcpu->lapic;
-    if (!__atomic_load_n(&l->init, __ATOMIC_RELAXED) && !l->wait_sipi) {
-        if (__atomic_load_n(&l->sipi, __ATOMIC_RELAXED))
-            __atomic_store_n(&l->sipi, 0, __ATOMIC_RELAXED); /* ignored while running */
-        return false;
+    if (!__atomic_load_n(&l->init, __ATOMIC_ACQUIRE) && !l->wait_sipi) {
+        uint16_t s = __atomic_load_n(&l->sipi, __ATOMIC_ACQUIRE);
+        if (!s)
+            return false;
+        /* A SIPI is ignored while running, unless its INIT has arrived
+           since the look above (a sender stores the INIT first): then it
+           is for the wait below. Dropped only if no newer one came. */
+        if (!__atomic_load_n(&l->init, __ATOMIC_ACQUIRE)) {
+            __atomic_compare_exchange_n(&l->sipi, &s, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            return false;
+        }
     }
     if (__atomic_exchange_n(&l->init, 0, __ATOMIC_ACQUIRE)) {
         /* INIT: the APIC's registers reset, ID and base kept (11.4.7.3);
