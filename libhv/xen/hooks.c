@@ -325,6 +325,8 @@ static void xen_apic_init(struct hv_vcpu *vcpu)
 static void xen_vcpu_gone(struct hv_vcpu *vcpu)
 {
     struct hv_xen_vm *x = xen_of(vcpu->vm);
+    if (!x)
+        return; /* disabled since: no event path reaches the domain */
     uint64_t t = xen_lock(x);
     xen_unlock(x, t);
 }
