@@ -311,12 +311,6 @@ static inline void hv_vm_release_runs(struct hv_vm *vm)
 }
 
 /*
- * A SLAT walk that runs on no vCPU of the VM (an embedder thread's call,
- * another domain's vCPU): the tables a concurrent change retires are not
- * freed while one is between begin and end (core/vm.c). A vCPU's own
- * walks need nothing: its epoch covers them.
- */
-/*
  * hv_vm_map() / hv_vm_unmap() for the library's own pages (the Xen layer's
  * shared_info and grant frames): a SLAT call in progress is waited for
  * instead of answered with HV_ERR_BUSY, and the embedder's calls that
@@ -328,6 +322,12 @@ hv_status_t hv_vm_map_waiting(struct hv_vm *vm, uint64_t gpa, uint64_t hpa, uint
                               uint32_t flags);
 hv_status_t hv_vm_unmap_waiting(struct hv_vm *vm, uint64_t gpa, uint64_t len);
 
+/*
+ * A SLAT walk that runs on no vCPU of the VM (an embedder thread's call,
+ * another domain's vCPU): the tables a concurrent change retires are not
+ * freed while one is between begin and end (core/vm.c). A vCPU's own
+ * walks need nothing: its epoch covers them.
+ */
 static inline void hv_slat_read_begin(struct hv_vm *vm)
 {
     __atomic_fetch_add(&vm->slat_readers, 1, __ATOMIC_SEQ_CST);
