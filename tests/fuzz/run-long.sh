@@ -32,7 +32,7 @@ shift $((OPTIND - 1))
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${build:-$repo/build/clang}" && pwd)
-targets=${*:-loader emu slat hypercall xsave lapic}
+targets=${*:-loader emu slat hypercall xsave lapic assist}
 long=$build/tests/fuzz/long
 mkdir -p "$long"
 # The commit the binaries were built from (FUZZ_COMMIT when the tree moved on since).
