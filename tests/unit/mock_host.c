@@ -362,7 +362,10 @@ static uint64_t op_virt_to_phys(void *opaque, const void *hva)
 
 static void *op_phys_to_virt(void *opaque, uint64_t hpa)
 {
-    return mock_phys_to_virt(opaque, hpa);
+    struct mock_host *m = opaque;
+    if (m->p2v_calls++ == m->p2v_fail_at)
+        return NULL;
+    return mock_phys_to_virt(m, hpa);
 }
 
 static uint32_t op_cpu_count(void *opaque)
@@ -475,6 +478,7 @@ void mock_host_init(struct mock_host *m)
     m->fail_cpu = MOCK_NEVER;
     m->fail_at = MOCK_NEVER;
     m->fail_from = MOCK_NEVER;
+    m->p2v_fail_at = MOCK_NEVER;
     m->next_hpa = MOCK_HPA_BASE;
 }
 

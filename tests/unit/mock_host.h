@@ -74,6 +74,11 @@ struct mock_host {
     uint64_t fail_from;   /* fail every attempt with an index >= this */
     uint64_t failed;      /* attempts failed on purpose */
 
+    /* ---- translation failure injection ---- */
+    uint64_t p2v_calls;   /* phys_to_virt calls so far */
+    uint64_t p2v_fail_at; /* that call (by index) answers NULL, as if the page left
+                             meanwhile (MOCK_NEVER: never) */
+
     /* ---- library allocations (guest RAM excluded) ---- */
     uint64_t pages_out;     /* pages allocated and not freed */
     uint64_t objs_out;      /* objects allocated and not freed */

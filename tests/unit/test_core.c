@@ -11,6 +11,7 @@
 #include <hv/hv.h>
 #include "backend.h"
 #include "core/ctx_internal.h"
+#include "core/guest_mem.h"
 #include "core/objects.h"
 #include "core/policy.h"
 #include "core/xsave.h"
@@ -233,6 +234,52 @@ static void test_vm_args(void)
     CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x100, 0, regs), HV_OK); /* replace */
 
     CU_ASSERT_EQUAL(hv_vm_destroy(NULL), HV_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
+    mock_guest_ram_free(&mh, ram);
+    CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
+    teardown();
+}
+
+/* Guest-memory copies translate each page again as they copy: a page that
+   left after the check (another CPU's SLAT change; here the host's
+   translation of it answers NULL once) ends the copy there with
+   HV_ERR_GUEST_FAULT, the bytes before it done, none after. */
+static void test_gpa_copy_page_gone(void)
+{
+    setup();
+    struct hv_ctx *ctx = make_ctx();
+    struct hv_vm *vm;
+    CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, NULL, &vm), HV_OK);
+    uint64_t hpa;
+    uint8_t *ram = mock_guest_ram_alloc(&mh, 2 * 4096, &hpa);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ram);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm, 0, hpa, 2 * 4096, HV_MEM_RWX), HV_OK);
+    uint8_t buf[16], back[16];
+    memset(buf, 0x5a, sizeof(buf));
+
+    /* Write: the check translates pages 0 and 1, the copy 0, then 1 fails. */
+    mh.p2v_fail_at = mh.p2v_calls + 3;
+    CU_ASSERT_EQUAL(hv_gpa_write(vm, 4096 - 8, buf, sizeof(buf)), HV_ERR_GUEST_FAULT);
+    CU_ASSERT(ram[4096 - 8] == 0x5a && ram[4095] == 0x5a);
+    CU_ASSERT(ram[4096] == 0 && ram[4096 + 7] == 0);
+    /* Read and zero the same way. */
+    mh.p2v_fail_at = mh.p2v_calls + 3;
+    memset(back, 0, sizeof(back));
+    CU_ASSERT_EQUAL(hv_gpa_read(vm, 4096 - 8, back, sizeof(back)), HV_ERR_GUEST_FAULT);
+    CU_ASSERT(back[0] == 0x5a && back[7] == 0x5a && back[8] == 0);
+    mh.p2v_fail_at = mh.p2v_calls + 3;
+    CU_ASSERT_EQUAL(hv_gpa_zero(vm, 4096 - 8, 16), HV_ERR_GUEST_FAULT);
+    CU_ASSERT(ram[4096 - 8] == 0 && ram[4095] == 0);
+    /* The check itself failing writes nothing. */
+    memset(ram, 0, 2 * 4096);
+    mh.p2v_fail_at = mh.p2v_calls + 1;
+    CU_ASSERT_EQUAL(hv_gpa_write(vm, 4096 - 8, buf, sizeof(buf)), HV_ERR_GUEST_FAULT);
+    CU_ASSERT(ram[4096 - 8] == 0);
+    mh.p2v_fail_at = MOCK_NEVER;
+    CU_ASSERT_EQUAL(hv_gpa_write(vm, 4096 - 8, buf, sizeof(buf)), HV_OK);
+    CU_ASSERT(ram[4096 + 7] == 0x5a);
+    CU_ASSERT_EQUAL(vm->slat_readers, 0); /* every walk counted out again */
+
     CU_ASSERT_EQUAL(hv_vm_destroy(vm), HV_OK);
     mock_guest_ram_free(&mh, ram);
     CU_ASSERT_EQUAL(hv_ctx_destroy(ctx), HV_OK);
@@ -1567,6 +1614,7 @@ int main(void)
     CU_add_test(s, "context arguments", test_ctx_args);
     CU_add_test(s, "context caps", test_ctx_caps);
     CU_add_test(s, "VM arguments and memory API", test_vm_args);
+    CU_add_test(s, "guest-memory copies when a page leaves meanwhile", test_gpa_copy_page_gone);
     CU_add_test(s, "dirty harvest unsupported", test_dirty_unsupported);
     CU_add_test(s, "vCPU arguments and events", test_vcpu_args);
     CU_add_test(s, "x87/SSE state get/set", test_fpu_state);
