@@ -13,6 +13,7 @@
 #define HV_VCPU_RSP        0x20
 #define HV_VCPU_VM         0x90
 #define HV_VCPU_HOST_CPU   0x9c
+#define HV_VCPU_KICK_PENDING 0xa0
 #define HV_VCPU_EXIT_READY 0xb1
 #define HV_VCPU_LOADED     0xb2
 #define HV_VCPU_LOADED_CPU 0xb4

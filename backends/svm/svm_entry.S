@@ -159,9 +159,6 @@
  * its svm_cpu, R14 the svm_vcpu), the state the world switch needs.
  */
 .macro ENTRY_SETUP
-    /* Where kicks and the SLAT grace period find it (before the guest-mode
-       epoch turns odd). */
-    mov %eax, HV_VCPU_HOST_CPU(%rbx)
     mov SVM_VCPU_VMCB(%r14), %r8
     mov HV_VCPU_RAX(%rbx), %rsi
     mov %rsi, VMCB_RAX(%r8)
@@ -344,6 +341,15 @@ svm_run:
     mov HV_VCPU_ARCH(%rbx), %r14         /* struct svm_vcpu */
     mov (%rsi,%rcx,8), %rsi
     cmp SVM_VCPU_SERIAL(%r14), %rsi
+    jne .Lbail
+    /* Where kicks and the SLAT grace period find it (before the guest-mode
+       epoch turns odd); then, after a full barrier, a kick set before it
+       (its interrupt taken before the CLGI, or sent to the CPU this vCPU
+       ran on last: core/objects.h HV_KICK_EVENT) keeps it out: the C run
+       sees it too and ends the run loop's turn. */
+    mov %eax, HV_VCPU_HOST_CPU(%rbx)
+    lock orl $0, (%rsp)
+    cmpl $0, HV_VCPU_KICK_PENDING(%rbx)
     jne .Lbail
     /* A host with CR4.OSXSAVE (one that uses AVX: its XCR0 may be
        anything) gets XCR0 switched by the entry below. */

@@ -276,6 +276,15 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
  * bookkeeping after the world switch, then the decoding. Returns true
  * when ex goes to the core, false to re-enter.
  */
+/* The run loop's turn (core/run.c, HV_VX_PREEMPT): a kick is pending. */
+static bool preempt(struct hv_vcpu *vcpu, struct hv_vexit *ex)
+{
+    hv_memset(ex, 0, sizeof(*ex));
+    ex->kind = HV_VX_PREEMPT;
+    ex->rip = svm_vmcb(vcpu)->save.rip;
+    return true;
+}
+
 static inline __attribute__((always_inline)) bool full_exit(struct hv_vcpu *vcpu,
                                                             struct hv_vexit *ex)
 {
@@ -294,12 +303,8 @@ static inline __attribute__((always_inline)) bool full_exit(struct hv_vcpu *vcpu
         return true;
     }
     /* Internal exits never starve the host: a kick ends the loop. */
-    if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
-        hv_memset(ex, 0, sizeof(*ex));
-        ex->kind = HV_VX_PREEMPT;
-        ex->rip = v->save.rip;
-        return true;
-    }
+    if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE))
+        return preempt(vcpu, ex);
     return false;
 }
 
@@ -329,8 +334,16 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
         return HV_ERR_STATE;
     }
     /* Where kicks and the SLAT grace period find it (before the guest-mode
-       epoch turns odd, in svm_world_switch). */
-    __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
+       epoch turns odd, in svm_world_switch); then a kick set before that
+       (its interrupt taken before the CLGI, or sent to the CPU this vCPU
+       ran on last) keeps it out: HV_ERR_AGAIN (core/objects.h
+       HV_KICK_EVENT). */
+    __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_SEQ_CST);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) != 0, 0)) {
+        svm_stgi();
+        return HV_ERR_AGAIN;
+    }
     v->save.rax = vcpu->gpr[HV_GPR_RAX];
     v->save.rsp = vcpu->gpr[HV_GPR_RSP];
     /* XCR0 is the CPU's, not the VMCB's: switched with GIF=0 when the
@@ -361,6 +374,10 @@ hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     while (!full_exit(vcpu, ex)) {
         hv_status_t st = enter(vcpu);
+        if (st == HV_ERR_AGAIN) { /* kicked before the entry */
+            preempt(vcpu, ex);
+            return HV_OK;
+        }
         if (st != HV_OK || vcpu->exit_ready)
             return st; /* exit_ready: svm_fast_exit filled the embedder's exit */
     }
@@ -372,6 +389,10 @@ hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
     hv_status_t st = enter(vcpu);
+    if (st == HV_ERR_AGAIN) { /* kicked before the entry */
+        preempt(vcpu, ex);
+        return HV_OK;
+    }
     if (st != HV_OK || vcpu->exit_ready)
         return st; /* exit_ready: svm_fast_exit filled the embedder's exit (MMIO, I/O) */
     return svm_run_full(vcpu, ex);
@@ -404,6 +425,8 @@ _Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RAX]) == HV_VCPU_RAX, "svm_as
 _Static_assert(offsetof(struct hv_vcpu, gpr[HV_GPR_RSP]) == HV_VCPU_RSP, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, vm) == HV_VCPU_VM, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, host_cpu) == HV_VCPU_HOST_CPU, "svm_asm.h");
+_Static_assert(offsetof(struct hv_vcpu, kick_pending) == HV_VCPU_KICK_PENDING, "svm_asm.h");
+_Static_assert(sizeof(((struct hv_vcpu *)0)->kick_pending) == 4, "svm_asm.h: cmpl");
 _Static_assert(offsetof(struct hv_vcpu, exit_ready) == HV_VCPU_EXIT_READY, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, loaded) == HV_VCPU_LOADED, "svm_asm.h");
 _Static_assert(offsetof(struct hv_vcpu, xcr0) == HV_VCPU_XCR0, "svm_asm.h");

@@ -219,8 +219,19 @@ run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex, const bool loaded)
             return HV_ERR_STATE;
         }
         /* Where kicks and the SLAT grace period find it (interrupts are
-           off until the exit: no migration). */
-        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_RELAXED);
+           off until the exit: no migration); then a kick set before that
+           (its interrupt taken before the CLI, or sent to the CPU this vCPU
+           ran on last) keeps it out, and the run loop takes its turn
+           (core/objects.h HV_KICK_EVENT). */
+        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_SEQ_CST);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) != 0, 0)) {
+            hv_memset(ex, 0, sizeof(*ex));
+            ex->kind = HV_VX_PREEMPT;
+            ex->rip = vmx_read(VMCS_GUEST_RIP);
+            vmx_vmcs_end(flags);
+            return HV_OK;
+        }
         flush_before_entry(vcpu, cpu);
         if (!loaded)
             vmx_vmcs_host_state(vcpu, &save);

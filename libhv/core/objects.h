@@ -248,10 +248,22 @@ static inline bool hv_vcpu_fpu_busy(const struct hv_vcpu *vcpu)
 
 /* vcpu->kick_pending bits: hv_vcpu_kick() (the run returns HV_EXIT_KICK);
    the local APIC has an INIT or SIPI to take, or waits for a SIPI, at the
-   top of the run loop (lapic/hooks.h hv_lapic_gate). Both make the
-   backends leave their inner loops and fast paths. */
+   top of the run loop (lapic/hooks.h hv_lapic_gate); another CPU raised an
+   event for the vCPU and interrupts its CPU (an interrupt from the local
+   APIC, a Xen event): the run goes on, through the event delivery. Each
+   makes the backends leave their inner loops and fast paths, and an entry
+   that finds one set after publishing host_cpu does not enter: the
+   kicker sets the bit, then reads host_cpu to interrupt it, so an
+   interrupt that arrived before the entry's CLGI/CLI, or went to the CPU
+   the vCPU ran on before, is not lost (backends' enter checks). */
 #define HV_KICK_USER  1u
 #define HV_KICK_LAPIC 2u
+#define HV_KICK_EVENT 4u
+
+/* A running vCPU that was found on CPU @p cpu (not this one): the event
+   bit, then the interrupt, to the CPU read again after the bit (the vCPU
+   may have moved: its entry then sees the bit). core/vcpu.c. */
+void hv_kick_event(struct hv_vcpu *vcpu, uint32_t cpu);
 
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */
 #define HV_RFLAGS_TF (1ull << 8)

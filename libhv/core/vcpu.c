@@ -189,6 +189,16 @@ hv_status_t hv_vcpu_inject(struct hv_vcpu *vcpu, const struct hv_event *event)
     }
 }
 
+void hv_kick_event(struct hv_vcpu *vcpu, uint32_t cpu)
+{
+    const struct hv_host *host = &vcpu->vm->ctx->host;
+    __atomic_or_fetch(&vcpu->kick_pending, HV_KICK_EVENT, __ATOMIC_SEQ_CST);
+    uint32_t now = __atomic_load_n(&vcpu->host_cpu, __ATOMIC_SEQ_CST);
+    if (now != UINT32_MAX && now != hv_host_cpu_current(host))
+        cpu = now;
+    host->ops.kick_cpu(host->ops.opaque, cpu);
+}
+
 hv_status_t hv_vcpu_kick(struct hv_vcpu *vcpu)
 {
     if (!vcpu)

@@ -65,7 +65,7 @@ static void notify(struct hv_vcpu *t)
     uint32_t cpu = __atomic_load_n(&t->host_cpu, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&t->running, __ATOMIC_SEQ_CST) && h->ops.kick_cpu && cpu != UINT32_MAX &&
         cpu != hv_host_cpu_current(h))
-        h->ops.kick_cpu(h->ops.opaque, cpu);
+        hv_kick_event(t, cpu);
 }
 
 /* One delivery of an IPI or a device interrupt at one APIC. */

@@ -110,7 +110,7 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
     uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&v->running, __ATOMIC_SEQ_CST) && h->ops.kick_cpu && cpu != UINT32_MAX &&
         cpu != hv_host_cpu_current(h))
-        h->ops.kick_cpu(h->ops.opaque, cpu);
+        hv_kick_event(v, cpu);
 }
 
 /*

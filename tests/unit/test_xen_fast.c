@@ -455,6 +455,11 @@ static void test_fast_cross_vcpu(void)
     CU_ASSERT_EQUAL(f.mh.last_kick_cpu, 1);
     CU_ASSERT_EQUAL(f.wakes, wakes + 1);
     CU_ASSERT_EQUAL(xf_upcall_pending(&f, 1), 1);
+    /* The event bit before the interrupt: an entry of vCPU 1 that had
+       already passed its checks, or moved CPU, finds it (objects.h
+       HV_KICK_EVENT); its run loop takes it and goes on. */
+    CU_ASSERT_EQUAL(f.vcpu1->kick_pending, HV_KICK_EVENT);
+    f.vcpu1->kick_pending = 0;
 
     /* The caller's own port: bits set, neither a wake nor a kick. */
     f.vcpu->running = 1;
