@@ -260,10 +260,10 @@ static inline bool hv_vcpu_fpu_busy(const struct hv_vcpu *vcpu)
 #define HV_KICK_LAPIC 2u
 #define HV_KICK_EVENT 4u
 
-/* A running vCPU that was found on CPU @p cpu (not this one): the event
-   bit, then the interrupt, to the CPU read again after the bit (the vCPU
-   may have moved: its entry then sees the bit). core/vcpu.c. */
-void hv_kick_event(struct hv_vcpu *vcpu, uint32_t cpu);
+/* A vCPU inside hv_vcpu_run has an event to take: the event bit, then an
+   interrupt to the CPU it was last entered on, read after the bit (if it
+   moved since, its entry sees the bit). core/vcpu.c. */
+void hv_kick_event(struct hv_vcpu *vcpu);
 
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */
 #define HV_RFLAGS_TF (1ull << 8)

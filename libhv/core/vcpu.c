@@ -189,14 +189,15 @@ hv_status_t hv_vcpu_inject(struct hv_vcpu *vcpu, const struct hv_event *event)
     }
 }
 
-void hv_kick_event(struct hv_vcpu *vcpu, uint32_t cpu)
+void hv_kick_event(struct hv_vcpu *vcpu)
 {
     const struct hv_host *host = &vcpu->vm->ctx->host;
     __atomic_or_fetch(&vcpu->kick_pending, HV_KICK_EVENT, __ATOMIC_SEQ_CST);
-    uint32_t now = __atomic_load_n(&vcpu->host_cpu, __ATOMIC_SEQ_CST);
-    if (now != UINT32_MAX && now != hv_host_cpu_current(host))
-        cpu = now;
-    host->ops.kick_cpu(host->ops.opaque, cpu);
+    /* On this CPU it is not in guest mode now (this code runs): the bit
+       stops its entry. */
+    uint32_t cpu = __atomic_load_n(&vcpu->host_cpu, __ATOMIC_SEQ_CST);
+    if (host->ops.kick_cpu && cpu != UINT32_MAX && cpu != hv_host_cpu_current(host))
+        host->ops.kick_cpu(host->ops.opaque, cpu);
 }
 
 hv_status_t hv_vcpu_kick(struct hv_vcpu *vcpu)

@@ -55,17 +55,16 @@ static void notify(struct hv_vcpu *t)
     struct hv_lapic *l = t->lapic;
     __atomic_store_n(&t->quiet, false, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    const struct hv_host *h = &t->vm->ctx->host;
     if (__atomic_exchange_n(&l->halted, 0, __ATOMIC_SEQ_CST)) {
         const struct hv_lapic_vm *lv = t->vm->lapic;
         if (lv->wake)
             lv->wake(lv->opaque, t);
         return;
     }
-    uint32_t cpu = __atomic_load_n(&t->host_cpu, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&t->running, __ATOMIC_SEQ_CST) && h->ops.kick_cpu && cpu != UINT32_MAX &&
-        cpu != hv_host_cpu_current(h))
-        hv_kick_event(t, cpu);
+    /* Inside hv_vcpu_run: the event bit, and an interrupt if it runs on
+       another CPU (core/objects.h HV_KICK_EVENT). */
+    if (__atomic_load_n(&t->running, __ATOMIC_SEQ_CST))
+        hv_kick_event(t);
 }
 
 /* One delivery of an IPI or a device interrupt at one APIC. */

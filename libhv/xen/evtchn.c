@@ -100,17 +100,15 @@ void xen_wake(struct hv_xen_vm *x, struct hv_xen_vcpu *xv)
             x->wake(x->opaque, v);
         return;
     }
-    /* Inside hv_vcpu_run on another CPU: an interrupt makes it exit, and
-       the pre-entry hook then delivers. No hv_vcpu_kick(): that would make
+    /* Inside hv_vcpu_run: the event bit, and on another CPU an interrupt
+       that makes it exit; the pre-entry hook then delivers
+       (core/objects.h HV_KICK_EVENT). No hv_vcpu_kick(): that would make
        hv_vcpu_run() return to the embedder for nothing. The fence orders
        the event flags set before against the read of `running` (the
        pre-entry fast path reads them without the lock). */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    const struct hv_host *h = xen_host(x);
-    uint32_t cpu = __atomic_load_n(&v->host_cpu, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&v->running, __ATOMIC_SEQ_CST) && h->ops.kick_cpu && cpu != UINT32_MAX &&
-        cpu != hv_host_cpu_current(h))
-        hv_kick_event(v, cpu);
+    if (__atomic_load_n(&v->running, __ATOMIC_SEQ_CST))
+        hv_kick_event(v);
 }
 
 /*

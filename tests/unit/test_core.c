@@ -336,7 +336,7 @@ static void test_kick_event(void)
     mh.cpus = 2;
     mh.current_cpu = 0;
     f.vcpu->host_cpu = 1;
-    hv_kick_event(f.vcpu, 1);
+    hv_kick_event(f.vcpu);
     CU_ASSERT_EQUAL(f.vcpu->kick_pending, HV_KICK_EVENT);
     CU_ASSERT_EQUAL(mh.kicks, 1);
     CU_ASSERT_EQUAL(mh.last_kick_cpu, 1);
