@@ -338,9 +338,7 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
        (its interrupt taken before the CLGI, or sent to the CPU this vCPU
        ran on last) keeps it out: HV_ERR_AGAIN (core/objects.h
        HV_KICK_EVENT). */
-    __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_SEQ_CST);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) != 0, 0)) {
+    if (__builtin_expect(hv_entry_publish_cpu(vcpu, cpu), 0)) {
         svm_stgi();
         return HV_ERR_AGAIN;
     }

@@ -223,9 +223,7 @@ run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex, const bool loaded)
            (its interrupt taken before the CLI, or sent to the CPU this vCPU
            ran on last) keeps it out, and the run loop takes its turn
            (core/objects.h HV_KICK_EVENT). */
-        __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_SEQ_CST);
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (__builtin_expect(__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) != 0, 0)) {
+        if (__builtin_expect(hv_entry_publish_cpu(vcpu, cpu), 0)) {
             hv_memset(ex, 0, sizeof(*ex));
             ex->kind = HV_VX_PREEMPT;
             ex->rip = vmx_read(VMCS_GUEST_RIP);

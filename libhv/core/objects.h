@@ -265,6 +265,17 @@ static inline bool hv_vcpu_fpu_busy(const struct hv_vcpu *vcpu)
    moved since, its entry sees the bit). core/vcpu.c. */
 void hv_kick_event(struct hv_vcpu *vcpu);
 
+/* The entry's side of that protocol, with host interrupts held (CLGI /
+   CLI): publish the CPU, a full barrier, then look at the kick bits. True:
+   one is set, do not enter (the run loop takes it: HV_VX_PREEMPT).
+   svm_entry.S does the same in assembly. */
+static inline bool hv_entry_publish_cpu(struct hv_vcpu *vcpu, uint32_t cpu)
+{
+    __atomic_store_n(&vcpu->host_cpu, cpu, __ATOMIC_SEQ_CST);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return __atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) != 0;
+}
+
 /* RFLAGS.TF (SDM Vol. 1 3.4.3.3). */
 #define HV_RFLAGS_TF (1ull << 8)
 
