@@ -326,36 +326,6 @@ static void fixture_down(struct fixture *f)
     teardown();
 }
 
-/* An event bit (HV_KICK_EVENT) makes the run loop deliver events and go
-   on, not return HV_EXIT_KICK; hv_kick_event sets it and interrupts the
-   vCPU's CPU. */
-static void test_kick_event(void)
-{
-    struct fixture f;
-    fixture_up(&f);
-    mh.cpus = 2;
-    mh.current_cpu = 0;
-    f.vcpu->host_cpu = 1;
-    hv_kick_event(f.vcpu);
-    CU_ASSERT_EQUAL(f.vcpu->kick_pending, HV_KICK_EVENT);
-    CU_ASSERT_EQUAL(mh.kicks, 1);
-    CU_ASSERT_EQUAL(mh.last_kick_cpu, 1);
-    struct mock_exit e;
-    memset(&e, 0, sizeof(e));
-    e.vx.kind = HV_VX_IO;
-    e.vx.rip = 0x100;
-    e.vx.next_rip = 0x101;
-    e.vx.io.port = 0x80;
-    e.vx.io.size = 1;
-    e.vx.io.write = 1;
-    mock_script(f.vcpu, &e);
-    struct hv_exit x;
-    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
-    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
-    CU_ASSERT_EQUAL(f.vcpu->kick_pending, 0);
-    fixture_down(&f);
-}
-
 static void test_vcpu_args(void)
 {
     struct fixture f;
@@ -940,6 +910,28 @@ static void script_io(struct hv_vcpu *vcpu, uint64_t rip, uint16_t port, uint8_t
     e.vx.io.size = size;
     e.vx.io.write = write;
     mock_script(vcpu, &e);
+}
+
+/* An event bit (HV_KICK_EVENT) makes the run loop deliver events and go
+   on, not return HV_EXIT_KICK; hv_kick_event sets it and interrupts the
+   vCPU's CPU. */
+static void test_kick_event(void)
+{
+    struct fixture f;
+    fixture_up(&f);
+    mh.cpus = 2;
+    mh.current_cpu = 0;
+    f.vcpu->host_cpu = 1;
+    hv_kick_event(f.vcpu);
+    CU_ASSERT_EQUAL(f.vcpu->kick_pending, HV_KICK_EVENT);
+    CU_ASSERT_EQUAL(mh.kicks, 1);
+    CU_ASSERT_EQUAL(mh.last_kick_cpu, 1);
+    script_io(f.vcpu, 0x100, 0x80, 1, true);
+    struct hv_exit x;
+    CU_ASSERT_EQUAL(hv_vcpu_run(f.vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.reason, HV_EXIT_IO);
+    CU_ASSERT_EQUAL(f.vcpu->kick_pending, 0);
+    fixture_down(&f);
 }
 
 static void test_pio_handlers(void)
