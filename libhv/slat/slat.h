@@ -22,9 +22,11 @@
  * are "retired" and freed by hv_slat_free_retired() / hv_slat_flush_done()
  * after the caller has flushed, or at hv_slat_fini(). Until that flush:
  * - a retired level-0 table reads "not present" in its entry 0 (the retired
- *   list is linked through it), so a stale walk there may fault spuriously:
- *   EPT-violation / #NPF handlers must re-check with hv_slat_translate()
- *   and simply resume the guest when the address is mapped;
+ *   list is linked through it), so a CPU's stale walk there may fault
+ *   spuriously: EPT-violation / #NPF handlers must re-check with
+ *   hv_slat_translate() and simply resume the guest when the address is
+ *   mapped (the engine's own walks check whether the table is still
+ *   linked and start again when it is not);
  * - a dirty bit the CPU sets in a table being merged at that very moment
  *   can be lost (splits, protect and harvest update entries atomically and
  *   keep it).

@@ -148,6 +148,26 @@ static inline void *slat_child_or_entry(const struct hv_slat *s, const uint64_t 
     }
 }
 
+/*
+ * Entry i of a level-0 table that a walk without the lock reached through
+ * its parent's shadow slot `link`. A level-0 table retired since (merged
+ * into a large page, or emptied) holds the retired list's link in its
+ * entry 0 (slat.c slat_retire), which reads as not present although the
+ * merged page still maps that address: so a not-present entry 0 counts
+ * only while the parent still links the table, and *gone tells the
+ * caller to walk again from above. (slat_retire stores the link after
+ * the parent's slot changed, both with release: the acquire load here
+ * that sees the link sees the slot changed too. The table is not freed
+ * while the walk runs, so the slot never links it again meanwhile.)
+ */
+static inline uint64_t slat_pt_entry(const struct hv_slat *s, const uint64_t *pt, unsigned i,
+                                     void *const *link, bool *gone)
+{
+    uint64_t e = __atomic_load_n(&pt[i], __ATOMIC_ACQUIRE);
+    *gone = i == 0 && !slat_present(s, e) && slat_load_sub(link) != pt;
+    return e;
+}
+
 /* Hardware page of a child: sub[i] of a level-`level` table (level >= 1). */
 static inline uint64_t *slat_child_hw(void *sub, int level)
 {

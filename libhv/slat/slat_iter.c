@@ -10,34 +10,48 @@
 struct visit {
     const struct hv_slat *s;
     uint64_t from;      /* leaves that end above it */
+    bool again;         /* a table left the tree under the walk: start again at from */
     uint64_t left;      /* bytes not visited yet: 0 ends a walk from 0 */
     hv_slat_leaf_fn fn; /* returns true to stop */
     void *arg;
 };
 
 /*
- * The table `hw` of level L (shadow `dir`, NULL at level 0) covers [base,
- * base + 512 entries): its leaves that end above v->from, in order. Returns
- * true to end the walk: fn asked to, or every mapped byte has been seen
- * (so the empty tail of each table is not scanned). Empty subtrees cost
- * one load each.
+ * The table `hw` of level L (shadow `dir`, NULL at level 0; linked by its
+ * parent's shadow slot `link`, NULL for the root) covers [base, base + 512
+ * entries): its leaves that end above v->from, in order. Returns true to
+ * end the walk: fn asked to, or every mapped byte has been seen (so the
+ * empty tail of each table is not scanned), or a level-0 table was retired
+ * under the walk (v->again: slat_pt_entry). Empty subtrees cost one load
+ * each.
  */
-static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir *dir, int L,
-                  uint64_t base)
+static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir *dir,
+                  void *const *link, int L, uint64_t base)
 {
     const struct hv_slat *s = v->s;
     unsigned first = v->from > base ? slat_index(v->from, L) : 0;
     for (unsigned i = first; i < SLAT_ENTRIES; i++) {
         /* An empty entry costs this one load; a table's entry is read
            again with its child (slat_child_or_entry). */
-        uint64_t e = __atomic_load_n(&hw[i], __ATOMIC_ACQUIRE);
+        uint64_t e;
+        if (L == 0) {
+            bool gone;
+            e = slat_pt_entry(s, hw, i, link, &gone);
+            if (gone) {
+                v->from = HV_MAX(v->from, base);
+                v->again = true;
+                return true;
+            }
+        } else {
+            e = __atomic_load_n(&hw[i], __ATOMIC_ACQUIRE);
+        }
         if (!slat_present(s, e))
             continue;
         void *sub = slat_is_leaf(s, e, L) ? NULL : slat_child_or_entry(s, hw, dir->sub, i, L, &e);
         uint64_t gpa = base + (uint64_t)i * slat_entry_size(L);
         if (sub) {
             if (visit(v, slat_child_hw(sub, L), L >= 2 ? (const struct hv_slat_dir *)sub : NULL,
-                      L - 1, gpa))
+                      &dir->sub[i], L - 1, gpa))
                 return true;
             continue;
         }
@@ -53,13 +67,25 @@ static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir 
     return false;
 }
 
+/* visit() from the root, again from v->from while a retired table sends
+   it back. Returns visit's result. */
+static bool visit_from_root(struct visit *v)
+{
+    for (;;) {
+        v->again = false;
+        bool end = visit(v, v->s->root->hw, v->s->root, NULL, SLAT_ROOT_LEVEL, 0);
+        if (!v->again)
+            return end;
+    }
+}
+
 void hv_slat_for_each_leaf(const struct hv_slat *s, hv_slat_leaf_fn fn, void *arg)
 {
     if (!s || !s->root || !fn)
         return;
     struct visit v = {.s = s, .from = 0, .left = s->mapped_bytes, .fn = fn, .arg = arg};
     if (v.left)
-        visit(&v, s->root->hw, s->root, SLAT_ROOT_LEVEL, 0);
+        visit_from_root(&v);
 }
 
 static bool take_first(void *arg, uint64_t gpa, uint64_t hpa, uint64_t size, uint32_t flags)
@@ -80,7 +106,7 @@ hv_status_t hv_slat_query_next(const struct hv_slat *s, uint64_t gpa, struct hv_
         return HV_ERR_RANGE;
     /* `left` cannot end this walk early: the leaves below gpa are not seen. */
     struct visit v = {.s = s, .from = gpa, .left = UINT64_MAX, .fn = take_first, .arg = out};
-    if (!visit(&v, s->root->hw, s->root, SLAT_ROOT_LEVEL, 0))
+    if (!visit_from_root(&v))
         return HV_ERR_NOT_FOUND;
     return HV_OK;
 }

@@ -42,7 +42,13 @@
  * RAM around the granted frame. Every status must be one Xen gives, and
  * every copy done must have brought the frame's bytes.
  *
- * The ThreadSanitizer tree (unit.tsan.threads) runs all three for data
+ * The fourth splits and merges the table under a large page that stays
+ * mapped while two threads look up its first pages (hv_vm_query and
+ * hv_vm_query_next): each must be found, also while a retired table's
+ * entry 0 holds the retired list's link (without slat_pt_entry's check it
+ * fails in most runs).
+ *
+ * The ThreadSanitizer tree (unit.tsan.threads) runs all four for data
  * races; none is reported.
  */
 #define _GNU_SOURCE
@@ -1004,6 +1010,69 @@ static void test_grants_under_threads(void)
     world_down(ctx);
 }
 
+/* ---- a mapping that stays: found while its table splits and merges ------------ */
+
+#define STAY_OPS 20000u /* protect calls of the mapper */
+
+/* Splits chunk 0's large page (a 4 KiB page made read-only) and merges it
+   back (the page RWX again): its level-0 table is made and retired over
+   and over while every page of the chunk stays mapped. */
+static void *stay_mapper_thread(void *arg)
+{
+    (void)arg;
+    this_cpu = CPU_MAPPER;
+    uint64_t seed = 0x5eed, page = 0;
+    for (unsigned i = 0; i < STAY_OPS && !bad; i++) {
+        if (!(i & 1))
+            page = 0x1000 * (next_random(&seed) % 512);
+        hv_status_t st = hv_vm_protect(vm, page, 0x1000, (i & 1) ? HV_MEM_RWX : HV_MEM_READ);
+        if (st != HV_OK)
+            failed("a protect", page, i, st);
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Lookups (hv_vm_query, hv_vm_query_next) of the chunk's first pages (a
+   retired table's entry 0 among them), each of which must be found, at
+   its one address. */
+static void *stay_reader_thread(void *arg)
+{
+    this_cpu = (uint32_t)(uintptr_t)arg;
+    uint64_t seed = 0xfeed + this_cpu;
+    while (!stopped()) {
+        struct hv_mapping m;
+        uint64_t gpa = 0x1000 * (next_random(&seed) % 2) + (seed >> 20) % 0x1000;
+        hv_status_t st = (seed & 4) ? hv_vm_query(vm, gpa, &m) : hv_vm_query_next(vm, gpa, &m);
+        if (st != HV_OK || m.gpa > gpa || m.hpa + (gpa - m.gpa) != (uint64_t)(uintptr_t)ram + gpa)
+            failed("a lookup of a page that stays mapped", gpa, m.hpa, st);
+        __atomic_add_fetch(&walks_host, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_stay_mapped_under_threads(void)
+{
+    struct hv_ctx *ctx = world_up(io_exit, CHUNK, 1);
+    CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm, 0, (uint64_t)(uintptr_t)ram, CHUNK, HV_MEM_RWX), HV_OK);
+    pthread_t t[NCPUS];
+    CU_ASSERT_EQUAL_FATAL(
+        pthread_create(&t[CPU_READER], NULL, stay_reader_thread, (void *)(uintptr_t)CPU_READER), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        pthread_create(&t[CPU_CHURN], NULL, stay_reader_thread, (void *)(uintptr_t)CPU_CHURN), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[CPU_MAPPER], NULL, stay_mapper_thread, NULL), 0);
+    pthread_join(t[CPU_MAPPER], NULL);
+    pthread_join(t[CPU_READER], NULL);
+    pthread_join(t[CPU_CHURN], NULL);
+
+    printf("\n  stay threads: %llu lookups, %ld table pages freed\n",
+           (unsigned long long)walks_host, pages_freed);
+    report_bad();
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(pages_freed > 0);
+    world_down(ctx);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -1013,6 +1082,8 @@ int main(void)
                 test_slat_under_threads);
     CU_add_test(s, "Xen hypercalls of two vCPUs against each other", test_xen_under_threads);
     CU_add_test(s, "grant copies against the granter's changes", test_grants_under_threads);
+    CU_add_test(s, "a mapping that stays is found while its table splits and merges",
+                test_stay_mapped_under_threads);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
