@@ -26,42 +26,53 @@ struct visit {
  * each.
  */
 static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir *dir,
+                  void *const *link, int L, uint64_t base);
+
+/* Present entry i (value e) of visit()'s table: its subtree or its leaf.
+   Returns true to end the walk. */
+static inline __attribute__((always_inline)) bool
+visit_entry(struct visit *v, const uint64_t *hw, const struct hv_slat_dir *dir, int L,
+            uint64_t base, unsigned i, uint64_t e)
+{
+    const struct hv_slat *s = v->s;
+    void *sub = slat_is_leaf(s, e, L) ? NULL : slat_child_or_entry(s, hw, dir->sub, i, L, &e);
+    uint64_t gpa = base + (uint64_t)i * slat_entry_size(L);
+    if (sub)
+        return visit(v, slat_child_hw(sub, L), L >= 2 ? (const struct hv_slat_dir *)sub : NULL,
+                     &dir->sub[i], L - 1, gpa);
+    if (!slat_present(s, e))
+        return false; /* unmapped since the first load */
+    uint64_t size = slat_entry_size(L);
+    if (v->fn(v->arg, gpa, s->fmt->leaf_hpa(e, L), size, s->fmt->leaf_flags(e, L)))
+        return true;
+    v->left -= HV_MIN(v->left, size);
+    return !v->left;
+}
+
+static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir *dir,
                   void *const *link, int L, uint64_t base)
 {
     const struct hv_slat *s = v->s;
-    unsigned first = v->from > base ? slat_index(v->from, L) : 0;
-    for (unsigned i = first; i < SLAT_ENTRIES; i++) {
+    unsigned i = v->from > base ? slat_index(v->from, L) : 0;
+    if (L == 0 && i == 0) {
+        /* Entry 0 of a level-0 table on its own: the one a retirement
+           under the walk overwrites (slat_pt_entry). */
+        bool gone;
+        uint64_t e = slat_pt_entry(s, hw, 0, link, &gone);
+        if (gone) {
+            v->from = HV_MAX(v->from, base);
+            v->again = true;
+            return true;
+        }
+        if (slat_present(s, e) && visit_entry(v, hw, dir, L, base, 0, e))
+            return true;
+        i = 1;
+    }
+    for (; i < SLAT_ENTRIES; i++) {
         /* An empty entry costs this one load; a table's entry is read
            again with its child (slat_child_or_entry). */
-        uint64_t e;
-        if (L == 0) {
-            bool gone;
-            e = slat_pt_entry(s, hw, i, link, &gone);
-            if (gone) {
-                v->from = HV_MAX(v->from, base);
-                v->again = true;
-                return true;
-            }
-        } else {
-            e = __atomic_load_n(&hw[i], __ATOMIC_ACQUIRE);
-        }
-        if (!slat_present(s, e))
-            continue;
-        void *sub = slat_is_leaf(s, e, L) ? NULL : slat_child_or_entry(s, hw, dir->sub, i, L, &e);
-        uint64_t gpa = base + (uint64_t)i * slat_entry_size(L);
-        if (sub) {
-            if (visit(v, slat_child_hw(sub, L), L >= 2 ? (const struct hv_slat_dir *)sub : NULL,
-                      &dir->sub[i], L - 1, gpa))
-                return true;
-            continue;
-        }
-        if (!slat_present(s, e))
-            continue; /* unmapped since the first load */
-        uint64_t size = slat_entry_size(L);
-        if (v->fn(v->arg, gpa, s->fmt->leaf_hpa(e, L), size, s->fmt->leaf_flags(e, L)))
-            return true;
-        v->left -= HV_MIN(v->left, size);
-        if (!v->left)
+        uint64_t e = __atomic_load_n(&hw[i], __ATOMIC_ACQUIRE);
+        if (slat_present(s, e) && visit_entry(v, hw, dir, L, base, i, e))
             return true;
     }
     return false;
