@@ -142,6 +142,11 @@ struct hv_backend_ops {
     bool (*can_inject)(struct hv_vcpu *vcpu, hv_event_type_t type);
     void (*inject)(struct hv_vcpu *vcpu, const struct hv_event *ev);
     void (*set_window)(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
+    /* An external interrupt at `vector` (>= 32, no error code), the three
+       above in one call: injected if can_inject(EXTINT) holds, with the
+       interrupt window cancelled, else the window requested. Returns
+       whether it was injected. */
+    bool (*inject_irq)(struct hv_vcpu *vcpu, uint8_t vector);
     /* Make the next entry deliver a single-step #DB before any guest
        instruction, as the trap of an instruction the core finished: DR6.BS
        (bit 14) set, RIP already past the instruction, the STI / MOV SS

@@ -208,6 +208,7 @@ bool svm_event_valid(const struct hv_event *ev);
 bool svm_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type);
 void svm_inject(struct hv_vcpu *vcpu, const struct hv_event *ev);
 void svm_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
+bool svm_inject_irq(struct hv_vcpu *vcpu, uint8_t vector);
 void svm_inject_exception(struct hv_vcpu *vcpu, uint8_t vector, bool has_err, uint32_t err);
 void svm_inject_step(struct hv_vcpu *vcpu);
 void svm_debug_intercept(struct hv_vcpu *vcpu, bool on);

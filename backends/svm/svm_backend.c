@@ -65,6 +65,7 @@ const struct hv_backend_ops hv_svm_backend = {
     .can_inject = svm_can_inject,
     .inject = svm_inject,
     .set_window = svm_set_window,
+    .inject_irq = svm_inject_irq,
     .inject_step = svm_inject_step,
     .debug_intercept = svm_debug_intercept,
     .xcr0_changed = svm_xcr0_changed,

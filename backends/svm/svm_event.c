@@ -70,10 +70,19 @@ static void vintr_request(struct vmcb *v, bool on)
     }
 }
 
+/* The V_IRQ request as the windows now want it (NMI's: VINTR stands in
+   for the end of the IRET, svm_run.c). */
+static inline void sync_vintr(const struct svm_vcpu *s, struct vmcb *v)
+{
+    bool want = s->irq_window || (s->nmi_window && s->iret_pending);
+    bool armed = (v->ctl.intercept_misc1 & SVM_I1_VINTR) && (v->ctl.vintr & SVM_VINTR_IRQ);
+    if (want != armed)
+        vintr_request(v, want);
+}
+
 void svm_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
 {
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
-    struct vmcb *v = s->vmcb;
 
     if (type == HV_EVENT_EXTINT) {
         s->irq_window = on;
@@ -82,10 +91,22 @@ void svm_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
     } else {
         return;
     }
-    bool want = s->irq_window || (s->nmi_window && s->iret_pending);
-    bool armed = (v->ctl.intercept_misc1 & SVM_I1_VINTR) && (v->ctl.vintr & SVM_VINTR_IRQ);
-    if (want != armed)
-        vintr_request(v, want);
+    sync_vintr(s, s->vmcb);
+}
+
+/* backend.h inject_irq: svm_can_inject's EXTINT test, svm_inject's
+   encoding of an external interrupt, svm_set_window's EXTINT case. */
+bool svm_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
+{
+    struct svm_vcpu *s = svm_vcpu_of(vcpu);
+    struct vmcb *v = s->vmcb;
+    bool now = !(v->ctl.eventinj & SVM_EVT_V) && (v->save.rflags & RFLAGS_IF) &&
+               !(v->ctl.int_state & SVM_INT_SHADOW);
+    if (now)
+        v->ctl.eventinj = SVM_EVT_V | vector | (SVM_EVT_TYPE_INTR << SVM_EVT_TYPE_SHIFT);
+    s->irq_window = !now;
+    sync_vintr(s, v);
+    return now;
 }
 
 /* Queue a hardware exception from inside the backend (e.g. #UD for an SVM

@@ -261,6 +261,7 @@ void vmx_skip_insn(struct hv_vcpu *vcpu, uint32_t insn_len);
 bool vmx_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type);
 void vmx_inject(struct hv_vcpu *vcpu, const struct hv_event *ev);
 void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on);
+bool vmx_inject_irq(struct hv_vcpu *vcpu, uint8_t vector);
 void vmx_inject_step(struct hv_vcpu *vcpu);
 void vmx_debug_intercept(struct hv_vcpu *vcpu, bool on);
 /* Queue an exception raised by the backend itself (#GP, #UD). */

@@ -232,6 +232,7 @@ const struct hv_backend_ops hv_vmx_backend = {
     .can_inject = vmx_can_inject,
     .inject = vmx_inject,
     .set_window = vmx_set_window,
+    .inject_irq = vmx_inject_irq,
     .inject_step = vmx_inject_step,
     .debug_intercept = vmx_debug_intercept,
     .xcr0_changed = vmx_xcr0_changed,

@@ -86,6 +86,28 @@ void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
     proc_ctl(vcpu, type == HV_EVENT_NMI ? VMX_PROC_NMI_WINDOW : VMX_PROC_INTR_WINDOW, on);
 }
 
+/* backend.h inject_irq: vmx_can_inject's EXTINT test, the encoding of an
+   external interrupt (SDM Vol. 3C 24.8.3: type 0, no error code) and the
+   interrupt-window control, with the VMCS made current once. */
+bool vmx_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    hv_status_t st;
+    uint64_t f = vmx_vmcs_begin(vcpu, &st);
+    bool now = st == HV_OK && can_inject_locked(vcpu, HV_EVENT_EXTINT);
+    if (now)
+        vv->inject =
+            (struct vmx_event){.info = VMX_INTR_VALID | (VMX_INTR_TYPE_EXTINT << 8) | vector};
+    uint32_t ctls =
+        now ? (vv->proc_ctls & ~VMX_PROC_INTR_WINDOW) : (vv->proc_ctls | VMX_PROC_INTR_WINDOW);
+    if (st == HV_OK && ctls != vv->proc_ctls) {
+        vv->proc_ctls = ctls;
+        vmx_write(VMCS_PROC_CTLS, ctls);
+    }
+    vmx_vmcs_end(f);
+    return now;
+}
+
 /* MOV-DR exiting: every MOV to or from a debug register exits while the
    guest's DR0-3 are not loaded (core/debugreg.h). */
 void vmx_debug_intercept(struct hv_vcpu *vcpu, bool on)

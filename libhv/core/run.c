@@ -191,14 +191,10 @@ static bool inject_queued(struct hv_vcpu *vcpu)
     }
     /* Only an interrupt can be queued now: nothing is left once it is in. */
     if (vcpu->queued_irq.type != HV_EVENT_NONE) {
-        if (be->can_inject(vcpu, HV_EVENT_EXTINT)) {
-            be->inject(vcpu, &vcpu->queued_irq);
-            vcpu->queued_irq.type = HV_EVENT_NONE;
-            be->set_window(vcpu, HV_EVENT_EXTINT, false);
-            return vcpu->lapic_on; /* the APIC's turn at the next entry */
-        }
-        be->set_window(vcpu, HV_EVENT_EXTINT, true);
-        return true;
+        if (!be->inject_irq(vcpu, vcpu->queued_irq.vector))
+            return true; /* its window requested */
+        vcpu->queued_irq.type = HV_EVENT_NONE;
+        return vcpu->lapic_on; /* the APIC's turn at the next entry */
     }
     /* Nothing queued: only a vCPU with a local APIC gets here. */
     return inject_queued_lapic(vcpu);

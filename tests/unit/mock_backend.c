@@ -327,6 +327,15 @@ static void mock_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
     ((struct mock_vcpu *)vcpu->arch)->window[type] = on;
 }
 
+static bool mock_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
+{
+    bool now = mock_can_inject(vcpu, HV_EVENT_EXTINT);
+    if (now)
+        mock_inject(vcpu, &(struct hv_event){.type = HV_EVENT_EXTINT, .vector = vector});
+    mock_set_window(vcpu, HV_EVENT_EXTINT, !now);
+    return now;
+}
+
 static void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
 {
     struct mock_vcpu *m = vcpu->arch;
@@ -351,8 +360,8 @@ static void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
     .run = mock_run, .get_rip = mock_get_rip, .set_rip = mock_set_rip,                             \
     .get_rflags = mock_get_rflags, .get_cpl = mock_get_cpl, .long_mode = mock_long_mode,           \
     .can_inject = mock_can_inject, .inject = mock_inject, .set_window = mock_set_window,           \
-    .inject_step = mock_inject_step, .debug_intercept = mock_debug_intercept, .load = mock_load,   \
-    .put = mock_put,
+    .inject_irq = mock_inject_irq, .inject_step = mock_inject_step,                                \
+    .debug_intercept = mock_debug_intercept, .load = mock_load, .put = mock_put,
 
 const struct hv_backend_ops mock_backend_ops = {MOCK_OPS.get_fetch_regs = mock_get_fetch_regs};
 const struct hv_backend_ops mock_backend_ops_nofast = {MOCK_OPS};

@@ -648,6 +648,27 @@ static void test_state(void)
     CU_ASSERT(!(v->ctl.intercept_misc1 & SVM_I1_VINTR));
     CU_ASSERT(v->ctl.vintr & SVM_VINTR_MASKING);
 
+    /* inject_irq: the window while the guest cannot take it (RFLAGS.IF=0,
+       then a shadow, then the field busy), the interrupt and no window
+       once it can. */
+    CU_ASSERT(!svm_inject_irq(&f.vcpu, 0x40));
+    CU_ASSERT_EQUAL(v->ctl.eventinj, 0);
+    CU_ASSERT(v->ctl.intercept_misc1 & SVM_I1_VINTR);
+    v->save.rflags = 0x202;
+    v->ctl.int_state = SVM_INT_SHADOW;
+    CU_ASSERT(!svm_inject_irq(&f.vcpu, 0x40));
+    v->ctl.int_state = 0;
+    v->ctl.eventinj = SVM_EVT_V | 14 | (3ull << 8);
+    CU_ASSERT(!svm_inject_irq(&f.vcpu, 0x40));
+    CU_ASSERT_EQUAL(v->ctl.eventinj, SVM_EVT_V | 14 | (3ull << 8));
+    v->ctl.eventinj = 0;
+    CU_ASSERT(svm_inject_irq(&f.vcpu, 0x40));
+    CU_ASSERT_EQUAL(v->ctl.eventinj, SVM_EVT_V | 0x40); /* type 0: INTR */
+    CU_ASSERT(!(v->ctl.vintr & SVM_VINTR_IRQ));
+    CU_ASSERT(!(v->ctl.intercept_misc1 & SVM_I1_VINTR));
+    v->ctl.eventinj = 0;
+    v->save.rflags = 0x2;
+
     /* Re-injection: a #PF interrupted by an exit goes back into EVENTINJ;
        INTn and INT3 are not re-injected (the instruction runs again). */
     v->ctl.exitintinfo = (1ull << 31) | (3ull << 8) | (1ull << 11) | 14 | (6ull << 32);
