@@ -30,9 +30,9 @@ static bool visit(struct visit *v, const uint64_t *hw, const struct hv_slat_dir 
 
 /* Present entry i (value e) of visit()'s table: its subtree or its leaf.
    Returns true to end the walk. */
-static inline __attribute__((always_inline)) bool
-visit_entry(struct visit *v, const uint64_t *hw, const struct hv_slat_dir *dir, int L,
-            uint64_t base, unsigned i, uint64_t e)
+static inline __attribute__((always_inline)) bool visit_entry(struct visit *v, const uint64_t *hw,
+                                                              const struct hv_slat_dir *dir, int L,
+                                                              uint64_t base, unsigned i, uint64_t e)
 {
     const struct hv_slat *s = v->s;
     void *sub = slat_is_leaf(s, e, L) ? NULL : slat_child_or_entry(s, hw, dir->sub, i, L, &e);

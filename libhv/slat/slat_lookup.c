@@ -17,7 +17,7 @@
  * path keeps no registers for it).
  */
 static inline __attribute__((always_inline)) uint64_t walk(const struct hv_slat *s, uint64_t gpa,
-                                                             int *level)
+                                                           int *level)
 {
     const struct hv_slat_dir *d3 = s->root;
     const struct hv_slat_dir *d2 = slat_load_sub(&d3->sub[slat_index(gpa, 3)]);
