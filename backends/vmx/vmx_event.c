@@ -152,7 +152,7 @@ void vmx_events_before_entry(struct hv_vcpu *vcpu)
     vmx_write(VMCS_ENTRY_INSN_LEN, e->len);
     if (e->set_cr2)
         vv->guest_cr2 = e->cr2;
-    hv_memset(e, 0, sizeof(*e));
+    *e = (struct vmx_event){0}; /* a few stores, not hv_memset's loop */
 }
 
 void vmx_events_after_exit(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual, uint32_t insn_len)
