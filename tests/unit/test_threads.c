@@ -53,6 +53,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,14 +410,28 @@ static void *vcpu_thread(void *arg)
     return NULL;
 }
 
+/* The test has seen what it is for: vCPUs kicked out of guest mode by SLAT
+   changes, flush requests taken, vCPU lifetimes and tables freed. */
+static bool exercised(void)
+{
+    return __atomic_load_n(&kicks_taken, __ATOMIC_RELAXED) &&
+           __atomic_load_n(&flushes_taken, __ATOMIC_RELAXED) &&
+           __atomic_load_n(&churns, __ATOMIC_RELAXED) &&
+           __atomic_load_n(&pages_freed, __ATOMIC_RELAXED);
+}
+
 /* Maps, remaps and unmaps the chunks in 4 KiB and 2 MiB pages: tables are
-   made and retired all the time. Then stops the others. */
+   made and retired all the time. MAPPER_OPS calls, and on a loaded host,
+   where the other threads may hardly have run by then, more until they
+   have been exercised (20 s at most: the test's checks then say what
+   did not happen). Then stops the others. */
 static void *mapper_thread(void *arg)
 {
     (void)arg;
     this_cpu = CPU_MAPPER;
     uint64_t seed = 0x1234567;
-    for (unsigned i = 0; i < MAPPER_OPS; i++) {
+    uint64_t deadline = host_time_ns(NULL) + 20000000000ull;
+    for (unsigned i = 0; i < MAPPER_OPS || (!exercised() && host_time_ns(NULL) < deadline); i++) {
         uint64_t r = next_random(&seed);
         uint64_t gpa = (r % CHUNKS) * CHUNK;
         uint64_t hpa = (uint64_t)(uintptr_t)ram + gpa;
@@ -701,10 +716,22 @@ static void xen_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
     }
 }
 
+/* A vCPU's program starts once the embedder's thread has made a SLAT
+   call (10 s at most): on a loaded host the programs could otherwise run
+   out before that thread is scheduled at all, and meet none of its
+   calls. */
+static void wait_for_embedder(void)
+{
+    uint64_t deadline = host_time_ns(NULL) + 10000000000ull;
+    while (!__atomic_load_n(&embedder_calls, __ATOMIC_RELAXED) && host_time_ns(NULL) < deadline)
+        sched_yield();
+}
+
 static void *xen_vcpu_thread(void *arg)
 {
     struct hv_vcpu *vcpu = arg;
     this_cpu = vcpu->id;
+    wait_for_embedder();
     while (prog_of(vcpu)->calls < XEN_CALLS && run_once(vcpu))
         ;
     return NULL;
@@ -895,6 +922,7 @@ static void grant_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 static void *grant_vcpu_thread(void *arg)
 {
     struct hv_vcpu *vcpu = arg;
+    wait_for_embedder();
     while (prog_of(vcpu)->calls < GNT_CALLS && run_once(vcpu))
         ;
     return NULL;
