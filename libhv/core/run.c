@@ -152,6 +152,18 @@ static inline bool events_or_lapic(const struct hv_vcpu *vcpu)
    Returns whether any is still queued (events_queued after it). */
 static bool inject_queued_lapic(struct hv_vcpu *vcpu);
 
+/* The queued external interrupt, when nothing else is queued (no #DB
+   trap, exception or NMI before it): injected, or its window requested.
+   Returns whether anything is still queued. */
+static inline __attribute__((always_inline)) bool inject_queued_irq(const struct hv_backend_ops *be,
+                                                                    struct hv_vcpu *vcpu)
+{
+    if (!be->inject_irq(vcpu, vcpu->queued_irq.vector))
+        return true; /* its window requested */
+    vcpu->queued_irq.type = HV_EVENT_NONE;
+    return vcpu->lapic_on; /* the APIC's turn at the next entry */
+}
+
 static bool inject_queued(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
@@ -190,12 +202,8 @@ static bool inject_queued(struct hv_vcpu *vcpu)
         return events_or_lapic(vcpu);
     }
     /* Only an interrupt can be queued now: nothing is left once it is in. */
-    if (vcpu->queued_irq.type != HV_EVENT_NONE) {
-        if (!be->inject_irq(vcpu, vcpu->queued_irq.vector))
-            return true; /* its window requested */
-        vcpu->queued_irq.type = HV_EVENT_NONE;
-        return vcpu->lapic_on; /* the APIC's turn at the next entry */
-    }
+    if (vcpu->queued_irq.type != HV_EVENT_NONE)
+        return inject_queued_irq(be, vcpu);
     /* Nothing queued: only a vCPU with a local APIC gets here. */
     return inject_queued_lapic(vcpu);
 }
@@ -226,8 +234,16 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
     bool queued = events_or_lapic(vcpu);
-    if (queued)
-        queued = inject_queued(vcpu);
+    /* The common case inline: an interrupt (a PV upcall, the local
+       APIC's, the embedder's) with no #DB trap, exception or NMI before
+       it, as inject_queued() would take it. */
+    if (__builtin_expect(queued, 0)) {
+        if (!vcpu->queued_nmi && !vcpu->step_db && vcpu->queued_exc.type == HV_EVENT_NONE &&
+            vcpu->queued_irq.type != HV_EVENT_NONE)
+            queued = inject_queued_irq(vcpu->vm->ctx->be, vcpu);
+        else
+            queued = inject_queued(vcpu);
+    }
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
     __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
                      __ATOMIC_RELAXED);
