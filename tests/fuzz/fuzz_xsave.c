@@ -209,8 +209,11 @@ static void one_set(struct hv_vcpu *vcpu, struct fz *in)
         return;
     /* What hv_xs_enter loads at the next run, and the image itself. */
     if (vcpu->xs_guest && (vcpu->xs_used & g_proc_xcr0)) {
+        /* The vCPU's area is as large as the host's layout needs (less
+           than HV_XSAVE_MAX_SIZE on a host without AVX-512). */
         static uint8_t area[HV_XSAVE_MAX_SIZE] __attribute__((aligned(64)));
-        memcpy(area, vcpu->xs_guest, HV_XSAVE_MAX_SIZE);
+        memset(area, 0, sizeof(area));
+        memcpy(area, vcpu->xs_guest, hv_xs_size(l, l->supported));
         uint32_t m = mxcsr_now();
         memcpy(area + 24, &m, 4);
         xrstor_probe(area, vcpu->xs_used & g_proc_xcr0);
