@@ -53,12 +53,15 @@ static void resume_at(struct vmcb *v, uint64_t next)
     v->ctl.tlb_control = SVM_TLB_NONE;
 }
 
-/* RIP after the exiting instruction: the inline cases, else the full
+/* RIP after the exiting instruction: the inline cases (NRIP save unless
+   the caller found it missing already, the code memo), else the full
    measurement (a page walk, library code only); false if unknown. */
 static inline __attribute__((always_inline)) bool
-next_rip(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opcode, uint64_t *next)
+next_rip(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opcode, bool try_nrip, uint64_t *next)
 {
-    if (svm_insn_len_fast(vcpu, v, opcode & 0xffffff, opcode >> 24, next))
+    uint32_t opval = opcode & 0xffffff, oplen = opcode >> 24;
+    if (try_nrip ? svm_insn_len_fast(vcpu, v, opval, oplen, next)
+                 : svm_insn_len_memo(vcpu, v, opval, oplen, next))
         return true;
     unsigned len = svm_guest_insn_len(vcpu, opcode);
     if (!len)
@@ -87,7 +90,7 @@ static __attribute__((noinline)) bool cpuid_at_nrip(struct hv_vcpu *vcpu, struct
 static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     uint64_t next;
-    if (!next_rip(vcpu, v, SVM_OP_CPUID, &next))
+    if (!next_rip(vcpu, v, SVM_OP_CPUID, false, &next))
         return false;
     return finish_cpuid(vcpu, v, next);
 }
@@ -102,7 +105,7 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
 {
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     uint64_t next;
-    if (!pv || !pv->hypercall_fast || !next_rip(vcpu, v, SVM_OP_VMMCALL, &next))
+    if (!pv || !pv->hypercall_fast || !next_rip(vcpu, v, SVM_OP_VMMCALL, true, &next))
         return false;
     bool events = false;
     vcpu->gpr[HV_GPR_RAX] = v->save.rax;

@@ -18,17 +18,29 @@
  * 0 when neither applies (16-bit code, prefixes, a stale memo).
  */
 static inline __attribute__((always_inline)) unsigned
+svm_insn_len_memo(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
+                  uint64_t *next);
+
+static inline __attribute__((always_inline)) unsigned
 svm_insn_len_fast(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
                   uint64_t *next)
 {
-    uint64_t rip = v->save.rip;
     if (svm_vcpu_of(vcpu)->nrip_save) {
-        uint64_t len = v->ctl.nrip - rip;
+        uint64_t len = v->ctl.nrip - v->save.rip;
         if (v->ctl.nrip && len >= 1 && len <= 15) {
             *next = v->ctl.nrip;
             return (unsigned)len;
         }
     }
+    return svm_insn_len_memo(vcpu, v, opval, oplen, next);
+}
+
+/* svm_insn_len_fast() without NRIP save: the opcode in the code memo. */
+static inline __attribute__((always_inline)) unsigned
+svm_insn_len_memo(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
+                  uint64_t *next)
+{
+    uint64_t rip = v->save.rip;
     uint64_t la;
     bool lm64 = (v->save.efer & EFER_LMA) && (v->save.cs.attrib & HV_SEG_L);
     if (lm64) {
