@@ -12,6 +12,21 @@
 #include "svm/svm.h"
 #include "core/util.h"
 
+/* An external interrupt can go into EVENTINJ now: the field free, RFLAGS.IF
+   set, no STI / MOV SS shadow (APM Vol. 2 15.20, 15.21.4). */
+static inline bool irq_injectable(const struct vmcb *v)
+{
+    return !(v->ctl.eventinj & SVM_EVT_V) && (v->save.rflags & RFLAGS_IF) &&
+           !(v->ctl.int_state & SVM_INT_SHADOW);
+}
+
+/* EVENTINJ for external interrupt `vector` (15.20: type 0, no error
+   code). */
+static inline uint64_t irq_event(uint8_t vector)
+{
+    return SVM_EVT_V | vector | (SVM_EVT_TYPE_INTR << SVM_EVT_TYPE_SHIFT);
+}
+
 bool svm_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type)
 {
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
@@ -21,7 +36,7 @@ bool svm_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type)
         return false;
     switch (type) {
     case HV_EVENT_EXTINT:
-        return (v->save.rflags & RFLAGS_IF) && !(v->ctl.int_state & SVM_INT_SHADOW);
+        return irq_injectable(v);
     case HV_EVENT_NMI:
         return !s->nmi_blocked && !(s->iret_pending && v->save.rip == s->iret_rip);
     default:
@@ -37,7 +52,7 @@ void svm_inject(struct hv_vcpu *vcpu, const struct hv_event *ev)
     /* The common event, an external interrupt (the PV layer's upcall):
        its vector and type alone. */
     if (ev->type == HV_EVENT_EXTINT && !ev->has_error_code) {
-        v->ctl.eventinj = SVM_EVT_V | ev->vector | (SVM_EVT_TYPE_INTR << SVM_EVT_TYPE_SHIFT);
+        v->ctl.eventinj = irq_event(ev->vector);
         return;
     }
     if (!svm_event_valid(ev) || ev->type == HV_EVENT_NONE)
@@ -100,10 +115,9 @@ bool svm_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
 {
     struct svm_vcpu *s = svm_vcpu_of(vcpu);
     struct vmcb *v = s->vmcb;
-    bool now = !(v->ctl.eventinj & SVM_EVT_V) && (v->save.rflags & RFLAGS_IF) &&
-               !(v->ctl.int_state & SVM_INT_SHADOW);
+    bool now = irq_injectable(v);
     if (now)
-        v->ctl.eventinj = SVM_EVT_V | vector | (SVM_EVT_TYPE_INTR << SVM_EVT_TYPE_SHIFT);
+        v->ctl.eventinj = irq_event(vector);
     s->irq_window = !now;
     sync_vintr(s, v);
     return now;
