@@ -238,7 +238,8 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
        APIC's, the embedder's) with no #DB trap, exception or NMI before
        it, as inject_queued() would take it. */
     if (__builtin_expect(queued, 0)) {
-        if (!vcpu->queued_nmi && !vcpu->step_db && vcpu->queued_exc.type == HV_EVENT_NONE &&
+        /* queued_nmi and step_db adjacent (above): one 16-bit test. */
+        if (!hv_flag_pair(&vcpu->queued_nmi) && vcpu->queued_exc.type == HV_EVENT_NONE &&
             vcpu->queued_irq.type != HV_EVENT_NONE)
             queued = inject_queued_irq(vcpu->vm->ctx->be, vcpu);
         else
