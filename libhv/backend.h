@@ -79,6 +79,15 @@ struct hv_vexit {
     };
 };
 
+/* The run loop's turn (HV_VX_PREEMPT, core/run.c): a kick is pending, or
+   the backend gives the CPU back; nothing for the core to decode. */
+static inline void hv_vexit_preempt(struct hv_vexit *ex, uint64_t rip)
+{
+    hv_memset(ex, 0, sizeof(*ex));
+    ex->kind = HV_VX_PREEMPT;
+    ex->rip = rip;
+}
+
 struct hv_backend_ops {
     const char *name;
     hv_backend_id_t id;

@@ -276,15 +276,6 @@ static __attribute__((noinline)) void enter_slow(struct hv_vcpu *vcpu, uint32_t 
  * bookkeeping after the world switch, then the decoding. Returns true
  * when ex goes to the core, false to re-enter.
  */
-/* The run loop's turn (core/run.c, HV_VX_PREEMPT): a kick is pending. */
-static bool preempt(struct hv_vcpu *vcpu, struct hv_vexit *ex)
-{
-    hv_memset(ex, 0, sizeof(*ex));
-    ex->kind = HV_VX_PREEMPT;
-    ex->rip = svm_vmcb(vcpu)->save.rip;
-    return true;
-}
-
 static inline __attribute__((always_inline)) bool full_exit(struct hv_vcpu *vcpu,
                                                             struct hv_vexit *ex)
 {
@@ -303,8 +294,10 @@ static inline __attribute__((always_inline)) bool full_exit(struct hv_vcpu *vcpu
         return true;
     }
     /* Internal exits never starve the host: a kick ends the loop. */
-    if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE))
-        return preempt(vcpu, ex);
+    if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
+        hv_vexit_preempt(ex, v->save.rip);
+        return true;
+    }
     return false;
 }
 
@@ -368,17 +361,28 @@ static inline __attribute__((always_inline)) hv_status_t enter(struct hv_vcpu *v
 /* The loop after an exit that needs the full path: its own (larger)
    frame, which an exit the fast path filled never pays. svm_entry.S's
    svm_run tail-calls it, with the guest's RAX/RSP in vcpu->gpr and GIF=1. */
+/* One entry and its exit through enter(): true when the run returns *st
+   now (a failure; a kick found at the entry, the run loop's turn; an
+   exit svm_fast_exit filled for the embedder), false to go on with the
+   exit's full path. */
+static inline __attribute__((always_inline)) bool
+enter_ends_run(struct hv_vcpu *vcpu, struct hv_vexit *ex, hv_status_t *st)
+{
+    *st = enter(vcpu);
+    if (*st == HV_ERR_AGAIN) { /* kicked before the entry */
+        hv_vexit_preempt(ex, svm_vmcb(vcpu)->save.rip);
+        *st = HV_OK;
+        return true;
+    }
+    return *st != HV_OK || vcpu->exit_ready;
+}
+
 hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    while (!full_exit(vcpu, ex)) {
-        hv_status_t st = enter(vcpu);
-        if (st == HV_ERR_AGAIN) { /* kicked before the entry */
-            preempt(vcpu, ex);
-            return HV_OK;
-        }
-        if (st != HV_OK || vcpu->exit_ready)
-            return st; /* exit_ready: svm_fast_exit filled the embedder's exit */
-    }
+    hv_status_t st;
+    while (!full_exit(vcpu, ex))
+        if (enter_ends_run(vcpu, ex, &st))
+            return st;
     return HV_OK;
 }
 
@@ -386,13 +390,9 @@ hv_status_t svm_run_full(struct hv_vcpu *vcpu, struct hv_vexit *ex)
    entry, whenever the entry is not the common one. */
 hv_status_t svm_run_c(struct hv_vcpu *vcpu, struct hv_vexit *ex)
 {
-    hv_status_t st = enter(vcpu);
-    if (st == HV_ERR_AGAIN) { /* kicked before the entry */
-        preempt(vcpu, ex);
-        return HV_OK;
-    }
-    if (st != HV_OK || vcpu->exit_ready)
-        return st; /* exit_ready: svm_fast_exit filled the embedder's exit (MMIO, I/O) */
+    hv_status_t st;
+    if (enter_ends_run(vcpu, ex, &st))
+        return st;
     return svm_run_full(vcpu, ex);
 }
 

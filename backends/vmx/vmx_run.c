@@ -224,9 +224,7 @@ run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex, const bool loaded)
            ran on last) keeps it out, and the run loop takes its turn
            (core/objects.h HV_KICK_EVENT). */
         if (__builtin_expect(hv_entry_publish_cpu(vcpu, cpu), 0)) {
-            hv_memset(ex, 0, sizeof(*ex));
-            ex->kind = HV_VX_PREEMPT;
-            ex->rip = vmx_read(VMCS_GUEST_RIP);
+            hv_vexit_preempt(ex, vmx_read(VMCS_GUEST_RIP));
             vmx_vmcs_end(flags);
             return HV_OK;
         }
@@ -301,8 +299,7 @@ run_inner(struct hv_vcpu *vcpu, struct hv_vexit *ex, const bool loaded)
         if (handle_internal(vcpu, basic, raw.qual, raw.insn_len, ex)) {
             vmx_vmcs_end(flags);
             if (__atomic_load_n(&vcpu->kick_pending, __ATOMIC_ACQUIRE)) {
-                hv_memset(ex, 0, sizeof(*ex));
-                ex->kind = HV_VX_PREEMPT;
+                hv_vexit_preempt(ex, 0);
                 return HV_OK;
             }
             continue;
