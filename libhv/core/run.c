@@ -148,23 +148,11 @@ static inline bool events_or_lapic(const struct hv_vcpu *vcpu)
            vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
-/* Put queued events into the injection field, or ask for a window.
-   Returns whether any is still queued (events_queued after it). */
 static bool inject_queued_lapic(struct hv_vcpu *vcpu);
 
-/* The queued external interrupt, when nothing else is queued (no #DB
-   trap, exception or NMI before it): injected, or its window requested.
-   Returns whether anything is still queued. */
-static inline __attribute__((always_inline)) bool inject_queued_irq(const struct hv_backend_ops *be,
-                                                                    struct hv_vcpu *vcpu)
-{
-    if (!be->inject_irq(vcpu, vcpu->queued_irq.vector))
-        return true; /* its window requested */
-    vcpu->queued_irq.type = HV_EVENT_NONE;
-    return vcpu->lapic_on; /* the APIC's turn at the next entry */
-}
-
-static bool inject_queued(struct hv_vcpu *vcpu)
+/* inject_queued() for a #DB trap, an exception or an NMI, which come
+   before an interrupt, or for nothing queued (a vCPU with a local APIC). */
+static bool inject_queued_rare(struct hv_vcpu *vcpu)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     if (vcpu->step_db) {
@@ -201,11 +189,26 @@ static bool inject_queued(struct hv_vcpu *vcpu)
         }
         return events_or_lapic(vcpu);
     }
-    /* Only an interrupt can be queued now: nothing is left once it is in. */
-    if (vcpu->queued_irq.type != HV_EVENT_NONE)
-        return inject_queued_irq(be, vcpu);
-    /* Nothing queued: only a vCPU with a local APIC gets here. */
+    /* Nothing queued (an interrupt alone goes through inject_queued):
+       only a vCPU with a local APIC gets here. */
     return inject_queued_lapic(vcpu);
+}
+
+/* Put queued events into the injection field, or ask for a window.
+   Returns whether any is still queued (events_queued after it). The
+   common case inline: an interrupt (a PV upcall, the local APIC's, the
+   embedder's) with no #DB trap, exception or NMI before it (queued_nmi
+   and step_db adjacent, above: one 16-bit test), injected or its window
+   requested; nothing is left once it is in. */
+static inline __attribute__((always_inline)) bool inject_queued(struct hv_vcpu *vcpu)
+{
+    if (hv_flag_pair(&vcpu->queued_nmi) || vcpu->queued_exc.type != HV_EVENT_NONE ||
+        vcpu->queued_irq.type == HV_EVENT_NONE)
+        return inject_queued_rare(vcpu);
+    if (!vcpu->vm->ctx->be->inject_irq(vcpu, vcpu->queued_irq.vector))
+        return true; /* its window requested */
+    vcpu->queued_irq.type = HV_EVENT_NONE;
+    return vcpu->lapic_on; /* the APIC's turn at the next entry */
 }
 
 /*
@@ -234,17 +237,8 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
     bool queued = events_or_lapic(vcpu);
-    /* The common case inline: an interrupt (a PV upcall, the local
-       APIC's, the embedder's) with no #DB trap, exception or NMI before
-       it, as inject_queued() would take it. */
-    if (__builtin_expect(queued, 0)) {
-        /* queued_nmi and step_db adjacent (above): one 16-bit test. */
-        if (!hv_flag_pair(&vcpu->queued_nmi) && vcpu->queued_exc.type == HV_EVENT_NONE &&
-            vcpu->queued_irq.type != HV_EVENT_NONE)
-            queued = inject_queued_irq(vcpu->vm->ctx->be, vcpu);
-        else
-            queued = inject_queued(vcpu);
-    }
+    if (__builtin_expect(queued, 0))
+        queued = inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
     __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
                      __ATOMIC_RELAXED);
