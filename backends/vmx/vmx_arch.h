@@ -300,6 +300,8 @@ enum vmx_exit_reason {
 #define VMX_INTR_TYPE_SOFT_INT 4u
 #define VMX_INTR_TYPE_PRIV_SW  5u
 #define VMX_INTR_TYPE_SOFT_EXC 6u
+/* A valid event of this type and vector (no error code). */
+#define VMX_INTR_INFO(type, vector) (VMX_INTR_VALID | ((uint32_t)(type) << 8) | (vector))
 
 /* Guest interruptibility state (SDM 24.4.2, table 24-3). */
 #define VMX_INTERRUPT_STI   (1u << 0)

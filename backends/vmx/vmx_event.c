@@ -65,19 +65,27 @@ void vmx_raise(struct hv_vcpu *vcpu, uint8_t vector, bool has_error, uint32_t er
         vmx_inject(vcpu, &ev);
 }
 
-/* One primary processor-based control on or off (SDM Vol. 3C 25.6.2). */
-static void proc_ctl(struct hv_vcpu *vcpu, uint32_t bit, bool on)
+/* The primary processor-based controls with one bit on or off (SDM Vol.
+   3C 25.6.2); the VMCS current. */
+static void proc_ctl_locked(struct vmx_vcpu *vv, uint32_t bit, bool on)
 {
-    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
     uint32_t ctls = on ? (vv->proc_ctls | bit) : (vv->proc_ctls & ~bit);
     if (ctls == vv->proc_ctls)
         return;
+    vv->proc_ctls = ctls;
+    vmx_write(VMCS_PROC_CTLS, ctls);
+}
+
+/* The same with the VMCS made current, only when the bit changes. */
+static void proc_ctl(struct hv_vcpu *vcpu, uint32_t bit, bool on)
+{
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    if (!!(vv->proc_ctls & bit) == on)
+        return;
     hv_status_t st;
     uint64_t f = vmx_vmcs_begin(vcpu, &st);
-    if (st == HV_OK) {
-        vv->proc_ctls = ctls;
-        vmx_write(VMCS_PROC_CTLS, ctls);
-    }
+    if (st == HV_OK)
+        proc_ctl_locked(vv, bit, on);
     vmx_vmcs_end(f);
 }
 
@@ -96,14 +104,9 @@ bool vmx_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
     uint64_t f = vmx_vmcs_begin(vcpu, &st);
     bool now = st == HV_OK && can_inject_locked(vcpu, HV_EVENT_EXTINT);
     if (now)
-        vv->inject =
-            (struct vmx_event){.info = VMX_INTR_VALID | (VMX_INTR_TYPE_EXTINT << 8) | vector};
-    uint32_t ctls =
-        now ? (vv->proc_ctls & ~VMX_PROC_INTR_WINDOW) : (vv->proc_ctls | VMX_PROC_INTR_WINDOW);
-    if (st == HV_OK && ctls != vv->proc_ctls) {
-        vv->proc_ctls = ctls;
-        vmx_write(VMCS_PROC_CTLS, ctls);
-    }
+        vv->inject = (struct vmx_event){.info = VMX_INTR_INFO(VMX_INTR_TYPE_EXTINT, vector)};
+    if (st == HV_OK)
+        proc_ctl_locked(vv, VMX_PROC_INTR_WINDOW, !now);
     vmx_vmcs_end(f);
     return now;
 }

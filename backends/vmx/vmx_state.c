@@ -171,7 +171,7 @@ bool vmx_event_encode(const struct vmx_config *cfg, const struct hv_event *ev, b
     default:
         return false;
     }
-    out->info = VMX_INTR_VALID | (type << 8) | ev->vector;
+    out->info = VMX_INTR_INFO(type, ev->vector);
     /* SDM 26.2.1.3: no error code in real mode (CR0.PE=0). */
     if (ev->has_error_code && type == VMX_INTR_TYPE_HW_EXC && !real_mode) {
         out->info |= VMX_INTR_HAS_ERROR;
