@@ -10,32 +10,14 @@
 #include "core/walk_memo.h"
 
 /*
- * Length of the exiting instruction if cheap to know: the CPU's next RIP
- * (NRIP save, APM Vol. 2 15.7.1), or, in 32- and 64-bit code, the opcode
- * (opval: its oplen <= 3 bytes, first byte lowest) without prefixes at
- * CS:RIP in the code page the vCPU's memo still holds (core/walk_memo.h),
- * within that page and the CS limit. Sets *next, wrapped to the code size;
- * 0 when neither applies (16-bit code, prefixes, a stale memo).
+ * Length of the exiting instruction from the code memo: in 32- and 64-bit
+ * code, the opcode (opval: its oplen <= 3 bytes, first byte lowest)
+ * without prefixes at CS:RIP in the code page the vCPU's memo still holds
+ * (core/walk_memo.h), within that page and the CS limit. Sets *next,
+ * wrapped to the code size; 0 when that does not apply (16-bit code,
+ * prefixes, a stale memo). The exit fast path calls it alone where NRIP
+ * save is known to be missing.
  */
-static inline __attribute__((always_inline)) unsigned
-svm_insn_len_memo(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
-                  uint64_t *next);
-
-static inline __attribute__((always_inline)) unsigned
-svm_insn_len_fast(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
-                  uint64_t *next)
-{
-    if (svm_vcpu_of(vcpu)->nrip_save) {
-        uint64_t len = v->ctl.nrip - v->save.rip;
-        if (v->ctl.nrip && len >= 1 && len <= 15) {
-            *next = v->ctl.nrip;
-            return (unsigned)len;
-        }
-    }
-    return svm_insn_len_memo(vcpu, v, opval, oplen, next);
-}
-
-/* svm_insn_len_fast() without NRIP save: the opcode in the code memo. */
 static inline __attribute__((always_inline)) unsigned
 svm_insn_len_memo(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
                   uint64_t *next)
@@ -69,6 +51,24 @@ svm_insn_len_memo(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, un
         return 0;
     *next = lm64 ? rip + oplen : (uint32_t)(rip + oplen);
     return oplen;
+}
+
+/*
+ * Length of the exiting instruction if cheap to know: the CPU's next RIP
+ * (NRIP save, APM Vol. 2 15.7.1), else svm_insn_len_memo().
+ */
+static inline __attribute__((always_inline)) unsigned
+svm_insn_len_fast(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opval, unsigned oplen,
+                  uint64_t *next)
+{
+    if (svm_vcpu_of(vcpu)->nrip_save) {
+        uint64_t len = v->ctl.nrip - v->save.rip;
+        if (v->ctl.nrip && len >= 1 && len <= 15) {
+            *next = v->ctl.nrip;
+            return (unsigned)len;
+        }
+    }
+    return svm_insn_len_memo(vcpu, v, opval, oplen, next);
 }
 
 #endif /* HV_SVM_INSN_FAST_H */
