@@ -17,8 +17,8 @@
 #define HV_VCPU_EXIT_READY 0xb1
 #define HV_VCPU_LOADED     0xb2
 #define HV_VCPU_LOADED_CPU 0xb4
-#define HV_VCPU_XCR0       0x560
-#define HV_VCPU_ARCH       0x300
+#define HV_VCPU_XCR0         0x510
+#define HV_VCPU_ARCH         0x2b0
 
 /* struct hv_vm, struct hv_ctx (core/objects.h), struct hv_host_ops. */
 #define HV_VM_CTX               0x00

@@ -20,7 +20,8 @@
  * - every paging-structure entry of the walk, re-read and compared with
  *   the value it held after the walk (accessed and, for a write, dirty
  *   flags set): a guest may rewrite its page tables at any time without
- *   telling us.
+ *   telling us. The compare is of the aligned 8-byte word that holds the
+ *   entry, whole: one load and one compare per entry.
  * Under these conditions the walk would read the same entries, reach the
  * same page and set no flag, so the memo is exact; the host pointer of the
  * page it keeps (the code page; the data page, with the SLAT permission of
@@ -48,11 +49,18 @@ static bool memo_fill(struct hv_walk_memo *m, struct hv_vm *vm, uint64_t key, ui
         if (!p)
             return false;
         /* Entries are aligned to their size, guest pages to 4 KiB: a
-           4-byte entry is one half of an aligned 8-byte word. */
+           4-byte entry is one half of an aligned 8-byte word. The memo
+           keeps the whole word (a change to the other half, another
+           entry, only empties the memo early), read now: the entry must
+           still hold what the walk left in it. */
         unsigned shift = (unsigned)(t->gpa[i] & 4) * 8;
-        m->pte[i] = (const uint64_t *)(const void *)(p - (t->gpa[i] & 7));
-        m->mask[i] = t->size[i] == 8 ? ~0ull : 0xffffffffull << shift;
-        m->val[i] = t->size[i] == 8 ? t->val[i] : (t->val[i] & 0xffffffffull) << shift;
+        uint64_t mask = t->size[i] == 8 ? ~0ull : 0xffffffffull << shift;
+        const uint64_t *word = (const uint64_t *)(const void *)(p - (t->gpa[i] & 7));
+        uint64_t now = __atomic_load_n(word, __ATOMIC_RELAXED);
+        if ((now & mask) != ((t->val[i] << shift) & mask))
+            return false;
+        m->pte[i] = word;
+        m->val[i] = now;
     }
     m->n = t->n;
     m->la_page = la >> 12;

@@ -138,8 +138,8 @@ struct hv_walk_memo {
     uint32_t n;               /* entries of the walk */
     uint8_t maxphyaddr;       /* guest view the walk used (CPUID overrides) */
     bool gbpages;
-    const uint64_t *pte[5];   /* the 8-byte words holding the entries */
-    uint64_t mask[5], val[5]; /* entry bits of each word, their value after the walk */
+    const uint64_t *pte[5];   /* the aligned 8-byte words holding the entries */
+    uint64_t val[5];          /* each word's value after the walk */
     uint64_t walks;           /* full walks done (tests, profiling) */
 };
 

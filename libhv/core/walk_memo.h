@@ -43,23 +43,23 @@ static inline __attribute__((always_inline)) bool hv_memo_valid(const struct hv_
        costs four loads and compares. */
     switch (m->n) {
     case 5:
-        if ((__atomic_load_n(m->pte[4], __ATOMIC_RELAXED) & m->mask[4]) != m->val[4])
+        if (__atomic_load_n(m->pte[4], __ATOMIC_RELAXED) != m->val[4])
             return false;
         /* fall through */
     case 4:
-        if ((__atomic_load_n(m->pte[3], __ATOMIC_RELAXED) & m->mask[3]) != m->val[3])
+        if (__atomic_load_n(m->pte[3], __ATOMIC_RELAXED) != m->val[3])
             return false;
         /* fall through */
     case 3:
-        if ((__atomic_load_n(m->pte[2], __ATOMIC_RELAXED) & m->mask[2]) != m->val[2])
+        if (__atomic_load_n(m->pte[2], __ATOMIC_RELAXED) != m->val[2])
             return false;
         /* fall through */
     case 2:
-        if ((__atomic_load_n(m->pte[1], __ATOMIC_RELAXED) & m->mask[1]) != m->val[1])
+        if (__atomic_load_n(m->pte[1], __ATOMIC_RELAXED) != m->val[1])
             return false;
         /* fall through */
     case 1:
-        if ((__atomic_load_n(m->pte[0], __ATOMIC_RELAXED) & m->mask[0]) != m->val[0])
+        if (__atomic_load_n(m->pte[0], __ATOMIC_RELAXED) != m->val[0])
             return false;
         /* fall through */
     case 0:

@@ -477,6 +477,65 @@ static void test_fetch_memo(void)
     down();
 }
 
+/* 32-bit paging (4-byte entries, two to an 8-byte word): the memo keeps
+   the whole word of each entry, so the entry's own change and its
+   neighbour's both lead to a fresh walk, which reaches the right page. */
+static void test_fetch_memo_32bit(void)
+{
+    up();
+    static const uint8_t code_a[] = {0x0f, 0xa2, 0x90, 0x90}; /* cpuid; nop; nop */
+    static const uint8_t code_b[] = {0x0f, 0x01, 0xd9, 0xf4}; /* vmmcall; hlt */
+    memcpy(ram + 0x20000, code_a, 4);
+    memcpy(ram + 0x21000, code_b, 4);
+    /* Linear 0x400000: PDE 1 (upper half of the directory's first word),
+       PTE 0 (lower half of the table's first word). */
+    uint32_t *pd = (uint32_t *)(ram + 0x40000), *pt = (uint32_t *)(ram + 0x41000);
+    memset(pd, 0, 0x2000);
+    pd[1] = 0x41000 | PTE_P | PTE_RW;
+    pt[0] = 0x20000 | PTE_P | PTE_RW;
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.cr0 = 0x80010011; /* PG WP ET PE */
+    st.cr3 = 0x40000;
+    st.cr4 = 0;
+    st.efer = 0;
+    st.seg[HV_SEG_CS].attr = HV_SEG_P | HV_SEG_S | HV_SEG_DB | HV_SEG_G | 0xb;
+    st.seg[HV_SEG_CS].base = 0;
+    st.seg[HV_SEG_CS].limit = 0xffffffff;
+    st.rip = 0x400000;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    uint8_t buf[15];
+
+    uint64_t w0 = walks();
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+    CU_ASSERT(pd[1] & PTE_A);
+    CU_ASSERT(pt[0] & PTE_A);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(walks(), w0 + 1);
+
+    /* The other half of the PDE's word (PDE 0) changes: a fresh walk, the
+       same page. */
+    pd[0] = 0x42000 | PTE_P;
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w0 + 2);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(walks(), w0 + 2);
+
+    /* The PTE itself (the lower half of its word) is rewritten: the new
+       page's bytes. */
+    pt[0] = 0x21000 | PTE_P | PTE_RW;
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w0 + 3);
+
+    /* The PDE (the upper half of its word) made not present: no fetch. */
+    pd[1] = 0;
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    down();
+}
+
 /* Script an NPF at rip (linear) whose memory operand is gpa. */
 static void npf_linear(uint64_t rip, uint64_t gpa, uint32_t access)
 {
@@ -950,6 +1009,7 @@ int main(void)
     CU_add_test(s, "unclaimed memory, unsupported insn, faults", test_unclaimed_and_faults);
     CU_add_test(s, "region arguments", test_region_args);
     CU_add_test(s, "memoized instruction fetch and its invalidation", test_fetch_memo);
+    CU_add_test(s, "memoized fetch through 4-byte entries", test_fetch_memo_32bit);
     CU_add_test(s, "memoized data translation of the assist", test_data_memo);
     CU_add_test(s, "the data memo's host pointer and its invalidation", test_data_memo_host);
     CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
