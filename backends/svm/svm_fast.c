@@ -43,12 +43,18 @@ static inline bool exit_completes_here(struct hv_vcpu *vcpu, const struct vmcb *
     return exit_is_plain(vcpu, v) && !(v->save.rflags & RFLAGS_TF);
 }
 
-/* Resume after the instruction: RIP, the STI/MOV SS shadow ends, and the
-   TLB control of the first entry is not repeated (svm_run sets it). */
-static void resume_at(struct vmcb *v, uint64_t next)
+/* Past the instruction: RIP, and the STI/MOV SS shadow ends. */
+static inline void advance_to(struct vmcb *v, uint64_t next)
 {
     v->save.rip = next;
     v->ctl.int_state &= ~SVM_INT_SHADOW;
+}
+
+/* Resume after the instruction (advance_to), nothing injected, and the TLB
+   control of the first entry not repeated (svm_run sets it). */
+static void resume_at(struct vmcb *v, uint64_t next)
+{
+    advance_to(v, next);
     v->ctl.eventinj = 0;
     v->ctl.tlb_control = SVM_TLB_NONE;
 }
@@ -97,9 +103,10 @@ static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu, struct vm
 
 /*
  * VMMCALL the PV layer can finish here (hv_pv_ops::hypercall_fast). The
- * guest's RAX lives in the VMCB while the world switch runs. If the call
- * may have made an event due, the run loop's delivery runs before the
- * re-entry, as it would in the core.
+ * guest's RAX lives in the VMCB while the world switch runs. EVENTINJ is
+ * cleared before the call, which may inject an interrupt itself (core/fast.h
+ * hv_fast_inject_irq). If the call may have made an event due, the run
+ * loop's delivery runs before the re-entry, as it would in the core.
  */
 static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struct vmcb *v)
 {
@@ -109,16 +116,14 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
         return false;
     bool events = false;
     vcpu->gpr[HV_GPR_RAX] = v->save.rax;
+    v->ctl.eventinj = 0;
+    v->ctl.tlb_control = SVM_TLB_NONE;
     enum hv_pv_result r = pv->hypercall_fast(vcpu, &events);
     if (r == HV_PV_UNHANDLED)
         return false;
     v->save.rax = vcpu->gpr[HV_GPR_RAX];
-    if (r == HV_PV_DONE) {
-        resume_at(v, next);
-    } else {
-        v->ctl.eventinj = 0;
-        v->ctl.tlb_control = SVM_TLB_NONE;
-    }
+    if (r == HV_PV_DONE)
+        advance_to(v, next);
     if (events)
         hv_deliver_events(vcpu);
     return true;

@@ -122,9 +122,10 @@ static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu)
 /*
  * VMCALL the PV layer can finish here (hv_pv_ops::hypercall_fast). If the
  * call may have made an event due (or queued an exception), the core's
- * event delivery runs and its injection goes into the VMCS, as vmx_run
- * does before an entry (vmx_events_before_entry; the CR2 of an injected
- * #PF is loaded by vmx_entry.S on the re-entry).
+ * event delivery runs; its injection, or one the call made itself
+ * (core/fast.h hv_fast_inject_irq), goes into the VMCS, as vmx_run does
+ * before an entry (vmx_events_before_entry; the CR2 of an injected #PF is
+ * loaded by vmx_entry.S on the re-entry).
  */
 static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
 {
@@ -137,10 +138,11 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
         return false;
     if (r == HV_PV_DONE)
         resume_after();
-    if (events || r == HV_PV_FAULT) {
+    if (events || r == HV_PV_FAULT)
         hv_deliver_events(vcpu);
+    /* The delivery's injection, or the call's own (hv_fast_inject_irq). */
+    if (vmx_vcpu_of(vcpu)->inject.info & VMX_INTR_VALID)
         vmx_events_before_entry(vcpu);
-    }
     return true;
 }
 

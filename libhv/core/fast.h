@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "core/objects.h"
 #include "core/pio.h"
+#include "core/util.h"
 
 /*
  * The run loop's event delivery before an entry (core/run.c): queued
@@ -16,6 +17,24 @@
  * upcalls raised, vcpu->quiet recomputed.
  */
 void hv_deliver_events(struct hv_vcpu *vcpu);
+
+/*
+ * An interrupt the PV layer raises for the vCPU whose exit the fast path
+ * finishes (hv_pv_ops::hypercall_fast), straight into the backend's
+ * injection (backend.h inject_irq) when the run loop's delivery would do
+ * just that: nothing queued before or beside it (no #DB trap, exception,
+ * NMI or interrupt) and no local APIC, whose turn would come next. True:
+ * injected, and nothing is left for the delivery (the vCPU stays quiet).
+ * False: not injected (the backend may have opened the interrupt window);
+ * the caller queues it in vcpu->queued_irq and asks for the delivery.
+ */
+static inline bool hv_fast_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
+{
+    if (hv_flag_pair(&vcpu->queued_nmi) || vcpu->lapic_on ||
+        vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_irq.type != HV_EVENT_NONE)
+        return false;
+    return vcpu->vm->ctx->be->inject_irq(vcpu, vector);
+}
 
 /*
  * A fault on a translation that is valid now (another CPU mapped it, or

@@ -610,12 +610,11 @@ long xen_evtchn_fast_op(struct xen_call *c, uint32_t cmd, uint64_t port_gva, boo
     /* Interrupts are off on the fast path: the lock needs no irq_save. */
     hv_spin_acquire(x->lock);
     long rc = cmd == EVTCHNOP_send ? op_send(x, port, xv) : op_unmask(x, port, xv);
-    /* The backend runs the event delivery right after: an upcall of the
-       caller's own vCPU is queued here, under the lock already held,
-       instead of by a locked pre-entry pass. */
-    xen_upcall_now(xv, c->vcpu);
+    /* An upcall of the caller's own vCPU goes in here, under the lock
+       already held, instead of by a locked pre-entry pass; the backend
+       runs the event delivery right after unless it went in already. */
+    *events = xen_upcall_now(xv, c->vcpu);
     hv_spin_release(x->lock);
-    *events = true;
     return rc;
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/assist.h"
 #include "core/cpu.h"
+#include "core/fast.h"
 #include "core/guest_mem.h"
 #include "core/host.h"
 #include "core/objects.h"
@@ -534,27 +535,33 @@ static inline void xen_queue_upcall(struct hv_xen_vcpu *xv, struct hv_event *q, 
 }
 /*
  * After a fast-path send or unmask by the vCPU's own thread (@p vcpu, the
- * caller), whose event delivery runs next: queue the per-vCPU upcall
- * vector the call asserted at once, as the pre-entry pass would before
- * the next entry, if nothing waits in the vCPU's queued interrupt (else
- * the pass does it later). Only the queueing step of the pass is done
- * here: whatever else the pass has to do (a block to end, timers, the
- * pvclock) keeps xen_idle() false, so the pass still runs before the
- * entry and finds this edge handled; timers that fire then set their bits
- * under an upcall_pending already 1, which asserts no second edge, as
- * when the pass ran them before queueing. [L]
+ * caller), whose event delivery runs next: the per-vCPU upcall vector the
+ * call asserted goes in at once, as the pre-entry pass would put it in
+ * before the next entry, if nothing waits in the vCPU's queued interrupt
+ * (else the pass does it later): injected straight away when the core
+ * allows it (core/fast.h hv_fast_inject_irq), else queued for the
+ * delivery. Only the queueing step of the pass is done here: whatever
+ * else the pass has to do (a block to end, timers, the pvclock) keeps
+ * xen_idle() false, so the pass still runs before the entry and finds
+ * this edge handled; timers that fire then set their bits under an
+ * upcall_pending already 1, which asserts no second edge, as when the
+ * pass ran them before queueing. Returns whether the delivery must run:
+ * false only when the upcall was injected. [L]
  */
-static inline void xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
+static inline bool xen_upcall_now(struct hv_xen_vcpu *xv, struct hv_vcpu *vcpu)
 {
     if (!xv->upcall_assert || xv->upcall_vector < 32)
-        return;
+        return true;
     struct hv_event *q = &vcpu->queued_irq;
     if (xv->queued_vector && !xen_settle_delivered(xv, q))
-        return; /* the last upcall still waits: this edge stays asserted */
+        return true; /* the last upcall still waits: this edge stays asserted */
     if (q->type != HV_EVENT_NONE)
-        return; /* the embedder's interrupt first, as in the pass */
-    xen_queue_upcall(xv, q, xv->upcall_vector);
+        return true; /* the embedder's interrupt first, as in the pass */
     xv->upcall_assert = false;
+    if (hv_fast_inject_irq(vcpu, xv->upcall_vector))
+        return false;
+    xen_queue_upcall(xv, q, xv->upcall_vector);
+    return true;
 }
 /* Does the vCPU have an upcall to take (Xen's local_events_need_delivery)?
    Called by the vCPU's own thread. [L] */

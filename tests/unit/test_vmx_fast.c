@@ -51,20 +51,23 @@ static int fake_write(uint32_t field, uint64_t value)
 #include "vmx/vmx_fast.c"
 #undef vmx_fast_exit
 
-/* Wrapped: calls counted, nothing touched (the real ones need the core's
-   backend table and a real VMCS). */
+/* Wrapped: calls counted (the real ones need the core's backend table and
+   a real VMCS). The delivery injects an interrupt as inject_irq would
+   (vmx_vcpu.inject) unless deliver_nothing; the commit clears it. */
 static unsigned delivered, injected;
+static bool deliver_nothing;
 void __wrap_hv_deliver_events(struct hv_vcpu *vcpu);
 void __wrap_hv_deliver_events(struct hv_vcpu *vcpu)
 {
-    (void)vcpu;
+    if (!deliver_nothing)
+        vmx_vcpu_of(vcpu)->inject.info = VMX_INTR_INFO(VMX_INTR_TYPE_EXTINT, 0x30);
     delivered++;
 }
 void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu);
 void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu)
 {
-    (void)vcpu;
-    CU_ASSERT_EQUAL(injected, delivered - 1); /* after the delivery */
+    CU_ASSERT(vmx_vcpu_of(vcpu)->inject.info & VMX_INTR_VALID);
+    vmx_vcpu_of(vcpu)->inject.info = 0;
     injected++;
 }
 
@@ -106,7 +109,8 @@ int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
 }
 
 /* A PV layer whose fast hook answers RAX=0x1234 calls and refuses the
-   rest; RDI selects its result and whether an event may be due. */
+   rest; RDI selects its result, whether an event may be due and whether
+   it injected an interrupt itself (as core/fast.h hv_fast_inject_irq). */
 static unsigned pv_calls;
 static enum hv_pv_result pv_fast(struct hv_vcpu *vcpu, bool *events)
 {
@@ -115,6 +119,8 @@ static enum hv_pv_result pv_fast(struct hv_vcpu *vcpu, bool *events)
     if (g[HV_GPR_RAX] != 0x1234)
         return HV_PV_UNHANDLED;
     *events = g[HV_GPR_RDI] & 1;
+    if (g[HV_GPR_RDI] & 4)
+        vmx_vcpu_of(vcpu)->inject.info = VMX_INTR_INFO(VMX_INTR_TYPE_EXTINT, 0xe0);
     g[HV_GPR_RAX] = 0x5678;
     return (g[HV_GPR_RDI] & 2) ? HV_PV_FAULT : HV_PV_DONE;
 }
@@ -291,6 +297,27 @@ static void test_hypercall(void)
     CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_STI | VMX_INTERRUPT_NMI);
     CU_ASSERT_EQUAL(delivered, 1);
     CU_ASSERT_EQUAL(injected, 1);
+
+    /* The call injected the interrupt itself (a send to the caller's own
+       port): no delivery, the injection still goes into the VMCS. */
+    arm(&f, VMX_EXIT_VMCALL);
+    f.vcpu.gpr[HV_GPR_RAX] = 0x1234;
+    f.vcpu.gpr[HV_GPR_RDI] = 4;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1003);
+    CU_ASSERT_EQUAL(delivered, 0);
+    CU_ASSERT_EQUAL(injected, 1);
+
+    /* A delivery that injects nothing (interrupts off: a window): nothing
+       to write into the VMCS. */
+    arm(&f, VMX_EXIT_VMCALL);
+    f.vcpu.gpr[HV_GPR_RAX] = 0x1234;
+    f.vcpu.gpr[HV_GPR_RDI] = 1;
+    deliver_nothing = true;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    deliver_nothing = false;
+    CU_ASSERT_EQUAL(delivered, 1);
+    CU_ASSERT_EQUAL(injected, 0);
 }
 
 /* EPT-violation qualification bits (SDM 28.2.1, table 28-7). */

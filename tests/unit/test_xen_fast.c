@@ -152,38 +152,57 @@ static void test_fast_upcall(void)
     unsigned n0 = xf_injected(f.vcpu, &vec);
     memcpy(xf_gpa(&f, XF_BUF), &port, 4);
 
-    /* Send to itself: the upcall is queued in the call, so the delivery
-       that follows injects it without a pre-entry pass, and the vCPU is
-       quiet again. */
+    /* Send to itself: the upcall is injected in the call, without the
+       delivery or a pre-entry pass, and the vCPU stays quiet. */
     CU_ASSERT(pv->idle(f.vcpu));
+    CU_ASSERT(f.vcpu->quiet);
     CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
     CU_ASSERT_EQUAL(rax(&f), 0);
-    CU_ASSERT(ev);
+    CU_ASSERT(!ev);
     CU_ASSERT(xf_port_pending(&f, port));
     CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 1);
-    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
-    CU_ASSERT_EQUAL(f.vcpu->queued_irq.vector, UPCALL_VEC);
-    CU_ASSERT_EQUAL(xv->queued_vector, UPCALL_VEC);
-    CU_ASSERT(!xv->upcall_assert);
-    CU_ASSERT(pv->idle(f.vcpu)); /* the edge is handled: no pass needed */
-    hv_deliver_events(f.vcpu);
     CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 1);
     CU_ASSERT_EQUAL(vec, UPCALL_VEC);
     CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_NONE);
+    CU_ASSERT_EQUAL(xv->queued_vector, 0);
+    CU_ASSERT(!xv->upcall_assert);
+    CU_ASSERT(pv->idle(f.vcpu)); /* the edge is handled: no pass needed */
     CU_ASSERT(f.vcpu->quiet);
 
     /* Sent again before the guest acknowledged: no new edge. */
     CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
     CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_NONE);
     CU_ASSERT(!xv->upcall_assert);
-    hv_deliver_events(f.vcpu);
+    if (ev)
+        hv_deliver_events(f.vcpu);
     CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 1);
+
+    /* Something queued before it (an NMI): the upcall waits in the queue
+       behind it, for the delivery, which puts the NMI in first. */
+    guest_ack(&f, port);
+    f.vcpu->queued_nmi = true;
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT(ev);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 1);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.vector, UPCALL_VEC);
+    CU_ASSERT_EQUAL(xv->queued_vector, UPCALL_VEC);
+    hv_deliver_events(f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 2);
+    CU_ASSERT_EQUAL(vec, 2);
+    CU_ASSERT(!f.vcpu->quiet);
+    xf_enter(&f, f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 3);
+    CU_ASSERT_EQUAL(vec, UPCALL_VEC);
+    n0 += 2;
 
     /* Interrupts off: queued, not injected (a window opens), not quiet. A
        second edge while it waits stays asserted for the pass. */
     guest_ack(&f, port);
     xf_set_if(&f, f.vcpu, false);
     CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT(ev);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
     hv_deliver_events(f.vcpu);
     CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 1);
     CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
@@ -210,8 +229,8 @@ static void test_fast_upcall(void)
     CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 0);
     CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_UNMASK, XF_BUF, &ev), HV_PV_DONE);
     CU_ASSERT_EQUAL(xf_upcall_pending(&f, 0), 1);
-    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
-    hv_deliver_events(f.vcpu);
+    CU_ASSERT(!ev);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_NONE);
     CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 4);
 
     /* The embedder's interrupt waits in the queue: the upcall stays
@@ -517,9 +536,11 @@ static void test_fast_port_read(void)
     CU_ASSERT(!xf_port_pending(&f, port));
     /* Both pages present: the value from both. */
     put_pte(&f, 1, (XF_ALIAS_GPA + 0x1000) | 3);
+    unsigned n0 = xf_injected(f.vcpu, NULL);
     CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, gva, &ev), HV_PV_DONE);
     CU_ASSERT_EQUAL(rax(&f), 0);
-    CU_ASSERT(ev);
+    CU_ASSERT(!ev); /* the upcall went in at once */
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0 + 1);
     CU_ASSERT(xf_port_pending(&f, port));
     guest_ack(&f, port);
     hv_deliver_events(f.vcpu);
