@@ -132,6 +132,24 @@ def lines(elf, syms, fns, a, b, dn):
             print("      %8.1f  %s" % (v, key))
 
 
+def insns(elf, syms, fns, a, b, dn):
+    """Per instruction of the functions in fns, in address order, with
+    objdump's text: the hot path as executed."""
+    addrs = [x for x, _ in syms]
+    dis = {}
+    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", elf], check=True,
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        m = re.match(r"^\s+([0-9a-f]+):\s+(.*)$", line)
+        if m:
+            dis[int(m.group(1), 16)] = m.group(2).strip()
+    for x in sorted(set(a) | set(b)):
+        fn = syms[bisect.bisect_right(addrs, x) - 1][1]
+        d = (b.get(x, 0) - a.get(x, 0)) / dn
+        if fn in fns and abs(d) >= 0.05:
+            print("      %6.1f  %-28s %x  %s" % (d, fn, x, dis.get(x, "?")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("kernel")
@@ -141,6 +159,7 @@ def main():
     ap.add_argument("--n2", type=int, default=30)
     ap.add_argument("--vary", choices=("n", "repeat"), default="n")
     ap.add_argument("--lines", default="", help="functions to break down by source line")
+    ap.add_argument("--insns", default="", help="functions to list instruction by instruction")
     args = ap.parse_args()
     syms = symbols(args.kernel)
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,6 +190,9 @@ def main():
     if args.lines:
         print("  by source line:")
         lines(args.kernel, syms, set(args.lines.split(",")), aa, ba, dn)
+    if args.insns:
+        print("  by instruction:")
+        insns(args.kernel, syms, set(args.insns.split(",")), aa, ba, dn)
     print("  %8.1f  host total (logged)" % host)
     print("  %8.1f  guest and world switch (figure - host)" % (total - host))
 
