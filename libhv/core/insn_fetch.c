@@ -159,8 +159,10 @@ static const uint8_t *walk_code_page(struct hv_vcpu *vcpu, const struct hv_fetch
     if (hv_walk_traced(&env, &regs, la, HV_WALK_EXEC, &w, &t) != HV_OK || w.outcome != HV_WALK_OK)
         return NULL;
     uint8_t *code = hv_gpa_ptr(vm, w.gpa & ~(uint64_t)(HV_PAGE_SIZE - 1), HV_MEM_READ);
-    if (code && memo_fill(m, vm, key, fr->cr3, la, gen, &env, &w, &t))
-        m->host = code;
+    if (code) {
+        m->host = code; /* before the key: a filled code memo has its page */
+        memo_fill(m, vm, key, fr->cr3, la, gen, &env, &w, &t);
+    }
     return code;
 }
 

@@ -88,7 +88,12 @@ hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3, uint64_t cr4, uin
         return 0;
     if (vcpu->vm->cpuid_count && hv_fetch_memo_view_changed(vcpu))
         return 0;
-    return vcpu->fetch.host;
+    /* A filled code memo has its page (insn_fetch.c walk_code_page sets
+       it before the key): the callers' NULL test folds into the checks. */
+    const uint8_t *page = vcpu->fetch.host;
+    if (!page)
+        __builtin_unreachable();
+    return page;
 }
 
 /*
