@@ -16,7 +16,10 @@
  *   (SDM Vol. 3A 4.1, 4.6), CR3;
  * - the SLAT generation (every map/unmap/protect of the VM bumps it): the
  *   host pointers to the entries (and the code page) are still the VM's;
- * - the guest's physical-address width and 1 GiB pages (CPUID overrides);
+ * - the guest's physical-address width and 1 GiB pages: the code memo's
+ *   are the VM's CPUID view, whose every change (hv_vm_set_cpuid) bumps
+ *   the SLAT generation too; the data memo's are its caller's (the
+ *   assist's or the Xen layer's view), compared;
  * - every paging-structure entry of the walk, re-read and compared with
  *   the value it held after the walk (accessed and, for a write, dirty
  *   flags set): a guest may rewrite its page tables at any time without
@@ -164,14 +167,6 @@ static const uint8_t *walk_code_page(struct hv_vcpu *vcpu, const struct hv_fetch
         memo_fill(m, vm, key, fr->cr3, la, gen, &env, &w, &t);
     }
     return code;
-}
-
-bool hv_fetch_memo_view_changed(struct hv_vcpu *vcpu)
-{
-    uint8_t w;
-    bool gb;
-    hv_cpuid_guest_paging(vcpu->vm, &w, &gb);
-    return w != vcpu->fetch.maxphyaddr || gb != vcpu->fetch.gbpages;
 }
 
 size_t hv_fetch_insn(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint8_t *buf, size_t max)

@@ -442,6 +442,11 @@ hv_status_t hv_vm_set_cpuid(struct hv_vm *vm, uint32_t leaf, uint32_t subleaf,
         vm->cpuid[i].leaf = leaf;
         vm->cpuid[i].subleaf = subleaf;
         hv_memcpy(vm->cpuid[i].regs, regs, sizeof(vm->cpuid[i].regs));
+        /* The guest's paging view (physical-address width, 1 GiB pages)
+           may have changed: the vCPUs' code memos (core/insn_fetch.c),
+           filled under the old one, check the SLAT generation. */
+        if (vm->slat.root)
+            hv_slat_gen_bump(&vm->slat);
     }
     hv_lock_release(&vm->ctx->host, &vm->lock, t);
     return st;

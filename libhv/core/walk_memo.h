@@ -69,11 +69,6 @@ static inline __attribute__((always_inline)) bool hv_memo_valid(const struct hv_
     }
 }
 
-/* The guest's paging view changed since the code memo was filled (CPUID
-   overrides of the physical-address width or 1 GiB pages). Out of line:
-   only VMs with overrides need it. */
-bool hv_fetch_memo_view_changed(struct hv_vcpu *vcpu);
-
 /*
  * Host pointer to the guest's code page at la_page if the code memo holds
  * for it (execute access at cpl with these paging registers), else NULL:
@@ -84,9 +79,9 @@ hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3, uint64_t cr4, uin
              unsigned cpl, uint64_t la_page)
 {
     uint64_t key = hv_memo_key(cr0, cr4, efer, cpl, HV_WALK_EXEC, false);
+    /* The guest's paging view (CPUID overrides) is covered by the SLAT
+       generation: hv_vm_set_cpuid advances it. */
     if (!hv_memo_valid(&vcpu->fetch, vcpu->vm, key, cr3, la_page))
-        return 0;
-    if (vcpu->vm->cpuid_count && hv_fetch_memo_view_changed(vcpu))
         return 0;
     /* A filled code memo has its page (insn_fetch.c walk_code_page sets
        it before the key): the callers' NULL test folds into the checks. */

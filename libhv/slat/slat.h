@@ -215,6 +215,17 @@ static inline uint64_t hv_slat_gen(const struct hv_slat *s)
 }
 
 /*
+ * A new generation after a change that memoized translations depend on
+ * (release: whoever reads the new generation also sees the change): the
+ * SLAT's own calls, and the core's change of the guest's paging view
+ * (core/vm.c hv_vm_set_cpuid), which the vCPUs' walk memos depend on too.
+ */
+static inline void hv_slat_gen_bump(struct hv_slat *s)
+{
+    __atomic_fetch_add(&s->gen, 1, __ATOMIC_RELEASE);
+}
+
+/*
  * Call fn once per leaf (mapped page of any size) in ascending gpa order,
  * with its gpa, hpa, size and HV_MEM_* | HV_MEMTYPE_* flags, until fn
  * returns true. Serialized with the modifying calls by the caller; fn must

@@ -656,7 +656,7 @@ static hv_status_t slat_protect_call(struct hv_slat *s, uint64_t gpa, uint64_t l
 static hv_status_t bump_gen(struct hv_slat *s, hv_status_t st)
 {
     if (s && s->root)
-        __atomic_fetch_add(&s->gen, 1, __ATOMIC_RELEASE);
+        hv_slat_gen_bump(s);
     return st;
 }
 

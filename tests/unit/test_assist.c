@@ -536,6 +536,45 @@ static void test_fetch_memo_32bit(void)
     down();
 }
 
+/* The code memo depends on the guest's paging view: a 1 GiB page fetches
+   while CPUID reports 1 GiB pages, faults (PS reserved in a PDPTE) once an
+   override takes them away, and fetches again when they are back. */
+static void test_fetch_memo_view(void)
+{
+    up();
+    static const uint8_t code_a[] = {0x0f, 0xa2, 0x90, 0x90}; /* cpuid; nop; nop */
+    memcpy(ram + 0x20000, code_a, 4);
+    memset(ram + 0x10000, 0, 0x2000);
+    *pte_at(0x10000) = 0x11000 | PTE_P | PTE_RW;
+    *pte_at(0x11000) = 0 | PTE_P | PTE_RW | 0x80; /* PS: 1 GiB at GPA 0 */
+    uint32_t ext[4];
+    __asm__ volatile("cpuid"
+                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
+                     : "a"(0x80000001u), "c"(0));
+    ext[3] |= 1u << 26; /* 1-GByte pages */
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    long_mode(0x10000, 0x20000, 0);
+    uint8_t buf[15];
+
+    uint64_t w0 = walks();
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(walks(), w0 + 1);
+
+    ext[3] &= ~(1u << 26);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w0 + 2);
+
+    ext[3] |= 1u << 26;
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w0 + 3);
+    down();
+}
+
 /* Script an NPF at rip (linear) whose memory operand is gpa. */
 static void npf_linear(uint64_t rip, uint64_t gpa, uint32_t access)
 {
@@ -1010,6 +1049,7 @@ int main(void)
     CU_add_test(s, "region arguments", test_region_args);
     CU_add_test(s, "memoized instruction fetch and its invalidation", test_fetch_memo);
     CU_add_test(s, "memoized fetch through 4-byte entries", test_fetch_memo_32bit);
+    CU_add_test(s, "memoized fetch under a changed paging view", test_fetch_memo_view);
     CU_add_test(s, "memoized data translation of the assist", test_data_memo);
     CU_add_test(s, "the data memo's host pointer and its invalidation", test_data_memo_host);
     CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
