@@ -77,27 +77,47 @@ next_rip(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opcode, bool try_n
 }
 
 /* CPUID through the library's policy (core/cpuid.c), resuming at next. */
-static inline __attribute__((always_inline)) bool finish_cpuid(struct hv_vcpu *vcpu, struct vmcb *v,
-                                                               uint64_t next)
+static __attribute__((noinline)) bool cpuid_by_policy(struct hv_vcpu *vcpu, struct vmcb *v,
+                                                      uint64_t next)
 {
     hv_cpuid_exit(vcpu, &v->save.rax);
     resume_at(v, next);
     return true;
 }
 
-/* With NRIP save: the end of the instruction from the VMCB (a path
-   without register spills). */
+/* The same: a pass-through leaf answered here by the CPU, in a path with
+   no call and so without a frame; any other leaf out of line. */
+static inline __attribute__((always_inline)) bool finish_cpuid(struct hv_vcpu *vcpu, struct vmcb *v,
+                                                               uint64_t next)
+{
+    if (!hv_cpuid_passthrough(vcpu->vm, (uint32_t)v->save.rax))
+        return cpuid_by_policy(vcpu, v, next);
+    hv_cpuid_exit_passthrough(vcpu, &v->save.rax);
+    resume_at(v, next);
+    return true;
+}
+
+/* With NRIP save: the end of the instruction from the VMCB. */
 static __attribute__((noinline)) bool cpuid_at_nrip(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     return finish_cpuid(vcpu, v, v->ctl.nrip);
 }
 
-/* Without: the instruction's end measured first, then the policy. */
+/* Without, when the code memo does not hold: the instruction's end
+   measured through a walk, then the policy. */
+static __attribute__((noinline)) bool cpuid_after_walk(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    unsigned len = svm_guest_insn_len(vcpu, SVM_OP_CPUID);
+    return len && cpuid_by_policy(vcpu, v, svm_next_rip(vcpu, len));
+}
+
+/* Without: the instruction's end from the code memo, then the answer;
+   the rest out of line, so that this path makes no call. */
 static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     uint64_t next;
-    if (!next_rip(vcpu, v, SVM_OP_CPUID, false, &next))
-        return false;
+    if (!svm_insn_len_memo(vcpu, v, SVM_OP_CPUID & 0xffffff, SVM_OP_CPUID >> 24, &next))
+        return cpuid_after_walk(vcpu, v);
     return finish_cpuid(vcpu, v, next);
 }
 

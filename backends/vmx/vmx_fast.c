@@ -112,9 +112,20 @@ static void resume_after(void)
 }
 
 /* CPUID through the library's policy (core/cpuid.c). */
-static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu)
+static __attribute__((noinline)) bool cpuid_by_policy(struct hv_vcpu *vcpu)
 {
     hv_cpuid_exit(vcpu, &vcpu->gpr[HV_GPR_RAX]);
+    resume_after();
+    return true;
+}
+
+/* The same: a pass-through leaf answered here by the CPU, in a path with
+   no call and so without a frame; any other leaf out of line. */
+static __attribute__((noinline)) bool fast_cpuid(struct hv_vcpu *vcpu)
+{
+    if (!hv_cpuid_passthrough(vcpu->vm, (uint32_t)vcpu->gpr[HV_GPR_RAX]))
+        return cpuid_by_policy(vcpu);
+    hv_cpuid_exit_passthrough(vcpu, &vcpu->gpr[HV_GPR_RAX]);
     resume_after();
     return true;
 }

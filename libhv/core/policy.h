@@ -60,6 +60,23 @@ static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *
     g[HV_GPR_RDX] = d;
 }
 
+/*
+ * hv_cpuid_exit() for a leaf hv_cpuid_passthrough() accepted: the CPU's
+ * answer alone, a path without a call (an exit fast path then keeps no
+ * frame for it beyond RBX, which CPUID writes).
+ */
+static inline __attribute__((always_inline)) void hv_cpuid_exit_passthrough(struct hv_vcpu *vcpu,
+                                                                            uint64_t *rax)
+{
+    uint64_t *g = vcpu->gpr;
+    uint32_t a, b, c, d;
+    hv_cpuid_regs((uint32_t)*rax, (uint32_t)g[HV_GPR_RCX], &a, &b, &c, &d);
+    *rax = a;
+    g[HV_GPR_RBX] = b;
+    g[HV_GPR_RCX] = c;
+    g[HV_GPR_RDX] = d;
+}
+
 /* The host's XSAVE layout (core/xsave.h), read at the context's creation. */
 const struct hv_xs_layout *hv_cpuid_host_xs(struct hv_ctx *ctx);
 
