@@ -19,6 +19,17 @@
 void hv_deliver_events(struct hv_vcpu *vcpu);
 
 /*
+ * No #DB trap, exception or NMI is queued, which an interrupt would have
+ * to wait behind (queued_nmi and step_db adjacent: one 16-bit test). The
+ * run loop's delivery (core/run.c inject_queued) and hv_fast_inject_irq()
+ * decide by it.
+ */
+static inline bool hv_irq_may_go_first(const struct hv_vcpu *vcpu)
+{
+    return !hv_flag_pair(&vcpu->queued_nmi) && vcpu->queued_exc.type == HV_EVENT_NONE;
+}
+
+/*
  * An interrupt the PV layer raises for the vCPU whose exit the fast path
  * finishes (hv_pv_ops::hypercall_fast), straight into the backend's
  * injection (backend.h inject_irq) when the run loop's delivery would do
@@ -30,8 +41,7 @@ void hv_deliver_events(struct hv_vcpu *vcpu);
  */
 static inline bool hv_fast_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
 {
-    if (hv_flag_pair(&vcpu->queued_nmi) || vcpu->lapic_on ||
-        vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_irq.type != HV_EVENT_NONE)
+    if (!hv_irq_may_go_first(vcpu) || vcpu->lapic_on || vcpu->queued_irq.type != HV_EVENT_NONE)
         return false;
     return vcpu->vm->ctx->be->inject_irq(vcpu, vector);
 }

@@ -197,13 +197,12 @@ static bool inject_queued_rare(struct hv_vcpu *vcpu)
 /* Put queued events into the injection field, or ask for a window.
    Returns whether any is still queued (events_queued after it). The
    common case inline: an interrupt (a PV upcall, the local APIC's, the
-   embedder's) with no #DB trap, exception or NMI before it (queued_nmi
-   and step_db adjacent, above: one 16-bit test), injected or its window
-   requested; nothing is left once it is in. */
+   embedder's) with no #DB trap, exception or NMI before it
+   (hv_irq_may_go_first), injected or its window requested; nothing is
+   left once it is in. */
 static inline __attribute__((always_inline)) bool inject_queued(struct hv_vcpu *vcpu)
 {
-    if (hv_flag_pair(&vcpu->queued_nmi) || vcpu->queued_exc.type != HV_EVENT_NONE ||
-        vcpu->queued_irq.type == HV_EVENT_NONE)
+    if (!hv_irq_may_go_first(vcpu) || vcpu->queued_irq.type == HV_EVENT_NONE)
         return inject_queued_rare(vcpu);
     if (!vcpu->vm->ctx->be->inject_irq(vcpu, vcpu->queued_irq.vector))
         return true; /* its window requested */
