@@ -112,10 +112,10 @@ static void test_fast_whitelist(void)
 }
 
 /* A 64-bit guest with shared_info, upcall vector UPCALL_VEC on vCPU 0 and
-   an IPI port to itself; returns the port. */
-static uint32_t upcall_setup(struct xf *f)
+   an IPI port to itself, with a local APIC or not; returns the port. */
+static uint32_t upcall_setup_apic(struct xf *f, bool lapic)
 {
-    xf_setup(f, &(struct xf_opts){.svm = true});
+    xf_setup(f, &(struct xf_opts){.svm = true, .lapic = lapic});
     CU_ASSERT_EQUAL(xf_map_shinfo(f, SHINFO_GFN), 0);
     uint32_t uv[2] = {0, UPCALL_VEC};
     memcpy(xf_gpa(f, XF_BUF), uv, 8);
@@ -130,6 +130,11 @@ static uint32_t upcall_setup(struct xf *f)
     xf_set_if(f, f->vcpu, true);
     xf_enter(f, f->vcpu); /* settle: nothing due */
     return port;
+}
+
+static uint32_t upcall_setup(struct xf *f)
+{
+    return upcall_setup_apic(f, false);
 }
 
 /* The guest's handler: upcall_pending, the selector and the port cleared. */
@@ -244,6 +249,30 @@ static void test_fast_upcall(void)
     xf_enter(&f, f.vcpu);
     CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 6);
     CU_ASSERT_EQUAL(vec, UPCALL_VEC);
+    xf_teardown(&f);
+}
+
+/* A vCPU with a local APIC: the send queues its upcall for the delivery
+   instead of injecting it, since the delivery then gives the APIC its
+   turn (the vCPU is not quiet after it). */
+static void test_fast_upcall_lapic(void)
+{
+    struct xf f;
+    uint32_t port = upcall_setup_apic(&f, true);
+    uint8_t vec = 0;
+    bool ev;
+    memcpy(xf_gpa(&f, XF_BUF), &port, 4);
+    unsigned n0 = xf_injected(f.vcpu, NULL);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, XF_BUF, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), 0);
+    CU_ASSERT(ev);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, NULL), n0);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.type, HV_EVENT_EXTINT);
+    CU_ASSERT_EQUAL(f.vcpu->queued_irq.vector, UPCALL_VEC);
+    hv_deliver_events(f.vcpu);
+    CU_ASSERT_EQUAL(xf_injected(f.vcpu, &vec), n0 + 1);
+    CU_ASSERT_EQUAL(vec, UPCALL_VEC);
+    CU_ASSERT(!f.vcpu->quiet);
     xf_teardown(&f);
 }
 
@@ -597,6 +626,7 @@ void xen_suite_fast(void)
     CU_pSuite s = CU_add_suite("xen_fast", NULL, NULL);
     CU_add_test(s, "fast_whitelist", test_fast_whitelist);
     CU_add_test(s, "fast_upcall", test_fast_upcall);
+    CU_add_test(s, "fast_upcall_lapic", test_fast_upcall_lapic);
     CU_add_test(s, "fast_memo_stale", test_fast_memo_stale);
     CU_add_test(s, "fast_idle_settled", test_fast_idle_settled);
     CU_add_test(s, "fast_cross_vcpu", test_fast_cross_vcpu);
