@@ -59,15 +59,14 @@ static void resume_at(struct vmcb *v, uint64_t next)
     v->ctl.tlb_control = SVM_TLB_NONE;
 }
 
-/* RIP after the exiting instruction: the inline cases (NRIP save unless
-   the caller found it missing already, the code memo), else the full
-   measurement (a page walk, library code only); false if unknown. */
-static inline __attribute__((always_inline)) bool
-next_rip(struct hv_vcpu *vcpu, const struct vmcb *v, uint32_t opcode, bool try_nrip, uint64_t *next)
+/* RIP after the exiting instruction: the inline cases (NRIP save, the
+   code memo), else the full measurement (a page walk, library code only);
+   false if unknown. */
+static inline __attribute__((always_inline)) bool next_rip(struct hv_vcpu *vcpu,
+                                                           const struct vmcb *v, uint32_t opcode,
+                                                           uint64_t *next)
 {
-    uint32_t opval = opcode & 0xffffff, oplen = opcode >> 24;
-    if (try_nrip ? svm_insn_len_fast(vcpu, v, opval, oplen, next)
-                 : svm_insn_len_memo(vcpu, v, opval, oplen, next))
+    if (svm_insn_len_fast(vcpu, v, opcode & 0xffffff, opcode >> 24, next))
         return true;
     unsigned len = svm_guest_insn_len(vcpu, opcode);
     if (!len)
@@ -104,11 +103,12 @@ static __attribute__((noinline)) bool cpuid_at_nrip(struct hv_vcpu *vcpu, struct
 }
 
 /* Without, when the code memo does not hold: the instruction's end
-   measured through a walk, then the policy. */
+   measured through a walk (next_rip's inline cases, tried again, cost
+   little beside it), then the policy. */
 static __attribute__((noinline)) bool cpuid_after_walk(struct hv_vcpu *vcpu, struct vmcb *v)
 {
-    unsigned len = svm_guest_insn_len(vcpu, SVM_OP_CPUID);
-    return len && cpuid_by_policy(vcpu, v, svm_next_rip(vcpu, len));
+    uint64_t next;
+    return next_rip(vcpu, v, SVM_OP_CPUID, &next) && cpuid_by_policy(vcpu, v, next);
 }
 
 /* Without: the instruction's end from the code memo, then the answer;
@@ -132,7 +132,7 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
 {
     const struct hv_pv_ops *pv = vcpu->vm->pv;
     uint64_t next;
-    if (!pv || !pv->hypercall_fast || !next_rip(vcpu, v, SVM_OP_VMMCALL, true, &next))
+    if (!pv || !pv->hypercall_fast || !next_rip(vcpu, v, SVM_OP_VMMCALL, &next))
         return false;
     bool events = false;
     vcpu->gpr[HV_GPR_RAX] = v->save.rax;
