@@ -79,7 +79,7 @@ static inline __attribute__((always_inline)) bool next_rip(struct hv_vcpu *vcpu,
 static __attribute__((noinline)) bool cpuid_by_policy(struct hv_vcpu *vcpu, struct vmcb *v,
                                                       uint64_t next)
 {
-    hv_cpuid_exit(vcpu, &v->save.rax);
+    hv_cpuid_exit_policy(vcpu, &v->save.rax);
     resume_at(v, next);
     return true;
 }
@@ -104,11 +104,11 @@ static __attribute__((noinline)) bool cpuid_at_nrip(struct hv_vcpu *vcpu, struct
 
 /* Without, when the code memo does not hold: the instruction's end
    measured through a walk (next_rip's inline cases, tried again, cost
-   little beside it), then the policy. */
+   little beside it), then the answer. */
 static __attribute__((noinline)) bool cpuid_after_walk(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     uint64_t next;
-    return next_rip(vcpu, v, SVM_OP_CPUID, &next) && cpuid_by_policy(vcpu, v, next);
+    return next_rip(vcpu, v, SVM_OP_CPUID, &next) && finish_cpuid(vcpu, v, next);
 }
 
 /* Without: the instruction's end from the code memo, then the answer;

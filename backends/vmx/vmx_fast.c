@@ -114,7 +114,7 @@ static void resume_after(void)
 /* CPUID through the library's policy (core/cpuid.c). */
 static __attribute__((noinline)) bool cpuid_by_policy(struct hv_vcpu *vcpu)
 {
-    hv_cpuid_exit(vcpu, &vcpu->gpr[HV_GPR_RAX]);
+    hv_cpuid_exit_policy(vcpu, &vcpu->gpr[HV_GPR_RAX]);
     resume_after();
     return true;
 }

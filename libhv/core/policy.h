@@ -30,30 +30,12 @@ static inline bool hv_cpuid_passthrough(const struct hv_vm *vm, uint32_t leaf)
     return leaf < 32 && ((HV_CPUID_PASS_BASIC >> leaf) & 1) && vm->cpuid_count == 0;
 }
 
-/*
- * The CPUID exit: EAX/ECX in, EAX..EDX out through the policy. The guest's
- * RAX is passed apart (SVM's fast path has it in the VMCB); RBX, RCX and
- * RDX are vcpu->gpr's. One helper for the core's dispatcher and the
- * backends' exit fast paths (inline: it is on the CPUID round trip).
- */
-static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *vcpu, uint64_t *rax)
+/* The CPUID exit's answer into the registers: RAX apart (SVM's fast path
+   has it in the VMCB), RBX, RCX and RDX in vcpu->gpr. */
+static inline __attribute__((always_inline)) void
+hv_cpuid_answer(struct hv_vcpu *vcpu, uint64_t *rax, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 {
     uint64_t *g = vcpu->gpr;
-    uint32_t leaf = (uint32_t)*rax, sub = (uint32_t)g[HV_GPR_RCX];
-    uint32_t a, b, c, d;
-    /* A pass-through leaf straight from the CPU into the registers: the
-       policy's call, its override scan and its leaf switch are most of a
-       CPUID round trip. */
-    if (hv_cpuid_passthrough(vcpu->vm, leaf)) {
-        hv_cpuid_regs(leaf, sub, &a, &b, &c, &d);
-    } else {
-        uint32_t r[4];
-        hv_cpuid_policy(vcpu, leaf, sub, r);
-        a = r[0];
-        b = r[1];
-        c = r[2];
-        d = r[3];
-    }
     *rax = a;
     g[HV_GPR_RBX] = b;
     g[HV_GPR_RCX] = c;
@@ -61,20 +43,40 @@ static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *
 }
 
 /*
- * hv_cpuid_exit() for a leaf hv_cpuid_passthrough() accepted: the CPU's
- * answer alone, a path without a call (an exit fast path then keeps no
- * frame for it beyond RBX, which CPUID writes).
+ * The CPUID exit for a leaf hv_cpuid_passthrough() accepted: the CPU's
+ * answer straight into the registers, a path without a call (an exit fast
+ * path then keeps no frame for it beyond RBX, which CPUID writes). The
+ * policy's call, its override scan and its leaf switch would be most of a
+ * CPUID round trip.
  */
 static inline __attribute__((always_inline)) void hv_cpuid_exit_passthrough(struct hv_vcpu *vcpu,
                                                                             uint64_t *rax)
 {
-    uint64_t *g = vcpu->gpr;
     uint32_t a, b, c, d;
-    hv_cpuid_regs((uint32_t)*rax, (uint32_t)g[HV_GPR_RCX], &a, &b, &c, &d);
-    *rax = a;
-    g[HV_GPR_RBX] = b;
-    g[HV_GPR_RCX] = c;
-    g[HV_GPR_RDX] = d;
+    hv_cpuid_regs((uint32_t)*rax, (uint32_t)vcpu->gpr[HV_GPR_RCX], &a, &b, &c, &d);
+    hv_cpuid_answer(vcpu, rax, a, b, c, d);
+}
+
+/* The CPUID exit for any other leaf: through the policy (core/cpuid.c). */
+static inline __attribute__((always_inline)) void hv_cpuid_exit_policy(struct hv_vcpu *vcpu,
+                                                                       uint64_t *rax)
+{
+    uint32_t r[4];
+    hv_cpuid_policy(vcpu, (uint32_t)*rax, (uint32_t)vcpu->gpr[HV_GPR_RCX], r);
+    hv_cpuid_answer(vcpu, rax, r[0], r[1], r[2], r[3]);
+}
+
+/*
+ * The CPUID exit: EAX/ECX in, EAX..EDX out (hv_cpuid_answer). One helper
+ * for the core's dispatcher; the backends' exit fast paths call its two
+ * halves themselves, the pass-through one inline.
+ */
+static inline __attribute__((always_inline)) void hv_cpuid_exit(struct hv_vcpu *vcpu, uint64_t *rax)
+{
+    if (hv_cpuid_passthrough(vcpu->vm, (uint32_t)*rax))
+        hv_cpuid_exit_passthrough(vcpu, rax);
+    else
+        hv_cpuid_exit_policy(vcpu, rax);
 }
 
 /* The host's XSAVE layout (core/xsave.h), read at the context's creation. */
