@@ -34,8 +34,6 @@ struct mmio_region {
 struct hv_assist_vm {
     struct mmio_region regions[HV_MMIO_REGIONS_MAX];
     uint32_t count;
-    uint8_t maxphyaddr; /* guest view: CPUID 0x80000008 EAX[7:0] */
-    bool gbpages;       /* guest view: CPUID 0x80000001 EDX[26] */
     /* The per-vCPU region (hv_assist_register_vcpu; len 0: none): its
        handler gets the accessing vCPU. Outside regions[], so that the
        exit fast path (hv_fast_npf) never finds it: the full path
@@ -145,7 +143,6 @@ static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
         fresh = hv_host_obj_alloc(host, sizeof(*fresh));
         if (!fresh)
             return HV_ERR_NO_MEMORY;
-        hv_cpuid_guest_paging(vm, &fresh->maxphyaddr, &fresh->gbpages);
     }
     hv_status_t st = HV_OK;
     uint64_t t = hv_lock_acquire(host, &vm->lock);
@@ -423,12 +420,7 @@ static void env_init(struct hv_emu_env *env, struct assist_call *call, struct hv
     hv_memset(env, 0, sizeof(*env));
     env->ops = &assist_ops;
     env->opaque = call;
-    if (call->av) {
-        env->maxphyaddr = call->av->maxphyaddr;
-        env->gbpages = call->av->gbpages;
-    } else {
-        hv_cpuid_guest_paging(vcpu->vm, &env->maxphyaddr, &env->gbpages);
-    }
+    hv_vm_paging_view(vcpu->vm, &env->maxphyaddr, &env->gbpages);
 }
 
 /* The fetch registers of a state read with HV_STATE_SEG | HV_STATE_CR. */
@@ -692,15 +684,14 @@ static bool decode_mov(const uint8_t *b, size_t n, const uint64_t *g, uint64_t r
  * operand: its guest-physical address when the memo still holds for this
  * page and access (the same test hv_walk_memoized() applies first).
  */
-static bool data_memo_hit(struct hv_vcpu *vcpu, const struct hv_assist_vm *av,
-                          const struct hv_fetch_regs *fr, uint64_t ea, bool write, uint64_t *gpa)
+static bool data_memo_hit(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint64_t ea,
+                          bool write, uint64_t *gpa)
 {
     const struct hv_walk_memo *dm = &vcpu->data;
     uint64_t key =
         hv_memo_key(fr->cr0, fr->cr4, fr->efer, fr->cpl, write ? HV_WALK_WRITE : HV_WALK_READ,
                     (fr->rflags & HV_EMU_RFLAGS_AC) != 0);
-    if (!hv_memo_valid(dm, vcpu->vm, key, fr->cr3, ea >> 12) || dm->maxphyaddr != av->maxphyaddr ||
-        dm->gbpages != av->gbpages)
+    if (!hv_memo_valid(dm, vcpu->vm, key, fr->cr3, ea >> 12))
         return false;
     *gpa = dm->gpa_page | (ea & (HV_PAGE_SIZE - 1));
     return true;
@@ -769,13 +760,10 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
         return HV_FAST_NONE;
     if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
         return HV_FAST_NONE;
-    if (!cpu_gpa && !data_memo_hit(vcpu, av, &fr, m.ea, m.write, &gpa)) {
+    if (!cpu_gpa && !data_memo_hit(vcpu, &fr, m.ea, m.write, &gpa)) {
         struct hv_emu_regs r;
         struct assist_call call = {.vcpu = vcpu, .av = av, .regs = &r};
-        struct hv_emu_env env = {.ops = &assist_ops,
-                                 .opaque = &call,
-                                 .maxphyaddr = av->maxphyaddr,
-                                 .gbpages = av->gbpages};
+        struct hv_emu_env env = {.ops = &assist_ops, .opaque = &call}; /* the VM's view */
         struct hv_walk_result w;
         r.cr0 = fr.cr0;
         r.cr3 = fr.cr3;

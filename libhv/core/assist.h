@@ -85,9 +85,10 @@ struct hv_emu_regs;
 struct hv_walk_result;
 
 /*
- * hv_walk() for the instruction assist's data accesses, through the
- * vCPU's memo of its last data walk when that is still exact
- * (core/insn_fetch.c).
+ * hv_walk() for the instruction assist's and the Xen layer's data
+ * accesses, through the vCPU's memo of its last data walk when that is
+ * still exact (core/insn_fetch.c). The walk is in the VM's paging view
+ * (core/policy.h hv_vm_paging_view), not env's.
  */
 hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
                              const struct hv_emu_regs *regs, uint64_t la, unsigned access,

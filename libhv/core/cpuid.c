@@ -68,25 +68,27 @@ static bool find_override(const struct hv_vm *vm, uint32_t leaf, uint32_t sublea
     return false;
 }
 
-void hv_cpuid_guest_paging(struct hv_vm *vm, uint8_t *maxphyaddr, bool *gbpages)
+void hv_cpuid_paging_view_update(struct hv_vm *vm)
 {
     uint32_t r[4];
     if (!find_override(vm, 0x80000000u, 0, r))
         hv_cpuid(0x80000000u, 0, r);
     uint32_t max_ext = r[0];
-    *maxphyaddr = 36; /* SDM Vol. 3A 4.1.4: the width when leaf 0x80000008 is absent */
-    *gbpages = false;
+    uint8_t maxphyaddr = 36; /* SDM Vol. 3A 4.1.4: the width when leaf 0x80000008 is absent */
+    bool gbpages = false;
     if (max_ext >= 0x80000008u) {
         if (!find_override(vm, 0x80000008u, 0, r))
             hv_cpuid(0x80000008u, 0, r);
         if ((r[0] & 0xff) >= 32 && (r[0] & 0xff) <= 52)
-            *maxphyaddr = (uint8_t)(r[0] & 0xff);
+            maxphyaddr = (uint8_t)(r[0] & 0xff);
     }
     if (max_ext >= 0x80000001u) {
         if (!find_override(vm, 0x80000001u, 0, r))
             hv_cpuid(0x80000001u, 0, r);
-        *gbpages = (r[3] >> 26) & 1;
+        gbpages = (r[3] >> 26) & 1;
     }
+    __atomic_store_n(&vm->guest_maxphyaddr, maxphyaddr, __ATOMIC_RELAXED);
+    __atomic_store_n(&vm->guest_gbpages, gbpages, __ATOMIC_RELAXED);
 }
 
 /* The host's XSAVE layout, read when the context was created (the same

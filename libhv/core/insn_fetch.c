@@ -16,10 +16,10 @@
  *   (SDM Vol. 3A 4.1, 4.6), CR3;
  * - the SLAT generation (every map/unmap/protect of the VM bumps it): the
  *   host pointers to the entries (and the code page) are still the VM's;
- * - the guest's physical-address width and 1 GiB pages: the code memo's
- *   are the VM's CPUID view, whose every change (hv_vm_set_cpuid) bumps
- *   the SLAT generation too; the data memo's are its caller's (the
- *   assist's or the Xen layer's view), compared;
+ * - the guest's physical-address width and 1 GiB pages: every walk uses
+ *   the VM's paging view (core/policy.h hv_vm_paging_view), read after
+ *   the generation, and its every change (hv_vm_set_cpuid) bumps the SLAT
+ *   generation too;
  * - every paging-structure entry of the walk, re-read and compared with
  *   the value it held after the walk (accessed and, for a write, dirty
  *   flags set): a guest may rewrite its page tables at any time without
@@ -44,8 +44,8 @@
  * so that a SLAT change during it leaves the memo stale, never wrong.
  */
 static bool memo_fill(struct hv_walk_memo *m, struct hv_vm *vm, uint64_t key, uint64_t cr3,
-                      uint64_t la, uint64_t gen, const struct hv_emu_env *env,
-                      const struct hv_walk_result *w, const struct hv_walk_trace *t)
+                      uint64_t la, uint64_t gen, const struct hv_walk_result *w,
+                      const struct hv_walk_trace *t)
 {
     for (unsigned i = 0; i < t->n; i++) {
         const uint8_t *p = hv_gpa_ptr(vm, t->gpa[i], HV_MEM_READ);
@@ -70,8 +70,6 @@ static bool memo_fill(struct hv_walk_memo *m, struct hv_vm *vm, uint64_t key, ui
     m->cr3 = cr3;
     m->gpa_page = w->gpa & ~(uint64_t)(HV_PAGE_SIZE - 1);
     m->page_size = w->page_size;
-    m->maxphyaddr = env->maxphyaddr;
-    m->gbpages = env->gbpages;
     m->slat_gen = gen;
     m->key = key;
     return true;
@@ -87,11 +85,10 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
     struct hv_walk_memo *m = &vcpu->data;
     bool ac = (regs->rflags & HV_EMU_RFLAGS_AC) != 0;
 
-    if (regs->pdpte_valid || regs->pkru || regs->pkrs || !(regs->cr0 & HV_EMU_CR0_PG))
-        return hv_walk(env, regs, la, access, res);
     uint64_t key = hv_memo_key(regs->cr0, regs->cr4, regs->efer, regs->cpl, access, ac);
-    if (hv_memo_valid(m, vm, key, regs->cr3, la >> 12) && m->maxphyaddr == env->maxphyaddr &&
-        m->gbpages == env->gbpages) {
+    bool memoizable =
+        !regs->pdpte_valid && !regs->pkru && !regs->pkrs && (regs->cr0 & HV_EMU_CR0_PG);
+    if (memoizable && hv_memo_valid(m, vm, key, regs->cr3, la >> 12)) {
         res->outcome = HV_WALK_OK;
         res->gpa = m->gpa_page | (la & (HV_PAGE_SIZE - 1));
         res->page_size = m->page_size;
@@ -99,14 +96,20 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
         res->table_gpa = 0;
         return HV_OK;
     }
-    struct hv_walk_trace t;
+    /* The walk in the VM's view as of this generation, whatever the
+       caller's env read earlier. */
     uint64_t gen = hv_slat_gen(&vm->slat);
+    struct hv_emu_env e = *env;
+    hv_vm_paging_view(vm, &e.maxphyaddr, &e.gbpages);
+    if (!memoizable)
+        return hv_walk(&e, regs, la, access, res);
+    struct hv_walk_trace t;
     m->key = 0;
     m->host = NULL;
     m->walks++;
-    hv_status_t st = hv_walk_traced(env, regs, la, access, res, &t);
+    hv_status_t st = hv_walk_traced(&e, regs, la, access, res, &t);
     if (st == HV_OK && res->outcome == HV_WALK_OK &&
-        memo_fill(m, vm, key, regs->cr3, la, gen, env, res, &t)) {
+        memo_fill(m, vm, key, regs->cr3, la, gen, res, &t)) {
         /* The page itself, for copies through hv_data_memo(): with the
            access's SLAT permission, else none (MMIO, read-only RAM). */
         m->host = hv_gpa_ptr(vm, m->gpa_page, access == HV_WALK_WRITE ? HV_MEM_WRITE : HV_MEM_READ);
@@ -149,7 +152,7 @@ static const uint8_t *walk_code_page(struct hv_vcpu *vcpu, const struct hv_fetch
     uint64_t gen = hv_slat_gen(&vm->slat);
     m->key = 0;
     m->walks++;
-    hv_cpuid_guest_paging(vm, &env.maxphyaddr, &env.gbpages);
+    hv_vm_paging_view(vm, &env.maxphyaddr, &env.gbpages);
     regs.cr0 = fr->cr0;
     regs.cr3 = fr->cr3;
     regs.cr4 = fr->cr4;
@@ -164,7 +167,7 @@ static const uint8_t *walk_code_page(struct hv_vcpu *vcpu, const struct hv_fetch
     uint8_t *code = hv_gpa_ptr(vm, w.gpa & ~(uint64_t)(HV_PAGE_SIZE - 1), HV_MEM_READ);
     if (code) {
         m->host = code; /* before the key: a filled code memo has its page */
-        memo_fill(m, vm, key, fr->cr3, la, gen, &env, &w, &t);
+        memo_fill(m, vm, key, fr->cr3, la, gen, &w, &t);
     }
     return code;
 }

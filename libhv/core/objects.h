@@ -58,6 +58,11 @@ struct hv_vm {
     struct hv_vcpu **vcpus;             /* max_vcpus slots */
     uint32_t cpuid_count;
     struct hv_cpuid_override cpuid[HV_CPUID_OVERRIDES];
+    /* The guest's paging view (core/policy.h hv_vm_paging_view), which
+       every guest page walk uses: kept by hv_vm_set_cpuid under the lock,
+       read without it; each change advances the SLAT generation after. */
+    uint8_t guest_maxphyaddr;
+    bool guest_gbpages;
     void *arch;                         /* backend per-VM data (backend) */
     const struct hv_pv_ops *pv;         /* PV interface hooks, NULL if off (core/pv.h) */
     struct hv_xen_vm *xen;              /* PV interface state, NULL if off (xen/) */
@@ -136,8 +141,6 @@ struct hv_walk_memo {
     uint8_t *host;            /* the page (readable; a write's data memo: writable);
                                  NULL: none */
     uint32_t n;               /* entries of the walk */
-    uint8_t maxphyaddr;       /* guest view the walk used (CPUID overrides) */
-    bool gbpages;
     const uint64_t *pte[5];   /* the aligned 8-byte words holding the entries */
     uint64_t val[5];          /* each word's value after the walk */
     uint64_t walks;           /* full walks done (tests, profiling) */

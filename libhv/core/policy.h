@@ -93,9 +93,26 @@ uint64_t hv_cpuid_xs_offered(struct hv_vcpu *vcpu);
    none), for MOV to CR4 (#GP) and hv_vcpu_set_state (refused). */
 uint64_t hv_cr4_refused(struct hv_vcpu *vcpu, uint64_t cr4);
 
-/* Paging facts of the guest's CPUID view the page-table walker needs:
-   MAXPHYADDR (leaf 0x80000008 EAX[7:0]) and 1 GiB pages (0x80000001 EDX[26]). */
-void hv_cpuid_guest_paging(struct hv_vm *vm, uint8_t *maxphyaddr, bool *gbpages);
+/* Recompute the VM's paging view (struct hv_vm guest_maxphyaddr,
+   guest_gbpages) from its CPUID view: MAXPHYADDR (leaf 0x80000008
+   EAX[7:0]) and 1 GiB pages (0x80000001 EDX[26]). At creation, and by
+   hv_vm_set_cpuid under the VM's lock, which then advances the SLAT
+   generation. */
+void hv_cpuid_paging_view_update(struct hv_vm *vm);
+
+/*
+ * The paging view every guest page walk of the library uses (the
+ * instruction fetch, the assist, the Xen layer's copies): the guest's, as
+ * its CPUID view reports it. The walk memos (core/walk_memo.h) rely on
+ * there being one: a memo filled under another view is older than the
+ * SLAT generation it would be checked against. Read after the SLAT
+ * generation a memo records, so that a racing change leaves it stale.
+ */
+static inline void hv_vm_paging_view(const struct hv_vm *vm, uint8_t *maxphyaddr, bool *gbpages)
+{
+    *maxphyaddr = __atomic_load_n(&vm->guest_maxphyaddr, __ATOMIC_RELAXED);
+    *gbpages = __atomic_load_n(&vm->guest_gbpages, __ATOMIC_RELAXED);
+}
 
 /* RDMSR/WRMSR: HV_OK, or HV_ERR_GUEST_FAULT when the guest gets #GP(0). */
 hv_status_t hv_msr_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value);

@@ -5,6 +5,7 @@
 #include "core/assist.h"
 #include "core/objects.h"
 #include "core/pio.h"
+#include "core/policy.h"
 #include "core/pv.h"
 #include "core/util.h"
 #include "core/vcpu_asm.h"
@@ -62,6 +63,7 @@ hv_status_t hv_vm_create(struct hv_ctx *ctx, const struct hv_vm_config *config, 
     vm->flags = cfg.flags;
     vm->gpa_bits = gpa_bits;
     vm->max_vcpus = max_vcpus;
+    hv_cpuid_paging_view_update(vm);
     vm->vcpus = hv_host_obj_alloc(&ctx->host, slots_bytes(max_vcpus));
     if (!vm->vcpus) {
         st = HV_ERR_NO_MEMORY;
@@ -443,8 +445,11 @@ hv_status_t hv_vm_set_cpuid(struct hv_vm *vm, uint32_t leaf, uint32_t subleaf,
         vm->cpuid[i].subleaf = subleaf;
         hv_memcpy(vm->cpuid[i].regs, regs, sizeof(vm->cpuid[i].regs));
         /* The guest's paging view (physical-address width, 1 GiB pages)
-           may have changed: the vCPUs' code memos (core/insn_fetch.c),
-           filled under the old one, check the SLAT generation. */
+           may have changed: the vCPUs' walk memos (core/insn_fetch.c),
+           filled under the old one, check the SLAT generation, advanced
+           after the view (release: a walk that reads the new generation
+           reads the new view). */
+        hv_cpuid_paging_view_update(vm);
         if (vm->slat.root)
             hv_slat_gen_bump(&vm->slat);
     }

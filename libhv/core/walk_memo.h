@@ -93,23 +93,22 @@ hv_code_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3, uint64_t cr4, uin
 
 /*
  * Host pointer to the guest's data page at la_page if the data memo holds
- * for it (a read or write, HV_WALK_*, at cpl with these paging registers,
- * RFLAGS.AC and guest view, no protection keys, no PDPTE registers), else
- * NULL: the caller then takes hv_walk_memoized(), which walks. The page
- * was readable (writable for a write) RAM when the memo was filled, and
- * the SLAT generation the memo checks covers that mapping.
+ * for it (a read or write, HV_WALK_*, at cpl with these paging registers
+ * and RFLAGS.AC, no protection keys, no PDPTE registers), else NULL: the
+ * caller then takes hv_walk_memoized(), which walks. The page was
+ * readable (writable for a write) RAM when the memo was filled, and the
+ * SLAT generation the memo checks covers that mapping and the VM's
+ * paging view.
  */
 static inline __attribute__((always_inline)) uint8_t *
 hv_data_memo(struct hv_vcpu *vcpu, uint64_t cr0, uint64_t cr3, uint64_t cr4, uint64_t efer,
-             unsigned cpl, bool ac, unsigned access, uint8_t maxphyaddr, bool gbpages,
-             uint64_t la_page)
+             unsigned cpl, bool ac, unsigned access, uint64_t la_page)
 {
     const struct hv_walk_memo *m = &vcpu->data;
     uint64_t key = hv_memo_key(cr0, cr4, efer, cpl, access, ac);
     /* A filled memo's key has CR0.PG set (hv_walk_memoized never fills
        one without paging), so an unpaged caller never matches. */
-    if (!hv_memo_valid(m, vcpu->vm, key, cr3, la_page) || m->maxphyaddr != maxphyaddr ||
-        m->gbpages != gbpages)
+    if (!hv_memo_valid(m, vcpu->vm, key, cr3, la_page))
         return 0;
     return m->host;
 }

@@ -198,7 +198,7 @@ hv_status_t hv_lapic_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t valu
     if (msr == MSR_APIC_BASE) {
         uint8_t maxphy;
         bool gb;
-        hv_cpuid_guest_paging(vcpu->vm, &maxphy, &gb);
+        hv_vm_paging_view(vcpu->vm, &maxphy, &gb);
         if (!lapic_set_base(l, value, maxphy))
             return HV_ERR_GUEST_FAULT;
         __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);

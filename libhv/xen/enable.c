@@ -117,13 +117,6 @@ static void init_fields(struct hv_xen_vm *x, struct hv_vm *vm, const struct hv_x
     x->vm = vm;
     x->flags = cfg->flags;
     x->vmx = vm->ctx->caps.backend != HV_BACKEND_SVM;
-    x->maxphyaddr = (uint8_t)vm->ctx->caps.hpa_bits;
-    uint32_t r[4];
-    hv_cpuid(0x80000000u, 0, r);
-    if (r[0] >= 0x80000001u) {
-        hv_cpuid(0x80000001u, 0, r);
-        x->gbpages = (r[3] >> 26) & 1; /* 1-GByte pages (SDM Vol. 2A CPUID) */
-    }
     x->ver_major = cfg->version_major || cfg->version_minor ? cfg->version_major : DEFAULT_MAJOR;
     x->ver_minor = cfg->version_major || cfg->version_minor ? cfg->version_minor : DEFAULT_MINOR;
     hv_strlcpy(x->extraversion, cfg->extraversion[0] ? cfg->extraversion : ".0",

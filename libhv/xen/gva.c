@@ -89,12 +89,8 @@ static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa
         return false;
     if (!c->regs_loaded)
         load_regs(c);
-    struct hv_emu_env env = {
-        .ops = &walk_ops,
-        .opaque = c->vcpu->vm,
-        .maxphyaddr = c->x->maxphyaddr,
-        .gbpages = c->x->gbpages,
-    };
+    /* The walk is in the VM's paging view (hv_walk_memoized). */
+    struct hv_emu_env env = {.ops = &walk_ops, .opaque = c->vcpu->vm};
     struct hv_walk_result res;
     /* Through the vCPU's memo of its last data walk (core/insn_fetch.c):
        exact, since it re-reads every entry of the cached walk. */

@@ -26,8 +26,7 @@ static inline __attribute__((always_inline)) uint8_t *xen_memo_ptr(const struct 
     if (!(f->cr0 & HV_EMU_CR0_PG))
         return NULL;
     uint8_t *page = hv_data_memo(c->vcpu, f->cr0, f->cr3, f->cr4, f->efer, f->cpl,
-                                 (f->rflags & HV_EMU_RFLAGS_AC) != 0, access, c->x->maxphyaddr,
-                                 c->x->gbpages, la >> 12);
+                                 (f->rflags & HV_EMU_RFLAGS_AC) != 0, access, la >> 12);
     return page ? page + (la & (HV_PAGE_SIZE - 1)) : NULL;
 }
 

@@ -152,8 +152,6 @@ struct hv_xen_vm {
     uint16_t domid;
     uint32_t flags;
     bool vmx; /* hypercall stubs use VMCALL (else VMMCALL) */
-    uint8_t maxphyaddr;
-    bool gbpages;
     uint16_t ver_major, ver_minor;
     char extraversion[16];
     uint8_t handle[16];

@@ -179,7 +179,10 @@ static long check_common(struct hv_xen_vm *x, struct hv_vcpu *vcpu, struct hv_vc
         ((st->cr0 & CR0_NW) && !(st->cr0 & CR0_CD)))
         return -XEN_EINVAL;
     if (pg) {
-        uint64_t top = (st->efer & EFER_LMA) ? HV_BIT(x->maxphyaddr) : HV_BIT(32);
+        uint8_t maxphyaddr;
+        bool gbpages;
+        hv_vm_paging_view(x->vm, &maxphyaddr, &gbpages);
+        uint64_t top = (st->efer & EFER_LMA) ? HV_BIT(maxphyaddr) : HV_BIT(32);
         if (st->cr3 >= top ||
             !hv_gpa_ptr_foreign(x->vm, st->cr3 & ~(uint64_t)(HV_PAGE_SIZE - 1), HV_MEM_READ))
             return -XEN_EINVAL;

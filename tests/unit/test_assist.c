@@ -709,17 +709,17 @@ static struct hv_emu_regs dm_regs(unsigned cpl, uint64_t rflags)
     return r;
 }
 
-static bool dm_walk(const struct hv_emu_regs *r, uint8_t maxphy, uint64_t la, unsigned access)
+static bool dm_walk(const struct hv_emu_regs *r, uint64_t la, unsigned access)
 {
-    struct hv_emu_env env = {.ops = &dm_ops, .opaque = vm, .maxphyaddr = maxphy};
+    struct hv_emu_env env = {.ops = &dm_ops, .opaque = vm}; /* the view is the VM's */
     struct hv_walk_result w;
     return hv_walk_memoized(vcpu, &env, r, la, access, &w) == HV_OK && w.outcome == HV_WALK_OK;
 }
 
-static uint8_t *dm_host(const struct hv_emu_regs *r, uint8_t maxphy, uint64_t la, unsigned access)
+static uint8_t *dm_host(const struct hv_emu_regs *r, uint64_t la, unsigned access)
 {
     return hv_data_memo(vcpu, r->cr0, r->cr3, r->cr4, r->efer, r->cpl,
-                        (r->rflags & HV_EMU_RFLAGS_AC) != 0, access, maxphy, false, la >> 12);
+                        (r->rflags & HV_EMU_RFLAGS_AC) != 0, access, la >> 12);
 }
 
 /* The memo's host pointer is the page the walk reached, with the access's
@@ -732,66 +732,106 @@ static void test_data_memo_host(void)
     struct hv_emu_regs r = dm_regs(0, 0);
     const uint64_t la = 0x401010;
 
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ)); /* empty */
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ));
-    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_READ), ram + 0x22000);
-    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la + 0xfe0, HV_WALK_READ), ram + 0x22000);
-    /* Another access kind, page, CPL, RFLAGS.AC, CR3, paging mode or
-       guest view: not this memo. */
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la + 0x1000, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ)); /* empty */
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_READ), ram + 0x22000);
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la + 0xfe0, HV_WALK_READ), ram + 0x22000);
+    /* Another access kind, page, CPL, RFLAGS.AC, CR3 or paging mode: not
+       this memo (a changed guest view: test_data_memo_view). */
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_WRITE));
+    CU_ASSERT_PTR_NULL(dm_host(&r, la + 0x1000, HV_WALK_READ));
     struct hv_emu_regs o = dm_regs(3, 0);
-    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&o, la, HV_WALK_READ));
     o = dm_regs(0, HV_EMU_RFLAGS_AC);
-    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&o, la, HV_WALK_READ));
     o = r, o.cr3 = 0x50000;
-    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&o, la, HV_WALK_READ));
     o = r, o.cr0 &= ~0x10000ull; /* WP */
-    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&o, la, HV_WALK_READ));
     o = r, o.cr0 &= ~0x80000000ull; /* paging off: never memoized */
-    CU_ASSERT_PTR_NULL(dm_host(&o, 36, la, HV_WALK_READ));
-    CU_ASSERT_PTR_NULL(dm_host(&r, 39, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&o, la, HV_WALK_READ));
 
     /* A write walk: the page writable in the SLAT, the dirty flag set. */
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE));
-    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_WRITE), ram + 0x22000);
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_WRITE));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_WRITE), ram + 0x22000);
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
     CU_ASSERT(*pte_at(0x13008) & 0x40);
 
     /* The guest rewrites the entry (or any entry above it): gone. */
     *pte_at(0x13008) = 0x23000 | PTE_P | PTE_RW | PTE_A | 0x40;
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE));
-    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_WRITE), ram + 0x23000);
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_WRITE));
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_WRITE));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_WRITE), ram + 0x23000);
     *pte_at(0x12010) &= ~PTE_RW; /* the PDE: read-only from here down */
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
-    CU_ASSERT(!dm_walk(&r, 36, la, HV_WALK_WRITE)); /* CR0.WP: a fault */
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_WRITE));
+    CU_ASSERT(!dm_walk(&r, la, HV_WALK_WRITE)); /* CR0.WP: a fault */
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_WRITE));
     *pte_at(0x12010) |= PTE_RW;
 
     /* SLAT changes: write-protected, the write memo keeps no pointer
        while the read memo does; unmapped, nothing; mapped again to other
        host memory, that memory. */
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE));
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_WRITE));
     CU_ASSERT_EQUAL(hv_vm_protect(vm, 0x23000, 0x1000, HV_MEM_READ), HV_OK);
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_WRITE)); /* the guest's walk allows it */
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_WRITE));
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ));
-    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_READ), ram + 0x23000);
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_WRITE));
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_WRITE)); /* the guest's walk allows it */
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_WRITE));
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_READ), ram + 0x23000);
     CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x23000, 0x1000), HV_OK);
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ)); /* the entries are RAM */
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_READ)); /* the entries are RAM */
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
     CU_ASSERT_EQUAL(hv_vm_map(vm, 0x23000, ram_hpa + 0x30000, 0x1000, HV_MEM_RWX), HV_OK);
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
-    CU_ASSERT(dm_walk(&r, 36, la, HV_WALK_READ));
-    CU_ASSERT_PTR_EQUAL(dm_host(&r, 36, la, HV_WALK_READ), ram + 0x30000);
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_READ), ram + 0x30000);
     /* A page-table page the SLAT takes away: no walk, no pointer. */
     CU_ASSERT_EQUAL(hv_vm_unmap(vm, 0x13000, 0x1000), HV_OK);
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
-    CU_ASSERT(!dm_walk(&r, 36, la, HV_WALK_READ));
-    CU_ASSERT_PTR_NULL(dm_host(&r, 36, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
+    CU_ASSERT(!dm_walk(&r, la, HV_WALK_READ));
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
+    down();
+}
+
+/* The data memo under a change of the VM's paging view: a read through a
+   1 GiB page translates while CPUID reports 1 GiB pages, faults once an
+   override takes them away (the memo filled before must not answer), and
+   translates again when they are back. The Xen layer's copies and the
+   assist walk in this one view. */
+static void test_data_memo_view(void)
+{
+    up();
+    memset(ram + 0x10000, 0, 0x2000);
+    *pte_at(0x10000) = 0x11000 | PTE_P | PTE_RW;
+    *pte_at(0x11000) = 0 | PTE_P | PTE_RW | 0x80; /* PS: 1 GiB at GPA 0 */
+    uint32_t ext[4];
+    __asm__ volatile("cpuid"
+                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
+                     : "a"(0x80000001u), "c"(0));
+    ext[3] |= 1u << 26; /* 1-GByte pages */
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    struct hv_emu_regs r = dm_regs(0, 0);
+    const uint64_t la = 0x22010;
+
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_READ), ram + 0x22000);
+    uint64_t w0 = vcpu->data.walks;
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
+    CU_ASSERT_EQUAL(vcpu->data.walks, w0); /* from the memo */
+
+    ext[3] &= ~(1u << 26);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
+    CU_ASSERT(!dm_walk(&r, la, HV_WALK_READ)); /* PS reserved in a PDPTE */
+    CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 1);
+    CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
+
+    ext[3] |= 1u << 26;
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
+    CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 2);
+    CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_READ), ram + 0x22000);
     down();
 }
 
@@ -1052,6 +1092,7 @@ int main(void)
     CU_add_test(s, "memoized fetch under a changed paging view", test_fetch_memo_view);
     CU_add_test(s, "memoized data translation of the assist", test_data_memo);
     CU_add_test(s, "the data memo's host pointer and its invalidation", test_data_memo_host);
+    CU_add_test(s, "memoized data walk under a changed paging view", test_data_memo_view);
     CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
     CU_add_test(s, "exit fast path: hv_fast_npf", test_fast_npf);
     CU_add_test(s, "single-step #DB after finished instructions", test_single_step);
