@@ -135,10 +135,12 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
     if (!pv || !pv->hypercall_fast || !next_rip(vcpu, v, SVM_OP_VMMCALL, &next))
         return false;
     bool events = false;
+    struct hv_fetch_regs fr;
+    svm_vmcb_fetch_regs(v, &fr);
     vcpu->gpr[HV_GPR_RAX] = v->save.rax;
     v->ctl.eventinj = 0;
     v->ctl.tlb_control = SVM_TLB_NONE;
-    enum hv_pv_result r = pv->hypercall_fast(vcpu, &events);
+    enum hv_pv_result r = pv->hypercall_fast(vcpu, &fr, &events);
     if (r == HV_PV_UNHANDLED)
         return false;
     v->save.rax = vcpu->gpr[HV_GPR_RAX];

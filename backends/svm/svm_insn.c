@@ -66,17 +66,7 @@ int svm_code_bits(const struct vmcb *v)
 
 void svm_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
 {
-    const struct vmcb *v = svm_vmcb(vcpu);
-    fr->rip = v->save.rip;
-    fr->rflags = v->save.rflags;
-    fr->cr0 = v->save.cr0;
-    fr->cr3 = v->save.cr3;
-    fr->cr4 = v->save.cr4;
-    fr->efer = v->save.efer;
-    fr->cs_base = v->save.cs.base;
-    fr->cs_limit = v->save.cs.limit;
-    fr->cs_attr = v->save.cs.attrib; /* the HV_SEG_* layout (svm_seg.c) */
-    fr->cpl = v->save.cpl;
+    svm_vmcb_fetch_regs(svm_vmcb(vcpu), fr);
 }
 
 /* Length of the exiting instruction, the opcode (SVM_OP_*) after

@@ -7,7 +7,25 @@
 #define HV_SVM_INSN_FAST_H
 
 #include "svm/svm.h"
+#include "core/assist.h"
 #include "core/walk_memo.h"
+
+/* The registers an instruction fetch reads (core/assist.h), from the
+   VMCB: svm_fetch_regs, and inline for the exit fast path's hooks. */
+static inline __attribute__((always_inline)) void svm_vmcb_fetch_regs(const struct vmcb *v,
+                                                                      struct hv_fetch_regs *fr)
+{
+    fr->rip = v->save.rip;
+    fr->rflags = v->save.rflags;
+    fr->cr0 = v->save.cr0;
+    fr->cr3 = v->save.cr3;
+    fr->cr4 = v->save.cr4;
+    fr->efer = v->save.efer;
+    fr->cs_base = v->save.cs.base;
+    fr->cs_limit = v->save.cs.limit;
+    fr->cs_attr = v->save.cs.attrib; /* the HV_SEG_* layout (svm_seg.c) */
+    fr->cpl = v->save.cpl;
+}
 
 /*
  * Length of the exiting instruction from the code memo: in 32- and 64-bit

@@ -240,6 +240,9 @@ static inline uint64_t vmx_real_cr4(const struct vmx_config *cfg, uint64_t v)
 /* vmx_state.c (VMCS-touching functions expect the VMCS current). */
 struct vmx_guest_state;
 void vmx_get_state(struct hv_vcpu *vcpu, uint32_t mask, struct hv_vcpu_state *st);
+/* What an instruction fetch, the assist's MOV fast path and the fast
+   hypercall hook need, read from the VMCS in one go (core/assist.h). */
+void vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
 hv_status_t vmx_set_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_vcpu_state *st);
 hv_status_t vmx_apply_state(struct hv_vcpu *vcpu, uint32_t mask, const struct hv_vcpu_state *st,
                             bool force);

@@ -166,9 +166,7 @@ static bool vmx_long_mode(struct hv_vcpu *vcpu)
            (read_field(vcpu, VMCS_GUEST_ES_AR + 2 * HV_SEG_CS) & VMX_AR_L);
 }
 
-/* What an instruction fetch and the assist's MOV fast path need, read
-   from the VMCS in one go (core/assist.h). */
-static void vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+void vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
 {
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
     hv_status_t st;

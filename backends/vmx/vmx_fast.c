@@ -144,7 +144,9 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
     if (!pv || !pv->hypercall_fast)
         return false;
     bool events = false;
-    enum hv_pv_result r = pv->hypercall_fast(vcpu, &events);
+    struct hv_fetch_regs fr;
+    vmx_fetch_regs(vcpu, &fr);
+    enum hv_pv_result r = pv->hypercall_fast(vcpu, &fr, &events);
     if (r == HV_PV_UNHANDLED)
         return false;
     if (r == HV_PV_DONE)

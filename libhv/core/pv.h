@@ -11,6 +11,7 @@
 #include <hv/status.h>
 #include <hv/vcpu.h>
 
+struct hv_fetch_regs;
 struct hv_vcpu;
 struct hv_vm;
 
@@ -52,8 +53,10 @@ struct hv_pv_ops {
        HV_PV_UNHANDLED: not such a call, nothing done, the full path
        (hypercall) runs it. HV_PV_DONE (RIP to be advanced) or
        HV_PV_FAULT (an exception queued): done; *events set when an event
-       may be due before the next entry. */
-    enum hv_pv_result (*hypercall_fast)(struct hv_vcpu *vcpu, bool *events);
+       may be due before the next entry. @p fr: the caller's registers as
+       backend.h get_fetch_regs reads them, read by the fast path. */
+    enum hv_pv_result (*hypercall_fast)(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr,
+                                        bool *events);
     /* The guest executed HLT: return true if an event is already pending
        (the vCPU resumes instead of returning HV_EXIT_HLT). */
     bool (*halt_wakeup)(struct hv_vcpu *vcpu);

@@ -600,22 +600,40 @@ static long op_unmask(struct hv_xen_vm *x, uint32_t port, const struct hv_xen_vc
     return 0;
 }
 
-long xen_evtchn_fast_op(struct xen_call *c, uint32_t cmd, uint64_t port_gva, bool *events)
+/* The fast path's port read by a walk (the data memo missed): of a
+   call's set-up, what the copy takes. 0 or -XEN_EFAULT. */
+static __attribute__((noinline)) int
+port_walked(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint64_t gva, uint32_t *port)
 {
-    struct hv_xen_vm *x = c->x;
-    struct hv_xen_vcpu *xv = c->xv;
+    struct xen_call c;
+    c.vcpu = vcpu;
+    c.x = xen_of(vcpu->vm);
+    c.xv = xen_vcpu_cached(c.x, vcpu);
+    c.fr = fr;
+    c.regs_loaded = false;
+    return xen_copy_from_guest(&c, gva, port, sizeof(*port));
+}
+
+enum hv_pv_result xen_evtchn_fast(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, bool lm,
+                                  uint32_t cmd, uint64_t port_gva, bool *events)
+{
     uint32_t port;
-    if (xen_get_u32(c, port_gva, &port))
-        return -XEN_EFAULT;
+    if (!xen_memo_get_u32(vcpu, fr, port_gva, &port) && port_walked(vcpu, fr, port_gva, &port)) {
+        xen_set_result(vcpu, lm, -XEN_EFAULT);
+        return HV_PV_DONE;
+    }
+    struct hv_xen_vm *x = xen_of(vcpu->vm);
+    struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
     /* Interrupts are off on the fast path: the lock needs no irq_save. */
     hv_spin_acquire(x->lock);
     long rc = cmd == EVTCHNOP_send ? op_send(x, port, xv) : op_unmask(x, port, xv);
     /* An upcall of the caller's own vCPU goes in here, under the lock
        already held, instead of by a locked pre-entry pass; the backend
        runs the event delivery right after unless it went in already. */
-    *events = xen_upcall_now(xv, c->vcpu);
+    *events = xen_upcall_now(xv, vcpu);
     hv_spin_release(x->lock);
-    return rc;
+    xen_set_result(vcpu, lm, rc);
+    return HV_PV_DONE;
 }
 
 /* Operations taking a plain port or (port, vcpu), run under the lock. */

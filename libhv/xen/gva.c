@@ -56,7 +56,7 @@ static const struct hv_emu_ops walk_ops = {
    and GPRs are not involved (the address is already linear). */
 static void load_regs(struct xen_call *c)
 {
-    const struct hv_fetch_regs *f = &c->fr;
+    const struct hv_fetch_regs *f = c->fr;
     struct hv_emu_regs *r = &c->regs;
 
     r->rflags = f->rflags;
@@ -74,7 +74,7 @@ static void load_regs(struct xen_call *c)
 /* Guest-physical address of linear @p la for a read or write, or false. */
 static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa)
 {
-    if (!(c->fr.cr0 & XEN_CR0_PG)) {
+    if (!(c->fr->cr0 & XEN_CR0_PG)) {
         /* Paging off: linear addresses are 32 bits wide (SDM Vol. 3A 3.1). */
         if (la > 0xffffffffull)
             return false;
@@ -85,7 +85,7 @@ static bool translate(struct xen_call *c, uint64_t la, bool write, uint64_t *gpa
        walk takes bits 47:0 or 56:0 only, so another would alias a
        canonical one) and 32 bits wide otherwise (3.1): anything else
        faults, as the access would. */
-    if (c->fr.efer & HV_EMU_EFER_LMA ? !hv_emu_canonical(la, c->fr.cr4) : la > 0xffffffffull)
+    if (c->fr->efer & HV_EMU_EFER_LMA ? !hv_emu_canonical(la, c->fr->cr4) : la > 0xffffffffull)
         return false;
     if (!c->regs_loaded)
         load_regs(c);
@@ -149,7 +149,7 @@ int xen_copy_from_guest(struct xen_call *c, uint64_t gva, void *buf, size_t len)
     if (len && chunk(gva, len) == len) {
         /* Within one page (so no wrap) the memo was filled for: a check
            and a copy. */
-        const uint8_t *p = xen_memo_ptr(c, gva, HV_WALK_READ);
+        const uint8_t *p = xen_memo_ptr(c->vcpu, c->fr, gva, HV_WALK_READ);
         if (p) {
             copy_small(buf, p, len);
             return 0;
@@ -165,7 +165,7 @@ int xen_copy_to_guest(struct xen_call *c, uint64_t gva, const void *buf, size_t 
         return -XEN_EFAULT;
     if (len && chunk(gva, len) == len) {
         /* Within one page: the memo's page, else one walk, one translation. */
-        uint8_t *p = xen_memo_ptr(c, gva, HV_WALK_WRITE);
+        uint8_t *p = xen_memo_ptr(c->vcpu, c->fr, gva, HV_WALK_WRITE);
         if (p) {
             copy_small(p, buf, len);
             return 0;

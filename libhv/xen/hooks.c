@@ -11,7 +11,8 @@
 #include "xen/internal.h"
 
 enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit);
-enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events);
+enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr,
+                                     bool *events);
 
 /* ---- CPUID (arch-x86/cpuid.h; values as Xen's cpuid_hypervisor_leaves) ---- */
 

@@ -92,13 +92,14 @@ static inline __attribute__((always_inline)) void load_fetch_regs(struct hv_vcpu
 
 void xen_call_from_vcpu(struct xen_call *c, struct hv_vcpu *vcpu)
 {
-    load_fetch_regs(vcpu, &c->fr);
-    c->fr.cpl = 0; /* the hypervisor's own access, as a supervisor one */
+    load_fetch_regs(vcpu, &c->fr_read);
+    c->fr_read.cpl = 0; /* the hypervisor's own access, as a supervisor one */
+    c->fr = &c->fr_read;
     c->vcpu = vcpu;
     c->x = xen_of(vcpu->vm);
     c->xv = xen_vcpu_cached(c->x, vcpu);
     c->exit = NULL;
-    c->compat = !((c->fr.efer & HV_EMU_EFER_LMA) && (c->fr.cs_attr & HV_SEG_L));
+    c->compat = !((c->fr->efer & HV_EMU_EFER_LMA) && (c->fr->cs_attr & HV_SEG_L));
     c->exit_to_host = false;
     c->restart = false;
     c->regs_loaded = false;
@@ -125,7 +126,7 @@ static enum hv_pv_result run_call(struct xen_call *c, struct hv_vcpu *vcpu, stru
     struct hv_xen_vm *x = xen_of(vcpu->vm);
     uint64_t *g = vcpu->gpr;
 
-    if (mode == MODE_V86 || c->fr.cpl != 0) {
+    if (mode == MODE_V86 || c->fr->cpl != 0) {
         g[HV_GPR_RAX] = mode == MODE_64 ? (uint64_t)(int64_t)-XEN_EPERM : (uint32_t)-XEN_EPERM;
         return HV_PV_DONE;
     }
@@ -183,14 +184,23 @@ static enum hv_pv_result run_call(struct xen_call *c, struct hv_vcpu *vcpu, stru
 enum hv_pv_result xen_hypercall(struct hv_vcpu *vcpu, struct hv_exit *exit)
 {
     struct xen_call c;
-    load_fetch_regs(vcpu, &c.fr);
-    return run_call(&c, vcpu, exit, call_mode(&c.fr));
+    load_fetch_regs(vcpu, &c.fr_read);
+    c.fr = &c.fr_read;
+    return run_call(&c, vcpu, exit, call_mode(c.fr));
 }
 
-/* RAX as run_call() writes it: sign-extended for 64-bit callers, EAX for i386. */
-static inline void set_result(struct hv_vcpu *vcpu, bool lm, long ret)
+/* A call of the table's fast class from the fast hook: run_call() in a
+   frame of its own, which the hook's other answers do without. */
+static __attribute__((noinline)) enum hv_pv_result
+quiet_call(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, enum call_mode mode, bool *events)
 {
-    vcpu->gpr[HV_GPR_RAX] = lm ? (uint64_t)(int64_t)ret : (uint32_t)ret;
+    struct hv_exit unused; /* these calls never report to the embedder */
+    struct xen_call c;
+    c.fr = fr;
+    enum hv_pv_result r = run_call(&c, vcpu, &unused, mode);
+    if (r == HV_PV_FAULT)
+        *events = true; /* the exception queued */
+    return r;
 }
 
 /*
@@ -202,12 +212,11 @@ static inline void set_result(struct hv_vcpu *vcpu, bool lm, long ret)
  * memory only), numbers Xen does not have (-ENOSYS) and any call from
  * outside ring 0 (-EPERM). Everything else takes the full path.
  */
-enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
+enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr,
+                                     bool *events)
 {
     const uint64_t *g = vcpu->gpr;
-    struct xen_call c;
-    load_fetch_regs(vcpu, &c.fr);
-    enum call_mode mode = call_mode(&c.fr);
+    enum call_mode mode = call_mode(fr);
     bool lm = mode == MODE_64;
     uint64_t nr = lm ? g[HV_GPR_RAX] : (uint32_t)g[HV_GPR_RAX];
     uint32_t cmd = (uint32_t)(lm ? g[HV_GPR_RDI] : g[HV_GPR_RBX]); /* int cmd */
@@ -218,38 +227,27 @@ enum hv_pv_result xen_hypercall_fast(struct hv_vcpu *vcpu, bool *events)
        ring 0 or in virtual-8086 mode (whatever the number), XENVER_version,
        which reads no argument, and (after the port operations) -ENOSYS
        for a number Xen does not have. */
-    if (mode == MODE_V86 || c.fr.cpl != 0) {
-        set_result(vcpu, lm, -XEN_EPERM);
+    if (mode == MODE_V86 || fr->cpl != 0) {
+        xen_set_result(vcpu, lm, -XEN_EPERM);
         return HV_PV_DONE;
     }
     if (nr == XEN_HC_XEN_VERSION && cmd == XENVER_VERSION) {
-        set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
+        xen_set_result(vcpu, lm, xen_version_value(xen_of(vcpu->vm)));
         return HV_PV_DONE;
     }
     if (nr == XEN_HC_EVENT_CHANNEL_OP && (cmd == EVTCHNOP_send || cmd == EVTCHNOP_unmask)) {
-        /* The port operation straight away: of run_call()'s set-up it
-           needs what reading its one argument, the port, takes (it
-           neither restarts nor exits to the embedder). An upcall may be
-           asserted (or queued) now. */
-        struct hv_xen_vm *x = xen_of(vcpu->vm);
-        c.vcpu = vcpu;
-        c.x = x;
-        c.xv = xen_vcpu_cached(x, vcpu);
-        c.regs_loaded = false;
+        /* The port operation straight away (a tail call: this frame
+           holds nothing it needs). An upcall may be asserted (or queued)
+           now. */
         uint64_t port = lm ? g[HV_GPR_RSI] : (uint32_t)g[HV_GPR_RCX];
-        set_result(vcpu, lm, xen_evtchn_fast_op(&c, cmd, port, events));
-        return HV_PV_DONE;
+        return xen_evtchn_fast(vcpu, fr, lm, cmd, port, events);
     }
     const struct hc_entry *e = hcall(nr);
     if (!e) {
-        set_result(vcpu, lm, -XEN_ENOSYS);
+        xen_set_result(vcpu, lm, -XEN_ENOSYS);
         return HV_PV_DONE;
     }
     if (e->fast != FAST_QUIET)
         return HV_PV_UNHANDLED;
-    struct hv_exit unused; /* these calls never report to the embedder */
-    enum hv_pv_result r = run_call(&c, vcpu, &unused, mode);
-    if (r == HV_PV_FAULT)
-        *events = true; /* the exception queued */
-    return r;
+    return quiet_call(vcpu, fr, mode, events);
 }

@@ -20,6 +20,7 @@
 #include "core/guest_mem.h"
 #include "core/host.h"
 #include "core/objects.h"
+#include "core/pv.h"
 #include "core/util.h"
 #include "emu/emu.h"
 #include "xen/abi.h"
@@ -345,8 +346,10 @@ struct xen_call {
     bool exit_to_host; /* return `exit` to the embedder (RIP advanced) */
     bool restart;      /* re-execute the hypercall (continuation): RIP kept */
     /* The caller's registers at entry: mode, CPL and the paging state of
-       its guest-virtual buffers (gva.c). */
-    struct hv_fetch_regs fr;
+       its guest-virtual buffers (gva.c); the backend's fast path's, or
+       fr_read. */
+    const struct hv_fetch_regs *fr;
+    struct hv_fetch_regs fr_read; /* fr when the call read them itself */
     /* The walker's form of fr, built on the first walk (gva.c). */
     bool regs_loaded;
     struct hv_emu_regs regs;
@@ -454,15 +457,23 @@ long xen_do_event_channel_op(struct xen_call *c);
 /* EVTCHNOP_close, _send, _unmask or _bind_vcpu (@p cmd) with its argument
    at c->arg[1]. */
 long xen_evtchn_port_op(struct xen_call *c, uint32_t cmd);
+/* RAX as a call's result leaves it: sign-extended for 64-bit callers
+   (@p lm), EAX for i386. */
+static inline void xen_set_result(struct hv_vcpu *vcpu, bool lm, long ret)
+{
+    vcpu->gpr[HV_GPR_RAX] = lm ? (uint64_t)(int64_t)ret : (uint32_t)ret;
+}
 /*
- * EVTCHNOP_send or _unmask (@p cmd) from the hypercall fast path (c->vcpu,
- * c->x, c->xv, c->fr and c->regs_loaded set; interrupts off), its port
- * read at guest-virtual @p port_gva (xen_get_u32): under the lock, and
- * the upcall it asserts for the caller queued (xen_upcall_now). The
- * call's result, 0 or a negative Xen errno; *@p events set when the
- * operation ran (not for a bad pointer, -EFAULT).
+ * EVTCHNOP_send or _unmask (@p cmd) of a ring-0 caller from the hypercall
+ * fast path (registers @p fr, 64-bit mode if @p lm; interrupts off), its
+ * port read at guest-virtual @p port_gva (gva.h xen_memo_get_u32): under the lock,
+ * and the upcall it asserts for the caller injected or queued
+ * (xen_upcall_now). The result, 0 or a negative Xen errno, goes to RAX;
+ * returns HV_PV_DONE. *@p events set when the delivery must run (not for
+ * a bad pointer, -EFAULT).
  */
-long xen_evtchn_fast_op(struct xen_call *c, uint32_t cmd, uint64_t port_gva, bool *events);
+enum hv_pv_result xen_evtchn_fast(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, bool lm,
+                                  uint32_t cmd, uint64_t port_gva, bool *events);
 long xen_do_grant_table_op(struct xen_call *c);
 
 /* ---- shared_info / vcpu_info (shinfo.h), lock held ---- */

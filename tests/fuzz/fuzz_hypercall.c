@@ -32,6 +32,7 @@
 #include "core/pv.h"
 #include "core/objects.h"
 #include "fuzz_common.h"
+#include "core/assist.h"
 #include "mock_backend.h"
 #include "vmx/ept_format.h"
 
@@ -289,7 +290,9 @@ static bool fast_hook(struct world *w, struct hv_vcpu *vcpu, const uint64_t gpr[
     memcpy(saved, vcpu->gpr, sizeof(saved));
     memcpy(vcpu->gpr, gpr, sizeof(vcpu->gpr));
     bool events = true;
-    enum hv_pv_result r = pv->hypercall_fast(vcpu, &events);
+    struct hv_fetch_regs fr;
+    mock_get_fetch_regs(vcpu, &fr);
+    enum hv_pv_result r = pv->hypercall_fast(vcpu, &fr, &events);
     if (r == HV_PV_UNHANDLED) {
         FZ_CHECK(memcmp(vcpu->gpr, gpr, sizeof(saved)) == 0, "a declined fast call changed GPRs");
         memcpy(vcpu->gpr, saved, sizeof(saved));

@@ -336,7 +336,7 @@ static bool mock_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
     return now;
 }
 
-static void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
 {
     struct mock_vcpu *m = vcpu->arch;
     fr->rip = m->st.rip;

@@ -59,6 +59,10 @@ extern struct mock_backend_config mock_be;
 extern const struct hv_backend_ops mock_backend_ops;
 /* The same without get_fetch_regs (the core's fallbacks). */
 extern const struct hv_backend_ops mock_backend_ops_nofast;
+/* mock_backend_ops' get_fetch_regs: what a backend's exit fast path
+   reads for hv_pv_ops::hypercall_fast. */
+struct hv_fetch_regs;
+void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
 
 /* Reset mock_be to a capable CPU using `fmt`. */
 void mock_backend_reset(const struct hv_slat_format *fmt);

@@ -63,6 +63,17 @@ void __wrap_hv_deliver_events(struct hv_vcpu *vcpu)
         vmx_vcpu_of(vcpu)->inject.info = VMX_INTR_INFO(VMX_INTR_TYPE_EXTINT, 0x30);
     delivered++;
 }
+/* The registers the hypercall hook gets, from the fake VMCS (the real
+   reader brackets its VMREADs with the VMCS's load). */
+void __wrap_vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
+void __wrap_vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
+{
+    (void)vcpu;
+    memset(fr, 0, sizeof(*fr));
+    fr->rip = vmcs[VMCS_GUEST_RIP];
+    fr->rflags = vmcs[VMCS_GUEST_RFLAGS];
+    fr->cr3 = vmcs[VMCS_GUEST_CR3];
+}
 void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu);
 void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu)
 {
@@ -112,8 +123,10 @@ int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
    rest; RDI selects its result, whether an event may be due and whether
    it injected an interrupt itself (as core/fast.h hv_fast_inject_irq). */
 static unsigned pv_calls;
-static enum hv_pv_result pv_fast(struct hv_vcpu *vcpu, bool *events)
+static enum hv_pv_result pv_fast(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, bool *events)
 {
+    CU_ASSERT_EQUAL(fr->rip, vmcs[VMCS_GUEST_RIP]); /* the exit's registers */
+    CU_ASSERT_EQUAL(fr->cr3, vmcs[VMCS_GUEST_CR3]);
     pv_calls++;
     uint64_t *g = vcpu->gpr;
     if (g[HV_GPR_RAX] != 0x1234)
@@ -142,6 +155,7 @@ static void arm(struct fake *f, uint32_t reason)
     memset(vmcs, 0, sizeof(vmcs));
     vmcs[VMCS_EXIT_REASON] = reason;
     vmcs[VMCS_GUEST_RIP] = 0x1000;
+    vmcs[VMCS_GUEST_CR3] = 0x7000;
     vmcs[VMCS_EXIT_INSN_LEN] = 3;
     vmcs[VMCS_GUEST_INTERRUPTIBILITY] = VMX_INTERRUPT_STI | VMX_INTERRUPT_NMI;
     vmcs_writes = 0;

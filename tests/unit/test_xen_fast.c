@@ -34,7 +34,9 @@ static enum hv_pv_result fast_call(struct xf *f, uint64_t nr, uint64_t a0, uint6
         g[HV_GPR_RSI] = a1;
     }
     *events = false;
-    return f->vm->pv->hypercall_fast(f->vcpu, events);
+    struct hv_fetch_regs fr;
+    mock_get_fetch_regs(f->vcpu, &fr);
+    return f->vm->pv->hypercall_fast(f->vcpu, &fr, events);
 }
 
 static long rax(struct xf *f)
