@@ -6,6 +6,7 @@
 #ifndef HV_CORE_FAST_H
 #define HV_CORE_FAST_H
 
+#include <stddef.h>
 #include "backend.h"
 #include "core/objects.h"
 #include "core/pio.h"
@@ -21,12 +22,26 @@ void hv_deliver_events(struct hv_vcpu *vcpu);
 /*
  * No #DB trap, exception or NMI is queued, which an interrupt would have
  * to wait behind (queued_nmi and step_db adjacent: one 16-bit test). The
- * run loop's delivery (core/run.c inject_queued) and hv_fast_inject_irq()
- * decide by it.
+ * run loop's delivery (core/run.c inject_queued) decides by it.
  */
 static inline bool hv_irq_may_go_first(const struct hv_vcpu *vcpu)
 {
     return !hv_flag_pair(&vcpu->queued_nmi) && vcpu->queued_exc.type == HV_EVENT_NONE;
+}
+
+/*
+ * An event is queued or the vCPU has a local APIC: the run loop's
+ * delivery has work (core/run.c deliver_events' one test), and an
+ * interrupt cannot go straight in (hv_fast_inject_irq).
+ */
+_Static_assert(offsetof(struct hv_vcpu, step_db) == offsetof(struct hv_vcpu, queued_nmi) + 1 &&
+                   offsetof(struct hv_vcpu, lapic_on) == offsetof(struct hv_vcpu, step_db) + 1,
+               "queued_nmi, step_db, lapic_on adjacent: GCC tests them with one load");
+static inline bool hv_events_or_lapic(const struct hv_vcpu *vcpu)
+{
+    /* queued_nmi, step_db, lapic_on first: adjacent (objects.h), one test. */
+    return vcpu->queued_nmi || vcpu->step_db || vcpu->lapic_on ||
+           vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
 /*
@@ -41,7 +56,7 @@ static inline bool hv_irq_may_go_first(const struct hv_vcpu *vcpu)
  */
 static inline bool hv_fast_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
 {
-    if (!hv_irq_may_go_first(vcpu) || vcpu->lapic_on || vcpu->queued_irq.type != HV_EVENT_NONE)
+    if (hv_events_or_lapic(vcpu))
         return false;
     return vcpu->vm->ctx->be->inject_irq(vcpu, vector);
 }

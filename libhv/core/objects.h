@@ -191,7 +191,7 @@ struct hv_vcpu {
        (hv_step_trap); delivered before the queued events. */
     bool step_db;
     /* The vCPU has a local APIC (lapic != NULL): tested with the queued
-       events before each entry (core/run.c events_or_lapic), in one test
+       events before each entry (core/fast.h hv_events_or_lapic), in one test
        with queued_nmi and step_db, which it follows. */
     bool lapic_on;
     uint64_t mtrr_def_type;            /* IA32_MTRR_DEF_TYPE as the guest wrote it */

@@ -137,17 +137,6 @@ static inline bool events_queued(const struct hv_vcpu *vcpu)
            vcpu->queued_irq.type != HV_EVENT_NONE;
 }
 
-/* events_queued, or the vCPU has a local APIC: deliver_events' one test. */
-_Static_assert(offsetof(struct hv_vcpu, step_db) == offsetof(struct hv_vcpu, queued_nmi) + 1 &&
-                   offsetof(struct hv_vcpu, lapic_on) == offsetof(struct hv_vcpu, step_db) + 1,
-               "queued_nmi, step_db, lapic_on adjacent: GCC tests them with one load");
-static inline bool events_or_lapic(const struct hv_vcpu *vcpu)
-{
-    /* queued_nmi, step_db, lapic_on first: adjacent (objects.h), one test. */
-    return vcpu->queued_nmi || vcpu->step_db || vcpu->lapic_on ||
-           vcpu->queued_exc.type != HV_EVENT_NONE || vcpu->queued_irq.type != HV_EVENT_NONE;
-}
-
 static bool inject_queued_lapic(struct hv_vcpu *vcpu);
 
 /* inject_queued() for a #DB trap, an exception or an NMI, which come
@@ -169,14 +158,14 @@ static bool inject_queued_rare(struct hv_vcpu *vcpu)
             if (vcpu->queued_irq.type != HV_EVENT_NONE)
                 be->set_window(vcpu, HV_EVENT_EXTINT, true);
         }
-        return events_or_lapic(vcpu);
+        return hv_events_or_lapic(vcpu);
     }
     if (vcpu->queued_exc.type != HV_EVENT_NONE) {
         if (be->can_inject(vcpu, HV_EVENT_EXCEPTION)) {
             be->inject(vcpu, &vcpu->queued_exc);
             vcpu->queued_exc.type = HV_EVENT_NONE;
         }
-        return events_or_lapic(vcpu); /* one event per entry */
+        return hv_events_or_lapic(vcpu); /* one event per entry */
     }
     if (vcpu->queued_nmi) {
         if (be->can_inject(vcpu, HV_EVENT_NMI)) {
@@ -187,7 +176,7 @@ static bool inject_queued_rare(struct hv_vcpu *vcpu)
         } else {
             be->set_window(vcpu, HV_EVENT_NMI, true);
         }
-        return events_or_lapic(vcpu);
+        return hv_events_or_lapic(vcpu);
     }
     /* Nothing queued (an interrupt alone goes through inject_queued):
        only a vCPU with a local APIC gets here. */
@@ -235,7 +224,7 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
     bool pv_idle = !pv || (pv->idle ? pv->idle(vcpu) : !pv->pre_entry);
     if (!pv_idle && pv->pre_entry)
         pv->pre_entry(vcpu);
-    bool queued = events_or_lapic(vcpu);
+    bool queued = hv_events_or_lapic(vcpu);
     if (__builtin_expect(queued, 0))
         queued = inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */

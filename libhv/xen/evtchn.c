@@ -601,9 +601,10 @@ static long op_unmask(struct hv_xen_vm *x, uint32_t port, const struct hv_xen_vc
 }
 
 /* The fast path's port read by a walk (the data memo missed): of a
-   call's set-up, what the copy takes. 0 or -XEN_EFAULT. */
-static __attribute__((noinline)) int
-port_walked(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint64_t gva, uint32_t *port)
+   call's set-up, what the copy takes. The port, or -1 for -XEN_EFAULT
+   (a value: the caller's port never lives in memory). */
+static __attribute__((noinline)) int64_t port_walked(struct hv_vcpu *vcpu,
+                                                     const struct hv_fetch_regs *fr, uint64_t gva)
 {
     struct xen_call c;
     c.vcpu = vcpu;
@@ -611,16 +612,21 @@ port_walked(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, uint64_t gva, 
     c.xv = xen_vcpu_cached(c.x, vcpu);
     c.fr = fr;
     c.regs_loaded = false;
-    return xen_copy_from_guest(&c, gva, port, sizeof(*port));
+    uint32_t port;
+    return xen_copy_from_guest(&c, gva, &port, sizeof(port)) ? -1 : (int64_t)port;
 }
 
 enum hv_pv_result xen_evtchn_fast(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, bool lm,
                                   uint32_t cmd, uint64_t port_gva, bool *events)
 {
     uint32_t port;
-    if (!xen_memo_get_u32(vcpu, fr, port_gva, &port) && port_walked(vcpu, fr, port_gva, &port)) {
-        xen_set_result(vcpu, lm, -XEN_EFAULT);
-        return HV_PV_DONE;
+    if (!xen_memo_get_u32(vcpu, fr, port_gva, &port)) {
+        int64_t walked = port_walked(vcpu, fr, port_gva);
+        if (walked < 0) {
+            xen_set_result(vcpu, lm, -XEN_EFAULT);
+            return HV_PV_DONE;
+        }
+        port = (uint32_t)walked;
     }
     struct hv_xen_vm *x = xen_of(vcpu->vm);
     struct hv_xen_vcpu *xv = xen_vcpu_cached(x, vcpu);
