@@ -404,7 +404,12 @@ hv_status_t hv_vcpu_kick(struct hv_vcpu *vcpu);
  * Without overrides the guest sees the host's values filtered by the
  * library's policy (virtualization features hidden, hypervisor bit set,
  * APIC IDs replaced by the vCPU id, leaves 0x40000000+ owned by the PV
- * interface). Overrides apply to every vCPU of the VM.
+ * interface). Overrides apply to every vCPU of the VM. The guest's
+ * physical-address width (leaf 0x80000008 EAX[7:0]) and 1 GiB pages
+ * (leaf 0x80000001 EDX[26]) as they then read are the paging rules of
+ * every guest page walk the library makes (instruction fetch, MMIO
+ * emulation, the Xen interface's guest-virtual copies), from the next walk
+ * on.
  * @param vm The VM.
  * @param leaf CPUID leaf (EAX input).
  * @param subleaf Subleaf (ECX input), or UINT32_MAX to match any.

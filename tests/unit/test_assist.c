@@ -536,6 +536,25 @@ static void test_fetch_memo_32bit(void)
     down();
 }
 
+/* Tables at 0x10000 whose PDPTE maps linear 0 as a 1 GiB page at GPA 0. */
+static void one_gib_mapping(void)
+{
+    memset(ram + 0x10000, 0, 0x2000);
+    *pte_at(0x10000) = 0x11000 | PTE_P | PTE_RW;
+    *pte_at(0x11000) = 0 | PTE_P | PTE_RW | 0x80; /* PS: 1 GiB at GPA 0 */
+}
+
+/* The VM's CPUID view reports 1 GiB pages (leaf 0x80000001 EDX[26]) or not. */
+static void gbpages_view(bool on)
+{
+    uint32_t ext[4];
+    __asm__ volatile("cpuid"
+                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
+                     : "a"(0x80000001u), "c"(0));
+    ext[3] = on ? ext[3] | 1u << 26 : ext[3] & ~(1u << 26);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+}
+
 /* The code memo depends on the guest's paging view: a 1 GiB page fetches
    while CPUID reports 1 GiB pages, faults (PS reserved in a PDPTE) once an
    override takes them away, and fetches again when they are back. */
@@ -544,15 +563,8 @@ static void test_fetch_memo_view(void)
     up();
     static const uint8_t code_a[] = {0x0f, 0xa2, 0x90, 0x90}; /* cpuid; nop; nop */
     memcpy(ram + 0x20000, code_a, 4);
-    memset(ram + 0x10000, 0, 0x2000);
-    *pte_at(0x10000) = 0x11000 | PTE_P | PTE_RW;
-    *pte_at(0x11000) = 0 | PTE_P | PTE_RW | 0x80; /* PS: 1 GiB at GPA 0 */
-    uint32_t ext[4];
-    __asm__ volatile("cpuid"
-                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
-                     : "a"(0x80000001u), "c"(0));
-    ext[3] |= 1u << 26; /* 1-GByte pages */
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    one_gib_mapping();
+    gbpages_view(true);
     long_mode(0x10000, 0x20000, 0);
     uint8_t buf[15];
 
@@ -562,13 +574,11 @@ static void test_fetch_memo_view(void)
     CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
     CU_ASSERT_EQUAL(walks(), w0 + 1);
 
-    ext[3] &= ~(1u << 26);
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    gbpages_view(false);
     CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
     CU_ASSERT_EQUAL(walks(), w0 + 2);
 
-    ext[3] |= 1u << 26;
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    gbpages_view(true);
     CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
     CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
     CU_ASSERT_EQUAL(walks(), w0 + 3);
@@ -802,15 +812,8 @@ static void test_data_memo_host(void)
 static void test_data_memo_view(void)
 {
     up();
-    memset(ram + 0x10000, 0, 0x2000);
-    *pte_at(0x10000) = 0x11000 | PTE_P | PTE_RW;
-    *pte_at(0x11000) = 0 | PTE_P | PTE_RW | 0x80; /* PS: 1 GiB at GPA 0 */
-    uint32_t ext[4];
-    __asm__ volatile("cpuid"
-                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
-                     : "a"(0x80000001u), "c"(0));
-    ext[3] |= 1u << 26; /* 1-GByte pages */
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    one_gib_mapping();
+    gbpages_view(true);
     struct hv_emu_regs r = dm_regs(0, 0);
     const uint64_t la = 0x22010;
 
@@ -820,15 +823,13 @@ static void test_data_memo_view(void)
     CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
     CU_ASSERT_EQUAL(vcpu->data.walks, w0); /* from the memo */
 
-    ext[3] &= ~(1u << 26);
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    gbpages_view(false);
     CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
     CU_ASSERT(!dm_walk(&r, la, HV_WALK_READ)); /* PS reserved in a PDPTE */
     CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 1);
     CU_ASSERT_PTR_NULL(dm_host(&r, la, HV_WALK_READ));
 
-    ext[3] |= 1u << 26;
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    gbpages_view(true);
     CU_ASSERT(dm_walk(&r, la, HV_WALK_READ));
     CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 2);
     CU_ASSERT_PTR_EQUAL(dm_host(&r, la, HV_WALK_READ), ram + 0x22000);
