@@ -588,6 +588,52 @@ static void test_fast_port_read(void)
     xf_teardown(&f);
 }
 
+/* The VM's CPUID view reports 1 GiB pages (leaf 0x80000001 EDX[26]) or not. */
+static void gbpages_view(struct xf *f, bool on)
+{
+    uint32_t ext[4];
+    __asm__ volatile("cpuid"
+                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
+                     : "a"(0x80000001u), "c"(0));
+    ext[3] = on ? ext[3] | 1u << 26 : ext[3] & ~(1u << 26);
+    CU_ASSERT_EQUAL(hv_vm_set_cpuid(f->vm, 0x80000001u, 0, ext), HV_OK);
+}
+
+/* The port's read walks in the VM's paging view (core/policy.h
+   hv_vm_paging_view), on the fast path and the full one: through a
+   1 GiB page while CPUID reports 1 GiB pages, -EFAULT once an override
+   hides them (PS is then reserved in a PDPTE), the memo filled before
+   notwithstanding, and the port again when they are back. */
+static void test_fast_paging_view(void)
+{
+    struct xf f;
+    uint32_t port = upcall_setup(&f);
+    bool ev;
+    uint64_t pdpt1 = XF_PT_BASE + 0x1000 + 8, was, gib = 0 | 0x83; /* 1 GiB at GPA 0 */
+    memcpy(&was, xf_gpa(&f, pdpt1), 8);
+    memcpy(xf_gpa(&f, pdpt1), &gib, 8);
+    memcpy(xf_gpa(&f, 0x100), &port, 4);
+    uint64_t gva = XF_ALIAS_GVA + 0x100;
+    gbpages_view(&f, true);
+    for (int i = 0; i < 2; i++) { /* a walk, then the memo */
+        CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, gva, &ev), HV_PV_DONE);
+        CU_ASSERT_EQUAL(rax(&f), 0);
+        CU_ASSERT(xf_port_pending(&f, port));
+        guest_ack(&f, port);
+        hv_deliver_events(f.vcpu);
+    }
+    gbpages_view(&f, false);
+    CU_ASSERT_EQUAL(fast_call(&f, HC_EVTCHN, OP_SEND, gva, &ev), HV_PV_DONE);
+    CU_ASSERT_EQUAL(rax(&f), E_FAULT);
+    CU_ASSERT_EQUAL(send_at(&f, gva), E_FAULT);
+    CU_ASSERT(!xf_port_pending(&f, port));
+    gbpages_view(&f, true);
+    CU_ASSERT_EQUAL(send_at(&f, gva), 0);
+    CU_ASSERT(xf_port_pending(&f, port));
+    memcpy(xf_gpa(&f, pdpt1), &was, 8);
+    xf_teardown(&f);
+}
+
 /* An i386 caller's fast send: the port from ECX's pointer (paging off),
    the bits in the 32-bit shared_info layout (selector word port / 32). */
 static void test_fast_compat_send(void)
@@ -633,5 +679,6 @@ void xen_suite_fast(void)
     CU_add_test(s, "fast_idle_settled", test_fast_idle_settled);
     CU_add_test(s, "fast_cross_vcpu", test_fast_cross_vcpu);
     CU_add_test(s, "fast_port_read", test_fast_port_read);
+    CU_add_test(s, "fast_paging_view", test_fast_paging_view);
     CU_add_test(s, "fast_compat_send", test_fast_compat_send);
 }
