@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Where the instructions of one benchmark operation go, function by function.
 
-    tests/bench/profile.py <hv_kernel.elf> <figure> [--cpu MODEL] [--n1 N] [--n2 N]
-                           [--vary repeat] [--lines FUNC[,FUNC...]]
+    tests/bench/profile.py <hv_kernel.elf> <figure> [--cpu MODEL | --bochs MODEL]
+                           [--n1 N] [--n2 N] [--vary repeat]
+                           [--lines FUNC[,FUNC...]] [--insns FUNC[,FUNC...]]
 
 Runs the example kernel twice under QEMU (-icount, as the benchmark does)
 with `cases=bench.* bench_only=<figure> bench_repeat=1` and bench_n = n1,
@@ -14,16 +15,32 @@ the two runs divided by n2 - n1 is the cost of one operation per function:
 one-time work (context and VM creation, printing) cancels out. For
 vm_lifecycle, which is not a loop, use --vary repeat: the runs then differ
 in bench_repeat (the number of timed lifecycles) instead. --lines breaks
-the named functions down by source line (addr2line).
+the named functions down by source line (addr2line), --insns lists them
+instruction by instruction (objdump).
+
+--bochs MODEL (e.g. corei7_haswell_4770 for VMX, ryzen for SVM) runs the
+kernel under Bochs instead (booted by GRUB as tests/system/run-bochs.sh
+does, sync=none so the TSC counts instructions): a debugger script stops
+at kcase_run (after the boot), turns on `trace on` and continues; the
+trace is parsed from Bochs' output as it streams, never stored. Only
+instructions whose RIP lies in the kernel's text count (guest code,
+traced too in VMX non-root / SVM guest mode, lives below 1 MiB), only
+within the last call of bench_measure, the figure's own measurement (so
+not the floor loop bench.xen measures first, which QEMU mode charges
+too), and not in the host's interrupt handlers (the timer tick). Bochs
+traces each iteration of a REP string instruction, which QEMU counts
+once. A profile (two runs) takes about 20 s.
 
 Only the host side is logged (guest code lives below 1 MiB); the figure's
 total from the benchmark line is printed too, and the difference to the
-sum is the guest's share (the trapped instruction counts 0 and VMRUN 1).
+sum is the guest's share (under QEMU the trapped instruction counts 0 and
+VMRUN 1).
 """
 import argparse
 import bisect
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,8 +61,8 @@ def symbols(elf):
     return syms
 
 
-def text_ranges(syms):
-    """-dfilter ranges: the kernel's text minus the excluded functions."""
+def text_spans(syms):
+    """The kernel's text minus the excluded functions: [(start, end), ...]."""
     ranges, start = [], None
     for i, (addr, name) in enumerate(syms):
         end = syms[i + 1][0] if i + 1 < len(syms) else addr + 0x1000
@@ -57,7 +74,24 @@ def text_ranges(syms):
             start = addr
         if i + 1 == len(syms) and start is not None:
             ranges.append((start, end))
-    return ",".join("0x%x..0x%x" % (a, b - 1) for a, b in ranges if b > a)
+    return [(a, b) for a, b in ranges if b > a]
+
+
+def text_ranges(syms):
+    """-dfilter ranges: the kernel's text minus the excluded functions."""
+    return ",".join("0x%x..0x%x" % (a, b - 1) for a, b in text_spans(syms))
+
+
+def cmdline(figure, n, vary):
+    return "cases=bench.* bench_only=%s %s" % (
+        figure, "bench_repeat=%d" % n if vary == "repeat" else "bench_n=%d bench_repeat=1" % n)
+
+
+def figure_value(out, figure, what="the kernel output"):
+    m = re.search(r"^bench \S+ %s (\d+)" % re.escape(figure), out, re.M)
+    if not m:
+        sys.exit("profile: no '%s' figure in %s:\n%s" % (figure, what, out))
+    return int(m.group(1))
 
 
 def run(elf, cpu, figure, n, log, vary):
@@ -66,23 +100,30 @@ def run(elf, cpu, figure, n, log, vary):
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-icount", "shift=0,sleep=off", "-d", "in_asm,exec,nochain",
            "-dfilter", text_ranges(symbols(elf)), "-D", log, "-kernel", elf,
-           "-append", "cases=bench.* bench_only=%s %s" % (
-               figure, "bench_repeat=%d" % n if vary == "repeat" else
-               "bench_n=%d bench_repeat=1" % n)]
+           "-append", cmdline(figure, n, vary)]
     out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                          timeout=3600).stdout.replace("\r", "")
-    m = re.search(r"^bench \S+ %s (\d+)" % re.escape(figure), out, re.M)
-    if not m:
-        sys.exit("profile: no '%s' figure in the kernel output:\n%s" % (figure, out))
-    return int(m.group(1))
+    return figure_value(out, figure)
+
+
+class Tally:
+    """Executed instructions per function and per instruction address."""
+
+    def __init__(self, syms):
+        self.syms, self.addrs = syms, [a for a, _ in syms]
+        self.per_fn, self.per_addr = {}, {}
+
+    def add(self, a):
+        i = bisect.bisect_right(self.addrs, a) - 1
+        name = self.syms[i][1] if i >= 0 else "?"
+        self.per_fn[name] = self.per_fn.get(name, 0) + 1
+        self.per_addr[a] = self.per_addr.get(a, 0) + 1
 
 
 def count(log, syms):
     """Executed instructions per function, and per instruction address."""
-    addrs = [a for a, _ in syms]
     tb = {}        # TB start -> instruction addresses (latest translation)
-    per_fn = {}
-    per_addr = {}
+    t = Tally(syms)
     cur = None
     insn = re.compile(r"^0x([0-9a-f]+):")
     trace = re.compile(r"^Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
@@ -102,11 +143,124 @@ def count(log, syms):
             m = trace.match(line)
             if m:
                 for a in tb.get(int(m.group(1), 16), ()):
-                    i = bisect.bisect_right(addrs, a) - 1
-                    name = syms[i][1] if i >= 0 else "?"
-                    per_fn[name] = per_fn.get(name, 0) + 1
-                    per_addr[a] = per_addr.get(a, 0) + 1
-    return per_fn, per_addr
+                    t.add(a)
+    return t.per_fn, t.per_addr
+
+
+def symbol(syms, name):
+    for a, n in syms:
+        if n == name:
+            return a
+    return None
+
+
+def bochs_trace(out, syms):
+    """Count the kernel's instructions in Bochs' trace (the lines of out)
+    within the last call of bench_measure (all of them if none), without
+    the host's interrupt handlers."""
+    # "(0).[icount] [0xphys] sel:rip (ctxt): insn ; bytes", or "(0).[icount]
+    # ??? (physical address not available)" for guest code the debugger
+    # cannot translate (SVM); the debugger's own display of the next
+    # instruction, "(0) [0x...] ...", has no icount.
+    trace = re.compile(r"^\(\d+\)\.\[\d+\] (?:\[0x[0-9a-f]+\] [0-9a-f]{4}:([0-9a-f]+) )?")
+    insn_bytes = re.compile(r"; ([0-9a-f]+)\s*$")
+    intr = re.compile(r"^CPU \d+: Interrupt 0x[0-9a-f]+ occurred")
+    iret = re.compile(r"\): iret\b")
+    spans = text_spans(syms)
+    lo, hi = spans[0][0], spans[-1][1]
+    reset = symbol(syms, "bench_measure")
+    t, on, ret, prev, pending, irq = Tally(syms), True, None, "", False, 0
+    for line in out:
+        m = trace.match(line)
+        if not m:
+            pending = pending or bool(intr.match(line))
+            continue
+        a = int(m.group(1), 16) if m.group(1) else -1
+        host = lo <= a < hi
+        if pending:
+            # An interrupt was delivered: the next line is the handler's
+            # first instruction, traced at the interrupted one's address.
+            # In the host (the timer tick, which the timed sections mask)
+            # skip the handler up to its IRET; events injected into the
+            # guest run guest code.
+            pending = False
+            if host:
+                irq += 1
+                continue
+        if irq:
+            if not host:
+                irq = 0
+            elif iret.search(line):
+                irq -= 1
+                continue
+            else:
+                continue
+        if a == reset:
+            # A call of bench_measure: count afresh, up to its return
+            # address (the instruction after the call).
+            t, on = Tally(syms), True
+            b, c = insn_bytes.search(prev), trace.match(prev)
+            ret = int(c.group(1), 16) + len(b.group(1)) // 2 if b and c and c.group(1) else None
+        elif a == ret:
+            on = False
+        if on and host:
+            t.add(a)
+        prev = line
+    return t
+
+
+def run_bochs(elf, model, figure, n, tmp, vary, syms):
+    """One Bochs run with the instruction trace on from kcase_run: the
+    figure and the per-function / per-address counts (bochs_trace)."""
+    start = symbol(syms, "kcase_run")
+    if start is None:
+        sys.exit("profile: no kcase_run in %s" % elf)
+    if not re.fullmatch(r"\w+", model):
+        sys.exit("profile: bad Bochs cpu model '%s'" % model)
+    here = os.path.dirname(os.path.abspath(__file__))
+    run = os.path.join(tmp, "bochs%d" % n)
+    os.makedirs(os.path.join(run, "iso", "boot", "grub"))
+    shutil.copy(elf, os.path.join(run, "iso", "boot", "kernel.elf"))
+    with open(os.path.join(run, "iso", "boot", "grub", "grub.cfg"), "w") as f:
+        f.write('set timeout=0\nset default=0\nmenuentry "libhv example kernel" {\n'
+                "    multiboot /boot/kernel.elf %s\n    boot\n}\n" % cmdline(figure, n, vary))
+    subprocess.run(["grub-mkrescue", "-o", os.path.join(run, "kernel.iso"),
+                    os.path.join(run, "iso")], check=True, capture_output=True)
+    with open(os.path.join(here, "..", "system", "bochsrc.in")) as f:
+        rc = f.read().replace("@MODEL@", model).replace("@MEGS@", "64").replace(
+            "@IPS@", "2000000")
+    with open(os.path.join(run, "bochsrc"), "w") as f:
+        f.write(rc)
+    # Stop after the boot, trace from there on.
+    with open(os.path.join(run, "dbg.rc"), "w") as f:
+        f.write("lb 0x%x\nc\ntrace on\nc\nq\n" % start)
+    # A private network namespace for the rfb display's port, if possible
+    # (run-bochs.sh); without one a run that lost the port race is retried.
+    netns = []
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0:
+        netns = ["unshare", "-rn"]
+    for _ in range(5):
+        serial = os.path.join(run, "serial.txt")
+        open(serial, "w").close()
+        with open(os.path.join(run, "bochs.stderr"), "w") as err:
+            p = subprocess.Popen(["timeout", "--kill-after=10", "1800"] + netns +
+                                 ["bochs-bin", "-q", "-f", "bochsrc", "-rc", "dbg.rc"],
+                                 cwd=run, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=err, text=True, errors="replace")
+            t = bochs_trace(p.stdout, syms)
+            p.wait()
+        bochsout = os.path.join(run, "bochsout.txt")
+        if not os.path.exists(bochsout):
+            break
+        with open(bochsout, errors="replace") as f:
+            if "RFB could not bind" not in f.read():
+                break
+    with open(serial, errors="replace") as f:
+        out = f.read().replace("\r", "")
+    total = figure_value(out, figure, "the Bochs serial output (%s, bochs status %d)" %
+                         (model, p.returncode))
+    shutil.rmtree(run)
+    return total, t.per_fn, t.per_addr
 
 
 def lines(elf, syms, fns, a, b, dn):
@@ -155,6 +309,7 @@ def main():
     ap.add_argument("kernel")
     ap.add_argument("figure")
     ap.add_argument("--cpu", default="qemu64,+svm,+npt")
+    ap.add_argument("--bochs", metavar="MODEL", help="profile under Bochs with this CPU model")
     ap.add_argument("--n1", type=int, default=10)
     ap.add_argument("--n2", type=int, default=30)
     ap.add_argument("--vary", choices=("n", "repeat"), default="n")
@@ -165,6 +320,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         res = []
         for n in (args.n1, args.n2):
+            if args.bochs:
+                total, per_fn, per_addr = run_bochs(args.kernel, args.bochs, args.figure, n, tmp,
+                                                    args.vary, syms)
+                res.append((total, (per_fn, per_addr)))
+                continue
             log = os.path.join(tmp, "q%d.log" % n)
             total = run(args.kernel, args.cpu, args.figure, n, log, args.vary)
             res.append((total, count(log, syms)))
