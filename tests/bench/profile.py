@@ -19,10 +19,10 @@ the named functions down by source line (addr2line), --insns lists them
 instruction by instruction (objdump).
 
 --bochs MODEL (e.g. corei7_haswell_4770 for VMX, ryzen for SVM) runs the
-kernel under Bochs instead (booted by GRUB as tests/system/run-bochs.sh
-does, sync=none so the TSC counts instructions): a debugger script stops
-at kcase_run (after the boot), turns on `trace on` and continues; the
-trace is parsed from Bochs' output as it streams, never stored. Only
+kernel under Bochs instead, through tests/system/run-bochs.sh (sync=none:
+the TSC counts instructions), with a debugger script that stops at
+kcase_run (after the boot), turns on `trace on` and continues; the trace
+(tens of MB) is parsed from Bochs' output, then deleted. Only
 instructions whose RIP lies in the kernel's text count (guest code,
 traced too in VMX non-root / SVM guest mode, lives below 1 MiB), only
 within the last call of bench_measure, the figure's own measurement (so
@@ -40,7 +40,6 @@ import argparse
 import bisect
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -210,56 +209,30 @@ def bochs_trace(out, syms):
 
 
 def run_bochs(elf, model, figure, n, tmp, vary, syms):
-    """One Bochs run with the instruction trace on from kcase_run: the
-    figure and the per-function / per-address counts (bochs_trace)."""
+    """One Bochs run (tests/system/run-bochs.sh) with the instruction trace
+    on from kcase_run: the figure and the per-function / per-address
+    counts (bochs_trace)."""
     start = symbol(syms, "kcase_run")
     if start is None:
         sys.exit("profile: no kcase_run in %s" % elf)
-    if not re.fullmatch(r"\w+", model):
-        sys.exit("profile: bad Bochs cpu model '%s'" % model)
     here = os.path.dirname(os.path.abspath(__file__))
-    run = os.path.join(tmp, "bochs%d" % n)
-    os.makedirs(os.path.join(run, "iso", "boot", "grub"))
-    shutil.copy(elf, os.path.join(run, "iso", "boot", "kernel.elf"))
-    with open(os.path.join(run, "iso", "boot", "grub", "grub.cfg"), "w") as f:
-        f.write('set timeout=0\nset default=0\nmenuentry "libhv example kernel" {\n'
-                "    multiboot /boot/kernel.elf %s\n    boot\n}\n" % cmdline(figure, n, vary))
-    subprocess.run(["grub-mkrescue", "-o", os.path.join(run, "kernel.iso"),
-                    os.path.join(run, "iso")], check=True, capture_output=True)
-    with open(os.path.join(here, "..", "system", "bochsrc.in")) as f:
-        rc = f.read().replace("@MODEL@", model).replace("@MEGS@", "64").replace(
-            "@IPS@", "2000000")
-    with open(os.path.join(run, "bochsrc"), "w") as f:
-        f.write(rc)
-    # Stop after the boot, trace from there on.
-    with open(os.path.join(run, "dbg.rc"), "w") as f:
+    rc = os.path.join(tmp, "dbg.rc")
+    with open(rc, "w") as f:  # stop after the boot, trace from there on
         f.write("lb 0x%x\nc\ntrace on\nc\nq\n" % start)
-    # A private network namespace for the rfb display's port, if possible
-    # (run-bochs.sh); without one a run that lost the port race is retried.
-    netns = []
-    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0:
-        netns = ["unshare", "-rn"]
-    for _ in range(5):
-        serial = os.path.join(run, "serial.txt")
-        open(serial, "w").close()
-        with open(os.path.join(run, "bochs.stderr"), "w") as err:
-            p = subprocess.Popen(["timeout", "--kill-after=10", "1800"] + netns +
-                                 ["bochs-bin", "-q", "-f", "bochsrc", "-rc", "dbg.rc"],
-                                 cwd=run, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=err, text=True, errors="replace")
-            t = bochs_trace(p.stdout, syms)
-            p.wait()
-        bochsout = os.path.join(run, "bochsout.txt")
-        if not os.path.exists(bochsout):
-            break
-        with open(bochsout, errors="replace") as f:
-            if "RFB could not bind" not in f.read():
-                break
+    trace = os.path.join(tmp, "bochs%d.trace" % n)
+    serial = os.path.join(tmp, "serial%d.txt" % n)
+    env = dict(os.environ, HV_BOCHS_DBG_RC=rc, HV_BOCHS_STDOUT=trace, HV_RUN_LOG=serial,
+               HV_RUN_TIMEOUT="1800")
+    p = subprocess.run([os.path.join(here, "..", "system", "run-bochs.sh"), elf, model,
+                        cmdline(figure, n, vary)], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    if not os.path.exists(serial):
+        sys.exit("profile: run-bochs.sh failed:\n%s%s" % (p.stdout, p.stderr))
     with open(serial, errors="replace") as f:
-        out = f.read().replace("\r", "")
-    total = figure_value(out, figure, "the Bochs serial output (%s, bochs status %d)" %
-                         (model, p.returncode))
-    shutil.rmtree(run)
+        total = figure_value(f.read(), figure, "the Bochs serial output (%s)" % model)
+    with open(trace, errors="replace") as f:
+        t = bochs_trace(f, syms)
+    os.unlink(trace)
     return total, t.per_fn, t.per_addr
 
 

@@ -19,6 +19,10 @@
 # case; a file that cannot be read fails the run.
 # HV_KEEP_RUN_DIR=1 keeps the run directory (ISO, bochsrc, logs);
 # HV_BOCHS_NETNS=0 runs Bochs without a private network namespace.
+# HV_BOCHS_DBG_RC: a debugger script in place of "continue, quit" (e.g.
+# tests/bench/profile.py's breakpoint and instruction trace); HV_BOCHS_STDOUT:
+# the file that gets Bochs' standard output (the debugger's), else the run
+# directory's bochs.stdout.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/run-common.sh"
@@ -82,7 +86,12 @@ fi
 sed -e "s/@MODEL@/$model/" -e "s/@MEGS@/$megs/" -e "s/@IPS@/${HV_BOCHS_IPS:-2000000}/" \
     "$here/bochsrc.in" >"$dir/bochsrc"
 # Without a debugger script Bochs stops at its prompt: continue, then quit.
-printf 'c\nq\n' >"$dir/dbg.rc"
+if [ -n "${HV_BOCHS_DBG_RC:-}" ]; then
+    cp "$HV_BOCHS_DBG_RC" "$dir/dbg.rc" || exit 2
+else
+    printf 'c\nq\n' >"$dir/dbg.rc"
+fi
+stdout=${HV_BOCHS_STDOUT:-$dir/bochs.stdout}
 
 # The rfb display listens on a TCP port (first free one from 5900). Where
 # possible Bochs gets a private network namespace, so that the port is
@@ -97,7 +106,7 @@ start=$(date +%s.%N)
 for attempt in 1 2 3 4 5; do
     : >"$dir/serial.txt"
     (cd "$dir" && timeout --kill-after=10 "$limit" $netns bochs-bin -q -f bochsrc -rc dbg.rc \
-        </dev/null >bochs.stdout 2>&1)
+        </dev/null >"$stdout" 2>&1)
     status=$?
     grep -q "RFB could not bind" "$dir/bochsout.txt" 2>/dev/null || break
     echo "run-bochs: rfb port race lost (attempt $attempt of 5)"
