@@ -218,13 +218,17 @@ void vmx_msr_bitmap_init(uint8_t *bitmap);
 /* The guest's view of CR0/CR4: owned bits from the shadow, the rest from
    the real register, which the guest changes without exits (SDM 24.6.6).
    The VMCS must be current. */
+static inline uint64_t vmx_visible_cr(uint64_t real, uint64_t shadow, uint64_t mask)
+{
+    return (real & ~mask) | (shadow & mask);
+}
 static inline uint64_t vmx_visible_cr0(const struct vmx_vcpu *vv)
 {
-    return (vmx_read(VMCS_GUEST_CR0) & ~vv->cr0_mask) | (vv->cr0 & vv->cr0_mask);
+    return vmx_visible_cr(vmx_read(VMCS_GUEST_CR0), vv->cr0, vv->cr0_mask);
 }
 static inline uint64_t vmx_visible_cr4(const struct vmx_vcpu *vv)
 {
-    return (vmx_read(VMCS_GUEST_CR4) & ~vv->cr4_mask) | (vv->cr4 & vv->cr4_mask);
+    return vmx_visible_cr(vmx_read(VMCS_GUEST_CR4), vv->cr4, vv->cr4_mask);
 }
 
 /* The real CR0/CR4 for a guest-visible value (SDM 24.6.6, A.7, A.8). */

@@ -6,6 +6,7 @@
 #include "vmx/vmx.h"
 #include "vmx/ept_format.h"
 #include "vmx/vmx_decode.h"
+#include "vmx/vmx_fetch_regs.h"
 #include "core/assist.h"
 #include "core/util.h"
 
@@ -179,19 +180,7 @@ void vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
         vmx_vmcs_end(f);
         return;
     }
-    fr->rip = vmx_read(VMCS_GUEST_RIP);
-    fr->rflags = vmx_read(VMCS_GUEST_RFLAGS);
-    fr->cr0 = vmx_visible_cr0(vv);
-    fr->cr3 = vmx_read(VMCS_GUEST_CR3);
-    fr->cr4 = vmx_visible_cr4(vv);
-    fr->efer = vmx_read(VMCS_GUEST_EFER);
-    fr->cs_base = vmx_read(VMCS_GUEST_ES_BASE + 2 * HV_SEG_CS);
-    fr->cs_limit = (uint32_t)vmx_read(VMCS_GUEST_ES_LIMIT + 2 * HV_SEG_CS);
-    fr->cs_attr = vmx_ar_to_attr((uint32_t)vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_CS));
-    /* CPL is SS.DPL (SDM Vol. 3C 24.4.1); 0 in real mode. */
-    fr->cpl = (fr->cr0 & X86_CR0_PE)
-                  ? (uint8_t)VMX_AR_DPL((uint32_t)vmx_read(VMCS_GUEST_ES_AR + 2 * HV_SEG_SS))
-                  : 0;
+    vmx_read_fetch_regs(vv, fr, vmx_read);
     vmx_vmcs_end(f);
 }
 

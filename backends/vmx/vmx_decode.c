@@ -17,15 +17,6 @@ uint32_t vmx_attr_to_ar(uint16_t attr)
     return ar;
 }
 
-uint16_t vmx_ar_to_attr(uint32_t ar)
-{
-    uint16_t attr = (uint16_t)(ar & 0xffu);
-    attr |= (uint16_t)((ar >> 4) & 0x0f00u);
-    if (ar & VMX_AR_UNUSABLE)
-        attr |= HV_SEG_UNUSABLE;
-    return attr;
-}
-
 /* I/O exit qualification (SDM 28.2.1, table 28-5; accessors in vmx_decode.h). */
 static void decode_io(const struct vmx_exit_raw *raw, struct hv_vexit *ex)
 {

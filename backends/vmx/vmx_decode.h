@@ -68,9 +68,17 @@ static inline bool vmx_exit_has_gpa(uint32_t basic)
     return basic == VMX_EXIT_EPT_VIOLATION || basic == VMX_EXIT_EPT_MISCONFIG;
 }
 
-/* Segment access rights: VMX format (SDM 24.4.1) <-> hv_segment::attr. */
+/* Segment access rights: VMX format (SDM 24.4.1) <-> hv_segment::attr.
+   The VMX to hv direction inline: the exit fast path reads CS's. */
 uint32_t vmx_attr_to_ar(uint16_t attr);
-uint16_t vmx_ar_to_attr(uint32_t ar);
+static inline uint16_t vmx_ar_to_attr(uint32_t ar)
+{
+    uint16_t attr = (uint16_t)(ar & 0xffu);
+    attr |= (uint16_t)((ar >> 4) & 0x0f00u);
+    if (ar & VMX_AR_UNUSABLE)
+        attr |= HV_SEG_UNUSABLE;
+    return attr;
+}
 
 /* Fill *ex from an exit the backend did not finish itself. Sets kind,
    raw fields, insn_len/next_rip (for instruction exits), io/npf payloads.

@@ -50,6 +50,7 @@
  */
 #include "vmx/vmx.h"
 #include "vmx/vmx_decode.h"
+#include "vmx/vmx_fetch_regs.h"
 #include "core/assist.h"
 #include "core/cpu.h"
 #include "core/fast.h"
@@ -68,6 +69,12 @@ static inline void vmwrite_nocheck(uint32_t field, uint64_t value)
 #define VMX_FAST_READ(field)         vmx_read(field)
 #define VMX_FAST_WRITE(field, value) vmwrite_nocheck(field, value)
 #endif
+
+/* VMX_FAST_READ as a function, for vmx_read_fetch_regs (inlined). */
+static inline uint64_t fast_read(uint32_t field)
+{
+    return VMX_FAST_READ(field);
+}
 
 /* The exit left nothing behind and the full path would add nothing before
    the next entry: the vCPU is quiet, no kick is pending, no SLAT change
@@ -145,7 +152,7 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
         return false;
     bool events = false;
     struct hv_fetch_regs fr;
-    vmx_fetch_regs(vcpu, &fr);
+    vmx_read_fetch_regs(vmx_vcpu_of(vcpu), &fr, fast_read); /* the VMCS is current */
     enum hv_pv_result r = pv->hypercall_fast(vcpu, &fr, &events);
     if (r == HV_PV_UNHANDLED)
         return false;

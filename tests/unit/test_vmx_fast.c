@@ -63,17 +63,6 @@ void __wrap_hv_deliver_events(struct hv_vcpu *vcpu)
         vmx_vcpu_of(vcpu)->inject.info = VMX_INTR_INFO(VMX_INTR_TYPE_EXTINT, 0x30);
     delivered++;
 }
-/* The registers the hypercall hook gets, from the fake VMCS (the real
-   reader brackets its VMREADs with the VMCS's load). */
-void __wrap_vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr);
-void __wrap_vmx_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
-{
-    (void)vcpu;
-    memset(fr, 0, sizeof(*fr));
-    fr->rip = vmcs[VMCS_GUEST_RIP];
-    fr->rflags = vmcs[VMCS_GUEST_RFLAGS];
-    fr->cr3 = vmcs[VMCS_GUEST_CR3];
-}
 void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu);
 void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu)
 {
