@@ -12,7 +12,9 @@ then n2 iterations, logging every translation block the host executes
 minus its boot-time calibration loops). Each executed instruction is
 charged to the function that contains it (nm), and the difference between
 the two runs divided by n2 - n1 is the cost of one operation per function:
-one-time work (context and VM creation, printing) cancels out. For
+one-time work (context and VM creation, printing) cancels out. Only the
+last call of bench_measure counts, the figure's own measurement (not the
+floor loop a Xen figure measures first through it). For
 vm_lifecycle, which is not a loop, use --vary repeat: the runs then differ
 in bench_repeat (the number of timed lifecycles) instead. --lines breaks
 the named functions down by source line (addr2line), --insns lists them
@@ -24,10 +26,8 @@ the TSC counts instructions), with a debugger script that stops at
 kcase_run (after the boot), turns on `trace on` and continues; the trace
 (tens of MB) is parsed from Bochs' output, then deleted. Only
 instructions whose RIP lies in the kernel's text count (guest code,
-traced too in VMX non-root / SVM guest mode, lives below 1 MiB), only
-within the last call of bench_measure, the figure's own measurement (so
-not the floor loop bench.xen measures first, which QEMU mode charges
-too), and not in the host's interrupt handlers (the timer tick). Bochs
+traced too in VMX non-root / SVM guest mode, lives below 1 MiB), and
+not in the host's interrupt handlers (the timer tick). Bochs
 traces each iteration of a REP string instruction, which QEMU counts
 once. A profile (two runs) takes about 20 s.
 
@@ -119,10 +119,10 @@ class Tally:
         self.per_addr[a] = self.per_addr.get(a, 0) + 1
 
 
-def count(log, syms):
-    """Executed instructions per function, and per instruction address."""
+def count(log, syms, win):
+    """Executed instructions per function, and per instruction address,
+    within the measurement window win."""
     tb = {}        # TB start -> instruction addresses (latest translation)
-    t = Tally(syms)
     cur = None
     insn = re.compile(r"^0x([0-9a-f]+):")
     trace = re.compile(r"^Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
@@ -140,10 +140,10 @@ def count(log, syms):
                     tb[cur[0]] = cur
                 cur = None
             m = trace.match(line)
-            if m:
+            if m and win.step(int(m.group(1), 16)):
                 for a in tb.get(int(m.group(1), 16), ()):
-                    t.add(a)
-    return t.per_fn, t.per_addr
+                    win.tally.add(a)
+    return win.tally.per_fn, win.tally.per_addr
 
 
 def symbol(syms, name):
@@ -153,22 +153,53 @@ def symbol(syms, name):
     return None
 
 
-def bochs_trace(out, syms):
+class Window:
+    """The figure's own measurement: the last call of bench_measure (a
+    Xen figure measures its floor loop first, through the same function).
+    A tally starts afresh at its entry and stops at a return address of a
+    call to it (objdump); without the function, everything counts."""
+
+    def __init__(self, elf, syms):
+        self.syms = syms
+        self.entry = symbol(syms, "bench_measure")
+        self.rets = set()
+        if self.entry is not None:
+            out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", elf], check=True,
+                                 capture_output=True, text=True).stdout
+            call, line_re = False, re.compile(r"^\s+([0-9a-f]+):\s+(.*)$")
+            for line in out.splitlines():
+                m = line_re.match(line)
+                if not m:
+                    continue
+                if call:
+                    self.rets.add(int(m.group(1), 16))
+                call = m.group(2).startswith("call") and "<bench_measure>" in m.group(2)
+        self.tally, self.on = Tally(syms), True
+
+    def step(self, a):
+        """Execution reached a (a TB's start, or one instruction): whether
+        it counts."""
+        if a == self.entry:
+            self.tally, self.on = Tally(self.syms), True
+        elif a in self.rets:
+            self.on = False
+        return self.on
+
+
+def bochs_trace(out, syms, win):
     """Count the kernel's instructions in Bochs' trace (the lines of out)
-    within the last call of bench_measure (all of them if none), without
-    the host's interrupt handlers."""
+    within the measurement window win, without the host's interrupt
+    handlers."""
     # "(0).[icount] [0xphys] sel:rip (ctxt): insn ; bytes", or "(0).[icount]
     # ??? (physical address not available)" for guest code the debugger
     # cannot translate (SVM); the debugger's own display of the next
     # instruction, "(0) [0x...] ...", has no icount.
     trace = re.compile(r"^\(\d+\)\.\[\d+\] (?:\[0x[0-9a-f]+\] [0-9a-f]{4}:([0-9a-f]+) )?")
-    insn_bytes = re.compile(r"; ([0-9a-f]+)\s*$")
     intr = re.compile(r"^CPU \d+: Interrupt 0x[0-9a-f]+ occurred")
     iret = re.compile(r"\): iret\b")
     spans = text_spans(syms)
     lo, hi = spans[0][0], spans[-1][1]
-    reset = symbol(syms, "bench_measure")
-    t, on, ret, prev, pending, irq = Tally(syms), True, None, "", False, 0
+    pending, irq = False, 0
     for line in out:
         m = trace.match(line)
         if not m:
@@ -194,18 +225,9 @@ def bochs_trace(out, syms):
                 continue
             else:
                 continue
-        if a == reset:
-            # A call of bench_measure: count afresh, up to its return
-            # address (the instruction after the call).
-            t, on = Tally(syms), True
-            b, c = insn_bytes.search(prev), trace.match(prev)
-            ret = int(c.group(1), 16) + len(b.group(1)) // 2 if b and c and c.group(1) else None
-        elif a == ret:
-            on = False
-        if on and host:
-            t.add(a)
-        prev = line
-    return t
+        if win.step(a) and host:
+            win.tally.add(a)
+    return win.tally
 
 
 def run_bochs(elf, model, figure, n, tmp, vary, syms):
@@ -231,7 +253,7 @@ def run_bochs(elf, model, figure, n, tmp, vary, syms):
     with open(serial, errors="replace") as f:
         total = figure_value(f.read(), figure, "the Bochs serial output (%s)" % model)
     with open(trace, errors="replace") as f:
-        t = bochs_trace(f, syms)
+        t = bochs_trace(f, syms, Window(elf, syms))
     os.unlink(trace)
     return total, t.per_fn, t.per_addr
 
@@ -300,7 +322,7 @@ def main():
                 continue
             log = os.path.join(tmp, "q%d.log" % n)
             total = run(args.kernel, args.cpu, args.figure, n, log, args.vary)
-            res.append((total, count(log, syms)))
+            res.append((total, count(log, syms, Window(args.kernel, syms))))
             os.unlink(log)
     (t1, (a, aa)), (t2, (b, ba)) = res
     dn = args.n2 - args.n1
