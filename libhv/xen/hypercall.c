@@ -127,7 +127,7 @@ static enum hv_pv_result run_call(struct xen_call *c, struct hv_vcpu *vcpu, stru
     uint64_t *g = vcpu->gpr;
 
     if (mode == MODE_V86 || c->fr->cpl != 0) {
-        g[HV_GPR_RAX] = mode == MODE_64 ? (uint64_t)(int64_t)-XEN_EPERM : (uint32_t)-XEN_EPERM;
+        xen_set_result(vcpu, mode == MODE_64, -XEN_EPERM);
         return HV_PV_DONE;
     }
 
@@ -176,7 +176,7 @@ static enum hv_pv_result run_call(struct xen_call *c, struct hv_vcpu *vcpu, stru
         }
         return HV_PV_FAULT;
     }
-    g[HV_GPR_RAX] = c->compat ? (uint32_t)ret : (uint64_t)(int64_t)ret;
+    xen_set_result(vcpu, !c->compat, ret);
     return c->exit_to_host ? HV_PV_EXIT : HV_PV_DONE;
 }
 
