@@ -365,3 +365,13 @@ void mock_get_fetch_regs(struct hv_vcpu *vcpu, struct hv_fetch_regs *fr)
 
 const struct hv_backend_ops mock_backend_ops = {MOCK_OPS.get_fetch_regs = mock_get_fetch_regs};
 const struct hv_backend_ops mock_backend_ops_nofast = {MOCK_OPS};
+
+hv_status_t mock_cpuid_gbpages(struct hv_vm *vm, bool on)
+{
+    uint32_t ext[4];
+    __asm__ volatile("cpuid"
+                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
+                     : "a"(0x80000001u), "c"(0));
+    ext[3] = on ? ext[3] | 1u << 26 : ext[3] & ~(1u << 26);
+    return hv_vm_set_cpuid(vm, 0x80000001u, 0, ext);
+}

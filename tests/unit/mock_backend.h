@@ -82,4 +82,8 @@ void mock_script(struct hv_vcpu *vcpu, const struct mock_exit *e);
 /* Shorthand: an exit of `kind` at rip with no length information. */
 void mock_script_kind(struct hv_vcpu *vcpu, uint32_t kind, uint64_t rip);
 
+/* The VM's CPUID view reports 1 GiB pages (leaf 0x80000001 EDX[26]) or
+   not: an override of the host's leaf (hv_vm_set_cpuid's status). */
+hv_status_t mock_cpuid_gbpages(struct hv_vm *vm, bool on);
+
 #endif /* MOCK_BACKEND_H */

@@ -544,15 +544,9 @@ static void one_gib_mapping(void)
     *pte_at(0x11000) = 0 | PTE_P | PTE_RW | 0x80; /* PS: 1 GiB at GPA 0 */
 }
 
-/* The VM's CPUID view reports 1 GiB pages (leaf 0x80000001 EDX[26]) or not. */
 static void gbpages_view(bool on)
 {
-    uint32_t ext[4];
-    __asm__ volatile("cpuid"
-                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
-                     : "a"(0x80000001u), "c"(0));
-    ext[3] = on ? ext[3] | 1u << 26 : ext[3] & ~(1u << 26);
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(vm, 0x80000001u, 0, ext), HV_OK);
+    CU_ASSERT_EQUAL(mock_cpuid_gbpages(vm, on), HV_OK);
 }
 
 /* The code memo depends on the guest's paging view: a 1 GiB page fetches

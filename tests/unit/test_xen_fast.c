@@ -588,15 +588,9 @@ static void test_fast_port_read(void)
     xf_teardown(&f);
 }
 
-/* The VM's CPUID view reports 1 GiB pages (leaf 0x80000001 EDX[26]) or not. */
 static void gbpages_view(struct xf *f, bool on)
 {
-    uint32_t ext[4];
-    __asm__ volatile("cpuid"
-                     : "=a"(ext[0]), "=b"(ext[1]), "=c"(ext[2]), "=d"(ext[3])
-                     : "a"(0x80000001u), "c"(0));
-    ext[3] = on ? ext[3] | 1u << 26 : ext[3] & ~(1u << 26);
-    CU_ASSERT_EQUAL(hv_vm_set_cpuid(f->vm, 0x80000001u, 0, ext), HV_OK);
+    CU_ASSERT_EQUAL(mock_cpuid_gbpages(f->vm, on), HV_OK);
 }
 
 /* The port's read walks in the VM's paging view (core/policy.h
