@@ -181,24 +181,40 @@ void vmx_vmcs_evict(struct hv_vcpu *vcpu);
 /* The slow half of vmx_vmcs_begin(): make the VMCS current here. */
 uint64_t vmx_vmcs_begin_load(struct hv_vcpu *vcpu, hv_status_t *st);
 
-/* Bracket for VMCS access outside run(): interrupts off, VMCS current.
-   Returns the flags for vmx_vmcs_end(); on a hardware failure *st is set.
-   A VMCS already current on this CPU (the run loop, its exit fast path, the
-   core's dispatch right after an exit) is recognized by VMPTRST without
-   asking the host which CPU this is: only vmx_vmcs_load makes a VMCS
-   current and VMCLEAR on that CPU (vmcs_clear_here) ends it, and with
-   interrupts off the vCPU cannot move. Every CPU is in VMX operation while
-   the context exists (vmx_ctx_init), so VMPTRST is valid here. */
-static inline uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
+/* The first half of vmx_vmcs_begin(): true with interrupts off (*flags
+   for vmx_vmcs_end) when the vCPU's VMCS is current on this CPU already;
+   false, with the interrupt flag as it was, when vmx_vmcs_begin_load must
+   load it (always in the hosted build). A VMCS already current here (the
+   run loop, its exit fast path, the core's dispatch right after an exit)
+   is recognized by VMPTRST without asking the host which CPU this is:
+   only vmx_vmcs_load makes a VMCS current and VMCLEAR on that CPU
+   (vmcs_clear_here) ends it, and with interrupts off the vCPU cannot
+   move. Every CPU is in VMX operation while the context exists
+   (vmx_ctx_init), so VMPTRST is valid here. */
+static inline bool vmx_vmcs_here(struct hv_vcpu *vcpu, uint64_t *flags)
 {
 #if !HV_HOSTED
     uint64_t f = x86_irq_save();
     if (vmx_vmptrst() == vmx_vcpu_of(vcpu)->vmcs_hpa) {
-        *st = HV_OK;
-        return f;
+        *flags = f;
+        return true;
     }
     x86_irq_restore(f);
 #endif
+    (void)vcpu;
+    (void)flags;
+    return false;
+}
+
+/* Bracket for VMCS access outside run(): interrupts off, VMCS current.
+   Returns the flags for vmx_vmcs_end(); on a hardware failure *st is set. */
+static inline uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
+{
+    uint64_t f;
+    if (vmx_vmcs_here(vcpu, &f)) {
+        *st = HV_OK;
+        return f;
+    }
     return vmx_vmcs_begin_load(vcpu, st);
 }
 static inline void vmx_vmcs_end(uint64_t flags)

@@ -94,19 +94,40 @@ void vmx_set_window(struct hv_vcpu *vcpu, hv_event_type_t type, bool on)
     proc_ctl(vcpu, type == HV_EVENT_NMI ? VMX_PROC_NMI_WINDOW : VMX_PROC_INTR_WINDOW, on);
 }
 
-/* backend.h inject_irq: vmx_can_inject's EXTINT test, the encoding of an
-   external interrupt (SDM Vol. 3C 24.8.3: type 0, no error code) and the
-   interrupt-window control, with the VMCS made current once. */
-bool vmx_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
+/* vmx_inject_irq with the VMCS current: vmx_can_inject's EXTINT test, the
+   encoding of an external interrupt (SDM Vol. 3C 24.8.3: type 0, no error
+   code) and the interrupt-window control. */
+static inline __attribute__((always_inline)) bool inject_irq_locked(struct hv_vcpu *vcpu,
+                                                                    uint8_t vector)
 {
     struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
-    hv_status_t st;
-    uint64_t f = vmx_vmcs_begin(vcpu, &st);
-    bool now = st == HV_OK && can_inject_locked(vcpu, HV_EVENT_EXTINT);
+    bool now = can_inject_locked(vcpu, HV_EVENT_EXTINT);
     if (now)
         vv->inject = (struct vmx_event){.info = VMX_INTR_INFO(VMX_INTR_TYPE_EXTINT, vector)};
-    if (st == HV_OK)
-        proc_ctl_locked(vv, VMX_PROC_INTR_WINDOW, !now);
+    proc_ctl_locked(vv, VMX_PROC_INTR_WINDOW, !now);
+    return now;
+}
+
+/* The same when the VMCS is not current here yet (vmx_vmcs_begin's slow
+   half, out of line). */
+static __attribute__((noinline)) bool inject_irq_load(struct hv_vcpu *vcpu, uint8_t vector)
+{
+    hv_status_t st;
+    uint64_t f = vmx_vmcs_begin_load(vcpu, &st);
+    bool now = st == HV_OK && inject_irq_locked(vcpu, vector);
+    vmx_vmcs_end(f);
+    return now;
+}
+
+/* backend.h inject_irq. Its callers (the event delivery before an entry,
+   the exit fast path's hypercalls) find the VMCS current: vmx_vmcs_begin's
+   test inline, without a frame for its slow half. */
+bool vmx_inject_irq(struct hv_vcpu *vcpu, uint8_t vector)
+{
+    uint64_t f;
+    if (!vmx_vmcs_here(vcpu, &f))
+        return inject_irq_load(vcpu, vector);
+    bool now = inject_irq_locked(vcpu, vector);
     vmx_vmcs_end(f);
     return now;
 }
@@ -149,10 +170,10 @@ void vmx_events_before_entry(struct hv_vcpu *vcpu)
         return;
     /* The CPU clears the valid bit at every VM exit (SDM 24.8.3), so the
        field is written before each entry that delivers something. */
-    vmx_write(VMCS_ENTRY_INTR_INFO, e->info);
+    vmx_write_nocheck(VMCS_ENTRY_INTR_INFO, e->info);
     if (e->info & VMX_INTR_HAS_ERROR)
-        vmx_write(VMCS_ENTRY_EXC_ERROR, e->error);
-    vmx_write(VMCS_ENTRY_INSN_LEN, e->len);
+        vmx_write_nocheck(VMCS_ENTRY_EXC_ERROR, e->error);
+    vmx_write_nocheck(VMCS_ENTRY_INSN_LEN, e->len);
     if (e->set_cr2)
         vv->guest_cr2 = e->cr2;
     *e = (struct vmx_event){0}; /* a few stores, not hv_memset's loop */

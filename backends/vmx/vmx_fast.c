@@ -57,17 +57,9 @@
 #include "core/policy.h"
 #include "core/pv.h"
 
-/* VMWRITE without the status vmx_write() derives from RFLAGS: the fields
-   written here are the guest's RIP and interruptibility state of the
-   current VMCS, which exist on every VMX CPU (SDM Vol. 3C 25.4). */
-static inline void vmwrite_nocheck(uint32_t field, uint64_t value)
-{
-    __asm__ volatile("vmwrite %1, %0" ::"r"((uint64_t)field), "rm"(value) : "cc", "memory");
-}
-
 #ifndef VMX_FAST_READ
 #define VMX_FAST_READ(field)         vmx_read(field)
-#define VMX_FAST_WRITE(field, value) vmwrite_nocheck(field, value)
+#define VMX_FAST_WRITE(field, value) vmx_write_nocheck(field, value)
 #endif
 
 /* VMX_FAST_READ as a function, for vmx_read_fetch_regs (inlined). */

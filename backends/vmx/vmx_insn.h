@@ -76,6 +76,15 @@ static inline int vmx_write(uint32_t field, uint64_t value)
     return vmx_flags_status(cf, zf);
 }
 
+/* VMWRITE without the status vmx_write() derives from RFLAGS, for fields
+   of the current VMCS that exist on every VMX CPU (the guest-state area,
+   SDM Vol. 3C 25.4; the VM-entry event fields, 25.8.3): the exit fast
+   path's RIP and interruptibility, an injection's commit. */
+static inline void vmx_write_nocheck(uint32_t field, uint64_t value)
+{
+    __asm__ volatile("vmwrite %1, %0" ::"r"((uint64_t)field), "rm"(value) : "cc", "memory");
+}
+
 /* INVEPT / INVVPID descriptors (SDM 30.3). */
 static inline int vmx_invept(uint32_t type, uint64_t eptp)
 {
