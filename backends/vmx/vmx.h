@@ -277,8 +277,12 @@ void vmx_load_pdptes(struct hv_vcpu *vcpu);
 /* vmx_cr.c: control-register exits handled inside the backend. */
 enum vmx_cr_result { VMX_CR_DONE, VMX_CR_FAULT, VMX_CR_UNHANDLED };
 enum vmx_cr_result vmx_handle_cr(struct hv_vcpu *vcpu, uint64_t qual, uint32_t insn_len);
-/* Skip the instruction at RIP (its effect done by the backend). */
-void vmx_skip_insn(struct hv_vcpu *vcpu, uint32_t insn_len);
+/* Resume at next after an instruction the library finished (the VMCS
+   current): RIP, the end of an STI / MOV SS shadow, and the single-step
+   trap RFLAGS.TF asks for. */
+void vmx_finish_insn_at(uint64_t next);
+/* The same past the instruction at RIP, insn_len bytes long. */
+void vmx_skip_insn(uint32_t insn_len);
 
 /* vmx_event.c */
 bool vmx_can_inject(struct hv_vcpu *vcpu, hv_event_type_t type);

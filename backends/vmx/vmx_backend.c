@@ -142,8 +142,7 @@ static void vmx_set_rip(struct hv_vcpu *vcpu, uint64_t rip)
     if (st == HV_OK) {
         /* The core moves RIP past an instruction it finished: that ends
            an STI / MOV SS shadow as executing it would. */
-        vmx_skip_insn(vcpu, 0);
-        vmx_write(VMCS_GUEST_RIP, rip);
+        vmx_finish_insn_at(rip);
     }
     vmx_vmcs_end(f);
 }

@@ -13,18 +13,24 @@
 
 #define VEC_GP 13
 
-void vmx_skip_insn(struct hv_vcpu *vcpu, uint32_t insn_len)
+void vmx_finish_insn_at(uint64_t next)
 {
-    vmx_write(VMCS_GUEST_RIP, vmx_read(VMCS_GUEST_RIP) + insn_len);
+    vmx_write_nocheck(VMCS_GUEST_RIP, next);
     /* The instruction completed: its STI / MOV SS shadow is over. */
     uint64_t intr = vmx_read(VMCS_GUEST_INTERRUPTIBILITY);
     if (intr & (VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS))
-        vmx_write(VMCS_GUEST_INTERRUPTIBILITY,
-                  intr & ~(uint64_t)(VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS));
+        vmx_write_nocheck(VMCS_GUEST_INTERRUPTIBILITY,
+                          intr & ~(uint64_t)(VMX_INTERRUPT_STI | VMX_INTERRUPT_MOVSS));
     /* Finished here, so its single-step trap is ours to raise: BS in the
        pending debug exceptions, as vmx_inject_step (SDM Vol. 3B 18.3.1.4). */
     if (vmx_read(VMCS_GUEST_RFLAGS) & X86_RFLAGS_TF)
-        vmx_write(VMCS_GUEST_PENDING_DBG, vmx_read(VMCS_GUEST_PENDING_DBG) | VMX_PENDING_DBG_BS);
+        vmx_write_nocheck(VMCS_GUEST_PENDING_DBG,
+                          vmx_read(VMCS_GUEST_PENDING_DBG) | VMX_PENDING_DBG_BS);
+}
+
+void vmx_skip_insn(uint32_t insn_len)
+{
+    vmx_finish_insn_at(vmx_read(VMCS_GUEST_RIP) + insn_len);
 }
 
 static bool in_64bit_code(struct hv_vcpu *vcpu)
@@ -168,7 +174,7 @@ enum vmx_cr_result vmx_handle_cr(struct hv_vcpu *vcpu, uint64_t qual, uint32_t i
     }
     }
     if (r == VMX_CR_DONE)
-        vmx_skip_insn(vcpu, insn_len);
+        vmx_skip_insn(insn_len);
     else if (r == VMX_CR_FAULT)
         vmx_raise(vcpu, VEC_GP, true, 0);
     return r;

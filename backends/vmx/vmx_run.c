@@ -149,11 +149,11 @@ static bool handle_internal(struct hv_vcpu *vcpu, uint32_t basic, uint64_t qual,
     case VMX_EXIT_MWAIT:
         /* MWAIT may return at any time; treating both as NOPs is correct
            and keeps the host CPU from idling in a guest. */
-        vmx_skip_insn(vcpu, insn_len);
+        vmx_skip_insn(insn_len);
         return true;
     case VMX_EXIT_INVD:
     case VMX_EXIT_WBINVD:
-        vmx_skip_insn(vcpu, insn_len);
+        vmx_skip_insn(insn_len);
         return true;
     case VMX_EXIT_DR_ACCESS:
         /* The guest's DR0-3 into the CPU; the MOV runs again there
