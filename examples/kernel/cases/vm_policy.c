@@ -1,9 +1,12 @@
-/* CPUID and MSR policy as a guest sees them (guests cpuid.S, msr.S). */
+/* CPUID and MSR policy as a guest sees them (guests cpuid.S, cpuid_remap.S,
+   msr.S). */
 #include "vm_harness.h"
 
 #include "core/util.h"
+#include "cpu.h"
 
 VMT_GUEST(cpuid);
+VMT_GUEST(cpuid_remap);
 VMT_GUEST(msr);
 
 static int case_cpuid(struct kcase_ctx *kc)
@@ -42,6 +45,42 @@ static int case_cpuid(struct kcase_ctx *kc)
     return rc;
 }
 
+/*
+ * CPUID at a linear address whose page the guest remaps between calls, by
+ * a leaf entry and by a directory entry, each time to a page where the
+ * instruction has another length (cpuid_remap.S). Where the exit does not
+ * say where the instruction ends (SVM without NRIP save), a stale code
+ * memo would resume the guest inside the instruction: a triple fault
+ * instead of these values.
+ */
+static int case_cpuid_remap(struct kcase_ctx *kc)
+{
+    struct hv_ctx *ctx;
+    struct vmt t;
+    uint32_t leaf0[4];
+    int rc;
+
+    cpuid(0, 0, leaf0); /* leaf 0 passes through (core/policy.h) */
+    const uint32_t ebx = leaf0[1];
+    if (vmt_ctx_create(kc, &ctx))
+        return -1;
+    rc = vmt_create(kc, ctx, &t, &guest_cpuid_remap);
+    if (!rc)
+        rc = vmt_run_until(&t, HV_EXIT_HLT);
+    if (!rc) {
+        const struct vmt_out exp[] = {
+            OUT_VAL(ebx), OUT_VAL(0xa), OUT_VAL(ebx), OUT_VAL(0xa), OUT_MARK(1), /* page_a */
+            OUT_VAL(ebx), OUT_VAL(0xb), OUT_MARK(2), /* leaf entry -> page_b */
+            OUT_VAL(ebx), OUT_VAL(0xa), OUT_VAL(ebx), OUT_VAL(0xa), OUT_MARK(3), /* back */
+            OUT_VAL(ebx), OUT_VAL(0xb), OUT_MARK(4), /* directory entry -> page_b */
+        };
+        rc = vmt_expect(&t, exp, HV_ARRAY_SIZE(exp));
+    }
+    vmt_destroy(&t);
+    hv_ctx_destroy(ctx);
+    return rc;
+}
+
 static int case_msr(struct kcase_ctx *kc)
 {
     struct hv_ctx *ctx;
@@ -72,5 +111,6 @@ static int case_msr(struct kcase_ctx *kc)
 
 static const struct kcase vm_policy_cases[] KCASE_TABLE = {
     {"vm.cpuid", case_cpuid, 0},
+    {"vm.cpuid_remap", case_cpuid_remap, 0},
     {"vm.msr", case_msr, 0},
 };
