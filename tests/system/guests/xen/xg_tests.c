@@ -503,6 +503,61 @@ void xg_test_hvm(void)
 
 /* ---- event channels ---- */
 
+#ifdef __x86_64__
+/*
+ * EVTCHNOP_send's port read through a window (linear 1 GiB - 2 MiB, the
+ * last slot of the identity map's directory) that the guest maps to a page
+ * holding an unbound port (the send is dropped: 0) or one holding an
+ * out-of-range port (-EINVAL), by rewriting the leaf entry and then the
+ * directory entry between the calls, without an exit: the library reads
+ * the port through its memo of the last data walk, which must notice.
+ */
+static uint32_t remap_page[2][1024] __attribute__((aligned(4096)));
+static uint64_t remap_pt[2][512] __attribute__((aligned(4096)));
+
+#define REMAP_LA  0x3fe00000ul
+#define REMAP_OFF 0x124u /* byte offset of the port in both pages */
+
+static void invlpg(ureg la)
+{
+    __asm__ volatile("invlpg (%0)" ::"r"(la) : "memory");
+}
+
+static void remapped_port(void)
+{
+    ureg cr3;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    const uint64_t addr = 0x000ffffffffff000ull; /* the entries' address bits */
+    uint64_t *pml4 = (uint64_t *)(cr3 & addr);   /* identity-mapped tables */
+    uint64_t *pd = (uint64_t *)(((uint64_t *)(pml4[0] & addr))[0] & addr);
+    evtchn_port_t *win = (evtchn_port_t *)(REMAP_LA + REMAP_OFF);
+    evtchn_port_t u;
+    CHECK_EQ(xg_alloc_unbound(DOMID_SELF, &u), 0);
+    remap_page[0][REMAP_OFF / 4] = u;
+    remap_page[1][REMAP_OFF / 4] = NPORTS;
+    remap_pt[0][0] = (uint64_t)(ureg)remap_page[0] | 7;
+    remap_pt[1][0] = (uint64_t)(ureg)remap_page[1] | 7;
+    uint64_t saved = pd[511];
+    pd[511] = (uint64_t)(ureg)remap_pt[0] | 7;
+    invlpg(REMAP_LA);
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_send, win), 0);
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_send, win), 0);      /* through the memo */
+    remap_pt[0][0] = (uint64_t)(ureg)remap_page[1] | 7; /* the leaf entry */
+    invlpg(REMAP_LA);
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_send, win), -EINVAL);
+    remap_pt[0][0] = (uint64_t)(ureg)remap_page[0] | 7;
+    invlpg(REMAP_LA);
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_send, win), 0);
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_send, win), 0);
+    pd[511] = (uint64_t)(ureg)remap_pt[1] | 7; /* the directory entry */
+    invlpg(REMAP_LA);
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_send, win), -EINVAL);
+    pd[511] = saved;
+    invlpg(REMAP_LA);
+    CHECK_EQ(xg_close(u), 0);
+}
+#endif
+
 void xg_test_evtchn(void)
 {
     long rc;
@@ -613,6 +668,10 @@ void xg_test_evtchn(void)
     CHECK_EQ(rc, -EINVAL);
     struct evtchn_status so = {.dom = 0x7000, .port = 1};
     CHECK_EQ(xg_evtchn_op(EVTCHNOP_status, &so), -ESRCH);
+
+#ifdef __x86_64__
+    remapped_port();
+#endif
 
     /* No FIFO ABI, no priorities, no physical IRQs; unknown sub-ops. */
     struct evtchn_init_control ic;
