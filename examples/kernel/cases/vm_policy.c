@@ -48,16 +48,18 @@ static int case_cpuid(struct kcase_ctx *kc)
 /*
  * CPUID at a linear address whose page the guest remaps between calls, by
  * a leaf entry and by a directory entry, each time to a page where the
- * instruction has another length (cpuid_remap.S). Where the exit does not
- * say where the instruction ends (SVM without NRIP save), a stale code
- * memo would resume the guest inside the instruction: a triple fault
- * instead of these values.
+ * instruction has another length, and then whose guest-physical page this
+ * embedder backs with another host page (cpuid_remap.S). Where the exit
+ * does not say where the instruction ends (SVM without NRIP save), a
+ * stale code memo would resume the guest inside the instruction: a triple
+ * fault instead of these values.
  */
 static int case_cpuid_remap(struct kcase_ctx *kc)
 {
     struct hv_ctx *ctx;
     struct vmt t;
     uint32_t leaf0[4];
+    uint8_t *copy = NULL;
     int rc;
 
     cpuid(0, 0, leaf0); /* leaf 0 passes through (core/policy.h) */
@@ -66,17 +68,49 @@ static int case_cpuid_remap(struct kcase_ctx *kc)
         return -1;
     rc = vmt_create(kc, ctx, &t, &guest_cpuid_remap);
     if (!rc)
+        rc = vmt_run_until(&t, HV_EXIT_IO); /* the IN of step 5 */
+    uint64_t gpa = t.nouts ? t.outs[t.nouts - 1].value : 0;
+    if (!rc && (t.exit.io.write || t.exit.io.port != PORT_ARG || gpa % PAGE_SIZE ||
+                gpa < VMT_LOAD_GPA || gpa + 2 * PAGE_SIZE > VMT_RAM_SIZE))
+        rc = kcase_fail(kc,
+                        "expected an IN from 0x%x after page_a's address, got port 0x%x "
+                        "after 0x%llx",
+                        PORT_ARG, t.exit.io.port, (unsigned long long)gpa);
+    if (!rc) {
+        copy = pmm_alloc(1);
+        if (!copy)
+            rc = kcase_fail(kc, "out of memory");
+    }
+    if (!rc) {
+        hv_memcpy(copy, t.ram + gpa + PAGE_SIZE, PAGE_SIZE); /* page_b follows page_a */
+        hv_status_t st = hv_vm_unmap(t.vm, gpa, PAGE_SIZE);
+        if (st == HV_OK)
+            st = hv_vm_map(t.vm, gpa, (uintptr_t)copy, PAGE_SIZE, HV_MEM_RWX);
+        if (st != HV_OK)
+            rc = kcase_fail(kc, "remapping gpa 0x%llx: %s", (unsigned long long)gpa,
+                            hv_status_str(st));
+        t.exit.io.data = 0;
+    }
+    if (!rc)
         rc = vmt_run_until(&t, HV_EXIT_HLT);
     if (!rc) {
         const struct vmt_out exp[] = {
-            OUT_VAL(ebx), OUT_VAL(0xa), OUT_VAL(ebx), OUT_VAL(0xa), OUT_MARK(1), /* page_a */
-            OUT_VAL(ebx), OUT_VAL(0xb), OUT_MARK(2), /* leaf entry -> page_b */
-            OUT_VAL(ebx), OUT_VAL(0xa), OUT_VAL(ebx), OUT_VAL(0xa), OUT_MARK(3), /* back */
-            OUT_VAL(ebx), OUT_VAL(0xb), OUT_MARK(4), /* directory entry -> page_b */
+            OUT_VAL(ebx),           OUT_VAL(0xa), OUT_VAL(ebx),
+            OUT_VAL(0xa),           OUT_MARK(1),               /* page_a */
+            OUT_VAL(ebx),           OUT_VAL(0xb), OUT_MARK(2), /* leaf entry -> page_b */
+            OUT_VAL(ebx),           OUT_VAL(0xa), OUT_VAL(ebx),
+            OUT_VAL(0xa),           OUT_MARK(3),               /* back */
+            OUT_VAL(ebx),           OUT_VAL(0xb), OUT_MARK(4), /* directory entry -> page_b */
+            OUT_VAL(ebx),           OUT_VAL(0xa), OUT_VAL(ebx),
+            OUT_VAL(0xa),           OUT_MARK(5),               /* back */
+            OUT_VAL((uint32_t)gpa),                            /* page_a */
+            OUT_VAL(ebx),           OUT_VAL(0xb), OUT_MARK(6), /* its gpa backed by page_b's copy */
         };
         rc = vmt_expect(&t, exp, HV_ARRAY_SIZE(exp));
     }
     vmt_destroy(&t);
+    if (copy)
+        pmm_free(copy, 1);
     hv_ctx_destroy(ctx);
     return rc;
 }

@@ -15,7 +15,12 @@
  *   2  the leaf entry rewritten to page_b;
  *   3  back to page_a, twice;
  *   4  the directory entry rewritten to a second table that maps page_b
- *      (the leaf entry the memo read is unchanged).
+ *      (the leaf entry the memo read is unchanged);
+ *   5  back to page_a, twice; then page_a's guest-physical address
+ *      (PORT_VAL) and an IN from PORT_ARG, on which the embedder backs
+ *      that address with a copy of page_b (hv_vm_unmap, hv_vm_map): the
+ *      guest's page tables stay as they are, the SLAT changed;
+ *   6  after one more call, which must run the copy.
  */
 #include "guest.inc"
 
@@ -72,6 +77,17 @@
     invlpg (%rsi)                   /* also drops cached directory entries */
     CALL_CODE
     MARK(4)
+
+    movl $(alias_pt + 3), alias_pd
+    invlpg (%rsi)
+    CALL_CODE
+    CALL_CODE
+    MARK(5)
+    movl $page_a, %eax
+    outl %eax, $PORT_VAL
+    inl $PORT_ARG, %eax
+    CALL_CODE
+    MARK(6)
     hlt
 1:  jmp 1b
 
