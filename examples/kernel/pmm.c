@@ -96,16 +96,28 @@ void pmm_init(const struct multiboot_info *mbi)
         kpanic("pmm: no usable memory above 1 MiB");
 }
 
+/* The first free page at or after @p pfn, or one at or beyond limit if
+   none: a word's free bits found by one count of trailing zeros, so the
+   cost of a search does not grow with the busy pages before the first
+   free one (the kernel image, every live allocation). */
+static size_t next_free(size_t pfn)
+{
+    while (pfn < limit) {
+        uint64_t free = ~bitmap[pfn / 64] >> (pfn % 64);
+        if (free)
+            return pfn + (size_t)__builtin_ctzll(free);
+        pfn = (pfn | 63) + 1;
+    }
+    return limit;
+}
+
 /* First run of @p count free pages starting at a multiple of @p align. */
 static bool find_run(size_t count, size_t align, size_t *first)
 {
-    for (size_t start = 0; start + count <= limit;) {
-        if (bitmap[start / 64] == ~0ull && start % 64 == 0) {
-            /* Skip a full word at once, to the next aligned candidate
-               (an alignment above 64 pages must survive the skip). */
-            start = HV_ALIGN_UP(start + 64, align);
-            continue;
-        }
+    for (size_t start = 0;;) {
+        start = HV_ALIGN_UP(next_free(start), align);
+        if (start + count > limit)
+            return false;
         size_t n = 0;
         while (n < count && !page_busy(start + n))
             n++;
@@ -113,10 +125,8 @@ static bool find_run(size_t count, size_t align, size_t *first)
             *first = start;
             return true;
         }
-        /* Page start+n is busy: the next candidate is aligned and beyond it. */
-        start = HV_ALIGN_UP(start + n + 1, align);
+        start += n + 1; /* page start+n is busy */
     }
-    return false;
 }
 
 void *pmm_alloc_aligned(size_t count, size_t align_pages)
