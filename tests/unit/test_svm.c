@@ -15,6 +15,7 @@
 #include "io_exit_check.h"
 #include "mock_host.h"
 #include "svm/svm.h"
+#include "svm/svm_insn_fast.h"
 
 static struct mock_host mh;
 
@@ -386,6 +387,92 @@ static struct svm_vcpu *fake_vcpu_up(struct fake *f)
     CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f->vm), HV_OK);
     CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f->vcpu), HV_OK);
     return svm_vcpu_of(&f->vcpu);
+}
+
+/*
+ * The exit's length from the code memo (svm_insn_len_memo, the fast path
+ * without NRIP save): the opcode at CS:RIP in the page the memo holds,
+ * read only inside that page and the CS limit. The memo is filled by
+ * hand (no paging-structure entries to re-read): a walk at CPL 0 of
+ * 64-bit code, then of 32-bit code, over two host pages whose bytes would
+ * make CPUID cross the first one's end.
+ */
+static void test_insn_len_memo(void)
+{
+    static struct fake f;
+    static uint8_t pages[2 * 4096] __attribute__((aligned(4096)));
+    struct svm_vcpu *s = fake_vcpu_up(&f);
+    struct vmcb *v = s->vmcb;
+    struct hv_vcpu *vcpu = &f.vcpu;
+    const uint32_t op = SVM_OP_CPUID & 0xffffff;
+    const unsigned oplen = SVM_OP_CPUID >> 24;
+    const uint64_t la = 0x7f0000000000ull;
+    uint64_t next = 0;
+
+    v->save.efer = EFER_LME | EFER_LMA | EFER_SVME;
+    v->save.cs.attrib = HV_SEG_L | 0x9b;
+    v->save.cr0 = HV_EMU_CR0_PG | HV_EMU_CR0_PE;
+    v->save.cr4 = HV_EMU_CR4_PAE;
+    v->save.cr3 = 0x5000;
+    v->save.cpl = 0;
+    struct hv_walk_memo *m = &vcpu->fetch;
+    m->key = hv_memo_key(v->save.cr0, v->save.cr4, v->save.efer, 0, HV_WALK_EXEC, false);
+    m->la_page = la >> 12;
+    m->cr3 = v->save.cr3;
+    m->slat_gen = hv_slat_gen(&f.vm.slat);
+    m->host = pages;
+    m->n = 0;
+
+    /* CPUID at offset 0xffe: 2 bytes, within the page. */
+    pages[0xffe] = 0x0f, pages[0xfff] = 0xa2;
+    v->save.rip = la + 0xffe;
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 2);
+    CU_ASSERT_EQUAL(next, la + 0x1000);
+    /* At 0xfff its second byte is in the next page, which the memo does
+       not hold (the host page after it is not the guest's next page). */
+    pages[0xfff] = 0x0f, pages[0x1000] = 0xa2;
+    v->save.rip = la + 0xfff;
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 0);
+    /* Another page, CR3 or SLAT generation: not this memo. */
+    v->save.rip = la + 0x1ffe;
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 0);
+    v->save.rip = la + 0xffe;
+    pages[0xfff] = 0xa2;
+    v->save.cr3 = 0x6000;
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 0);
+    v->save.cr3 = 0x5000;
+    m->slat_gen++;
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 0);
+    m->slat_gen--;
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 2);
+
+    /* 32-bit code (CS.D, base 0x10000): the linear address is CS.base +
+       EIP; an instruction that ends beyond the CS limit is not measured
+       here (the CPU would have faulted: a stale view). */
+    v->save.efer = EFER_SVME;
+    v->save.cr4 = 0;
+    v->save.cs.attrib = HV_SEG_DB | 0x9b;
+    v->save.cs.base = 0x10000;
+    v->save.cs.limit = 0xffff;
+    m->key = hv_memo_key(v->save.cr0, v->save.cr4, v->save.efer, 0, HV_WALK_EXEC, false);
+    m->la_page = 0x10;
+    v->save.rip = 0x7fe;
+    pages[0x7fe] = 0x0f, pages[0x7ff] = 0xa2;
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 2);
+    CU_ASSERT_EQUAL(next, 0x800);
+    v->save.cs.limit = 0x7fe; /* the second byte beyond the limit */
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 0);
+    v->save.cs.limit = 0x7fd; /* the first one too */
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 0);
+    v->save.cs.limit = 0xffff;
+    v->save.cs.attrib = 0x9b; /* 16-bit code: not measured here */
+    CU_ASSERT_EQUAL(svm_insn_len_memo(vcpu, v, op, oplen, &next), 0);
+
+    svm_vcpu_fini(&f.vcpu);
+    svm_vm_fini(&f.vm);
+    fake_fini(&f);
+    CU_ASSERT(mock_host_clean(&mh));
+    mock_host_fini(&mh);
 }
 
 static void test_alloc_failures(void)
@@ -852,6 +939,7 @@ int main(void)
     CU_add_test(s, "asid allocator and flush rule", test_asid);
     CU_add_test(s, "msr permission map", test_msrpm);
     CU_add_test(s, "instruction length", test_insn_length);
+    CU_add_test(s, "instruction length from the code memo", test_insn_len_memo);
     CU_add_test(s, "event encoding", test_events);
     CU_add_test(s, "allocation failures", test_alloc_failures);
     CU_add_test(s, "state and events", test_state);
