@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pv.h"
 #include "core/util.h"
 #include "io_exit_check.h"
 #include "mock_host.h"
@@ -782,6 +783,30 @@ static void test_state(void)
     mock_host_fini(&mh);
 }
 
+/* A PV layer whose fast hook (hv_pv_ops::hypercall_fast) answers RAX=0x1234
+   calls with 0x5678 and refuses the rest; RDI bit 0 queues an interrupt
+   (vector 0x30) as a hook would that cannot inject it itself, and says
+   an event may be due. */
+static unsigned pv_fast_calls;
+static enum hv_pv_result pv_fast(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, bool *events)
+{
+    const struct vmcb *v = svm_vmcb(vcpu);
+    CU_ASSERT_EQUAL(fr->rip, v->save.rip); /* the exit's registers */
+    CU_ASSERT_EQUAL(fr->cr3, v->save.cr3);
+    CU_ASSERT_EQUAL(fr->cpl, v->save.cpl);
+    pv_fast_calls++;
+    uint64_t *g = vcpu->gpr;
+    if (g[HV_GPR_RAX] != 0x1234)
+        return HV_PV_UNHANDLED;
+    if (g[HV_GPR_RDI] & 1) {
+        vcpu->queued_irq = (struct hv_event){.type = HV_EVENT_EXTINT, .vector = 0x30};
+        *events = true;
+    }
+    g[HV_GPR_RAX] = 0x5678;
+    return HV_PV_DONE;
+}
+static const struct hv_pv_ops pv_fast_ops = {.hypercall_fast = pv_fast};
+
 /*
  * The exit fast path (svm_fast.c) finishes a CPUID exit in the VMCB, and
  * fills a port I/O exit for the embedder, only while the vCPU is quiet and
@@ -882,6 +907,40 @@ static void test_fast_exit(void)
     CU_ASSERT_EQUAL(rec.reason, HV_EXIT_NONE);
     CU_ASSERT_EQUAL(f.vcpu.completion, HV_COMPLETE_NONE);
     f.vcpu.quiet = true;
+    /* A VMMCALL the PV layer's fast hook finishes: RAX through the hook,
+       RIP at NRIP; an event it makes due is delivered before the re-entry
+       (the guest can take the interrupt: EVENTINJ), as the run loop would. */
+    f.ctx.be = &hv_svm_backend;
+    f.vm.pv = &pv_fast_ops;
+    v->save.cr3 = 0x7000;
+    v->save.rflags = RFLAGS_IF | 2;
+    ARM(SVM_EXIT_VMMCALL);
+    v->save.rax = 0x4321; /* refused: the full path's */
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1000);
+    CU_ASSERT_EQUAL(v->save.rax, 0x4321);
+    ARM(SVM_EXIT_VMMCALL);
+    v->save.rax = 0x1234;
+    f.vcpu.gpr[HV_GPR_RDI] = 0;
+    v->ctl.eventinj = 0;
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rax, 0x5678);
+    CU_ASSERT_EQUAL(v->save.rip, 0x1003);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, 0);
+    ARM(SVM_EXIT_VMMCALL);
+    v->save.rax = 0x1234;
+    f.vcpu.gpr[HV_GPR_RDI] = 1;
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rax, 0x5678);
+    CU_ASSERT_EQUAL(v->save.rip, 0x1003);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, SVM_EVT_V | 0x30);
+    CU_ASSERT_EQUAL(f.vcpu.queued_irq.type, HV_EVENT_NONE);
+    CU_ASSERT_EQUAL(pv_fast_calls, 3);
+    v->ctl.eventinj = 0;
+    v->save.rflags = 2;
+    f.vm.pv = NULL;
+    f.ctx.be = NULL;
+
     /* A guest single-stepping (RFLAGS.TF): every exit the path takes is
        left to the full path, which raises the #DB after the instruction
        or notes it for the completion (core/objects.h hv_step_trap). */
