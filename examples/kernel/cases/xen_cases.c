@@ -122,6 +122,16 @@ static int case_upcall(struct kcase_ctx *kc)
     return group(kc, "upcall", NULL);
 }
 
+/* The same with libhv's local APIC in the VM: an upcall then waits its
+   turn behind the APIC's interrupts in the run loop's delivery instead of
+   going straight in, also when the exit fast path raised it. */
+static int case_upcall_lapic(struct kcase_ctx *kc)
+{
+    struct xh_dom_opts o = {.test = "upcall", .lapic = true};
+    int rc = run_opts(kc, &img_xg64, o, SHUTDOWN_POWEROFF, "xg: all ok", NULL);
+    return rc ? rc : run_opts(kc, &img_xg32, o, SHUTDOWN_POWEROFF, "xg: all ok", NULL);
+}
+
 /* The guest blocked on its timer at least once (HLT exits to the host). */
 static int runstate_after(struct xh *h, struct xh_dom *d)
 {
@@ -563,6 +573,7 @@ static const struct kcase xen_cases[] KCASE_TABLE = {
     {"xen.hvm", case_hvm, 0},
     {"xen.evtchn", case_evtchn, 0},
     {"xen.upcall", case_upcall, 0},
+    {"xen.upcall_lapic", case_upcall_lapic, 0},
     {"xen.grant", case_grant, 0},
     {"xen.vcpu", case_vcpu, 0},
     {"xen.runstate", case_runstate, 0},

@@ -95,6 +95,11 @@ int xh_dom_create(struct xh *h, struct xh_dom *d, const struct xh_image *img,
     struct hv_vm_config vc = {.size = sizeof(vc), .max_vcpus = 2};
     if ((st = hv_vm_create(h->ctx, &vc, &d->vm)) != HV_OK)
         return kcase_fail(kc, "hv_vm_create: %s", hv_status_str(st));
+    if (o->lapic) {
+        struct hv_lapic_config lc = {.size = sizeof(lc), .tsc_khz = (uint32_t)(tsc_hz() / 1000)};
+        if ((st = hv_lapic_enable(d->vm, &lc)) != HV_OK)
+            return kcase_fail(kc, "hv_lapic_enable: %s", hv_status_str(st));
+    }
     if ((st = hv_vm_map(d->vm, 0, (uintptr_t)d->ram, XG_RAM_SIZE, HV_MEM_RWX)) != HV_OK ||
         (st = hv_vm_map(d->vm, XG_RO_GPA, (uintptr_t)d->ro_page, PAGE_SIZE, HV_MEM_READ)) != HV_OK)
         return kcase_fail(kc, "hv_vm_map: %s", hv_status_str(st));

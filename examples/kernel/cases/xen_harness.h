@@ -102,6 +102,7 @@ struct xh_dom_opts {
     const struct hv_pvh_memmap *memmap; /* start_info's map, or NULL (derived) */
     uint32_t memmap_count;
     bool tsc_stable; /* HV_XEN_F_TSC_STABLE (the emulators' TSC is one, fixed-rate) */
+    bool lapic;      /* libhv's local APIC (hv/lapic.h) in the VM */
 };
 
 int xh_init(struct xh *h, struct kcase_ctx *kc);
