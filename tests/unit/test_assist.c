@@ -530,6 +530,28 @@ static void test_fetch_memo_32bit(void)
     CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
     CU_ASSERT_EQUAL(walks(), w0 + 3);
 
+    /* CR4.PSE is part of the key: with it, a PDE with PS maps a 4 MiB
+       page (here at gpa 0); without it, PS is ignored and the same PDE
+       points at a page table (here at gpa 0 too, whose first entry maps
+       code_b's page) (SDM Vol. 3A 4.3). */
+    uint32_t pte_at_0 = 0x21000 | PTE_P | PTE_RW;
+    memcpy(ram, &pte_at_0, 4);
+    pd[1] = 0x80 | PTE_P | PTE_RW; /* PS */
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.cr4 = 0x10; /* PSE */
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    uint64_t w1 = walks();
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+        CU_ASSERT_EQUAL(memcmp(buf, &pte_at_0, 4), 0); /* gpa 0 through the large page */
+        CU_ASSERT_EQUAL(walks(), w1 + 1);
+    }
+    st.cr4 = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
+    CU_ASSERT_EQUAL(walks(), w1 + 2);
+
     /* The PDE (the upper half of its word) made not present: no fetch. */
     pd[1] = 0;
     CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
@@ -633,6 +655,67 @@ static void data_memo(void)
     CU_ASSERT_EQUAL(reg_file[3], 0x2222);
     CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 2);
     CU_ASSERT(*pte_at(0x13008) & 0x40);
+
+    /* EFER.NXE is part of the key: with it, bit 63 of an entry is XD and a
+       read goes through; once the guest clears it, that bit is reserved
+       and the same read raises #PF with RSVD in the error code (SDM Vol.
+       3A 4.5.4, 4.7), though the memo holds the page. */
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.efer |= 0x800; /* NXE */
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    *pte_at(0x13008) |= 1ull << 63;
+    uint64_t w2 = vcpu->data.walks;
+    for (int i = 0; i < 2; i++) {
+        mv->st.rip = 0x400000;
+        vcpu->gpr[HV_GPR_RAX] = 0;
+        npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
+        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
+        CU_ASSERT_EQUAL(vcpu->data.walks, w2 + 1); /* the second from the memo */
+    }
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.efer &= ~0x800ull;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    mv->st.rip = 0x400000;
+    mv->injected_count = 0;
+    npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(mv->injected_count, 1);
+    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
+    CU_ASSERT_EQUAL(mv->injected[0].error_code & 0x9, 0x9); /* P, RSVD */
+    CU_ASSERT_EQUAL(rip_now(), 0x400000);
+    *pte_at(0x13008) &= ~(1ull << 63);
+
+    /* CR4.SMAP is part of the key: a supervisor read of a user page goes
+       through without it and raises #PF with it (RFLAGS.AC clear; SDM Vol.
+       3A 4.6.1), though the memo holds the page. */
+    static const uint64_t user_path[] = {0x10000, 0x11000, 0x12010, 0x13008}; /* every level */
+    for (unsigned i = 0; i < 4; i++)
+        *pte_at(user_path[i]) |= PTE_US;
+    uint64_t w3 = vcpu->data.walks;
+    for (int i = 0; i < 2; i++) {
+        mv->st.rip = 0x400000;
+        vcpu->gpr[HV_GPR_RAX] = 0;
+        npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
+        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
+        CU_ASSERT_EQUAL(vcpu->data.walks, w3 + 1);
+    }
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.cr4 |= 1ull << 21; /* SMAP */
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    mv->st.rip = 0x400000;
+    mv->injected_count = 0;
+    npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(mv->injected_count, 1);
+    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
+    CU_ASSERT_EQUAL(mv->injected[0].error_code & 0xd, 0x1); /* P; a read; supervisor */
+    st.cr4 &= ~(1ull << 21);
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    for (unsigned i = 0; i < 4; i++)
+        *pte_at(user_path[i]) &= ~PTE_US;
 
     /* The guest points the page at the embedder's region: the load goes
        there (HV_EXIT_MMIO at the new address), not to the handler. */
