@@ -393,6 +393,29 @@ static void test_fetch_memo(void)
     CU_ASSERT_EQUAL(memcmp(buf, code_a, 2), 0);
     CU_ASSERT_EQUAL(walks(), w0 + 1);
 
+    /* EFER.LMA is part of the key: the same CR3 and CR4.PAE without long
+       mode (CS without L) make the PML4 a PAE page-directory-pointer
+       table, whose entries reserve RW (SDM Vol. 3A 4.4.1, table 4-8): no
+       fetch, though the memo holds the page. */
+    struct hv_vcpu_state st;
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.efer = 0;
+    st.seg[HV_SEG_CS].attr = HV_SEG_P | HV_SEG_S | HV_SEG_DB | HV_SEG_G | 0xb;
+    st.seg[HV_SEG_CS].limit = 0xffffffff;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    /* CR4.LA57 too: the same tables read with five levels put an empty
+       entry where the page-directory-pointer entry was (SDM Vol. 3A 4.5).
+       (The failed walk above emptied the memo: filled again first.) */
+    long_mode(0x10000, 0x400000, 0);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    long_mode(0x10000, 0x400000, 1u << 12);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    long_mode(0x10000, 0x400000, 0);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_a, 4), 0);
+    w0 = walks() - 1;
+
     /* The guest rewrites its PTE without telling anyone: a fresh walk
        reaches the new page. */
     *pte_at(0x13000) = 0x21000 | PTE_P | PTE_RW;
@@ -431,7 +454,6 @@ static void test_fetch_memo(void)
     long_mode(0x10000, 0x400000, 1u << 20); /* CR4.SMEP */
     CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
     /* Paging off: the linear address is the physical one. */
-    struct hv_vcpu_state st;
     hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
     st.cr0 = 0x11;
     st.cr4 = 0;
@@ -529,6 +551,20 @@ static void test_fetch_memo_32bit(void)
     CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
     CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
     CU_ASSERT_EQUAL(walks(), w0 + 3);
+
+    /* CR4.PAE is part of the key: the same CR3 read as a PAE
+       page-directory-pointer table makes PD entries 0 and 1 one entry,
+       whose upper half sets bits beyond the guest's physical-address width
+       (reserved, SDM Vol. 3A 4.4.1): no fetch, though the memo holds the
+       page. */
+    hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
+    st.cr4 = 0x20; /* PAE */
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    st.cr4 = 0;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
+    CU_ASSERT_EQUAL(memcmp(buf, code_b, 4), 0);
 
     /* CR4.PSE is part of the key: with it, a PDE with PS maps a 4 MiB
        page (here at gpa 0); without it, PS is ignored and the same PDE
