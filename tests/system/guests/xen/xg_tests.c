@@ -893,6 +893,22 @@ void xg_test_grant(void)
     CHECK_EQ(ops[2].status, GNTST_bad_page);     /* not RAM */
     CHECK_EQ(ops[3].status, GNTST_bad_page);     /* not writable */
     CHECK(ro_intact());
+    /* The destination's end is checked too: nothing lands past its page.
+       A frame number whose address does not fit in 64 bits is no page
+       (64-bit guests: a 32-bit one cannot name it). */
+    CHECK(xg_all(page_b + 4000, 0, 96));
+    unsigned n = 1;
+    copy_op(&ops[0], 8, DOMID_SELF, 0, b, DOMID_SELF, 4000, 200, GNTCOPY_source_gref);
+#ifdef __x86_64__
+    copy_op(&ops[1], (1ul << 52) | b, DOMID_SELF, 0, b, DOMID_SELF, 0, 8, 0);
+    n = 2;
+#endif
+    CHECK_EQ(gnttab(GNTTABOP_copy, ops, n), 0);
+    CHECK_EQ(ops[0].status, GNTST_bad_copy_arg);
+    CHECK(xg_all(page_b + 4000, 0, 96));
+#ifdef __x86_64__
+    CHECK_EQ(ops[1].status, GNTST_bad_page);
+#endif
     copy_op(&ops[0], b, 0x7000, 0, b, DOMID_SELF, 0, 8, 0);
     copy_op(&ops[1], 8, 0x7000, 0, b, DOMID_SELF, 0, 8, GNTCOPY_source_gref);
     CHECK_EQ(gnttab(GNTTABOP_copy, ops, 2), 0);
