@@ -668,6 +668,18 @@ void xg_test_evtchn(void)
     CHECK_EQ(rc, -EINVAL);
     struct evtchn_status so = {.dom = 0x7000, .port = 1};
     CHECK_EQ(xg_evtchn_op(EVTCHNOP_status, &so), -ESRCH);
+    /* Ports beyond any the domain could have (NPORTS itself may still be
+       inside the last page of the port table). */
+    evtchn_port_t huge = 0x7fffffff;
+    CHECK_EQ(xg_send(huge), -EINVAL);
+    CHECK_EQ(xg_close(huge), -EINVAL);
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_unmask, &huge), -EINVAL);
+    status(huge, &rc);
+    CHECK_EQ(rc, -EINVAL);
+    struct evtchn_bind_vcpu hbv = {.port = huge, .vcpu = 0};
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_bind_vcpu, &hbv), -EINVAL);
+    struct evtchn_bind_interdomain hbi = {.remote_dom = DOMID_SELF, .remote_port = huge};
+    CHECK_EQ(xg_evtchn_op(EVTCHNOP_bind_interdomain, &hbi), -EINVAL);
 
 #ifdef __x86_64__
     remapped_port();
