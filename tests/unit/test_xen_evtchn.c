@@ -320,6 +320,18 @@ static void test_port_limits(void)
     CU_ASSERT_EQUAL(status(&f, SELF, 127, &s), 0);
     CU_ASSERT_EQUAL(s.status, 0);
     CU_ASSERT_EQUAL(status(&f, SELF, 128, &s), E_INVAL);
+    /* Beyond the valid ports, in a port page not allocated yet (1024) and
+       beyond any (0x7fffffff): every port operation refuses them before
+       looking the port up. */
+    static const uint32_t beyond[] = {1024, 0x7fffffff};
+    for (unsigned i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(port_op(&f, OP_CLOSE, beyond[i]), E_INVAL);
+        CU_ASSERT_EQUAL(port_op(&f, OP_SEND, beyond[i]), E_INVAL);
+        CU_ASSERT_EQUAL(port_op(&f, OP_UNMASK, beyond[i]), E_INVAL);
+        CU_ASSERT_EQUAL(bind_vcpu(&f, beyond[i], 0), E_INVAL);
+        CU_ASSERT_EQUAL(bind_interdomain(&f, SELF, beyond[i]), E_INVAL);
+        CU_ASSERT_EQUAL(status(&f, SELF, beyond[i], &s), E_INVAL);
+    }
     xf_teardown(&f);
 
     /* Every one of the default 1024 ports, across the port pages that are
