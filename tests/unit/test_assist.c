@@ -1053,6 +1053,29 @@ static void test_fast_mov(void)
     CU_ASSERT_EQUAL(rip_now(), 0x400043);
     CU_ASSERT_EQUAL(nseen, 1);
 
+    /* mov eax, [rax + 0x10] (8B 80, disp32) whose displacement runs into
+       the next code page: the fast path's decoder has the bytes up to the
+       code page's end only, so the emulator, which fetches across, takes
+       it. The host page after the code page holds other bytes, which
+       would make the displacement 0x110: the same page, another register. */
+    *pte_at(0x13018) = 0x22000 | PTE_P | PTE_RW; /* linear 0x403000 */
+    *pte_at(0x13020) = 0x24000 | PTE_P | PTE_RW; /* linear 0x404000 */
+    static const uint8_t ld_disp[] = {0x8b, 0x80, 0x10, 0x00, 0x00, 0x00};
+    memcpy(ram + 0x22ffd, ld_disp, 3);
+    memcpy(ram + 0x24000, ld_disp + 3, 3);
+    memcpy(ram + 0x23000, "\x01\x00\x00", 3);
+    reg_file[2] = 0x5a5a5a5a;
+    g[HV_GPR_RAX] = 0x401000;
+    nseen = 0;
+    mv->st.rip = 0x403ffd;
+    npf_linear(0x403ffd, 0xfee00000, HV_ACCESS_READ); /* the page only */
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(nseen, 1);
+    CU_ASSERT_EQUAL(seen[0].gpa, 0xfee00010);
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0x5a5a5a5a);
+    CU_ASSERT_EQUAL(rip_now(), 0x404003);
+
     /* A load crossing into the next page goes to the emulator: the
        handler's page gives two bytes, the embedder's page the other two. */
     g[HV_GPR_RBX] = 0x401ffe;
