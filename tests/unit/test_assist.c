@@ -536,6 +536,18 @@ static void test_fetch_memo_32bit(void)
     CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 4);
     CU_ASSERT_EQUAL(walks(), w0 + 1);
 
+    /* The CS limit bounds every byte fetched (SDM Vol. 3A 5.3): an
+       instruction that runs past it gives the bytes up to it, one that
+       starts beyond it none. */
+    st.seg[HV_SEG_CS].limit = 0x400001;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 2);
+    st.seg[HV_SEG_CS].limit = 0x3fffff;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_fetch_insn(vcpu, buf, 4), 0);
+    st.seg[HV_SEG_CS].limit = 0xffffffff;
+    CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
+
     /* The other half of the PDE's word (PDE 0) changes: a fresh walk, the
        same page. */
     pd[0] = 0x42000 | PTE_P;
