@@ -661,6 +661,40 @@ static void npf_linear(uint64_t rip, uint64_t gpa, uint32_t access)
     mock_script(vcpu, &e);
 }
 
+/* data_memo's load (mov eax, [0x401010], the handler's register 2 at
+   0x1111) run twice: the first walks, the second goes through the memo. */
+static void memo_load_twice(void)
+{
+    uint64_t w = vcpu->data.walks;
+    struct hv_exit x;
+    for (int i = 0; i < 2; i++) {
+        mv->st.rip = 0x400000;
+        vcpu->gpr[HV_GPR_RAX] = 0;
+        npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
+        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+        CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
+        CU_ASSERT_EQUAL(rip_now(), 0x400007);
+        CU_ASSERT_EQUAL(vcpu->data.walks, w + 1);
+    }
+}
+
+/* The same load once more, now a #PF at the operand's address whose error
+   code has the bits @p want of @p mask; RIP stays. */
+static void memo_load_faults(uint32_t mask, uint32_t want)
+{
+    struct hv_exit x;
+    mv->st.rip = 0x400000;
+    mv->injected_count = 0;
+    npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
+    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
+    CU_ASSERT_EQUAL(mv->injected_count, 1);
+    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
+    CU_ASSERT_EQUAL(mv->injected[0].cr2, 0x401010);
+    CU_ASSERT_EQUAL(mv->injected[0].error_code & mask, want);
+    CU_ASSERT_EQUAL(rip_now(), 0x400000);
+}
+
 static void data_memo(void)
 {
     up();
@@ -682,16 +716,7 @@ static void data_memo(void)
        no byte-exact gpa: the operand's address comes from the guest's
        tables. The first load walks; the second hits the memo. */
     uint64_t w0 = vcpu->data.walks;
-    for (int i = 0; i < 2; i++) {
-        mv->st.rip = 0x400000;
-        vcpu->gpr[HV_GPR_RAX] = 0;
-        npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
-        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
-        CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
-        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
-        CU_ASSERT_EQUAL(rip_now(), 0x400007);
-        CU_ASSERT_EQUAL(vcpu->data.walks, w0 + 1);
-    }
+    memo_load_twice();
     CU_ASSERT(*pte_at(0x13008) & PTE_A);
     CU_ASSERT(!(*pte_at(0x13008) & 0x40)); /* a read sets no dirty flag */
 
@@ -713,26 +738,11 @@ static void data_memo(void)
     st.efer |= 0x800; /* NXE */
     CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
     *pte_at(0x13008) |= 1ull << 63;
-    uint64_t w2 = vcpu->data.walks;
-    for (int i = 0; i < 2; i++) {
-        mv->st.rip = 0x400000;
-        vcpu->gpr[HV_GPR_RAX] = 0;
-        npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
-        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
-        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
-        CU_ASSERT_EQUAL(vcpu->data.walks, w2 + 1); /* the second from the memo */
-    }
+    memo_load_twice();
     hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
     st.efer &= ~0x800ull;
     CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
-    mv->st.rip = 0x400000;
-    mv->injected_count = 0;
-    npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
-    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
-    CU_ASSERT_EQUAL(mv->injected_count, 1);
-    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
-    CU_ASSERT_EQUAL(mv->injected[0].error_code & 0x9, 0x9); /* P, RSVD */
-    CU_ASSERT_EQUAL(rip_now(), 0x400000);
+    memo_load_faults(0x9, 0x9); /* P, RSVD */
     *pte_at(0x13008) &= ~(1ull << 63);
 
     /* CR4.SMAP is part of the key: a supervisor read of a user page goes
@@ -741,25 +751,11 @@ static void data_memo(void)
     static const uint64_t user_path[] = {0x10000, 0x11000, 0x12010, 0x13008}; /* every level */
     for (unsigned i = 0; i < 4; i++)
         *pte_at(user_path[i]) |= PTE_US;
-    uint64_t w3 = vcpu->data.walks;
-    for (int i = 0; i < 2; i++) {
-        mv->st.rip = 0x400000;
-        vcpu->gpr[HV_GPR_RAX] = 0;
-        npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
-        CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
-        CU_ASSERT_EQUAL(vcpu->gpr[HV_GPR_RAX], 0x1111);
-        CU_ASSERT_EQUAL(vcpu->data.walks, w3 + 1);
-    }
+    memo_load_twice();
     hv_vcpu_get_state(vcpu, HV_STATE_ALL, &st);
     st.cr4 |= 1ull << 21; /* SMAP */
     CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
-    mv->st.rip = 0x400000;
-    mv->injected_count = 0;
-    npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
-    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
-    CU_ASSERT_EQUAL(mv->injected_count, 1);
-    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
-    CU_ASSERT_EQUAL(mv->injected[0].error_code & 0xd, 0x1); /* P; a read; supervisor */
+    memo_load_faults(0xd, 0x1); /* P; a read; supervisor */
     st.cr4 &= ~(1ull << 21);
     CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
     for (unsigned i = 0; i < 4; i++)
@@ -781,13 +777,7 @@ static void data_memo(void)
 
     /* Not present any more: #PF with CR2 = the operand's address. */
     *pte_at(0x13008) = 0;
-    mv->st.rip = 0x400000;
-    mv->injected_count = 0;
-    npf_linear(0x400000, 0xfee00000, HV_ACCESS_READ);
-    CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, &x), HV_OK);
-    CU_ASSERT_EQUAL(mv->injected_count, 1);
-    CU_ASSERT_EQUAL(mv->injected[0].vector, 14);
-    CU_ASSERT_EQUAL(mv->injected[0].cr2, 0x401010);
+    memo_load_faults(0x1, 0x0);
 
     /* In the MOV fast path, a byte-exact gpa of a data access in the
        operand's direction is the CPU's own translation: no walk, and the
