@@ -287,6 +287,33 @@ static void test_inflate_system_gz_vs_zlib(void)
     CU_ASSERT_EQUAL(gz_bad, 0);
 }
 
+/*
+ * Back-references a stream may not make (RFC 1951 3.2.5): a distance
+ * before the start of the output (distance 1 with nothing written yet),
+ * and distance code 30 (codes 30 and 31 never occur). Fixed Huffman codes,
+ * by hand: BFINAL and BTYPE 01, the length code 257 (3 bytes), the
+ * distance code, the end of the block. Refused like zlib; a copy from
+ * before the output buffer would also show under AddressSanitizer and
+ * valgrind (unit.asan.loader, unit.valgrind.loader).
+ */
+static void test_inflate_bad_distances(void)
+{
+    static const uint8_t deflate[2][3] = {
+        {0x03, 0x02, 0x00}, /* distance code 0: distance 1, before the output */
+        {0x03, 0x3e, 0x00}, /* distance code 30 */
+    };
+    for (int i = 0; i < 2; i++) {
+        /* gzip header (RFC 1952), the block, CRC32 0 and ISIZE 3. */
+        uint8_t gz[21] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+        memcpy(gz + 10, deflate[i], 3);
+        gz[17] = 3;
+        uint8_t out[16];
+        size_t n = 0;
+        CU_ASSERT_EQUAL(hv_gunzip(gz, sizeof(gz), out, sizeof(out), &n), HV_ERR_BAD_IMAGE);
+        CU_ASSERT(agree(gz, sizeof(gz), sizeof(out), "bad distance"));
+    }
+}
+
 static void test_crc32(void)
 {
     static const char s[] = "123456789";
@@ -302,6 +329,8 @@ void loader_register_gzip(void)
     CU_add_test(s, "gzip images load like plain ones", test_gzip_image_loads_like_plain);
     CU_add_test(s, "no hook, bombs, corrupt and trailing data refused", test_gzip_refusals);
     CU_add_test(s, "crc32 check value", test_crc32);
+    CU_add_test(s, "back-references before the output or with distance codes 30-31",
+                test_inflate_bad_distances);
     CU_add_test(s, "hv_gunzip agrees with zlib on random and mutated data",
                 test_inflate_random_vs_zlib);
     CU_add_test(s, "hv_gunzip agrees with zlib on every .gz in /usr/share/doc",
