@@ -314,6 +314,27 @@ static void test_inflate_bad_distances(void)
     }
 }
 
+/* A header that announces an extra field's length (FEXTRA) or a header
+   CRC (FHCRC, RFC 1952 2.3.1), both two bytes, and ends before them or
+   after one byte: refused without reading past the input (each in a heap
+   block of its exact size, for unit.asan.loader). */
+static void test_gzip_header_cut_short(void)
+{
+    static const uint8_t flags[2] = {4 /* FEXTRA */, 2 /* FHCRC */};
+    for (int f = 0; f < 2; f++) {
+        const uint8_t head[11] = {0x1f, 0x8b, 8, flags[f], 0, 0, 0, 0, 0, 3, 0x10};
+        for (size_t len = 10; len <= 11; len++) {
+            uint8_t *gz = malloc(len);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(gz);
+            memcpy(gz, head, len);
+            uint8_t out[16];
+            size_t n = 0;
+            CU_ASSERT_EQUAL(hv_gunzip(gz, len, out, sizeof(out), &n), HV_ERR_BAD_IMAGE);
+            free(gz);
+        }
+    }
+}
+
 static void test_crc32(void)
 {
     static const char s[] = "123456789";
@@ -331,6 +352,8 @@ void loader_register_gzip(void)
     CU_add_test(s, "crc32 check value", test_crc32);
     CU_add_test(s, "back-references before the output or with distance codes 30-31",
                 test_inflate_bad_distances);
+    CU_add_test(s, "a header cut short in its extra length or header CRC",
+                test_gzip_header_cut_short);
     CU_add_test(s, "hv_gunzip agrees with zlib on random and mutated data",
                 test_inflate_random_vs_zlib);
     CU_add_test(s, "hv_gunzip agrees with zlib on every .gz in /usr/share/doc",
