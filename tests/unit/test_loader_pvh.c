@@ -223,7 +223,14 @@ static void test_pvh_refusals(void)
     CU_ASSERT_EQUAL(hv_pvh_plan(&img, &p, &lay), HV_ERR_INVALID_ARG);
     p.module_count = HV_PVH_MAX_MODULES + 1;
     CU_ASSERT_EQUAL(hv_pvh_plan(&img, &p, &lay), HV_ERR_INVALID_ARG);
+    CU_ASSERT_STRING_EQUAL(lay.reason, "too many modules"); /* before any module is read */
     p.module_count = 0;
+    /* A memory map entry whose end overflows. */
+    const struct hv_pvh_memmap wrap[] = {{0xfffffffffffff000ull, 0x2000, HV_PVH_MEMMAP_RAM}};
+    p.memmap = wrap;
+    CU_ASSERT_EQUAL(hv_pvh_plan(&img, &p, &lay), HV_ERR_INVALID_ARG);
+    CU_ASSERT_STRING_EQUAL(lay.reason, "memory map entry empty or overflowing");
+    p.memmap = mm;
     CU_ASSERT_EQUAL(hv_pvh_plan(NULL, &p, &lay), HV_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(hv_pvh_plan(&img, NULL, &lay), HV_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(hv_pvh_plan(&img, &p, NULL), HV_ERR_INVALID_ARG);
