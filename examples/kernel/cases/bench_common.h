@@ -59,7 +59,10 @@ unsigned bench_repeats(void);
 bool bench_selected(const char *name);
 int bench_ctx_create(struct kcase_ctx *kc, struct hv_ctx **ctx, struct hv_caps *caps);
 const char *bench_backend(const struct hv_caps *caps);
-int bench_vm_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct bench_vm *b);
+/* The guest's VM and vCPU; with @p lapic (else NULL) the VM has libhv's
+   local APIC (hv_lapic_enable before the vCPU). */
+int bench_vm_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct bench_vm *b,
+                    const struct hv_lapic_config *lapic);
 void bench_vm_destroy(struct bench_vm *b);
 /*
  * Run @p cmd (BENCH_CMD_*, without the INTEL flag: added for VMX) on the

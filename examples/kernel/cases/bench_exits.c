@@ -115,7 +115,7 @@ static int case_exits(struct kcase_ctx *kc)
     if (bench_ctx_create(kc, &ctx, &caps))
         return -1;
     const char *be = bench_backend(&caps);
-    rc = bench_vm_create(kc, ctx, &b);
+    rc = bench_vm_create(kc, ctx, &b, NULL);
     for (int i = 0; !rc && i < BENCH_FLOOR_COUNT; i++) {
         if (!bench_selected(floor_names[i]))
             continue;

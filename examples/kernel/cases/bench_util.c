@@ -127,7 +127,8 @@ static hv_status_t mmio_handler(void *opaque, uint64_t gpa, unsigned size, bool 
     return HV_OK;
 }
 
-int bench_vm_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct bench_vm *b)
+int bench_vm_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct bench_vm *b,
+                    const struct hv_lapic_config *lapic)
 {
     struct hv_caps caps = {.size = sizeof(caps)};
     hv_status_t st;
@@ -162,6 +163,8 @@ int bench_vm_create(struct kcase_ctx *kc, struct hv_ctx *ctx, struct bench_vm *b
             HV_OK ||
         (st = hv_vm_mmio_register(b->vm, BENCH_MMIO_EXIT_GPA, PAGE_SIZE, NULL, NULL)) != HV_OK)
         return kcase_fail(kc, "hv_vm_mmio_register: %s", hv_status_str(st));
+    if (lapic && (st = hv_lapic_enable(b->vm, lapic)) != HV_OK)
+        return kcase_fail(kc, "hv_lapic_enable: %s", hv_status_str(st));
     if ((st = hv_vcpu_create(b->vm, 0, &b->vcpu)) != HV_OK)
         return kcase_fail(kc, "hv_vcpu_create: %s", hv_status_str(st));
     return 0;

@@ -61,7 +61,7 @@ static int case_xen(struct kcase_ctx *kc)
     if (bench_ctx_create(kc, &ctx, &caps))
         return -1;
     const char *be = bench_backend(&caps);
-    rc = bench_vm_create(kc, ctx, &b);
+    rc = bench_vm_create(kc, ctx, &b, NULL);
     if (!rc) {
         /* A fixed TSC rate: no calibration against the host clock; no
            memory map: derived from the mappings, as part of the figure. */

@@ -47,7 +47,7 @@
  * both loops, \op each iteration of the second only. Ends at the result
  * HLT and goes back for the next command.
  */
-.macro TIMED pre, setup, op
+.macro TIMED pre, setup, op, post=NONE
     movq BENCH_ITERS, %r15
     TSC
     movq %rax, %r14
@@ -70,6 +70,7 @@
     TSC
     subq %r14, %rax
     movq %rax, BENCH_RES_OP
+    \post
     jmp done
 .endm
 
@@ -94,6 +95,13 @@
     movw $0x8e00, 4(%rdi)           /* present, DPL 0, 64-bit interrupt gate */
     shrl $16, %eax
     movw %ax, 6(%rdi)               /* offset 31:16; 63:32 stay 0 */
+    movl $apic_isr, %eax
+    movl $idt + BENCH_APIC_VECTOR * 16, %edi
+    movw %ax, 0(%rdi)
+    movw $SEL_CODE64, 2(%rdi)
+    movw $0x8e00, 4(%rdi)
+    shrl $16, %eax
+    movw %ax, 6(%rdi)
     lidt idt_desc
 
 cmd_loop:
@@ -102,7 +110,7 @@ cmd_loop:
     hlt                             /* hand-over point for bare handlers */
     movl %eax, %ebx
     andl $0xff, %eax
-    cmpl $BENCH_CMD_XEN_SETUP, %eax
+    cmpl $BENCH_CMD_APIC_IPI, %eax
     ja cmd_loop
     testl $BENCH_CMD_INTEL, %ebx
     jnz 1f
@@ -178,6 +186,50 @@ stop:
     movl $BENCH_EVT_SEND, %esi
 .endm
 
+/* The local APIC's registers as MSRs (x2APIC, SDM Vol. 3A 11.12.1) and
+   IA32_TSC_DEADLINE (11.5.4.1). */
+#define MSR_APIC_BASE    0x1b
+#define MSR_TSC_DEADLINE 0x6e0
+#define MSR_X2APIC_EOI   0x80b
+#define MSR_X2APIC_SVR   0x80f
+#define MSR_X2APIC_LVTT  0x832
+#define MSR_X2APIC_SELF_IPI 0x83f
+.macro P_APIC_MMIO
+    movl $BENCH_APIC_EOI_GPA, %r13d
+.endm
+/* A register store, as Linux's writel() makes it. */
+.macro S_ZERO
+    xorl %eax, %eax
+.endm
+.macro O_STORE
+    movl %eax, (%r13)
+.endm
+.macro S_X2EOI
+    movl $MSR_X2APIC_EOI, %ecx
+    xorl %eax, %eax
+    xorl %edx, %edx
+.endm
+.macro O_WRMSR
+    wrmsr
+.endm
+/* A deadline 2^40 TSC ticks from now: armed, never reached. */
+.macro S_TSCDL
+    rdtsc
+    addl $0x100, %edx
+    movl $MSR_TSC_DEADLINE, %ecx
+.endm
+.macro TSCDL_OFF
+    movl $MSR_TSC_DEADLINE, %ecx
+    xorl %eax, %eax
+    xorl %edx, %edx
+    wrmsr
+.endm
+.macro S_SELF_IPI
+    movl $MSR_X2APIC_SELF_IPI, %ecx
+    movl $BENCH_APIC_VECTOR, %eax
+    xorl %edx, %edx
+.endm
+
 t_cpuid:
     TIMED NONE, S_CPUID, O_CPUID
 t_hc_amd:
@@ -206,6 +258,34 @@ t_evtchn_intel:
     movq $0, BENCH_RES_SPURIOUS
     sti
     TIMED NONE, S_EVTCHN, O_VMCALL
+
+t_apic_mmio_eoi:
+    TIMED P_APIC_MMIO, S_ZERO, O_STORE
+t_apic_eoi:
+    TIMED NONE, S_X2EOI, O_WRMSR
+t_apic_tscdl:
+    TIMED NONE, S_TSCDL, O_WRMSR, TSCDL_OFF
+t_apic_ipi:
+    movq $0, BENCH_RES_APIC
+    sti
+    TIMED NONE, S_SELF_IPI, O_WRMSR
+
+/* x2APIC mode (IA32_APIC_BASE EN and EXTD, SDM Vol. 3A 11.12.1), the APIC
+   software-enabled (SVR bit 8, spurious vector 0xff) and its LVT timer in
+   TSC-deadline mode (bits 18:17 = 10b) on BENCH_APIC_VECTOR. */
+t_apic_x2:
+    movl $MSR_APIC_BASE, %ecx
+    rdmsr
+    orl $0xc00, %eax
+    wrmsr
+    movl $MSR_X2APIC_SVR, %ecx
+    movl $0x1ff, %eax
+    xorl %edx, %edx
+    wrmsr
+    movl $MSR_X2APIC_LVTT, %ecx
+    movl $(0x40000 | BENCH_APIC_VECTOR), %eax
+    wrmsr
+    jmp done
 
 /* Map shared_info, unmask upcalls, set the upcall vector, bind an IPI
    port; each hypercall's result goes to BENCH_RES_RC[i]. */
@@ -263,13 +343,30 @@ upcall:
     popq %rax
     iretq
 
+/* The APIC vector (self IPIs): count, EOI through the x2APIC MSR, return. */
+apic_isr:
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    incq BENCH_RES_APIC
+    movl $MSR_X2APIC_EOI, %ecx
+    xorl %eax, %eax
+    xorl %edx, %edx
+    wrmsr
+    popq %rdx
+    popq %rcx
+    popq %rax
+    iretq
+
     .balign 8
 cmd_amd:
     .quad stop, t_cpuid, t_hc_amd, t_xenver_amd, t_out, t_mmio_h, t_mmio_e, t_npf
     .quad t_evtchn_amd, t_xen_setup_amd
+    .quad t_apic_mmio_eoi, t_apic_x2, t_apic_eoi, t_apic_tscdl, t_apic_ipi
 cmd_intel:
     .quad stop, t_cpuid, t_hc_intel, t_xenver_intel, t_out, t_mmio_h, t_mmio_e, t_npf
     .quad t_evtchn_intel, t_xen_setup_intel
+    .quad t_apic_mmio_eoi, t_apic_x2, t_apic_eoi, t_apic_tscdl, t_apic_ipi
 
     .balign 16
 idt_desc:

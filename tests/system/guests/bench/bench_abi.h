@@ -29,11 +29,14 @@
 #define BENCH_BIND_IPI   0x660 /* struct evtchn_bind_ipi { u32 vcpu; u32 port; } */
 #define BENCH_HVM_PARAM  0x668 /* struct xen_hvm_param (16 bytes) */
 #define BENCH_RES_SPURIOUS 0x678 /* u64: upcalls that found nothing pending (evtchn) */
+#define BENCH_RES_APIC         0x680 /* u64: interrupts the APIC vector's handler took */
 #define BENCH_MMIO_HANDLER_GPA 0xc0000000 /* MMIO region with a library handler */
 #define BENCH_MMIO_EXIT_GPA    0xc0001000 /* MMIO region reported to the embedder */
 #define BENCH_NPF_GPA    0x40000000        /* unmapped: one new page per iteration */
 #define BENCH_SHINFO_GPA 0x00200000        /* where the guest maps shared_info */
 #define BENCH_UPCALL_VECTOR 0xf3
+#define BENCH_APIC_VECTOR      0xf4       /* the local APIC's self-IPI and timer vector */
+#define BENCH_APIC_EOI_GPA     0xfee000b0 /* the xAPIC EOI register */
 
 /* The unknown hypercall number of BENCH_CMD_VMMCALL/VMCALL. */
 #define BENCH_HC_UNKNOWN 0x7ff0
@@ -49,6 +52,13 @@
 #define BENCH_CMD_NPF       7  /* 32-bit load from a new page of BENCH_NPF_GPA.. */
 #define BENCH_CMD_EVTCHN    8  /* EVTCHNOP_send to the guest's own IPI port + upcall */
 #define BENCH_CMD_XEN_SETUP 9  /* map shared_info, upcall vector, bind an IPI port (untimed) */
+/* The local APIC (a VM with hv_lapic_enable). The xAPIC command first:
+   BENCH_CMD_APIC_X2 leaves xAPIC mode for good. */
+#define BENCH_CMD_APIC_MMIO_EOI 10 /* xAPIC EOI: 32-bit store of EAX to BENCH_APIC_EOI_GPA */
+#define BENCH_CMD_APIC_X2       11 /* x2APIC mode, SVR on, TSC-deadline LVT timer (untimed) */
+#define BENCH_CMD_APIC_EOI      12 /* x2APIC EOI: WRMSR 0x80b, nothing in service */
+#define BENCH_CMD_APIC_TSCDL    13 /* WRMSR IA32_TSC_DEADLINE 2^40 ticks ahead; 0 after */
+#define BENCH_CMD_APIC_IPI      14 /* x2APIC SELF IPI + the interrupt, its handler's EOI */
 #define BENCH_CMD_INTEL     0x100
 
 #endif /* BENCH_ABI_H */
