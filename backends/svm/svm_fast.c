@@ -25,13 +25,14 @@
 #include "core/fast.h"
 #include "core/policy.h"
 #include "core/pv.h"
+#include "lapic/hooks.h"
 
 /* The exit left nothing behind: no event whose delivery it interrupted
    (EXITINTINFO, 15.7.2), no kick to report. (svm_run clears quiet for an
    entry with IRET bookkeeping pending.) */
 static bool exit_is_plain(struct hv_vcpu *vcpu, const struct vmcb *v)
 {
-    return vcpu->quiet && !(v->ctl.exitintinfo & SVM_EVT_V) &&
+    return hv_quiet_now(vcpu) && !(v->ctl.exitintinfo & SVM_EVT_V) &&
            !__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED);
 }
 
@@ -236,6 +237,28 @@ static __attribute__((noinline)) bool fast_io(struct hv_vcpu *vcpu, struct vmcb 
     return io_exit(vcpu, v, i1, v->ctl.exitinfo2);
 }
 
+/*
+ * WRMSR (EXITINFO1 1, APM Vol. 2 15.11) to the local APIC's hot MSRs:
+ * the EOI, the SELF IPI, the TSC deadline (lapic/hooks.h). The APIC's
+ * state changed, so the run loop's delivery runs before the re-entry, as
+ * it would in the core (it may inject the interrupt now due). The guest's
+ * RAX is in the VMCB; RCX and RDX in the vCPU.
+ */
+static __attribute__((noinline)) bool fast_wrmsr(struct hv_vcpu *vcpu, struct vmcb *v)
+{
+    uint64_t next;
+    if (v->ctl.exitinfo1 != 1 || !vcpu->lapic)
+        return false;
+    const uint64_t *g = vcpu->gpr;
+    uint64_t value = (g[HV_GPR_RDX] << 32) | (uint32_t)v->save.rax;
+    if (!next_rip(vcpu, v, SVM_OP_WRMSR, &next) ||
+        !hv_lapic_msr_write_fast(vcpu, (uint32_t)g[HV_GPR_RCX], value))
+        return false;
+    resume_at(v, next);
+    hv_deliver_events(vcpu);
+    return true;
+}
+
 bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *v)
 {
     /* Tested in this order on purpose: CPUID is the cheapest exit, so it
@@ -252,7 +275,9 @@ bool svm_fast_exit(struct hv_vcpu *vcpu, struct vmcb *v)
         return exit_completes_here(vcpu, v) && fast_hypercall(vcpu, v);
     if (code == SVM_EXIT_NPF)
         return exit_completes_here(vcpu, v) && fast_npf(vcpu, v);
-    if (code == SVM_EXIT_IOIO && exit_completes_here(vcpu, v))
-        return fast_io(vcpu, v);
+    if (code == SVM_EXIT_IOIO)
+        return exit_completes_here(vcpu, v) && fast_io(vcpu, v);
+    if (code == SVM_EXIT_MSR)
+        return exit_completes_here(vcpu, v) && fast_wrmsr(vcpu, v);
     return false;
 }

@@ -56,6 +56,7 @@
 #include "core/fast.h"
 #include "core/policy.h"
 #include "core/pv.h"
+#include "lapic/hooks.h"
 
 #ifndef VMX_FAST_READ
 #define VMX_FAST_READ(field)         vmx_read(field)
@@ -79,7 +80,7 @@ static inline uint64_t fast_read(uint32_t field)
 static inline bool exit_is_plain(const struct hv_vcpu *vcpu, const struct vmx_vcpu *vv)
 {
     const struct vmx_vm *vm = vmx_vm_of(vcpu->vm);
-    return vcpu->quiet && !__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) &&
+    return hv_quiet_now(vcpu) && !__atomic_load_n(&vcpu->kick_pending, __ATOMIC_RELAXED) &&
            __atomic_load_n(&vm->ept_gen, __ATOMIC_RELAXED) == vv->ept_gen &&
            hv_rdtsc() < vv->fast_until;
 }
@@ -153,6 +154,25 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu)
     if (events || r == HV_PV_FAULT)
         hv_deliver_events(vcpu);
     /* The delivery's injection, or the call's own (hv_fast_inject_irq). */
+    if (vmx_vcpu_of(vcpu)->inject.info & VMX_INTR_VALID)
+        vmx_events_before_entry(vcpu);
+    return true;
+}
+
+/*
+ * WRMSR (SDM Vol. 3C 26.1.3: ECX names the MSR, EDX:EAX the value) to the
+ * local APIC's hot MSRs: the EOI, the SELF IPI, the TSC deadline
+ * (lapic/hooks.h). The APIC's state changed, so the core's delivery runs
+ * before the re-entry, its injection into the VMCS as in fast_hypercall.
+ */
+static __attribute__((noinline)) bool fast_wrmsr(struct hv_vcpu *vcpu)
+{
+    const uint64_t *g = vcpu->gpr;
+    uint64_t value = (g[HV_GPR_RDX] << 32) | (uint32_t)g[HV_GPR_RAX];
+    if (!vcpu->lapic || !hv_lapic_msr_write_fast(vcpu, (uint32_t)g[HV_GPR_RCX], value))
+        return false;
+    resume_after();
+    hv_deliver_events(vcpu);
     if (vmx_vcpu_of(vcpu)->inject.info & VMX_INTR_VALID)
         vmx_events_before_entry(vcpu);
     return true;
@@ -291,7 +311,9 @@ bool vmx_fast_exit(struct hv_vcpu *vcpu)
         return exit_completes_here(vcpu, vv) && fast_hypercall(vcpu);
     if (reason == VMX_EXIT_EPT_VIOLATION)
         return exit_completes_here(vcpu, vv) && fast_ept_violation(vcpu);
-    if (reason == VMX_EXIT_IO && exit_completes_here(vcpu, vv))
-        return fast_io(vcpu);
+    if (reason == VMX_EXIT_IO)
+        return exit_completes_here(vcpu, vv) && fast_io(vcpu);
+    if (reason == VMX_EXIT_WRMSR)
+        return exit_completes_here(vcpu, vv) && fast_wrmsr(vcpu);
     return false;
 }

@@ -37,7 +37,7 @@ struct hv_assist_vm {
     /* The per-vCPU region (hv_assist_register_vcpu; len 0: none): its
        handler gets the accessing vCPU. Outside regions[], so that the
        exit fast path (hv_fast_npf) never finds it: the full path
-       emulates it and its event delivery follows. */
+       carries it out and its event delivery follows. */
     struct mmio_region vcpu_region;
 };
 
@@ -117,12 +117,6 @@ const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa)
     const struct hv_assist_vm *av = vcpu->vm->assist;
     return av && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa) ? &av->vcpu_region
                                                                             : NULL;
-}
-
-bool hv_assist_region_vcpu(struct hv_vcpu *vcpu, const struct mmio_region *r)
-{
-    const struct hv_assist_vm *av = vcpu->vm->assist;
-    return r == &av->vcpu_region;
 }
 
 bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
@@ -833,6 +827,24 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     if (fr.rflags & HV_RFLAGS_TF) /* only on the full path: core/run.c note_step */
         vcpu->completion_step = true;
     return HV_FAST_EXIT;
+}
+
+bool hv_assist_mmio(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
+                    struct hv_exit *exit)
+{
+    /* The per-vCPU region's handler gets the vCPU: a copy that says so
+       (hv_assist_fast calls rg->handler with rg->opaque). */
+    const struct hv_assist_vm *av = vcpu->vm->assist;
+    struct mmio_region mine;
+    if (rg == &av->vcpu_region) {
+        mine = *rg;
+        mine.opaque = vcpu;
+        rg = &mine;
+    }
+    int fast = hv_assist_fast(vcpu, vx, rg, exit);
+    if (fast != HV_FAST_NONE)
+        return fast == HV_FAST_EXIT;
+    return hv_assist_emulate(vcpu, vx, exit);
 }
 
 int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)

@@ -28,13 +28,11 @@ const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa);
 /* hv_vm_mmio_register() for a device of each vCPU (the local APIC; one
    such region per VM, not counted in HV_MMIO_REGIONS_MAX): the handler
    gets the accessing vCPU as its opaque; accesses always take the full
-   exit path and hv_assist_emulate() (never hv_fast_npf, hv_assist_fast),
-   so that the event delivery after them sees what they changed. */
+   exit path (never hv_fast_npf), so that the event delivery after them
+   sees what they changed; a plain MOV there goes through hv_assist_fast
+   as in any region. */
 hv_status_t hv_assist_register_vcpu(struct hv_vm *vm, uint64_t gpa, uint64_t len,
                                     hv_mmio_handler handler);
-
-/* Is r (from hv_assist_region) the per-vCPU region? */
-bool hv_assist_region_vcpu(struct hv_vcpu *vcpu, const struct mmio_region *r);
 
 /* Is gpa inside a registered MMIO region of the VM? */
 bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa);
@@ -107,6 +105,12 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
 enum { HV_FAST_NONE, HV_FAST_DONE, HV_FAST_EXIT };
 int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
                    struct hv_exit *exit);
+
+/* The dispatcher's access to region rg (hv_assist_region of the fault's
+   gpa): hv_assist_fast, else hv_assist_emulate; true when the embedder
+   must see `exit`. The per-vCPU region's handler gets the vCPU. */
+bool hv_assist_mmio(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
+                    struct hv_exit *exit);
 
 /* Free the VM's region table (VM destroy). */
 void hv_assist_vm_fini(struct hv_vm *vm);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include "backend.h"
+#include "core/cpu.h"
 #include "core/objects.h"
 #include "core/pio.h"
 #include "core/util.h"
@@ -18,6 +19,21 @@
  * upcalls raised, vcpu->quiet recomputed.
  */
 void hv_deliver_events(struct hv_vcpu *vcpu);
+
+/*
+ * The vCPU is quiet now (objects.h HV_QUIET_*): nothing is due before its
+ * next exit, so an exit fast path may finish the exit and re-enter. With
+ * the local APIC's timer armed, until the host TSC reaches its expiry;
+ * from then the full path's delivery fires it. The common case first: one
+ * compare, as for a plain flag.
+ */
+static inline __attribute__((always_inline)) bool hv_quiet_now(const struct hv_vcpu *vcpu)
+{
+    uint8_t q = __atomic_load_n(&vcpu->quiet, __ATOMIC_RELAXED);
+    if (__builtin_expect(q == HV_QUIET, 1))
+        return true;
+    return q == HV_QUIET_UNTIL && (int64_t)(vcpu->quiet_until - hv_rdtsc()) > 0;
+}
 
 /*
  * No #DB trap, exception or NMI is queued, which an interrupt would have

@@ -84,10 +84,11 @@ hv_status_t hv_msr_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     struct hv_vcpu_state st;
-    const struct state_msr *sm = find_state_msr(msr);
 
+    /* The APIC's MSRs before the table scan: they are the hot ones. */
     if (vcpu->lapic && hv_lapic_msr(msr))
         return hv_lapic_msr_read(vcpu, msr, value);
+    const struct state_msr *sm = find_state_msr(msr);
     if (sm) {
         be->get_state(vcpu, sm->group, &st);
         hv_memcpy(value, (const uint8_t *)&st + sm->offset, sizeof(*value));
@@ -132,10 +133,10 @@ hv_status_t hv_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value)
 {
     const struct hv_backend_ops *be = vcpu->vm->ctx->be;
     struct hv_vcpu_state st;
-    const struct state_msr *sm = find_state_msr(msr);
 
     if (vcpu->lapic && hv_lapic_msr(msr))
         return hv_lapic_msr_write(vcpu, msr, value);
+    const struct state_msr *sm = find_state_msr(msr);
     if (sm) {
         be->get_state(vcpu, sm->group, &st);
         hv_memcpy((uint8_t *)&st + sm->offset, &value, sizeof(value));

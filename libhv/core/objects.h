@@ -165,10 +165,11 @@ struct hv_vcpu {
     volatile uint32_t running;         /* inside hv_vcpu_run */
     uint32_t shutdown;                 /* triple-faulted: state must be set again */
     uint32_t completion;               /* enum hv_completion */
-    /* Nothing was left to deliver at the last entry (run.c): the backend
-       may finish an exit and re-enter without the core (exit fast path).
-       The backend clears it too while it has bookkeeping of its own. */
-    volatile bool quiet; /* also cleared by other CPUs (SLAT flush) */
+    /* Nothing was left to deliver at the last entry (run.c, HV_QUIET_*):
+       the backend may finish an exit and re-enter without the core (exit
+       fast path, core/fast.h hv_quiet_now). The backend clears it too
+       while it has bookkeeping of its own. */
+    volatile uint8_t quiet; /* also cleared by other CPUs (SLAT flush) */
     /* The exit record of the hv_vcpu_run() in progress, and whether the
        backend's fast path has filled it (the run then returns). */
     bool exit_ready;
@@ -240,7 +241,20 @@ struct hv_vcpu {
     /* The host's x87/SSE state while hv_vcpu_load keeps the guest's
        loaded (fpu_kept): allocated at the first such load. */
     uint8_t *host_fpu;
+    /* What quiet becomes when nothing is left to deliver (core/run.c):
+       HV_QUIET, or HV_QUIET_UNTIL while the local APIC's timer is armed,
+       quiet_until then the host TSC at which it falls due (both set by
+       hv_lapic_pre_entry). At the end: the backends' assembly offsets
+       come before them. */
+    uint64_t quiet_until;
+    uint8_t quiet_as;
 };
+
+/* vcpu->quiet: something may be due before the next exit (the full path
+   runs); nothing is; nothing is before the host TSC reaches quiet_until. */
+#define HV_QUIET_NOT   0u
+#define HV_QUIET       1u
+#define HV_QUIET_UNTIL 2u
 
 /* The vCPU's x87/SSE and XSAVE images are not in memory now: it runs, or
    its state stays loaded between runs (hv_vcpu_load). */

@@ -209,13 +209,17 @@ static inline __attribute__((always_inline)) bool inject_queued(struct hv_vcpu *
  */
 /* inject_queued with nothing queued, for a vCPU with a local APIC: its
    timer run, its interrupt or NMI queued and injected; "still queued"
-   while it may fall due. (With an event queued already, the APIC waits
-   for the next entry: the vCPU is not quiet meanwhile.) */
+   while something is left or the APIC may have more to say. An event
+   injected here leaves the APIC nothing beyond its own verdict: it has
+   had its pass (inject_queued's "the APIC's turn" is for an interrupt
+   queued before it). (With an event queued already, the APIC waits for
+   the next entry: the vCPU is not quiet meanwhile.) */
 static __attribute__((noinline)) bool inject_queued_lapic(struct hv_vcpu *vcpu)
 {
     bool apic_idle = hv_lapic_pre_entry(vcpu);
-    bool queued = events_queued(vcpu) && inject_queued(vcpu);
-    return queued || !apic_idle;
+    if (events_queued(vcpu))
+        inject_queued(vcpu);
+    return events_queued(vcpu) || !apic_idle;
 }
 
 static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu *vcpu)
@@ -228,8 +232,10 @@ static inline __attribute__((always_inline)) void deliver_events(struct hv_vcpu 
     if (__builtin_expect(queued, 0))
         queued = inject_queued(vcpu);
     /* After pre_entry raised an upcall, idle() tells whether more is due. */
-    __atomic_store_n(&vcpu->quiet, !queued && (pv_idle || (pv->idle && pv->idle(vcpu))),
-                     __ATOMIC_RELAXED);
+    bool quiet = !queued && (pv_idle || (pv->idle && pv->idle(vcpu)));
+    /* Quiet with a local APIC means its pre-entry pass just ran and said
+       whether its timer is armed (quiet_as; always HV_QUIET without one). */
+    __atomic_store_n(&vcpu->quiet, quiet ? vcpu->quiet_as : HV_QUIET_NOT, __ATOMIC_RELAXED);
 }
 
 void hv_deliver_events(struct hv_vcpu *vcpu)
@@ -382,14 +388,8 @@ static bool dispatch(struct hv_vcpu *vcpu, const struct hv_vexit *vx, struct hv_
         if (hv_npf_spurious(vcpu, vx))
             return false;
         const struct mmio_region *rg;
-        if (!vx->npf.present && (rg = hv_assist_region(vcpu, vx->npf.gpa))) {
-            if (__builtin_expect(hv_assist_region_vcpu(vcpu, rg), 0))
-                return hv_assist_emulate(vcpu, vx, exit); /* the local APIC's page */
-            int fast = hv_assist_fast(vcpu, vx, rg, exit);
-            if (fast != HV_FAST_NONE)
-                return fast == HV_FAST_EXIT;
-            return hv_assist_emulate(vcpu, vx, exit);
-        }
+        if (!vx->npf.present && (rg = hv_assist_region(vcpu, vx->npf.gpa)))
+            return hv_assist_mmio(vcpu, vx, rg, exit);
         fill_raw(exit, vx, HV_EXIT_SLAT_FAULT);
         exit->slat.gpa = vx->npf.gpa;
         exit->slat.gva = vx->npf.gva;

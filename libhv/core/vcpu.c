@@ -31,6 +31,7 @@ hv_status_t hv_vcpu_create(struct hv_vm *vm, uint32_t id, struct hv_vcpu **out)
     vcpu->hole_page = UINT64_MAX; /* no gpa page has this number */
     hv_fpu_init_state(vcpu->fpu);
     vcpu->xcr0 = HV_XCR0_X87;
+    vcpu->quiet_as = HV_QUIET; /* without a local APIC, always */
     hv_status_t st = hv_xs_alloc(vcpu, hv_cpuid_host_xs(vm->ctx));
     if (st == HV_OK)
         st = vm->ctx->be->vcpu_init(vcpu);

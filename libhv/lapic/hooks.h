@@ -50,10 +50,22 @@ static inline bool hv_lapic_msr(uint32_t msr)
 hv_status_t hv_lapic_msr_read(struct hv_vcpu *vcpu, uint32_t msr, uint64_t *value);
 hv_status_t hv_lapic_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value);
 
+/* The MSR writes a guest makes on its interrupt and timer paths, for the
+   exit fast paths: the x2APIC EOI and SELF IPI and IA32_TSC_DEADLINE,
+   carried out as hv_lapic_msr_write() would. Needs neither the embedder
+   nor another CPU. True: done; the caller runs the event delivery
+   (core/fast.h hv_deliver_events) before the entry, since what is due
+   has changed. False: nothing changed (another MSR, the xAPIC mode, or a
+   write that raises #GP): the full path takes the write. */
+bool hv_lapic_msr_write_fast(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value);
+
 /* Before an entry (core/run.c deliver_events): the timer run, the highest
    deliverable interrupt accepted and queued when the guest can take it
    (else an interrupt window), a pending NMI queued. Returns whether the
-   APIC is idle: nothing can fall due without an exit or a kick. */
+   APIC is idle: nothing can fall due without an exit or a kick but its
+   armed timer, once the interrupt it queued (if any) is injected. Sets
+   vcpu->quiet_as: HV_QUIET_UNTIL with the timer armed, its expiry then in
+   vcpu->quiet_until (the host's TSC), else HV_QUIET. */
 bool hv_lapic_pre_entry(struct hv_vcpu *vcpu);
 
 /* At the top of a pass of the run loop when HV_KICK_LAPIC was set (an

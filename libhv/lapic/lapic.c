@@ -104,9 +104,22 @@ static uint32_t current_count(const struct hv_lapic *l, uint64_t now)
     return elapsed >= l->tmict ? 0 : l->tmict - (uint32_t)elapsed;
 }
 
+/* Any bit set in a 256-bit register: the words ORed, no search (checked
+   before every entry and every EOI). */
+static bool any_set(const uint32_t *w)
+{
+    uint32_t any = 0;
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        any |= __atomic_load_n(&w[i], __ATOMIC_RELAXED);
+    return any != 0;
+}
+
 /* Highest vector set in a 256-bit register, or -1. */
 static int highest(const uint32_t *w)
 {
+    if (!any_set(w))
+        return -1;
     for (int i = 7; i >= 0; i--) {
         uint32_t x = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
         if (x)
@@ -158,7 +171,7 @@ int lapic_deliverable(const struct hv_lapic *l)
 
 bool lapic_irr_any(const struct hv_lapic *l)
 {
-    return highest(l->irr) >= 0;
+    return any_set(l->irr);
 }
 
 void lapic_ack(struct hv_lapic *l, uint8_t vector)
@@ -208,11 +221,10 @@ uint64_t lapic_tscdl_read(const struct hv_lapic *l)
     return timer_mode(l) == LAPIC_TIMER_TSCDL ? l->tscdl : 0;
 }
 
-void lapic_tscdl_write(struct hv_lapic *l, uint64_t v, uint64_t now)
+void lapic_tscdl_write(struct hv_lapic *l, uint64_t v)
 {
     if (timer_mode(l) != LAPIC_TIMER_TSCDL)
         return; /* ignored outside the TSC-deadline mode (11.5.4.1) */
-    (void)now;
     l->tscdl = v;
     l->t_next = v; /* 0 disarms; a past deadline fires at once */
 }
@@ -258,28 +270,23 @@ bool lapic_match(const struct hv_lapic *l, uint32_t dest, bool logical)
     }
 }
 
-/* Is reg an x2APIC register (11.12.1.2, table 11-6)? */
+/* The x2APIC registers (11.12.1.2, table 11-6) as a bit per 16-byte
+   slot of the xAPIC page: ID, version, TPR, PPR, EOI, LDR, SVR, ISR, TMR,
+   IRR, ESR, ICR, the LVT from the timer to the error entry, TMICT, TMCCT,
+   TDCR and SELF IPI (no DFR, ICR high, CMCI). */
+#define X2_SLOT(reg)          HV_BIT((reg) >> 4)
+#define X2_RANGE(first, last) (((HV_BIT(((last) >> 4) - ((first) >> 4) + 1) - 1)) << ((first) >> 4))
+static const uint64_t x2_regs =
+    X2_SLOT(LAPIC_ID) | X2_SLOT(LAPIC_VER) | X2_SLOT(LAPIC_TPR) | X2_SLOT(LAPIC_PPR) |
+    X2_SLOT(LAPIC_EOI) | X2_SLOT(LAPIC_LDR) | X2_SLOT(LAPIC_SVR) |
+    X2_RANGE(LAPIC_ISR, LAPIC_ESR - 0x10u) | X2_SLOT(LAPIC_ESR) | X2_SLOT(LAPIC_ICR_LO) |
+    X2_RANGE(LAPIC_LVT_TIMER, LAPIC_LVT_ERROR) | X2_SLOT(LAPIC_TMICT) | X2_SLOT(LAPIC_TMCCT) |
+    X2_SLOT(LAPIC_TDCR) | X2_SLOT(LAPIC_SELF_IPI);
+
+/* Is reg an x2APIC register? One bit test. */
 static bool x2_exists(uint32_t reg)
 {
-    switch (reg) {
-    case LAPIC_ID:
-    case LAPIC_VER:
-    case LAPIC_TPR:
-    case LAPIC_PPR:
-    case LAPIC_EOI:
-    case LAPIC_LDR:
-    case LAPIC_SVR:
-    case LAPIC_ESR:
-    case LAPIC_ICR_LO:
-    case LAPIC_TMICT:
-    case LAPIC_TMCCT:
-    case LAPIC_TDCR:
-    case LAPIC_SELF_IPI:
-        return true;
-    default:
-        return (reg >= LAPIC_ISR && reg < LAPIC_ESR) ||
-               (reg >= LAPIC_LVT_TIMER && reg <= LAPIC_LVT_ERROR);
-    }
+    return reg < 0x400u && !(reg & 0xfu) && ((x2_regs >> (reg >> 4)) & 1);
 }
 
 enum lapic_result lapic_read(struct hv_lapic *l, uint32_t reg, bool x2, uint64_t now, uint64_t *v)
@@ -343,8 +350,7 @@ enum lapic_result lapic_read(struct hv_lapic *l, uint32_t reg, bool x2, uint64_t
     return LAPIC_OK;
 }
 
-static enum lapic_result write_lvt(struct hv_lapic *l, uint32_t i, bool x2, uint64_t v,
-                                   uint64_t now)
+static enum lapic_result write_lvt(struct hv_lapic *l, uint32_t i, bool x2, uint64_t v)
 {
     uint32_t bits = lvt_bits[i];
     if (i == LAPIC_LVT_T && !l->tscdl_ok)
@@ -365,7 +371,6 @@ static enum lapic_result write_lvt(struct hv_lapic *l, uint32_t i, bool x2, uint
         l->t_next = 0;
         l->tscdl = 0;
     }
-    (void)now;
     l->lvt[i] = nv;
     return LAPIC_OK;
 }
@@ -381,7 +386,7 @@ enum lapic_result lapic_write(struct hv_lapic *l, uint32_t reg, bool x2, uint64_
         v &= 0xffffffffull;
     }
     if (reg >= LAPIC_LVT_TIMER && reg <= LAPIC_LVT_ERROR)
-        return write_lvt(l, (reg - LAPIC_LVT_TIMER) >> 4, x2, v, now);
+        return write_lvt(l, (reg - LAPIC_LVT_TIMER) >> 4, x2, v);
     switch (reg) {
     case LAPIC_TPR:
         if (x2 && (v & ~0xffull))

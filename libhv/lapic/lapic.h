@@ -140,9 +140,17 @@ static inline bool lapic_sw_enabled(const struct hv_lapic *l)
 /* IA32_APIC_BASE write: false for #GP (11.12.5 transitions, reserved bits). */
 bool lapic_set_base(struct hv_lapic *l, uint64_t v, uint32_t maxphyaddr);
 
+/* Does an access to `reg` read the timer's clock (the `now` of lapic_read
+   and lapic_write): TMCCT's count, TMICT's load. The caller reads the
+   guest's TSC for these only. */
+static inline bool lapic_reads_clock(uint32_t reg)
+{
+    return reg == LAPIC_TMICT || reg == LAPIC_TMCCT;
+}
+
 /* The register at xAPIC offset `reg` (16-byte aligned), x2 for the MSR
    interface. Reads: LAPIC_GP for x2APIC reserved / write-only registers.
-   now: the guest's TSC (current count). */
+   now: the guest's TSC, read when lapic_reads_clock(reg). */
 enum lapic_result lapic_read(struct hv_lapic *l, uint32_t reg, bool x2, uint64_t now, uint64_t *v);
 /* Writes: x2APIC reserved bits and read-only registers #GP; xAPIC ones
    are ignored. LAPIC_IPI: the caller sends the ICR now in l->icr. */
@@ -150,7 +158,7 @@ enum lapic_result lapic_write(struct hv_lapic *l, uint32_t reg, bool x2, uint64_
 
 /* IA32_TSC_DEADLINE (11.5.4.1): reads 0 outside the TSC-deadline mode. */
 uint64_t lapic_tscdl_read(const struct hv_lapic *l);
-void lapic_tscdl_write(struct hv_lapic *l, uint64_t v, uint64_t now);
+void lapic_tscdl_write(struct hv_lapic *l, uint64_t v);
 
 /* Accept a fixed interrupt into IRR (any CPU): false when refused (APIC
    software-disabled; vectors 0-15 latch "receive illegal vector"). */

@@ -15,16 +15,43 @@
 
 #define MSR_APIC_BASE    0x1bu
 #define MSR_TSC_DEADLINE 0x6e0u
+#define MSR_X2APIC_EOI      (0x800u + (LAPIC_EOI >> 4))
+#define MSR_X2APIC_SELF_IPI (0x800u + (LAPIC_SELF_IPI >> 4))
 
 /* CPUID leaf 1 ECX bits (SDM Vol. 2A table 3-10). */
 #define L1_ECX_X2APIC (1u << 21)
 #define L1_ECX_TSC_DL (1u << 24)
 
-static uint64_t guest_tsc(struct hv_vcpu *vcpu)
+static uint64_t tsc_offset(struct hv_vcpu *vcpu)
 {
     struct hv_vcpu_state st;
     vcpu->vm->ctx->be->get_state(vcpu, HV_STATE_TSC, &st);
-    return hv_rdtsc() + st.tsc_offset;
+    return st.tsc_offset;
+}
+
+static uint64_t guest_tsc(struct hv_vcpu *vcpu)
+{
+    return hv_rdtsc() + tsc_offset(vcpu);
+}
+
+/* The armed timer fired if due. If it is still armed, the host TSC of its
+   expiry goes to vcpu->quiet_until (quiet_as HV_QUIET_UNTIL): until then
+   the vCPU may stay quiet (core/fast.h hv_quiet_now), and the exit fast
+   paths keep working. */
+static void timer_check(struct hv_vcpu *vcpu, struct hv_lapic *l)
+{
+    uint64_t host = hv_rdtsc();
+    uint64_t now = host + tsc_offset(vcpu);
+    lapic_timer_run(l, now);
+    if (!l->t_next)
+        return;
+    /* At most 2^62 ticks ahead: the fast paths compare signed. A far
+       expiry then takes one full pass to be looked at again. */
+    uint64_t d = lapic_until(l, now);
+    if (d > HV_BIT(62))
+        d = HV_BIT(62);
+    vcpu->quiet_until = host + d;
+    vcpu->quiet_as = HV_QUIET_UNTIL;
 }
 
 /* TPR[7:4] is CR8 (SDM Vol. 3A 11.8.6): the guest may write either. A
@@ -160,7 +187,7 @@ static bool reg_access(struct hv_vcpu *vcpu, uint32_t reg, bool x2, bool write, 
     bool tpr = reg == LAPIC_TPR || reg == LAPIC_PPR;
     if (tpr)
         tpr_from_cr8(vcpu, l);
-    uint64_t now = guest_tsc(vcpu);
+    uint64_t now = lapic_reads_clock(reg) ? guest_tsc(vcpu) : 0;
     if (!write)
         return lapic_read(l, reg, x2, now, v) == LAPIC_OK;
     enum lapic_result r = lapic_write(l, reg, x2, now, *v);
@@ -205,13 +232,28 @@ hv_status_t hv_lapic_msr_write(struct hv_vcpu *vcpu, uint32_t msr, uint64_t valu
         return HV_OK;
     }
     if (msr == MSR_TSC_DEADLINE) {
-        lapic_tscdl_write(l, value, guest_tsc(vcpu));
+        lapic_tscdl_write(l, value);
         __atomic_store_n(&vcpu->quiet, false, __ATOMIC_RELAXED);
         return HV_OK;
     }
     if (!lapic_x2apic(l))
         return HV_ERR_GUEST_FAULT;
     return reg_access(vcpu, (msr - 0x800u) << 4, true, true, &value) ? HV_OK : HV_ERR_GUEST_FAULT;
+}
+
+bool hv_lapic_msr_write_fast(struct hv_vcpu *vcpu, uint32_t msr, uint64_t value)
+{
+    struct hv_lapic *l = vcpu->lapic;
+    if (msr == MSR_TSC_DEADLINE) {
+        lapic_tscdl_write(l, value);
+        return true;
+    }
+    /* EOI and SELF IPI read no clock and send nothing to another vCPU
+       (x2APIC MSRs 0x80b and 0x83f, SDM Vol. 3A table 11-6). */
+    if ((msr != MSR_X2APIC_EOI && msr != MSR_X2APIC_SELF_IPI) || !lapic_x2apic(l))
+        return false;
+    /* LAPIC_GP (a non-zero EOI, a vector beyond 8 bits): nothing written. */
+    return lapic_write(l, (msr - 0x800u) << 4, true, 0, value) == LAPIC_OK;
 }
 
 /*
@@ -360,10 +402,12 @@ bool hv_lapic_pre_entry(struct hv_vcpu *vcpu)
     if (__atomic_load_n(&l->nmi, __ATOMIC_RELAXED) && !vcpu->queued_nmi &&
         __atomic_exchange_n(&l->nmi, 0, __ATOMIC_ACQUIRE))
         vcpu->queued_nmi = true;
+    vcpu->quiet_as = HV_QUIET;
+    vcpu->quiet_until = 0;
     if (l->t_next)
-        lapic_timer_run(l, guest_tsc(vcpu));
+        timer_check(vcpu, l);
     if (!lapic_irr_any(l))
-        return !l->t_next && !lapic_busy(l);
+        return !lapic_busy(l); /* an armed timer: quiet until its expiry */
     if (vcpu->queued_irq.type != HV_EVENT_NONE)
         return false; /* the embedder's interrupt first */
     tpr_from_cr8(vcpu, l);
@@ -377,6 +421,9 @@ bool hv_lapic_pre_entry(struct hv_vcpu *vcpu)
             vcpu->queued_irq.vector = (uint8_t)v;
             vcpu->queued_irq.has_error_code = 0;
             vcpu->queued_irq.error_code = 0;
+            /* Idle once it is in, if nothing else waits: a lower vector
+               waits for this one's EOI, an exit that looks again. */
+            return !lapic_irr_any(l) && !lapic_busy(l);
         } else {
             be->set_window(vcpu, HV_EVENT_EXTINT, true);
         }

@@ -131,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((c >> 4) & 1)
                 (void)lapic_tscdl_read(&l);
             else
-                lapic_tscdl_write(&l, (c >> 5) & 1 ? fz_u64(&in) : now + fz_u16(&in), now);
+                lapic_tscdl_write(&l, (c >> 5) & 1 ? fz_u64(&in) : now + fz_u16(&in));
             break;
         case 5: { /* a fixed interrupt from another CPU or a device */
             uint8_t v = fz_u8(&in);

@@ -17,6 +17,7 @@
 #include "core/guest_mem.h"
 #include "core/objects.h"
 #include "core/walk_memo.h"
+#include "lapic/lapic.h"
 #include "mock_backend.h"
 #include "mock_host.h"
 #include "vmx/ept_format.h"
@@ -57,18 +58,24 @@ static hv_status_t regfile(void *opaque, uint64_t gpa, unsigned size, bool write
 /* The backend the next up() uses: with get_fetch_regs (fast path) or not. */
 static const struct hv_backend_ops *be_ops = &mock_backend_ops;
 
-static void up(void)
+/* The VM, its vCPU and RAM; at 0xfee00000 the regfile handler region, or
+   with lapic the library's local APIC page there (hv_lapic_enable). */
+static void up_with(bool lapic)
 {
     mock_host_init(&mh);
     hv_ept_format_init(&ept, HV_PAGE_4K | HV_PAGE_2M, true, false);
     mock_backend_reset(&ept);
     CU_ASSERT_EQUAL_FATAL(hv_ctx_create_with_backend(&mh.ops, NULL, be_ops, &ctx), HV_OK);
     CU_ASSERT_EQUAL_FATAL(hv_vm_create(ctx, NULL, &vm), HV_OK);
+    struct hv_lapic_config lc = {.size = sizeof(lc), .tsc_khz = 1000000};
+    if (lapic)
+        CU_ASSERT_EQUAL_FATAL(hv_lapic_enable(vm, &lc), HV_OK);
     CU_ASSERT_EQUAL_FATAL(hv_vcpu_create(vm, 0, &vcpu), HV_OK);
     mv = mock_vcpu_of(vcpu);
     ram = mock_guest_ram_alloc(&mh, RAM_SIZE, &ram_hpa);
     CU_ASSERT_EQUAL_FATAL(hv_vm_map(vm, 0, ram_hpa, RAM_SIZE, HV_MEM_RWX), HV_OK);
-    CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfee00000, 0x1000, regfile, reg_file), HV_OK);
+    if (!lapic)
+        CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfee00000, 0x1000, regfile, reg_file), HV_OK);
     CU_ASSERT_EQUAL(hv_vm_mmio_register(vm, 0xfed00000, 0x1000, NULL, NULL), HV_OK);
     /* Flat 32-bit protected mode, paging off. */
     struct hv_vcpu_state st;
@@ -84,6 +91,11 @@ static void up(void)
     CU_ASSERT_EQUAL(hv_vcpu_set_state(vcpu, HV_STATE_ALL, &st), HV_OK);
     nseen = 0;
     memset(reg_file, 0, sizeof(reg_file));
+}
+
+static void up(void)
+{
+    up_with(false);
 }
 
 static void down(void)
@@ -969,6 +981,41 @@ static void run_insn(uint64_t rip, const uint8_t *code, size_t len, uint64_t gpa
     CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, x), HV_OK);
 }
 
+/* The local APIC's page (a per-vCPU region: its handler gets the vCPU)
+   from 64-bit code: plain MOVs there go the MOV path of any region, and
+   reach the accessing vCPU's APIC. */
+static void test_lapic_page_mov(void)
+{
+    up_with(true);
+    build_tables(0x10000, 0x20000, 0);
+    *pte_at(0x13008) = 0xfee00000 | PTE_P | PTE_RW; /* 0x401000: the xAPIC page */
+    long_mode(0x10000, 0x400000, 0);
+    uint64_t *g = vcpu->gpr;
+    struct hv_lapic *l = vcpu->lapic;
+    struct hv_exit x;
+    static const uint8_t store[] = {0x89, 0x03}; /* mov [rbx], eax */
+    static const uint8_t load[] = {0x8b, 0x03};  /* mov eax, [rbx] */
+
+    g[HV_GPR_RBX] = 0x4010f0; /* SVR: software enable, spurious vector 0xff */
+    g[HV_GPR_RAX] = 0x1ff;
+    run_insn(0x400000, store, sizeof(store), 0xfee000f0, HV_ACCESS_WRITE, &x);
+    CU_ASSERT_EQUAL(x.raw_code, MOCK_END_OF_SCRIPT);
+    CU_ASSERT_EQUAL(l->svr, 0x1ff);
+    CU_ASSERT_EQUAL(rip_now(), 0x400002);
+    g[HV_GPR_RBX] = 0x401030; /* version: 6 LVT entries, integrated */
+    g[HV_GPR_RAX] = ~0ull;
+    run_insn(0x400010, load, sizeof(load), 0xfee00030, HV_ACCESS_READ, &x);
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0x50014);
+    /* The EOI of the vector in service. */
+    l->isr[2] = 1u << 5;
+    g[HV_GPR_RBX] = 0x4010b0;
+    g[HV_GPR_RAX] = 0;
+    run_insn(0x400020, store, sizeof(store), 0xfee000b0, HV_ACCESS_WRITE, &x);
+    CU_ASSERT_EQUAL(l->isr[2], 0);
+    CU_ASSERT_EQUAL(rip_now(), 0x400022);
+    down();
+}
+
 static void test_fast_mov(void)
 {
     up();
@@ -1233,6 +1280,7 @@ int main(void)
     CU_add_test(s, "the data memo's host pointer and its invalidation", test_data_memo_host);
     CU_add_test(s, "memoized data walk under a changed paging view", test_data_memo_view);
     CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
+    CU_add_test(s, "local APIC page from 64-bit code", test_lapic_page_mov);
     CU_add_test(s, "exit fast path: hv_fast_npf", test_fast_npf);
     CU_add_test(s, "single-step #DB after finished instructions", test_single_step);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -10,6 +10,7 @@
 
 #include <hv/hv.h>
 #include "backend.h"
+#include "core/cpu.h"
 #include "core/ctx_internal.h"
 #include "core/objects.h"
 #include "core/policy.h"
@@ -227,12 +228,12 @@ static void test_timer_tscdl(void)
 {
     struct hv_lapic l = enabled(0);
     /* Outside the TSC-deadline mode IA32_TSC_DEADLINE is ignored. */
-    lapic_tscdl_write(&l, 5000, 0);
+    lapic_tscdl_write(&l, 5000);
     CU_ASSERT_EQUAL(lapic_tscdl_read(&l), 0);
     CU_ASSERT_FALSE(lapic_timer_run(&l, 6000));
     lapic_write(&l, LAPIC_LVT_TIMER, false, 0, 0x40042);
     CU_ASSERT_EQUAL(rd(&l, LAPIC_LVT_TIMER, false, 0), 0x40042);
-    lapic_tscdl_write(&l, 5000, 0);
+    lapic_tscdl_write(&l, 5000);
     CU_ASSERT_EQUAL(lapic_tscdl_read(&l), 5000);
     /* TMICT is ignored in this mode. */
     lapic_write(&l, LAPIC_TMICT, false, 0, 7);
@@ -244,10 +245,10 @@ static void test_timer_tscdl(void)
     CU_ASSERT_EQUAL(lapic_tscdl_read(&l), 0); /* cleared when it fires */
     CU_ASSERT_FALSE(lapic_timer_run(&l, 90000));
     /* Writing 0 disarms; a past deadline fires at the next check. */
-    lapic_tscdl_write(&l, 8000, 0);
-    lapic_tscdl_write(&l, 0, 0);
+    lapic_tscdl_write(&l, 8000);
+    lapic_tscdl_write(&l, 0);
     CU_ASSERT_FALSE(lapic_timer_run(&l, 9000));
-    lapic_tscdl_write(&l, 10, 0);
+    lapic_tscdl_write(&l, 10);
     CU_ASSERT_TRUE(lapic_timer_run(&l, 9000));
     /* Without the CPUID bit, mode 10b is not available. */
     struct hv_lapic n = enabled(0);
@@ -410,7 +411,7 @@ static void test_timer_wrap(void)
     struct hv_lapic d = enabled(0);
     d.tscdl_ok = 1;
     lapic_write(&d, LAPIC_LVT_TIMER, false, t0, 0x40042);
-    lapic_tscdl_write(&d, 5, t0);
+    lapic_tscdl_write(&d, 5);
     CU_ASSERT_TRUE(lapic_timer_run(&d, t0));
 }
 
@@ -574,10 +575,15 @@ static void test_vcpu_layer(void)
     CU_ASSERT_EQUAL_FATAL(m0->injected_count, 2);
     CU_ASSERT_EQUAL(m0->injected[1].type, HV_EVENT_EXTINT);
     CU_ASSERT_EQUAL(m0->injected[1].vector, 0x40);
-    /* A device's 0x30 waits behind 0x40 in service, then comes after EOI. */
+    /* Injected with nothing else waiting: the vCPU is quiet (its EOI may
+       take the exit fast path: core/fast.h hv_quiet_now). */
+    CU_ASSERT_EQUAL(v0->quiet, HV_QUIET);
+    /* A device's 0x30 waits behind 0x40 in service, then comes after EOI;
+       meanwhile the vCPU is not quiet (every exit looks again). */
     CU_ASSERT_EQUAL(hv_lapic_raise(v0, HV_LAPIC_FIXED, 0x30), HV_OK);
     run_one(v0, HV_VX_NONE, 0, 0);
     CU_ASSERT_EQUAL(m0->injected_count, 2);
+    CU_ASSERT_EQUAL(v0->quiet, HV_QUIET_NOT);
     run_one(v0, HV_VX_WRMSR, 0x80b, 0);
     CU_ASSERT_EQUAL_FATAL(m0->injected_count, 3);
     CU_ASSERT_EQUAL(m0->injected[2].vector, 0x30);
@@ -598,6 +604,10 @@ static void test_vcpu_layer(void)
     run_one(v0, HV_VX_WRMSR, 0x83e, 0xb);
     run_one(v0, HV_VX_WRMSR, 0x832, 0x41);
     run_one(v0, HV_VX_WRMSR, 0x838, 3000000000u); /* 3 s at 1 GHz: valgrind is slow */
+    /* Armed: quiet until its expiry, at most 3e9 host TSC ticks from now. */
+    CU_ASSERT_EQUAL(v0->quiet, HV_QUIET_UNTIL);
+    CU_ASSERT((int64_t)(v0->quiet_until - hv_rdtsc()) > 0 &&
+              v0->quiet_until - hv_rdtsc() <= 3000000000ull);
     x = run_one(v0, HV_VX_HLT, 0, 0);
     CU_ASSERT_EQUAL(x.reason, HV_EXIT_HLT);
     CU_ASSERT_EQUAL(x.hlt.source, HV_HLT_INSN);

@@ -11,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
+#include "core/fast.h"
 #include "core/pv.h"
 #include "core/util.h"
+#include "lapic/lapic.h"
 #include "io_exit_check.h"
 #include "mock_host.h"
 #include "svm/svm.h"
@@ -387,6 +390,7 @@ static struct svm_vcpu *fake_vcpu_up(struct fake *f)
     CU_ASSERT_EQUAL_FATAL(fake_init(f), HV_OK);
     CU_ASSERT_EQUAL_FATAL(svm_vm_init(&f->vm), HV_OK);
     CU_ASSERT_EQUAL_FATAL(svm_vcpu_init(&f->vcpu), HV_OK);
+    f->vcpu.quiet_as = HV_QUIET; /* as hv_vcpu_create sets it */
     return svm_vcpu_of(&f->vcpu);
 }
 
@@ -937,8 +941,98 @@ static void test_fast_exit(void)
     CU_ASSERT_EQUAL(f.vcpu.queued_irq.type, HV_EVENT_NONE);
     CU_ASSERT_EQUAL(pv_fast_calls, 3);
     v->ctl.eventinj = 0;
-    v->save.rflags = 2;
     f.vm.pv = NULL;
+
+    /* WRMSR to the local APIC's hot MSRs (x2APIC mode, software-enabled):
+       done here, RIP at NRIP, and the run loop's delivery before the
+       re-entry: the self IPI's interrupt is injected at once. */
+    static struct hv_lapic apic;
+    lapic_reset(&apic, 0, true);
+    apic.x2apic_ok = apic.tscdl_ok = 1;
+    CU_ASSERT(lapic_set_base(&apic, LAPIC_BASE_ADDR | LAPIC_BASE_EN | LAPIC_BASE_EXTD, 36));
+    apic.svr = 0x1ff;
+    f.vcpu.lapic = &apic;
+    f.vcpu.lapic_on = true;
+#define ARM_WRMSR(msr, value)                                                                      \
+    do {                                                                                           \
+        ARM(SVM_EXIT_MSR);                                                                         \
+        v->ctl.exitinfo1 = 1;                                                                      \
+        f.vcpu.gpr[HV_GPR_RCX] = (msr);                                                            \
+        v->save.rax = (uint32_t)(value);                                                           \
+        f.vcpu.gpr[HV_GPR_RDX] = (uint64_t)(value) >> 32;                                          \
+        v->ctl.eventinj = 0;                                                                       \
+    } while (0)
+    ARM_WRMSR(0x83f, 0x45); /* SELF IPI, vector 0x45 */
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1003);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, SVM_EVT_V | 0x45);
+    CU_ASSERT_EQUAL(apic.isr[2], 1u << 5);
+    /* Nothing else waits: quiet, so the handler's EOI comes here too. */
+    CU_ASSERT_EQUAL(f.vcpu.quiet, HV_QUIET);
+    ARM_WRMSR(0x80b, 0); /* EOI */
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(apic.isr[2], 0);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, 0);
+    CU_ASSERT_EQUAL(f.vcpu.quiet, HV_QUIET);
+    /* Left to the full path, nothing changed: a non-zero EOI (#GP), a
+       vector beyond 8 bits, RDMSR, an MSR the path does not take (TPR,
+       ICR: the latter may wake another vCPU), an alias of the EOI's
+       number, the xAPIC mode. */
+    static const struct {
+        uint32_t msr, info1;
+        uint64_t value;
+    } refused[] = {
+        {0x80b, 1, 1},    {0x83f, 1, 0x145},  {0x80b, 0, 0},
+        {0x808, 1, 0x10}, {0x830, 1, 0x4045}, {0x1000080bu, 1, 0},
+    };
+    for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        apic.isr[2] = 1u << 5;
+        ARM_WRMSR(refused[i].msr, refused[i].value);
+        v->ctl.exitinfo1 = refused[i].info1;
+        CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+        CU_ASSERT_EQUAL(v->save.rip, 0x1000);
+        CU_ASSERT_EQUAL(apic.isr[2], 1u << 5);
+        CU_ASSERT_EQUAL(apic.irr[2] | apic.irr[4], 0);
+    }
+    apic.base &= ~LAPIC_BASE_EXTD;
+    ARM_WRMSR(0x80b, 0);
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(apic.isr[2], 1u << 5);
+    apic.base |= LAPIC_BASE_EXTD;
+    apic.isr[2] = 0;
+    /* IA32_TSC_DEADLINE in the TSC-deadline mode: armed far ahead, the
+       vCPU stays quiet until its expiry (core/fast.h hv_quiet_now): the
+       exit fast path still takes a CPUID. Past the expiry it does not:
+       the full path fires the timer. */
+    apic.lvt[LAPIC_LVT_T] = (LAPIC_TIMER_TSCDL << LAPIC_TIMER_MODE_SHIFT) | 0x41;
+    ARM_WRMSR(0x6e0, hv_rdtsc() + v->ctl.tsc_offset + (1ull << 40));
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_NOT_EQUAL(apic.t_next, 0);
+    CU_ASSERT_EQUAL(f.vcpu.quiet, HV_QUIET_UNTIL);
+    CU_ASSERT((int64_t)(f.vcpu.quiet_until - hv_rdtsc()) > (int64_t)(1ull << 39));
+    ARM(SVM_EXIT_CPUID);
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    f.vcpu.quiet_until = hv_rdtsc() - 1;
+    ARM(SVM_EXIT_CPUID);
+    CU_ASSERT(!svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1000);
+    hv_deliver_events(&f.vcpu); /* the full path's: the expiry read again */
+    CU_ASSERT_EQUAL(f.vcpu.quiet, HV_QUIET_UNTIL);
+    /* The latest deadline: clamped, still quiet (signed compares hold). */
+    ARM_WRMSR(0x6e0, ~0ull);
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(f.vcpu.quiet, HV_QUIET_UNTIL);
+    CU_ASSERT((int64_t)(f.vcpu.quiet_until - hv_rdtsc()) > 0);
+    CU_ASSERT(f.vcpu.quiet_until - hv_rdtsc() <= (1ull << 62));
+    /* Disarmed: plainly quiet. */
+    ARM_WRMSR(0x6e0, 0);
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(f.vcpu.quiet, HV_QUIET);
+    CU_ASSERT_EQUAL(f.vcpu.quiet_until, 0);
+#undef ARM_WRMSR
+    f.vcpu.lapic = NULL;
+    f.vcpu.lapic_on = false;
+    v->save.rflags = 2;
     f.ctx.be = NULL;
 
     /* A guest single-stepping (RFLAGS.TF): every exit the path takes is

@@ -27,6 +27,7 @@
 
 #include "core/pv.h"
 #include "io_exit_check.h"
+#include "lapic/lapic.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_decode.h"
 
@@ -304,6 +305,87 @@ static void test_hypercall(void)
     deliver_nothing = true;
     handled_call(&f, 1, 0x1003, 1, 0);
     deliver_nothing = false;
+}
+
+/* A WRMSR exit: ECX the MSR, EDX:EAX the value (SDM Vol. 3C 26.1.3). */
+static void arm_wrmsr(struct fake *f, uint32_t msr, uint64_t value)
+{
+    arm(f, VMX_EXIT_WRMSR);
+    vmcs[VMCS_EXIT_INSN_LEN] = 2;
+    f->vcpu.gpr[HV_GPR_RCX] = msr;
+    f->vcpu.gpr[HV_GPR_RAX] = (uint32_t)value;
+    f->vcpu.gpr[HV_GPR_RDX] = value >> 32;
+}
+
+/* WRMSR to the local APIC's hot MSRs (lapic/hooks.h
+   hv_lapic_msr_write_fast, the real one): done here, RIP past the
+   instruction, then the core's delivery and its injection into the VMCS;
+   everything else, and a vCPU not quiet now, left to the full path. */
+static void test_wrmsr(void)
+{
+    static struct fake f;
+    static struct hv_lapic apic;
+    fake_init(&f);
+    lapic_reset(&apic, 0, true);
+    apic.x2apic_ok = apic.tscdl_ok = 1;
+    CU_ASSERT(lapic_set_base(&apic, LAPIC_BASE_ADDR | LAPIC_BASE_EN | LAPIC_BASE_EXTD, 36));
+    apic.svr = 0x1ff;
+
+    /* Without a local APIC: the embedder's MSR, not the path's. */
+    arm_wrmsr(&f, 0x80b, 0);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    CU_ASSERT_EQUAL(delivered, 0);
+    f.vcpu.lapic = &apic;
+    f.vcpu.lapic_on = true;
+
+    apic.isr[2] = 1u << 5;
+    arm_wrmsr(&f, 0x80b, 0); /* EOI */
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(apic.isr[2], 0);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1002);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_NMI);
+    CU_ASSERT_EQUAL(delivered, 1);
+    CU_ASSERT_EQUAL(injected, 1);
+    arm_wrmsr(&f, 0x83f, 0x45); /* SELF IPI */
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(apic.irr[2], 1u << 5);
+    CU_ASSERT_EQUAL(delivered, 1);
+    apic.irr[2] = 0;
+    apic.lvt[LAPIC_LVT_T] = (LAPIC_TIMER_TSCDL << LAPIC_TIMER_MODE_SHIFT) | 0x41;
+    arm_wrmsr(&f, 0x6e0, 0x123456789ull); /* TSC deadline */
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(apic.tscdl, 0x123456789ull);
+    CU_ASSERT_EQUAL(apic.t_next, 0x123456789ull);
+    CU_ASSERT_EQUAL(delivered, 1);
+
+    /* Refused, nothing changed: a non-zero EOI, ICR (it may wake another
+       vCPU), the xAPIC mode, a vCPU whose timer expiry has passed. */
+    apic.isr[2] = 1u << 5;
+    arm_wrmsr(&f, 0x80b, 1);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    arm_wrmsr(&f, 0x830, 0x4045);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    CU_ASSERT_EQUAL(apic.irr[2], 0);
+    apic.base &= ~LAPIC_BASE_EXTD;
+    arm_wrmsr(&f, 0x80b, 0);
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    apic.base |= LAPIC_BASE_EXTD;
+    arm_wrmsr(&f, 0x80b, 0);
+    f.vcpu.quiet = HV_QUIET_UNTIL;
+    f.vcpu.quiet_until = hv_rdtsc() - 1;
+    CU_ASSERT(!unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs_writes, 0);
+    CU_ASSERT_EQUAL(apic.isr[2], 1u << 5);
+    /* Before the expiry it is quiet. */
+    arm_wrmsr(&f, 0x80b, 0);
+    f.vcpu.quiet = HV_QUIET_UNTIL;
+    f.vcpu.quiet_until = hv_rdtsc() + (1ull << 40);
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(apic.isr[2], 0);
 }
 
 /* EPT-violation qualification bits (SDM 28.2.1, table 28-7). */
@@ -783,6 +865,7 @@ int main(void)
     CU_add_test(s, "gating", test_gating);
     CU_add_test(s, "cpuid", test_cpuid);
     CU_add_test(s, "hypercall", test_hypercall);
+    CU_add_test(s, "wrmsr", test_wrmsr);
     CU_add_test(s, "ept_gating", test_ept_gating);
     CU_add_test(s, "ept_done", test_ept_done);
     CU_add_test(s, "ept_exit", test_ept_exit);
