@@ -155,30 +155,41 @@ static __attribute__((noinline)) bool fast_hypercall(struct hv_vcpu *vcpu, struc
 /*
  * A nested page fault in a registered MMIO region (core/fast.h
  * hv_fast_npf): a handler's access finished here, or the exit record for
- * the embedder filled (svm_run then returns at once). Decoded as svm_run
- * decodes it (svm_decode_npf); the guest's RAX and RSP, which
- * live in the VMCB, may be the MOV's register or base.
+ * the embedder filled (svm_run then returns at once). The region is
+ * looked up first, from EXITINFO2 (the faulting guest-physical address,
+ * APM Vol. 2 15.25.6): any other fault (the embedder's, a permission
+ * fault) leaves before the decoding. Decoded as svm_run decodes it
+ * (svm_decode_npf); the guest's RAX and RSP, which live in the VMCB, may
+ * be the MOV's register or base.
  */
 static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb *v)
 {
-    uint64_t i1 = v->ctl.exitinfo1;
-    if (i1 & (SVM_NPF_P | SVM_NPF_RSV))
-        return false; /* hv_fast_npf looks the region up */
+    if (v->ctl.exitinfo1 & (SVM_NPF_P | SVM_NPF_RSV))
+        return false;
+    const struct mmio_region *rg = hv_fast_mmio_region(vcpu, v->ctl.exitinfo2);
+    if (!rg)
+        return false;
     struct hv_vexit vx;
     vx.rip = v->save.rip;
     vx.raw_code = v->ctl.exitcode;
     svm_decode_npf(vcpu, &vx);
+    struct hv_fetch_regs fr;
+    svm_vmcb_fetch_regs(v, &fr);
     uint64_t *g = vcpu->gpr;
     g[HV_GPR_RAX] = v->save.rax;
     g[HV_GPR_RSP] = v->save.rsp;
-    int r = hv_fast_npf(vcpu, &vx);
+    uint64_t next;
+    int r = hv_fast_npf(vcpu, &vx, rg, &fr, &next);
     if (r == HV_FAST_NONE)
         return false;
     v->save.rax = g[HV_GPR_RAX];
     v->save.rsp = g[HV_GPR_RSP];
     v->ctl.eventinj = 0;
     v->ctl.tlb_control = SVM_TLB_NONE;
-    return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, svm_run returns */
+    if (r == HV_FAST_EXIT)
+        return false; /* vcpu->exit_ready: svm_run returns */
+    advance_to(v, next);
+    return true;
 }
 
 /* The embedder's exit of an IN or OUT: the record filled here (core/fast.h

@@ -205,13 +205,16 @@ static __attribute__((noinline)) bool fast_ept_violation(struct hv_vcpu *vcpu)
         (VMX_FAST_READ(VMCS_IDT_VEC_INFO) & VMX_INTR_VALID))
         return false;
     uint64_t gpa = VMX_FAST_READ(VMCS_GUEST_PHYS_ADDR);
-    if (!hv_assist_claims(vcpu->vm, gpa))
+    const struct mmio_region *rg = hv_fast_mmio_region(vcpu, gpa);
+    if (!rg)
         return false;
+    struct hv_fetch_regs fr;
+    vmx_read_fetch_regs(vmx_vcpu_of(vcpu), &fr, fast_read); /* the VMCS is current */
     struct hv_vexit vx;
     vx.kind = HV_VX_NPF;
     vx.insn_len = 0;
     vx.next_rip = 0;
-    vx.rip = VMX_FAST_READ(VMCS_GUEST_RIP);
+    vx.rip = fr.rip;
     vx.raw_code = VMX_EXIT_EPT_VIOLATION;
     vx.raw_info1 = q;
     vx.raw_info2 = gpa;
@@ -226,12 +229,16 @@ static __attribute__((noinline)) bool fast_ept_violation(struct hv_vcpu *vcpu)
     uint64_t *g = vcpu->gpr;
     uint64_t rsp = VMX_FAST_READ(VMCS_GUEST_RSP);
     g[HV_GPR_RSP] = rsp;
-    int r = hv_fast_npf(vcpu, &vx);
+    uint64_t next;
+    int r = hv_fast_npf(vcpu, &vx, rg, &fr, &next);
     if (r == HV_FAST_NONE)
         return false;
     if (g[HV_GPR_RSP] != rsp) /* a load into RSP */
         VMX_FAST_WRITE(VMCS_GUEST_RSP, g[HV_GPR_RSP]);
-    return r == HV_FAST_DONE; /* EXIT: vcpu->exit_ready, vmx_run returns */
+    if (r == HV_FAST_EXIT)
+        return false; /* vcpu->exit_ready: vmx_run returns */
+    resume_at(next);
+    return true;
 }
 
 /*

@@ -25,22 +25,6 @@
 #include "emu/emu.h"
 #include "emu/walk.h"
 
-struct mmio_region {
-    uint64_t gpa, len;
-    hv_mmio_handler handler;
-    void *opaque;
-};
-
-struct hv_assist_vm {
-    struct mmio_region regions[HV_MMIO_REGIONS_MAX];
-    uint32_t count;
-    /* The per-vCPU region (hv_assist_register_vcpu; len 0: none): its
-       handler gets the accessing vCPU. Outside regions[], so that the
-       exit fast path (hv_fast_npf) never finds it: the full path
-       carries it out and its event delivery follows. */
-    struct mmio_region vcpu_region;
-};
-
 /* Per-step context handed to the emulator callbacks. */
 struct assist_call {
     struct hv_vcpu *vcpu;
@@ -92,16 +76,9 @@ static void *handler_arg(const struct hv_assist_vm *av, const struct mmio_region
     return r == &av->vcpu_region ? (void *)vcpu : r->opaque;
 }
 
-static inline __attribute__((always_inline)) const struct mmio_region *
-region_of(struct hv_vcpu *vcpu, uint64_t gpa)
+const struct mmio_region *hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t gpa)
 {
-    /* A guest driving a device faults in its region again and again. */
     struct hv_assist_vm *av = vcpu->vm->assist;
-    if (!av)
-        return NULL;
-    uint32_t hint = vcpu->mmio_hint;
-    if (hint < av->count && region_holds(&av->regions[hint], gpa))
-        return &av->regions[hint];
     struct mmio_region *r = find_region(av, gpa);
     if (r)
         vcpu->mmio_hint = (uint32_t)(r - av->regions);
@@ -110,18 +87,13 @@ region_of(struct hv_vcpu *vcpu, uint64_t gpa)
 
 const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa)
 {
-    const struct mmio_region *r = region_of(vcpu, gpa);
+    const struct mmio_region *r = hv_fast_mmio_region(vcpu, gpa);
     if (__builtin_expect(r != NULL, 1))
         return r;
     /* A miss (region_of looked at every region): the per-vCPU one. */
     const struct hv_assist_vm *av = vcpu->vm->assist;
     return av && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa) ? &av->vcpu_region
                                                                             : NULL;
-}
-
-bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
-{
-    return find_region_any(vm->assist, gpa) != NULL;
 }
 
 static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
@@ -692,22 +664,18 @@ static bool data_memo_hit(struct hv_vcpu *vcpu, const struct hv_fetch_regs *fr, 
 }
 
 int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
-                   struct hv_exit *exit)
+                   const struct hv_fetch_regs *fr, struct hv_exit *exit, uint64_t *resume)
 {
-    struct hv_vm *vm = vcpu->vm;
-    const struct hv_backend_ops *be = vm->ctx->be;
-    struct hv_assist_vm *av = vm->assist;
-    struct hv_fetch_regs fr;
+    struct hv_assist_vm *av = vcpu->vm->assist;
     struct fast_mov m;
     uint8_t buf[8]; /* REX, opcode, ModRM, SIB, disp32: at most 8 bytes */
     const uint8_t *b = buf;
     size_t n;
 
     /* A retry replays logged accesses: the full path's business. */
-    if (!av || vcpu->alog_len || !be->get_fetch_regs)
+    if (!av || vcpu->alog_len)
         return HV_FAST_NONE;
-    be->get_fetch_regs(vcpu, &fr);
-    if (!(fr.efer & HV_EMU_EFER_LMA) || !(fr.cs_attr & HV_SEG_L))
+    if (!(fr->efer & HV_EMU_EFER_LMA) || !(fr->cs_attr & HV_SEG_L))
         return HV_FAST_NONE;
     if (vx->npf.insn_count) {
         b = vx->npf.insn;
@@ -715,20 +683,20 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     } else {
         /* Within the code page only: a fetch fault beyond the instruction
            must not be taken (the full path raises it when it is real). */
-        size_t room = HV_PAGE_SIZE - (size_t)(fr.rip & (HV_PAGE_SIZE - 1));
-        const uint8_t *page = room >= sizeof(buf) ? hv_code_memo(vcpu, fr.cr0, fr.cr3, fr.cr4,
-                                                                 fr.efer, fr.cpl, fr.rip >> 12)
+        size_t room = HV_PAGE_SIZE - (size_t)(fr->rip & (HV_PAGE_SIZE - 1));
+        const uint8_t *page = room >= sizeof(buf) ? hv_code_memo(vcpu, fr->cr0, fr->cr3, fr->cr4,
+                                                                 fr->efer, fr->cpl, fr->rip >> 12)
                                                   : NULL;
         if (page) {
             /* The memoized code page holds (the common case): the eight
                bytes straight from it, as hv_fetch_insn would copy them. */
-            b = page + (fr.rip & (HV_PAGE_SIZE - 1));
+            b = page + (fr->rip & (HV_PAGE_SIZE - 1));
             n = sizeof(buf);
         } else {
-            n = hv_fetch_insn(vcpu, &fr, buf, HV_MIN(sizeof(buf), room));
+            n = hv_fetch_insn(vcpu, fr, buf, HV_MIN(sizeof(buf), room));
         }
     }
-    if (!decode_mov(b, n, vcpu->gpr, fr.rip, &m))
+    if (!decode_mov(b, n, vcpu->gpr, fr->rip, &m))
         return HV_FAST_NONE;
     /* The operand's guest-physical address: the one the CPU faulted on
        when the fault is this MOV's data access: not a fetch or a guest
@@ -750,21 +718,21 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
        and ends at page boundaries: the last byte of an access within one
        page is canonical with the first.) */
     uint64_t last = m.ea + m.size - 1;
-    if ((m.ea >> 12) != (last >> 12) || (!cpu_gpa && !hv_emu_canonical(m.ea, fr.cr4)))
+    if ((m.ea >> 12) != (last >> 12) || (!cpu_gpa && !hv_emu_canonical(m.ea, fr->cr4)))
         return HV_FAST_NONE;
-    if (fr.cpl == 3 && (fr.cr0 & HV_EMU_CR0_AM) && (fr.rflags & HV_EMU_RFLAGS_AC))
+    if (fr->cpl == 3 && (fr->cr0 & HV_EMU_CR0_AM) && (fr->rflags & HV_EMU_RFLAGS_AC))
         return HV_FAST_NONE;
-    if (!cpu_gpa && !data_memo_hit(vcpu, &fr, m.ea, m.write, &gpa)) {
+    if (!cpu_gpa && !data_memo_hit(vcpu, fr, m.ea, m.write, &gpa)) {
         struct hv_emu_regs r;
         struct assist_call call = {.vcpu = vcpu, .av = av, .regs = &r};
         struct hv_emu_env env = {.ops = &assist_ops, .opaque = &call}; /* the VM's view */
         struct hv_walk_result w;
-        r.cr0 = fr.cr0;
-        r.cr3 = fr.cr3;
-        r.cr4 = fr.cr4;
-        r.efer = fr.efer;
-        r.rflags = fr.rflags;
-        r.cpl = fr.cpl;
+        r.cr0 = fr->cr0;
+        r.cr3 = fr->cr3;
+        r.cr4 = fr->cr4;
+        r.efer = fr->efer;
+        r.rflags = fr->rflags;
+        r.cpl = fr->cpl;
         r.pdpte_valid = false;
         r.pkru = 0;
         r.pkrs = 0;
@@ -782,13 +750,13 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
 
     uint64_t mask = m.size == 8 ? ~0ull : 0xffffffffull;
     uint64_t value = m.write ? vcpu->gpr[m.reg] & mask : 0;
-    uint64_t next = fr.rip + m.len;
+    uint64_t next = fr->rip + m.len;
     if (rg->handler) {
         hv_status_t st = rg->handler(rg->opaque, gpa, m.size, m.write, &value);
         if (st != HV_OK) {
             exit->reason = HV_EXIT_UNHANDLED;
             exit->reserved = 0;
-            exit->rip = fr.rip;
+            exit->rip = fr->rip;
             exit->raw_code = vx->raw_code;
             exit->raw_info1 = st;
             exit->raw_info2 = gpa;
@@ -796,8 +764,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
         }
         if (!m.write)
             vcpu->gpr[m.reg] = value & mask; /* a 32-bit load zero-extends (SDM Vol. 1 3.4.1.1) */
-        be->set_rip(vcpu, next);
-        hv_step_trap(vcpu, fr.rflags);
+        *resume = next;
         return HV_FAST_DONE;
     }
     /* The embedder completes it; the next hv_vcpu_run() writes the loaded
@@ -809,7 +776,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     exit->raw_code = 0;
     exit->raw_info1 = 0;
     exit->raw_info2 = 0;
-    exit->rip = fr.rip;
+    exit->rip = fr->rip;
     exit->mmio.gpa = gpa;
     /* size, write and the six reserved bytes: one little-endian word. */
     typedef uint64_t __attribute__((may_alias)) word_t;
@@ -824,7 +791,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     vcpu->completion_rip = next;
     vcpu->completion_size = m.size;
     vcpu->completion_reg = m.reg;
-    if (fr.rflags & HV_RFLAGS_TF) /* only on the full path: core/run.c note_step */
+    if (fr->rflags & HV_RFLAGS_TF) /* only on the full path: core/run.c note_step */
         vcpu->completion_step = true;
     return HV_FAST_EXIT;
 }
@@ -841,20 +808,29 @@ bool hv_assist_mmio(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struc
         mine.opaque = vcpu;
         rg = &mine;
     }
-    int fast = hv_assist_fast(vcpu, vx, rg, exit);
-    if (fast != HV_FAST_NONE)
-        return fast == HV_FAST_EXIT;
+    const struct hv_backend_ops *be = vcpu->vm->ctx->be;
+    if (be->get_fetch_regs) {
+        struct hv_fetch_regs fr;
+        uint64_t next;
+        be->get_fetch_regs(vcpu, &fr);
+        int fast = hv_assist_fast(vcpu, vx, rg, &fr, exit, &next);
+        if (fast == HV_FAST_EXIT)
+            return true;
+        if (fast == HV_FAST_DONE) {
+            be->set_rip(vcpu, next);
+            hv_step_trap(vcpu, fr.rflags);
+            return false;
+        }
+    }
     return hv_assist_emulate(vcpu, vx, exit);
 }
 
-int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
+                const struct hv_fetch_regs *fr, uint64_t *resume)
 {
     /* The MMIO cases of the dispatcher (core/run.c), through the fast path
        above only; whatever it does not finish takes the full path again. */
     if (vx->npf.present)
-        return HV_FAST_NONE;
-    const struct mmio_region *rg = region_of(vcpu, vx->npf.gpa);
-    if (!rg)
         return HV_FAST_NONE;
     /* Not spurious: the page was unmapped when last checked, and the SLAT
        has not changed since (its generation moves after every change). A
@@ -868,7 +844,7 @@ int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
         vcpu->hole_page = page;
         vcpu->hole_gen = gen;
     }
-    int r = hv_assist_fast(vcpu, vx, rg, vcpu->run_exit);
+    int r = hv_assist_fast(vcpu, vx, rg, fr, vcpu->run_exit, resume);
     if (r == HV_FAST_EXIT)
         vcpu->exit_ready = true;
     return r;

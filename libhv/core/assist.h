@@ -18,8 +18,28 @@ struct hv_vm;
 struct hv_vexit;
 struct hv_exit;
 
-/* A registered MMIO region (opaque outside assist.c). */
-struct mmio_region;
+/* A registered MMIO region: [gpa, gpa + len), its handler (NULL: the
+   embedder's) and the handler's opaque. */
+struct mmio_region {
+    uint64_t gpa, len;
+    hv_mmio_handler handler;
+    void *opaque;
+};
+
+/* A VM's regions (vm->assist, allocated at the first registration). */
+struct hv_assist_vm {
+    struct mmio_region regions[HV_MMIO_REGIONS_MAX];
+    uint32_t count;
+    /* The per-vCPU region (hv_assist_register_vcpu; len 0: none): its
+       handler gets the accessing vCPU. Outside regions[], so that the
+       exit fast path (hv_fast_npf) never finds it: the full path
+       carries it out and its event delivery follows. */
+    struct mmio_region vcpu_region;
+};
+
+/* The region of regions[] holding gpa, every one tried (the vCPU's hint
+   updated), NULL if none: core/fast.h hv_fast_mmio_region's miss. */
+const struct mmio_region *hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t gpa);
 
 /* The registered MMIO region holding gpa, or NULL (NPF dispatch); the
    region vcpu found last is tried first. */
@@ -33,9 +53,6 @@ const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa);
    as in any region. */
 hv_status_t hv_assist_register_vcpu(struct hv_vm *vm, uint64_t gpa, uint64_t len,
                                     hv_mmio_handler handler);
-
-/* Is gpa inside a registered MMIO region of the VM? */
-bool hv_assist_claims(struct hv_vm *vm, uint64_t gpa);
 
 /*
  * Emulate the instruction at the guest's RIP (after an NPF in a region or a
@@ -95,16 +112,19 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
 /*
  * The MMIO fast path (NPF in a registered region): a plain 32/64-bit
  * `mov reg, [mem]` or `mov [mem], reg` in 64-bit mode, decoded and carried
- * out on the registers alone; rg is hv_assist_region() of the fault's gpa.
- * Returns HV_FAST_NONE when the instruction or
- * the situation is anything else (the caller takes hv_assist_emulate(),
- * nothing was done), HV_FAST_DONE when the guest can resume, HV_FAST_EXIT
+ * out on the registers alone; rg is hv_assist_region() of the fault's gpa,
+ * fr the guest's registers (read by the caller: the exit fast paths from
+ * their control block at hand). Returns HV_FAST_NONE when the instruction
+ * or the situation is anything else (the caller takes hv_assist_emulate(),
+ * nothing was done); HV_FAST_DONE when the handler carried the access out:
+ * the guest resumes at *resume, where the caller moves RIP (ending an STI
+ * / MOV SS shadow, with the single-step trap if RFLAGS.TF); HV_FAST_EXIT
  * when the embedder must see `exit`, whose header and union member are
  * then written whole (it is not cleared before: core/run.c).
  */
 enum { HV_FAST_NONE, HV_FAST_DONE, HV_FAST_EXIT };
 int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
-                   struct hv_exit *exit);
+                   const struct hv_fetch_regs *fr, struct hv_exit *exit, uint64_t *resume);
 
 /* The dispatcher's access to region rg (hv_assist_region of the fault's
    gpa): hv_assist_fast, else hv_assist_emulate; true when the embedder

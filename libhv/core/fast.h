@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include "backend.h"
+#include "core/assist.h"
 #include "core/cpu.h"
 #include "core/objects.h"
 #include "core/pio.h"
@@ -91,17 +92,42 @@ static inline bool hv_npf_spurious(struct hv_vcpu *vcpu, const struct hv_vexit *
 }
 
 /*
- * An NPF the MMIO assist may finish without the full path: a fault in a
- * registered region (looked up here: a backend need not check
- * hv_assist_claims first), not present, not spurious, whose instruction
- * the assist's fast path carries out. HV_FAST_DONE: the handler ran, RIP
- * advanced; HV_FAST_EXIT: vcpu->run_exit is filled for the embedder and
+ * The registered MMIO region that holds gpa (the vCPU's last one tried
+ * first), NULL if none: a nested page fault elsewhere is not the fast
+ * path's, and the backend leaves it before decoding anything. The
+ * per-vCPU region (the local APIC's page) is never found here: its
+ * accesses take the full path (core/assist.h hv_assist_register_vcpu).
+ */
+static inline __attribute__((always_inline)) const struct mmio_region *
+hv_fast_mmio_region(struct hv_vcpu *vcpu, uint64_t gpa)
+{
+    /* A guest driving a device faults in its region again and again. */
+    const struct hv_assist_vm *av = vcpu->vm->assist;
+    if (!av)
+        return NULL;
+    uint32_t hint = vcpu->mmio_hint;
+    if (hint < av->count && gpa - av->regions[hint].gpa < av->regions[hint].len)
+        return &av->regions[hint];
+    return hv_assist_region_scan(vcpu, gpa);
+}
+
+/*
+ * An NPF the MMIO assist may finish without the full path: a fault in
+ * region rg (hv_fast_mmio_region of npf.gpa), not present, not spurious,
+ * whose instruction the assist's fast path carries out (core/assist.h
+ * hv_assist_fast, with the guest's registers fr, which the backend reads
+ * from its control block). HV_FAST_DONE: the handler ran; the backend
+ * resumes the guest at *resume (RIP not moved yet; the fast paths leave a
+ * guest with RFLAGS.TF set to the full path, so no step trap is due);
+ * HV_FAST_EXIT: vcpu->run_exit is filled for the embedder and
  * vcpu->exit_ready set; HV_FAST_NONE: nothing done. Only vx's rip, npf.gpa,
  * npf.present, npf.access, npf.insn/insn_count and raw_code are read. The
  * guest's RAX and RSP must be in vcpu->gpr.
  */
 struct hv_vexit;
-int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
+struct hv_fetch_regs;
+int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
+                const struct hv_fetch_regs *fr, uint64_t *resume);
 
 /*
  * A port I/O exit for the embedder, not a string one (the assist runs

@@ -1141,12 +1141,6 @@ static void test_fast_mov(void)
 }
 
 /*
- * The backends' exit fast path calls the assist without the run loop
- * (core/fast.h hv_fast_npf): a handler's access is finished, an
- * embedder's exit is filled into vcpu->run_exit with exit_ready set, and a
- * present or spurious fault is left alone with nothing done.
- */
-/*
  * Single-step over the instructions the assist finishes (core/objects.h
  * hv_step_trap): one #DB (the mock's inject_step) after each completed
  * instruction, at the entry after its completion; none while an embedder
@@ -1202,6 +1196,26 @@ static void test_single_step(void)
     down();
 }
 
+/*
+ * The backends' exit fast path calls the assist without the run loop
+ * (core/fast.h hv_fast_npf), the region looked up first
+ * (hv_fast_mmio_region) and the registers read by the backend: a
+ * handler's access is finished, RIP left for the backend to move to the
+ * resume address; an embedder's exit is filled into vcpu->run_exit with
+ * exit_ready set; a present or spurious fault is left alone with nothing
+ * done; a fault outside the regions, or in the per-vCPU region, finds no
+ * region.
+ */
+static int fast_npf(const struct hv_vexit *vx, uint64_t *resume)
+{
+    const struct mmio_region *rg = hv_fast_mmio_region(vcpu, vx->npf.gpa);
+    if (!rg)
+        return -1;
+    struct hv_fetch_regs fr;
+    mock_get_fetch_regs(vcpu, &fr);
+    return hv_fast_npf(vcpu, vx, rg, &fr, resume);
+}
+
 static void test_fast_npf(void)
 {
     up();
@@ -1225,16 +1239,17 @@ static void test_fast_npf(void)
     reg_file[1] = 0x5555aaaa5555aaaaull;
     vx.npf.gpa = 0xfee00008;
     nseen = 0;
-    CU_ASSERT_EQUAL(hv_fast_npf(vcpu, &vx), HV_FAST_DONE);
+    uint64_t resume = 0;
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_DONE);
     CU_ASSERT_EQUAL(g[HV_GPR_R9], 0x5555aaaa5555aaaaull);
-    CU_ASSERT_EQUAL(rip_now(), 0x400103);
+    CU_ASSERT_EQUAL(resume, 0x400103);
+    CU_ASSERT_EQUAL(rip_now(), 0x400100); /* the backend's to move */
     CU_ASSERT_EQUAL(nseen, 1);
     CU_ASSERT(!vcpu->exit_ready);
 
-    mv->st.rip = 0x400100;
     g[HV_GPR_RBX] = 0x402010;
     vx.npf.gpa = 0xfed00010;
-    CU_ASSERT_EQUAL(hv_fast_npf(vcpu, &vx), HV_FAST_EXIT);
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_EXIT);
     CU_ASSERT(vcpu->exit_ready);
     CU_ASSERT_EQUAL(x.reason, HV_EXIT_MMIO);
     CU_ASSERT_EQUAL(x.rip, 0x400100);
@@ -1251,13 +1266,21 @@ static void test_fast_npf(void)
     vx.npf.gpa = 0xfee00008;
     vx.npf.present = 1;
     nseen = 0;
-    CU_ASSERT_EQUAL(hv_fast_npf(vcpu, &vx), HV_FAST_NONE);
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_NONE);
     vx.npf.present = 0;
     CU_ASSERT_EQUAL(hv_vm_map(vm, 0xfee00000, ram_hpa + 0x80000, 0x1000, HV_MEM_RWX), HV_OK);
-    CU_ASSERT_EQUAL(hv_fast_npf(vcpu, &vx), HV_FAST_NONE);
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_NONE);
     CU_ASSERT_EQUAL(nseen, 0);
     CU_ASSERT_EQUAL(rip_now(), 0x400100);
     CU_ASSERT(!vcpu->exit_ready);
+
+    /* No region: outside every one, and the per-vCPU one (the full
+       path's). The hint (the embedder region, found last) is no match. */
+    CU_ASSERT_PTR_NULL(hv_fast_mmio_region(vcpu, 0xfec00000));
+    CU_ASSERT_PTR_NULL(hv_fast_mmio_region(vcpu, 0xfed01000));
+    CU_ASSERT_EQUAL(hv_assist_register_vcpu(vm, 0xfec00000, 0x1000, regfile), HV_OK);
+    CU_ASSERT_PTR_NULL(hv_fast_mmio_region(vcpu, 0xfec00010));
+    CU_ASSERT_PTR_NOT_NULL(hv_fast_mmio_region(vcpu, 0xfed00fff));
     vcpu->run_exit = NULL;
     down();
 }

@@ -72,34 +72,47 @@ void __wrap_vmx_events_before_entry(struct hv_vcpu *vcpu)
     injected++;
 }
 
-/* The MMIO region is [MMIO_BASE, MMIO_BASE + 4 KiB); hv_fast_npf answers
-   npf_result after recording its arguments. HV_FAST_DONE emulates a
-   handler's `mov rsp, [mem]` when npf_load_rsp (the core's set_rip
-   writes RIP: here straight into the fake VMCS); HV_FAST_EXIT fills the
-   embedder's record as the core does. */
+/* The MMIO region is [MMIO_BASE, MMIO_BASE + 4 KiB): the VM's region
+   table is empty, so hv_fast_mmio_region always asks
+   hv_assist_region_scan, which returns the_region for it; hv_fast_npf answers npf_result after
+   recording its arguments. HV_FAST_DONE emulates a handler's
+   `mov rsp, [mem]` when npf_load_rsp and asks to resume 4 bytes on (the
+   backend moves RIP); HV_FAST_EXIT fills the embedder's record as the
+   core does. */
 #define MMIO_BASE 0xfee00000ull
+static const char region_tag; /* stands for the region: never dereferenced */
+static const struct mmio_region *const the_region =
+    (const struct mmio_region *)(const void *)&region_tag;
 static unsigned claims_calls, npf_calls;
 static int npf_result;
 static bool npf_load_rsp;
 static struct hv_vexit npf_vx;
+static struct hv_fetch_regs npf_fr;
+static const struct mmio_region *npf_rg;
 static uint64_t npf_rsp;
-bool __wrap_hv_assist_claims(struct hv_vm *vm, uint64_t gpa);
-bool __wrap_hv_assist_claims(struct hv_vm *vm, uint64_t gpa)
+const struct mmio_region *__wrap_hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t gpa);
+const struct mmio_region *__wrap_hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t gpa)
 {
-    (void)vm;
+    (void)vcpu;
     claims_calls++;
-    return gpa - MMIO_BASE < 0x1000;
+    return gpa - MMIO_BASE < 0x1000 ? the_region : NULL;
 }
-int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx);
-int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx)
+int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
+                       const struct mmio_region *rg, const struct hv_fetch_regs *fr,
+                       uint64_t *resume);
+int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
+                       const struct mmio_region *rg, const struct hv_fetch_regs *fr,
+                       uint64_t *resume)
 {
     npf_calls++;
     npf_vx = *vx;
+    npf_fr = *fr;
+    npf_rg = rg;
     npf_rsp = vcpu->gpr[HV_GPR_RSP];
     if (npf_result == HV_FAST_DONE) {
         if (npf_load_rsp)
             vcpu->gpr[HV_GPR_RSP] = 0x9000;
-        fake_write(VMCS_GUEST_RIP, vx->rip + 4);
+        *resume = vx->rip + 4;
     } else if (npf_result == HV_FAST_EXIT) {
         vcpu->run_exit->reason = HV_EXIT_MMIO;
         vcpu->run_exit->rip = vx->rip;
@@ -132,6 +145,7 @@ static const struct hv_pv_ops pv_ops = {.hypercall_fast = pv_fast};
 struct fake {
     struct hv_ctx ctx;
     struct vmx_ctx vc;
+    struct hv_assist_vm regions; /* none: every lookup a scan */
     struct hv_vm vm;
     struct vmx_vm xvm;
     struct hv_vcpu vcpu;
@@ -181,6 +195,7 @@ static void fake_init(struct fake *f)
     f->ctx.arch = &f->vc;
     f->vm.ctx = &f->ctx;
     f->vm.arch = &f->xvm;
+    f->vm.assist = &f->regions;
     f->vcpu.vm = &f->vm;
     f->vcpu.arch = &f->vv;
 }
@@ -457,7 +472,7 @@ static void test_ept_gating(void)
     CU_ASSERT_EQUAL(npf_calls, 0);
     check_untouched(&f);
 
-    /* An address no region claims: asked, refused, the core not called. */
+    /* An address in no region: asked, refused, the core not called. */
     arm_ept(&f, q);
     vmcs[VMCS_GUEST_PHYS_ADDR] = MMIO_BASE + 0x1000;
     npf_result = HV_FAST_DONE;
@@ -483,8 +498,10 @@ static void test_ept_done(void)
     f.vcpu.run_exit = &ex;
 
     /* A store a handler finished: the vexit as vmx_decode.c makes it,
-       the guest's RSP in vcpu->gpr for the decoder, RIP set by the core,
-       RSP unchanged and so not written back (one VMCS write: RIP). */
+       the region found and the exit's registers handed over, the guest's
+       RSP in vcpu->gpr for the decoder; RIP moved here to where the core
+       said, which ends the STI shadow; RSP unchanged and so not written
+       back (two VMCS writes: RIP, the interruptibility state). */
     arm_ept(&f, Q_WRITE | Q_GLA | Q_FINAL);
     npf_result = HV_FAST_DONE;
     CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
@@ -502,9 +519,13 @@ static void test_ept_done(void)
     CU_ASSERT_EQUAL(npf_vx.npf.during_walk, 0);
     CU_ASSERT_EQUAL(npf_vx.npf.insn_count, 0);
     CU_ASSERT_EQUAL(npf_rsp, 0x7000);
+    CU_ASSERT_PTR_EQUAL(npf_rg, the_region);
+    CU_ASSERT_EQUAL(npf_fr.rip, 0x1000);
+    CU_ASSERT_EQUAL(npf_fr.cr3, 0x7000);
     CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1004);
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_INTERRUPTIBILITY], VMX_INTERRUPT_NMI);
     CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RSP], 0x7000);
-    CU_ASSERT_EQUAL(vmcs_writes, 1);
+    CU_ASSERT_EQUAL(vmcs_writes, 2);
     CU_ASSERT(!f.vcpu.exit_ready);
     CU_ASSERT_EQUAL(delivered, 0);
     CU_ASSERT_EQUAL(injected, 0);
