@@ -113,6 +113,11 @@ struct vmx_vcpu {
 
     void *vmcs;
     uint64_t vmcs_hpa;
+    /* RIP set_rip left for the VMCS's next bracket (vmx_vmcs_begin):
+       the core's completion of an instruction, written by the entry that
+       follows or by any earlier access to the guest's state. */
+    bool rip_due_set;
+    uint64_t rip_due;
     struct vmx_msr_entry *msrs; /* page: guest list at 0, host list at 2048 */
     uint64_t msrs_hpa;
     uint32_t cpu;      /* CPU the VMCS is active on, VMX_NO_CPU if clear */
@@ -180,6 +185,9 @@ hv_status_t vmx_vmcs_load(struct hv_vcpu *vcpu, uint32_t cpu);
 void vmx_vmcs_evict(struct hv_vcpu *vcpu);
 /* The slow half of vmx_vmcs_begin(): make the VMCS current here. */
 uint64_t vmx_vmcs_begin_load(struct hv_vcpu *vcpu, hv_status_t *st);
+/* vmx_cr.c: the RIP vmx_set_rip left (rip_due) into the current VMCS, as
+   vmx_finish_insn_at, and rip_due_set cleared. */
+void vmx_rip_due_write(struct vmx_vcpu *vv);
 
 /* The first half of vmx_vmcs_begin(): true with interrupts off (*flags
    for vmx_vmcs_end) when the vCPU's VMCS is current on this CPU already;
@@ -213,6 +221,9 @@ static inline uint64_t vmx_vmcs_begin(struct hv_vcpu *vcpu, hv_status_t *st)
     uint64_t f;
     if (vmx_vmcs_here(vcpu, &f)) {
         *st = HV_OK;
+        struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+        if (__builtin_expect(vv->rip_due_set, 0))
+            vmx_rip_due_write(vv);
         return f;
     }
     return vmx_vmcs_begin_load(vcpu, st);

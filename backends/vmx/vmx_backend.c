@@ -135,16 +135,20 @@ static uint64_t vmx_get_rip(struct hv_vcpu *vcpu)
     return read_field(vcpu, VMCS_GUEST_RIP);
 }
 
+/* The core moves RIP past an instruction it finished, which ends an STI /
+   MOV SS shadow as executing it would (vmx_finish_insn_at). Left for the
+   VMCS's next bracket (vmx_vmcs_begin): the entry that follows, which
+   opens one anyway, or any access to the guest's state before it, which
+   then sees the new RIP. The core completes an embedder's exit this way
+   at every run that follows one: no bracket of its own. (The one access
+   without a bracket, vmx_inject_irq's from the event delivery just before
+   that entry, may find the shadow not ended yet: it then asks for the
+   interrupt window, which opens at once.) */
 static void vmx_set_rip(struct hv_vcpu *vcpu, uint64_t rip)
 {
-    hv_status_t st;
-    uint64_t f = vmx_vmcs_begin(vcpu, &st);
-    if (st == HV_OK) {
-        /* The core moves RIP past an instruction it finished: that ends
-           an STI / MOV SS shadow as executing it would. */
-        vmx_finish_insn_at(rip);
-    }
-    vmx_vmcs_end(f);
+    struct vmx_vcpu *vv = vmx_vcpu_of(vcpu);
+    vv->rip_due = rip;
+    vv->rip_due_set = true;
 }
 
 static uint64_t vmx_get_rflags(struct hv_vcpu *vcpu)

@@ -234,6 +234,8 @@ uint64_t vmx_vmcs_begin_load(struct hv_vcpu *vcpu, hv_status_t *st)
     for (int tries = 0;; tries++) {
         uint64_t f = x86_irq_save();
         *st = vmx_vmcs_load(vcpu, hv_host_cpu_current(host));
+        if (*st == HV_OK && vmx_vcpu_of(vcpu)->rip_due_set)
+            vmx_rip_due_write(vmx_vcpu_of(vcpu));
         if (*st != HV_ERR_AGAIN || tries > 4)
             return f;
         x86_irq_restore(f);

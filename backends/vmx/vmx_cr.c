@@ -28,6 +28,12 @@ void vmx_finish_insn_at(uint64_t next)
                           vmx_read(VMCS_GUEST_PENDING_DBG) | VMX_PENDING_DBG_BS);
 }
 
+void vmx_rip_due_write(struct vmx_vcpu *vv)
+{
+    vv->rip_due_set = false;
+    vmx_finish_insn_at(vv->rip_due);
+}
+
 void vmx_skip_insn(uint32_t insn_len)
 {
     vmx_finish_insn_at(vmx_read(VMCS_GUEST_RIP) + insn_len);

@@ -152,6 +152,10 @@ int bench_bare_vmx(struct bench_vm *b, enum bench_bare_kind kind)
         __asm__ volatile("pushq %0; popfq" : : "r"(flags) : "memory", "cc");
         return kcase_fail(b->kc, "bare VMX handler: VMPTRLD failed");
     }
+    /* The RIP past the hand-over HLT, which the backend writes at its
+       next access to the VMCS (vmx_set_rip): this loop is that access. */
+    if (vv->rip_due_set)
+        vmx_rip_due_write(vv);
     __asm__ volatile("sgdt %0; sidt %1; str %2" : "=m"(gdtr), "=m"(idtr), "=r"(tr));
     uint64_t host_rip = vmread(F_HOST_RIP);
     vmwrite(F_GUEST_RSP, vcpu->gpr[HV_GPR_RSP]);
