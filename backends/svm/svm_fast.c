@@ -189,6 +189,8 @@ static __attribute__((noinline)) bool fast_npf(struct hv_vcpu *vcpu, struct vmcb
     if (r == HV_FAST_EXIT)
         return false; /* vcpu->exit_ready: svm_run returns */
     advance_to(v, next);
+    if (r == HV_FAST_DONE_EVENTS) /* the local APIC's page: as fast_wrmsr */
+        hv_deliver_events(vcpu);
     return true;
 }
 

@@ -111,6 +111,16 @@ static void resume_after(void)
     resume_at(VMX_FAST_READ(VMCS_GUEST_RIP) + VMX_FAST_READ(VMCS_EXIT_INSN_LEN));
 }
 
+/* The core's event delivery before a fast re-entry, its injection into
+   the VMCS as vmx_run does before an entry (vmx_events_before_entry; the
+   CR2 of an injected #PF is loaded by vmx_entry.S on the re-entry). */
+static void deliver_now(struct hv_vcpu *vcpu)
+{
+    hv_deliver_events(vcpu);
+    if (vmx_vcpu_of(vcpu)->inject.info & VMX_INTR_VALID)
+        vmx_events_before_entry(vcpu);
+}
+
 /* CPUID through the library's policy (core/cpuid.c). */
 static __attribute__((noinline)) bool cpuid_by_policy(struct hv_vcpu *vcpu)
 {
@@ -172,9 +182,7 @@ static __attribute__((noinline)) bool fast_wrmsr(struct hv_vcpu *vcpu)
     if (!vcpu->lapic || !hv_lapic_msr_write_fast(vcpu, (uint32_t)g[HV_GPR_RCX], value))
         return false;
     resume_after();
-    hv_deliver_events(vcpu);
-    if (vmx_vcpu_of(vcpu)->inject.info & VMX_INTR_VALID)
-        vmx_events_before_entry(vcpu);
+    deliver_now(vcpu);
     return true;
 }
 
@@ -238,6 +246,8 @@ static __attribute__((noinline)) bool fast_ept_violation(struct hv_vcpu *vcpu)
     if (r == HV_FAST_EXIT)
         return false; /* vcpu->exit_ready: vmx_run returns */
     resume_at(next);
+    if (r == HV_FAST_DONE_EVENTS) /* the local APIC's page: as fast_wrmsr */
+        deliver_now(vcpu);
     return true;
 }
 

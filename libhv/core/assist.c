@@ -45,7 +45,9 @@ struct assist_call {
 
 static bool region_holds(const struct mmio_region *r, uint64_t gpa)
 {
-    return gpa >= r->gpa && gpa - r->gpa < r->len;
+    /* One compare: below r->gpa the difference wraps past any length a
+       region can have (it never wraps itself: hv_range_valid). */
+    return gpa - r->gpa < r->len;
 }
 
 static struct mmio_region *find_region(struct hv_assist_vm *av, uint64_t gpa)
@@ -82,6 +84,8 @@ const struct mmio_region *hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t g
     struct mmio_region *r = find_region(av, gpa);
     if (r)
         vcpu->mmio_hint = (uint32_t)(r - av->regions);
+    else if (av->vcpu_fast && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa))
+        r = &av->vcpu_region;
     return r;
 }
 
@@ -97,7 +101,8 @@ const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa)
 }
 
 static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
-                                   hv_mmio_handler handler, void *opaque, bool per_vcpu)
+                                   hv_mmio_handler handler, void *opaque, bool per_vcpu,
+                                   hv_mmio_handler fast)
 {
     if (!vm)
         return HV_ERR_INVALID_ARG;
@@ -135,6 +140,8 @@ static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
         r->len = len;
         r->handler = handler;
         r->opaque = opaque;
+        if (per_vcpu)
+            av->vcpu_fast = fast;
     }
     hv_vm_release_runs(vm);
     hv_lock_release(host, &vm->lock, t);
@@ -145,13 +152,13 @@ static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
 hv_status_t hv_vm_mmio_register(struct hv_vm *vm, uint64_t gpa, uint64_t len,
                                 hv_mmio_handler handler, void *opaque)
 {
-    return register_region(vm, gpa, len, handler, opaque, false);
+    return register_region(vm, gpa, len, handler, opaque, false, NULL);
 }
 
 hv_status_t hv_assist_register_vcpu(struct hv_vm *vm, uint64_t gpa, uint64_t len,
-                                    hv_mmio_handler handler)
+                                    hv_mmio_handler handler, hv_mmio_handler fast)
 {
-    return register_region(vm, gpa, len, handler, NULL, true);
+    return register_region(vm, gpa, len, handler, NULL, true, fast);
 }
 
 hv_status_t hv_vm_mmio_unregister(struct hv_vm *vm, uint64_t gpa)
@@ -754,6 +761,8 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     if (rg->handler) {
         hv_status_t st = rg->handler(rg->opaque, gpa, m.size, m.write, &value);
         if (st != HV_OK) {
+            if (st == HV_ERR_AGAIN && rg->handler == av->vcpu_fast)
+                return HV_FAST_NONE; /* declined, nothing changed: the full path's */
             exit->reason = HV_EXIT_UNHANDLED;
             exit->reserved = 0;
             exit->rip = fr->rip;
@@ -844,8 +853,17 @@ int hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mm
         vcpu->hole_page = page;
         vcpu->hole_gen = gen;
     }
+    /* The per-vCPU region through its fast handler, which gets the vCPU;
+       what it changed needs the event delivery before the re-entry. */
+    const struct hv_assist_vm *av = vcpu->vm->assist;
+    struct mmio_region mine;
+    bool own = rg == &av->vcpu_region;
+    if (own) {
+        mine = (struct mmio_region){rg->gpa, rg->len, av->vcpu_fast, vcpu};
+        rg = &mine;
+    }
     int r = hv_assist_fast(vcpu, vx, rg, fr, vcpu->run_exit, resume);
     if (r == HV_FAST_EXIT)
         vcpu->exit_ready = true;
-    return r;
+    return own && r == HV_FAST_DONE ? HV_FAST_DONE_EVENTS : r;
 }

@@ -35,10 +35,17 @@ struct hv_assist_vm {
        exit fast path (hv_fast_npf) never finds it: the full path
        carries it out and its event delivery follows. */
     struct mmio_region vcpu_region;
+    /* Its handler for the exit fast path (NULL: none; the full path
+       takes every access): called with the accessing vCPU, it carries out
+       what needs neither the embedder nor another CPU and declines the
+       rest (HV_ERR_AGAIN, nothing changed), which the full path then
+       takes. */
+    hv_mmio_handler vcpu_fast;
 };
 
-/* The region of regions[] holding gpa, every one tried (the vCPU's hint
-   updated), NULL if none: core/fast.h hv_fast_mmio_region's miss. */
+/* The region holding gpa, every one of regions[] tried (the vCPU's hint
+   updated), then the per-vCPU region if it has a fast-path handler; NULL
+   if none: core/fast.h hv_fast_mmio_region's miss. */
 const struct mmio_region *hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t gpa);
 
 /* The registered MMIO region holding gpa, or NULL (NPF dispatch); the
@@ -46,13 +53,15 @@ const struct mmio_region *hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t g
 const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa);
 
 /* hv_vm_mmio_register() for a device of each vCPU (the local APIC; one
-   such region per VM, not counted in HV_MMIO_REGIONS_MAX): the handler
-   gets the accessing vCPU as its opaque; accesses always take the full
-   exit path (never hv_fast_npf), so that the event delivery after them
-   sees what they changed; a plain MOV there goes through hv_assist_fast
-   as in any region. */
+   such region per VM, not counted in HV_MMIO_REGIONS_MAX): the handlers
+   get the accessing vCPU as their opaque. The exit fast path
+   (hv_fast_npf) gives a plain MOV to `fast` (may be NULL), which may
+   decline it with HV_ERR_AGAIN; the backend runs the event delivery
+   after what it carried out. Everything else takes the full exit path,
+   where a plain MOV goes through hv_assist_fast to `handler` as in any
+   region. */
 hv_status_t hv_assist_register_vcpu(struct hv_vm *vm, uint64_t gpa, uint64_t len,
-                                    hv_mmio_handler handler);
+                                    hv_mmio_handler handler, hv_mmio_handler fast);
 
 /*
  * Emulate the instruction at the guest's RIP (after an NPF in a region or a
@@ -122,7 +131,7 @@ hv_status_t hv_walk_memoized(struct hv_vcpu *vcpu, const struct hv_emu_env *env,
  * when the embedder must see `exit`, whose header and union member are
  * then written whole (it is not cleared before: core/run.c).
  */
-enum { HV_FAST_NONE, HV_FAST_DONE, HV_FAST_EXIT };
+enum { HV_FAST_NONE, HV_FAST_DONE, HV_FAST_EXIT, HV_FAST_DONE_EVENTS };
 int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct mmio_region *rg,
                    const struct hv_fetch_regs *fr, struct hv_exit *exit, uint64_t *resume);
 

@@ -95,8 +95,8 @@ static inline bool hv_npf_spurious(struct hv_vcpu *vcpu, const struct hv_vexit *
  * The registered MMIO region that holds gpa (the vCPU's last one tried
  * first), NULL if none: a nested page fault elsewhere is not the fast
  * path's, and the backend leaves it before decoding anything. The
- * per-vCPU region (the local APIC's page) is never found here: its
- * accesses take the full path (core/assist.h hv_assist_register_vcpu).
+ * per-vCPU region (the local APIC's page) is found only when it has a
+ * fast-path handler (core/assist.h hv_assist_register_vcpu).
  */
 static inline __attribute__((always_inline)) const struct mmio_region *
 hv_fast_mmio_region(struct hv_vcpu *vcpu, uint64_t gpa)
@@ -119,6 +119,9 @@ hv_fast_mmio_region(struct hv_vcpu *vcpu, uint64_t gpa)
  * from its control block). HV_FAST_DONE: the handler ran; the backend
  * resumes the guest at *resume (RIP not moved yet; the fast paths leave a
  * guest with RFLAGS.TF set to the full path, so no step trap is due);
+ * HV_FAST_DONE_EVENTS: the same in the per-vCPU region, whose handler
+ * changed what the event delivery decides: the backend runs
+ * hv_deliver_events() after moving RIP, before the re-entry;
  * HV_FAST_EXIT: vcpu->run_exit is filled for the embedder and
  * vcpu->exit_ready set; HV_FAST_NONE: nothing done. Only vx's rip, npf.gpa,
  * npf.present, npf.access, npf.insn/insn_count and raw_code are read. The

@@ -291,6 +291,26 @@ static hv_status_t xapic_mmio(void *opaque, uint64_t gpa, unsigned size, bool wr
     return HV_OK;
 }
 
+/*
+ * The xAPIC page for the exit fast path (core/assist.h
+ * hv_assist_register_vcpu): the EOI register's write, which a guest makes
+ * on every interrupt, as xapic_mmio makes it (an aligned 32-bit store in
+ * the xAPIC mode; the value is ignored, 11.8.5); the backend's event
+ * delivery follows. Anything else is declined (HV_ERR_AGAIN) with nothing
+ * changed, for xapic_mmio on the full path: the ICR may wake another
+ * vCPU, which calls the embedder, and the rest is rare.
+ */
+static hv_status_t xapic_mmio_fast(void *opaque, uint64_t gpa, unsigned size, bool write,
+                                   uint64_t *value)
+{
+    struct hv_vcpu *vcpu = opaque;
+    struct hv_lapic *l = vcpu->lapic;
+    if (!write || size != 4 || (gpa & 0xfffu) != LAPIC_EOI || !lapic_hw_enabled(l) ||
+        lapic_x2apic(l))
+        return HV_ERR_AGAIN;
+    return lapic_write(l, LAPIC_EOI, false, 0, *value) == LAPIC_OK ? HV_OK : HV_ERR_AGAIN;
+}
+
 hv_status_t hv_lapic_enable(struct hv_vm *vm, const struct hv_lapic_config *config)
 {
     if (!vm || !config || config->tsc_khz == 0 ||
@@ -316,7 +336,7 @@ hv_status_t hv_lapic_enable(struct hv_vm *vm, const struct hv_lapic_config *conf
         st = HV_ERR_STATE;
     hv_lock_release(host, &vm->lock, t);
     if (st == HV_OK)
-        st = hv_assist_register_vcpu(vm, LAPIC_BASE_ADDR, 0x1000, xapic_mmio);
+        st = hv_assist_register_vcpu(vm, LAPIC_BASE_ADDR, 0x1000, xapic_mmio, xapic_mmio_fast);
     if (st == HV_OK) {
         t = hv_lock_acquire(host, &vm->lock);
         if (vm->lapic || vm->vcpu_count)

@@ -981,15 +981,22 @@ static void run_insn(uint64_t rip, const uint8_t *code, size_t len, uint64_t gpa
     CU_ASSERT_EQUAL(hv_vcpu_run(vcpu, x), HV_OK);
 }
 
-/* The local APIC's page (a per-vCPU region: its handler gets the vCPU)
-   from 64-bit code: plain MOVs there go the MOV path of any region, and
-   reach the accessing vCPU's APIC. */
-static void test_lapic_page_mov(void)
+/* A VM with the local APIC, its vCPU in 64-bit mode at 0x400000 with the
+   xAPIC page at linear 0x401000. */
+static void lapic_page_up(void)
 {
     up_with(true);
     build_tables(0x10000, 0x20000, 0);
     *pte_at(0x13008) = 0xfee00000 | PTE_P | PTE_RW; /* 0x401000: the xAPIC page */
     long_mode(0x10000, 0x400000, 0);
+}
+
+/* The local APIC's page (a per-vCPU region: its handler gets the vCPU)
+   from 64-bit code: plain MOVs there go the MOV path of any region, and
+   reach the accessing vCPU's APIC. */
+static void test_lapic_page_mov(void)
+{
+    lapic_page_up();
     uint64_t *g = vcpu->gpr;
     struct hv_lapic *l = vcpu->lapic;
     struct hv_exit x;
@@ -1013,6 +1020,92 @@ static void test_lapic_page_mov(void)
     run_insn(0x400020, store, sizeof(store), 0xfee000b0, HV_ACCESS_WRITE, &x);
     CU_ASSERT_EQUAL(l->isr[2], 0);
     CU_ASSERT_EQUAL(rip_now(), 0x400022);
+    down();
+}
+
+/* The exit record the fast path fills (vcpu->run_exit) and an NPF vexit
+   with nothing set but its kind. */
+static void fast_npf_begin(struct hv_exit *x, struct hv_vexit *vx)
+{
+    memset(x, 0, sizeof(*x));
+    vcpu->run_exit = x;
+    memset(vx, 0, sizeof(*vx));
+    vx->kind = HV_VX_NPF;
+}
+
+/* hv_fast_npf as the backends' exit fast paths call it: the region looked
+   up first, the registers read from the backend; -1 for no region. */
+static int fast_npf(const struct hv_vexit *vx, uint64_t *resume)
+{
+    const struct mmio_region *rg = hv_fast_mmio_region(vcpu, vx->npf.gpa);
+    if (!rg)
+        return -1;
+    struct hv_fetch_regs fr;
+    mock_get_fetch_regs(vcpu, &fr);
+    return hv_fast_npf(vcpu, vx, rg, &fr, resume);
+}
+
+/*
+ * The xAPIC page through the exit fast path (hv_fast_npf): the per-vCPU
+ * region is found (it has a fast handler), the EOI register's write is
+ * carried out and asks for the event delivery (HV_FAST_DONE_EVENTS);
+ * anything else (another register, a load, the x2APIC mode) is declined
+ * with nothing changed, for the full path, which then does it.
+ */
+static void test_lapic_page_fast(void)
+{
+    lapic_page_up();
+    uint64_t *g = vcpu->gpr;
+    struct hv_lapic *l = vcpu->lapic;
+    static const uint8_t store[] = {0x89, 0x03}; /* mov [rbx], eax */
+    static const uint8_t load[] = {0x8b, 0x03};  /* mov eax, [rbx] */
+    struct hv_exit x;
+    struct hv_vexit vx;
+    fast_npf_begin(&x, &vx);
+    uint64_t resume = 0;
+
+    CU_ASSERT_PTR_NOT_NULL(hv_fast_mmio_region(vcpu, 0xfee000b0));
+    /* The EOI of the vector in service. */
+    memcpy(ram + 0x20100, store, sizeof(store));
+    mv->st.rip = vx.rip = 0x400100;
+    vx.npf.access = HV_ACCESS_WRITE;
+    vx.npf.gpa = 0xfee000b0;
+    g[HV_GPR_RBX] = 0x4010b0;
+    l->isr[2] = 1u << 5;
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_DONE_EVENTS);
+    CU_ASSERT_EQUAL(l->isr[2], 0);
+    CU_ASSERT_EQUAL(resume, 0x400102);
+    CU_ASSERT(!vcpu->exit_ready);
+
+    /* SVR: declined, nothing written; the full path writes it. */
+    l->isr[2] = 1u << 5;
+    g[HV_GPR_RBX] = 0x4010f0;
+    g[HV_GPR_RAX] = 0x1ff;
+    vx.npf.gpa = 0xfee000f0;
+    uint32_t svr = l->svr;
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_NONE);
+    CU_ASSERT_EQUAL(l->svr, svr);
+    CU_ASSERT_EQUAL(l->isr[2], 1u << 5);
+    CU_ASSERT(!vcpu->exit_ready);
+    run_insn(0x400100, store, sizeof(store), 0xfee000f0, HV_ACCESS_WRITE, &x);
+    CU_ASSERT_EQUAL(l->svr, 0x1ff);
+
+    /* A load of the EOI register (it reads 0): declined, RAX untouched. */
+    memcpy(ram + 0x20100, load, sizeof(load));
+    vx.npf.access = HV_ACCESS_READ;
+    vx.npf.gpa = 0xfee000b0;
+    g[HV_GPR_RBX] = 0x4010b0;
+    g[HV_GPR_RAX] = 0x1234;
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_NONE);
+    CU_ASSERT_EQUAL(g[HV_GPR_RAX], 0x1234);
+
+    /* The x2APIC mode: the page is no register; declined. */
+    memcpy(ram + 0x20100, store, sizeof(store));
+    vx.npf.access = HV_ACCESS_WRITE;
+    l->base |= LAPIC_BASE_EXTD;
+    CU_ASSERT_EQUAL(fast_npf(&vx, &resume), HV_FAST_NONE);
+    CU_ASSERT_EQUAL(l->isr[2], 1u << 5);
+    vcpu->run_exit = NULL;
     down();
 }
 
@@ -1206,16 +1299,6 @@ static void test_single_step(void)
  * done; a fault outside the regions, or in the per-vCPU region, finds no
  * region.
  */
-static int fast_npf(const struct hv_vexit *vx, uint64_t *resume)
-{
-    const struct mmio_region *rg = hv_fast_mmio_region(vcpu, vx->npf.gpa);
-    if (!rg)
-        return -1;
-    struct hv_fetch_regs fr;
-    mock_get_fetch_regs(vcpu, &fr);
-    return hv_fast_npf(vcpu, vx, rg, &fr, resume);
-}
-
 static void test_fast_npf(void)
 {
     up();
@@ -1225,11 +1308,8 @@ static void test_fast_npf(void)
     long_mode(0x10000, 0x400100, 0);
     uint64_t *g = vcpu->gpr;
     struct hv_exit x;
-    memset(&x, 0, sizeof(x));
-    vcpu->run_exit = &x;
     struct hv_vexit vx;
-    memset(&vx, 0, sizeof(vx));
-    vx.kind = HV_VX_NPF;
+    fast_npf_begin(&x, &vx);
     vx.rip = 0x400100;
     vx.npf.access = HV_ACCESS_READ;
     static const uint8_t ld[] = {0x4c, 0x8b, 0x0b}; /* mov r9, [rbx] */
@@ -1274,11 +1354,12 @@ static void test_fast_npf(void)
     CU_ASSERT_EQUAL(rip_now(), 0x400100);
     CU_ASSERT(!vcpu->exit_ready);
 
-    /* No region: outside every one, and the per-vCPU one (the full
-       path's). The hint (the embedder region, found last) is no match. */
+    /* No region: outside every one, and a per-vCPU one without a fast
+       handler (the full path's). The hint (the embedder region, found
+       last) is no match. */
     CU_ASSERT_PTR_NULL(hv_fast_mmio_region(vcpu, 0xfec00000));
     CU_ASSERT_PTR_NULL(hv_fast_mmio_region(vcpu, 0xfed01000));
-    CU_ASSERT_EQUAL(hv_assist_register_vcpu(vm, 0xfec00000, 0x1000, regfile), HV_OK);
+    CU_ASSERT_EQUAL(hv_assist_register_vcpu(vm, 0xfec00000, 0x1000, regfile, NULL), HV_OK);
     CU_ASSERT_PTR_NULL(hv_fast_mmio_region(vcpu, 0xfec00010));
     CU_ASSERT_PTR_NOT_NULL(hv_fast_mmio_region(vcpu, 0xfed00fff));
     vcpu->run_exit = NULL;
@@ -1304,6 +1385,7 @@ int main(void)
     CU_add_test(s, "memoized data walk under a changed paging view", test_data_memo_view);
     CU_add_test(s, "MOV fast path: handler, embedder, fallbacks", test_fast_mov);
     CU_add_test(s, "local APIC page from 64-bit code", test_lapic_page_mov);
+    CU_add_test(s, "local APIC page's EOI in the exit fast path", test_lapic_page_fast);
     CU_add_test(s, "exit fast path: hv_fast_npf", test_fast_npf);
     CU_add_test(s, "single-step #DB after finished instructions", test_single_step);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assist.h"
 #include "core/cpu.h"
 #include "core/fast.h"
 #include "core/pv.h"
@@ -349,6 +350,27 @@ static void test_events(void)
 }
 
 /* A context, VM and vCPU built without hardware around the backend. */
+/* The core's MMIO fast path (core/fast.h hv_fast_npf), linked wrapped:
+   the real one unless npf_fake is set, which answers it with a resume
+   address two bytes on. */
+int __real_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
+                       const struct mmio_region *rg, const struct hv_fetch_regs *fr,
+                       uint64_t *resume);
+int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
+                       const struct mmio_region *rg, const struct hv_fetch_regs *fr,
+                       uint64_t *resume);
+static int npf_fake = -1;
+int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
+                       const struct mmio_region *rg, const struct hv_fetch_regs *fr,
+                       uint64_t *resume)
+{
+    if (npf_fake < 0)
+        return __real_hv_fast_npf(vcpu, vx, rg, fr, resume);
+    CU_ASSERT_EQUAL(fr->rip, vx->rip);
+    *resume = vx->rip + 2;
+    return npf_fake;
+}
+
 struct fake {
     struct hv_ctx ctx;
     struct svm_ctx sc;
@@ -1030,6 +1052,40 @@ static void test_fast_exit(void)
     CU_ASSERT_EQUAL(f.vcpu.quiet, HV_QUIET);
     CU_ASSERT_EQUAL(f.vcpu.quiet_until, 0);
 #undef ARM_WRMSR
+    /* A store to the xAPIC page the core's fast path finished through
+       the per-vCPU region's handler (HV_FAST_DONE_EVENTS, faked): RIP
+       where the core said, then the run loop's delivery before the
+       re-entry, as after fast_wrmsr: the interrupt waiting behind the
+       EOI goes in. A plain region's access (HV_FAST_DONE) is not followed
+       by the delivery. */
+    static struct hv_assist_vm av;
+    av.count = 1;
+    av.regions[0] = (struct mmio_region){0xfee00000, 0x1000, NULL, NULL};
+    f.vm.assist = &av;
+    npf_fake = HV_FAST_DONE_EVENTS;
+    ARM(SVM_EXIT_NPF);
+    v->ctl.exitinfo1 = SVM_NPF_RW;
+    v->ctl.exitinfo2 = 0xfee000b0;
+    v->ctl.eventinj = 0;
+    f.vcpu.quiet = HV_QUIET;
+    apic.irr[2] = 1u << 5; /* 0x45 */
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1002);
+    CU_ASSERT_EQUAL(v->ctl.int_state & SVM_INT_SHADOW, 0);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, SVM_EVT_V | 0x45);
+    apic.isr[2] = 0;
+    npf_fake = HV_FAST_DONE;
+    ARM(SVM_EXIT_NPF);
+    v->ctl.exitinfo1 = SVM_NPF_RW;
+    v->ctl.exitinfo2 = 0xfee000b0;
+    v->ctl.eventinj = 0;
+    apic.irr[2] = 1u << 5;
+    CU_ASSERT(svm_fast_exit(&f.vcpu, v));
+    CU_ASSERT_EQUAL(v->save.rip, 0x1002);
+    CU_ASSERT_EQUAL(v->ctl.eventinj, 0);
+    apic.irr[2] = 0;
+    npf_fake = -1;
+    f.vm.assist = NULL;
     f.vcpu.lapic = NULL;
     f.vcpu.lapic_on = false;
     v->save.rflags = 2;

@@ -109,7 +109,7 @@ int __wrap_hv_fast_npf(struct hv_vcpu *vcpu, const struct hv_vexit *vx,
     npf_fr = *fr;
     npf_rg = rg;
     npf_rsp = vcpu->gpr[HV_GPR_RSP];
-    if (npf_result == HV_FAST_DONE) {
+    if (npf_result == HV_FAST_DONE || npf_result == HV_FAST_DONE_EVENTS) {
         if (npf_load_rsp)
             vcpu->gpr[HV_GPR_RSP] = 0x9000;
         *resume = vx->rip + 4;
@@ -539,6 +539,15 @@ static void test_ept_done(void)
     CU_ASSERT_EQUAL(npf_vx.npf.access, HV_ACCESS_READ);
     CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RSP], 0x9000);
     CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1004);
+    CU_ASSERT_EQUAL(delivered, 0);
+
+    /* The per-vCPU region's access (the xAPIC page's EOI): the same, then
+       the core's delivery before the re-entry, as after fast_wrmsr. */
+    arm_ept(&f, Q_WRITE | Q_GLA | Q_FINAL);
+    npf_result = HV_FAST_DONE_EVENTS;
+    CU_ASSERT(unit_vmx_fast_exit(&f.vcpu));
+    CU_ASSERT_EQUAL(vmcs[VMCS_GUEST_RIP], 0x1004);
+    CU_ASSERT_EQUAL(delivered, 1);
 }
 
 static void test_ept_exit(void)
