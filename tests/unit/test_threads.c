@@ -839,6 +839,27 @@ static void test_xen_under_threads(void)
 #define GNT_CALLS   4000u
 
 static uint64_t copies_done, copies_refused, grant_toggles, table_moves;
+static uint32_t copier_done;    /* domain 2's vCPU made all its calls */
+static uint64_t grant_deadline; /* host time: the copies stop trying here */
+
+/*
+ * A vCPU of the grant test has calls left. Domain 2: GNT_CALLS copies,
+ * then more until some were done and some refused (the scheduler may
+ * have let it run only while the grant was revoked, or only while it
+ * stood: 20 s at most, the test's checks then say what did not happen).
+ * Domain 1: GNT_CALLS calls and then on until domain 2 is done, so that
+ * the grant keeps changing under every copy.
+ */
+static bool grant_more(struct hv_vcpu *vcpu)
+{
+    if (prog_of(vcpu)->calls < GNT_CALLS)
+        return true;
+    if (vcpu->vm == vm)
+        return !__atomic_load_n(&copier_done, __ATOMIC_ACQUIRE);
+    return !(__atomic_load_n(&copies_done, __ATOMIC_RELAXED) &&
+             __atomic_load_n(&copies_refused, __ATOMIC_RELAXED)) &&
+           host_time_ns(NULL) < grant_deadline;
+}
 
 /* Domain 1's grant entry GNT_REF (v1: flags, domid, frame), in its table's
    first frame. */
@@ -882,7 +903,7 @@ static void grant_exit(struct hv_vcpu *vcpu, struct hv_vexit *ex)
         failed("XENVER_version", 0, (uint64_t)rc, HV_OK);
     }
     p->last = XC_NONE;
-    if (p->in_run >= XEN_BATCH || p->calls >= GNT_CALLS) {
+    if (p->in_run >= XEN_BATCH || !grant_more(vcpu)) {
         p->in_run = 0;
         io_exit(vcpu, ex);
         return;
@@ -923,8 +944,10 @@ static void *grant_vcpu_thread(void *arg)
 {
     struct hv_vcpu *vcpu = arg;
     wait_for_embedder();
-    while (prog_of(vcpu)->calls < GNT_CALLS && run_once(vcpu))
+    while (grant_more(vcpu) && run_once(vcpu))
         ;
+    if (vcpu->vm == vm_b)
+        __atomic_store_n(&copier_done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -1000,6 +1023,8 @@ static void test_grants_under_threads(void)
     xprogs[0].seed = 0xa11ce;
     xprogs[1].seed = 0xb0b;
     copies_done = copies_refused = grant_toggles = table_moves = embedder_calls = 0;
+    copier_done = 0;
+    grant_deadline = host_time_ns(NULL) + 20000000000ull;
     /* Entry GNT_REF: domain 2 may access frame GNT_FRAME. */
     uint16_t *e = grant_flags();
     e[1] = 2;
