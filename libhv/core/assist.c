@@ -43,20 +43,13 @@ struct assist_call {
     uint64_t fail_gpa;
 };
 
-static bool region_holds(const struct mmio_region *r, uint64_t gpa)
-{
-    /* One compare: below r->gpa the difference wraps past any length a
-       region can have (it never wraps itself: hv_range_valid). */
-    return gpa - r->gpa < r->len;
-}
-
 static struct mmio_region *find_region(struct hv_assist_vm *av, uint64_t gpa)
 {
     if (!av)
         return NULL;
     for (uint32_t i = 0; i < av->count; i++) {
         struct mmio_region *r = &av->regions[i];
-        if (region_holds(r, gpa))
+        if (hv_mmio_region_holds(r, gpa))
             return r;
     }
     return NULL;
@@ -66,7 +59,7 @@ static struct mmio_region *find_region(struct hv_assist_vm *av, uint64_t gpa)
 static struct mmio_region *find_region_any(struct hv_assist_vm *av, uint64_t gpa)
 {
     struct mmio_region *r = find_region(av, gpa);
-    if (!r && av && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa))
+    if (!r && av && hv_mmio_region_holds(&av->vcpu_region, gpa))
         r = &av->vcpu_region;
     return r;
 }
@@ -84,7 +77,7 @@ const struct mmio_region *hv_assist_region_scan(struct hv_vcpu *vcpu, uint64_t g
     struct mmio_region *r = find_region(av, gpa);
     if (r)
         vcpu->mmio_hint = (uint32_t)(r - av->regions);
-    else if (av->vcpu_fast && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa))
+    else if (av->vcpu_fast && hv_mmio_region_holds(&av->vcpu_region, gpa))
         r = &av->vcpu_region;
     return r;
 }
@@ -94,10 +87,10 @@ const struct mmio_region *hv_assist_region(struct hv_vcpu *vcpu, uint64_t gpa)
     const struct mmio_region *r = hv_fast_mmio_region(vcpu, gpa);
     if (__builtin_expect(r != NULL, 1))
         return r;
-    /* A miss (region_of looked at every region): the per-vCPU one. */
+    /* A miss (every region tried): the per-vCPU one, which the lookup
+       finds only when it has a fast-path handler. */
     const struct hv_assist_vm *av = vcpu->vm->assist;
-    return av && av->vcpu_region.len && region_holds(&av->vcpu_region, gpa) ? &av->vcpu_region
-                                                                            : NULL;
+    return av && hv_mmio_region_holds(&av->vcpu_region, gpa) ? &av->vcpu_region : NULL;
 }
 
 static hv_status_t register_region(struct hv_vm *vm, uint64_t gpa, uint64_t len,
@@ -752,7 +745,7 @@ int hv_assist_fast(struct hv_vcpu *vcpu, const struct hv_vexit *vx, const struct
     /* The page the CPU faulted on, in a region (rg holds the CPU's gpa):
        else the full path decides. */
     if (!cpu_gpa && ((gpa >> 12) != (vx->npf.gpa >> 12) ||
-                     (!region_holds(rg, gpa) && !(rg = find_region(av, gpa)))))
+                     (!hv_mmio_region_holds(rg, gpa) && !(rg = find_region(av, gpa)))))
         return HV_FAST_NONE;
 
     uint64_t mask = m.size == 8 ? ~0ull : 0xffffffffull;

@@ -26,6 +26,14 @@ struct mmio_region {
     void *opaque;
 };
 
+/* gpa lies in region r (false for an empty one, len 0). One compare:
+   below r->gpa the difference wraps past any length a region can have
+   (a region never wraps itself: hv_range_valid). */
+static inline bool hv_mmio_region_holds(const struct mmio_region *r, uint64_t gpa)
+{
+    return gpa - r->gpa < r->len;
+}
+
 /* A VM's regions (vm->assist, allocated at the first registration). */
 struct hv_assist_vm {
     struct mmio_region regions[HV_MMIO_REGIONS_MAX];

@@ -106,7 +106,7 @@ hv_fast_mmio_region(struct hv_vcpu *vcpu, uint64_t gpa)
     if (!av)
         return NULL;
     uint32_t hint = vcpu->mmio_hint;
-    if (hint < av->count && gpa - av->regions[hint].gpa < av->regions[hint].len)
+    if (hint < av->count && hv_mmio_region_holds(&av->regions[hint], gpa))
         return &av->regions[hint];
     return hv_assist_region_scan(vcpu, gpa);
 }
